@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -178,13 +177,37 @@ func floatLiteral(f float64) (string, error) {
 	return string(b), nil
 }
 
-// jsonString encodes s as a JSON string without HTML escaping.
+// jsonString encodes s as a JSON string (RFC 8259). Quotes, backslashes
+// and control characters are escaped, hex digits are upper case (some
+// filter parsers accept no other), invalid UTF-8 becomes U+FFFD and every
+// other character is written as is.
 func jsonString(s string) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return strings.TrimSuffix(buf.String(), "\n")
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteByte(hex[r>>4])
+			b.WriteByte(hex[r&0xF])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // Path is a parsed SCIM attribute path: [URN ":"] attribute ["." sub].
