@@ -1,0 +1,191 @@
+package scim
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Paths of the User attributes provsync reads and writes by name.
+const (
+	PathUserName       = "userName"
+	PathExternalID     = "externalId"
+	PathDisplayName    = "displayName"
+	PathGivenName      = "name.givenName"
+	PathFamilyName     = "name.familyName"
+	PathFormattedName  = "name.formatted"
+	PathMiddleName     = "name.middleName"
+	PathNickName       = "nickName"
+	PathTitle          = "title"
+	PathUserType       = "userType"
+	PathPreferredLang  = "preferredLanguage"
+	PathLocale         = "locale"
+	PathTimezone       = "timezone"
+	PathActive         = "active"
+	PathEmails         = "emails"
+	PathEmployeeNumber = SchemaEnterpriseUser + ":employeeNumber"
+	PathCostCenter     = SchemaEnterpriseUser + ":costCenter"
+	PathOrganization   = SchemaEnterpriseUser + ":organization"
+	PathDivision       = SchemaEnterpriseUser + ":division"
+	PathDepartment     = SchemaEnterpriseUser + ":department"
+	PathManager        = SchemaEnterpriseUser + ":manager"
+)
+
+// UserAttr reads and writes one User attribute by its SCIM path. Get
+// returns a string, a bool (active) or []Email (emails); the zero value
+// ("" or nil) means absent. Set takes the same types.
+type UserAttr struct {
+	Path string
+	Get  func(*User) any
+	Set  func(*User, any) error
+}
+
+// stringAttr builds a string attribute; field returns the value's address,
+// allocating the enclosing struct only when asked to (alloc true), so Get
+// never changes the user.
+func stringAttr(path string, field func(u *User, alloc bool) *string) UserAttr {
+	return UserAttr{
+		Path: path,
+		Get: func(u *User) any {
+			if p := field(u, false); p != nil {
+				return *p
+			}
+			return ""
+		},
+		Set: func(u *User, v any) error {
+			s, ok := v.(string)
+			if !ok && v != nil {
+				return fmt.Errorf("%w: %s takes a string, not %T", ErrInvalidValue, path, v)
+			}
+			*field(u, true) = s
+			return nil
+		},
+	}
+}
+
+func userField(get func(*User) *string) func(*User, bool) *string {
+	return func(u *User, _ bool) *string { return get(u) }
+}
+
+func nameField(get func(*Name) *string) func(*User, bool) *string {
+	return func(u *User, alloc bool) *string {
+		if u.Name == nil {
+			if !alloc {
+				return nil
+			}
+			u.Name = &Name{}
+		}
+		return get(u.Name)
+	}
+}
+
+func entField(get func(*EnterpriseUser) *string) func(*User, bool) *string {
+	return func(u *User, alloc bool) *string {
+		if u.Enterprise == nil {
+			if !alloc {
+				return nil
+			}
+			u.Enterprise = &EnterpriseUser{}
+		}
+		return get(u.Enterprise)
+	}
+}
+
+// UserAttrs returns the table of User attributes addressable by path.
+func UserAttrs() []UserAttr {
+	return []UserAttr{
+		stringAttr(PathUserName, userField(func(u *User) *string { return &u.UserName })),
+		stringAttr(PathExternalID, userField(func(u *User) *string { return &u.ExternalID })),
+		stringAttr(PathDisplayName, userField(func(u *User) *string { return &u.DisplayName })),
+		stringAttr(PathGivenName, nameField(func(n *Name) *string { return &n.GivenName })),
+		stringAttr(PathFamilyName, nameField(func(n *Name) *string { return &n.FamilyName })),
+		stringAttr(PathFormattedName, nameField(func(n *Name) *string { return &n.Formatted })),
+		stringAttr(PathMiddleName, nameField(func(n *Name) *string { return &n.MiddleName })),
+		stringAttr(PathNickName, userField(func(u *User) *string { return &u.NickName })),
+		stringAttr(PathTitle, userField(func(u *User) *string { return &u.Title })),
+		stringAttr(PathUserType, userField(func(u *User) *string { return &u.UserType })),
+		stringAttr(PathPreferredLang, userField(func(u *User) *string { return &u.PreferredLanguage })),
+		stringAttr(PathLocale, userField(func(u *User) *string { return &u.Locale })),
+		stringAttr(PathTimezone, userField(func(u *User) *string { return &u.Timezone })),
+		{
+			Path: PathActive,
+			Get:  func(u *User) any { return u.IsActive() },
+			Set: func(u *User, v any) error {
+				b, ok := v.(bool)
+				if !ok {
+					return fmt.Errorf("%w: active takes a bool, not %T", ErrInvalidValue, v)
+				}
+				u.Active = Bool(b)
+				return nil
+			},
+		},
+		{
+			Path: PathEmails,
+			Get: func(u *User) any {
+				if len(u.Emails) == 0 {
+					return []Email(nil)
+				}
+				return u.Emails
+			},
+			Set: func(u *User, v any) error {
+				switch x := v.(type) {
+				case nil:
+					u.Emails = nil
+				case []Email:
+					u.Emails = x
+				case string:
+					u.Emails = nil
+					if x != "" {
+						u.Emails = []Email{{Value: x, Type: "work", Primary: true}}
+					}
+				default:
+					return fmt.Errorf("%w: emails takes []Email or a string, not %T", ErrInvalidValue, v)
+				}
+				return nil
+			},
+		},
+		stringAttr(PathEmployeeNumber, entField(func(e *EnterpriseUser) *string { return &e.EmployeeNumber })),
+		stringAttr(PathCostCenter, entField(func(e *EnterpriseUser) *string { return &e.CostCenter })),
+		stringAttr(PathOrganization, entField(func(e *EnterpriseUser) *string { return &e.Organization })),
+		stringAttr(PathDivision, entField(func(e *EnterpriseUser) *string { return &e.Division })),
+		stringAttr(PathDepartment, entField(func(e *EnterpriseUser) *string { return &e.Department })),
+		{
+			Path: PathManager,
+			Get: func(u *User) any {
+				if u.Enterprise == nil || u.Enterprise.Manager == nil {
+					return ""
+				}
+				return u.Enterprise.Manager.Value
+			},
+			Set: func(u *User, v any) error {
+				s, ok := v.(string)
+				if !ok && v != nil {
+					return fmt.Errorf("%w: manager takes a user id string, not %T", ErrInvalidValue, v)
+				}
+				if u.Enterprise == nil {
+					u.Enterprise = &EnterpriseUser{}
+				}
+				u.Enterprise.Manager = nil
+				if s != "" {
+					u.Enterprise.Manager = &Manager{Value: s}
+				}
+				return nil
+			},
+		},
+	}
+}
+
+// LookupUserAttr finds a User attribute by path, case-insensitively, and
+// accepts "enterprise:" or the short name for enterprise attributes
+// ("department" and "urn:...:User:department" are the same).
+func LookupUserAttr(path string) (UserAttr, bool) {
+	for _, a := range UserAttrs() {
+		if strings.EqualFold(a.Path, path) {
+			return a, true
+		}
+		if short, ok := strings.CutPrefix(a.Path, SchemaEnterpriseUser+":"); ok &&
+			(strings.EqualFold(short, path) || strings.EqualFold("enterprise:"+short, path)) {
+			return a, true
+		}
+	}
+	return UserAttr{}, false
+}
