@@ -1,0 +1,199 @@
+package netskope
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Defaults of the client's settings.
+const (
+	// DefaultRateLimit is the default request rate, in requests per second:
+	// the one rate Netskope publishes for REST API v2 endpoints.
+	DefaultRateLimit = 4.0
+	// DefaultBurst is the default number of requests sent back to back.
+	DefaultBurst = 1
+	// DefaultMaxRetries is how many times a failed request is retried.
+	DefaultMaxRetries = 5
+	// DefaultBackoffBase is the first backoff step when the server names
+	// no wait.
+	DefaultBackoffBase = 500 * time.Millisecond
+	// DefaultBackoffMax bounds every backoff step.
+	DefaultBackoffMax = 30 * time.Second
+	// DefaultPageSize is the count asked for per list page.
+	DefaultPageSize = 100
+	// MaxPageSize is the largest page size accepted by WithPageSize; the
+	// official Netskope SDK caps pages at the same size.
+	MaxPageSize = 1000
+	// DefaultMemberChunkSize is how many members one PATCH adds or removes.
+	DefaultMemberChunkSize = 1000
+	// MaxMemberChunkSize is the largest chunk accepted by
+	// WithMemberChunkSize.
+	MaxMemberChunkSize = 10000
+	// DefaultRequestTimeout bounds one attempt of one request.
+	DefaultRequestTimeout = 60 * time.Second
+	// DefaultUserAgent is the User-Agent header sent by default.
+	DefaultUserAgent = "provsync-netskope"
+)
+
+// An Option sets an optional setting of a Client; pass it to New.
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// options are the settings New builds a Client from. They never hold the
+// token.
+type options struct {
+	httpClient     *http.Client
+	logger         *zap.Logger
+	apiTokenHeader bool
+	rps            float64
+	burst          int
+	maxRetries     int
+	backoffBase    time.Duration
+	backoffMax     time.Duration
+	pageSize       int
+	chunkSize      int
+	requestTimeout time.Duration
+	userAgent      string
+}
+
+func defaultOptions() options {
+	return options{
+		httpClient:     &http.Client{},
+		logger:         zap.NewNop(),
+		rps:            DefaultRateLimit,
+		burst:          DefaultBurst,
+		maxRetries:     DefaultMaxRetries,
+		backoffBase:    DefaultBackoffBase,
+		backoffMax:     DefaultBackoffMax,
+		pageSize:       DefaultPageSize,
+		chunkSize:      DefaultMemberChunkSize,
+		requestTimeout: DefaultRequestTimeout,
+		userAgent:      DefaultUserAgent,
+	}
+}
+
+// WithHTTPClient sends requests through hc instead of a default
+// http.Client. The client is copied and set not to follow redirects, so
+// the token is never replayed to another host.
+func WithHTTPClient(hc *http.Client) Option {
+	return optionFunc(func(o *options) { o.httpClient = hc })
+}
+
+// WithLogger logs through l (zap.NewNop by default): one Debug line per
+// request attempt and a Warn when a request fails after its retries. Logs
+// carry methods, paths relative to the base URL, statuses and durations;
+// never the token, bodies, user names or filter values.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// WithAPITokenHeader sends the token as "Netskope-Api-Token: <token>", the
+// header Netskope documents for REST API v2, instead of the default
+// "Authorization: Bearer <token>".
+func WithAPITokenHeader() Option {
+	return optionFunc(func(o *options) { o.apiTokenHeader = true })
+}
+
+// WithRateLimit sets the client-side limit shared by all callers of the
+// Client: rps requests per second on average, at most burst back to back.
+// rps <= 0 disables the limiter. The default is DefaultRateLimit with a
+// burst of DefaultBurst.
+func WithRateLimit(rps float64, burst int) Option {
+	return optionFunc(func(o *options) { o.rps, o.burst = rps, burst })
+}
+
+// WithMaxRetries sets how many times a failed request is retried (n >= 0;
+// 0 disables retries). The default is DefaultMaxRetries.
+func WithMaxRetries(n int) Option {
+	return optionFunc(func(o *options) { o.maxRetries = n })
+}
+
+// WithBackoff sets the exponential backoff used when the server names no
+// wait: retry k waits a random time between 0 and
+// min(maxDelay, base*2^(k-1)) ("full jitter"). The defaults are
+// DefaultBackoffBase and DefaultBackoffMax.
+func WithBackoff(base, maxDelay time.Duration) Option {
+	return optionFunc(func(o *options) { o.backoffBase, o.backoffMax = base, maxDelay })
+}
+
+// WithPageSize sets the count asked for per list page, between 1 and
+// MaxPageSize. The default is DefaultPageSize, as Netskope's own plugin
+// uses.
+func WithPageSize(n int) Option {
+	return optionFunc(func(o *options) { o.pageSize = n })
+}
+
+// WithMemberChunkSize sets how many members one PATCH of AddMembers or
+// RemoveMembers carries, between 1 and MaxMemberChunkSize. The default is
+// DefaultMemberChunkSize.
+func WithMemberChunkSize(n int) Option {
+	return optionFunc(func(o *options) { o.chunkSize = n })
+}
+
+// WithRequestTimeout bounds each attempt of a request, response body
+// included; 0 leaves attempts bounded by the caller's context only. The
+// default is DefaultRequestTimeout.
+func WithRequestTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.requestTimeout = d })
+}
+
+// WithUserAgent sets the User-Agent header. The default is
+// DefaultUserAgent.
+func WithUserAgent(s string) Option {
+	return optionFunc(func(o *options) { o.userAgent = s })
+}
+
+// validate reports every setting that cannot work, each naming its option.
+func (o *options) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("netskope: "+format, args...))
+	}
+	if o.httpClient == nil {
+		bad("WithHTTPClient: the client is nil")
+	}
+	if o.logger == nil {
+		bad("WithLogger: the logger is nil; pass zap.NewNop() to log nothing")
+	}
+	if math.IsNaN(o.rps) || math.IsInf(o.rps, 0) {
+		bad("WithRateLimit: rps %v is not a number of requests per second", o.rps)
+	} else if o.rps > 0 && o.burst < 1 {
+		bad("WithRateLimit: burst %d must be at least 1 (or pass rps <= 0 to disable the limiter)", o.burst)
+	}
+	if o.maxRetries < 0 {
+		bad("WithMaxRetries: %d must be 0 (no retries) or more", o.maxRetries)
+	}
+	if o.backoffBase <= 0 || o.backoffMax < o.backoffBase {
+		bad("WithBackoff: need 0 < base <= max, got base %v, max %v", o.backoffBase, o.backoffMax)
+	}
+	if o.pageSize < 1 || o.pageSize > MaxPageSize {
+		bad("WithPageSize: %d must be between 1 and %d", o.pageSize, MaxPageSize)
+	}
+	if o.chunkSize < 1 || o.chunkSize > MaxMemberChunkSize {
+		bad("WithMemberChunkSize: %d must be between 1 and %d", o.chunkSize, MaxMemberChunkSize)
+	}
+	if o.requestTimeout < 0 {
+		bad("WithRequestTimeout: %v must be 0 (no per-attempt limit) or more", o.requestTimeout)
+	}
+	if strings.TrimSpace(o.userAgent) == "" || hasControl(o.userAgent) {
+		bad("WithUserAgent: %q must be non-empty printable text", o.userAgent)
+	}
+	return errors.Join(errs...)
+}
+
+// hasControl reports whether s holds a control character, which no HTTP
+// header value may.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}

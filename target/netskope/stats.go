@@ -1,0 +1,77 @@
+package netskope
+
+import (
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Stats counts what a Client sent since it was created or last reset.
+// Benchmarks divide Requests by the objects handled to report requests per
+// object.
+type Stats struct {
+	// Requests is the number of HTTP requests sent, retries included.
+	Requests int64
+	// Retries is the number of those requests that were retries.
+	Retries int64
+	// RateLimited is the number of 429 responses received.
+	RateLimited int64
+	// Get, Post, Put, Patch and Delete count requests by method.
+	Get, Post, Put, Patch, Delete int64
+	// Waited is the total time requests were held back: by the rate
+	// limiter, by a spent rate budget and before retries.
+	Waited time.Duration
+}
+
+// counters are the live, atomic form of Stats.
+type counters struct {
+	requests, retries, rateLimited atomic.Int64
+	get, post, put, patch, delete  atomic.Int64
+	waited                         atomic.Int64 // nanoseconds
+}
+
+func (s *counters) request(method string, retry bool) {
+	s.requests.Add(1)
+	if retry {
+		s.retries.Add(1)
+	}
+	switch method {
+	case http.MethodGet:
+		s.get.Add(1)
+	case http.MethodPost:
+		s.post.Add(1)
+	case http.MethodPut:
+		s.put.Add(1)
+	case http.MethodPatch:
+		s.patch.Add(1)
+	case http.MethodDelete:
+		s.delete.Add(1)
+	}
+}
+
+// Stats returns a snapshot of the client's counters.
+func (c *Client) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		Requests:    s.requests.Load(),
+		Retries:     s.retries.Load(),
+		RateLimited: s.rateLimited.Load(),
+		Get:         s.get.Load(),
+		Post:        s.post.Load(),
+		Put:         s.put.Load(),
+		Patch:       s.patch.Load(),
+		Delete:      s.delete.Load(),
+		Waited:      time.Duration(s.waited.Load()),
+	}
+}
+
+// ResetStats sets the client's counters to zero.
+func (c *Client) ResetStats() {
+	s := &c.stats
+	for _, v := range []*atomic.Int64{
+		&s.requests, &s.retries, &s.rateLimited,
+		&s.get, &s.post, &s.put, &s.patch, &s.delete, &s.waited,
+	} {
+		v.Store(0)
+	}
+}

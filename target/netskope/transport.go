@@ -1,0 +1,529 @@
+package netskope
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/target"
+)
+
+const (
+	contentType = scim.MediaType + ";charset=utf-8"
+	accept      = scim.MediaType + ", application/json"
+
+	// maxBody bounds a response body read into memory.
+	maxBody = 64 << 20
+	// maxServerWait bounds a wait asked for by the server, against absurd
+	// Retry-After or RateLimit-Reset values; the caller's context bounds
+	// it further.
+	maxServerWait = 15 * time.Minute
+	// defaultHold is how long requests are held when the rate budget is
+	// spent and the server names no reset.
+	defaultHold = time.Second
+)
+
+// request is one logical call: it may be sent several times.
+type request struct {
+	op     string // "create user", ...
+	object string // "id=...", "userName=...", "" for lists
+	method string
+	path   string     // relative to the base URL, escaped, no query
+	query  url.Values // may hold personal data (filter): never logged
+	body   any        // marshalled once, sent on every attempt
+	// hasFilter is logged instead of the filter.
+	hasFilter bool
+	// retryCap, when > 0, lowers the client's retry limit for this call.
+	retryCap int
+}
+
+// response is a received response, its body read.
+type response struct {
+	status   int
+	header   http.Header
+	body     []byte
+	attempts int
+}
+
+// do sends r, retrying as the client is configured, and returns the 2xx
+// response. Every other outcome is a *target.Error.
+func (c *Client) do(ctx context.Context, r *request) (*response, error) {
+	var payload []byte
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			return nil, c.invalid(r, fmt.Sprintf("encoding the request body: %v", err))
+		}
+		payload = b
+	}
+	u := c.base + r.path
+	if len(r.query) > 0 {
+		u += "?" + encodeQuery(r.query)
+	}
+	limit := c.maxRetries
+	if r.retryCap > 0 && r.retryCap < limit {
+		limit = r.retryCap
+	}
+
+	lastStatus := 0
+	for attempt := 1; ; attempt++ {
+		if err := c.waitTurn(ctx); err != nil {
+			return nil, c.canceled(r, attempt-1, lastStatus, err)
+		}
+		c.stats.request(r.method, attempt > 1)
+		start := time.Now()
+		res, sent, err := c.send(ctx, r, u, payload)
+		elapsed := time.Since(start)
+		if err != nil && ctx.Err() != nil {
+			c.logAttempt(r, attempt, 0, elapsed, ctx.Err(), 0)
+			return nil, c.canceled(r, attempt, 0, ctx.Err())
+		}
+		if res != nil {
+			res.attempts = attempt
+			if res.status == http.StatusTooManyRequests {
+				c.stats.rateLimited.Add(1)
+			}
+			c.observeBudget(res.header)
+			if res.status >= 200 && res.status < 300 {
+				c.logAttempt(r, attempt, res.status, elapsed, nil, 0)
+				return res, nil
+			}
+		}
+
+		var retryable bool
+		status := 0
+		if err != nil {
+			retryable = retryableError(r.method, sent, err)
+		} else {
+			status = res.status
+			retryable = retryableStatus(r.method, status)
+		}
+		final := !retryable || attempt > limit
+		var wait time.Duration
+		if !final {
+			wait = c.retryWait(res, attempt)
+		}
+		c.logAttempt(r, attempt, status, elapsed, err, wait)
+		if final {
+			if retryable {
+				c.log.Warn("netskope request failed; giving up",
+					zap.String("op", r.op), zap.String("method", r.method), zap.String("path", r.path),
+					zap.Int("status", status), zap.Int("attempts", attempt), errField(err))
+			}
+			if err != nil {
+				return nil, c.unavailable(r, attempt, err)
+			}
+			return nil, c.statusError(r, res)
+		}
+		lastStatus = status
+		if err := c.pause(ctx, wait); err != nil {
+			return nil, c.canceled(r, attempt, lastStatus, err)
+		}
+	}
+}
+
+// encodeQuery encodes q with spaces as %20 rather than "+": every server
+// decodes %20 as a space, while some read "+" literally. A literal "+" is
+// already encoded as %2B, so every "+" left stands for a space.
+func encodeQuery(q url.Values) string {
+	return strings.ReplaceAll(q.Encode(), "+", "%20")
+}
+
+// send makes one attempt. sent reports whether any of the request reached
+// the connection, which decides whether a failed POST may be retried.
+func (c *Client) send(ctx context.Context, r *request, u string, payload []byte) (res *response, sent bool, err error) {
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if c.timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, c.timeout)
+	}
+	defer cancel()
+	var wrote atomic.Bool
+	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
+		WroteHeaderField: func(string, []string) { wrote.Store(true) },
+		WroteHeaders:     func() { wrote.Store(true) },
+	})
+
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload) // sets GetBody: re-sendable
+	}
+	req, err := http.NewRequestWithContext(actx, r.method, u, body)
+	if err != nil {
+		return nil, false, causeOf(err)
+	}
+	req.Header.Set(c.cred.header, c.cred.value)
+	req.Header.Set("Accept", accept)
+	req.Header.Set("User-Agent", c.userAgent)
+	if payload != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, wrote.Load(), c.transportCause(actx, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, true, c.transportCause(actx, err)
+	}
+	if len(data) > maxBody {
+		// Keep the status, drop the body: decoding it will fail as a
+		// protocol error, which is what an endless body is.
+		data = nil
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			data = []byte("<response body larger than 64 MiB>")
+		}
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: data}, true, nil
+}
+
+// transportCause turns a transport error into one that names neither the
+// URL (its query may hold a filter) nor the token.
+func (c *Client) transportCause(actx context.Context, err error) error {
+	if c.timeout > 0 && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no response within %v (the request timeout)", c.timeout)
+	}
+	return causeOf(err)
+}
+
+// causeOf strips the *url.Error wrapper, which prints the URL.
+func causeOf(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// retryableStatus reports whether a response is worth retrying. POST is
+// retried only when the server says it did not process the request.
+func retryableStatus(method string, status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return true
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return method != http.MethodPost
+	}
+	return false
+}
+
+// retryableError reports whether a transport error is worth retrying. A
+// POST is retried only when the connection failed before anything was
+// sent: one that timed out may have created its object.
+func retryableError(method string, sent bool, err error) bool {
+	if isCertificateError(err) {
+		return false
+	}
+	if method != http.MethodPost {
+		return true
+	}
+	return !sent && isDialError(err)
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+func isCertificateError(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &unknown) ||
+		errors.As(err, &hostname) || errors.As(err, &invalid)
+}
+
+// retryWait returns how long to wait before retry number n: what
+// Retry-After says, else what RateLimit-Reset says on a 429, else
+// exponential backoff with full jitter.
+func (c *Client) retryWait(res *response, n int) time.Duration {
+	if d, ok := c.serverWait(res); ok {
+		return d
+	}
+	d := c.backoffBase
+	for i := 1; i < n && d < c.backoffMax; i++ {
+		d *= 2
+	}
+	return c.jitter(min(d, c.backoffMax))
+}
+
+// serverWait returns the wait a response asks for, if it asks for one.
+func (c *Client) serverWait(res *response) (time.Duration, bool) {
+	if res == nil {
+		return 0, false
+	}
+	now := c.now()
+	if d, ok := parseRetryAfter(res.header.Get("Retry-After"), now); ok {
+		return min(d, maxServerWait), true
+	}
+	if res.status == http.StatusTooManyRequests {
+		if d, ok := parseReset(res.header.Get("RateLimit-Reset"), now); ok {
+			return min(d, maxServerWait), true
+		}
+	}
+	return 0, false
+}
+
+// parseRetryAfter reads Retry-After: delay seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return secondsDuration(float64(n)), true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// parseReset reads RateLimit-Reset: seconds until the budget refills. A
+// value that can only be a Unix time is read as one.
+func parseReset(v string, now time.Time) (time.Duration, bool) {
+	f, ok := headerNumber(v)
+	if !ok {
+		return 0, false
+	}
+	if f > 1e9 {
+		return max(time.Unix(int64(f), 0).Sub(now), 0), true
+	}
+	return secondsDuration(f), true
+}
+
+// headerNumber reads the leading non-negative number of a header value
+// ("5", "5, 10;w=1").
+func headerNumber(v string) (float64, bool) {
+	v, _, _ = strings.Cut(v, ",")
+	v, _, _ = strings.Cut(v, ";")
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+func secondsDuration(s float64) time.Duration {
+	if s >= maxServerWait.Seconds() {
+		return maxServerWait
+	}
+	return time.Duration(s * float64(time.Second))
+}
+
+// observeBudget holds further requests until the reset when a response
+// says the rate budget is nearly spent: RateLimit-Remaining at most 1, or
+// under a tenth of RateLimit-Limit.
+func (c *Client) observeBudget(h http.Header) {
+	remaining, ok := headerNumber(h.Get("RateLimit-Remaining"))
+	if !ok {
+		return
+	}
+	limit, hasLimit := headerNumber(h.Get("RateLimit-Limit"))
+	if remaining > 1 && !(hasLimit && remaining*10 < limit) {
+		return
+	}
+	now := c.now()
+	hold, ok := parseReset(h.Get("RateLimit-Reset"), now)
+	if !ok {
+		hold = defaultHold
+	}
+	if hold <= 0 {
+		return
+	}
+	until := now.Add(min(hold, maxServerWait))
+	c.mu.Lock()
+	if until.After(c.holdUntil) {
+		c.holdUntil = until
+	}
+	c.mu.Unlock()
+	c.log.Debug("netskope rate budget nearly spent; holding requests",
+		zap.Float64("remaining", remaining), zap.Duration("hold", hold))
+}
+
+// waitTurn waits until a request may start: past any hold set by a spent
+// rate budget, then for a token of the shared limiter.
+func (c *Client) waitTurn(ctx context.Context) error {
+	c.mu.Lock()
+	until := c.holdUntil
+	c.mu.Unlock()
+	if d := until.Sub(c.now()); d > 0 {
+		if err := c.pause(ctx, d); err != nil {
+			return err
+		}
+	}
+	if c.limiter == nil {
+		return ctx.Err()
+	}
+	now := c.now()
+	rsv := c.limiter.ReserveN(now, 1)
+	if !rsv.OK() {
+		return errors.New("rate limiter refused the request") // burst >= 1: cannot happen
+	}
+	if d := rsv.DelayFrom(now); d > 0 {
+		if err := c.pause(ctx, d); err != nil {
+			rsv.CancelAt(c.now())
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// pause waits d, or less if ctx is done first. A wait that would outlast
+// ctx's deadline fails at once.
+func (c *Client) pause(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return fmt.Errorf("a wait of %v would pass the context deadline: %w", d, context.DeadlineExceeded)
+	}
+	c.stats.waited.Add(int64(d))
+	return c.sleep(ctx, d)
+}
+
+// logAttempt writes the Debug line of one attempt. It names no personal
+// data: the path holds ids only and the query is not logged.
+func (c *Client) logAttempt(r *request, attempt, status int, elapsed time.Duration, err error, wait time.Duration) {
+	ce := c.log.Check(zap.DebugLevel, "netskope request")
+	if ce == nil {
+		return
+	}
+	fields := make([]zap.Field, 0, 11)
+	fields = append(fields,
+		zap.String("op", r.op),
+		zap.String("method", r.method),
+		zap.String("path", r.path),
+		zap.Int("status", status),
+		zap.Duration("duration", elapsed),
+		zap.Int("attempt", attempt),
+	)
+	if r.hasFilter {
+		fields = append(fields, zap.Bool("filter", true))
+	}
+	if s := r.query.Get("startIndex"); s != "" {
+		fields = append(fields, zap.String("startIndex", s), zap.String("count", r.query.Get("count")))
+	}
+	if err != nil {
+		fields = append(fields, errField(err))
+	}
+	if wait > 0 {
+		fields = append(fields, zap.Duration("retryIn", wait))
+	}
+	ce.Write(fields...)
+}
+
+func errField(err error) zap.Field {
+	if err == nil {
+		return zap.Skip()
+	}
+	return zap.String("error", err.Error())
+}
+
+// newError starts the *target.Error of r.
+func newError(r *request) *target.Error {
+	return &target.Error{Op: r.op, Object: r.object, Method: r.method, Path: r.path}
+}
+
+// statusError maps a non-2xx response.
+func (c *Client) statusError(r *request, res *response) error {
+	e := newError(r)
+	e.Status = res.status
+	e.SCIM = scim.ParseError(res.status, res.body)
+	e.SCIM.Detail = c.cred.scrub(e.SCIM.Detail)
+	e.SCIM.Message = c.cred.scrub(e.SCIM.Message)
+	e.Attempts = res.attempts
+	if d, ok := c.serverWait(res); ok {
+		e.RetryAfter = d
+	}
+	switch {
+	case res.status >= 300 && res.status < 400:
+		e.Err = fmt.Errorf("%w: a redirect, not followed; check the base URL", target.ErrProtocol)
+	case res.status < 300:
+		e.Err = fmt.Errorf("%w: unexpected status", target.ErrProtocol)
+	default:
+		return e
+	}
+	// *target.Error prints no cause when a status is set; add it.
+	return fmt.Errorf("%w: %v", e, e.Err)
+}
+
+// unavailable maps a transport failure.
+func (c *Client) unavailable(r *request, attempts int, cause error) error {
+	e := newError(r)
+	e.Attempts = attempts
+	e.Err = fmt.Errorf("%w: %w", target.ErrUnavailable, cause)
+	return e
+}
+
+// canceled maps the end of the caller's context.
+func (c *Client) canceled(r *request, attempts, lastStatus int, cause error) error {
+	e := newError(r)
+	e.Attempts = attempts
+	if lastStatus != 0 {
+		e.Err = fmt.Errorf("stopped waiting to retry after status %d: %w", lastStatus, cause)
+	} else {
+		e.Err = fmt.Errorf("stopped: %w", cause)
+	}
+	return e
+}
+
+// invalid reports a call refused before anything was sent.
+func (c *Client) invalid(r *request, msg string) error {
+	e := newError(r)
+	e.Err = fmt.Errorf("%w: %s", target.ErrInvalid, msg)
+	return e
+}
+
+// protocolError reports a 2xx response that is not what SCIM promises.
+// The message is added after the *target.Error's, which prints no cause
+// when a status is set.
+func (c *Client) protocolError(r *request, res *response, msg string) error {
+	e := newError(r)
+	e.Status = res.status
+	e.Attempts = res.attempts
+	e.Err = fmt.Errorf("%w: %s", target.ErrProtocol, msg)
+	return fmt.Errorf("%w: %v", e, e.Err)
+}
+
+// decode reads a 2xx JSON body into v.
+func (c *Client) decode(r *request, res *response, v any) error {
+	if len(bytes.TrimSpace(res.body)) == 0 {
+		return c.protocolError(r, res, "empty response body")
+	}
+	if err := json.Unmarshal(res.body, v); err != nil {
+		return c.protocolError(r, res, fmt.Sprintf("response is not SCIM JSON (Content-Type %q): %v",
+			res.header.Get("Content-Type"), err))
+	}
+	return nil
+}
