@@ -52,8 +52,10 @@
 // Responses 429, 500, 502, 503 and 504, timeouts and connection errors are
 // retried (WithMaxRetries, WithBackoff), waiting as Retry-After says, else
 // as RateLimit-Reset says (on 429), else with exponential backoff and full
-// jitter. POST is not idempotent: a POST that timed out or failed with 500
-// may have created its object, so POST is retried only on 429 and 503 and
-// on connection failures that happened before anything was sent. Every wait
-// ends early when the caller's context is done.
+// jitter. Every wait ends early when the caller's context is done. POST is
+// retried too, though it is not idempotent: a POST that timed out or failed
+// with 500 may have created its object, and its retry then answers 409. Such
+// a conflict is returned as target.ErrConflict with a note that an earlier
+// attempt may have created the object; the sync engine resolves it by
+// looking the object up and adopting it, so creates converge.
 package netskope

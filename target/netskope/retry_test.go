@@ -291,17 +291,18 @@ func TestRetryStopsOnCancel(t *testing.T) {
 	})
 }
 
-// POST may have created its object when the server failed, so it is
-// retried only when the server says it did nothing (429, 503).
+// Every method is retried on 429 and the retryable 5xx statuses; a POST
+// whose retry meets a 409 is reported as a conflict (see
+// TestRetriedPOSTConflictSaysSo).
 func TestRetryByMethod(t *testing.T) {
 	tests := []struct {
 		method   string
 		status   int
 		attempts int
 	}{
-		{http.MethodPost, 500, 1},
-		{http.MethodPost, 502, 1},
-		{http.MethodPost, 504, 1},
+		{http.MethodPost, 500, 2},
+		{http.MethodPost, 502, 2},
+		{http.MethodPost, 504, 2},
 		{http.MethodPost, 429, 2},
 		{http.MethodPost, 503, 2},
 		{http.MethodPut, 500, 2},
@@ -371,8 +372,8 @@ func TestRetryTransportErrors(t *testing.T) {
 	}{
 		{"POST connection refused before sending", http.MethodPost, refused, 2},
 		{"POST DNS failure", http.MethodPost, &net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", IsNotFound: true}}, 2},
-		{"POST read timeout", http.MethodPost, readTimeout, 1},
-		{"POST connection reset", http.MethodPost, io.ErrUnexpectedEOF, 1},
+		{"POST read timeout", http.MethodPost, readTimeout, 2},
+		{"POST connection reset", http.MethodPost, io.ErrUnexpectedEOF, 2},
 		{"GET read timeout", http.MethodGet, readTimeout, 2},
 		{"GET connection reset", http.MethodGet, io.ErrUnexpectedEOF, 2},
 		{"GET bad certificate", http.MethodGet, &tls.CertificateVerificationError{Err: errors.New("x509: certificate signed by unknown authority")}, 1},
@@ -443,10 +444,7 @@ func TestRequestTimeout(t *testing.T) {
 			} else {
 				_, err = c.GetUser(ctxT(t), "u1")
 			}
-			want := 3
-			if method == http.MethodPost {
-				want = 1 // may have been created: not retried
-			}
+			want := 3 // a POST too: a duplicate create answers 409, which the engine resolves
 			var te *target.Error
 			if !errors.As(err, &te) || te.Attempts != want || !errors.Is(err, target.ErrUnavailable) {
 				t.Fatalf("err = %#v, want ErrUnavailable after %d attempts", err, want)
@@ -461,5 +459,21 @@ func TestRequestTimeout(t *testing.T) {
 				t.Errorf("server saw %d requests, want %d", rec.count(), want)
 			}
 		})
+	}
+}
+
+func TestRetriedPOSTConflictSaysSo(t *testing.T) {
+	srv, rec := newServer(t, scripted([]reply{{http.StatusBadGateway, nil}, {http.StatusConflict, nil}}, okUser))
+	c, _ := newTestClient(t, srv.URL, noLimit())
+	_, err := c.CreateUser(ctxT(t), &scim.User{UserName: "a"})
+	if rec.count() != 2 {
+		t.Fatalf("%d requests, want 2", rec.count())
+	}
+	var te *target.Error
+	if !errors.Is(err, target.ErrConflict) || !errors.As(err, &te) || te.Status != http.StatusConflict {
+		t.Fatalf("err = %v, want a 409 conflict", err)
+	}
+	if !strings.Contains(err.Error(), "may have created it") {
+		t.Errorf("error %q does not say the first attempt may have landed", err)
 	}
 }

@@ -84,6 +84,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	}
 
 	lastStatus := 0
+	ambiguous := false // an earlier POST attempt may have been acted on
 	for attempt := 1; ; attempt++ {
 		if err := c.waitTurn(ctx); err != nil {
 			return nil, c.canceled(r, attempt-1, lastStatus, err)
@@ -131,8 +132,13 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			if err != nil {
 				return nil, c.unavailable(r, attempt, err)
 			}
+			if ambiguous && status == http.StatusConflict {
+				return nil, fmt.Errorf("%w (an earlier attempt failed without a clear answer and may have created it)",
+					c.statusError(r, res))
+			}
 			return nil, c.statusError(r, res)
 		}
+		ambiguous = ambiguous || ambiguousPOST(r.method, status, sent, err)
 		lastStatus = status
 		if err := c.pause(ctx, wait); err != nil {
 			return nil, c.canceled(r, attempt, lastStatus, err)
@@ -214,29 +220,38 @@ func causeOf(err error) error {
 	return err
 }
 
-// retryableStatus reports whether a response is worth retrying. POST is
-// retried only when the server says it did not process the request.
-func retryableStatus(method string, status int) bool {
+// retryableStatus reports whether a response is worth retrying: 429 and
+// the 5xx statuses that mean "try again", for every method.
+//
+// A POST that failed with 500, 502 or 504 may still have created its
+// object, so its retry can answer 409. That is reported as a conflict that
+// says so (see ambiguousPOST), and the sync engine resolves it by looking
+// the object up and adopting it: creates converge instead of failing.
+func retryableStatus(_ string, status int) bool {
 	switch status {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable,
+		http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
 		return true
-	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return method != http.MethodPost
 	}
 	return false
 }
 
-// retryableError reports whether a transport error is worth retrying. A
-// POST is retried only when the connection failed before anything was
-// sent: one that timed out may have created its object.
-func retryableError(method string, sent bool, err error) bool {
-	if isCertificateError(err) {
+// ambiguousPOST reports whether an earlier attempt of a POST failed in a
+// way that leaves open whether the server acted on it.
+func ambiguousPOST(method string, status int, sent bool, err error) bool {
+	if method != http.MethodPost {
 		return false
 	}
-	if method != http.MethodPost {
-		return true
+	if err != nil {
+		return sent
 	}
-	return !sent && isDialError(err)
+	return status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable
+}
+
+// retryableError reports whether a transport error is worth retrying.
+// Certificate errors never are.
+func retryableError(_ string, _ bool, err error) bool {
+	return !isCertificateError(err)
 }
 
 func isDialError(err error) bool {
