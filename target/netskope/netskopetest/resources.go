@@ -1,0 +1,251 @@
+package netskopetest
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	escim "github.com/elimity-com/scim"
+	efilter "github.com/elimity-com/scim/filter"
+	fp "github.com/scim2/filter-parser/v2"
+)
+
+// resourceHandler is elimity's callback interface for one resource type,
+// over the server's store.
+type resourceHandler struct {
+	s    *Server
+	kind kind
+}
+
+var _ escim.ResourceHandler = resourceHandler{}
+
+// view is what a read asks to see of a resource.
+type view struct {
+	members  bool            // groups: return members
+	excluded map[string]bool // lower-cased top-level attributes to leave out
+}
+
+// viewOf reads the attributes and excludedAttributes query parameters.
+// Only members is governed by attributes (Netskope leaves group members out
+// unless they are asked for); excludedAttributes drops any top-level
+// attribute.
+func viewOf(r *http.Request) view {
+	var v view
+	q := r.URL.Query()
+	for _, a := range splitAttrs(q["attributes"]) {
+		if a == "members" {
+			v.members = true
+		}
+	}
+	for _, a := range splitAttrs(q["excludedAttributes"]) {
+		if v.excluded == nil {
+			v.excluded = map[string]bool{}
+		}
+		v.excluded[a] = true
+		if a == "members" {
+			v.members = false
+		}
+	}
+	return v
+}
+
+// splitAttrs splits comma-separated attribute lists into lower-case
+// top-level names: "Members.value" and
+// "urn:ietf:params:scim:schemas:core:2.0:Group:members" give "members".
+func splitAttrs(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, a := range strings.Split(v, ",") {
+			a = strings.ToLower(strings.TrimSpace(a))
+			for _, core := range []string{"urn:ietf:params:scim:schemas:core:2.0:user:", "urn:ietf:params:scim:schemas:core:2.0:group:"} {
+				a = strings.TrimPrefix(a, core)
+			}
+			if !strings.HasPrefix(a, "urn:") {
+				if i := strings.IndexAny(a, ".["); i >= 0 {
+					a = a[:i]
+				}
+			}
+			if a != "" {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// resource renders rec for elimity. The attribute map is a fresh shallow
+// copy, as elimity adds id, schemas and meta to it; the values are shared
+// and never changed. The caller holds the lock.
+func (st *store) resource(k kind, rec *record, v view) escim.Resource {
+	attrs := make(escim.ResourceAttributes, len(rec.attrs)+5)
+	for name, val := range rec.attrs {
+		if v.excluded != nil && v.excluded[strings.ToLower(name)] {
+			continue
+		}
+		attrs[name] = val
+	}
+	if k == kindGroup && v.members {
+		attrs["members"] = st.memberValues(rec)
+	}
+	created, modified := rec.created, rec.modified
+	return escim.Resource{
+		ID:         rec.id,
+		Attributes: attrs,
+		Meta:       escim.Meta{Created: &created, LastModified: &modified},
+	}
+}
+
+// Create stores a new resource (POST, 201).
+func (h resourceHandler) Create(r *http.Request, attributes escim.ResourceAttributes) (escim.Resource, error) {
+	st := h.s.store
+	p, err := st.table(h.kind).prepare(attributes)
+	if err != nil {
+		return escim.Resource{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	rec, err := st.create(h.kind, p)
+	if err != nil {
+		return escim.Resource{}, err
+	}
+	stateFrom(r.Context()).created = rec.id
+	return st.resource(h.kind, rec, viewOf(r)), nil
+}
+
+// Get returns one resource (GET /{id}).
+func (h resourceHandler) Get(r *http.Request, id string) (escim.Resource, error) {
+	st := h.s.store
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	rec, ok := st.table(h.kind).byID[id]
+	if !ok {
+		return escim.Resource{}, notFound(h.kind, id)
+	}
+	return st.resource(h.kind, rec, viewOf(r)), nil
+}
+
+// GetAll returns one page of the resources a filter matches, in insertion
+// order. An "eq" on an indexed attribute is answered from its index; no
+// filter pages straight through the ordered slice; any other filter scans.
+func (h resourceHandler) GetAll(r *http.Request, params escim.ListRequestParams) (escim.Page, error) {
+	st := h.s.store
+	t := st.table(h.kind)
+	v := viewOf(r)
+	var expr fp.Expression
+	if params.FilterValidator != nil {
+		expr = t.normalizeFilter(params.FilterValidator.GetFilter())
+	}
+
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	matches := t.order
+	if expr != nil {
+		if attr, value, ok := t.indexedEq(expr); ok {
+			matches = t.lookup(attr, value)
+		} else {
+			var err error
+			if matches, err = st.scan(t, expr); err != nil {
+				return escim.Page{}, err
+			}
+		}
+	}
+	total := len(matches)
+	start := min(max(params.StartIndex-1, 0), total)
+	end := min(start+max(params.Count, 0), total)
+	page := escim.Page{TotalResults: total, Resources: make([]escim.Resource, 0, end-start)}
+	for _, rec := range matches[start:end] {
+		page.Resources = append(page.Resources, st.resource(h.kind, rec, v))
+	}
+	stateFrom(r.Context()).listed = end - start
+	return page, nil
+}
+
+// scan returns the resources expr matches, evaluated by elimity's filter
+// validator. The caller holds the lock.
+func (st *store) scan(t *table, expr fp.Expression) (out []*record, err error) {
+	val := efilter.NewFilterValidator(expr, t.schema, t.exts...)
+	withMembers := t.kind == kindGroup && mentions(expr, "members")
+	defer func() {
+		if recover() != nil {
+			out, err = nil, invalidFilter("the filter cannot be applied to these resources")
+		}
+	}()
+	for _, rec := range t.order {
+		if val.PassesFilter(st.filterView(t, rec, withMembers)) == nil {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+// filterView is rec as elimity's filter evaluation reads it: attributes
+// with id, extension attributes also under their full names, and members
+// when the filter names them.
+func (st *store) filterView(t *table, rec *record, withMembers bool) map[string]any {
+	m := make(map[string]any, len(rec.attrs)+8)
+	for k, v := range rec.attrs {
+		m[k] = v
+	}
+	m["id"] = rec.id
+	for _, e := range t.exts {
+		if ext, ok := rec.attrs[e.ID].(map[string]any); ok {
+			for k, v := range ext {
+				m[e.ID+":"+k] = v
+			}
+		}
+	}
+	if withMembers {
+		m["members"] = st.memberValues(rec)
+	}
+	return m
+}
+
+// Replace replaces a whole resource (PUT, 200).
+func (h resourceHandler) Replace(r *http.Request, id string, attributes escim.ResourceAttributes) (escim.Resource, error) {
+	st := h.s.store
+	p, err := st.table(h.kind).prepare(attributes)
+	if err != nil {
+		return escim.Resource{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	rec, ok := st.table(h.kind).byID[id]
+	if !ok {
+		return escim.Resource{}, notFound(h.kind, id)
+	}
+	if err := st.replace(h.kind, rec, p); err != nil {
+		return escim.Resource{}, err
+	}
+	return st.resource(h.kind, rec, viewOf(r)), nil
+}
+
+// Delete removes a resource (DELETE, 204); a deleted user leaves every
+// group.
+func (h resourceHandler) Delete(_ *http.Request, id string) error {
+	st := h.s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	rec, ok := st.table(h.kind).byID[id]
+	if !ok {
+		return notFound(h.kind, id)
+	}
+	st.delete(h.kind, rec)
+	return nil
+}
+
+// Patch applies PATCH operations all or nothing. It returns no attributes,
+// so elimity answers 204 No Content, as Netskope does on every success.
+func (h resourceHandler) Patch(_ *http.Request, id string, ops []escim.PatchOperation) (escim.Resource, error) {
+	st := h.s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	rec, ok := st.table(h.kind).byID[id]
+	if !ok {
+		return escim.Resource{}, notFound(h.kind, id)
+	}
+	if err := st.patch(h.kind, rec, ops); err != nil {
+		return escim.Resource{}, err
+	}
+	rec.modified = time.Now().UTC()
+	return escim.Resource{}, nil
+}

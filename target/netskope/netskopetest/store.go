@@ -1,0 +1,475 @@
+package netskopetest
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/elimity-com/scim/schema"
+)
+
+// kind tells users from groups.
+type kind int
+
+const (
+	kindUser kind = iota
+	kindGroup
+)
+
+func (k kind) String() string {
+	if k == kindGroup {
+		return "Group"
+	}
+	return "User"
+}
+
+// record is one stored resource. attrs holds the attributes as elimity's
+// schema validation returns them (canonical names; the enterprise
+// extension nested under its URN), without id, meta and, for groups,
+// members. A record's attrs map and everything in it are never changed
+// once stored: an update stores a new map, so a page being marshalled
+// outside the lock stays consistent.
+type record struct {
+	id       string
+	seq      uint64
+	attrs    map[string]any
+	created  time.Time
+	modified time.Time
+	// groups (users only) is the set of groups the user is a member of.
+	groups map[string]struct{}
+	// members (groups only) maps each member's user id to the order in
+	// which it was added.
+	members   map[string]uint64
+	memberSeq uint64
+}
+
+// table holds the resources of one kind with their indexes.
+type table struct {
+	kind    kind
+	schema  schema.Schema   // core schema with id and externalId
+	exts    []schema.Schema // schema extensions
+	keyAttr string          // the unique, case-insensitive attribute
+
+	byID  map[string]*record
+	byKey map[string]*record   // folded keyAttr
+	byExt map[string][]*record // externalId, case-exact; not unique
+	order []*record            // by seq (insertion order)
+
+	// neverReturned lists attributes that are never returned (password),
+	// which are therefore not stored.
+	neverReturned []string
+}
+
+func newTable(k kind, s schema.Schema, keyAttr string, exts ...schema.Schema) *table {
+	t := &table{
+		kind:    k,
+		schema:  s,
+		exts:    exts,
+		keyAttr: keyAttr,
+		byID:    map[string]*record{},
+		byKey:   map[string]*record{},
+		byExt:   map[string][]*record{},
+	}
+	for _, a := range s.Attributes {
+		if a.Returned() == "never" {
+			t.neverReturned = append(t.neverReturned, a.Name())
+		}
+	}
+	return t
+}
+
+// clear removes every resource.
+func (t *table) clear() {
+	t.byID = map[string]*record{}
+	t.byKey = map[string]*record{}
+	t.byExt = map[string][]*record{}
+	t.order = nil
+}
+
+// store is the server's state: users and groups, guarded by one lock.
+type store struct {
+	mu         sync.RWMutex
+	seq        uint64
+	users      *table
+	groups     *table
+	enterprise schema.Schema
+}
+
+func newStore() *store {
+	ent := schema.ExtensionEnterpriseUser()
+	return &store{
+		users:      newTable(kindUser, userSchema(), "userName", ent),
+		groups:     newTable(kindGroup, groupSchema(), "displayName"),
+		enterprise: ent,
+	}
+}
+
+func (st *store) table(k kind) *table {
+	if k == kindGroup {
+		return st.groups
+	}
+	return st.users
+}
+
+// foldKey is the case-insensitive form of a userName or displayName.
+func foldKey(s string) string { return strings.ToLower(s) }
+
+func strAttr(m map[string]any, name string) string {
+	s, _ := m[name].(string)
+	return s
+}
+
+func (t *table) insert(rec *record) {
+	t.byID[rec.id] = rec
+	t.byKey[foldKey(strAttr(rec.attrs, t.keyAttr))] = rec
+	if ext := strAttr(rec.attrs, "externalId"); ext != "" {
+		t.byExt[ext] = append(t.byExt[ext], rec)
+	}
+	t.order = append(t.order, rec) // seq only grows, so order stays sorted
+}
+
+func (t *table) remove(rec *record) {
+	delete(t.byID, rec.id)
+	delete(t.byKey, foldKey(strAttr(rec.attrs, t.keyAttr)))
+	t.unindexExt(rec)
+	if i, ok := slices.BinarySearchFunc(t.order, rec.seq, func(r *record, seq uint64) int {
+		return cmp.Compare(r.seq, seq)
+	}); ok {
+		t.order = slices.Delete(t.order, i, i+1)
+	}
+}
+
+func (t *table) unindexExt(rec *record) {
+	ext := strAttr(rec.attrs, "externalId")
+	if ext == "" {
+		return
+	}
+	recs := slices.DeleteFunc(t.byExt[ext], func(r *record) bool { return r == rec })
+	if len(recs) == 0 {
+		delete(t.byExt, ext)
+	} else {
+		t.byExt[ext] = recs
+	}
+}
+
+// conflict reports whether another resource than self holds key.
+func (t *table) conflict(key string, self *record) bool {
+	other, ok := t.byKey[foldKey(key)]
+	return ok && other != self
+}
+
+// setAttrs stores new attributes for rec, keeping the indexes in step.
+// The caller has checked the key for conflicts.
+func (t *table) setAttrs(rec *record, attrs map[string]any) {
+	oldKey, newKey := foldKey(strAttr(rec.attrs, t.keyAttr)), foldKey(strAttr(attrs, t.keyAttr))
+	if oldKey != newKey {
+		delete(t.byKey, oldKey)
+		t.byKey[newKey] = rec
+	}
+	oldExt, newExt := strAttr(rec.attrs, "externalId"), strAttr(attrs, "externalId")
+	if oldExt != newExt {
+		t.unindexExt(rec)
+		if newExt != "" {
+			t.byExt[newExt] = append(t.byExt[newExt], rec)
+		}
+	}
+	rec.attrs = attrs
+	rec.modified = time.Now().UTC()
+}
+
+// lookup answers "attr eq value" from the indexes; attr is "id",
+// "externalId" or the key attribute.
+func (t *table) lookup(attr, value string) []*record {
+	switch attr {
+	case "id":
+		if rec, ok := t.byID[value]; ok {
+			return []*record{rec}
+		}
+	case "externalId":
+		return t.byExt[value] // in insertion order
+	default:
+		if rec, ok := t.byKey[foldKey(value)]; ok {
+			return []*record{rec}
+		}
+	}
+	return nil
+}
+
+// prepared is a resource body ready to store.
+type prepared struct {
+	attrs   map[string]any
+	members []string // groups: member user ids as sent (nil: none sent)
+}
+
+// prepare turns attributes validated by elimity into what a record holds:
+// members split off, never-returned attributes dropped, a multi-valued
+// attribute sent as one object made a list, and the key attribute checked.
+func (t *table) prepare(attrs map[string]any) (prepared, error) {
+	a := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		if v != nil {
+			a[k] = v
+		}
+	}
+	delete(a, "id")
+	for _, n := range t.neverReturned {
+		delete(a, n)
+	}
+	for _, def := range t.schema.Attributes {
+		if m, ok := a[def.Name()].(map[string]any); ok && def.MultiValued() {
+			a[def.Name()] = []any{m}
+		}
+	}
+	var p prepared
+	if t.kind == kindGroup {
+		if raw, ok := a["members"]; ok {
+			delete(a, "members")
+			ids, err := memberIDs(raw)
+			if err != nil {
+				return prepared{}, err
+			}
+			p.members = ids
+		}
+	}
+	tidy(a)
+	if strAttr(a, t.keyAttr) == "" {
+		return prepared{}, invalidValue(t.keyAttr + " is required")
+	}
+	p.attrs = a
+	return p, nil
+}
+
+// memberIDs reads the values of a members list: [{"value": id}, ...].
+func memberIDs(v any) ([]string, error) {
+	list, ok := v.([]any)
+	if !ok {
+		if m, isMap := v.(map[string]any); isMap {
+			list = []any{m}
+		} else if v != nil {
+			return nil, invalidValue("members must be a list of {\"value\": id}")
+		}
+	}
+	ids := make([]string, 0, len(list))
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		id, _ := m["value"].(string)
+		if id == "" {
+			return nil, invalidValue("every member needs a value: the user's id")
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// checkMembers refuses member ids that are not users.
+func (st *store) checkMembers(ids []string) error {
+	for _, id := range ids {
+		if _, ok := st.users.byID[id]; !ok {
+			return invalidValue(fmt.Sprintf("member %q is not a user: provision users before adding them to groups", id))
+		}
+	}
+	return nil
+}
+
+// create stores a new resource. The caller holds the write lock.
+func (st *store) create(k kind, p prepared) (*record, error) {
+	t := st.table(k)
+	if t.conflict(strAttr(p.attrs, t.keyAttr), nil) {
+		return nil, uniqueness(fmt.Sprintf("a %s with this %s already exists", strings.ToLower(k.String()), t.keyAttr))
+	}
+	if k == kindGroup {
+		if err := st.checkMembers(p.members); err != nil {
+			return nil, err
+		}
+	}
+	now := time.Now().UTC()
+	st.seq++
+	rec := &record{id: newID(), seq: st.seq, attrs: p.attrs, created: now, modified: now}
+	for t.byID[rec.id] != nil {
+		rec.id = newID()
+	}
+	if k == kindGroup {
+		rec.members = make(map[string]uint64, len(p.members))
+		for _, id := range p.members {
+			st.addMember(rec, id, nil)
+		}
+	}
+	t.insert(rec)
+	return rec, nil
+}
+
+// replace stores p as the whole of resource rec (PUT). A group's members
+// become exactly p.members. The caller holds the write lock.
+func (st *store) replace(k kind, rec *record, p prepared) error {
+	t := st.table(k)
+	if t.conflict(strAttr(p.attrs, t.keyAttr), rec) {
+		return uniqueness(fmt.Sprintf("another %s has this %s", strings.ToLower(k.String()), t.keyAttr))
+	}
+	if k == kindGroup {
+		if err := st.checkMembers(p.members); err != nil {
+			return err
+		}
+		st.setMembers(rec, p.members, nil)
+	}
+	t.setAttrs(rec, p.attrs)
+	return nil
+}
+
+// delete removes rec and its memberships. The caller holds the write lock.
+func (st *store) delete(k kind, rec *record) {
+	st.table(k).remove(rec)
+	if k == kindUser {
+		for gid := range rec.groups {
+			if g := st.groups.byID[gid]; g != nil {
+				delete(g.members, rec.id)
+				g.modified = time.Now().UTC()
+			}
+		}
+		return
+	}
+	for uid := range rec.members {
+		if u := st.users.byID[uid]; u != nil {
+			delete(u.groups, rec.id)
+		}
+	}
+}
+
+// memberChange is one entry of a journal of membership changes, kept so
+// that a failed PATCH can be undone.
+type memberChange struct {
+	id    string
+	seq   uint64
+	added bool
+}
+
+func (st *store) addMember(g *record, uid string, j *[]memberChange) {
+	if _, ok := g.members[uid]; ok {
+		return
+	}
+	g.memberSeq++
+	g.members[uid] = g.memberSeq
+	if u := st.users.byID[uid]; u != nil {
+		if u.groups == nil {
+			u.groups = map[string]struct{}{}
+		}
+		u.groups[g.id] = struct{}{}
+	}
+	if j != nil {
+		*j = append(*j, memberChange{id: uid, seq: g.memberSeq, added: true})
+	}
+}
+
+func (st *store) removeMember(g *record, uid string, j *[]memberChange) {
+	seq, ok := g.members[uid]
+	if !ok {
+		return
+	}
+	delete(g.members, uid)
+	if u := st.users.byID[uid]; u != nil {
+		delete(u.groups, g.id)
+	}
+	if j != nil {
+		*j = append(*j, memberChange{id: uid, seq: seq})
+	}
+}
+
+// setMembers makes g's members exactly ids.
+func (st *store) setMembers(g *record, ids []string, j *[]memberChange) {
+	want := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		want[id] = struct{}{}
+	}
+	for uid := range g.members {
+		if _, ok := want[uid]; !ok {
+			st.removeMember(g, uid, j)
+		}
+	}
+	for _, id := range ids {
+		st.addMember(g, id, j)
+	}
+}
+
+// undo reverts the membership changes of j, newest first.
+func (st *store) undo(g *record, j []memberChange) {
+	for i := len(j) - 1; i >= 0; i-- {
+		c := j[i]
+		u := st.users.byID[c.id]
+		if c.added {
+			delete(g.members, c.id)
+			if u != nil {
+				delete(u.groups, g.id)
+			}
+			continue
+		}
+		g.members[c.id] = c.seq
+		if u != nil {
+			if u.groups == nil {
+				u.groups = map[string]struct{}{}
+			}
+			u.groups[g.id] = struct{}{}
+		}
+	}
+}
+
+// memberValues returns g's members in the order they were added, as
+// [{"value": id, "display": name}, ...]; the display is the user's
+// displayName, else its userName.
+func (st *store) memberValues(g *record) []any {
+	type m struct {
+		id  string
+		seq uint64
+	}
+	ms := make([]m, 0, len(g.members))
+	for id, seq := range g.members {
+		ms = append(ms, m{id, seq})
+	}
+	slices.SortFunc(ms, func(a, b m) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]any, len(ms))
+	for i, x := range ms {
+		v := map[string]any{"value": x.id}
+		if u := st.users.byID[x.id]; u != nil {
+			d := strAttr(u.attrs, "displayName")
+			if d == "" {
+				d = strAttr(u.attrs, "userName")
+			}
+			v["display"] = d
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// SCIM errors, as elimity expects them from a ResourceHandler.
+
+func invalidValue(detail string) error {
+	return scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Detail: detail, Status: http.StatusBadRequest}
+}
+
+func invalidPath(detail string) error {
+	return scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidPath, Detail: detail, Status: http.StatusBadRequest}
+}
+
+func noTarget(detail string) error {
+	return scimerrors.ScimError{ScimType: scimerrors.ScimTypeNoTarget, Detail: detail, Status: http.StatusBadRequest}
+}
+
+func mutability(detail string) error {
+	return scimerrors.ScimError{ScimType: scimerrors.ScimTypeMutability, Detail: detail, Status: http.StatusBadRequest}
+}
+
+func uniqueness(detail string) error {
+	return scimerrors.ScimError{ScimType: scimerrors.ScimTypeUniqueness, Detail: detail, Status: http.StatusConflict}
+}
+
+func notFound(k kind, id string) error {
+	return scimerrors.ScimError{Detail: fmt.Sprintf("%s %s not found", k, id), Status: http.StatusNotFound}
+}
+
+func invalidFilter(detail string) error {
+	return scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidFilter, Detail: detail, Status: http.StatusBadRequest}
+}
