@@ -1,0 +1,150 @@
+// Package mapping turns source objects into the SCIM resources a target
+// should hold: attribute mappings, scoping, group rules and the matching
+// properties that pair source objects with target ones.
+//
+// Default() is the Netskope default mapping: userName from the UPN (or the
+// primary email), one primary work email, given and family name, display
+// name, active from the source state, externalId from the source id; groups
+// by display name with externalId from the source id and their members.
+package mapping
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/source"
+)
+
+// ErrMissingAttribute is the cause of an ObjectError for an object that
+// lacks an attribute the mapping needs.
+var ErrMissingAttribute = errors.New("mapping: required attribute is empty")
+
+// Mapper computes the desired target state from a source directory.
+type Mapper interface {
+	// Map returns the desired users and groups. An object that cannot
+	// be mapped is reported in Desired.Failed, not as an error; the error
+	// is for failures of the whole mapping.
+	Map(ctx context.Context, dir *source.Directory) (*Desired, error)
+}
+
+// DefaultMapper is the Netskope default mapping. The zero value is ready.
+type DefaultMapper struct{}
+
+var _ Mapper = DefaultMapper{}
+
+// Default returns the Netskope default mapping.
+func Default() DefaultMapper { return DefaultMapper{} }
+
+// DefaultUserAttributes are the SCIM user attributes the default mapping
+// manages.
+func DefaultUserAttributes() []string {
+	return []string{scim.PathUserName, scim.PathExternalID, scim.PathDisplayName,
+		scim.PathGivenName, scim.PathFamilyName, scim.PathActive, scim.PathEmails}
+}
+
+// Map applies the default mapping to every user and group of dir.
+func (DefaultMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, error) {
+	if dir == nil {
+		return nil, errors.New("mapping: no directory")
+	}
+	d := &Desired{
+		Users:                  make([]DesiredUser, 0, len(dir.Users)),
+		Groups:                 make([]DesiredGroup, 0, len(dir.Groups)),
+		ManagedUserAttributes:  DefaultUserAttributes(),
+		ManagedGroupAttributes: []string{scim.PathDisplayName, scim.PathExternalID},
+	}
+	for i := range dir.Users {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		du, err := DefaultUser(&dir.Users[i])
+		if err != nil {
+			d.Failed = append(d.Failed, *err)
+			continue
+		}
+		d.Users = append(d.Users, du)
+	}
+	for i := range dir.Groups {
+		dg, err := DefaultGroup(&dir.Groups[i])
+		if err != nil {
+			d.Failed = append(d.Failed, *err)
+			continue
+		}
+		d.Groups = append(d.Groups, dg)
+	}
+	return d, nil
+}
+
+// primaryEmail returns the user's primary email, else the first one.
+func primaryEmail(u *source.User) string {
+	for _, e := range u.Emails {
+		if e.Primary && e.Value != "" {
+			return e.Value
+		}
+	}
+	for _, e := range u.Emails {
+		if e.Value != "" {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+// DefaultUser maps one source user with the default mapping.
+func DefaultUser(u *source.User) (DesiredUser, *ObjectError) {
+	email := primaryEmail(u)
+	userName := u.UserName
+	if userName == "" {
+		userName = email
+	}
+	if userName == "" {
+		return DesiredUser{}, &ObjectError{Kind: "user", SourceID: u.ID, Field: "userName",
+			Err: fmt.Errorf("%w: the user has neither a user principal name nor an email", ErrMissingAttribute)}
+	}
+	if email == "" && strings.Contains(userName, "@") {
+		email = userName
+	}
+	display := u.DisplayName
+	if display == "" {
+		display = strings.TrimSpace(u.GivenName + " " + u.FamilyName)
+	}
+	if display == "" {
+		display = userName
+	}
+	su := scim.User{
+		ExternalID:  u.ID,
+		UserName:    userName,
+		DisplayName: display,
+		Active:      scim.Bool(u.State == source.StateActive),
+	}
+	if u.GivenName != "" || u.FamilyName != "" {
+		su.Name = &scim.Name{GivenName: u.GivenName, FamilyName: u.FamilyName}
+	}
+	if email != "" {
+		su.Emails = []scim.Email{{Value: email, Type: "work", Primary: true}}
+	}
+	du := DesiredUser{SourceID: u.ID, User: su}
+	switch u.State {
+	case source.StateSuspended:
+		du.Event = EventSuspended
+	case source.StateDeleted:
+		du.Event = EventDeleted
+	}
+	return du, nil
+}
+
+// DefaultGroup maps one source group with the default mapping.
+func DefaultGroup(g *source.Group) (DesiredGroup, *ObjectError) {
+	if strings.TrimSpace(g.DisplayName) == "" {
+		return DesiredGroup{}, &ObjectError{Kind: "group", SourceID: g.ID, Field: "displayName",
+			Err: fmt.Errorf("%w: the group has no display name", ErrMissingAttribute)}
+	}
+	return DesiredGroup{
+		SourceID: g.ID,
+		Group:    scim.Group{DisplayName: g.DisplayName, ExternalID: g.ID},
+		Members:  append([]string(nil), g.Members...),
+	}, nil
+}

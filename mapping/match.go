@@ -1,0 +1,151 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/provsync/provsync/scim"
+)
+
+// ErrAmbiguousMatch is returned for an object that matches more than one
+// target object, or whose target object another source object also
+// matches. The engine never guesses: the object is reported and left
+// alone until the data is fixed.
+var ErrAmbiguousMatch = errors.New("mapping: ambiguous match")
+
+// MatchKey is one matching property: an attribute compared between the
+// desired and the observed object, exactly or ignoring case.
+type MatchKey struct {
+	// Attribute is the SCIM path compared: externalId, userName,
+	// displayName, or any user attribute LookupUserAttr knows.
+	Attribute string `json:"attribute" yaml:"attribute"`
+	// IgnoreCase compares values without regard to case.
+	IgnoreCase bool `json:"ignoreCase,omitempty" yaml:"ignoreCase,omitempty"`
+}
+
+// DefaultUserMatch is the default matching order for users: the source id
+// kept in externalId, then userName ignoring case.
+func DefaultUserMatch() []MatchKey {
+	return []MatchKey{{Attribute: scim.PathExternalID}, {Attribute: scim.PathUserName, IgnoreCase: true}}
+}
+
+// DefaultGroupMatch is the default matching order for groups: externalId,
+// then displayName ignoring case.
+func DefaultGroupMatch() []MatchKey {
+	return []MatchKey{{Attribute: scim.PathExternalID}, {Attribute: scim.PathDisplayName, IgnoreCase: true}}
+}
+
+// Matches is the outcome of matching desired objects to observed ones.
+type Matches struct {
+	// Observed[i] is the index of the observed object desired object i
+	// matched, or -1.
+	Observed []int
+	// By[i] is the key that matched desired object i ("link" for a pin).
+	By []string
+	// Errors[i] is set when desired object i could not be matched
+	// safely; Observed[i] is then -1.
+	Errors map[int]error
+}
+
+// MatchUsers pairs desired users with observed ones by the keys in order.
+// pins fixes pairs known beforehand (desired index to observed index, from
+// the engine's links); pinned pairs win over keys.
+func MatchUsers(desired, observed []scim.User, keys []MatchKey, pins map[int]int) (Matches, error) {
+	get := make([]func(*scim.User) string, len(keys))
+	for k, key := range keys {
+		a, ok := scim.LookupUserAttr(key.Attribute)
+		if !ok {
+			return Matches{}, fmt.Errorf("mapping: user matching property %q is not a known attribute", key.Attribute)
+		}
+		get[k] = func(u *scim.User) string { s, _ := a.Get(u).(string); return s }
+	}
+	return match(len(desired), len(observed), keys, pins, "user",
+		func(i, k int) string { return get[k](&desired[i]) },
+		func(j, k int) string { return get[k](&observed[j]) },
+		func(j int) string { return observed[j].ID }), nil
+}
+
+// MatchGroups pairs desired groups with observed ones by the keys in order.
+func MatchGroups(desired, observed []scim.Group, keys []MatchKey, pins map[int]int) (Matches, error) {
+	get := make([]func(*scim.Group) string, len(keys))
+	for k, key := range keys {
+		switch strings.ToLower(key.Attribute) {
+		case "externalid":
+			get[k] = func(g *scim.Group) string { return g.ExternalID }
+		case "displayname":
+			get[k] = func(g *scim.Group) string { return g.DisplayName }
+		default:
+			return Matches{}, fmt.Errorf("mapping: group matching property %q: only externalId and displayName are supported", key.Attribute)
+		}
+	}
+	return match(len(desired), len(observed), keys, pins, "group",
+		func(i, k int) string { return get[k](&desired[i]) },
+		func(j, k int) string { return get[k](&observed[j]) },
+		func(j int) string { return observed[j].ID }), nil
+}
+
+func match(nd, no int, keys []MatchKey, pins map[int]int, kind string,
+	dval func(i, k int) string, oval func(j, k int) string, oid func(j int) string) Matches {
+	m := Matches{Observed: make([]int, nd), By: make([]string, nd), Errors: map[int]error{}}
+	norm := func(k int, v string) string {
+		if keys[k].IgnoreCase {
+			return strings.ToLower(v)
+		}
+		return v
+	}
+	// One index per key over the observed objects not pinned already.
+	pinnedObs := make(map[int]bool, len(pins))
+	for _, j := range pins {
+		pinnedObs[j] = true
+	}
+	index := make([]map[string][]int, len(keys))
+	for k := range keys {
+		index[k] = make(map[string][]int, no)
+		for j := 0; j < no; j++ {
+			if pinnedObs[j] {
+				continue
+			}
+			if v := oval(j, k); v != "" {
+				index[k][norm(k, v)] = append(index[k][norm(k, v)], j)
+			}
+		}
+	}
+	claims := make(map[int][]int, nd) // observed index → desired indexes
+	for i := 0; i < nd; i++ {
+		m.Observed[i] = -1
+		if j, ok := pins[i]; ok {
+			m.Observed[i], m.By[i] = j, "link"
+			claims[j] = append(claims[j], i)
+			continue
+		}
+		for k, key := range keys {
+			v := dval(i, k)
+			if v == "" {
+				continue
+			}
+			cands := index[k][norm(k, v)]
+			if len(cands) > 1 {
+				m.Errors[i] = fmt.Errorf("%w: %d target %ss have %s %q; remove the duplicates or change the matching properties",
+					ErrAmbiguousMatch, len(cands), kind, key.Attribute, v)
+				break
+			}
+			if len(cands) == 1 {
+				m.Observed[i], m.By[i] = cands[0], key.Attribute
+				claims[cands[0]] = append(claims[cands[0]], i)
+				break
+			}
+		}
+	}
+	for j, ds := range claims {
+		if len(ds) < 2 {
+			continue
+		}
+		for _, i := range ds {
+			m.Observed[i], m.By[i] = -1, ""
+			m.Errors[i] = fmt.Errorf("%w: %d source %ss match the same target %s (id %s); make their matching attributes unique",
+				ErrAmbiguousMatch, len(ds), kind, kind, oid(j))
+		}
+	}
+	return m
+}

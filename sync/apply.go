@@ -1,0 +1,515 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	gosync "sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/target"
+)
+
+// Errors of Apply.
+var (
+	// ErrNotApplyable: the plan is marked not applyable, or needs a
+	// confirmation that was not given.
+	ErrNotApplyable = errors.New("sync: plan is not applyable")
+	// ErrStalePlan: the engine's state changed since the plan was made;
+	// make a new plan.
+	ErrStalePlan = errors.New("sync: plan is stale")
+)
+
+// Status is the outcome of one change.
+type Status string
+
+// Outcome statuses.
+const (
+	StatusApplied Status = "applied"
+	StatusFailed  Status = "failed"
+	StatusSkipped Status = "skipped"
+)
+
+// Outcome is what happened to one change of a plan.
+type Outcome struct {
+	// Change is the change's index in Plan.Changes.
+	Change int `json:"change"`
+	// Action and Object repeat the change's.
+	Action Action `json:"action"`
+	Object Ref    `json:"object"`
+	// Status is applied, failed or skipped.
+	Status Status `json:"status"`
+	// TargetID is the object's target id after the change.
+	TargetID string `json:"targetId,omitempty"`
+	// Note adds detail, such as "adopted after a conflict".
+	Note string `json:"note,omitempty"`
+	// Error says why the change failed or was skipped.
+	Error string `json:"error,omitempty"`
+	err   error
+}
+
+// Err returns the outcome's error, nil if it was applied.
+func (o *Outcome) Err() error { return o.err }
+
+// Result is what Apply did: one outcome per change, in plan order.
+type Result struct {
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Outcomes []Outcome `json:"outcomes"`
+	Applied  int       `json:"applied"`
+	Failed   int       `json:"failed"`
+	Skipped  int       `json:"skipped"`
+}
+
+// Err joins the errors of the failed changes, nil if none failed.
+func (r *Result) Err() error {
+	var errs []error
+	for i := range r.Outcomes {
+		if r.Outcomes[i].Status == StatusFailed && r.Outcomes[i].err != nil {
+			errs = append(errs, r.Outcomes[i].err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SummaryLine describes the result in one line.
+func (r *Result) SummaryLine() string {
+	return fmt.Sprintf("%d applied, %d failed, %d skipped in %s",
+		r.Applied, r.Failed, r.Skipped, r.Finished.Sub(r.Started).Round(time.Millisecond))
+}
+
+// Progress reports one finished change to a progress callback.
+type Progress struct {
+	// Done counts the changes finished so far, Total all of them.
+	Done, Total int
+	// Outcome is the change just finished.
+	Outcome Outcome
+}
+
+type applyConfig struct {
+	confirm  bool
+	progress func(Progress)
+}
+
+// ApplyOption sets an option of Apply.
+type ApplyOption func(*applyConfig)
+
+// Confirm carries out a plan that a deletion limit holds back.
+func Confirm() ApplyOption { return func(c *applyConfig) { c.confirm = true } }
+
+// WithProgress calls fn after each change, from one goroutine at a time.
+func WithProgress(fn func(Progress)) ApplyOption { return func(c *applyConfig) { c.progress = fn } }
+
+// applier carries out one plan.
+type applier struct {
+	e      *Engine
+	plan   *Plan
+	cfg    applyConfig
+	mu     gosync.Mutex
+	snap   *Snapshot
+	res    *Result
+	done   int
+	users  map[string]string // source id → target id, for members
+	groups map[string]string
+}
+
+// Apply executes exactly the changes of plan: users, then groups, then
+// memberships, then group and user deletions, with bounded concurrency.
+// A failed change does not stop the others. The engine's state records
+// every link made, even if ctx is cancelled partway.
+func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ...ApplyOption) (*Result, error) {
+	var cfg applyConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if !plan.Applyable && !(plan.NeedsConfirmation && cfg.confirm) {
+		return nil, fmt.Errorf("%w: %v", ErrNotApplyable, plan.Reasons)
+	}
+	snap, err := e.state.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if snap.Serial != plan.StateSerial {
+		return nil, fmt.Errorf("%w: made from state %d, state is now at %d", ErrStalePlan, plan.StateSerial, snap.Serial)
+	}
+	a := &applier{e: e, plan: plan, cfg: cfg, snap: snap,
+		res:   &Result{Started: e.now(), Outcomes: make([]Outcome, len(plan.Changes))},
+		users: map[string]string{}, groups: map[string]string{}}
+	for src, l := range snap.Users {
+		a.users[src] = l.TargetID
+	}
+	for src, l := range snap.Groups {
+		a.groups[src] = l.TargetID
+	}
+	for i, c := range plan.Changes {
+		a.res.Outcomes[i] = Outcome{Change: i, Action: c.Action, Object: c.Object, Status: StatusSkipped, Error: "not reached"}
+	}
+	// Run phase by phase; within a phase the changes are independent.
+	for phase := 0; phase <= 4; phase++ {
+		var idx []int
+		for i, c := range plan.Changes {
+			if c.Action.phase() == phase {
+				idx = append(idx, i)
+			}
+		}
+		a.run(ctx, idx)
+		if err := a.save(ctx, false); err != nil {
+			return a.finish(), err
+		}
+	}
+	res := a.finish()
+	if err := a.save(ctx, res.Failed == 0 && ctx.Err() == nil); err != nil {
+		return res, err
+	}
+	return res, ctx.Err()
+}
+
+func (a *applier) finish() *Result {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.res
+	r.Finished = a.e.now()
+	r.Applied, r.Failed, r.Skipped = 0, 0, 0
+	for i := range r.Outcomes {
+		switch r.Outcomes[i].Status {
+		case StatusApplied:
+			r.Applied++
+		case StatusFailed:
+			r.Failed++
+		default:
+			r.Skipped++
+		}
+	}
+	return r
+}
+
+// save stores the snapshot; cursors only move once everything applied.
+// It uses a context that outlives cancellation, so links made before a
+// cancel are kept.
+func (a *applier) save(ctx context.Context, withCursors bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if withCursors {
+		for k, v := range a.plan.Cursors {
+			a.snap.Cursors[k] = v
+		}
+	}
+	a.snap.Serial++
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return a.e.state.Save(ctx, a.snap)
+}
+
+// run applies the changes at idx with at most e.concurrency at once.
+func (a *applier) run(ctx context.Context, idx []int) {
+	sem := make(chan struct{}, a.e.concurrency)
+	var wg gosync.WaitGroup
+	for _, i := range idx {
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out := a.apply(ctx, i)
+			a.record(i, out)
+		}(i)
+	}
+	wg.Wait()
+}
+
+func (a *applier) record(i int, out Outcome) {
+	a.mu.Lock()
+	out.Change, out.Action, out.Object = i, a.plan.Changes[i].Action, a.plan.Changes[i].Object
+	if out.err != nil {
+		out.Error = out.err.Error()
+		if out.Status == "" {
+			out.Status = StatusFailed
+		}
+	} else if out.Status == "" {
+		out.Status = StatusApplied
+	}
+	a.res.Outcomes[i] = out
+	a.done++
+	p := Progress{Done: a.done, Total: len(a.plan.Changes), Outcome: out}
+	a.mu.Unlock()
+	lg := a.e.log.With(zap.String("action", string(out.Action)), zap.String("targetId", out.TargetID),
+		zap.String("sourceId", out.Object.SourceID), zap.String("status", string(out.Status)))
+	if out.err != nil {
+		lg.Warn("change failed", zap.Error(out.err))
+	} else {
+		lg.Debug("change applied")
+	}
+	if a.cfg.progress != nil {
+		a.mu.Lock()
+		a.cfg.progress(p)
+		a.mu.Unlock()
+	}
+}
+
+func (a *applier) link(kind Kind, sourceID, targetID string, origin Origin) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	links, ids := a.snap.Users, a.users
+	if kind == KindGroup {
+		links, ids = a.snap.Groups, a.groups
+	}
+	if l, ok := links[sourceID]; ok && l.TargetID == targetID {
+		return
+	}
+	links[sourceID] = Link{TargetID: targetID, Origin: origin, Since: a.e.now()}
+	ids[sourceID] = targetID
+}
+
+func (a *applier) unlink(kind Kind, sourceID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if kind == KindGroup {
+		delete(a.snap.Groups, sourceID)
+		delete(a.groups, sourceID)
+		return
+	}
+	delete(a.snap.Users, sourceID)
+	delete(a.users, sourceID)
+}
+
+// targetID resolves a ref's target id: its own, or the one made in this
+// apply for its source id.
+func (a *applier) targetID(r Ref) string {
+	if r.TargetID != "" {
+		return r.TargetID
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r.Kind == KindGroup {
+		return a.groups[r.SourceID]
+	}
+	return a.users[r.SourceID]
+}
+
+func (a *applier) apply(ctx context.Context, i int) Outcome {
+	c := &a.plan.Changes[i]
+	t := a.e.target
+	obj := c.Object
+	fail := func(err error) Outcome {
+		return Outcome{TargetID: obj.TargetID, err: fmt.Errorf("%s %s: %w", c.Action, obj, err)}
+	}
+	switch c.Action {
+	case ActionCreateUser:
+		if c.User == nil {
+			return fail(errors.New("plan change has no user"))
+		}
+		u, err := t.CreateUser(ctx, c.User)
+		if errors.Is(err, target.ErrConflict) {
+			return a.adoptUser(ctx, c, err)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		a.link(KindUser, obj.SourceID, u.ID, OriginCreated)
+		return Outcome{TargetID: u.ID}
+
+	case ActionUpdateUser, ActionDeactivateUser:
+		if len(c.Attributes) > 0 {
+			if err := t.PatchUser(ctx, obj.TargetID, patchOps(c.Attributes)...); err != nil {
+				return fail(err)
+			}
+		}
+		if c.Adopt {
+			a.link(KindUser, obj.SourceID, obj.TargetID, OriginAdopted)
+		}
+		return Outcome{TargetID: obj.TargetID}
+
+	case ActionDeleteUser:
+		if err := t.DeleteUser(ctx, obj.TargetID); err != nil && !errors.Is(err, target.ErrNotFound) {
+			return fail(err)
+		}
+		a.unlink(KindUser, obj.SourceID)
+		return Outcome{TargetID: obj.TargetID}
+
+	case ActionCreateGroup:
+		if c.Group == nil {
+			return fail(errors.New("plan change has no group"))
+		}
+		g := *c.Group
+		ids, missing := a.memberIDs(c.Members)
+		inline := ids
+		if len(inline) > a.e.inlineMembers {
+			inline = nil
+		}
+		g.Members = scim.MemberValues(inline)
+		origin := OriginCreated
+		created, err := t.CreateGroup(ctx, &g)
+		if errors.Is(err, target.ErrConflict) {
+			created, err = a.findGroup(ctx, g.DisplayName, err)
+			origin, inline = OriginAdopted, nil // members of an adopted group are added below
+		}
+		if err != nil {
+			return fail(err)
+		}
+		a.link(KindGroup, obj.SourceID, created.ID, origin)
+		if len(inline) < len(ids) {
+			if err := t.AddMembers(ctx, created.ID, ids); err != nil {
+				return Outcome{TargetID: created.ID, err: fmt.Errorf("%s %s: group created, members not added: %w", c.Action, obj, err)}
+			}
+		}
+		return a.membersOutcome(created.ID, missing)
+
+	case ActionUpdateGroup:
+		if len(c.Attributes) > 0 {
+			if err := t.PatchGroup(ctx, obj.TargetID, patchOps(c.Attributes)...); err != nil {
+				return fail(err)
+			}
+		}
+		if c.Adopt {
+			a.link(KindGroup, obj.SourceID, obj.TargetID, OriginAdopted)
+		}
+		return Outcome{TargetID: obj.TargetID}
+
+	case ActionAddMembers, ActionRemoveMembers:
+		gid := a.targetID(obj)
+		if gid == "" {
+			return Outcome{Status: StatusSkipped, err: fmt.Errorf("%s %s: the group was not created", c.Action, obj)}
+		}
+		ids, missing := a.memberIDs(c.Members)
+		var err error
+		if c.Action == ActionAddMembers {
+			err = t.AddMembers(ctx, gid, ids)
+		} else {
+			err = t.RemoveMembers(ctx, gid, ids)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		return a.membersOutcome(gid, missing)
+
+	case ActionDeleteGroup:
+		if err := t.DeleteGroup(ctx, obj.TargetID); err != nil && !errors.Is(err, target.ErrNotFound) {
+			return fail(err)
+		}
+		a.unlink(KindGroup, obj.SourceID)
+		return Outcome{TargetID: obj.TargetID}
+	}
+	return fail(fmt.Errorf("unknown action %q", c.Action))
+}
+
+// memberIDs resolves member refs to target ids; refs whose user was not
+// created (its create failed) are returned as missing.
+func (a *applier) memberIDs(refs []Ref) (ids []string, missing []Ref) {
+	for _, r := range refs {
+		if id := a.targetID(r); id != "" {
+			ids = append(ids, id)
+		} else {
+			missing = append(missing, r)
+		}
+	}
+	return ids, missing
+}
+
+func (a *applier) membersOutcome(groupID string, missing []Ref) Outcome {
+	if len(missing) == 0 {
+		return Outcome{TargetID: groupID}
+	}
+	return Outcome{TargetID: groupID, err: fmt.Errorf("%d members were not added because their users were not created (first: %s)",
+		len(missing), missing[0])}
+}
+
+// adoptUser resolves a create that conflicted: the user exists already
+// (made by an earlier, interrupted run, or by someone else). If it is
+// found by userName and adoption is allowed, it is linked and brought up
+// to date.
+func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outcome {
+	obj := c.Object
+	fail := func(err error) Outcome { return Outcome{err: fmt.Errorf("%s %s: %w", c.Action, obj, err)} }
+	if !a.e.policy.Adopt {
+		return fail(fmt.Errorf("%w; adoption is off", conflict))
+	}
+	found, err := a.e.target.ListUsers(ctx, target.WithFilter(scim.Eq(scim.PathUserName, c.User.UserName)))
+	if err != nil {
+		return fail(errors.Join(conflict, err))
+	}
+	if len(found) != 1 {
+		return fail(fmt.Errorf("%w; %d users found by userName", conflict, len(found)))
+	}
+	o := &found[0]
+	a.mu.Lock()
+	owner := reverseLinks(a.snap.Users)[o.ID]
+	a.mu.Unlock()
+	if owner != "" && owner != obj.SourceID {
+		return fail(fmt.Errorf("%w; the existing user belongs to source user %q", conflict, owner))
+	}
+	managed := a.plan.ManagedUserAttributes
+	if len(managed) == 0 {
+		managed = mapping.DefaultUserAttributes()
+	}
+	if attrs := diffUser(managed, nil, c.User, o); len(attrs) > 0 {
+		if err := a.e.target.PatchUser(ctx, o.ID, patchOps(attrs)...); err != nil {
+			return fail(err)
+		}
+	}
+	a.link(KindUser, obj.SourceID, o.ID, OriginAdopted)
+	return Outcome{TargetID: o.ID, Note: "existed already; adopted"}
+}
+
+func (a *applier) findGroup(ctx context.Context, name string, conflict error) (*scim.Group, error) {
+	if !a.e.policy.Adopt {
+		return nil, fmt.Errorf("%w; adoption is off", conflict)
+	}
+	found, err := a.e.target.ListGroups(ctx, target.WithFilter(scim.Eq(scim.PathDisplayName, name)))
+	if err != nil {
+		return nil, errors.Join(conflict, err)
+	}
+	if len(found) != 1 {
+		return nil, fmt.Errorf("%w; %d groups found by displayName", conflict, len(found))
+	}
+	a.mu.Lock()
+	owner := reverseLinks(a.snap.Groups)[found[0].ID]
+	a.mu.Unlock()
+	if owner != "" {
+		return nil, fmt.Errorf("%w; the existing group belongs to source group %q", conflict, owner)
+	}
+	return &found[0], nil
+}
+
+// patchOps turns attribute changes into PATCH operations: replace with the
+// new value, or remove when the new value is empty.
+func patchOps(attrs []AttrChange) []scim.PatchOperation {
+	ops := make([]scim.PatchOperation, 0, len(attrs))
+	for _, c := range attrs {
+		switch {
+		case isEmpty(c.After):
+			ops = append(ops, scim.Remove(c.Path, nil))
+		case c.Path == scim.PathManager:
+			ops = append(ops, scim.Replace(c.Path, scim.Manager{Value: fmt.Sprint(c.After)}))
+		default:
+			ops = append(ops, scim.Replace(c.Path, c.After))
+		}
+	}
+	return ops
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []scim.Email:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}

@@ -1,0 +1,437 @@
+package sync
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
+)
+
+// planInput is everything a plan is computed from.
+type planInput struct {
+	desired    *mapping.Desired
+	users      []scim.User
+	groups     []scim.Group
+	snap       *Snapshot
+	policy     Policy
+	userKeys   []mapping.MatchKey
+	groupKeys  []mapping.MatchKey
+	complete   bool
+	incomplete []string // reasons the source read was incomplete
+}
+
+// userPlan is the per-desired-user outcome the group pass needs.
+type userPlan struct {
+	targetID string // matched target id, "" if being created
+	create   bool   // a create-user change exists
+	skip     bool   // not a member anywhere (problem, deleted, not created)
+	key      string
+}
+
+// computePlan diffs desired against observed state. It is pure: no I/O.
+func computePlan(in planInput) (*Plan, error) {
+	p := &Plan{Complete: in.complete, Applyable: true, StateSerial: in.snap.Serial}
+	p.Reasons = append(p.Reasons, in.incomplete...)
+	d := in.desired
+
+	// Objects whose mapping failed are left alone, and so are their
+	// target counterparts.
+	protectedUsers, protectedGroups := map[string]bool{}, map[string]bool{}
+	for _, f := range d.Failed {
+		kind := KindUser
+		if f.Kind == string(KindGroup) {
+			kind = KindGroup
+			protectedGroups[f.SourceID] = true
+		} else {
+			protectedUsers[f.SourceID] = true
+		}
+		p.Problems = append(p.Problems, Problem{Object: Ref{Kind: kind, SourceID: f.SourceID, Key: f.SourceID},
+			Field: f.Field, Message: f.Err.Error()})
+	}
+
+	ups, unchangedUsers, err := planUsers(p, in, protectedUsers)
+	if err != nil {
+		return nil, err
+	}
+	unchangedGroups, err := planGroups(p, in, ups, protectedUsers, protectedGroups)
+	if err != nil {
+		return nil, err
+	}
+	p.sortChanges()
+	p.summarize(unchangedUsers, unchangedGroups)
+	checkLimits(p, in)
+	return p, nil
+}
+
+// reverseLinks maps target ids to the source ids that own them.
+func reverseLinks(links map[string]Link) map[string]string {
+	r := make(map[string]string, len(links))
+	for src, l := range links {
+		r[l.TargetID] = src
+	}
+	return r
+}
+
+func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*userPlan, int, error) {
+	d, obs := in.desired, in.users
+	byID := make(map[string]int, len(obs))
+	for j := range obs {
+		byID[obs[j].ID] = j
+	}
+	owner := reverseLinks(in.snap.Users)
+	want := make([]scim.User, len(d.Users))
+	pins := map[int]int{}
+	for i := range d.Users {
+		want[i] = d.Users[i].User
+		if l, ok := in.snap.Users[d.Users[i].SourceID]; ok {
+			if j, ok := byID[l.TargetID]; ok {
+				pins[i] = j
+			}
+		}
+	}
+	m, err := mapping.MatchUsers(want, obs, in.userKeys, pins)
+	if err != nil {
+		return nil, 0, err
+	}
+	managed := d.ManagedUserAttributes
+	if len(managed) == 0 {
+		managed = mapping.DefaultUserAttributes()
+	}
+	ups := make(map[string]*userPlan, len(d.Users))
+	matched := make([]bool, len(obs))
+	unchanged := 0
+	for i := range d.Users {
+		du := &d.Users[i]
+		up := &userPlan{key: du.User.UserName}
+		ups[du.SourceID] = up
+		ref := Ref{Kind: KindUser, SourceID: du.SourceID, Key: du.User.UserName}
+		if err := m.Errors[i]; err != nil {
+			up.skip = true
+			protected[du.SourceID] = true
+			p.Problems = append(p.Problems, Problem{Object: ref, Message: err.Error()})
+			continue
+		}
+		j := m.Observed[i]
+		if j < 0 {
+			if du.Event != mapping.EventNone {
+				up.skip = true // nothing to provision for a suspended or deleted user
+				continue
+			}
+			u := du.User
+			u.ID = ""
+			up.create = true
+			p.Changes = append(p.Changes, Change{Action: ActionCreateUser, Object: ref, Reason: "new at source", User: &u})
+			continue
+		}
+		o := &obs[j]
+		ref.TargetID = o.ID
+		adopt := false
+		if src, owned := owner[o.ID]; !owned || src != du.SourceID {
+			if owned {
+				// Handing another source user's account over would give
+				// this user that user's access.
+				up.skip = true
+				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
+					"matches by %s a target user that belongs to source user %q; make the %s unique at the source",
+					m.By[i], src, m.By[i])})
+				continue
+			}
+			if !in.policy.Adopt {
+				up.skip = true
+				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
+					"a target user not created by provsync matches by %s; adoption is off, so it is left alone", m.By[i])})
+				continue
+			}
+			adopt = true
+		}
+		matched[j] = true
+		up.targetID = o.ID
+		desired := du.User
+		action, reason := ActionUpdateUser, "attributes changed"
+		var choice Deprovision = Deactivate
+		switch du.Event {
+		case mapping.EventSuspended:
+			choice, reason = in.policy.Suspended, "suspended at source"
+		case mapping.EventDeleted:
+			choice, reason = in.policy.Deleted, "deleted at source"
+		}
+		if du.Event != mapping.EventNone {
+			switch choice {
+			case Delete:
+				if !in.complete {
+					continue
+				}
+				up.skip = true
+				p.Changes = append(p.Changes, Change{Action: ActionDeleteUser, Object: ref, Reason: reason, Adopt: adopt})
+				continue
+			case Ignore:
+				desired.Active = o.Active
+			default:
+				desired.Active = scim.Bool(false)
+			}
+		}
+		attrs := diffUser(managed, du.CreateOnly, &desired, o)
+		if len(attrs) == 0 && !adopt {
+			unchanged++
+			continue
+		}
+		for _, a := range attrs {
+			if a.Path == scim.PathActive && a.After == false {
+				action = ActionDeactivateUser
+			}
+		}
+		if adopt && len(attrs) == 0 {
+			reason = "adopt existing user"
+		}
+		if action == ActionUpdateUser && du.Event == mapping.EventNone && slices.ContainsFunc(attrs, func(a AttrChange) bool { return a.Path == scim.PathActive }) {
+			reason = "reactivated at source"
+		}
+		p.Changes = append(p.Changes, Change{Action: action, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs})
+	}
+
+	// Owned target users no source user matched have left scope.
+	for j := range obs {
+		o := &obs[j]
+		src, owned := owner[o.ID]
+		if matched[j] || !owned || protected[src] {
+			continue
+		}
+		if _, inScope := ups[src]; inScope {
+			continue // its source user matched another target user
+		}
+		if !in.complete {
+			continue
+		}
+		ref := Ref{Kind: KindUser, SourceID: src, TargetID: o.ID, Key: o.UserName}
+		switch in.policy.LeftScope {
+		case Delete:
+			p.Changes = append(p.Changes, Change{Action: ActionDeleteUser, Object: ref, Reason: "left scope"})
+		case Deactivate:
+			if o.IsActive() {
+				p.Changes = append(p.Changes, Change{Action: ActionDeactivateUser, Object: ref, Reason: "left scope",
+					Attributes: []AttrChange{{Path: scim.PathActive, Before: true, After: false}}})
+			}
+		}
+	}
+	return ups, unchanged, nil
+}
+
+// diffUser compares the managed attributes of desired and observed.
+func diffUser(managed, createOnly []string, desired, observed *scim.User) []AttrChange {
+	var out []AttrChange
+	for _, path := range managed {
+		if slices.ContainsFunc(createOnly, func(c string) bool { return strings.EqualFold(c, path) }) {
+			continue
+		}
+		a, ok := scim.LookupUserAttr(path)
+		if !ok {
+			continue
+		}
+		if path == scim.PathActive && desired.Active == nil {
+			continue // the mapping does not manage active
+		}
+		want, have := a.Get(desired), a.Get(observed)
+		if !equalValue(want, have) {
+			out = append(out, AttrChange{Path: a.Path, Before: have, After: want})
+		}
+	}
+	return out
+}
+
+// equalValue compares attribute values; emails compare as sets of
+// (lower-cased value, type, primary).
+func equalValue(a, b any) bool {
+	switch x := a.(type) {
+	case []scim.Email:
+		y, _ := b.([]scim.Email)
+		return sameEmails(x, y)
+	default:
+		return a == b
+	}
+}
+
+func sameEmails(a, b []scim.Email) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	key := func(e scim.Email) string {
+		return strings.ToLower(e.Value) + "\x00" + strings.ToLower(e.Type) + "\x00" + fmt.Sprint(e.Primary)
+	}
+	seen := make(map[string]int, len(a))
+	for _, e := range a {
+		seen[key(e)]++
+	}
+	for _, e := range b {
+		if seen[key(e)] == 0 {
+			return false
+		}
+		seen[key(e)]--
+	}
+	return true
+}
+
+func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers, protected map[string]bool) (int, error) {
+	d, obs := in.desired, in.groups
+	byID := make(map[string]int, len(obs))
+	for j := range obs {
+		byID[obs[j].ID] = j
+	}
+	owner := reverseLinks(in.snap.Groups)
+	userOwner := reverseLinks(in.snap.Users)
+	want := make([]scim.Group, len(d.Groups))
+	pins := map[int]int{}
+	for i := range d.Groups {
+		want[i] = d.Groups[i].Group
+		if l, ok := in.snap.Groups[d.Groups[i].SourceID]; ok {
+			if j, ok := byID[l.TargetID]; ok {
+				pins[i] = j
+			}
+		}
+	}
+	m, err := mapping.MatchGroups(want, obs, in.groupKeys, pins)
+	if err != nil {
+		return 0, err
+	}
+	matched := make([]bool, len(obs))
+	unchanged := 0
+	for i := range d.Groups {
+		dg := &d.Groups[i]
+		ref := Ref{Kind: KindGroup, SourceID: dg.SourceID, Key: dg.Group.DisplayName}
+		if err := m.Errors[i]; err != nil {
+			protected[dg.SourceID] = true
+			p.Problems = append(p.Problems, Problem{Object: ref, Message: err.Error()})
+			continue
+		}
+		// Desired members as refs; users with a target id are keyed by it.
+		members := make([]Ref, 0, len(dg.Members))
+		wantIDs := make(map[string]bool, len(dg.Members))
+		for _, sid := range dg.Members {
+			up, ok := ups[sid]
+			if !ok || up.skip || (up.targetID == "" && !up.create) {
+				continue
+			}
+			members = append(members, Ref{Kind: KindUser, SourceID: sid, TargetID: up.targetID, Key: up.key})
+			if up.targetID != "" {
+				wantIDs[up.targetID] = true
+			}
+		}
+		j := m.Observed[i]
+		if j < 0 {
+			g := dg.Group
+			g.ID, g.Members = "", nil
+			p.Changes = append(p.Changes, Change{Action: ActionCreateGroup, Object: ref, Reason: "new at source",
+				Group: &g, Members: members})
+			continue
+		}
+		o := &obs[j]
+		ref.TargetID = o.ID
+		adopt := false
+		if src, owned := owner[o.ID]; !owned || src != dg.SourceID {
+			if owned {
+				protected[dg.SourceID] = true
+				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
+					"matches by %s a target group that belongs to source group %q; make the %s unique",
+					m.By[i], src, m.By[i])})
+				continue
+			}
+			if !in.policy.Adopt {
+				protected[dg.SourceID] = true
+				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
+					"a target group not created by provsync matches by %s; adoption is off, so it is left alone", m.By[i])})
+				continue
+			}
+			adopt = true
+		}
+		matched[j] = true
+		var attrs []AttrChange
+		if dg.Group.DisplayName != o.DisplayName {
+			attrs = append(attrs, AttrChange{Path: scim.PathDisplayName, Before: o.DisplayName, After: dg.Group.DisplayName})
+		}
+		if dg.Group.ExternalID != "" && dg.Group.ExternalID != o.ExternalID {
+			attrs = append(attrs, AttrChange{Path: scim.PathExternalID, Before: o.ExternalID, After: dg.Group.ExternalID})
+		}
+		changed := false
+		if len(attrs) > 0 || adopt {
+			reason := "attributes changed"
+			if len(attrs) == 0 {
+				reason = "adopt existing group"
+			}
+			p.Changes = append(p.Changes, Change{Action: ActionUpdateGroup, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs})
+			changed = true
+		}
+		have := make(map[string]bool, len(o.Members))
+		for _, mem := range o.Members {
+			have[mem.Value] = true
+		}
+		var add, remove []Ref
+		for _, r := range members {
+			if r.TargetID == "" || !have[r.TargetID] {
+				add = append(add, r)
+			}
+		}
+		for _, mem := range o.Members {
+			src, ownedUser := userOwner[mem.Value]
+			// Only members that are users the engine manages are removed;
+			// others were put there by someone else.
+			if wantIDs[mem.Value] || !ownedUser || protectedUsers[src] {
+				continue
+			}
+			key := mem.Display
+			if up, ok := ups[src]; ok && key == "" {
+				key = up.key
+			}
+			if key == "" {
+				key = mem.Value
+			}
+			remove = append(remove, Ref{Kind: KindUser, SourceID: src, TargetID: mem.Value, Key: key})
+		}
+		if len(add) > 0 {
+			p.Changes = append(p.Changes, Change{Action: ActionAddMembers, Object: ref, Reason: "joined at source", Members: add})
+			changed = true
+		}
+		if len(remove) > 0 {
+			p.Changes = append(p.Changes, Change{Action: ActionRemoveMembers, Object: ref, Reason: "left at source", Members: remove})
+			changed = true
+		}
+		if !changed {
+			unchanged++
+		}
+	}
+	if !in.complete || !in.policy.DeleteGroups {
+		return unchanged, nil
+	}
+	for j := range obs {
+		o := &obs[j]
+		src, owned := owner[o.ID]
+		if matched[j] || !owned || protected[src] {
+			continue
+		}
+		p.Changes = append(p.Changes, Change{Action: ActionDeleteGroup, Reason: "left scope",
+			Object: Ref{Kind: KindGroup, SourceID: src, TargetID: o.ID, Key: o.DisplayName}})
+	}
+	return unchanged, nil
+}
+
+// checkLimits blocks a plan whose deprovisions exceed the policy's limits.
+func checkLimits(p *Plan, in planInput) {
+	var users, groups int
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionDeactivateUser, ActionDeleteUser:
+			users++
+		case ActionDeleteGroup:
+			groups++
+		}
+	}
+	ownedUsers, ownedGroups := len(in.snap.Users), len(in.snap.Groups)
+	if msg, over := in.policy.UserLimit.exceeded(users, ownedUsers); over {
+		p.Applyable, p.NeedsConfirmation = false, true
+		p.Reasons = append(p.Reasons, "user deprovisions: "+msg+"; review the plan and apply with confirmation")
+	}
+	if msg, over := in.policy.GroupLimit.exceeded(groups, ownedGroups); over {
+		p.Applyable, p.NeedsConfirmation = false, true
+		p.Reasons = append(p.Reasons, "group deletions: "+msg+"; review the plan and apply with confirmation")
+	}
+}

@@ -1,0 +1,197 @@
+// Package sync is provsync's engine: it reads what a source says should
+// exist, maps it to SCIM, reads what the target has, and computes a Plan of
+// typed changes that Apply carries out, under a Policy that keeps it safe.
+//
+// The engine owns only what it created or adopted: links from source ids to
+// target ids live in its State. A failed source read plans nothing; an
+// incomplete one plans no deactivation or deletion; deprovisions above the
+// policy's limits wait for a confirmation.
+//
+// This package shadows the standard library's sync; files here import that
+// one as gosync.
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/target"
+)
+
+// ErrSourceRead wraps a failed source read; nothing is planned from it.
+var ErrSourceRead = errors.New("sync: source read failed")
+
+// ErrTargetRead wraps a failed read of the target's users or groups.
+var ErrTargetRead = errors.New("sync: target read failed")
+
+// Engine syncs one source into one target.
+type Engine struct {
+	source        source.Source
+	target        target.Target
+	mapper        mapping.Mapper
+	state         State
+	policy        Policy
+	userKeys      []mapping.MatchKey
+	groupKeys     []mapping.MatchKey
+	log           *zap.Logger
+	concurrency   int
+	inlineMembers int
+	targetName    string
+	now           func() time.Time
+}
+
+// Option sets an optional setting of an Engine.
+type Option func(*Engine)
+
+// WithMapper sets the mapping from source objects to SCIM resources.
+// Default: mapping.Default().
+func WithMapper(m mapping.Mapper) Option { return func(e *Engine) { e.mapper = m } }
+
+// WithState sets where links and cursors are kept. Default: in memory,
+// which forgets ownership between processes; use NewFileState for real
+// runs.
+func WithState(s State) Option { return func(e *Engine) { e.state = s } }
+
+// WithPolicy sets the deprovisioning and safety policy. Default:
+// DefaultPolicy().
+func WithPolicy(p Policy) Option { return func(e *Engine) { e.policy = p } }
+
+// WithUserMatch sets the ordered matching properties for users.
+func WithUserMatch(keys ...mapping.MatchKey) Option { return func(e *Engine) { e.userKeys = keys } }
+
+// WithGroupMatch sets the ordered matching properties for groups.
+func WithGroupMatch(keys ...mapping.MatchKey) Option { return func(e *Engine) { e.groupKeys = keys } }
+
+// WithLogger sets the logger. Default: no logging.
+func WithLogger(l *zap.Logger) Option { return func(e *Engine) { e.log = l } }
+
+// WithConcurrency bounds how many changes Apply runs at once. Default 8.
+// The target's own rate limiter still paces the requests.
+func WithConcurrency(n int) Option { return func(e *Engine) { e.concurrency = n } }
+
+// WithTargetName names the target in plans, e.g. the tenant's host.
+func WithTargetName(name string) Option { return func(e *Engine) { e.targetName = name } }
+
+// withClock replaces the clock, for tests.
+func withClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// New returns an engine syncing src into tgt.
+func New(src source.Source, tgt target.Target, opts ...Option) (*Engine, error) {
+	if src == nil || tgt == nil {
+		return nil, errors.New("sync: New needs a source and a target")
+	}
+	e := &Engine{
+		source: src, target: tgt,
+		mapper:        mapping.Default(),
+		state:         NewMemoryState(),
+		policy:        DefaultPolicy(),
+		userKeys:      mapping.DefaultUserMatch(),
+		groupKeys:     mapping.DefaultGroupMatch(),
+		log:           zap.NewNop(),
+		concurrency:   8,
+		inlineMembers: 1000,
+		now:           time.Now,
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.concurrency < 1 {
+		return nil, fmt.Errorf("sync: concurrency must be at least 1, not %d", e.concurrency)
+	}
+	if e.mapper == nil || e.state == nil || e.log == nil {
+		return nil, errors.New("sync: mapper, state and logger must not be nil")
+	}
+	if err := e.policy.Validate(); err != nil {
+		return nil, err
+	}
+	if len(e.userKeys) == 0 || len(e.groupKeys) == 0 {
+		return nil, errors.New("sync: at least one matching property per object type is needed")
+	}
+	return e, nil
+}
+
+// State returns the engine's state store.
+func (e *Engine) State() State { return e.state }
+
+// Plan computes the changes that would make the target match the source.
+// It changes nothing: a plan alone is a dry run. A failed source or target
+// read returns an error and no plan.
+func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
+	start := e.now()
+	snap, err := e.state.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, cursors, incomplete, err := e.read(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
+	desired, err := e.mapper.Map(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("sync: mapping: %w", err)
+	}
+	users, err := e.target.ListUsers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: users: %w", ErrTargetRead, err)
+	}
+	groups, err := e.target.ListGroups(ctx, target.WithMembers())
+	if err != nil {
+		return nil, fmt.Errorf("%w: groups: %w", ErrTargetRead, err)
+	}
+	p, err := computePlan(planInput{
+		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
+		userKeys: e.userKeys, groupKeys: e.groupKeys,
+		complete: len(incomplete) == 0, incomplete: incomplete,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.CreatedAt, p.Source, p.Target = e.now(), e.source.Name(), e.targetName
+	p.Cursors = cursors
+	p.ManagedUserAttributes = desired.ManagedUserAttributes
+	e.log.Info("plan computed",
+		zap.Int("sourceUsers", len(dir.Users)), zap.Int("sourceGroups", len(dir.Groups)),
+		zap.Int("targetUsers", len(users)), zap.Int("targetGroups", len(groups)),
+		zap.Int("changes", len(p.Changes)), zap.Int("problems", len(p.Problems)),
+		zap.Bool("applyable", p.Applyable), zap.Duration("took", e.now().Sub(start)))
+	return p, nil
+}
+
+// read reads the source in full. A read that fails is an error; a read
+// that the source marks incomplete (source.ErrIncomplete with a
+// directory) is planned without deprovisions.
+func (e *Engine) read(ctx context.Context, _ *Snapshot) (*source.Directory, map[string]string, []string, error) {
+	dir, err := e.source.Read(ctx)
+	if err != nil {
+		if errors.Is(err, source.ErrIncomplete) && dir != nil {
+			return dir, nil, []string{"source read incomplete: " + err.Error() + "; no user or group is deprovisioned"}, nil
+		}
+		return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, e.source.Name(), err)
+	}
+	if dir == nil {
+		return nil, nil, nil, fmt.Errorf("%w: %s returned no directory", ErrSourceRead, e.source.Name())
+	}
+	return dir, nil, nil, nil
+}
+
+// Run plans and, unless dryRun, applies. It returns the plan (when one
+// could be made) and the result (when it applied). A plan that is not
+// applyable is returned with ErrNotApplyable. An empty plan is applied
+// too, which records the source's new cursors.
+func (e *Engine) Run(ctx context.Context, dryRun bool, opts ...ApplyOption) (*Plan, *Result, error) {
+	p, err := e.Plan(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dryRun {
+		return p, nil, nil
+	}
+	res, err := e.Apply(ctx, p, opts...)
+	return p, res, err
+}

@@ -1,0 +1,301 @@
+package sync
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/provsync/provsync/scim"
+)
+
+// Kind is the type of a target object.
+type Kind string
+
+// Object kinds.
+const (
+	KindUser  Kind = "user"
+	KindGroup Kind = "group"
+)
+
+// Action is what a change does.
+type Action string
+
+// Actions, in the order Apply carries them out.
+const (
+	ActionCreateUser     Action = "create-user"
+	ActionUpdateUser     Action = "update-user"
+	ActionDeactivateUser Action = "deactivate-user"
+	ActionCreateGroup    Action = "create-group"
+	ActionUpdateGroup    Action = "update-group"
+	ActionAddMembers     Action = "add-members"
+	ActionRemoveMembers  Action = "remove-members"
+	ActionDeleteGroup    Action = "delete-group"
+	ActionDeleteUser     Action = "delete-user"
+)
+
+// phase orders actions: users, then groups, then memberships, then group
+// deletions, then user deletions.
+func (a Action) phase() int {
+	switch a {
+	case ActionCreateUser, ActionUpdateUser, ActionDeactivateUser:
+		return 0
+	case ActionCreateGroup, ActionUpdateGroup:
+		return 1
+	case ActionAddMembers, ActionRemoveMembers:
+		return 2
+	case ActionDeleteGroup:
+		return 3
+	case ActionDeleteUser:
+		return 4
+	}
+	return 5
+}
+
+// deprovisions reports whether the action takes access away.
+func (a Action) deprovisions() bool {
+	return a == ActionDeactivateUser || a == ActionDeleteUser || a == ActionDeleteGroup
+}
+
+// Ref names an object on both sides.
+type Ref struct {
+	// Kind is user or group.
+	Kind Kind `json:"kind"`
+	// SourceID is the object's id at the source, "" for target-only ones.
+	SourceID string `json:"sourceId,omitempty"`
+	// TargetID is the object's id in the target, "" until created.
+	TargetID string `json:"targetId,omitempty"`
+	// Key is what people call it: userName or displayName.
+	Key string `json:"key"`
+}
+
+// String names the object for messages: kind and key.
+func (r Ref) String() string { return fmt.Sprintf("%s %q", r.Kind, r.Key) }
+
+// AttrChange is one attribute's value before and after an update.
+type AttrChange struct {
+	Path   string `json:"path"`
+	Before any    `json:"before,omitempty"`
+	After  any    `json:"after,omitempty"`
+}
+
+// Change is one typed step of a plan.
+type Change struct {
+	// Action is what the change does.
+	Action Action `json:"action"`
+	// Object is the user or group changed.
+	Object Ref `json:"object"`
+	// Reason says why, e.g. "new at source", "left scope".
+	Reason string `json:"reason,omitempty"`
+	// Adopt is set when the change also takes over an existing target
+	// object the engine did not own yet.
+	Adopt bool `json:"adopt,omitempty"`
+	// User is the user to create (create-user).
+	User *scim.User `json:"user,omitempty"`
+	// Group is the group to create (create-group).
+	Group *scim.Group `json:"group,omitempty"`
+	// Attributes are the attribute changes of an update or deactivation.
+	Attributes []AttrChange `json:"attributes,omitempty"`
+	// Members are the users added or removed (add/remove-members), or the
+	// initial members of a created group.
+	Members []Ref `json:"members,omitempty"`
+}
+
+// Problem is an object the plan leaves alone because something about it is
+// wrong; the message says what and what to do.
+type Problem struct {
+	Object  Ref    `json:"object"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// Summary counts a plan's changes.
+type Summary struct {
+	CreateUsers     int `json:"createUsers"`
+	UpdateUsers     int `json:"updateUsers"`
+	DeactivateUsers int `json:"deactivateUsers"`
+	DeleteUsers     int `json:"deleteUsers"`
+	CreateGroups    int `json:"createGroups"`
+	UpdateGroups    int `json:"updateGroups"`
+	DeleteGroups    int `json:"deleteGroups"`
+	AddMembers      int `json:"addMembers"`
+	RemoveMembers   int `json:"removeMembers"`
+	UnchangedUsers  int `json:"unchangedUsers"`
+	UnchangedGroups int `json:"unchangedGroups"`
+	Problems        int `json:"problems"`
+}
+
+// Plan is the difference between what the source says should exist and
+// what the target has, as typed changes. It is data: it marshals to JSON,
+// renders for people with Render, and Apply executes exactly it.
+type Plan struct {
+	// CreatedAt is when the plan was computed.
+	CreatedAt time.Time `json:"createdAt"`
+	// Source and Target name the two sides.
+	Source string `json:"source,omitempty"`
+	Target string `json:"target,omitempty"`
+	// StateSerial is the serial of the state the plan was made from;
+	// Apply refuses the plan if the state has moved on since.
+	StateSerial int64 `json:"stateSerial"`
+	// Complete is false when the source or target could not be read in
+	// full; such a plan holds no deactivations or deletions.
+	Complete bool `json:"complete"`
+	// Applyable is false when the plan must not be applied as it is.
+	Applyable bool `json:"applyable"`
+	// NeedsConfirmation is set when only a deletion limit stops the plan;
+	// Apply with Confirm() carries it out anyway.
+	NeedsConfirmation bool `json:"needsConfirmation,omitempty"`
+	// Reasons say why the plan is incomplete or not applyable.
+	Reasons []string `json:"reasons,omitempty"`
+	// Changes are the steps, in the order Apply carries them out.
+	Changes []Change `json:"changes"`
+	// Problems are objects left alone, each with its cause.
+	Problems []Problem `json:"problems,omitempty"`
+	// Summary counts the changes.
+	Summary Summary `json:"summary"`
+	// ManagedUserAttributes are the user attributes the mapping owns, as
+	// compared when the plan was made.
+	ManagedUserAttributes []string `json:"managedUserAttributes,omitempty"`
+	// Cursors are the incremental read cursors to store once the plan
+	// has been applied.
+	Cursors map[string]string `json:"cursors,omitempty"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+
+// summarize recounts the summary from the changes.
+func (p *Plan) summarize(unchangedUsers, unchangedGroups int) {
+	s := Summary{UnchangedUsers: unchangedUsers, UnchangedGroups: unchangedGroups, Problems: len(p.Problems)}
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionCreateUser:
+			s.CreateUsers++
+		case ActionUpdateUser:
+			s.UpdateUsers++
+		case ActionDeactivateUser:
+			s.DeactivateUsers++
+		case ActionDeleteUser:
+			s.DeleteUsers++
+		case ActionCreateGroup:
+			s.CreateGroups++
+			s.AddMembers += len(c.Members)
+		case ActionUpdateGroup:
+			s.UpdateGroups++
+		case ActionDeleteGroup:
+			s.DeleteGroups++
+		case ActionAddMembers:
+			s.AddMembers += len(c.Members)
+		case ActionRemoveMembers:
+			s.RemoveMembers += len(c.Members)
+		}
+	}
+	p.Summary = s
+}
+
+// sortChanges puts changes in apply order, stable within a phase by key.
+func (p *Plan) sortChanges() {
+	sort.SliceStable(p.Changes, func(i, j int) bool {
+		a, b := p.Changes[i], p.Changes[j]
+		if a.Action.phase() != b.Action.phase() {
+			return a.Action.phase() < b.Action.phase()
+		}
+		return a.Object.Key < b.Object.Key
+	})
+}
+
+// MarshalIndentJSON returns the plan as indented JSON.
+func (p *Plan) MarshalIndentJSON() ([]byte, error) { return json.MarshalIndent(p, "", "  ") }
+
+// SummaryLine describes the plan in one line.
+func (p *Plan) SummaryLine() string {
+	s := p.Summary
+	if p.Empty() {
+		return fmt.Sprintf("No changes: %d users and %d groups are up to date.", s.UnchangedUsers, s.UnchangedGroups)
+	}
+	return fmt.Sprintf("Users: %d to create, %d to update, %d to deactivate, %d to delete. "+
+		"Groups: %d to create, %d to update, %d to delete. Memberships: +%d -%d.",
+		s.CreateUsers, s.UpdateUsers, s.DeactivateUsers, s.DeleteUsers,
+		s.CreateGroups, s.UpdateGroups, s.DeleteGroups, s.AddMembers, s.RemoveMembers)
+}
+
+// Render writes the plan for people: a summary, then one block a change,
+// "+" for creations, "~" for updates, "-" for deactivations and deletions.
+// At most maxChanges changes are listed (0: all).
+func (p *Plan) Render(w io.Writer, maxChanges int) error {
+	var b strings.Builder
+	b.WriteString(p.SummaryLine())
+	b.WriteString("\n")
+	if !p.Complete || !p.Applyable {
+		state := "not applyable"
+		if p.NeedsConfirmation {
+			state = "needs confirmation"
+		}
+		if !p.Complete {
+			state = "incomplete, " + state
+		}
+		fmt.Fprintf(&b, "Plan is %s:\n", state)
+		for _, r := range p.Reasons {
+			fmt.Fprintf(&b, "  ! %s\n", r)
+		}
+	}
+	for i, c := range p.Changes {
+		if maxChanges > 0 && i == maxChanges {
+			fmt.Fprintf(&b, "  ... and %d more changes\n", len(p.Changes)-i)
+			break
+		}
+		renderChange(&b, c)
+	}
+	for _, pr := range p.Problems {
+		fmt.Fprintf(&b, "  ? %s: %s\n", pr.Object, pr.Message)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func renderChange(b *strings.Builder, c Change) {
+	sign := map[Action]string{
+		ActionCreateUser: "+", ActionCreateGroup: "+",
+		ActionUpdateUser: "~", ActionUpdateGroup: "~", ActionAddMembers: "~", ActionRemoveMembers: "~",
+		ActionDeactivateUser: "-", ActionDeleteUser: "-", ActionDeleteGroup: "-",
+	}[c.Action]
+	verb := string(c.Action)
+	fmt.Fprintf(b, "  %s %s %s", sign, verb, c.Object)
+	if c.Reason != "" {
+		fmt.Fprintf(b, " (%s)", c.Reason)
+	}
+	if c.Adopt {
+		b.WriteString(" [adopt existing]")
+	}
+	b.WriteString("\n")
+	for _, a := range c.Attributes {
+		fmt.Fprintf(b, "      %s: %s → %s\n", a.Path, renderValue(a.Before), renderValue(a.After))
+	}
+	if len(c.Members) > 0 {
+		mark := "+"
+		if c.Action == ActionRemoveMembers {
+			mark = "-"
+		}
+		const show = 10
+		for i, m := range c.Members {
+			if i == show {
+				fmt.Fprintf(b, "      ... and %d more\n", len(c.Members)-show)
+				break
+			}
+			fmt.Fprintf(b, "      %s %s\n", mark, m.Key)
+		}
+	}
+}
+
+func renderValue(v any) string {
+	if v == nil {
+		return "(none)"
+	}
+	bs, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(bs)
+}
