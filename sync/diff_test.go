@@ -166,7 +166,7 @@ func TestComputePlanGroups(t *testing.T) {
 	p, err := computePlan(planInput{
 		desired: &mapping.Desired{Users: []mapping.DesiredUser{ada, bob, cy}, Groups: []mapping.DesiredGroup{eng}},
 		users:   users, groups: []scim.Group{obsEng, {ID: "tg2", DisplayName: "Old"}, {ID: "tg3", DisplayName: "Hand made"}},
-		snap:    snap, policy: DefaultPolicy(),
+		snap: snap, policy: DefaultPolicy(),
 		userKeys: mapping.DefaultUserMatch(), groupKeys: mapping.DefaultGroupMatch(), complete: true,
 	})
 	if err != nil {
