@@ -379,7 +379,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 				continue
 			}
 			key := mem.Display
-			if up, ok := ups[src]; ok && key == "" {
+			if up, ok := ups[src]; ok {
 				key = up.key
 			}
 			if key == "" {

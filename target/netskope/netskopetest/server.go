@@ -182,7 +182,9 @@ func (s *Server) Close() {
 	if srv == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// A short grace: connections a cancelled client opened but never used
+	// would otherwise hold Shutdown for its full five-second wait.
+	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		_ = srv.Close()
