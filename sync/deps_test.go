@@ -1,0 +1,42 @@
+package sync_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestCoreDependencies keeps the dependency rule of the design: the core
+// packages import the standard library, zap and each other only; no SDK,
+// no adapter.
+func TestCoreDependencies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	core := []string{"scim", "source", "target", "mapping", "sync"}
+	args := []string{"list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}"}
+	for _, p := range core {
+		args = append(args, "github.com/provsync/provsync/"+p)
+	}
+	out, err := exec.Command(goBin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	allowed := func(pkg string) bool {
+		for _, p := range core {
+			if pkg == "github.com/provsync/provsync/"+p {
+				return true
+			}
+		}
+		return strings.HasPrefix(pkg, "go.uber.org/zap") || strings.HasPrefix(pkg, "go.uber.org/multierr")
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if !allowed(pkg) {
+			t.Errorf("a core package depends on %s", pkg)
+		}
+	}
+}
