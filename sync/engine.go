@@ -15,11 +15,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	gosync "sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/target"
 )
@@ -144,6 +146,9 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: groups: %w", ErrTargetRead, err)
 	}
+	if err := e.fillMembers(ctx, groups); err != nil {
+		return nil, err
+	}
 	p, err := computePlan(planInput{
 		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
@@ -161,6 +166,45 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 		zap.Int("changes", len(p.Changes)), zap.Int("problems", len(p.Problems)),
 		zap.Bool("applyable", p.Applyable), zap.Duration("took", e.now().Sub(start)))
 	return p, nil
+}
+
+// fillMembers reads, one by one, the members of listed groups that came
+// back without a members attribute at all: a server that leaves members
+// out of list responses even when asked (Netskope documents the attribute
+// only for single reads). An empty member list is not refetched.
+func (e *Engine) fillMembers(ctx context.Context, groups []scim.Group) error {
+	var missing []int
+	for i := range groups {
+		if groups[i].Members == nil {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	e.log.Debug("reading members of groups listed without them", zap.Int("groups", len(missing)))
+	sem := make(chan struct{}, e.concurrency)
+	errs := make([]error, len(missing))
+	var wg gosync.WaitGroup
+	for k, i := range missing {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			g, err := e.target.GetGroup(ctx, groups[i].ID, target.WithMembers())
+			if err != nil {
+				errs[k] = fmt.Errorf("%w: members of group %q: %w", ErrTargetRead, groups[i].DisplayName, err)
+				return
+			}
+			groups[i].Members = g.Members
+			if groups[i].Members == nil {
+				groups[i].Members = []scim.Member{}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // read reads the source in full. A read that fails is an error; a read

@@ -383,3 +383,16 @@ func keepUsers(d *source.Directory, n int) {
 		d.Groups[g].Members = m
 	}
 }
+
+// A server that leaves members out of group lists, even when asked, makes
+// the engine read each group's members on its own, and still converge.
+func TestServerWithoutMembersInLists(t *testing.T) {
+	e := newEnv(t, 30, 4, netskopetest.WithoutListMembers())
+	eng := e.engine()
+	e.apply(eng)
+	before := e.srv.Stats().Count("GET", netskopetest.EndpointGroup)
+	e.mustBeEmpty(eng)
+	if got := e.srv.Stats().Count("GET", netskopetest.EndpointGroup) - before; got != len(e.dir.Groups) {
+		t.Errorf("plan read %d single groups, want one per group (%d)", got, len(e.dir.Groups))
+	}
+}

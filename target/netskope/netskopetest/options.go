@@ -67,6 +67,16 @@ type config struct {
 	maxPage    int
 	errorStyle ErrorStyle
 	log        *zap.Logger
+	// noListMembers leaves members out of list responses even when asked.
+	noListMembers bool
+}
+
+// WithoutListMembers makes group lists leave members out even when the
+// query asks for them, so only single group reads return members: the
+// stricter reading of Netskope's spec, which documents the attributes
+// parameter for GET /Groups/{id} only.
+func WithoutListMembers() Option {
+	return func(c *config) { c.noListMembers = true }
 }
 
 // WithToken sets the API token the server accepts. The default is a random

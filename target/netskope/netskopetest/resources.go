@@ -131,6 +131,9 @@ func (h resourceHandler) GetAll(r *http.Request, params escim.ListRequestParams)
 	st := h.s.store
 	t := st.table(h.kind)
 	v := viewOf(r)
+	if h.s.noListMembers {
+		v.members = false
+	}
 	var expr fp.Expression
 	if params.FilterValidator != nil {
 		expr = t.normalizeFilter(params.FilterValidator.GetFilter())

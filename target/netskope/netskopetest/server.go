@@ -29,6 +29,8 @@ type Server struct {
 	maxPage    int
 	errorStyle ErrorStyle
 	log        *zap.Logger
+	// noListMembers: group lists never carry members (WithoutListMembers).
+	noListMembers bool
 
 	scim   escim.Server
 	store  *store
@@ -81,6 +83,8 @@ func NewUnstartedServer(opts ...Option) *Server {
 		errorStyle: cfg.errorStyle,
 		log:        cfg.log,
 		closing:    make(chan struct{}),
+
+		noListMembers: cfg.noListMembers,
 	}
 	s.store = newStore()
 	if cfg.rps > 0 {
