@@ -1,0 +1,124 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Apply folds changes into a snapshot and returns the new snapshot; dir and
+// ch are not modified and share nothing with the result.
+//
+// With ch.Full the result is exactly ch's users and groups (dir may be
+// nil). Otherwise upserted objects replace those with the same id in place,
+// or are appended; removed ids are dropped, together with their entries in
+// other groups' Members and MemberGroups; removing an id that is not there
+// is not an error, since providers may replay removals. An id both upserted
+// and removed is an error. The result must pass Validate, or Apply returns
+// the problems; all errors match ErrInvalid.
+func Apply(dir *Directory, ch *Changes) (*Directory, error) {
+	if ch == nil {
+		return nil, fmt.Errorf("%w: apply: no changes", ErrInvalid)
+	}
+	var out *Directory
+	if ch.Full {
+		out = (&Directory{Users: ch.Users, Groups: ch.Groups}).Clone()
+	} else {
+		if dir == nil {
+			return nil, fmt.Errorf("%w: apply: partial changes need a snapshot to apply to", ErrInvalid)
+		}
+		var err error
+		if out, err = applyPartial(dir, ch); err != nil {
+			return nil, err
+		}
+	}
+	if err := out.Validate(); err != nil {
+		return nil, fmt.Errorf("apply: the result is not a valid directory: %w", err)
+	}
+	return out, nil
+}
+
+func applyPartial(dir *Directory, ch *Changes) (*Directory, error) {
+	removedUsers := toSet(ch.RemovedUsers)
+	removedGroups := toSet(ch.RemovedGroups)
+	var p problems
+	for i := range ch.Users {
+		if removedUsers[ch.Users[i].ID] {
+			p.add("user", ch.Users[i].ID, -1, "", "both upserted and removed")
+		}
+	}
+	for i := range ch.Groups {
+		if removedGroups[ch.Groups[i].ID] {
+			p.add("group", ch.Groups[i].ID, -1, "", "both upserted and removed")
+		}
+	}
+	if len(p) > 0 {
+		return nil, fmt.Errorf("apply: %w", errors.Join(p...))
+	}
+
+	out := &Directory{
+		Users:  make([]User, 0, len(dir.Users)+len(ch.Users)),
+		Groups: make([]Group, 0, len(dir.Groups)+len(ch.Groups)),
+	}
+	userAt := make(map[string]int, len(dir.Users)+len(ch.Users))
+	for i := range dir.Users {
+		if id := dir.Users[i].ID; !removedUsers[id] {
+			userAt[id] = len(out.Users)
+			out.Users = append(out.Users, dir.Users[i].Clone())
+		}
+	}
+	for i := range ch.Users {
+		u := ch.Users[i].Clone()
+		if j, ok := userAt[u.ID]; ok {
+			out.Users[j] = u
+		} else {
+			userAt[u.ID] = len(out.Users)
+			out.Users = append(out.Users, u)
+		}
+	}
+	groupAt := make(map[string]int, len(dir.Groups)+len(ch.Groups))
+	for i := range dir.Groups {
+		if id := dir.Groups[i].ID; !removedGroups[id] {
+			groupAt[id] = len(out.Groups)
+			out.Groups = append(out.Groups, dir.Groups[i].Clone())
+		}
+	}
+	for i := range ch.Groups {
+		g := ch.Groups[i].Clone()
+		if j, ok := groupAt[g.ID]; ok {
+			out.Groups[j] = g
+		} else {
+			groupAt[g.ID] = len(out.Groups)
+			out.Groups = append(out.Groups, g)
+		}
+	}
+	if len(removedUsers) > 0 || len(removedGroups) > 0 {
+		for i := range out.Groups {
+			g := &out.Groups[i]
+			g.Members = without(g.Members, removedUsers)
+			g.MemberGroups = without(g.MemberGroups, removedGroups)
+		}
+	}
+	return out, nil
+}
+
+func toSet(ids []string) map[string]bool {
+	s := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		s[id] = true
+	}
+	return s
+}
+
+// without removes the ids in drop from ids, in place.
+func without(ids []string, drop map[string]bool) []string {
+	if len(drop) == 0 {
+		return ids
+	}
+	out := ids[:0]
+	for _, id := range ids {
+		if !drop[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,159 @@
+package source_test
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/provsync/provsync/source"
+)
+
+func TestApply(t *testing.T) {
+	tests := []struct {
+		name    string
+		dir     *source.Directory
+		ch      *source.Changes
+		want    *source.Directory
+		wantErr string
+	}{
+		{
+			name: "upsert replaces in place and appends",
+			dir:  validDir(),
+			ch: &source.Changes{
+				Users:  []source.User{{ID: "u-2", UserName: "bob@example.com"}, {ID: "u-4", UserName: "dee@example.com"}},
+				Groups: []source.Group{{ID: "g-2", DisplayName: "Ops 2", Members: []string{"u-4"}}},
+			},
+			want: &source.Directory{
+				Users: []source.User{
+					{ID: "u-1", UserName: "ada@example.com", Emails: []source.Email{{Value: "ada@example.com", Primary: true}}},
+					{ID: "u-2", UserName: "bob@example.com"},
+					{ID: "u-3", UserName: "cy@example.com", State: source.StateDeleted},
+					{ID: "u-4", UserName: "dee@example.com"},
+				},
+				Groups: []source.Group{
+					{ID: "g-1", DisplayName: "Eng", Members: []string{"u-1", "u-2"}, MemberGroups: []string{"g-2"}},
+					{ID: "g-2", DisplayName: "Ops 2", Members: []string{"u-4"}},
+				},
+			},
+		},
+		{
+			name: "removals drop objects and memberships",
+			dir:  validDir(),
+			ch:   &source.Changes{RemovedUsers: []string{"u-1", "u-404"}, RemovedGroups: []string{"g-2"}},
+			want: &source.Directory{
+				Users: []source.User{
+					{ID: "u-2", UserName: "bob@example.com", State: source.StateSuspended},
+					{ID: "u-3", UserName: "cy@example.com", State: source.StateDeleted},
+				},
+				Groups: []source.Group{{ID: "g-1", DisplayName: "Eng", Members: []string{"u-2"}, MemberGroups: []string{}}},
+			},
+		},
+		{
+			name: "full snapshot replaces everything",
+			dir:  validDir(),
+			ch: &source.Changes{Full: true, Users: []source.User{{ID: "u-9"}},
+				Groups: []source.Group{{ID: "g-9", Members: []string{"u-9"}}}, RemovedUsers: []string{"u-9"}},
+			want: &source.Directory{Users: []source.User{{ID: "u-9"}}, Groups: []source.Group{{ID: "g-9", Members: []string{"u-9"}}}},
+		},
+		{
+			name: "full snapshot needs no base",
+			ch:   &source.Changes{Full: true},
+			want: &source.Directory{},
+		},
+		{
+			name: "empty changes keep the snapshot",
+			dir:  validDir(),
+			ch:   &source.Changes{Cursor: "c2"},
+			want: validDir(),
+		},
+		{
+			name:    "partial changes need a base",
+			ch:      &source.Changes{Users: []source.User{{ID: "u-1"}}},
+			wantErr: "partial changes need a snapshot",
+		},
+		{
+			name:    "no changes",
+			dir:     validDir(),
+			wantErr: "no changes",
+		},
+		{
+			name:    "upserted and removed",
+			dir:     validDir(),
+			ch:      &source.Changes{Users: []source.User{{ID: "u-2"}}, RemovedUsers: []string{"u-2"}},
+			wantErr: `user "u-2": both upserted and removed`,
+		},
+		{
+			name:    "group upserted and removed",
+			dir:     validDir(),
+			ch:      &source.Changes{Groups: []source.Group{{ID: "g-2"}}, RemovedGroups: []string{"g-2"}},
+			wantErr: `group "g-2": both upserted and removed`,
+		},
+		{
+			name:    "result must be valid",
+			dir:     validDir(),
+			ch:      &source.Changes{Groups: []source.Group{{ID: "g-2", Members: []string{"u-404"}}}},
+			wantErr: `group "g-2" (groups[1]): members[0]: unknown user "u-404"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var before *source.Directory
+			if tt.dir != nil {
+				before = tt.dir.Clone()
+			}
+			got, err := source.Apply(tt.dir, tt.ch)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, source.ErrInvalid) {
+					t.Fatalf("Apply() error = %v, want ErrInvalid containing %q", err, tt.wantErr)
+				}
+				if got != nil {
+					t.Fatalf("Apply() returned a directory with an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Apply() = %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Apply() =\n%+v\nwant\n%+v", got, tt.want)
+			}
+			if tt.dir != nil && !reflect.DeepEqual(tt.dir, before) {
+				t.Error("Apply() modified its input")
+			}
+		})
+	}
+}
+
+func TestApplySharesNothing(t *testing.T) {
+	dir := validDir()
+	ch := &source.Changes{Users: []source.User{{ID: "u-5", Emails: []source.Email{{Value: "e@x"}}}}}
+	got, err := source.Apply(dir, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Users[0].Emails[0].Value = "changed"
+	got.Users[3].Emails[0].Value = "changed"
+	got.Groups[0].Members[0] = "changed"
+	if dir.Users[0].Emails[0].Value == "changed" || ch.Users[0].Emails[0].Value == "changed" || dir.Groups[0].Members[0] == "changed" {
+		t.Fatal("the result of Apply shares data with its inputs")
+	}
+}
+
+func TestChangesEmpty(t *testing.T) {
+	tests := []struct {
+		ch   source.Changes
+		want bool
+	}{
+		{source.Changes{}, true},
+		{source.Changes{Cursor: "c"}, true},
+		{source.Changes{Full: true}, false},
+		{source.Changes{RemovedUsers: []string{"u"}}, false},
+		{source.Changes{Groups: []source.Group{{ID: "g"}}}, false},
+	}
+	for i, tt := range tests {
+		if got := tt.ch.Empty(); got != tt.want {
+			t.Errorf("case %d: Empty() = %v, want %v", i, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// Directory is a snapshot of the users and groups in scope at a source.
+// Order carries no meaning.
+type Directory struct {
+	// Users are the users in scope.
+	Users []User
+	// Groups are the groups in scope.
+	Groups []Group
+}
+
+// Clone returns a deep copy of d.
+func (d *Directory) Clone() *Directory {
+	c := &Directory{}
+	if d.Users != nil {
+		c.Users = make([]User, len(d.Users))
+		for i := range d.Users {
+			c.Users[i] = d.Users[i].Clone()
+		}
+	}
+	if d.Groups != nil {
+		c.Groups = make([]Group, len(d.Groups))
+		for i := range d.Groups {
+			c.Groups[i] = d.Groups[i].Clone()
+		}
+	}
+	return c
+}
+
+// MarshalLogObject logs the numbers of users and groups.
+func (d *Directory) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddInt("users", len(d.Users))
+	enc.AddInt("groups", len(d.Groups))
+	return nil
+}
+
+// ObjectError is a problem with one user or group, naming the object and
+// the field. It matches ErrInvalid with errors.Is; Err is the detail.
+type ObjectError struct {
+	// Kind is "user" or "group".
+	Kind string
+	// ID is the object's source id, empty if it has none.
+	ID string
+	// Index is the object's position in Directory.Users or
+	// Directory.Groups (or in the file it came from), -1 if not known.
+	Index int
+	// Field names what is wrong: "id", "state", "emails[1].value",
+	// "members[3]", `attributes["Cost Center"]`; empty for the object as a
+	// whole.
+	Field string
+	// Err is the problem.
+	Err error
+}
+
+// Error reads like `user "u-1" (users[4]): state: undefined state 9`.
+func (e *ObjectError) Error() string {
+	var b strings.Builder
+	kind := e.Kind
+	if kind == "" {
+		kind = "object"
+	}
+	b.WriteString(kind)
+	if e.ID != "" {
+		fmt.Fprintf(&b, " %q", e.ID)
+	}
+	if e.Index >= 0 {
+		fmt.Fprintf(&b, " (%ss[%d])", kind, e.Index)
+	}
+	if e.Field != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Field)
+	}
+	b.WriteString(": ")
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	} else {
+		b.WriteString("invalid")
+	}
+	return b.String()
+}
+
+// Unwrap returns the detail.
+func (e *ObjectError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrInvalid.
+func (e *ObjectError) Is(target error) bool { return target == ErrInvalid }
+
+// problems collects ObjectErrors.
+type problems []error
+
+func (p *problems) add(kind, id string, index int, field, format string, args ...any) {
+	*p = append(*p, &ObjectError{Kind: kind, ID: id, Index: index, Field: field, Err: fmt.Errorf(format, args...)})
+}
+
+// Validate checks the directory and reports every problem, each an
+// *ObjectError naming the object and the field, joined with errors.Join;
+// nil if there is none. It checks that:
+//
+//   - every user and group has an id, unique within its kind;
+//   - every state is defined;
+//   - user names are unique ignoring case among users not deleted (Google
+//     lets a new account take a deleted one's address);
+//   - emails have values and at most one is primary;
+//   - attribute names are non-empty, do not shadow a built-in name, do not
+//     collide ignoring case, and values are of an attribute type;
+//   - group members and member groups name users and groups of the
+//     directory, each once.
+func (d *Directory) Validate() error {
+	var p problems
+	users := make(map[string]int, len(d.Users))
+	names := make(map[string]int, len(d.Users))
+	for i := range d.Users {
+		u := &d.Users[i]
+		switch j, dup := users[u.ID]; {
+		case u.ID == "":
+			p.add("user", "", i, "id", "empty")
+		case dup:
+			p.add("user", u.ID, i, "id", "duplicate of users[%d]", j)
+		default:
+			users[u.ID] = i
+		}
+		if !u.State.Valid() {
+			p.add("user", u.ID, i, "state", "undefined state %d", uint8(u.State))
+		}
+		if u.UserName != "" && u.State != StateDeleted {
+			key := strings.ToLower(u.UserName)
+			if j, dup := names[key]; dup {
+				p.add("user", u.ID, i, "userName", "%q is also the user name of user %q (users[%d])",
+					u.UserName, d.Users[j].ID, j)
+			} else {
+				names[key] = i
+			}
+		}
+		primaries := 0
+		for k, e := range u.Emails {
+			if strings.TrimSpace(e.Value) == "" {
+				p.add("user", u.ID, i, fmt.Sprintf("emails[%d].value", k), "empty")
+			}
+			if e.Primary {
+				primaries++
+			}
+		}
+		if primaries > 1 {
+			p.add("user", u.ID, i, "emails", "%d emails are primary; at most one may be", primaries)
+		}
+		validateAttrs(&p, "user", u.ID, i, u.Attributes, userBuiltins[:])
+	}
+	groups := make(map[string]int, len(d.Groups))
+	for i := range d.Groups {
+		g := &d.Groups[i]
+		switch j, dup := groups[g.ID]; {
+		case g.ID == "":
+			p.add("group", "", i, "id", "empty")
+		case dup:
+			p.add("group", g.ID, i, "id", "duplicate of groups[%d]", j)
+		default:
+			groups[g.ID] = i
+		}
+		validateAttrs(&p, "group", g.ID, i, g.Attributes, groupBuiltins[:])
+	}
+	for i := range d.Groups {
+		g := &d.Groups[i]
+		seen := make(map[string]int, len(g.Members))
+		for k, m := range g.Members {
+			if _, ok := users[m]; !ok {
+				p.add("group", g.ID, i, fmt.Sprintf("members[%d]", k), "unknown user %q", m)
+			} else if j, dup := seen[m]; dup {
+				p.add("group", g.ID, i, fmt.Sprintf("members[%d]", k), "user %q is already members[%d]", m, j)
+			}
+			seen[m] = k
+		}
+		clear(seen)
+		for k, m := range g.MemberGroups {
+			if _, ok := groups[m]; !ok {
+				p.add("group", g.ID, i, fmt.Sprintf("memberGroups[%d]", k), "unknown group %q", m)
+			} else if j, dup := seen[m]; dup {
+				p.add("group", g.ID, i, fmt.Sprintf("memberGroups[%d]", k), "group %q is already memberGroups[%d]", m, j)
+			}
+			seen[m] = k
+		}
+	}
+	return errors.Join(p...)
+}
+
+// validateAttrs checks attribute names and value types, reporting in name
+// order.
+func validateAttrs(p *problems, kind, id string, index int, attrs map[string]any, builtins []string) {
+	if len(attrs) == 0 {
+		return
+	}
+	// Most objects are fine: check cheaply first, sort only to report.
+	ok := true
+	for k, v := range attrs {
+		if strings.TrimSpace(k) == "" || isBuiltin(builtins, k) || !validValue(v) {
+			ok = false
+			break
+		}
+	}
+	if ok && len(attrs) > 1 {
+		seen := make(map[string]bool, len(attrs))
+		for k := range attrs {
+			lk := strings.ToLower(k)
+			if seen[lk] {
+				ok = false
+				break
+			}
+			seen[lk] = true
+		}
+	}
+	if ok {
+		return
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		la, lb := strings.ToLower(keys[a]), strings.ToLower(keys[b])
+		if la != lb {
+			return la < lb
+		}
+		return keys[a] < keys[b]
+	})
+	for n, k := range keys {
+		field := fmt.Sprintf("attributes[%q]", k)
+		switch {
+		case strings.TrimSpace(k) == "":
+			p.add(kind, id, index, field, "empty attribute name")
+		case isBuiltin(builtins, k):
+			p.add(kind, id, index, field, "the name is a built-in field's; set the field instead")
+		case n > 0 && strings.EqualFold(keys[n-1], k):
+			p.add(kind, id, index, field, "collides with attribute %q ignoring case", keys[n-1])
+		}
+		if v := attrs[k]; !validValue(v) {
+			p.add(kind, id, index, field, "value of type %T; want string, bool, int64, float64, []string or time.Time", v)
+		}
+	}
+}
