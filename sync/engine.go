@@ -207,15 +207,14 @@ func (e *Engine) fillMembers(ctx context.Context, groups []scim.Group) error {
 	return errors.Join(errs...)
 }
 
-// read reads the source in full. A read that fails is an error; a read
-// that the source marks incomplete (source.ErrIncomplete with a
-// directory) is planned without deprovisions.
+// read reads the source in full. A read that fails is an error and
+// nothing is planned: sources return no directory on any failure, so a
+// partial read never reaches the planner. (The planner's incomplete mode,
+// which plans no deprovisions, is for change feeds that cannot vouch for
+// the whole scope.)
 func (e *Engine) read(ctx context.Context, _ *Snapshot) (*source.Directory, map[string]string, []string, error) {
 	dir, err := e.source.Read(ctx)
 	if err != nil {
-		if errors.Is(err, source.ErrIncomplete) && dir != nil {
-			return dir, nil, []string{"source read incomplete: " + err.Error() + "; no user or group is deprovisioned"}, nil
-		}
 		return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, e.source.Name(), err)
 	}
 	if dir == nil {
