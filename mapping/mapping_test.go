@@ -1,0 +1,127 @@
+package mapping_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/source"
+)
+
+func TestDefaultUser(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        source.User
+		userName  string
+		email     string
+		display   string
+		active    bool
+		event     mapping.Event
+		wantError string
+	}{
+		{name: "UPN and mail", in: source.User{ID: "1", UserName: "ada@x.io", GivenName: "Ada", FamilyName: "L",
+			Emails: []source.Email{{Value: "other@x.io"}, {Value: "ada.l@x.io", Primary: true}}},
+			userName: "ada@x.io", email: "ada.l@x.io", display: "Ada L", active: true},
+		{name: "no UPN falls back to email", in: source.User{ID: "2", Emails: []source.Email{{Value: "bo@x.io"}}, DisplayName: "Bo"},
+			userName: "bo@x.io", email: "bo@x.io", display: "Bo", active: true},
+		{name: "no email falls back to UPN", in: source.User{ID: "3", UserName: "cy@x.io"},
+			userName: "cy@x.io", email: "cy@x.io", display: "cy@x.io", active: true},
+		{name: "suspended", in: source.User{ID: "4", UserName: "d@x.io", State: source.StateSuspended},
+			userName: "d@x.io", email: "d@x.io", display: "d@x.io", active: false, event: mapping.EventSuspended},
+		{name: "deleted", in: source.User{ID: "5", UserName: "e@x.io", State: source.StateDeleted},
+			userName: "e@x.io", email: "e@x.io", display: "e@x.io", active: false, event: mapping.EventDeleted},
+		{name: "nothing to name it by", in: source.User{ID: "6", GivenName: "Nameless"}, wantError: `user "6": userName`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			du, oerr := mapping.DefaultUser(&tt.in)
+			if tt.wantError != "" {
+				if oerr == nil || !strings.Contains(oerr.Error(), tt.wantError) || !errors.Is(oerr, mapping.ErrMissingAttribute) {
+					t.Fatalf("error = %v, want one naming %q", oerr, tt.wantError)
+				}
+				return
+			}
+			if oerr != nil {
+				t.Fatal(oerr)
+			}
+			u := du.User
+			if u.UserName != tt.userName || u.PrimaryEmail() != tt.email || u.DisplayName != tt.display ||
+				u.IsActive() != tt.active || u.ExternalID != tt.in.ID || du.SourceID != tt.in.ID || du.Event != tt.event {
+				t.Errorf("mapped to %+v (event %q)", u, du.Event)
+			}
+			if len(u.Emails) > 1 || (len(u.Emails) == 1 && (!u.Emails[0].Primary || u.Emails[0].Type != "work")) {
+				t.Errorf("emails = %+v, want one primary work email", u.Emails)
+			}
+		})
+	}
+}
+
+func TestDefaultMapperReportsFailuresPerObject(t *testing.T) {
+	dir := &source.Directory{
+		Users:  []source.User{{ID: "u1", UserName: "a@x.io"}, {ID: "u2"}},
+		Groups: []source.Group{{ID: "g1", DisplayName: "Eng", Members: []string{"u1"}}, {ID: "g2"}},
+	}
+	d, err := mapping.Default().Map(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Users) != 1 || len(d.Groups) != 1 || len(d.Failed) != 2 {
+		t.Fatalf("users %d groups %d failed %v", len(d.Users), len(d.Groups), d.Failed)
+	}
+	g := d.Groups[0]
+	if g.Group.DisplayName != "Eng" || g.Group.ExternalID != "g1" || len(g.Members) != 1 || g.Members[0] != "u1" {
+		t.Errorf("group = %+v", g)
+	}
+	if d.Failed[1].Kind != "group" || d.Failed[1].Field != "displayName" {
+		t.Errorf("group failure = %+v", d.Failed[1])
+	}
+}
+
+func TestMatchUsers(t *testing.T) {
+	obs := []scim.User{
+		{ID: "t1", UserName: "ada@x.io", ExternalID: "s1"},
+		{ID: "t2", UserName: "BOB@x.io"},
+		{ID: "t3", UserName: "dup@x.io"},
+		{ID: "t4", UserName: "DUP@x.io"},
+	}
+	want := []scim.User{
+		{UserName: "renamed@x.io", ExternalID: "s1"}, // by externalId despite a new name
+		{UserName: "bob@x.io", ExternalID: "s2"},     // by userName, ignoring case
+		{UserName: "dup@x.io", ExternalID: "s3"},     // two candidates
+		{UserName: "new@x.io", ExternalID: "s4"},     // none
+	}
+	m, err := mapping.MatchUsers(want, obs, mapping.DefaultUserMatch(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Observed[0] != 0 || m.By[0] != "externalId" || m.Observed[1] != 1 || m.By[1] != "userName" ||
+		m.Observed[2] != -1 || m.Observed[3] != -1 {
+		t.Errorf("matches = %+v", m)
+	}
+	if !errors.Is(m.Errors[2], mapping.ErrAmbiguousMatch) || len(m.Errors) != 1 {
+		t.Errorf("errors = %v", m.Errors)
+	}
+	// A pin wins over keys, and a pinned target is not matched again.
+	m, _ = mapping.MatchUsers(want[:2], obs, mapping.DefaultUserMatch(), map[int]int{1: 0})
+	if m.Observed[1] != 0 || m.By[1] != "link" || m.Observed[0] != -1 {
+		t.Errorf("with a pin: %+v", m)
+	}
+	if _, err := mapping.MatchUsers(want, obs, []mapping.MatchKey{{Attribute: "nosuch"}}, nil); err == nil {
+		t.Error("an unknown matching property was accepted")
+	}
+}
+
+func TestMatchGroupsTwoSourcesOneTarget(t *testing.T) {
+	obs := []scim.Group{{ID: "tg", DisplayName: "Eng"}}
+	want := []scim.Group{{DisplayName: "eng", ExternalID: "a"}, {DisplayName: "ENG", ExternalID: "b"}}
+	m, err := mapping.MatchGroups(want, obs, mapping.DefaultGroupMatch(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Observed[0] != -1 || m.Observed[1] != -1 || len(m.Errors) != 2 || !strings.Contains(m.Errors[0].Error(), "tg") {
+		t.Errorf("matches = %+v", m)
+	}
+}
