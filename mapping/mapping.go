@@ -78,24 +78,9 @@ func (DefaultMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, 
 	return d, nil
 }
 
-// primaryEmail returns the user's primary email, else the first one.
-func primaryEmail(u *source.User) string {
-	for _, e := range u.Emails {
-		if e.Primary && e.Value != "" {
-			return e.Value
-		}
-	}
-	for _, e := range u.Emails {
-		if e.Value != "" {
-			return e.Value
-		}
-	}
-	return ""
-}
-
 // DefaultUser maps one source user with the default mapping.
 func DefaultUser(u *source.User) (DesiredUser, *ObjectError) {
-	email := primaryEmail(u)
+	email := u.PrimaryEmail()
 	userName := u.UserName
 	if userName == "" {
 		userName = email
