@@ -193,10 +193,12 @@ func (a *applier) finish() *Result {
 func (a *applier) save(ctx context.Context, withCursors bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if withCursors {
-		for k, v := range a.plan.Cursors {
-			a.snap.Cursors[k] = v
+	if r := a.plan.read; withCursors && r != nil {
+		a.snap.Cursors[r.name] = r.cursor
+		if a.snap.Directories == nil {
+			a.snap.Directories = map[string]*CachedDirectory{}
 		}
+		a.snap.Directories[r.name] = &CachedDirectory{Dir: r.dir}
 	}
 	a.snap.Serial++
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

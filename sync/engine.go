@@ -45,6 +45,7 @@ type Engine struct {
 	concurrency   int
 	inlineMembers int
 	targetName    string
+	incremental   bool
 	now           func() time.Time
 }
 
@@ -77,6 +78,10 @@ func WithLogger(l *zap.Logger) Option { return func(e *Engine) { e.log = l } }
 // The target's own rate limiter still paces the requests.
 func WithConcurrency(n int) Option { return func(e *Engine) { e.concurrency = n } }
 
+// WithIncremental turns incremental reads on or off for sources that can
+// report changes (source.Incremental). Default on.
+func WithIncremental(on bool) Option { return func(e *Engine) { e.incremental = on } }
+
 // WithTargetName names the target in plans, e.g. the tenant's host.
 func WithTargetName(name string) Option { return func(e *Engine) { e.targetName = name } }
 
@@ -98,6 +103,7 @@ func New(src source.Source, tgt target.Target, opts ...Option) (*Engine, error) 
 		log:           zap.NewNop(),
 		concurrency:   8,
 		inlineMembers: 1000,
+		incremental:   true,
 		now:           time.Now,
 	}
 	for _, o := range opts {
@@ -130,7 +136,7 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, cursors, incomplete, err := e.read(ctx, snap)
+	dir, pending, err := e.read(ctx, snap)
 	if err != nil {
 		return nil, err
 	}
@@ -152,13 +158,13 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 	p, err := computePlan(planInput{
 		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
-		complete: len(incomplete) == 0, incomplete: incomplete,
+		complete: true,
 	})
 	if err != nil {
 		return nil, err
 	}
 	p.CreatedAt, p.Source, p.Target = e.now(), e.source.Name(), e.targetName
-	p.Cursors = cursors
+	p.read, p.Incremental = pending, pending != nil && pending.incremental
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
 	e.log.Info("plan computed",
 		zap.Int("sourceUsers", len(dir.Users)), zap.Int("sourceGroups", len(dir.Groups)),
@@ -207,20 +213,53 @@ func (e *Engine) fillMembers(ctx context.Context, groups []scim.Group) error {
 	return errors.Join(errs...)
 }
 
-// read reads the source in full. A read that fails is an error and
-// nothing is planned: sources return no directory on any failure, so a
-// partial read never reaches the planner. (The planner's incomplete mode,
-// which plans no deprovisions, is for change feeds that cannot vouch for
-// the whole scope.)
-func (e *Engine) read(ctx context.Context, _ *Snapshot) (*source.Directory, map[string]string, []string, error) {
-	dir, err := e.source.Read(ctx)
+// read reads the source. A source that can report changes is asked for
+// those since the cursor kept in the state, and they are folded into the
+// directory cached there; an expired cursor, or none, means a full read.
+// Any failure is an error and nothing is planned: sources return no
+// directory on failure, so a partial read never reaches the planner.
+func (e *Engine) read(ctx context.Context, snap *Snapshot) (*source.Directory, *pendingRead, error) {
+	name := e.source.Name()
+	inc, ok := e.source.(source.Incremental)
+	if !ok || !e.incremental {
+		dir, err := e.source.Read(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, name, err)
+		}
+		if dir == nil {
+			return nil, nil, fmt.Errorf("%w: %s returned no directory", ErrSourceRead, name)
+		}
+		return dir, nil, nil
+	}
+	cursor, cached := snap.Cursors[name], snap.Directories[name]
+	if cached == nil || cached.Dir == nil {
+		cursor = ""
+	}
+	ch, err := inc.ReadChanges(ctx, cursor)
+	if errors.Is(err, source.ErrCursorExpired) && cursor != "" {
+		e.log.Info("incremental cursor expired; reading the source in full", zap.String("source", name))
+		cursor = ""
+		ch, err = inc.ReadChanges(ctx, "")
+	}
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, e.source.Name(), err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, name, err)
 	}
-	if dir == nil {
-		return nil, nil, nil, fmt.Errorf("%w: %s returned no directory", ErrSourceRead, e.source.Name())
+	if ch == nil {
+		return nil, nil, fmt.Errorf("%w: %s returned no changes", ErrSourceRead, name)
 	}
-	return dir, nil, nil, nil
+	var dir *source.Directory
+	if ch.Full || cursor == "" {
+		dir = &source.Directory{Users: ch.Users, Groups: ch.Groups}
+		if err := dir.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, name, err)
+		}
+	} else if dir, err = source.Apply(cached.Dir, ch); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: folding changes into the cached directory: %w", ErrSourceRead, name, err)
+	}
+	e.log.Info("source read", zap.String("source", name), zap.Bool("full", ch.Full || cursor == ""),
+		zap.Int("changedUsers", len(ch.Users)), zap.Int("changedGroups", len(ch.Groups)),
+		zap.Int("removedUsers", len(ch.RemovedUsers)), zap.Int("removedGroups", len(ch.RemovedGroups)))
+	return dir, &pendingRead{name: name, cursor: ch.Cursor, dir: dir, incremental: !ch.Full && cursor != ""}, nil
 }
 
 // Run plans and, unless dryRun, applies. It returns the plan (when one

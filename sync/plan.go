@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/source"
 )
 
 // Kind is the type of a target object.
@@ -158,9 +159,23 @@ type Plan struct {
 	// ManagedUserAttributes are the user attributes the mapping owns, as
 	// compared when the plan was made.
 	ManagedUserAttributes []string `json:"managedUserAttributes,omitempty"`
-	// Cursors are the incremental read cursors to store once the plan
-	// has been applied.
-	Cursors map[string]string `json:"cursors,omitempty"`
+	// Incremental is set when the source was read as changes since the
+	// last run rather than in full.
+	Incremental bool `json:"incremental,omitempty"`
+
+	// read is the incremental read to record once the plan is applied.
+	// It is not serialized: a plan decoded from JSON applies without
+	// moving the cursor, so the next run reads those changes again.
+	read *pendingRead
+}
+
+// pendingRead is an incremental source read waiting for its plan to be
+// applied before its cursor is stored.
+type pendingRead struct {
+	name        string
+	cursor      string
+	dir         *source.Directory
+	incremental bool // changes since a cursor, not a full read
 }
 
 // Empty reports whether the plan changes nothing.

@@ -46,8 +46,11 @@ type Snapshot struct {
 	Users map[string]Link `json:"users"`
 	// Groups maps source group keys to owned target groups.
 	Groups map[string]Link `json:"groups"`
-	// Cursors holds incremental read cursors by name.
+	// Cursors holds incremental read cursors by source name.
 	Cursors map[string]string `json:"cursors,omitempty"`
+	// Directories holds, by source name, the directory an incremental
+	// source last yielded, which its next changes are folded into.
+	Directories map[string]*CachedDirectory `json:"directories,omitempty"`
 }
 
 // NewSnapshot returns an empty snapshot.
@@ -69,6 +72,12 @@ func (s *Snapshot) Clone() *Snapshot {
 	}
 	for k, v := range s.Cursors {
 		c.Cursors[k] = v
+	}
+	if len(s.Directories) > 0 {
+		c.Directories = make(map[string]*CachedDirectory, len(s.Directories))
+		for k, v := range s.Directories {
+			c.Directories[k] = &CachedDirectory{Dir: v.Dir.Clone()}
+		}
 	}
 	return c
 }

@@ -1,0 +1,180 @@
+package sync
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/provsync/provsync/source"
+)
+
+// CachedDirectory is the last directory read from an incremental source,
+// kept in the state so the next run can fold the source's changes into it.
+// Its JSON form keeps attribute types (int64, time.Time, []string) that a
+// plain encoding would blur.
+type CachedDirectory struct {
+	Dir *source.Directory
+}
+
+type cachedUser struct {
+	ID          string          `json:"id"`
+	UserName    string          `json:"userName,omitempty"`
+	Emails      []source.Email  `json:"emails,omitempty"`
+	GivenName   string          `json:"givenName,omitempty"`
+	FamilyName  string          `json:"familyName,omitempty"`
+	DisplayName string          `json:"displayName,omitempty"`
+	State       source.State    `json:"state"`
+	DeletedAt   time.Time       `json:"deletedAt,omitzero"`
+	Attributes  map[string]tval `json:"attributes,omitempty"`
+}
+
+type cachedGroup struct {
+	ID           string          `json:"id"`
+	DisplayName  string          `json:"displayName,omitempty"`
+	Email        string          `json:"email,omitempty"`
+	Description  string          `json:"description,omitempty"`
+	Attributes   map[string]tval `json:"attributes,omitempty"`
+	Members      []string        `json:"members,omitempty"`
+	MemberGroups []string        `json:"memberGroups,omitempty"`
+}
+
+// tval is an attribute value with its type: s string, b bool, i int64,
+// f float64, l []string, t time.Time.
+type tval struct {
+	T string          `json:"t"`
+	V json.RawMessage `json:"v"`
+}
+
+func encodeAttrs(m map[string]any) (map[string]tval, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]tval, len(m))
+	for k, v := range m {
+		var t string
+		switch v.(type) {
+		case string:
+			t = "s"
+		case bool:
+			t = "b"
+		case int64:
+			t = "i"
+		case float64:
+			t = "f"
+		case []string:
+			t = "l"
+		case time.Time:
+			t = "t"
+		default:
+			return nil, fmt.Errorf("sync: cache: attribute %q has type %T", k, v)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = tval{T: t, V: b}
+	}
+	return out, nil
+}
+
+func decodeAttrs(m map[string]tval) (map[string]any, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]any, len(m))
+	for k, tv := range m {
+		var (
+			v   any
+			err error
+		)
+		switch tv.T {
+		case "s":
+			v, err = decodeAs[string](tv.V)
+		case "b":
+			v, err = decodeAs[bool](tv.V)
+		case "i":
+			v, err = decodeAs[int64](tv.V)
+		case "f":
+			v, err = decodeAs[float64](tv.V)
+		case "l":
+			v, err = decodeAs[[]string](tv.V)
+		case "t":
+			v, err = decodeAs[time.Time](tv.V)
+		default:
+			err = fmt.Errorf("unknown type tag %q", tv.T)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: cached attribute %q: %w", ErrStateCorrupt, k, err)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func decodeAs[T any](raw json.RawMessage) (T, error) {
+	var x T
+	err := json.Unmarshal(raw, &x)
+	return x, err
+}
+
+// MarshalJSON writes the directory with typed attributes.
+func (c *CachedDirectory) MarshalJSON() ([]byte, error) {
+	var aux struct {
+		Users  []cachedUser  `json:"users"`
+		Groups []cachedGroup `json:"groups"`
+	}
+	if c.Dir == nil {
+		return json.Marshal(aux)
+	}
+	for i := range c.Dir.Users {
+		u := &c.Dir.Users[i]
+		attrs, err := encodeAttrs(u.Attributes)
+		if err != nil {
+			return nil, err
+		}
+		aux.Users = append(aux.Users, cachedUser{ID: u.ID, UserName: u.UserName, Emails: u.Emails,
+			GivenName: u.GivenName, FamilyName: u.FamilyName, DisplayName: u.DisplayName,
+			State: u.State, DeletedAt: u.DeletedAt, Attributes: attrs})
+	}
+	for i := range c.Dir.Groups {
+		g := &c.Dir.Groups[i]
+		attrs, err := encodeAttrs(g.Attributes)
+		if err != nil {
+			return nil, err
+		}
+		aux.Groups = append(aux.Groups, cachedGroup{ID: g.ID, DisplayName: g.DisplayName, Email: g.Email,
+			Description: g.Description, Attributes: attrs, Members: g.Members, MemberGroups: g.MemberGroups})
+	}
+	return json.Marshal(aux)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (c *CachedDirectory) UnmarshalJSON(b []byte) error {
+	var aux struct {
+		Users  []cachedUser  `json:"users"`
+		Groups []cachedGroup `json:"groups"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	d := &source.Directory{Users: make([]source.User, 0, len(aux.Users)), Groups: make([]source.Group, 0, len(aux.Groups))}
+	for _, u := range aux.Users {
+		attrs, err := decodeAttrs(u.Attributes)
+		if err != nil {
+			return err
+		}
+		d.Users = append(d.Users, source.User{ID: u.ID, UserName: u.UserName, Emails: u.Emails,
+			GivenName: u.GivenName, FamilyName: u.FamilyName, DisplayName: u.DisplayName,
+			State: u.State, DeletedAt: u.DeletedAt, Attributes: attrs})
+	}
+	for _, g := range aux.Groups {
+		attrs, err := decodeAttrs(g.Attributes)
+		if err != nil {
+			return err
+		}
+		d.Groups = append(d.Groups, source.Group{ID: g.ID, DisplayName: g.DisplayName, Email: g.Email,
+			Description: g.Description, Attributes: attrs, Members: g.Members, MemberGroups: g.MemberGroups})
+	}
+	c.Dir = d
+	return nil
+}
