@@ -374,8 +374,12 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		for _, mem := range o.Members {
 			src, ownedUser := userOwner[mem.Value]
 			// Only members that are users the engine manages are removed;
-			// others were put there by someone else.
+			// others were put there by someone else. A partial read (one
+			// user on demand) speaks only for the users it yielded.
 			if wantIDs[mem.Value] || !ownedUser || protectedUsers[src] {
+				continue
+			}
+			if _, read := ups[src]; !in.complete && !read {
 				continue
 			}
 			key := mem.Display

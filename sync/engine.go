@@ -46,6 +46,7 @@ type Engine struct {
 	inlineMembers int
 	targetName    string
 	incremental   bool
+	partial       bool
 	now           func() time.Time
 }
 
@@ -81,6 +82,12 @@ func WithConcurrency(n int) Option { return func(e *Engine) { e.concurrency = n 
 // WithIncremental turns incremental reads on or off for sources that can
 // report changes (source.Incremental). Default on.
 func WithIncremental(on bool) Option { return func(e *Engine) { e.incremental = on } }
+
+// WithPartialSource declares that the source yields only some of the
+// users in scope, as a "provision on demand" source of one user does. Plans
+// then deprovision nothing and remove group memberships only of the users
+// the source yielded; everyone else is left as it is.
+func WithPartialSource() Option { return func(e *Engine) { e.partial = true } }
 
 // WithTargetName names the target in plans, e.g. the tenant's host.
 func WithTargetName(name string) Option { return func(e *Engine) { e.targetName = name } }
@@ -158,10 +165,13 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 	p, err := computePlan(planInput{
 		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
-		complete: true,
+		complete: !e.partial,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if e.partial {
+		p.Reasons = append(p.Reasons, "partial source (provision on demand): nothing is deprovisioned, and only the memberships of the users read change")
 	}
 	p.CreatedAt, p.Source, p.Target = e.now(), e.source.Name(), e.targetName
 	p.read, p.Incremental = pending, pending != nil && pending.incremental

@@ -396,3 +396,47 @@ func TestServerWithoutMembersInLists(t *testing.T) {
 		t.Errorf("plan read %d single groups, want one per group (%d)", got, len(e.dir.Groups))
 	}
 }
+
+// Provision on demand: a source yielding one user changes only that user
+// and that user's memberships, whatever the policy says about the rest.
+func TestPartialSourceTouchesOnlyItsUsers(t *testing.T) {
+	e := newEnv(t, 20, 3)
+	pol := sync.DefaultPolicy()
+	pol.LeftScope = sync.Delete
+	e.apply(e.engine(sync.WithPolicy(pol)))
+	i := firstActive(e.dir)
+	u := e.dir.Users[i].Clone()
+	u.DisplayName = "On Demand"
+	var groups []source.Group
+	for _, g := range e.dir.Groups {
+		for _, m := range g.Members {
+			if m == u.ID {
+				g.Members = []string{u.ID}
+				groups = append(groups, g)
+				break
+			}
+		}
+	}
+	one := file.FromDirectory(&source.Directory{Users: []source.User{u}, Groups: groups})
+	eng, err := sync.New(one, e.client, sync.WithState(e.state), sync.WithPolicy(pol), sync.WithPartialSource())
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := e.srv.UserCount()
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 1 || p.Changes[0].Action != sync.ActionUpdateUser || p.Changes[0].Object.SourceID != u.ID || p.Complete {
+		var b strings.Builder
+		_ = p.Render(&b, 0)
+		t.Fatalf("on-demand plan:\n%s", b.String())
+	}
+	if _, err := eng.Apply(ctx(t), p); err != nil {
+		t.Fatal(err)
+	}
+	if e.srv.UserCount() != users {
+		t.Errorf("users went from %d to %d", users, e.srv.UserCount())
+	}
+	e.mustBeEmpty(eng)
+}
