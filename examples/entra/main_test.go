@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out strings.Builder
+	if err := run(ctx, []string{"-demo"}, &out); err != nil {
+		t.Fatalf("run -demo: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"Users: 5 to create", `create-user user "pat@fabrikam.example"`, "No changes: 5 users and 2 groups are up to date",
+		"provision on demand: katherine.johnson@contoso.example", "Users: 1 to create, 0 to update, 0 to deactivate",
+		"Netskope now holds 6 users and 2 groups",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestNeedsTarget(t *testing.T) {
+	t.Setenv("NETSKOPE_SCIM_URL", "")
+	t.Setenv("NETSKOPE_TOKEN", "")
+	t.Setenv("AZURE_CLIENT_SECRET", "s3cret-value")
+	var out strings.Builder
+	err := run(context.Background(), []string{"-tenant", "t", "-client-id", "c", "-app-id", "a"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "NETSKOPE_SCIM_URL") || strings.Contains(err.Error(), "s3cret-value") {
+		t.Fatalf("run without a target: %v", err)
+	}
+}
