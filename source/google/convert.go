@@ -1,0 +1,329 @@
+package google
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	admin "google.golang.org/api/admin/directory/v1"
+	"google.golang.org/api/googleapi"
+
+	"github.com/provsync/provsync/source"
+)
+
+// Attribute names the source sets on users, besides custom schema
+// attributes named "Schema.field".
+const (
+	AttrOrgUnitPath   = "orgUnitPath"
+	AttrIsAdmin       = "isAdmin"
+	AttrAliases       = "aliases"
+	AttrDepartment    = "department"
+	AttrJobTitle      = "jobTitle"
+	AttrCostCenter    = "costCenter"
+	AttrEmployeeType  = "employeeType"
+	AttrEmployeeID    = "employeeId"
+	AttrExternalIDs   = "externalIds"
+	AttrManagerEmail  = "managerEmail"
+	AttrManagerID     = "managerId"
+	AttrWorkPhone     = "workPhone"
+	AttrMobilePhone   = "mobilePhone"
+	AttrCreationTime  = "creationTime"
+	AttrLastLoginTime = "lastLoginTime"
+)
+
+// The typed forms of the fields the generated client leaves as
+// interface{}: it decodes them into []any of map[string]any, which are
+// re-decoded here into these.
+type (
+	gEmail struct {
+		Address    string `json:"address"`
+		Type       string `json:"type"`
+		CustomType string `json:"customType"`
+		Primary    bool   `json:"primary"`
+	}
+	gExternalID struct {
+		Value      string `json:"value"`
+		Type       string `json:"type"`
+		CustomType string `json:"customType"`
+	}
+	gOrganization struct {
+		Title       string `json:"title"`
+		Department  string `json:"department"`
+		CostCenter  string `json:"costCenter"`
+		Description string `json:"description"`
+		Primary     bool   `json:"primary"`
+	}
+	gRelation struct {
+		Value string `json:"value"`
+		Type  string `json:"type"`
+	}
+	gPhone struct {
+		Value   string `json:"value"`
+		Type    string `json:"type"`
+		Primary bool   `json:"primary"`
+	}
+)
+
+// untyped re-decodes one of the client's interface{} fields into T. A
+// field that is absent decodes to nil; one of the wrong shape is an
+// error naming the field.
+func untyped[T any](field string, v any) ([]T, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	var out []T
+	if err := json.Unmarshal(b, &out); err != nil {
+		// A single object where a list is usual.
+		var one T
+		if json.Unmarshal(b, &one) != nil {
+			return nil, fmt.Errorf("%s: %w", field, err)
+		}
+		out = []T{one}
+	}
+	return out, nil
+}
+
+// convertUser turns a Directory user into a source user. ok is false for
+// a user the source never provisions: an archived one.
+func convertUser(u *admin.User, deleted bool) (su source.User, ok bool, err error) {
+	if u.Archived {
+		return source.User{}, false, nil
+	}
+	fail := func(field string, err error) (source.User, bool, error) {
+		return source.User{}, false, fmt.Errorf("%w: google: user %q: %s: %v", source.ErrInvalid, u.Id, field, err)
+	}
+	su = source.User{ID: u.Id, UserName: u.PrimaryEmail, State: source.StateActive}
+	if u.Name != nil {
+		su.GivenName, su.FamilyName, su.DisplayName = u.Name.GivenName, u.Name.FamilyName, u.Name.FullName
+		if u.Name.DisplayName != "" {
+			su.DisplayName = u.Name.DisplayName
+		}
+	}
+	switch {
+	case deleted || u.DeletionTime != "":
+		su.State = source.StateDeleted
+		if u.DeletionTime != "" {
+			t, err := time.Parse(time.RFC3339Nano, u.DeletionTime)
+			if err != nil {
+				return fail("deletionTime", err)
+			}
+			su.DeletedAt = t.UTC()
+		}
+	case u.Suspended:
+		su.State = source.StateSuspended
+	}
+
+	emails, err := untyped[gEmail]("emails", u.Emails)
+	if err != nil {
+		return fail("emails", err)
+	}
+	su.Emails = convertEmails(u.PrimaryEmail, emails)
+
+	attrs := map[string]any{}
+	set := func(name string, v string) {
+		if v != "" {
+			attrs[name] = v
+		}
+	}
+	set(AttrOrgUnitPath, u.OrgUnitPath)
+	if u.IsAdmin {
+		attrs[AttrIsAdmin] = true
+	}
+	if len(u.Aliases) > 0 {
+		attrs[AttrAliases] = append([]string(nil), u.Aliases...)
+	}
+	orgs, err := untyped[gOrganization]("organizations", u.Organizations)
+	if err != nil {
+		return fail("organizations", err)
+	}
+	if o := pick(orgs, func(o gOrganization) bool { return o.Primary }); o != nil {
+		set(AttrJobTitle, o.Title)
+		set(AttrDepartment, o.Department)
+		set(AttrCostCenter, o.CostCenter)
+		set(AttrEmployeeType, o.Description)
+	}
+	ids, err := untyped[gExternalID]("externalIds", u.ExternalIds)
+	if err != nil {
+		return fail("externalIds", err)
+	}
+	var all []string
+	for _, x := range ids {
+		if x.Value == "" {
+			continue
+		}
+		all = append(all, x.Value)
+		if x.Type == "organization" && attrs[AttrEmployeeID] == nil {
+			attrs[AttrEmployeeID] = x.Value
+		}
+	}
+	if len(all) > 0 {
+		attrs[AttrExternalIDs] = all
+	}
+	rels, err := untyped[gRelation]("relations", u.Relations)
+	if err != nil {
+		return fail("relations", err)
+	}
+	if r := pick(rels, func(r gRelation) bool { return r.Type == "manager" }); r != nil && r.Type == "manager" {
+		set(AttrManagerEmail, r.Value)
+	}
+	phones, err := untyped[gPhone]("phones", u.Phones)
+	if err != nil {
+		return fail("phones", err)
+	}
+	for _, p := range phones {
+		switch {
+		case p.Type == "work" && attrs[AttrWorkPhone] == nil:
+			set(AttrWorkPhone, p.Value)
+		case p.Type == "mobile" && attrs[AttrMobilePhone] == nil:
+			set(AttrMobilePhone, p.Value)
+		}
+	}
+	for name, raw := range map[string]string{AttrCreationTime: u.CreationTime, AttrLastLoginTime: u.LastLoginTime} {
+		if raw == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil {
+			return fail(name, err)
+		}
+		if t.Year() > 1970 { // Google reports "never" as the epoch
+			attrs[name] = t.UTC()
+		}
+	}
+	if err := customSchemas(u.CustomSchemas, attrs); err != nil {
+		return fail("customSchemas", err)
+	}
+	if len(attrs) > 0 {
+		su.Attributes = attrs
+	}
+	return su, true, nil
+}
+
+// convertEmails lists the user's addresses with primaryEmail first and
+// primary, whatever the emails field says.
+func convertEmails(primary string, emails []gEmail) []source.Email {
+	out := make([]source.Email, 0, len(emails)+1)
+	if primary != "" {
+		out = append(out, source.Email{Value: primary, Type: "work", Primary: true})
+	}
+	for _, e := range emails {
+		if e.Address == "" || strings.EqualFold(e.Address, primary) {
+			continue
+		}
+		typ := e.Type
+		if typ == "custom" {
+			typ = e.CustomType
+		}
+		out = append(out, source.Email{Value: e.Address, Type: typ})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// pick returns the first element for which primary is true, else the
+// first element, else nil.
+func pick[T any](list []T, primary func(T) bool) *T {
+	for i := range list {
+		if primary(list[i]) {
+			return &list[i]
+		}
+	}
+	if len(list) > 0 {
+		return &list[0]
+	}
+	return nil
+}
+
+// customSchemas adds each field of each custom schema as "Schema.field".
+// Values are strings, numbers or booleans; a multi-valued field is a list
+// of {"type", "value"} objects and becomes a list of strings.
+func customSchemas(schemas map[string]googleapi.RawMessage, attrs map[string]any) error {
+	names := make([]string, 0, len(schemas))
+	for name := range schemas {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, schema := range names {
+		dec := json.NewDecoder(bytes.NewReader(schemas[schema]))
+		dec.UseNumber()
+		var fields map[string]any
+		if err := dec.Decode(&fields); err != nil {
+			return fmt.Errorf("schema %q: %w", schema, err)
+		}
+		for field, v := range fields {
+			name := schema + "." + field
+			val, err := customValue(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			if val != nil {
+				attrs[name] = val
+			}
+		}
+	}
+	return nil
+}
+
+func customValue(v any) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		if x == "" {
+			return nil, nil
+		}
+		return x, nil
+	case bool:
+		return x, nil
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i, nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, item := range x {
+			switch it := item.(type) {
+			case map[string]any:
+				if s := fmt.Sprint(it["value"]); it["value"] != nil && s != "" {
+					out = append(out, s)
+				}
+			case string:
+				out = append(out, it)
+			default:
+				out = append(out, fmt.Sprint(it))
+			}
+		}
+		if len(out) == 0 {
+			return nil, nil
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unexpected value of type %T", v)
+}
+
+// convertGroup turns a Directory group into a source group, without
+// members.
+func convertGroup(g *admin.Group) source.Group {
+	sg := source.Group{ID: g.Id, DisplayName: g.Name, Email: g.Email, Description: g.Description}
+	if len(g.Aliases) > 0 {
+		sg.Attributes = map[string]any{AttrAliases: append([]string(nil), g.Aliases...)}
+	}
+	if sg.DisplayName == "" {
+		sg.DisplayName = g.Email
+	}
+	return sg
+}

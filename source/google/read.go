@@ -1,0 +1,431 @@
+package google
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	gosync "sync"
+
+	"go.uber.org/zap"
+	admin "google.golang.org/api/admin/directory/v1"
+
+	"github.com/provsync/provsync/source"
+)
+
+// Field masks. Each keeps nextPageToken: without it a partial response
+// drops the token and the listing silently stops after one page.
+const (
+	userFields = "nextPageToken,users(id,primaryEmail,name,suspended,archived,orgUnitPath,emails,aliases," +
+		"externalIds,organizations,relations,phones,isAdmin,creationTime,lastLoginTime,deletionTime,customSchemas)"
+	groupFields  = "nextPageToken,groups(id,email,name,description,aliases)"
+	memberFields = "nextPageToken,members(id,email,type,status)"
+)
+
+// Source reads users and groups from a Google Workspace account through
+// the Admin SDK Directory API. It is safe for concurrent use.
+type Source struct {
+	cfg  Config
+	svc  *admin.Service
+	call *caller
+	log  *zap.Logger
+}
+
+var _ source.Source = (*Source)(nil)
+
+func newSource(c Config, svc *admin.Service) *Source {
+	return &Source{cfg: c, svc: svc, call: newCaller(&c), log: c.Logger}
+}
+
+// Name is "google:" and the customer or domain read.
+func (s *Source) Name() string {
+	if s.cfg.Domain != "" {
+		return "google:" + s.cfg.Domain
+	}
+	return "google:" + s.cfg.Customer
+}
+
+// Read returns every user and group in scope. Archived users are never
+// read; suspended users have state suspended; deleted users still listed
+// by Google have state deleted and their deletion time (unless
+// SkipDeleted). Any request that fails after its retries fails the whole
+// read, which returns nil.
+func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var all []*admin.Group
+	if s.cfg.Groups != GroupsNone || len(s.cfg.ScopeGroups) > 0 {
+		var err error
+		if all, err = s.listGroups(ctx); err != nil {
+			return nil, err
+		}
+	}
+	scopeGroups, err := resolveGroups(all, s.cfg.ScopeGroups, "ScopeGroups")
+	if err != nil {
+		return nil, err
+	}
+	var selected []*admin.Group
+	switch s.cfg.Groups {
+	case GroupsAll:
+		selected = all
+	case GroupsScope:
+		selected = scopeGroups
+	case GroupsNamed:
+		if selected, err = resolveGroups(all, s.cfg.Named, "Named"); err != nil {
+			return nil, err
+		}
+	}
+
+	// Every listing runs in one pool: users (per organizational unit),
+	// deleted users, and the members of each group needed.
+	var (
+		mu       gosync.Mutex
+		listed   []*admin.User
+		deleted  []*admin.User
+		members  = map[memberKey][]*admin.Member{}
+		jobs     []func(context.Context) error
+		addUsers = func(dst *[]*admin.User) func([]*admin.User) {
+			return func(us []*admin.User) { mu.Lock(); *dst = append(*dst, us...); mu.Unlock() }
+		}
+	)
+	if len(s.cfg.OrgUnits) > 0 && len(s.cfg.ScopeGroups) == 0 {
+		for _, ou := range s.cfg.OrgUnits {
+			q := "orgUnitPath='" + ou + "'"
+			jobs = append(jobs, s.usersJob("users.list "+ou, q, false, addUsers(&listed)))
+		}
+	} else {
+		jobs = append(jobs, s.usersJob("users.list", "", false, addUsers(&listed)))
+	}
+	if !s.cfg.SkipDeleted && len(s.cfg.ScopeGroups) == 0 {
+		jobs = append(jobs, s.usersJob("users.list deleted", "", true, addUsers(&deleted)))
+	}
+	want := map[memberKey]bool{}
+	for _, g := range scopeGroups {
+		want[memberKey{g.Id, true}] = true
+	}
+	for _, g := range selected {
+		want[memberKey{g.Id, s.cfg.FlattenNested}] = true
+	}
+	for k := range want {
+		jobs = append(jobs, func(ctx context.Context) error {
+			ms, err := s.listMembers(ctx, k)
+			if err == nil {
+				mu.Lock()
+				members[k] = ms
+				mu.Unlock()
+			}
+			return err
+		})
+	}
+	if err := runAll(ctx, s.cfg.Concurrency, jobs); err != nil {
+		return nil, err
+	}
+
+	dir, err := s.assemble(listed, deleted, scopeGroups, selected, members)
+	if err != nil {
+		return nil, err
+	}
+	if err := dir.Validate(); err != nil {
+		return nil, fmt.Errorf("google: the directory read is not consistent: %w", err)
+	}
+	s.log.Info("google: read", zap.Int("users", len(dir.Users)), zap.Int("groups", len(dir.Groups)))
+	return dir, nil
+}
+
+// memberKey names one members listing: a group, with or without derived
+// (nested) membership.
+type memberKey struct {
+	group   string
+	derived bool
+}
+
+// assemble builds the directory from the listings.
+func (s *Source) assemble(listed, deleted []*admin.User, scopeGroups, selected []*admin.Group,
+	members map[memberKey][]*admin.Member) (*source.Directory, error) {
+	// Scope by group membership.
+	var inGroups map[string]bool
+	everyone := false
+	if len(scopeGroups) > 0 {
+		inGroups = map[string]bool{}
+		for _, g := range scopeGroups {
+			for _, m := range members[memberKey{g.Id, true}] {
+				switch m.Type {
+				case "USER":
+					inGroups[m.Id] = true
+				case "CUSTOMER":
+					everyone = true
+				}
+			}
+		}
+	}
+	dir := &source.Directory{}
+	index := map[string]int{}
+	archived := 0
+	add := func(u *admin.User, isDeleted bool) error {
+		if _, dup := index[u.Id]; dup {
+			return nil
+		}
+		if inGroups != nil && !everyone && !inGroups[u.Id] {
+			return nil
+		}
+		if len(s.cfg.OrgUnits) > 0 && !s.inOrgUnits(u.OrgUnitPath) {
+			return nil
+		}
+		su, ok, err := convertUser(u, isDeleted)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			archived++
+			return nil
+		}
+		index[u.Id] = len(dir.Users)
+		dir.Users = append(dir.Users, su)
+		return nil
+	}
+	for _, u := range listed {
+		if err := add(u, false); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range deleted {
+		if err := add(u, true); err != nil {
+			return nil, err
+		}
+	}
+	if archived > 0 {
+		s.log.Debug("google: archived users left out", zap.Int("archived", archived))
+	}
+	resolveManagers(dir.Users)
+
+	isSelected := make(map[string]bool, len(selected))
+	for _, g := range selected {
+		isSelected[g.Id] = true
+	}
+	for _, g := range selected {
+		sg := convertGroup(g)
+		seenU, seenG := map[string]bool{}, map[string]bool{}
+		for _, m := range members[memberKey{g.Id, s.cfg.FlattenNested}] {
+			switch m.Type {
+			case "USER":
+				if _, ok := index[m.Id]; ok && !seenU[m.Id] {
+					seenU[m.Id] = true
+					sg.Members = append(sg.Members, m.Id)
+				}
+			case "GROUP":
+				if !s.cfg.FlattenNested && isSelected[m.Id] && !seenG[m.Id] && m.Id != g.Id {
+					seenG[m.Id] = true
+					sg.MemberGroups = append(sg.MemberGroups, m.Id)
+				}
+			case "CUSTOMER":
+				for _, u := range dir.Users {
+					if u.State != source.StateDeleted && !seenU[u.ID] {
+						seenU[u.ID] = true
+						sg.Members = append(sg.Members, u.ID)
+					}
+				}
+			}
+		}
+		dir.Groups = append(dir.Groups, sg)
+	}
+	return dir, nil
+}
+
+// inOrgUnits reports whether a user's organizational unit is in scope.
+func (s *Source) inOrgUnits(path string) bool {
+	p := strings.ToLower(path)
+	for _, ou := range s.cfg.OrgUnits {
+		o := strings.ToLower(strings.TrimSuffix(ou, "/"))
+		if p == o || (o == "" && p == "/") {
+			return true
+		}
+		if !s.cfg.ExcludeSubUnits && strings.HasPrefix(p, o+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveManagers sets managerId from managerEmail where the manager was
+// read too.
+func resolveManagers(users []source.User) {
+	byEmail := make(map[string]string, len(users))
+	for _, u := range users {
+		if u.State != source.StateDeleted {
+			byEmail[strings.ToLower(u.UserName)] = u.ID
+		}
+	}
+	for i := range users {
+		if m, ok := users[i].Attributes[AttrManagerEmail].(string); ok {
+			if id, ok := byEmail[strings.ToLower(m)]; ok {
+				users[i].Attributes[AttrManagerID] = id
+			}
+		}
+	}
+}
+
+// resolveGroups finds the groups keys name, by email (or alias) or id,
+// among all; a key that matches none is an error naming it.
+func resolveGroups(all []*admin.Group, keys []string, field string) ([]*admin.Group, error) {
+	var out []*admin.Group
+	seen := map[string]bool{}
+	for i, key := range keys {
+		k := strings.ToLower(strings.TrimSpace(key))
+		idx := slices.IndexFunc(all, func(g *admin.Group) bool {
+			return g.Id == key || strings.ToLower(g.Email) == k ||
+				slices.ContainsFunc(g.Aliases, func(a string) bool { return strings.ToLower(a) == k })
+		})
+		if idx < 0 {
+			return nil, fmt.Errorf("%w: google: %s[%d] %q: no such group in the account", source.ErrInvalid, field, i, key)
+		}
+		if !seen[all[idx].Id] {
+			seen[all[idx].Id] = true
+			out = append(out, all[idx])
+		}
+	}
+	return out, nil
+}
+
+// usersJob lists users, deleted ones or not, with an optional search
+// query, and hands them to done.
+func (s *Source) usersJob(what, query string, deleted bool, done func([]*admin.User)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		us, err := pages(ctx, s.call, what, func(ctx context.Context, token string) ([]*admin.User, string, error) {
+			c := s.svc.Users.List().MaxResults(int64(s.cfg.PageSize)).Fields(userFields).Context(ctx)
+			if s.cfg.Domain != "" {
+				c.Domain(s.cfg.Domain)
+			} else {
+				c.Customer(s.cfg.Customer)
+			}
+			switch {
+			case len(s.cfg.CustomSchemas) == 1 && s.cfg.CustomSchemas[0] == "*":
+				c.Projection("full")
+			case len(s.cfg.CustomSchemas) > 0:
+				c.Projection("custom").CustomFieldMask(strings.Join(s.cfg.CustomSchemas, ","))
+			}
+			if query != "" {
+				c.Query(query)
+			}
+			if deleted {
+				c.ShowDeleted("true")
+			}
+			if token != "" {
+				c.PageToken(token)
+			}
+			r, err := c.Do()
+			if err != nil {
+				return nil, "", err
+			}
+			return r.Users, r.NextPageToken, nil
+		})
+		if err == nil {
+			done(us)
+		}
+		return err
+	}
+}
+
+func (s *Source) listGroups(ctx context.Context) ([]*admin.Group, error) {
+	return pages(ctx, s.call, "groups.list", func(ctx context.Context, token string) ([]*admin.Group, string, error) {
+		c := s.svc.Groups.List().MaxResults(200).Fields(groupFields).Context(ctx)
+		if s.cfg.Domain != "" {
+			c.Domain(s.cfg.Domain)
+		} else {
+			c.Customer(s.cfg.Customer)
+		}
+		if token != "" {
+			c.PageToken(token)
+		}
+		r, err := c.Do()
+		if err != nil {
+			return nil, "", err
+		}
+		return r.Groups, r.NextPageToken, nil
+	})
+}
+
+func (s *Source) listMembers(ctx context.Context, k memberKey) ([]*admin.Member, error) {
+	return pages(ctx, s.call, "members.list "+k.group, func(ctx context.Context, token string) ([]*admin.Member, string, error) {
+		c := s.svc.Members.List(k.group).MaxResults(200).Fields(memberFields).Context(ctx)
+		if k.derived {
+			c.IncludeDerivedMembership(true)
+		}
+		if token != "" {
+			c.PageToken(token)
+		}
+		r, err := c.Do()
+		if err != nil {
+			return nil, "", err
+		}
+		return r.Members, r.NextPageToken, nil
+	})
+}
+
+// pages reads a listing to its last page, each page through the caller's
+// retries. A failure after the first page wraps source.ErrIncomplete too;
+// a server that hands back the token it was given is refused rather than
+// followed forever.
+func pages[T any](ctx context.Context, c *caller, what string,
+	fetch func(ctx context.Context, token string) ([]T, string, error)) ([]T, error) {
+	var out []T
+	token := ""
+	for page := 1; ; page++ {
+		var items []T
+		var next string
+		err := c.do(ctx, fmt.Sprintf("%s page %d", what, page), func(ctx context.Context) error {
+			var err error
+			items, next, err = fetch(ctx, token)
+			return err
+		})
+		if err != nil {
+			if page > 1 {
+				return nil, fmt.Errorf("%w after %d pages: %w", source.ErrIncomplete, page-1, err)
+			}
+			return nil, err
+		}
+		out = append(out, items...)
+		if next == "" {
+			return out, nil
+		}
+		if next == token {
+			return nil, fmt.Errorf("%w: google: %s: page %d repeats its page token", source.ErrIncomplete, what, page)
+		}
+		token = next
+	}
+}
+
+// runAll runs jobs, at most n at once; the first error cancels the rest
+// and is returned once all have stopped.
+func runAll(ctx context.Context, n int, jobs []func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, n)
+	var (
+		wg    gosync.WaitGroup
+		once  gosync.Once
+		first error
+	)
+	for _, job := range jobs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := job(ctx); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
