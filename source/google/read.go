@@ -251,9 +251,11 @@ func (s *Source) inOrgUnits(path string) bool {
 // read too.
 func resolveManagers(users []source.User) {
 	byEmail := make(map[string]string, len(users))
-	for _, u := range users {
-		if u.State != source.StateDeleted {
-			byEmail[strings.ToLower(u.UserName)] = u.ID
+	for _, deleted := range []bool{true, false} { // a live user wins over a deleted one
+		for _, u := range users {
+			if (u.State == source.StateDeleted) == deleted {
+				byEmail[strings.ToLower(u.UserName)] = u.ID
+			}
 		}
 	}
 	for i := range users {
