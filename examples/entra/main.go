@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -36,6 +35,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"go.uber.org/zap"
 
+	"github.com/provsync/provsync/examples/internal/cli"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/entra"
 	"github.com/provsync/provsync/source/entra/graphtest"
@@ -44,65 +44,40 @@ import (
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "entra:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("entra", run) }
 
 type options struct {
+	cli.Netskope
 	tenant, clientID, appID, spID string
 	graphURL, authority           string
-	scope, attrs, guest           string
+	scope, attrs, guest, user     string
 	includeDefault, transitive    bool
-	url, token, state, user       string
-	apply, confirm, demo, verbose bool
-	maxChanges                    int
-}
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+	demo                          bool
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("entra", flag.ContinueOnError)
 	var o options
+	o.Register(fs, "entra")
 	fs.StringVar(&o.tenant, "tenant", os.Getenv("AZURE_TENANT_ID"), "Entra tenant id (env AZURE_TENANT_ID)")
 	fs.StringVar(&o.clientID, "client-id", os.Getenv("AZURE_CLIENT_ID"), "app registration's client id (env AZURE_CLIENT_ID); the secret comes from env AZURE_CLIENT_SECRET only")
 	fs.StringVar(&o.appID, "app-id", os.Getenv("ENTRA_APP_ID"), "the enterprise app's application id (env ENTRA_APP_ID)")
 	fs.StringVar(&o.spID, "sp-id", os.Getenv("ENTRA_SP_ID"), "or the enterprise app's object id (env ENTRA_SP_ID)")
 	fs.StringVar(&o.graphURL, "graph-url", os.Getenv("ENTRA_GRAPH_URL"), "Graph base URL, e.g. https://graph.microsoft.us/v1.0 (default: public cloud; env ENTRA_GRAPH_URL)")
 	fs.StringVar(&o.authority, "authority", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra authority host (default: public cloud; env AZURE_AUTHORITY_HOST)")
-	fs.StringVar(&o.scope, "scope", env("ENTRA_SCOPE", "assigned"), `"assigned" users and groups, or "all"`)
+	fs.StringVar(&o.scope, "scope", cli.Env("ENTRA_SCOPE", "assigned"), `"assigned" users and groups, or "all"`)
 	fs.BoolVar(&o.includeDefault, "include-default-access", false, "keep assignments with the Default Access role")
 	fs.BoolVar(&o.transitive, "transitive", false, "include the users of groups nested in assigned groups")
 	fs.StringVar(&o.attrs, "attrs", "", "extra Graph user properties to read, comma-separated")
 	fs.StringVar(&o.guest, "guest-user-name", "", `guests' user name: "mail-alias" (default, as Entra) or "upn"`)
-	fs.StringVar(&o.url, "url", os.Getenv("NETSKOPE_SCIM_URL"), "Netskope SCIM base URL, https://<tenant>.goskope.com/api/v2/scim (env NETSKOPE_SCIM_URL)")
-	fs.StringVar(&o.state, "state", env("PROVSYNC_STATE", "provsync-entra-state.json"), "state file (env PROVSYNC_STATE)")
 	fs.StringVar(&o.user, "user", "", "provision on demand: sync only this user (object id or user principal name)")
-	fs.BoolVar(&o.apply, "apply", false, "apply the plan (without it, plan only)")
-	fs.BoolVar(&o.confirm, "confirm", false, "with -apply: apply a plan whose deprovisions exceed the safety limits")
-	fs.IntVar(&o.maxChanges, "max", 50, "changes of the plan to list (0: all)")
 	fs.BoolVar(&o.demo, "demo", false, "sync a fake Entra tenant into the embedded Netskope server, nothing to set up")
-	fs.BoolVar(&o.verbose, "v", false, "log each request")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o.token = os.Getenv("NETSKOPE_TOKEN")
-	log := zap.NewNop()
-	if o.verbose {
-		l, err := zap.NewDevelopment()
-		if err != nil {
-			return err
-		}
-		log = l
+	log, err := o.Logger()
+	if err != nil {
+		return err
 	}
 	if o.demo {
 		return runDemo(ctx, o, log, out)
@@ -115,18 +90,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.url == "" || o.token == "" {
-		return errors.New("set NETSKOPE_SCIM_URL (or -url) and NETSKOPE_TOKEN")
-	}
-	client, err := netskope.New(o.url, o.token, netskope.WithLogger(log))
+	client, err := o.Connect(ctx, log, out)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "checking the connection to %s ...\n", o.url)
-	if err := client.Check(ctx); err != nil {
-		return err
-	}
-	return syncOnce(ctx, o, src, client, sync.NewFileState(o.state), log, out)
+	return syncOnce(ctx, o, src, client, sync.NewFileState(o.State), log, out)
 }
 
 // config builds the source configuration from the options and the
@@ -182,7 +150,7 @@ func syncOnce(ctx context.Context, o options, src *entra.Source, tgt *netskope.C
 		fmt.Fprintln(out)
 		s = src.OnDemand(o.user)
 	}
-	engOpts := []sync.Option{sync.WithLogger(log), sync.WithState(state), sync.WithTargetName(o.url)}
+	engOpts := []sync.Option{sync.WithLogger(log), sync.WithState(state), sync.WithTargetName(o.URL)}
 	if o.user != "" {
 		// The on-demand directory holds one user: leave everything else alone.
 		engOpts = append(engOpts, sync.WithPartialSource())
@@ -191,32 +159,12 @@ func syncOnce(ctx context.Context, o options, src *entra.Source, tgt *netskope.C
 	if err != nil {
 		return err
 	}
-	p, err := eng.Plan(ctx)
-	if err != nil {
-		return err
-	}
+	_, _, err = o.PlanAndApply(ctx, eng, out)
+	// Known once the plan has read the app.
 	if req, known := src.AssignmentRequired(); known && !req && o.user == "" {
 		fmt.Fprintln(out, "warning: the enterprise app does not require assignment: anyone in the tenant can sign in, but only assigned users and groups are synced")
 	}
-	if err := p.Render(out, o.maxChanges); err != nil {
-		return err
-	}
-	if !o.apply {
-		if !p.Empty() {
-			fmt.Fprintln(out, "plan only: run again with -apply to carry it out")
-		}
-		return nil
-	}
-	var opts []sync.ApplyOption
-	if o.confirm {
-		opts = append(opts, sync.Confirm())
-	}
-	res, err := eng.Apply(ctx, p, opts...)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "applied: %s\n", res.SummaryLine())
-	return res.Err()
+	return err
 }
 
 // runDemo builds a small fake tenant (an app with two assigned groups, a
@@ -264,7 +212,7 @@ func runDemo(ctx context.Context, o options, log *zap.Logger, out io.Writer) err
 	if err != nil {
 		return err
 	}
-	o.url, o.apply = ns.URL(), true
+	o.URL, o.Apply = ns.URL(), true
 	state := sync.NewMemoryState()
 	fmt.Fprintf(out, "demo: fake Entra tenant at %s, embedded Netskope at %s\n\n== first sync\n", g.URL(), ns.URL())
 	if err := syncOnce(ctx, o, src, client, state, log, out); err != nil {

@@ -20,12 +20,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/provsync/provsync/examples/internal/cli"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/file"
 	"github.com/provsync/provsync/sync"
@@ -36,14 +36,7 @@ import (
 //go:embed sample.yaml
 var sample []byte
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("quickstart", run) }
 
 type options struct {
 	url, token, dir, state string

@@ -1,0 +1,238 @@
+// Command google syncs the users and groups of a Google Workspace account
+// into a Netskope tenant, as Google's automated user provisioning for
+// Netskope does, and prints the run as Google's admin log events. It plans
+// only, unless -apply is given.
+//
+//	export GOOGLE_SERVICE_ACCOUNT_KEY_FILE=key.json GOOGLE_ADMIN_EMAIL=admin@example.com
+//	export NETSKOPE_SCIM_URL=https://<tenant>.goskope.com/api/v2/scim NETSKOPE_TOKEN=...
+//	go run ./examples/google                          # show the plan
+//	go run ./examples/google -org-units /Sales -apply # sync one organizational unit
+//	go run ./examples/google -scope-groups netskope-users@example.com -apply
+//	go run ./examples/google -demo                    # a fake account into the embedded Netskope server
+//
+// The service account needs domain-wide delegation with the read-only
+// scopes admin.directory.user.readonly, admin.directory.group.readonly and
+// admin.directory.group.member.readonly, and GOOGLE_ADMIN_EMAIL must be an
+// administrator allowed to read users and groups. Without a key file,
+// Application Default Credentials are used.
+//
+// The state file records which Netskope objects this program created or
+// adopted; only those are ever deactivated or deleted. Keep it between runs.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	googleoauth "golang.org/x/oauth2/google"
+	admin "google.golang.org/api/admin/directory/v1"
+
+	"github.com/provsync/provsync/examples/internal/cli"
+	"github.com/provsync/provsync/source/google"
+	"github.com/provsync/provsync/source/google/directorytest"
+	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/target"
+	"github.com/provsync/provsync/target/netskope"
+	"github.com/provsync/provsync/target/netskope/netskopetest"
+)
+
+func main() { cli.Main("google", run) }
+
+type options struct {
+	cli.Netskope
+	keyFile, admin, customer, domain, endpoint string
+	orgUnits, scopeGroups, groups, named       string
+	schemas, deleted, suspended, leftScope     string
+	excludeSubUnits, flatten, skipDeleted      bool
+	demo                                       bool
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("google", flag.ContinueOnError)
+	var o options
+	o.Register(fs, "google")
+	fs.StringVar(&o.keyFile, "key-file", os.Getenv("GOOGLE_SERVICE_ACCOUNT_KEY_FILE"), "service account key file with domain-wide delegation (env GOOGLE_SERVICE_ACCOUNT_KEY_FILE); without it, Application Default Credentials")
+	fs.StringVar(&o.admin, "admin", os.Getenv("GOOGLE_ADMIN_EMAIL"), "administrator the service account impersonates (env GOOGLE_ADMIN_EMAIL)")
+	fs.StringVar(&o.customer, "customer", os.Getenv("GOOGLE_CUSTOMER"), `customer id (default "my_customer"; env GOOGLE_CUSTOMER)`)
+	fs.StringVar(&o.domain, "domain", os.Getenv("GOOGLE_DOMAIN"), "read one domain instead of the whole customer (env GOOGLE_DOMAIN)")
+	fs.StringVar(&o.endpoint, "endpoint", os.Getenv("GOOGLE_DIRECTORY_ENDPOINT"), "Directory API base URL (default https://admin.googleapis.com/)")
+	fs.StringVar(&o.orgUnits, "org-units", "", "scope: organizational unit paths, comma-separated (sub-units included)")
+	fs.BoolVar(&o.excludeSubUnits, "exclude-sub-units", false, "with -org-units: leave their sub-units out")
+	fs.StringVar(&o.scopeGroups, "scope-groups", "", "scope: the members of these groups (emails), comma-separated")
+	fs.StringVar(&o.groups, "groups", "", `groups to sync: "all", "scope", "named" or "none" (default: scope groups if any, else all)`)
+	fs.StringVar(&o.named, "named", "", `with -groups named: group emails, comma-separated`)
+	fs.BoolVar(&o.flatten, "flatten", false, "sync the users of nested groups as members of the groups that contain them")
+	fs.BoolVar(&o.skipDeleted, "skip-deleted", false, "do not read deleted users (they then leave scope instead)")
+	fs.StringVar(&o.schemas, "custom-schemas", "", `custom schemas to read as "Schema.field" attributes, comma-separated, or "*"`)
+	fs.StringVar(&o.deleted, "deleted", "deactivate", `what a user deleted in Google becomes in Netskope: "deactivate", "delete" or "none"`)
+	fs.StringVar(&o.suspended, "suspended", "deactivate", `what a suspended user becomes: "deactivate", "delete" or "none"`)
+	fs.StringVar(&o.leftScope, "left-scope", "deactivate", `what a user who leaves scope becomes: "deactivate", "delete" or "none"`)
+	fs.BoolVar(&o.demo, "demo", false, "sync a fake Workspace account into the embedded Netskope server, nothing to set up")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := o.Logger()
+	if err != nil {
+		return err
+	}
+	if o.demo {
+		return runDemo(ctx, o, log, out)
+	}
+	cfg, err := o.config(ctx, log)
+	if err != nil {
+		return err
+	}
+	src, err := cfg.Open()
+	if err != nil {
+		return err
+	}
+	client, err := o.Connect(ctx, log, out)
+	if err != nil {
+		return err
+	}
+	return syncOnce(ctx, o, src, client, sync.NewFileState(o.State), log, out)
+}
+
+func list(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// config builds the source configuration from the options.
+func (o *options) config(ctx context.Context, log *zap.Logger) (google.Config, error) {
+	cfg := google.Config{
+		AdminEmail: o.admin, Customer: o.customer, Domain: o.domain, Endpoint: o.endpoint,
+		OrgUnits: list(o.orgUnits), ExcludeSubUnits: o.excludeSubUnits, ScopeGroups: list(o.scopeGroups),
+		Groups: google.GroupSelection(o.groups), Named: list(o.named), FlattenNested: o.flatten,
+		SkipDeleted: o.skipDeleted, CustomSchemas: list(o.schemas), Logger: log,
+	}
+	if o.keyFile != "" {
+		key, err := os.ReadFile(o.keyFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.ServiceAccountKey = key
+		return cfg, nil
+	}
+	ts, err := googleoauth.DefaultTokenSource(ctx, google.Scopes...)
+	if err != nil {
+		return cfg, fmt.Errorf("no -key-file and no Application Default Credentials: %w", err)
+	}
+	cfg.TokenSource = ts
+	return cfg, nil
+}
+
+// syncOnce plans, shows the plan, applies it when asked and prints the
+// run as Google's admin log.
+func syncOnce(ctx context.Context, o options, src *google.Source, tgt target.Target, state sync.State, log *zap.Logger, out io.Writer) error {
+	policy := sync.DefaultPolicy()
+	policy.Deleted, policy.Suspended, policy.LeftScope = sync.Deprovision(o.deleted), sync.Deprovision(o.suspended), sync.Deprovision(o.leftScope)
+	eng, err := sync.New(src, tgt, sync.WithLogger(log), sync.WithState(state), sync.WithPolicy(policy), sync.WithTargetName(o.URL))
+	if err != nil {
+		return err
+	}
+	_, res, err := o.PlanAndApply(ctx, eng, out)
+	if res != nil {
+		printLog(res, out)
+	}
+	return err
+}
+
+// printLog prints the result as the usage summary of Google's console and
+// lists the failures.
+func printLog(res *sync.Result, out io.Writer) {
+	counts := google.LogCounts(res)
+	fmt.Fprintln(out, "admin log:")
+	for _, ev := range []google.LogEventName{google.EventCreateUser, google.EventUpdateUser, google.EventHardDelete, google.EventFailure} {
+		fmt.Fprintf(out, "  %-36s %d\n", ev, counts[ev])
+	}
+	for _, ev := range google.AdminLog(res) {
+		if ev.Event == google.EventFailure {
+			fmt.Fprintf(out, "  failure: %s %s: %s\n", ev.Action, ev.Object, ev.Error)
+		}
+	}
+}
+
+// runDemo builds a small fake account (two organizational units, a
+// nested group, a suspended, an archived and a deleted user) and syncs it
+// into the embedded Netskope server: a first sync, an empty second one,
+// then changes.
+func runDemo(ctx context.Context, o options, log *zap.Logger, out io.Writer) error {
+	d := directorytest.NewServer()
+	defer d.Close()
+	names := []string{"Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov", "Donald Knuth", "Frances Allen"}
+	var ids []string
+	for i, n := range names {
+		first, last, _ := strings.Cut(n, " ")
+		ou := "/Engineering"
+		if i%3 == 2 {
+			ou = "/Engineering/Research"
+		}
+		ids = append(ids, d.AddUser(admin.User{PrimaryEmail: strings.ToLower(first+"."+last) + "@" + directorytest.Domain,
+			Name: &admin.UserName{GivenName: first, FamilyName: last}, OrgUnitPath: ou, Suspended: i == 5,
+			Organizations: []any{map[string]any{"department": "Engineering", "title": "Engineer", "primary": true}}}).Id)
+	}
+	d.AddUser(admin.User{PrimaryEmail: "archie.ved@example.com", Name: &admin.UserName{GivenName: "Archie", FamilyName: "Ved"},
+		OrgUnitPath: "/Engineering", Archived: true})
+	eng := d.AddGroup(admin.Group{Email: "engineering@example.com", Name: "Engineering"})
+	res := d.AddGroup(admin.Group{Email: "research@example.com", Name: "Research"})
+	if err := firstErr(d.AddMembers(eng.Id, ids[0], ids[1], res.Id), d.AddMembers(res.Id, ids[2], ids[3])); err != nil {
+		return err
+	}
+	o.orgUnits, o.flatten, o.endpoint, o.Apply, o.deleted = "/Engineering", true, d.Endpoint(), true, "delete"
+	cfg := google.Config{ServiceAccountKey: d.ServiceAccountKey(), AdminEmail: d.Subject(), Endpoint: d.Endpoint(),
+		OrgUnits: list(o.orgUnits), FlattenNested: o.flatten, Logger: log}
+	src, err := cfg.Open()
+	if err != nil {
+		return err
+	}
+	ns := netskopetest.NewServer(netskopetest.WithLogger(log))
+	defer ns.Close()
+	client, err := netskope.New(ns.URL(), ns.Token(), netskope.WithRateLimit(0, 0), netskope.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	o.URL = ns.URL()
+	state := sync.NewMemoryState()
+	fmt.Fprintf(out, "demo: fake Workspace account at %s, embedded Netskope at %s\n\n== first sync\n", d.URL(), ns.URL())
+	if err := syncOnce(ctx, o, src, client, state, log, out); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\n== second sync (nothing changed)")
+	if err := syncOnce(ctx, o, src, client, state, log, out); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\n== Alan is renamed, Grace suspended, Edsger deleted, Frances archived")
+	if err := firstErr(
+		d.UpdateUser(ids[1], func(u *admin.User) { u.Name.GivenName, u.Name.FullName = "Alan M.", "Alan M. Turing" }),
+		d.UpdateUser(ids[2], func(u *admin.User) { u.Suspended = true }),
+		d.DeleteUser(ids[3], time.Now()),
+		d.UpdateUser(ids[6], func(u *admin.User) { u.Archived = true })); err != nil {
+		return err
+	}
+	if err := syncOnce(ctx, o, src, client, state, log, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nDirectory API requests: %d; Netskope now holds %d users and %d groups\n", d.Requests(""), ns.UserCount(), ns.GroupCount())
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

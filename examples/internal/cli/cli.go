@@ -1,0 +1,115 @@
+// Package cli holds what the example programs share: the Netskope flags,
+// the logger, connecting to the tenant and the plan-then-apply step.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/target/netskope"
+)
+
+// Env returns the environment variable name, or def when it is unset.
+func Env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// Netskope is the target side of an example's command line.
+type Netskope struct {
+	// URL is the tenant's SCIM base URL; Token comes from NETSKOPE_TOKEN
+	// only, never from a flag, so it stays out of process listings.
+	URL, Token string
+	// State is the state file's path.
+	State string
+	// Apply, Confirm, MaxChanges and Verbose are the run's switches.
+	Apply, Confirm, Verbose bool
+	MaxChanges              int
+}
+
+// Register adds the Netskope flags to fs; name is the program's name, for
+// the default state file.
+func (n *Netskope) Register(fs *flag.FlagSet, name string) {
+	fs.StringVar(&n.URL, "url", os.Getenv("NETSKOPE_SCIM_URL"), "Netskope SCIM base URL, https://<tenant>.goskope.com/api/v2/scim (env NETSKOPE_SCIM_URL); the token comes from env NETSKOPE_TOKEN")
+	fs.StringVar(&n.State, "state", Env("PROVSYNC_STATE", "provsync-"+name+"-state.json"), "state file (env PROVSYNC_STATE)")
+	fs.BoolVar(&n.Apply, "apply", false, "apply the plan (without it, plan only)")
+	fs.BoolVar(&n.Confirm, "confirm", false, "with -apply: apply a plan whose deprovisions exceed the safety limits")
+	fs.IntVar(&n.MaxChanges, "max", 50, "changes of the plan to list (0: all)")
+	fs.BoolVar(&n.Verbose, "v", false, "log each request")
+	n.Token = os.Getenv("NETSKOPE_TOKEN")
+}
+
+// Logger is a development logger with -v, else a no-op one.
+func (n *Netskope) Logger() (*zap.Logger, error) {
+	if n.Verbose {
+		return zap.NewDevelopment()
+	}
+	return zap.NewNop(), nil
+}
+
+// Connect builds the Netskope client and runs Test Connection.
+func (n *Netskope) Connect(ctx context.Context, log *zap.Logger, out io.Writer) (*netskope.Client, error) {
+	if n.URL == "" || n.Token == "" {
+		return nil, errors.New("set NETSKOPE_SCIM_URL (or -url) and NETSKOPE_TOKEN")
+	}
+	client, err := netskope.New(n.URL, n.Token, netskope.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "checking the connection to %s ...\n", n.URL)
+	if err := client.Check(ctx); err != nil {
+		return nil, err
+	}
+	return client, nil
+}
+
+// PlanAndApply plans, renders the plan to out and, with Apply, carries it
+// out. It returns the plan and, when applied, the result; a result with
+// failed changes is also an error.
+func (n *Netskope) PlanAndApply(ctx context.Context, eng *sync.Engine, out io.Writer) (*sync.Plan, *sync.Result, error) {
+	p, err := eng.Plan(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.Render(out, n.MaxChanges); err != nil {
+		return p, nil, err
+	}
+	if !n.Apply {
+		if !p.Empty() {
+			fmt.Fprintln(out, "plan only: run again with -apply to carry it out")
+		}
+		return p, nil, nil
+	}
+	var opts []sync.ApplyOption
+	if n.Confirm {
+		opts = append(opts, sync.Confirm())
+	}
+	res, err := eng.Apply(ctx, p, opts...)
+	if err != nil {
+		return p, nil, err
+	}
+	fmt.Fprintf(out, "applied: %s\n", res.SummaryLine())
+	return p, res, res.Err()
+}
+
+// Main runs a program's run function with a context cancelled on
+// interrupt, and exits 1 with the error prefixed by name if it fails.
+func Main(name string, run func(ctx context.Context, args []string, out io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
