@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/provsync/provsync/scim"
 )
@@ -31,6 +32,9 @@ type DesiredUser struct {
 	// CreateOnly names attributes (SCIM paths) set on create and never
 	// updated afterwards.
 	CreateOnly []string
+	// Since is when the source's event happened, if the source says
+	// (Google's deletion time); policy delays count from it.
+	Since time.Time
 }
 
 // DesiredGroup is one group as it should exist in the target.

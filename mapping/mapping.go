@@ -116,7 +116,7 @@ func DefaultUser(u *source.User) (DesiredUser, *ObjectError) {
 	case source.StateSuspended:
 		du.Event = EventSuspended
 	case source.StateDeleted:
-		du.Event = EventDeleted
+		du.Event, du.Since = EventDeleted, u.DeletedAt
 	}
 	return du, nil
 }

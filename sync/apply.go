@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	gosync "sync"
 	"time"
 
@@ -162,6 +163,15 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ...ApplyOption) (*R
 		}
 	}
 	res := a.finish()
+	a.mu.Lock()
+	recordApprovals(a.snap, plan, res)
+	for _, src := range plan.clocks {
+		if l, ok := a.snap.Users[src]; ok && l.DeactivatedAt.IsZero() {
+			l.DeactivatedAt = a.e.now()
+			a.snap.Users[src] = l
+		}
+	}
+	a.mu.Unlock()
 	if err := a.save(ctx, res.Failed == 0 && ctx.Err() == nil); err != nil {
 		return res, err
 	}
@@ -244,6 +254,9 @@ func (a *applier) record(i int, out Outcome) {
 		out.Status = StatusApplied
 	}
 	a.res.Outcomes[i] = out
+	if out.Status == StatusApplied {
+		a.markDeactivation(&a.plan.Changes[i])
+	}
 	a.done++
 	p := Progress{Done: a.done, Total: len(a.plan.Changes), Outcome: out}
 	a.mu.Unlock()
@@ -259,6 +272,27 @@ func (a *applier) record(i int, out Outcome) {
 		a.cfg.progress(p)
 		a.mu.Unlock()
 	}
+}
+
+// markDeactivation keeps a user link's deactivation time: set when the
+// user is deactivated, cleared when it is reactivated. The caller holds
+// a.mu.
+func (a *applier) markDeactivation(c *Change) {
+	l, ok := a.snap.Users[c.Object.SourceID]
+	if c.Object.Kind != KindUser || !ok {
+		return
+	}
+	switch {
+	case c.Action == ActionDeactivateUser && l.DeactivatedAt.IsZero():
+		l.DeactivatedAt = a.e.now()
+	case c.Action == ActionUpdateUser && slices.ContainsFunc(c.Attributes, func(x AttrChange) bool {
+		return x.Path == scim.PathActive && x.After == true
+	}):
+		l.DeactivatedAt = time.Time{}
+	default:
+		return
+	}
+	a.snap.Users[c.Object.SourceID] = l
 }
 
 func (a *applier) link(kind Kind, sourceID, targetID string, origin Origin) {

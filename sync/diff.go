@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/scim"
@@ -20,6 +21,7 @@ type planInput struct {
 	groupKeys  []mapping.MatchKey
 	complete   bool
 	incomplete []string // reasons the source read was incomplete
+	now        time.Time
 }
 
 // userPlan is the per-desired-user outcome the group pass needs.
@@ -59,6 +61,7 @@ func computePlan(in planInput) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	holdForApproval(p, in)
 	p.sortChanges()
 	p.summarize(unchangedUsers, unchangedGroups)
 	checkLimits(p, in)
@@ -170,6 +173,11 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 				desired.Active = o.Active
 			default:
 				desired.Active = scim.Bool(false)
+				if del, ok := delayedDelete(p, in, du.Event, du.SourceID, du.Since, o); ok {
+					up.skip = true
+					p.Changes = append(p.Changes, Change{Action: ActionDeleteUser, Object: ref, Reason: reason + "; " + del, Adopt: adopt})
+					continue
+				}
 			}
 		}
 		attrs := diffUser(managed, du.CreateOnly, &desired, o)
@@ -212,10 +220,36 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			if o.IsActive() {
 				p.Changes = append(p.Changes, Change{Action: ActionDeactivateUser, Object: ref, Reason: "left scope",
 					Attributes: []AttrChange{{Path: scim.PathActive, Before: true, After: false}}})
+			} else if del, ok := delayedDelete(p, in, mapping.EventNone, src, time.Time{}, o); ok {
+				p.Changes = append(p.Changes, Change{Action: ActionDeleteUser, Object: ref, Reason: "left scope; " + del})
 			}
 		}
 	}
 	return ups, unchanged, nil
+}
+
+// delayedDelete decides whether a user deactivated for event has waited out
+// the policy's delay: it returns the reason to delete it and true once the
+// delay has passed since the source's event time (since) or, without one,
+// since the engine deactivated it. A deactivated user with no recorded
+// time starts its clock with this plan.
+func delayedDelete(p *Plan, in planInput, event mapping.Event, sourceID string, since time.Time, o *scim.User) (string, bool) {
+	after := in.policy.deleteAfter(event)
+	if after <= 0 || !in.complete || o.IsActive() {
+		return "", false
+	}
+	start := since
+	if start.IsZero() {
+		start = in.snap.Users[sourceID].DeactivatedAt
+	}
+	if start.IsZero() {
+		p.clocks = append(p.clocks, sourceID)
+		return "", false
+	}
+	if in.now.Sub(start) < after {
+		return "", false
+	}
+	return fmt.Sprintf("deactivated since %s, and policy deletes after %s", start.UTC().Format(time.RFC3339), Duration(after)), true
 }
 
 // diffUser compares the managed attributes of desired and observed.

@@ -92,8 +92,9 @@ func WithPartialSource() Option { return func(e *Engine) { e.partial = true } }
 // WithTargetName names the target in plans, e.g. the tenant's host.
 func WithTargetName(name string) Option { return func(e *Engine) { e.targetName = name } }
 
-// withClock replaces the clock, for tests.
-func withClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+// WithClock replaces the engine's clock (time.Now), which stamps plans,
+// links and approvals and measures policy delays.
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
 // New returns an engine syncing src into tgt.
 func New(src source.Source, tgt target.Target, opts ...Option) (*Engine, error) {
@@ -137,13 +138,17 @@ func (e *Engine) State() State { return e.state }
 // Plan computes the changes that would make the target match the source.
 // It changes nothing: a plan alone is a dry run. A failed source or target
 // read returns an error and no plan.
-func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
+func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
+	var pc planConfig
+	for _, o := range opts {
+		o(&pc)
+	}
 	start := e.now()
 	snap, err := e.state.Load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	dir, pending, err := e.read(ctx, snap)
+	dir, pending, err := e.read(ctx, snap, pc.reapply)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +170,7 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 	p, err := computePlan(planInput{
 		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
-		complete: !e.partial,
+		complete: !e.partial, now: e.now(),
 	})
 	if err != nil {
 		return nil, err
@@ -228,7 +233,7 @@ func (e *Engine) fillMembers(ctx context.Context, groups []scim.Group) error {
 // directory cached there; an expired cursor, or none, means a full read.
 // Any failure is an error and nothing is planned: sources return no
 // directory on failure, so a partial read never reaches the planner.
-func (e *Engine) read(ctx context.Context, snap *Snapshot) (*source.Directory, *pendingRead, error) {
+func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.Directory, *pendingRead, error) {
 	name := e.source.Name()
 	inc, ok := e.source.(source.Incremental)
 	if !ok || !e.incremental {
@@ -242,7 +247,7 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot) (*source.Directory, *
 		return dir, nil, nil
 	}
 	cursor, cached := snap.Cursors[name], snap.Directories[name]
-	if cached == nil || cached.Dir == nil {
+	if cached == nil || cached.Dir == nil || full {
 		cursor = ""
 	}
 	ch, err := inc.ReadChanges(ctx, cursor)
@@ -271,6 +276,21 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot) (*source.Directory, *
 		zap.Int("removedUsers", len(ch.RemovedUsers)), zap.Int("removedGroups", len(ch.RemovedGroups)))
 	return dir, &pendingRead{name: name, cursor: ch.Cursor, dir: dir, incremental: !ch.Full && cursor != ""}, nil
 }
+
+// PlanOption adjusts one Plan call.
+type PlanOption func(*planConfig)
+
+type planConfig struct {
+	reapply bool
+}
+
+// Reapply re-evaluates every object, as Entra's "restart provisioning"
+// and OneLogin's "reapply mappings" do after a mapping change: the source
+// is read in full even when it could report changes since the last run,
+// and every user and group is mapped and compared again. (Plans always
+// compare every object with the target; what Reapply adds is the full
+// source read.)
+func Reapply() PlanOption { return func(c *planConfig) { c.reapply = true } }
 
 // Run plans and, unless dryRun, applies. It returns the plan (when one
 // could be made) and the result (when it applied). A plan that is not

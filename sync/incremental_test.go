@@ -135,6 +135,15 @@ func TestIncrementalReads(t *testing.T) {
 		t.Fatalf("third run: %d changes, incremental=%v", len(p.Changes), p.Incremental)
 	}
 
+	// Reapply reads the source in full although it could read changes.
+	n0 := len(f.cursors)
+	if p, err := eng.Plan(context.Background(), sync.Reapply()); err != nil || p.Incremental || !p.Empty() {
+		t.Fatalf("Reapply: %v, incremental=%v", err, p != nil && p.Incremental)
+	}
+	if got := f.cursors[n0:]; len(got) != 1 || got[0] != "" {
+		t.Errorf("Reapply read with cursors %q, want one full read", got)
+	}
+
 	// A removal arrives as a removal and deactivates.
 	dir.Users[i], dir.Users[len(dir.Users)-1] = dir.Users[len(dir.Users)-1], dir.Users[i]
 	keepUsers(dir, len(dir.Users)-1)

@@ -102,6 +102,9 @@ type Change struct {
 	// Members are the users added or removed (add/remove-members), or the
 	// initial members of a created group.
 	Members []Ref `json:"members,omitempty"`
+	// ApprovalID is set on a change policy held for approval and an
+	// administrator approved.
+	ApprovalID string `json:"approvalId,omitempty"`
 }
 
 // Problem is an object the plan leaves alone because something about it is
@@ -154,6 +157,9 @@ type Plan struct {
 	Changes []Change `json:"changes"`
 	// Problems are objects left alone, each with its cause.
 	Problems []Problem `json:"problems,omitempty"`
+	// Held are the changes policy sends for approval that are not
+	// approved yet (pending) or were rejected; they are not applied.
+	Held []Approval `json:"held,omitempty"`
 	// Summary counts the changes.
 	Summary Summary `json:"summary"`
 	// ManagedUserAttributes are the user attributes the mapping owns, as
@@ -167,6 +173,9 @@ type Plan struct {
 	// It is not serialized: a plan decoded from JSON applies without
 	// moving the cursor, so the next run reads those changes again.
 	read *pendingRead
+	// clocks are users already deactivated whose deactivation time the
+	// state lacks; Apply records it, starting a delayed delete's wait.
+	clocks []string
 }
 
 // pendingRead is an incremental source read waiting for its plan to be
@@ -265,6 +274,15 @@ func (p *Plan) Render(w io.Writer, maxChanges int) error {
 	}
 	for _, pr := range p.Problems {
 		fmt.Fprintf(&b, "  ? %s: %s\n", pr.Object, pr.Message)
+	}
+	if len(p.Held) > 0 {
+		fmt.Fprintf(&b, "Held for approval (%d):\n", len(p.Held))
+		for _, h := range p.Held {
+			fmt.Fprintf(&b, "  [%s %s] ", h.ID, h.Status)
+			var c strings.Builder
+			renderChange(&c, h.Change)
+			b.WriteString(strings.TrimPrefix(c.String(), "  "))
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -1,6 +1,14 @@
 package sync
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/provsync/provsync/mapping"
+)
 
 // Deprovision is what the engine does to a target user when its source
 // user leaves scope, is suspended or is deleted.
@@ -69,6 +77,101 @@ type Policy struct {
 	// UserLimit and GroupLimit bound deprovisions per plan.
 	UserLimit  Limit `json:"userLimit" yaml:"userLimit"`
 	GroupLimit Limit `json:"groupLimit" yaml:"groupLimit"`
+	// LeftScopeDeleteAfter, SuspendedDeleteAfter and DeletedDeleteAfter
+	// delay a deletion, as Google offers "delete N days after": with the
+	// event's choice Deactivate and a positive delay, the user is
+	// deactivated at once and deleted once it has stayed deactivated that
+	// long. For a user deleted at the source, the delay counts from the
+	// source's deletion time when the source reports it (Google's
+	// deletionTime). Zero: never deleted.
+	LeftScopeDeleteAfter Duration `json:"leftScopeDeleteAfter,omitzero" yaml:"leftScopeDeleteAfter"`
+	SuspendedDeleteAfter Duration `json:"suspendedDeleteAfter,omitzero" yaml:"suspendedDeleteAfter"`
+	DeletedDeleteAfter   Duration `json:"deletedDeleteAfter,omitzero" yaml:"deletedDeleteAfter"`
+	// RequireApproval lists the actions an administrator must approve, as
+	// OneLogin's "require admin approval" does for creates, updates and
+	// deletes: plans hold such changes (Plan.Held) until Engine.Approve;
+	// Engine.Reject keeps one from being proposed again until the source
+	// changes. ApprovalFor builds the list from OneLogin's three words.
+	RequireApproval []Action `json:"requireApproval,omitempty" yaml:"requireApproval"`
+}
+
+// ApprovalFor returns the actions behind OneLogin's approval choices:
+// "create" (create-user, create-group), "update" (update-user,
+// update-group, add-members, remove-members) and "delete"
+// (deactivate-user, delete-user, delete-group). An action's own name is
+// accepted too.
+func ApprovalFor(kinds ...string) ([]Action, error) {
+	var out []Action
+	for _, k := range kinds {
+		var acts []Action
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "create":
+			acts = []Action{ActionCreateUser, ActionCreateGroup}
+		case "update":
+			acts = []Action{ActionUpdateUser, ActionUpdateGroup, ActionAddMembers, ActionRemoveMembers}
+		case "delete":
+			acts = []Action{ActionDeactivateUser, ActionDeleteUser, ActionDeleteGroup}
+		default:
+			a := Action(strings.ToLower(strings.TrimSpace(k)))
+			if a.phase() > 4 {
+				return nil, fmt.Errorf("sync: approval %q: want create, update, delete or an action name", k)
+			}
+			acts = []Action{a}
+		}
+		for _, a := range acts {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+// deleteAfter is the delay before deleting a user deactivated for event
+// ("" for leaving scope).
+func (p Policy) deleteAfter(event mapping.Event) time.Duration {
+	switch event {
+	case mapping.EventSuspended:
+		return time.Duration(p.SuspendedDeleteAfter)
+	case mapping.EventDeleted:
+		return time.Duration(p.DeletedDeleteAfter)
+	}
+	return time.Duration(p.LeftScopeDeleteAfter)
+}
+
+// Duration is a time.Duration written as text: Go's form ("720h",
+// "90m") or whole days ("30d").
+type Duration time.Duration
+
+// String formats d in days when it is whole days, else as Go does.
+func (d Duration) String() string {
+	td := time.Duration(d)
+	if td != 0 && td%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(td/(24*time.Hour)), 10) + "d"
+	}
+	return td.String()
+}
+
+// MarshalText writes d as String does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads "30d" or any time.ParseDuration form.
+func (d *Duration) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		*d = Duration(n * float64(24*time.Hour))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: want a number of days like 30d or a duration like 72h", s)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // DefaultPolicy deactivates users that leave scope, are suspended or
@@ -88,6 +191,17 @@ func (p Policy) Validate() error {
 	for name, d := range map[string]Deprovision{"leftScope": p.LeftScope, "suspended": p.Suspended, "deleted": p.Deleted} {
 		if !d.valid() {
 			return fmt.Errorf("sync: policy %s: %q is not one of deactivate, delete, none", name, d)
+		}
+	}
+	for name, d := range map[string]Duration{"leftScopeDeleteAfter": p.LeftScopeDeleteAfter,
+		"suspendedDeleteAfter": p.SuspendedDeleteAfter, "deletedDeleteAfter": p.DeletedDeleteAfter} {
+		if d < 0 {
+			return fmt.Errorf("sync: policy %s: %s is negative", name, d)
+		}
+	}
+	for _, a := range p.RequireApproval {
+		if a.phase() > 4 {
+			return fmt.Errorf("sync: policy requireApproval: unknown action %q", a)
 		}
 	}
 	for name, l := range map[string]Limit{"userLimit": p.UserLimit, "groupLimit": p.GroupLimit} {

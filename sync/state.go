@@ -35,6 +35,10 @@ type Link struct {
 	Origin Origin `json:"origin"`
 	// Since is when the link was made.
 	Since time.Time `json:"since"`
+	// DeactivatedAt is when the engine deactivated the user (or first saw
+	// it deactivated), for policies that delete after a delay; zero while
+	// the user is active.
+	DeactivatedAt time.Time `json:"deactivatedAt,omitzero"`
 }
 
 // Snapshot is everything the engine remembers between runs.
@@ -51,6 +55,8 @@ type Snapshot struct {
 	// Directories holds, by source name, the directory an incremental
 	// source last yielded, which its next changes are folded into.
 	Directories map[string]*CachedDirectory `json:"directories,omitempty"`
+	// Approvals holds the changes policy sends for approval, by id.
+	Approvals map[string]*Approval `json:"approvals,omitempty"`
 }
 
 // NewSnapshot returns an empty snapshot.
@@ -72,6 +78,13 @@ func (s *Snapshot) Clone() *Snapshot {
 	}
 	for k, v := range s.Cursors {
 		c.Cursors[k] = v
+	}
+	if len(s.Approvals) > 0 {
+		c.Approvals = make(map[string]*Approval, len(s.Approvals))
+		for k, v := range s.Approvals {
+			a := *v
+			c.Approvals[k] = &a
+		}
 	}
 	if len(s.Directories) > 0 {
 		c.Directories = make(map[string]*CachedDirectory, len(s.Directories))
