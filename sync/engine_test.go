@@ -178,18 +178,7 @@ func TestLeavingScopeDeactivates(t *testing.T) {
 	e.apply(eng)
 	i := firstActive(e.dir)
 	gone := e.dir.Users[i].ID
-	e.edit(func(d *source.Directory) {
-		d.Users = append(d.Users[:i:i], d.Users[i+1:]...)
-		for g := range d.Groups {
-			var keep []string
-			for _, m := range d.Groups[g].Members {
-				if m != gone {
-					keep = append(keep, m)
-				}
-			}
-			d.Groups[g].Members = keep
-		}
-	})
+	e.edit(func(d *source.Directory) { removeUser(d, gone) })
 	p, _ := e.apply(eng)
 	if p.Summary.DeactivateUsers != 1 || p.Summary.DeleteUsers != 0 {
 		t.Fatalf("plan %+v, want one deactivation", p.Summary)
