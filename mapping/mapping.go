@@ -30,6 +30,22 @@ type Mapper interface {
 	Map(ctx context.Context, dir *source.Directory) (*Desired, error)
 }
 
+// Entitlements are what the target already holds that rules and mappings
+// may refer to: the display names of its existing groups.
+type Entitlements struct {
+	// Groups are the display names of the target's groups.
+	Groups []string
+}
+
+// EntitlementMapper is a Mapper that needs the target's entitlements, such
+// as group rules limited to groups that already exist. The engine reads
+// the target before mapping and calls MapWith instead of Map.
+type EntitlementMapper interface {
+	Mapper
+	// MapWith is Map with the target's entitlements.
+	MapWith(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error)
+}
+
 // DefaultMapper is the Netskope default mapping. The zero value is ready.
 type DefaultMapper struct{}
 

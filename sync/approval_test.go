@@ -1,11 +1,14 @@
 package sync_test
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
@@ -257,5 +260,30 @@ func TestDurationText(t *testing.T) {
 	}
 	if _, err := sync.ApprovalFor("create", "frobnicate"); err == nil {
 		t.Error("ApprovalFor accepted frobnicate")
+	}
+}
+
+// entMapper records the entitlements the engine hands it.
+type entMapper struct{ got []string }
+
+func (m *entMapper) Map(ctx context.Context, dir *source.Directory) (*mapping.Desired, error) {
+	return mapping.Default().Map(ctx, dir)
+}
+
+func (m *entMapper) MapWith(ctx context.Context, dir *source.Directory, ent mapping.Entitlements) (*mapping.Desired, error) {
+	m.got = ent.Groups
+	return m.Map(ctx, dir)
+}
+
+func TestEntitlementsReachTheMapper(t *testing.T) {
+	e := newEnv(t, 5, 2)
+	e.apply(e.engine())
+	m := &entMapper{}
+	e.apply(e.engine(sync.WithMapper(m)))
+	want := []string{e.dir.Groups[0].DisplayName, e.dir.Groups[1].DisplayName}
+	slices.Sort(want)
+	got := slices.Sorted(slices.Values(m.got))
+	if !slices.Equal(got, want) {
+		t.Fatalf("entitlements %v, want the target's groups %v", got, want)
 	}
 }

@@ -152,10 +152,6 @@ func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	desired, err := e.mapper.Map(ctx, dir)
-	if err != nil {
-		return nil, fmt.Errorf("sync: mapping: %w", err)
-	}
 	users, err := e.target.ListUsers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: users: %w", ErrTargetRead, err)
@@ -166,6 +162,19 @@ func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	}
 	if err := e.fillMembers(ctx, groups); err != nil {
 		return nil, err
+	}
+	var desired *mapping.Desired
+	if em, ok := e.mapper.(mapping.EntitlementMapper); ok {
+		ent := mapping.Entitlements{Groups: make([]string, len(groups))}
+		for i := range groups {
+			ent.Groups[i] = groups[i].DisplayName
+		}
+		desired, err = em.MapWith(ctx, dir, ent)
+	} else {
+		desired, err = e.mapper.Map(ctx, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sync: mapping: %w", err)
 	}
 	p, err := computePlan(planInput{
 		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,

@@ -92,7 +92,7 @@ type Policy struct {
 	// deletes: plans hold such changes (Plan.Held) until Engine.Approve;
 	// Engine.Reject keeps one from being proposed again until the source
 	// changes. ApprovalFor builds the list from OneLogin's three words.
-	RequireApproval []Action `json:"requireApproval,omitempty" yaml:"requireApproval"`
+	RequireApproval []Action `json:"requireApproval,omitempty" yaml:"-"`
 }
 
 // ApprovalFor returns the actions behind OneLogin's approval choices:
