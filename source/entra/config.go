@@ -46,22 +46,8 @@ var (
 	CloudChina        = Cloud{GraphURL: "https://microsoftgraph.chinacloudapi.cn/v1.0", AuthorityHost: "https://login.chinacloudapi.cn/"}
 )
 
-// Secret is a string that never prints: fmt, zap and JSON show it as
-// "REDACTED". Its value is read with string(s).
-type Secret string
-
-func (s Secret) String() string   { return redact(string(s)) }
-func (s Secret) GoString() string { return `"` + redact(string(s)) + `"` }
-
-// MarshalText hides the value from encoders (JSON, YAML, zap).
-func (s Secret) MarshalText() ([]byte, error) { return []byte(redact(string(s))), nil }
-
-func redact(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "REDACTED"
-}
+// Secret is a string that never prints; it is source.Secret.
+type Secret = source.Secret
 
 // Config configures an Entra ID source. The zero value of every optional
 // field is a working default; Open validates it and fills the defaults.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,6 +15,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/internal/httpx"
 )
 
 // maxBackoff caps one retry's wait.
@@ -60,17 +59,12 @@ func (c *caller) do(ctx context.Context, what string, fn func(context.Context) e
 			return classify(what, err)
 		}
 		if wait <= 0 {
-			ceiling := min(maxBackoff, c.backoff<<attempt)
-			wait = time.Duration(rand.Int64N(int64(ceiling) + 1))
+			wait = httpx.Backoff(attempt, c.backoff, maxBackoff)
 		}
 		c.log.Debug("google: retrying", zap.String("request", what), zap.Int("attempt", attempt+1),
 			zap.Duration("wait", wait), zap.String("reason", reasonOf(err)))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := httpx.Sleep(ctx, wait); err != nil {
+			return err
 		}
 	}
 }
@@ -86,11 +80,11 @@ func retryable(err error) (time.Duration, bool) {
 		switch ge.Code {
 		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			return retryAfter(ge.Header), true
+			return httpx.RetryAfter(ge.Header, maxBackoff), true
 		case http.StatusForbidden:
 			for _, e := range ge.Errors {
 				if rateReasons[e.Reason] {
-					return retryAfter(ge.Header), true
+					return httpx.RetryAfter(ge.Header, maxBackoff), true
 				}
 			}
 		}
@@ -100,27 +94,7 @@ func retryable(err error) (time.Duration, bool) {
 	if errors.As(err, &re) {
 		return 0, re.Response != nil && re.Response.StatusCode >= 500
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return 0, true
-	}
-	// A connection the server closed mid-response.
-	return 0, strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "connection reset")
-}
-
-// retryAfter reads a Retry-After header in seconds or as a date.
-func retryAfter(h http.Header) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return min(time.Duration(s)*time.Second, maxBackoff)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(time.Until(t), 0), maxBackoff)
-	}
-	return 0
+	return 0, httpx.Transient(err)
 }
 
 func reasonOf(err error) string {

@@ -6,9 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/internal/httpx"
 )
 
 // Scopes are the read-only OAuth scopes the source needs; grant them to
@@ -189,7 +188,7 @@ func (c *Config) fill() error {
 	if !strings.HasSuffix(c.Endpoint, "/") {
 		c.Endpoint += "/"
 	}
-	if err := checkEndpoint(c.Endpoint); err != nil {
+	if err := httpx.CheckURL(c.Endpoint); err != nil {
 		bad("Endpoint: %v", err)
 	}
 	for i, ou := range c.OrgUnits {
@@ -253,26 +252,6 @@ func (c *Config) fill() error {
 // hasClientOptions reports whether the caller brought options that may
 // carry credentials of their own.
 func hasClientOptions(opts []option.ClientOption) bool { return len(opts) > 0 }
-
-// checkEndpoint allows https anywhere and http on loopback only, so that a
-// bearer token never crosses a network in the clear.
-func checkEndpoint(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
-			return nil
-		}
-		return errors.New("http is allowed on loopback only; use https")
-	}
-	return fmt.Errorf("scheme %q: want https", u.Scheme)
-}
 
 // httpClient builds the authenticated client: the token source (from the
 // key, or the caller's) over the caller's transport. It returns nil when

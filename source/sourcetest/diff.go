@@ -41,7 +41,9 @@ func diff(want, got *source.Directory, cfg *config) []string {
 		field("primary email", strings.ToLower(w.PrimaryEmail()), strings.ToLower(g.PrimaryEmail()))
 		field("givenName", w.GivenName, g.GivenName)
 		field("familyName", w.FamilyName, g.FamilyName)
-		field("displayName", w.DisplayName, g.DisplayName)
+		if !cfg.noDisplay {
+			field("displayName", w.DisplayName, g.DisplayName)
+		}
 		field("state", w.State.String(), g.State.String())
 		for _, name := range cfg.userAttrs {
 			wv, _ := w.Attr(name)

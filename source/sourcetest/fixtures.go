@@ -168,8 +168,11 @@ func change(base *source.Directory) (*source.Directory, expectation) {
 		}
 	}
 
-	// Remove the last group from scope.
+	// Remove the last group from scope. A source that derives user
+	// attributes from memberships (OneLogin's roles) may report its
+	// members as changed.
 	gone := next.Groups[len(next.Groups)-1].ID
+	exp.allowedUsers = append(exp.allowedUsers, next.Groups[len(next.Groups)-1].Members...)
 	next.Groups = next.Groups[:len(next.Groups)-1]
 	exp.removedGroups = []string{gone}
 	for i := range next.Groups {

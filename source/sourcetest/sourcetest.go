@@ -57,6 +57,7 @@ type Harness interface {
 type Option func(*config)
 
 type config struct {
+	noDisplay  bool
 	states     []source.State
 	userAttrs  []string
 	groupAttrs []string
@@ -86,6 +87,11 @@ func WithUserAttributes(names ...string) Option {
 func WithGroupAttributes(names ...string) Option {
 	return func(c *config) { c.groupAttrs = names }
 }
+
+// WithoutDisplayName is for providers that have no display name of their
+// own (OneLogin), whose sources derive it from the given and family
+// names: the suite does not compare display names.
+func WithoutDisplayName() Option { return func(c *config) { c.noDisplay = true } }
 
 // WithLargeDirectory sets the number of users of the large fixture, which
 // should span several of the provider's pages; the default is 1,500.

@@ -1,0 +1,299 @@
+package onelogin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	gosync "sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/internal/httpx"
+)
+
+// maxBackoff caps one retry's wait.
+const maxBackoff = time.Minute
+
+// client is a small OneLogin API client: client credentials tokens, rate
+// limit pacing, retries and cursor paging.
+type client struct {
+	base    string
+	hc      *http.Client
+	retries int
+	backoff time.Duration
+	log     *zap.Logger
+
+	mu        gosync.Mutex
+	limit     int       // X-RateLimit-Limit last seen
+	remaining int       // X-RateLimit-Remaining last seen, -1 unknown
+	reset     time.Time // when the window resets
+	requests  int
+}
+
+func newClient(c *Config) *client {
+	base := http.DefaultTransport
+	if c.HTTPClient != nil && c.HTTPClient.Transport != nil {
+		base = c.HTTPClient.Transport
+	}
+	timeout := 60 * time.Second
+	if c.HTTPClient != nil && c.HTTPClient.Timeout > 0 {
+		timeout = c.HTTPClient.Timeout
+	}
+	cc := &clientcredentials.Config{
+		ClientID: c.ClientID, ClientSecret: string(c.ClientSecret),
+		TokenURL: c.BaseURL + "/auth/oauth2/v2/token", AuthStyle: c.AuthStyle,
+	}
+	// The token source lives as long as the source: its requests use a
+	// context that carries only the HTTP client.
+	tctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: base, Timeout: timeout})
+	hc := &http.Client{Transport: &oauth2.Transport{Source: cc.TokenSource(tctx), Base: base}, Timeout: timeout}
+	return &client{base: c.BaseURL, hc: hc, retries: c.MaxRetries, backoff: c.Backoff, log: c.Logger, remaining: -1}
+}
+
+// get fetches path with query and returns the body and headers, retrying
+// 429s, 5xxs and broken connections. what names the request in errors
+// and logs; it carries no personal data.
+func (c *client) get(ctx context.Context, what, path string, query url.Values) ([]byte, http.Header, error) {
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	for attempt := 0; ; attempt++ {
+		if err := c.pace(ctx); err != nil {
+			return nil, nil, err
+		}
+		body, h, status, err := c.once(ctx, u)
+		if err == nil && status == http.StatusOK {
+			return body, h, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		retry, wait := false, time.Duration(0)
+		switch {
+		case err != nil:
+			retry = retryableErr(err)
+		case status == http.StatusTooManyRequests || status >= 500:
+			retry, wait = true, httpx.RetryAfter(h, maxBackoff)
+			err = apiError(status, body)
+		default:
+			err = apiError(status, body)
+		}
+		if !retry || attempt >= c.retries {
+			return nil, nil, classify(what, err)
+		}
+		if wait <= 0 {
+			wait = httpx.Backoff(attempt, c.backoff, maxBackoff)
+		}
+		c.log.Debug("onelogin: retrying", zap.String("request", what), zap.Int("attempt", attempt+1), zap.Duration("wait", wait))
+		if err := httpx.Sleep(ctx, wait); err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+func (c *client) once(ctx context.Context, u string) ([]byte, http.Header, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	req.Header.Set("Accept", "application/json")
+	c.mu.Lock()
+	c.requests++
+	c.mu.Unlock()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	c.observe(resp.Header)
+	if d, ok := ctx.Value(datesKey{}).(*dates); ok {
+		d.see(resp.Header)
+	}
+	return body, resp.Header, resp.StatusCode, nil
+}
+
+// dates tracks the earliest server Date header of one read, so that an
+// incremental read's position is on OneLogin's clock, not the caller's.
+type dates struct {
+	mu    gosync.Mutex
+	first time.Time
+}
+
+type datesKey struct{}
+
+func (d *dates) see(h http.Header) {
+	t, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.first.IsZero() || t.Before(d.first) {
+		d.first = t
+	}
+}
+
+// earliest returns the earliest Date seen, or fallback if none was.
+func (d *dates) earliest(fallback time.Time) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.first.IsZero() {
+		return fallback
+	}
+	return d.first.UTC()
+}
+
+// observe records the rate limit headers.
+func (c *client) observe(h http.Header) {
+	rem, err1 := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
+	reset, err2 := strconv.Atoi(h.Get("X-RateLimit-Reset"))
+	if err1 != nil || err2 != nil {
+		return
+	}
+	lim, _ := strconv.Atoi(h.Get("X-RateLimit-Limit"))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.limit, c.remaining, c.reset = lim, rem, time.Now().Add(time.Duration(reset)*time.Second)
+}
+
+// pace keeps under the rate limit before it is hit: with the window spent
+// it waits for the reset; with under a tenth of it left it spreads the
+// remaining requests over the time left.
+func (c *client) pace(ctx context.Context) error {
+	c.mu.Lock()
+	rem, lim, left := c.remaining, c.limit, time.Until(c.reset)
+	c.mu.Unlock()
+	if rem < 0 || left <= 0 {
+		return nil
+	}
+	var wait time.Duration
+	switch {
+	case rem == 0:
+		wait = left
+	case lim > 0 && rem*10 < lim:
+		wait = left / time.Duration(rem+1)
+	default:
+		return nil
+	}
+	c.log.Debug("onelogin: pacing under the rate limit", zap.Int("remaining", rem), zap.Duration("wait", wait))
+	return httpx.Sleep(ctx, wait)
+}
+
+// Requests returns how many API requests the client has sent (token
+// requests excluded).
+func (c *client) Requests() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests
+}
+
+// retryableErr reports transport failures and token endpoint 5xxs.
+func retryableErr(err error) bool {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.Response != nil && re.Response.StatusCode >= 500
+	}
+	return httpx.Transient(err)
+}
+
+// APIError is an error response of the OneLogin API.
+type APIError struct {
+	// Status is the HTTP status.
+	Status int
+	// Message is OneLogin's message.
+	Message string
+}
+
+// Error reads "HTTP 400: message".
+func (e *APIError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message) }
+
+// apiError decodes OneLogin's error bodies: v2's {"message"} and v1's
+// {"status": {"message"}}.
+func apiError(status int, body []byte) error {
+	var v struct {
+		Message string `json:"message"`
+		Status  struct {
+			Message string `json:"message"`
+		} `json:"status"`
+	}
+	_ = json.Unmarshal(body, &v)
+	msg := v.Message
+	if msg == "" {
+		msg = v.Status.Message
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	return &APIError{Status: status, Message: msg}
+}
+
+// classify wraps a final failure with source.ErrUnavailable and says what
+// to check for the failures an administrator causes.
+func classify(what string, err error) error {
+	var ae *APIError
+	var re *oauth2.RetrieveError
+	hint := ""
+	switch {
+	case errors.As(err, &re):
+		hint = "; the token request was refused: check the API credential pair (client id and secret) and that its owner still exists"
+	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
+		hint = "; the API credentials were rejected"
+	case errors.As(err, &ae) && ae.Status == http.StatusForbidden:
+		hint = "; listing app users needs an API credential with Read All or Manage All"
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		hint = "; check AppID and BaseURL"
+	}
+	return fmt.Errorf("%w: onelogin: %s: %w%s", source.ErrUnavailable, what, err, hint)
+}
+
+// pages reads a v2 listing to its end: the first request with limit, the
+// next ones with the After-Cursor header sent back as cursor (never with
+// limit, which OneLogin refuses). A failure after the first page also
+// wraps source.ErrIncomplete.
+func pages[T any](ctx context.Context, c *client, what, path string, query url.Values, limit int) ([]T, error) {
+	q := url.Values{}
+	for k, v := range query {
+		q[k] = v
+	}
+	q.Set("limit", strconv.Itoa(limit))
+	var out []T
+	prev := ""
+	for page := 1; ; page++ {
+		body, h, err := c.get(ctx, fmt.Sprintf("%s page %d", what, page), path, q)
+		if err != nil {
+			if page > 1 {
+				return nil, fmt.Errorf("%w after %d pages: %w", source.ErrIncomplete, page-1, err)
+			}
+			return nil, err
+		}
+		var items []T
+		if err := json.Unmarshal(body, &items); err != nil {
+			return nil, fmt.Errorf("%w: onelogin: %s page %d: decoding: %v", source.ErrUnavailable, what, page, err)
+		}
+		out = append(out, items...)
+		next := h.Get("After-Cursor")
+		if next == "" || len(items) == 0 {
+			return out, nil
+		}
+		if next == prev {
+			return nil, fmt.Errorf("%w: onelogin: %s: page %d repeats its cursor", source.ErrIncomplete, what, page)
+		}
+		prev = next
+		q.Del("limit")
+		q.Set("cursor", next)
+	}
+}

@@ -1,0 +1,165 @@
+package onelogin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/oauth2"
+
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/internal/httpx"
+)
+
+// Status codes of a OneLogin user.
+const (
+	StatusUnactivated       = 0
+	StatusActive            = 1
+	StatusSuspended         = 2
+	StatusLocked            = 3
+	StatusPasswordExpired   = 4
+	StatusAwaitingReset     = 5
+	StatusPasswordPending   = 7
+	StatusSecurityQuestions = 8
+)
+
+// GroupSource says which OneLogin objects become source groups.
+type GroupSource string
+
+// Group sources.
+const (
+	// GroupsRolesAndGroups (the default) reports the roles that hold the
+	// app and the OneLogin groups of users in scope.
+	GroupsRolesAndGroups GroupSource = ""
+	// GroupsRoles reports roles only.
+	GroupsRoles GroupSource = "roles"
+	// GroupsGroups reports OneLogin groups only.
+	GroupsGroups GroupSource = "groups"
+	// GroupsNone reports no groups.
+	GroupsNone GroupSource = "none"
+)
+
+// Config configures a OneLogin source. The zero value of every optional
+// field is a working default; Open validates it and fills the defaults.
+type Config struct {
+	// BaseURL is the account's API host: https://<subdomain>.onelogin.com,
+	// or a legacy regional host (https://api.us.onelogin.com,
+	// https://api.eu.onelogin.com). It must be https except on loopback.
+	BaseURL string `json:"baseURL"`
+	// ClientID and ClientSecret are an API credential pair with Read All
+	// (or Manage All): listing app users needs it.
+	ClientID     string        `json:"clientID"`
+	ClientSecret source.Secret `json:"clientSecret"`
+	// AuthStyle is how the credentials go to the token endpoint: in the
+	// form body (the default, as documented) or as HTTP Basic
+	// (oauth2.AuthStyleInHeader, as OneLogin's SDKs send them).
+	AuthStyle oauth2.AuthStyle `json:"-"`
+	// AppID is the Netskope app whose users are read.
+	AppID int64 `json:"appID"`
+	// SkipRoleUsers reads only /api/2/apps/{id}/users. By default the
+	// users of the roles that hold the app are added, in case that listing
+	// leaves out users who get the app through a role.
+	SkipRoleUsers bool `json:"skipRoleUsers,omitempty"`
+	// Groups says which OneLogin objects are reported as groups.
+	Groups GroupSource `json:"groups,omitempty"`
+	// State maps a user's status and state to provsync's states. The
+	// default, DefaultState, makes status 1 (Active) active and every
+	// other status suspended.
+	State func(status, state int) source.State `json:"-"`
+	// PageSize is items per page of user profile listings (default 50,
+	// OneLogin's documented maximum for users); app and role user
+	// listings ask for 1,000.
+	PageSize int `json:"pageSize,omitempty"`
+	// Concurrency is how many requests run at once; default 4.
+	Concurrency int `json:"concurrency,omitempty"`
+	// MaxRetries is how many times a 429, a 5xx or a broken connection is
+	// retried; default 6, negative for none.
+	MaxRetries int `json:"maxRetries,omitempty"`
+	// Backoff is the first retry's wait, doubling up to a minute, with
+	// full jitter; default 1s. A Retry-After header wins.
+	Backoff time.Duration `json:"backoff,omitempty"`
+	// Overlap is how far before the last run's start an incremental read
+	// looks for updated users, against clock skew; default 5 minutes.
+	Overlap time.Duration `json:"overlap,omitempty"`
+	// HTTPClient's transport and timeout are used for every request.
+	HTTPClient *http.Client `json:"-"`
+	// Logger receives debug and warning logs without personal data or
+	// credentials; zap.NewNop() if nil.
+	Logger *zap.Logger `json:"-"`
+}
+
+// DefaultState is the documented default status mapping: only status 1
+// (Active, the one status that can sign in) is active; unactivated,
+// suspended, locked and the password states are suspended. OneLogin has no
+// soft-deleted state: a deleted user is simply gone, and leaves scope.
+func DefaultState(status, _ int) source.State {
+	if status == StatusActive {
+		return source.StateActive
+	}
+	return source.StateSuspended
+}
+
+// ErrConfig is wrapped by every configuration error Open returns; it
+// wraps source.ErrInvalid.
+var ErrConfig = fmt.Errorf("onelogin: bad configuration: %w", source.ErrInvalid)
+
+// Open validates the configuration, fills the defaults and returns a
+// source. It makes no request.
+func (c Config) Open() (*Source, error) {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	c.BaseURL = strings.TrimRight(strings.TrimSpace(c.BaseURL), "/")
+	if err := httpx.CheckURL(c.BaseURL); err != nil {
+		bad("BaseURL %q: %v", c.BaseURL, err)
+	}
+	if c.ClientID == "" || c.ClientSecret == "" {
+		bad("ClientID and ClientSecret: an API credential pair is required")
+	}
+	if c.AppID <= 0 {
+		bad("AppID %d: the app's numeric id is required", c.AppID)
+	}
+	switch c.Groups {
+	case GroupsRolesAndGroups, GroupsRoles, GroupsGroups, GroupsNone:
+	default:
+		bad("Groups %q: want roles, groups, none or empty for both", c.Groups)
+	}
+	switch {
+	case c.PageSize == 0:
+		c.PageSize = 50
+	case c.PageSize < 1 || c.PageSize > 1000:
+		bad("PageSize %d: want 1 to 1000", c.PageSize)
+	}
+	if c.AuthStyle == oauth2.AuthStyleAutoDetect {
+		c.AuthStyle = oauth2.AuthStyleInParams
+	}
+	if c.State == nil {
+		c.State = DefaultState
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 6
+	}
+	if c.MaxRetries < 0 {
+		c.MaxRetries = 0
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = time.Second
+	}
+	if c.Overlap <= 0 {
+		c.Overlap = 5 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Source{cfg: c, c: newClient(&c), log: c.Logger}, nil
+}

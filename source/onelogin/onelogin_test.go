@@ -1,0 +1,430 @@
+package onelogin_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/oauth2"
+
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/onelogin"
+	"github.com/provsync/provsync/source/onelogin/onelogintest"
+)
+
+const app = 777
+
+// open returns a source over srv with fast retries; edit adjusts it.
+func open(t *testing.T, srv *onelogintest.Server, edit func(*onelogin.Config)) *onelogin.Source {
+	t.Helper()
+	id, secret := srv.Credentials()
+	cfg := onelogin.Config{BaseURL: srv.URL(), ClientID: id, ClientSecret: source.Secret(secret), AppID: app,
+		Backoff: time.Millisecond}
+	if edit != nil {
+		edit(&cfg)
+	}
+	src, err := cfg.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+func read(t *testing.T, src source.Source) *source.Directory {
+	t.Helper()
+	d, err := src.Read(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func person(name string, status int) onelogintest.User {
+	return onelogintest.User{Username: name, Email: name + "@example.com", Firstname: strings.ToUpper(name[:1]) + name[1:],
+		Lastname: "Example", Status: status, State: 1}
+}
+
+func id(u onelogintest.User) string { return strconv.FormatInt(u.ID, 10) }
+
+func byName(t *testing.T, d *source.Directory, name string) *source.User {
+	t.Helper()
+	for i := range d.Users {
+		if d.Users[i].UserName == name {
+			return &d.Users[i]
+		}
+	}
+	t.Fatalf("user %s not read", name)
+	return nil
+}
+
+func names(d *source.Directory) []string {
+	var out []string
+	for _, u := range d.Users {
+		out = append(out, u.UserName)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestScopeRolesAndGroups(t *testing.T) {
+	srv := onelogintest.New(t)
+	sales := srv.AddGroup(onelogintest.Group{Name: "Sales"})
+	ann := srv.AddUser(func() onelogintest.User { u := person("ann", 1); u.GroupID = &sales.ID; return u }())
+	bob := srv.AddUser(person("bob", 1))
+	cat := srv.AddUser(person("cat", 1))
+	srv.AddUser(person("dan", 1)) // no app
+	srv.AssignApp(app, ann.ID)
+	srv.AssignApp(app+1, cat.ID) // another app
+	users := srv.AddRole(onelogintest.Role{Name: "Netskope Users", Apps: []int64{app}})
+	other := srv.AddRole(onelogintest.Role{Name: "Other app", Apps: []int64{app + 1}})
+	must(t, srv.SetRoleUsers(users.ID, bob.ID, ann.ID))
+	must(t, srv.SetRoleUsers(other.ID, cat.ID))
+
+	d := read(t, open(t, srv, nil))
+	if got := names(d); !slices.Equal(got, []string{"ann", "bob"}) {
+		t.Fatalf("users %v, want ann (direct) and bob (through a role)", got)
+	}
+	if len(d.Groups) != 2 {
+		t.Fatalf("groups %+v, want the role and the group", d.Groups)
+	}
+	for _, g := range d.Groups {
+		switch g.ID {
+		case "role:" + strconv.FormatInt(users.ID, 10):
+			if g.DisplayName != "Netskope Users" || !slices.Equal(slices.Sorted(slices.Values(g.Members)), slices.Sorted(slices.Values([]string{id(ann), id(bob)}))) || g.Attributes["kind"] != "role" {
+				t.Errorf("role group %+v", g)
+			}
+		case "group:" + strconv.FormatInt(sales.ID, 10):
+			if g.DisplayName != "Sales" || !slices.Equal(g.Members, []string{id(ann)}) || g.Attributes["kind"] != "group" {
+				t.Errorf("OneLogin group %+v", g)
+			}
+		default:
+			t.Errorf("unexpected group %+v", g)
+		}
+	}
+	a := byName(t, d, "ann")
+	if v, _ := a.Attr("roles"); fmt.Sprint(v) != "[Netskope Users]" {
+		t.Errorf("ann roles %v", v)
+	}
+	if v, _ := a.Attr("groupName"); v != "Sales" {
+		t.Errorf("ann groupName %v", v)
+	}
+
+	// Only the app's own listing, which OneLogin may or may not fill
+	// with role users: both behaviours.
+	for _, withRoles := range []bool{false, true} {
+		srv.SetAppListingIncludesRoles(withRoles)
+		d = read(t, open(t, srv, func(c *onelogin.Config) { c.SkipRoleUsers = true; c.Groups = onelogin.GroupsNone }))
+		want := []string{"ann"}
+		if withRoles {
+			want = []string{"ann", "bob"}
+		}
+		if got := names(d); !slices.Equal(got, want) || len(d.Groups) != 0 {
+			t.Fatalf("app listing only (roles listed: %v): %v and %d groups", withRoles, got, len(d.Groups))
+		}
+		if d = read(t, open(t, srv, nil)); !slices.Equal(names(d), []string{"ann", "bob"}) {
+			t.Fatalf("with role users (roles listed: %v): %v", withRoles, names(d))
+		}
+	}
+}
+
+func TestStatuses(t *testing.T) {
+	srv := onelogintest.New(t)
+	want := map[int]source.State{}
+	for _, st := range []int{0, 1, 2, 3, 4, 5, 7, 8} {
+		u := srv.AddUser(person(fmt.Sprintf("s%d", st), st))
+		srv.AssignApp(app, u.ID)
+		want[st] = source.StateSuspended
+	}
+	want[1] = source.StateActive
+	d := read(t, open(t, srv, nil))
+	for st, w := range want {
+		u := byName(t, d, fmt.Sprintf("s%d", st))
+		if u.State != w {
+			t.Errorf("status %d: %v, want %v", st, u.State, w)
+		}
+		if v, _ := u.Attr("status"); v != int64(st) {
+			t.Errorf("status %d: attribute %v", st, v)
+		}
+	}
+	// The caller's own mapping: locked users stay active.
+	d = read(t, open(t, srv, func(c *onelogin.Config) {
+		c.State = func(status, state int) source.State {
+			if status == onelogin.StatusLocked {
+				return source.StateActive
+			}
+			return onelogin.DefaultState(status, state)
+		}
+	}))
+	if byName(t, d, "s3").State != source.StateActive || byName(t, d, "s2").State != source.StateSuspended {
+		t.Error("custom state mapping not applied")
+	}
+}
+
+func TestProfile(t *testing.T) {
+	srv := onelogintest.New(t)
+	boss := srv.AddUser(person("boss", 1))
+	u := person("ann", 1)
+	u.Title, u.Department, u.Company, u.Phone, u.ExternalID, u.SAMAccountName = "Engineer", "R&D", "Acme", "+1 555", "E-7", "ann"
+	u.ManagerUserID = &boss.ID
+	u.CustomAttributes = map[string]string{"costCenter": "CC-1", "email": "shadow@example.com", "empty": ""}
+	ann := srv.AddUser(u)
+	srv.AssignApp(app, ann.ID, boss.ID)
+	a := byName(t, read(t, open(t, srv, nil)), "ann")
+	tests := []struct {
+		attr string
+		want any
+	}{
+		{"jobTitle", "Engineer"}, {"department", "R&D"}, {"company", "Acme"}, {"phone", "+1 555"},
+		{"externalId", "E-7"}, {"samAccountName", "ann"}, {"managerId", id(boss)}, {"costCenter", "CC-1"},
+		{"custom_attributes.email", "shadow@example.com"}, {"empty", nil}, {"userState", int64(1)},
+	}
+	for _, tt := range tests {
+		got, ok := a.Attr(tt.attr)
+		if !ok {
+			got = nil
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s = %#v, want %#v", tt.attr, got, tt.want)
+		}
+	}
+	if a.PrimaryEmail() != "ann@example.com" || a.DisplayName != "Ann Example" {
+		t.Errorf("ann: %+v", a)
+	}
+}
+
+func TestPagingAndCursors(t *testing.T) {
+	srv := onelogintest.New(t)
+	var ids []int64
+	for i := range 2345 {
+		ids = append(ids, srv.AddUser(person(fmt.Sprintf("u%04d", i), 1)).ID)
+	}
+	srv.AssignApp(app, ids[:1500]...)
+	role := srv.AddRole(onelogintest.Role{Name: "R", Apps: []int64{app}})
+	must(t, srv.SetRoleUsers(role.ID, ids[1000:]...))
+	src := open(t, srv, func(c *onelogin.Config) { c.Groups = onelogin.GroupsRoles })
+	d := read(t, src)
+	if len(d.Users) != 2345 || len(d.Groups[0].Members) != 1345 {
+		t.Fatalf("read %d users, role of %d; want 2345 and 1345", len(d.Users), len(d.Groups[0].Members))
+	}
+	// 2 pages of app users, 1 of roles, 2 of role users, 47 profile batches.
+	if got := srv.Requests(""); got != 2+1+2+47 {
+		t.Errorf("%d requests, want %d", got, 2+1+2+47)
+	}
+	if src.Requests() != srv.Requests("") {
+		t.Errorf("source counts %d requests, server %d", src.Requests(), srv.Requests(""))
+	}
+}
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault onelogintest.Fault
+	}{
+		{"429 with Retry-After", onelogintest.Fault{Status: 429, RetryAfter: 1}},
+		{"500 twice", onelogintest.Fault{Status: 500, Times: 2}},
+		{"503 on a later page", onelogintest.Fault{Route: onelogintest.RouteAppUsers, Page: 2, Status: 503}},
+		{"502 on profiles", onelogintest.Fault{Route: onelogintest.RouteUsers, Status: 502, Times: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := onelogintest.New(t)
+			for i := range 30 {
+				srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%02d", i), 1)).ID)
+			}
+			srv.InjectFault(tt.fault)
+			src := open(t, srv, func(c *onelogin.Config) { c.PageSize = 10 })
+			// App users page 1,000 at a time: make the second page exist.
+			if tt.fault.Page == 2 {
+				for i := range 1000 {
+					srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("v%04d", i), 1)).ID)
+				}
+			}
+			if d := read(t, src); len(d.Users) < 30 {
+				t.Fatalf("read %d users", len(d.Users))
+			}
+		})
+	}
+}
+
+func TestFailurePartway(t *testing.T) {
+	srv := onelogintest.New(t)
+	for i := range 30 {
+		srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%02d", i), 1)).ID)
+	}
+	srv.InjectFault(onelogintest.Fault{Route: onelogintest.RouteUsers, Status: 500, Times: 100})
+	src := open(t, srv, func(c *onelogin.Config) { c.PageSize = 10; c.MaxRetries = 2; c.Concurrency = 1 })
+	d, err := src.Read(ctx(t))
+	if d != nil || !errors.Is(err, source.ErrUnavailable) {
+		t.Fatalf("read %v, %v; want nothing and ErrUnavailable", d, err)
+	}
+	var ae *onelogin.APIError
+	if !errors.As(err, &ae) || ae.Status != 500 {
+		t.Errorf("the API error is not reachable: %v", err)
+	}
+}
+
+func TestCursorWithLimitRefused(t *testing.T) {
+	// The fake refuses cursor together with limit, as OneLogin does; the
+	// source pages 1,000 app users at a time and 10 profiles a page, so a
+	// read that sent both would fail here.
+	srv := onelogintest.New(t)
+	for i := range 25 {
+		srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%02d", i), 1)).ID)
+	}
+	src := open(t, srv, func(c *onelogin.Config) { c.PageSize = 10; c.MaxRetries = -1 })
+	if d := read(t, src); len(d.Users) != 25 {
+		t.Fatalf("read %d users", len(d.Users))
+	}
+}
+
+func TestRateLimitPacing(t *testing.T) {
+	srv := onelogintest.New(t)
+	for i := range 20 {
+		srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%02d", i), 1)).ID)
+	}
+	// 8 requests a 2-second window: the read takes 1+1+20/2=12 requests,
+	// so the client must wait for a reset rather than hit 429s it is not
+	// allowed to retry.
+	srv.SetRateLimit(8, 2*time.Second)
+	src := open(t, srv, func(c *onelogin.Config) { c.PageSize = 2; c.MaxRetries = -1; c.Concurrency = 1 })
+	if d := read(t, src); len(d.Users) != 20 {
+		t.Fatalf("read %d users", len(d.Users))
+	}
+}
+
+func TestIncremental(t *testing.T) {
+	srv := onelogintest.New(t)
+	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	srv.SetClock(func() time.Time { return now })
+	var us []onelogintest.User
+	for i := range 10 {
+		u := srv.AddUser(person(fmt.Sprintf("u%d", i), 1))
+		srv.AssignApp(app, u.ID)
+		us = append(us, u)
+	}
+	role := srv.AddRole(onelogintest.Role{Name: "R", Apps: []int64{app}})
+	must(t, srv.SetRoleUsers(role.ID, us[0].ID))
+	src := open(t, srv, func(c *onelogin.Config) { c.Groups = onelogin.GroupsRoles })
+	now = now.Add(time.Hour)
+	full, err := src.ReadChanges(ctx(t), "")
+	if err != nil || !full.Full || len(full.Users) != 10 {
+		t.Fatalf("first read: %v %+v", err, full)
+	}
+
+	now = now.Add(time.Hour)
+	must(t, srv.UpdateUser(us[1].ID, func(u *onelogintest.User) { u.Status = onelogin.StatusSuspended }))
+	must(t, srv.UpdateUser(us[2].ID, func(u *onelogintest.User) { u.Department = "Ops" }))
+	srv.UnassignApp(app, us[3].ID)
+	must(t, srv.SetRoleUsers(role.ID, us[0].ID, us[4].ID)) // no updated_at change
+	nu := srv.AddUser(person("new", 1))
+	srv.AssignApp(app, nu.ID)
+	now = now.Add(time.Hour)
+	srv.ResetRequests()
+	ch, err := src.ReadChanges(ctx(t), full.Cursor)
+	if err != nil || ch.Full {
+		t.Fatalf("changes: %v %+v", err, ch)
+	}
+	var got []string
+	for _, u := range ch.Users {
+		got = append(got, u.UserName)
+	}
+	slices.Sort(got)
+	if want := []string{"new", "u1", "u2", "u4"}; !slices.Equal(got, want) {
+		t.Errorf("changed users %v, want %v", got, want)
+	}
+	if !slices.Equal(ch.RemovedUsers, []string{id(us[3])}) {
+		t.Errorf("removed %v, want %s", ch.RemovedUsers, id(us[3]))
+	}
+	if len(ch.Groups) != 1 || len(ch.Groups[0].Members) != 2 {
+		t.Errorf("groups %+v, want the role with two members", ch.Groups)
+	}
+	t.Logf("incremental read with 4 changes: %d requests", srv.Requests(""))
+
+	srv.ResetRequests()
+	again, err := src.ReadChanges(ctx(t), ch.Cursor)
+	if err != nil || len(again.Users) != 0 || len(again.RemovedUsers) != 0 {
+		t.Fatalf("nothing changed: %v, %d users, %d removed", err, len(again.Users), len(again.RemovedUsers))
+	}
+	// app users, roles, role users, users updated since.
+	if got := srv.Requests(""); got != 4 {
+		t.Errorf("a read with nothing changed made %d requests, want 4", got)
+	}
+
+	if _, err := src.ReadChanges(ctx(t), "not-a-cursor"); !errors.Is(err, source.ErrCursorExpired) {
+		t.Errorf("a bad cursor: %v, want ErrCursorExpired", err)
+	}
+}
+
+func TestSecretsStayOut(t *testing.T) {
+	srv := onelogintest.New(t)
+	srv.AssignApp(app, srv.AddUser(person("ann", 1)).ID)
+	id, secret := srv.Credentials()
+	core, logs := observer.New(zap.DebugLevel)
+	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInParams, oauth2.AuthStyleInHeader} {
+		src, err := onelogin.Config{BaseURL: srv.URL(), ClientID: id, ClientSecret: source.Secret(secret), AppID: app,
+			AuthStyle: style, Logger: zap.New(core)}.Open()
+		must(t, err)
+		read(t, src)
+	}
+	bad, err := onelogin.Config{BaseURL: srv.URL(), ClientID: id, ClientSecret: "wrong-secret-value", AppID: app,
+		Logger: zap.New(core), MaxRetries: -1}.Open()
+	must(t, err)
+	_, err = bad.Read(ctx(t))
+	if err == nil || !strings.Contains(err.Error(), "credential") {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	var all bytes.Buffer
+	all.WriteString(err.Error())
+	for _, e := range logs.All() {
+		fmt.Fprintf(&all, "%s %v\n", e.Message, e.ContextMap())
+	}
+	fmt.Fprintf(&all, "%v %+v %#v", source.Secret(secret), source.Secret(secret), source.Secret(secret))
+	for _, s := range []string{secret, "wrong-secret-value"} {
+		if strings.Contains(all.String(), s) {
+			t.Errorf("a secret appears in errors, logs or formatting")
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  onelogin.Config
+		want string
+	}{
+		{"no url", onelogin.Config{ClientID: "a", ClientSecret: "b", AppID: 1}, "BaseURL"},
+		{"plain http", onelogin.Config{BaseURL: "http://acme.onelogin.com", ClientID: "a", ClientSecret: "b", AppID: 1}, "loopback"},
+		{"no credentials", onelogin.Config{BaseURL: "https://acme.onelogin.com", AppID: 1}, "ClientSecret"},
+		{"no app", onelogin.Config{BaseURL: "https://acme.onelogin.com", ClientID: "a", ClientSecret: "b"}, "AppID"},
+		{"groups", onelogin.Config{BaseURL: "https://acme.onelogin.com", ClientID: "a", ClientSecret: "b", AppID: 1, Groups: "teams"}, "Groups"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.cfg.Open()
+			if !errors.Is(err, onelogin.ErrConfig) || !errors.Is(err, source.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("%v, want ErrConfig naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
