@@ -63,6 +63,11 @@ type Config struct {
 	// users of the roles that hold the app are added, in case that listing
 	// leaves out users who get the app through a role.
 	SkipRoleUsers bool `json:"skipRoleUsers,omitempty"`
+	// UserName is the OneLogin field that becomes the user name:
+	// "email" (the default, as the Netskope connector's email parameter
+	// defaults to email) or "username". Either falls back to the other
+	// when empty.
+	UserName string `json:"userName,omitempty"`
 	// Groups says which OneLogin objects are reported as groups.
 	Groups GroupSource `json:"groups,omitempty"`
 	// State maps a user's status and state to provsync's states. The
@@ -127,6 +132,13 @@ func (c Config) Open() (*Source, error) {
 	case GroupsRolesAndGroups, GroupsRoles, GroupsGroups, GroupsNone:
 	default:
 		bad("Groups %q: want roles, groups, none or empty for both", c.Groups)
+	}
+	switch c.UserName {
+	case "":
+		c.UserName = "email"
+	case "email", "username":
+	default:
+		bad("UserName %q: want email or username", c.UserName)
 	}
 	switch {
 	case c.PageSize == 0:

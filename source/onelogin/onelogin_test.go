@@ -27,7 +27,7 @@ func open(t *testing.T, srv *onelogintest.Server, edit func(*onelogin.Config)) *
 	t.Helper()
 	id, secret := srv.Credentials()
 	cfg := onelogin.Config{BaseURL: srv.URL(), ClientID: id, ClientSecret: source.Secret(secret), AppID: app,
-		Backoff: time.Millisecond}
+		Backoff: time.Millisecond, UserName: "username"}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -203,6 +203,11 @@ func TestProfile(t *testing.T) {
 	}
 	if a.PrimaryEmail() != "ann@example.com" || a.DisplayName != "Ann Example" {
 		t.Errorf("ann: %+v", a)
+	}
+	// By default the email is the user name, the username an attribute.
+	d := read(t, open(t, srv, func(c *onelogin.Config) { c.UserName = "" }))
+	if a := byName(t, d, "ann@example.com"); a.Attributes["oneloginUsername"] != "ann" {
+		t.Errorf("default user name: %+v", a)
 	}
 }
 

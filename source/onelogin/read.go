@@ -26,6 +26,7 @@ import (
 // which keep their short names.
 const (
 	AttrStatus         = "status"
+	AttrUsername       = "oneloginUsername"
 	AttrOneLoginState  = "userState"
 	AttrRoleIDs        = "roleIds"
 	AttrRoles          = "roles"
@@ -460,15 +461,21 @@ func (s *Source) convert(p *profile, sc *scope, groupNames map[string]string, ro
 	if p.State != nil {
 		state = *p.State
 	}
-	u := source.User{ID: id, UserName: p.Username, GivenName: p.Firstname, FamilyName: p.Lastname,
+	a := map[string]any{AttrStatus: int64(*p.Status), AttrOneLoginState: int64(state)}
+	u := source.User{ID: id, UserName: p.Email, GivenName: p.Firstname, FamilyName: p.Lastname,
 		DisplayName: strings.TrimSpace(p.Firstname + " " + p.Lastname), State: s.cfg.State(*p.Status, state)}
+	if s.cfg.UserName == "username" || u.UserName == "" {
+		u.UserName = p.Username
+	}
 	if u.UserName == "" {
 		u.UserName = p.Email
+	}
+	if p.Username != "" {
+		a[AttrUsername] = p.Username
 	}
 	if p.Email != "" {
 		u.Emails = []source.Email{{Value: p.Email, Type: "work", Primary: true}}
 	}
-	a := map[string]any{AttrStatus: int64(*p.Status), AttrOneLoginState: int64(state)}
 	set := func(name, v string) {
 		if v != "" {
 			a[name] = v
