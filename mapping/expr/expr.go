@@ -3,6 +3,7 @@ package expr
 import (
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,7 @@ type Expr struct {
 	src   string
 	root  *node
 	attrs []string
+	ctxs  sync.Pool // of *evalCtx, so that Eval does not allocate one
 }
 
 // Source returns the text the expression was parsed from.
@@ -137,16 +139,22 @@ func (e *Expr) Eval(env Env) (Value, error) {
 // EvalWith evaluates the expression against env with the given options.
 // A nil env has no attributes.
 func (e *Expr) EvalWith(env Env, opts ...EvalOption) (Value, error) {
-	c := &evalCtx{env: env, src: e.src}
+	c, _ := e.ctxs.Get().(*evalCtx)
+	if c == nil {
+		c = new(evalCtx)
+	}
+	*c = evalCtx{env: env, src: e.src}
 	for _, o := range opts {
 		o(&c.cfg)
 	}
 	v, err := c.eval(e.root)
+	if c.redacted && err == nil {
+		v.flags |= flagRedacted
+	}
+	*c = evalCtx{} // drop references to env and options
+	e.ctxs.Put(c)
 	if err != nil {
 		return Value{}, err
-	}
-	if c.redacted {
-		v.flags |= flagRedacted
 	}
 	return v, nil
 }

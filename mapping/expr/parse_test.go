@@ -155,6 +155,11 @@ func FuzzParse(f *testing.F) {
 		`SelectUniqueValue(Join(".", Mid([a], 1, 1), [b]), [c])`,
 		`DateDiff("ww", Now(), CDate([hire]))`,
 		`Word("This,string!has&many separators",3,",!&#")`,
+		`FormatDateTime("20150123105347.1Z", , "yyyyMMddHHmmss.fZ", "dddd MMM yy h tt zzz K g FFF")`,
+		`DateAdd("m", 99999999999999, Now())`,
+		`DateFromNum(2650467743999999999)`,
+		`Mid("abc", 9223372036854775807, 9223372036854775807)`,
+		`RandomString(256, 64, 64, 64, 64, "abc")`,
 	} {
 		f.Add(s)
 	}
