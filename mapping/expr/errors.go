@@ -16,6 +16,10 @@ var (
 	ErrArity = errors.New("expr: wrong number of arguments")
 	// ErrEval is a failure while evaluating an expression.
 	ErrEval = errors.New("expr: evaluation failed")
+	// ErrNoUniqueValue is the cause of SelectUniqueValue's error when no
+	// candidate is unique; the caller should hold the object back, as
+	// Entra escrows it. The error also wraps ErrEval.
+	ErrNoUniqueValue = errors.New("no candidate value is unique")
 )
 
 // SyntaxError is an error found by Parse. It wraps ErrSyntax,

@@ -15,8 +15,8 @@ type Env interface {
 	Attr(name string) (any, bool)
 }
 
-// Expr is a parsed expression. It is immutable and safe for concurrent
-// use.
+// Expr is a parsed expression. It is safe for concurrent use; it must
+// not be copied.
 type Expr struct {
 	src   string
 	root  *node

@@ -76,11 +76,6 @@ var functions = map[string]*funcDef{
 	"word":                      {name: "Word", min: 3, max: 3, eval: fnWord},
 }
 
-// ErrNoUniqueValue is the cause of SelectUniqueValue's error when no
-// candidate is unique. The caller should hold the object back (Entra
-// escrows it).
-var ErrNoUniqueValue = fmt.Errorf("no candidate value is unique")
-
 // ---- evaluation helpers ----
 
 // fail returns an *EvalError for the call n.
