@@ -42,17 +42,16 @@ const (
 var condOperators = []CondOperator{CondEquals, CondNotEquals, CondContains, CondNotContains, CondStartsWith, CondEndsWith,
 	CondGreaterThan, CondLessThan, CondMatches, CondPresent, CondNotPresent, CondIncludes, CondMemberOf, CondNotMemberOf}
 
-// UnmarshalText reads an operator ignoring case, with spaces or
-// underscores between words.
-func (o *CondOperator) UnmarshalText(b []byte) error {
-	want := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(string(b)), "_", " "))
+// ParseCondOperator reads a condition operator ignoring case, with
+// spaces or underscores between words ("starts_with").
+func ParseCondOperator(s string) (CondOperator, error) {
+	want := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), "_", " "))
 	for _, op := range condOperators {
 		if string(op) == want {
-			*o = op
-			return nil
+			return op, nil
 		}
 	}
-	return fmt.Errorf("%w: unknown condition operator %q", ErrInvalidRule, string(b))
+	return "", fmt.Errorf("%w: unknown condition operator %q", ErrInvalidRule, s)
 }
 
 // MatchMode says whether a rule needs all its conditions or any.
@@ -161,8 +160,8 @@ func (rs GroupRules) Compile() (*CompiledGroupRules, error) {
 		}
 		for j, c := range r.Conditions {
 			loc := fmt.Sprintf(".conditions[%d]", j)
-			var op CondOperator
-			if err := op.UnmarshalText([]byte(c.Operator)); err != nil {
+			op, err := ParseCondOperator(string(c.Operator))
+			if err != nil {
 				bad(loc+".operator", "unknown operator %q", c.Operator)
 				continue
 			}

@@ -56,17 +56,6 @@ func ParseOperator(s string) (Operator, error) {
 	return "", fmt.Errorf("%w: unknown operator %q", ErrInvalidRule, s)
 }
 
-// UnmarshalText reads an operator with ParseOperator, so configuration
-// files may spell it either way.
-func (o *Operator) UnmarshalText(b []byte) error {
-	op, err := ParseOperator(string(b))
-	if err != nil {
-		return err
-	}
-	*o = op
-	return nil
-}
-
 // Clause is one condition of a scoping filter.
 type Clause struct {
 	// Attribute is the source attribute tested (see source.User.Attr).
