@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/source"
 )
 
 // ErrUnknownApproval is returned by Approve and Reject for an id the
@@ -197,4 +200,29 @@ func (e *Engine) decide(ctx context.Context, status ApprovalStatus, ids []string
 	}
 	snap.Serial++
 	return e.state.Save(ctx, snap)
+}
+
+// ErrNoRules is returned by AffectedUsers when the engine's mapper has no
+// group rules to preview.
+var ErrNoRules = errors.New("sync: the mapper has no group rules")
+
+// rulePreviewer is a mapper that can list the users one group rule acts
+// on (mapping.RuleMapper).
+type rulePreviewer interface {
+	AffectedUsers(dir *source.Directory, rule int) ([]mapping.Affected, error)
+}
+
+// AffectedUsers reads the source and lists the users group rule i of the
+// engine's mapper puts into groups, and which groups, as OneLogin's "Show
+// Affected Users" does before a rule is saved. It changes nothing.
+func (e *Engine) AffectedUsers(ctx context.Context, rule int) ([]mapping.Affected, error) {
+	rp, ok := e.mapper.(rulePreviewer)
+	if !ok {
+		return nil, ErrNoRules
+	}
+	dir, err := e.source.Read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, e.source.Name(), err)
+	}
+	return rp.AffectedUsers(dir, rule)
 }

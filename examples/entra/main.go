@@ -150,7 +150,11 @@ func syncOnce(ctx context.Context, o options, src *entra.Source, tgt *netskope.C
 		fmt.Fprintln(out)
 		s = src.OnDemand(o.user)
 	}
-	engOpts := []sync.Option{sync.WithLogger(log), sync.WithState(state), sync.WithTargetName(o.URL)}
+	extra, err := o.ConfigOptions()
+	if err != nil {
+		return err
+	}
+	engOpts := append([]sync.Option{sync.WithLogger(log), sync.WithState(state), sync.WithTargetName(o.URL)}, extra...)
 	if o.user != "" {
 		// The on-demand directory holds one user: leave everything else alone.
 		engOpts = append(engOpts, sync.WithPartialSource())

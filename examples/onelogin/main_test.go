@@ -35,3 +35,23 @@ func TestNeedsConfiguration(t *testing.T) {
 		t.Fatalf("run without a OneLogin URL: %v", err)
 	}
 }
+
+func TestDemoWithConfig(t *testing.T) {
+	var out strings.Builder
+	if err := run(context.Background(), []string{"-demo", "-config", "../config/onelogin.yaml"}, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	// The configuration's rules make the groups (a group per role), and
+	// its policy deactivates a user who loses the app.
+	for _, want := range []string{`create-group group "Netskope Users"`, "Groups: 1 to create",
+		`deactivate-user user "edsger@example.com" (left scope)`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	var bad strings.Builder
+	err := run(context.Background(), []string{"-demo", "-config", "../config/nope.yaml"}, &bad)
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Errorf("a missing config: %v", err)
+	}
+}

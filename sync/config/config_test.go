@@ -206,4 +206,10 @@ approval: [delete-user]
 		t.Fatalf("after approval: %+v, %d users", p.Summary, ns.UserCount())
 	}
 	var _ mapping.Mapper = cfg.Mapper()
+
+	// Show Affected Users for the rule, through the engine.
+	aff, err := eng.AffectedUsers(ctx, 0)
+	if err != nil || len(aff) != 1 || aff[0].UserName != "ada@example.com" || aff[0].Groups[0] != "Netskope Engineering" {
+		t.Fatalf("affected users: %+v %v", aff, err)
+	}
 }

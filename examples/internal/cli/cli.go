@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/config"
 	"github.com/provsync/provsync/target/netskope"
 )
 
@@ -35,6 +36,8 @@ type Netskope struct {
 	// Apply, Confirm, MaxChanges and Verbose are the run's switches.
 	Apply, Confirm, Verbose bool
 	MaxChanges              int
+	// ConfigFile is a provsync configuration file (sync/config).
+	ConfigFile string
 }
 
 // Register adds the Netskope flags to fs; name is the program's name, for
@@ -46,7 +49,21 @@ func (n *Netskope) Register(fs *flag.FlagSet, name string) {
 	fs.BoolVar(&n.Confirm, "confirm", false, "with -apply: apply a plan whose deprovisions exceed the safety limits")
 	fs.IntVar(&n.MaxChanges, "max", 50, "changes of the plan to list (0: all)")
 	fs.BoolVar(&n.Verbose, "v", false, "log each request")
+	fs.StringVar(&n.ConfigFile, "config", os.Getenv("PROVSYNC_CONFIG"), "configuration file: attribute mapping, scoping filters, group rules, matching, policy, approval (see examples/config; env PROVSYNC_CONFIG)")
 	n.Token = os.Getenv("NETSKOPE_TOKEN")
+}
+
+// ConfigOptions loads -config, if given, into engine options; they come
+// last, so the file's policy wins over flags.
+func (n *Netskope) ConfigOptions() ([]sync.Option, error) {
+	if n.ConfigFile == "" {
+		return nil, nil
+	}
+	cfg, err := config.Load(n.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Options(), nil
 }
 
 // Logger is a development logger with -v, else a no-op one.
