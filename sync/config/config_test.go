@@ -3,6 +3,7 @@ package config_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -211,5 +212,21 @@ approval: [delete-user]
 	aff, err := eng.AffectedUsers(ctx, 0)
 	if err != nil || len(aff) != 1 || aff[0].UserName != "ada@example.com" || aff[0].Groups[0] != "Netskope Engineering" {
 		t.Fatalf("affected users: %+v %v", aff, err)
+	}
+}
+
+// TestReadmeExample keeps the README's configuration example valid.
+func TestReadmeExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in the README")
+	}
+	if _, err := config.Parse([]byte(block)); err != nil {
+		t.Fatalf("the README's example does not parse: %v", err)
 	}
 }
