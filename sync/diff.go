@@ -102,6 +102,17 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 	if len(managed) == 0 {
 		managed = mapping.DefaultUserAttributes()
 	}
+	// The manager attribute carries the manager's source id; Netskope
+	// wants its id there. Resolve it through the matches and links.
+	targetOf := make(map[string]string, len(d.Users))
+	for src, l := range in.snap.Users {
+		targetOf[src] = l.TargetID
+	}
+	for i := range d.Users {
+		if j := m.Observed[i]; j >= 0 && m.Errors[i] == nil {
+			targetOf[d.Users[i].SourceID] = obs[j].ID
+		}
+	}
 	ups := make(map[string]*userPlan, len(d.Users))
 	matched := make([]bool, len(obs))
 	unchanged := 0
@@ -116,6 +127,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			p.Problems = append(p.Problems, Problem{Object: ref, Message: err.Error()})
 			continue
 		}
+		resolveManager(&du.User, targetOf)
 		j := m.Observed[i]
 		if j < 0 {
 			if du.Event != mapping.EventNone {
@@ -226,6 +238,22 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		}
 	}
 	return ups, unchanged, nil
+}
+
+// resolveManager replaces a mapped manager's source id by the manager's
+// target id; a manager not in the target yet is left out until a later run
+// can name it.
+func resolveManager(u *scim.User, targetOf map[string]string) {
+	if u.Enterprise == nil || u.Enterprise.Manager == nil || u.Enterprise.Manager.Value == "" {
+		return
+	}
+	e := *u.Enterprise
+	if id, ok := targetOf[e.Manager.Value]; ok && id != "" {
+		e.Manager = &scim.Manager{Value: id}
+	} else {
+		e.Manager = nil
+	}
+	u.Enterprise = &e
 }
 
 // delayedDelete decides whether a user deactivated for event has waited out

@@ -230,3 +230,56 @@ func TestReadmeExample(t *testing.T) {
 		t.Fatalf("the README's example does not parse: %v", err)
 	}
 }
+
+// TestManagerResolved maps the manager from the source's managerId: the
+// engine writes the manager's Netskope id, once the manager exists there.
+func TestManagerResolved(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+mapping:
+  users:
+    - {target: userName, type: direct, source: userName}
+    - {target: externalId, type: direct, source: id}
+    - {target: manager, type: direct, source: managerId}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := &source.Directory{Users: []source.User{
+		{ID: "boss", UserName: "boss@example.com", State: source.StateActive},
+		{ID: "emp", UserName: "emp@example.com", State: source.StateActive, Attributes: map[string]any{"managerId": "boss"}},
+	}}
+	ns := netskopetest.New(t)
+	client, err := netskope.New(ns.URL(), ns.Token(), netskope.WithRateLimit(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := sync.New(file.FromDirectory(dir), client, cfg.Options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		p, _, err := eng.Run(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 && p.Summary.UpdateUsers != 1 {
+			t.Errorf("second run: %+v, want the manager set", p.Summary)
+		}
+		if i == 2 && !p.Empty() {
+			t.Errorf("third run: %+v, want nothing", p.Summary)
+		}
+	}
+	var bossID, got string
+	for _, u := range ns.Users() {
+		if u.UserName == "boss@example.com" {
+			bossID = u.ID
+		}
+		if u.UserName == "emp@example.com" && u.Enterprise != nil && u.Enterprise.Manager != nil {
+			got = u.Enterprise.Manager.Value
+		}
+	}
+	if got == "" || got != bossID {
+		t.Fatalf("emp's manager %q, want boss's Netskope id %q", got, bossID)
+	}
+}
