@@ -16,40 +16,60 @@ import (
 // non-numeric value.
 var ErrInvalidRule = errors.New("mapping: invalid rule")
 
-// Operator is a scoping filter clause's operator, as Entra's scoping
-// filters name them.
+// Operator is a scoping filter clause's operator, spelled as Entra's
+// scoping filter editor spells it.
 type Operator string
 
-// Scoping filter operators. String comparisons are case-sensitive, as
-// Entra's are.
+// Scoping filter operators, with Microsoft Entra's semantics ("Scoping
+// users or groups to be provisioned with scoping filters", learn.microsoft.com):
+//
+//   - string comparisons are case-sensitive;
+//   - a clause on an absent or empty attribute is false, whatever the
+//     operator, except IS NULL ("Scoping filters will return false if the
+//     value is null / empty");
+//   - Entra does not filter on multi-valued attributes; here a positive
+//     operator holds when any value of a list holds, and NOT EQUALS and
+//     NOT REGEX MATCH when no value matches;
+//   - Entra does not support IS MEMBER OF yet; here it tests direct
+//     membership through Memberships.
 const (
-	OpEquals          Operator = "EQUALS"                 // the value is the clause's, exactly
-	OpNotEquals       Operator = "NOT EQUALS"             // it is not (an absent value is not equal)
-	OpIsTrue          Operator = "IS TRUE"                // a boolean true (or "true", any case)
-	OpIsFalse         Operator = "IS FALSE"               // a boolean false (or "false")
-	OpIsNull          Operator = "IS NULL"                // absent or empty
+	OpEquals          Operator = "EQUALS"                 // the value is exactly the clause's
+	OpNotEquals       Operator = "NOT EQUALS"             // present, and not exactly the clause's
+	OpIsTrue          Operator = "IS TRUE"                // a boolean true, or the string "true" in any case
+	OpIsFalse         Operator = "IS FALSE"               // a boolean false, or the string "false" in any case
+	OpIsNull          Operator = "IS NULL"                // absent, an empty string or an empty list
 	OpIsNotNull       Operator = "IS NOT NULL"            // present and not empty
-	OpRegexMatch      Operator = "REGEX MATCH"            // matches the regular expression (anywhere, as .NET's IsMatch)
-	OpNotRegexMatch   Operator = "NOT REGEX MATCH"        // does not
+	OpRegexMatch      Operator = "REGEX MATCH"            // the whole value matches the regular expression
+	OpNotRegexMatch   Operator = "NOT REGEX MATCH"        // present, and the whole value does not match
 	OpGreaterThan     Operator = "Greater_Than"           // an integer greater than the clause's integer
-	OpGreaterOrEquals Operator = "Greater_Than_OR_EQUALS" // greater or equal
-	OpLessThan        Operator = "Less_Than"              // less
-	OpLessOrEquals    Operator = "Less_Than_OR_EQUALS"    // less or equal
-	OpIncludes        Operator = "Includes"               // contains the clause's string
+	OpGreaterOrEquals Operator = "Greater_Than_OR_EQUALS" // an integer greater than or equal to it
+	OpLessThan        Operator = "Less_Than"              // an integer less than it
+	OpLessOrEquals    Operator = "Less_Than_OR_EQUALS"    // an integer less than or equal to it
+	OpIncludes        Operator = "Includes"               // the value contains the clause's string (String.Contains)
+	OpEndsWith        Operator = "ENDS_WITH"              // the value ends with the clause's string
 	OpIsMemberOf      Operator = "IS MEMBER OF"           // the user is a direct member of the group (id or name)
 	OpIsNotMemberOf   Operator = "IS NOT MEMBER OF"       // the user is not
 )
 
-var operators = []Operator{OpEquals, OpNotEquals, OpIsTrue, OpIsFalse, OpIsNull, OpIsNotNull, OpRegexMatch,
-	OpNotRegexMatch, OpGreaterThan, OpGreaterOrEquals, OpLessThan, OpLessOrEquals, OpIncludes, OpIsMemberOf, OpIsNotMemberOf}
+// operators lists every Operator; it is never modified.
+var operators = [...]Operator{OpEquals, OpNotEquals, OpIsTrue, OpIsFalse, OpIsNull, OpIsNotNull, OpRegexMatch,
+	OpNotRegexMatch, OpGreaterThan, OpGreaterOrEquals, OpLessThan, OpLessOrEquals, OpIncludes, OpEndsWith,
+	OpIsMemberOf, OpIsNotMemberOf}
+
+// normOp folds an operator's spelling: lower case, words separated by
+// one space whether written with spaces or underscores.
+func normOp(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r == ' ' || r == '_' }), " ")
+}
 
 // ParseOperator reads an operator as Entra writes it, ignoring case and
 // whether words are joined by spaces or underscores ("NOT EQUALS",
-// "not_equals", "GREATER_THAN_OR_EQUALS", "Greater Than").
+// "not_equals", "GREATER_THAN_OR_EQUALS", "Greater Than"). Anything else
+// is an error wrapping ErrInvalidRule.
 func ParseOperator(s string) (Operator, error) {
-	norm := func(x string) string { return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(x), "_", " ")) }
+	want := normOp(s)
 	for _, op := range operators {
-		if norm(string(op)) == norm(s) {
+		if normOp(string(op)) == want {
 			return op, nil
 		}
 	}
@@ -58,9 +78,11 @@ func ParseOperator(s string) (Operator, error) {
 
 // Clause is one condition of a scoping filter.
 type Clause struct {
-	// Attribute is the source attribute tested (see source.User.Attr).
-	Attribute string `json:"attribute" yaml:"attribute"`
-	// Operator is one of the Op constants.
+	// Attribute is the source attribute tested (see source.User.Attr);
+	// unused by IS MEMBER OF and IS NOT MEMBER OF.
+	Attribute string `json:"attribute,omitempty" yaml:"attribute,omitempty"`
+	// Operator is one of the Op constants, in any spelling ParseOperator
+	// reads.
 	Operator Operator `json:"operator" yaml:"operator"`
 	// Value is the operand: a string, an integer, a regular expression
 	// or a group; unused by IS TRUE, IS FALSE, IS NULL and IS NOT NULL.
@@ -69,7 +91,9 @@ type Clause struct {
 
 // ScopingFilter is a named set of clauses, all of which must hold.
 type ScopingFilter struct {
-	Name    string   `json:"name,omitempty" yaml:"name,omitempty"`
+	// Name is the filter's title, used in errors and explanations.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Clauses are ANDed.
 	Clauses []Clause `json:"clauses" yaml:"clauses"`
 }
 
@@ -78,17 +102,19 @@ type ScopingFilter struct {
 // everyone.
 type Scope []ScopingFilter
 
-// Memberships answers IS MEMBER OF: whether a user is a direct member of
-// a group, named by id or display name.
+// Memberships answers IS MEMBER OF and group rules' member of: whether a
+// user is a direct member of a group, named by id or display name.
 type Memberships interface {
 	IsMember(userID, group string) bool
 }
 
-// DirectoryMemberships indexes a directory's direct memberships by group
-// id and by display name (ignoring case).
-type DirectoryMemberships map[string]map[string]bool // user id -> group keys
+// DirectoryMemberships maps a user id to the keys of the groups the user
+// is a direct member of: group ids and display names (in lower case).
+type DirectoryMemberships map[string]map[string]bool
 
-// NewMemberships indexes dir's memberships.
+var _ Memberships = DirectoryMemberships(nil)
+
+// NewMemberships indexes dir's direct memberships.
 func NewMemberships(dir *source.Directory) DirectoryMemberships {
 	m := DirectoryMemberships{}
 	for _, g := range dir.Groups {
@@ -103,73 +129,158 @@ func NewMemberships(dir *source.Directory) DirectoryMemberships {
 	return m
 }
 
-// IsMember reports whether user is a direct member of group (id or name).
+// IsMember reports whether user is a direct member of group, named by id
+// or by display name, ignoring case. It does not allocate.
 func (m DirectoryMemberships) IsMember(user, group string) bool {
 	set := m[user]
-	return set[group] || set[strings.ToLower(group)]
+	if set[group] {
+		return true
+	}
+	for k := range set { // a user's own groups: a short loop, not a lower-cased copy
+		if strings.EqualFold(k, group) {
+			return true
+		}
+	}
+	return false
+}
+
+// getter says how an attribute is read from a user.
+type getter uint8
+
+const (
+	getAttribute   getter = iota // Attributes, then User.Attr
+	getBuiltin                   // User.Attr: a built-in that is not a plain string
+	getID                        // User.ID
+	getUserName                  // User.UserName
+	getEmail                     // User.PrimaryEmail()
+	getGivenName                 // User.GivenName
+	getFamilyName                // User.FamilyName
+	getDisplayName               // User.DisplayName
+	getState                     // User.State.String()
+)
+
+// attrRef is an attribute name resolved once, so that reading it neither
+// lower-cases the name nor boxes a string field: source.User.Attr does
+// both, and each allocates.
+type attrRef struct {
+	name  string // as configured
+	lower string // lower case
+	get   getter
+}
+
+// resolveAttr resolves name the way source.User.Attr does. It asks Attr
+// itself which built-in field the name reads, with a probe user whose
+// fields hold distinct markers, so the two cannot drift apart.
+func resolveAttr(name string) attrRef {
+	r := attrRef{name: name, lower: strings.ToLower(name)}
+	probe := source.User{ID: "\x00id", UserName: "\x00userName", Emails: []source.Email{{Value: "\x00email", Primary: true}},
+		GivenName: "\x00givenName", FamilyName: "\x00familyName", DisplayName: "\x00displayName",
+		State: source.StateSuspended, DeletedAt: time.Unix(1, 0)}
+	v, ok := probe.Attr(name)
+	if !ok {
+		return r
+	}
+	r.get = getBuiltin
+	switch v {
+	case "\x00id":
+		r.get = getID
+	case "\x00userName":
+		r.get = getUserName
+	case "\x00email":
+		r.get = getEmail
+	case "\x00givenName":
+		r.get = getGivenName
+	case "\x00familyName":
+		r.get = getFamilyName
+	case "\x00displayName":
+		r.get = getDisplayName
+	case source.StateSuspended.String():
+		r.get = getState
+	}
+	return r
+}
+
+// str returns a plain string attribute and whether it is present
+// (non-empty, as Attr treats empty built-ins); ok is false and isStr
+// false for the other kinds, which value reads.
+func (r *attrRef) str(u *source.User) (s string, isStr bool) {
+	switch r.get {
+	case getID:
+		s = u.ID
+	case getUserName:
+		s = u.UserName
+	case getEmail:
+		s = u.PrimaryEmail()
+	case getGivenName:
+		s = u.GivenName
+	case getFamilyName:
+		s = u.FamilyName
+	case getDisplayName:
+		s = u.DisplayName
+	case getState:
+		s = u.State.String()
+	default:
+		return "", false
+	}
+	return s, true
+}
+
+// value reads an attribute that str does not.
+func (r *attrRef) value(u *source.User) (any, bool) {
+	if r.get == getAttribute {
+		if v, ok := u.Attributes[r.name]; ok {
+			return v, true
+		}
+	}
+	return u.Attr(r.lower)
 }
 
 // compiledClause is a clause ready to run.
 type compiledClause struct {
-	attr string
-	op   Operator
-	val  string
-	num  int64
-	re   *regexp.Regexp
+	attr  attrRef
+	op    Operator
+	val   string
+	num   int64
+	isNum bool // val is an integer (num), for EQUALS on integer attributes
+	re    *regexp.Regexp
 }
 
-// CompiledScope is a Scope ready to evaluate. A nil *CompiledScope
-// accepts everyone.
+// CompiledScope is a Scope ready to evaluate; it is safe for concurrent
+// use. A nil *CompiledScope accepts everyone.
 type CompiledScope struct {
+	names   []string
 	filters [][]compiledClause
+	members bool
 }
 
-// Compile checks the filters: every problem is a *MappingError located as
-// "[i].clauses[j].field", joined, wrapping ErrInvalidRule.
+// Compile checks the filters and prepares them. Every problem is a
+// *MappingError located as "[i].clauses[j].field", naming the filter,
+// wrapping ErrInvalidRule; all of them are returned, joined.
 func (s Scope) Compile() (*CompiledScope, error) {
 	var errs []error
 	out := &CompiledScope{}
 	for i, f := range s {
+		name := f.Name
+		if name == "" {
+			name = "#" + strconv.Itoa(i)
+		}
 		if len(f.Clauses) == 0 {
 			errs = append(errs, &MappingError{Path: fmt.Sprintf("[%d].clauses", i),
-				Err: fmt.Errorf("%w: filter %q has no clause", ErrInvalidRule, f.Name)})
+				Err: fmt.Errorf("%w: filter %q has no clause", ErrInvalidRule, name)})
 			continue
 		}
-		var cs []compiledClause
+		cs := make([]compiledClause, 0, len(f.Clauses))
 		for j, c := range f.Clauses {
-			loc := fmt.Sprintf("[%d].clauses[%d]", i, j)
-			bad := func(field, format string, args ...any) {
-				errs = append(errs, &MappingError{Path: loc + "." + field, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidRule}, args...)...)})
-			}
-			op, err := ParseOperator(string(c.Operator))
+			cc, field, err := compileClause(c)
 			if err != nil {
-				bad("operator", "unknown operator %q", c.Operator)
+				errs = append(errs, &MappingError{Path: fmt.Sprintf("[%d].clauses[%d].%s", i, j, field),
+					Err: fmt.Errorf("filter %q clause %d: %w", name, j, err)})
 				continue
 			}
-			if strings.TrimSpace(c.Attribute) == "" && op != OpIsMemberOf && op != OpIsNotMemberOf {
-				bad("attribute", "empty")
-				continue
-			}
-			cc := compiledClause{attr: c.Attribute, op: op, val: c.Value}
-			switch op {
-			case OpRegexMatch, OpNotRegexMatch:
-				if cc.re, err = regexp.Compile(c.Value); err != nil {
-					bad("value", "regular expression %q: %v", c.Value, err)
-					continue
-				}
-			case OpGreaterThan, OpGreaterOrEquals, OpLessThan, OpLessOrEquals:
-				if cc.num, err = strconv.ParseInt(strings.TrimSpace(c.Value), 10, 64); err != nil {
-					bad("value", "%s compares integers; %q is not one", op, c.Value)
-					continue
-				}
-			case OpEquals, OpNotEquals, OpIncludes, OpIsMemberOf, OpIsNotMemberOf:
-				if c.Value == "" {
-					bad("value", "%s needs a value", op)
-					continue
-				}
-			}
+			out.members = out.members || cc.op == OpIsMemberOf || cc.op == OpIsNotMemberOf
 			cs = append(cs, cc)
 		}
+		out.names = append(out.names, name)
 		out.filters = append(out.filters, cs)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -178,30 +289,99 @@ func (s Scope) Compile() (*CompiledScope, error) {
 	return out, nil
 }
 
+// compileClause checks one clause; on error it names the faulty field.
+func compileClause(c Clause) (compiledClause, string, error) {
+	op, err := ParseOperator(string(c.Operator))
+	if err != nil {
+		return compiledClause{}, "operator", err
+	}
+	cc := compiledClause{op: op, val: c.Value}
+	switch op {
+	case OpIsMemberOf, OpIsNotMemberOf:
+	default:
+		if strings.TrimSpace(c.Attribute) == "" {
+			return cc, "attribute", fmt.Errorf("%w: %s needs an attribute", ErrInvalidRule, op)
+		}
+		cc.attr = resolveAttr(c.Attribute)
+	}
+	switch op {
+	case OpIsTrue, OpIsFalse, OpIsNull, OpIsNotNull:
+		return cc, "", nil
+	}
+	if c.Value == "" {
+		return cc, "value", fmt.Errorf("%w: %s needs a value", ErrInvalidRule, op)
+	}
+	switch op {
+	case OpRegexMatch, OpNotRegexMatch:
+		// Entra matches the whole value: its own examples, ".*@domain.com"
+		// and "(1[0-9][0-9][0-9][0-9][0-9][0-9])" for 1000000 to 2000000,
+		// only make sense anchored.
+		if cc.re, err = regexp.Compile(`^(?:` + c.Value + `)$`); err != nil {
+			return cc, "value", fmt.Errorf("%w: regular expression %q: %w", ErrInvalidRule, c.Value, err)
+		}
+	case OpGreaterThan, OpGreaterOrEquals, OpLessThan, OpLessOrEquals:
+		if cc.num, err = strconv.ParseInt(strings.TrimSpace(c.Value), 10, 64); err != nil {
+			return cc, "value", fmt.Errorf("%w: %s compares integers; %q is not one", ErrInvalidRule, op, c.Value)
+		}
+		cc.isNum = true
+	case OpEquals, OpNotEquals:
+		n, err := strconv.ParseInt(c.Value, 10, 64)
+		cc.num, cc.isNum = n, err == nil
+	}
+	return cc, "", nil
+}
+
+// NeedsMemberships reports whether any clause is IS MEMBER OF or IS NOT
+// MEMBER OF, so that InScope needs a Memberships to answer right.
+func (s *CompiledScope) NeedsMemberships() bool { return s != nil && s.members }
+
 // InScope reports whether any filter accepts u. m answers IS MEMBER OF;
-// it may be nil when no clause uses it.
+// nil means u is a member of no group. It does not allocate unless a
+// clause reads a non-string built-in attribute (emails, deletedAt) or
+// compares a time.
 func (s *CompiledScope) InScope(u *source.User, m Memberships) bool {
 	if s == nil || len(s.filters) == 0 {
 		return true
 	}
 	for _, f := range s.filters {
-		ok := true
-		for k := range f {
-			if !f[k].holds(u, m) {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if firstFailing(f, u, m) < 0 {
 			return true
 		}
 	}
 	return false
 }
 
-// holds evaluates one clause. A multi-valued attribute satisfies a
-// positive operator when any value does, and a negative one (NOT EQUALS,
-// NOT REGEX MATCH) when no value matches.
+// firstFailing returns the index of the first clause of f that u fails,
+// or -1.
+func firstFailing(f []compiledClause, u *source.User, m Memberships) int {
+	for k := range f {
+		if !f[k].holds(u, m) {
+			return k
+		}
+	}
+	return -1
+}
+
+// Explain says why u is in scope or not: the filter that accepts it, or
+// for each filter the first clause it fails.
+func (s *CompiledScope) Explain(u *source.User, m Memberships) string {
+	if s == nil || len(s.filters) == 0 {
+		return "in scope: no scoping filter"
+	}
+	var b strings.Builder
+	b.WriteString("out of scope:")
+	for i, f := range s.filters {
+		k := firstFailing(f, u, m)
+		if k < 0 {
+			return fmt.Sprintf("in scope: filter %q accepts", s.names[i])
+		}
+		c := &f[k]
+		fmt.Fprintf(&b, " filter %q fails clause %d (%s %s %q);", s.names[i], k, c.attr.name, c.op, c.val)
+	}
+	return strings.TrimSuffix(b.String(), ";")
+}
+
+// holds evaluates one clause.
 func (c *compiledClause) holds(u *source.User, m Memberships) bool {
 	switch c.op {
 	case OpIsMemberOf:
@@ -209,35 +389,65 @@ func (c *compiledClause) holds(u *source.User, m Memberships) bool {
 	case OpIsNotMemberOf:
 		return m == nil || !m.IsMember(u.ID, c.val)
 	}
-	v, ok := u.Attr(c.attr)
-	switch c.op {
-	case OpIsNull:
-		return !ok || isBlank(v)
-	case OpIsNotNull:
-		return ok && !isBlank(v)
-	case OpIsTrue, OpIsFalse:
-		b, isBool := boolOf(v)
-		return ok && isBool && b == (c.op == OpIsTrue)
-	case OpNotEquals:
-		return !ok || !anyString(v, func(s string) bool { return s == c.val })
-	case OpNotRegexMatch:
-		return !ok || !anyString(v, c.re.MatchString)
+	if s, isStr := c.attr.str(u); isStr {
+		if s == "" {
+			return c.op == OpIsNull
+		}
+		return c.holdsString(s)
 	}
-	if !ok {
-		return false
+	v, ok := c.attr.value(u)
+	if !ok || isBlank(v) {
+		return c.op == OpIsNull
 	}
-	switch c.op {
-	case OpEquals:
-		return anyString(v, func(s string) bool { return s == c.val })
-	case OpIncludes:
-		return anyString(v, func(s string) bool { return strings.Contains(s, c.val) })
-	case OpRegexMatch:
-		return anyString(v, c.re.MatchString)
+	switch x := v.(type) {
+	case string:
+		return c.holdsString(x)
+	case []string:
+		// Positive operators: any value; negative ones: no value matches.
+		neg := c.op == OpNotEquals || c.op == OpNotRegexMatch
+		for _, s := range x {
+			if ok := c.holdsString(s); ok != neg {
+				return !neg
+			}
+		}
+		return neg
+	case bool:
+		switch c.op {
+		case OpIsTrue:
+			return x
+		case OpIsFalse:
+			return !x
+		}
+		return c.holdsString(boolString(x, c.val))
+	case int64:
+		return c.holdsInt(x)
+	case float64:
+		if x == float64(int64(x)) {
+			return c.holdsInt(int64(x))
+		}
+		return c.holdsString(strconv.FormatFloat(x, 'f', -1, 64))
+	case time.Time:
+		return c.holdsString(x.UTC().Format(time.RFC3339))
 	}
-	n, isNum := intOf(v)
-	if !isNum {
-		return false
+	return false
+}
+
+// boolString is b as a string: "True"/"False" (as .NET writes booleans)
+// when want is spelled so, else "true"/"false".
+func boolString(b bool, want string) string {
+	switch {
+	case b && want == "True":
+		return "True"
+	case !b && want == "False":
+		return "False"
+	case b:
+		return "true"
 	}
+	return "false"
+}
+
+// holdsInt evaluates a clause on an integer attribute.
+func (c *compiledClause) holdsInt(n int64) bool {
 	switch c.op {
 	case OpGreaterThan:
 		return n > c.num
@@ -247,69 +457,53 @@ func (c *compiledClause) holds(u *source.User, m Memberships) bool {
 		return n < c.num
 	case OpLessOrEquals:
 		return n <= c.num
+	case OpEquals:
+		return c.isNum && n == c.num
+	case OpNotEquals:
+		return !c.isNum || n != c.num
 	}
-	return false
+	return c.holdsString(strconv.FormatInt(n, 10))
 }
 
-// anyString reports whether f holds for the value's string form, or for
-// any element of a list.
-func anyString(v any, f func(string) bool) bool {
-	switch x := v.(type) {
-	case string:
-		return f(x)
-	case []string:
-		for _, s := range x {
-			if f(s) {
-				return true
-			}
-		}
+// holdsString evaluates a clause on a non-empty string.
+func (c *compiledClause) holdsString(s string) bool {
+	switch c.op {
+	case OpEquals:
+		return s == c.val
+	case OpNotEquals:
+		return s != c.val
+	case OpIsTrue:
+		return strings.EqualFold(strings.TrimSpace(s), "true")
+	case OpIsFalse:
+		return strings.EqualFold(strings.TrimSpace(s), "false")
+	case OpIsNull:
 		return false
-	case bool:
-		return f(strconv.FormatBool(x)) || f(strings.ToUpper(strconv.FormatBool(x)[:1])+strconv.FormatBool(x)[1:])
-	case int64:
-		return f(strconv.FormatInt(x, 10))
-	case float64:
-		return f(strconv.FormatFloat(x, 'f', -1, 64))
-	case time.Time:
-		return f(x.UTC().Format(time.RFC3339))
+	case OpIsNotNull:
+		return true
+	case OpRegexMatch:
+		return c.re.MatchString(s)
+	case OpNotRegexMatch:
+		return !c.re.MatchString(s)
+	case OpIncludes:
+		return strings.Contains(s, c.val)
+	case OpEndsWith:
+		return strings.HasSuffix(s, c.val)
+	case OpGreaterThan, OpGreaterOrEquals, OpLessThan, OpLessOrEquals:
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		return err == nil && c.holdsInt(n)
 	}
 	return false
 }
 
+// isBlank reports whether an attribute value counts as empty.
 func isBlank(v any) bool {
 	switch x := v.(type) {
 	case nil:
 		return true
 	case string:
-		return strings.TrimSpace(x) == ""
+		return x == ""
 	case []string:
 		return len(x) == 0
 	}
 	return false
-}
-
-func boolOf(v any) (bool, bool) {
-	switch x := v.(type) {
-	case bool:
-		return x, true
-	case string:
-		b, err := strconv.ParseBool(strings.ToLower(strings.TrimSpace(x)))
-		return b, err == nil
-	}
-	return false, false
-}
-
-func intOf(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case float64:
-		if x == float64(int64(x)) {
-			return int64(x), true
-		}
-	case string:
-		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
-		return n, err == nil
-	}
-	return 0, false
 }
