@@ -429,7 +429,7 @@ func (a *compiledAction) add(s string, out []string) []string {
 	case len(sub) > 1:
 		return addGroup(out, sub[1])
 	}
-	return addGroup(out, sub[0])
+	return addGroup(out, s)
 }
 
 // holds evaluates one condition.
