@@ -96,7 +96,17 @@ func (u *User) PrimaryEmail() string {
 // Attributes, exactly first, then ignoring case. The returned value must
 // not be modified.
 func (u *User) Attr(name string) (any, bool) {
-	switch strings.ToLower(name) {
+	key, ok := userSpellings[name]
+	if !ok {
+		// An attribute of exactly this name cannot be a built-in one
+		// (Validate forbids it), so it is found without lowering the
+		// name, which would allocate.
+		if v, ok := u.Attributes[name]; ok {
+			return v, true
+		}
+		key = strings.ToLower(name)
+	}
+	switch key {
 	case "id", "objectid":
 		return str(u.ID)
 	case "username", "userprincipalname", "upn", "login":
@@ -133,6 +143,18 @@ func (u *User) Attr(name string) (any, bool) {
 		return u.DeletedAt, true
 	}
 	return lookupAttr(u.Attributes, name)
+}
+
+// userSpellings maps the usual spellings of the built-in names to the
+// lower-case keys Attr switches on, so that common lookups need no
+// strings.ToLower.
+var userSpellings = map[string]string{
+	"id": "id", "objectId": "objectid", "userName": "username", "userPrincipalName": "userprincipalname",
+	"upn": "upn", "login": "login", "email": "email", "mail": "mail", "primaryEmail": "primaryemail",
+	"emails": "emails", "givenName": "givenname", "firstName": "firstname", "familyName": "familyname",
+	"surname": "surname", "lastName": "lastname", "displayName": "displayname", "fullName": "fullname",
+	"state": "state", "active": "active", "accountEnabled": "accountenabled", "suspended": "suspended",
+	"deleted": "deleted", "deletedAt": "deletedat", "deletionTime": "deletiontime", "deletedDateTime": "deleteddatetime",
 }
 
 // userBuiltins are the names User.Attr resolves to fields, lower case.
