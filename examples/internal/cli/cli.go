@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -38,6 +39,10 @@ type Netskope struct {
 	MaxChanges              int
 	// ConfigFile is a provsync configuration file (sync/config).
 	ConfigFile string
+	// Approvals lists the changes held for approval; Approve and Reject
+	// decide them by id (comma-separated).
+	Approvals       bool
+	Approve, Reject string
 }
 
 // Register adds the Netskope flags to fs; name is the program's name, for
@@ -49,6 +54,9 @@ func (n *Netskope) Register(fs *flag.FlagSet, name string) {
 	fs.BoolVar(&n.Confirm, "confirm", false, "with -apply: apply a plan whose deprovisions exceed the safety limits")
 	fs.IntVar(&n.MaxChanges, "max", 50, "changes of the plan to list (0: all)")
 	fs.BoolVar(&n.Verbose, "v", false, "log each request")
+	fs.BoolVar(&n.Approvals, "approvals", false, "list the changes held for an administrator's approval, and exit")
+	fs.StringVar(&n.Approve, "approve", "", "approve held changes by id (comma-separated); the next run applies them")
+	fs.StringVar(&n.Reject, "reject", "", "reject held changes by id (comma-separated); they are not proposed again until the source changes")
 	fs.StringVar(&n.ConfigFile, "config", os.Getenv("PROVSYNC_CONFIG"), "configuration file: attribute mapping, scoping filters, group rules, matching, policy, approval (see examples/config; env PROVSYNC_CONFIG)")
 	n.Token = os.Getenv("NETSKOPE_TOKEN")
 }
@@ -90,10 +98,53 @@ func (n *Netskope) Connect(ctx context.Context, log *zap.Logger, out io.Writer) 
 	return client, nil
 }
 
+// Decide handles -approvals, -approve and -reject against the engine's
+// state; done reports that one was given and the run should stop there.
+func (n *Netskope) Decide(ctx context.Context, eng *sync.Engine, out io.Writer) (done bool, err error) {
+	ids := func(s string) []string {
+		var out []string
+		for _, v := range strings.Split(s, ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	if n.Approve != "" {
+		if err := eng.Approve(ctx, ids(n.Approve)...); err != nil {
+			return true, err
+		}
+		fmt.Fprintf(out, "approved %s; the next run applies it\n", n.Approve)
+	}
+	if n.Reject != "" {
+		if err := eng.Reject(ctx, ids(n.Reject)...); err != nil {
+			return true, err
+		}
+		fmt.Fprintf(out, "rejected %s\n", n.Reject)
+	}
+	if n.Approvals {
+		list, err := eng.Approvals(ctx)
+		if err != nil {
+			return true, err
+		}
+		if len(list) == 0 {
+			fmt.Fprintln(out, "no change is held for approval")
+		}
+		for _, a := range list {
+			fmt.Fprintf(out, "%s  %-8s  %s %s (%s), held since %s\n", a.ID, a.Status, a.Change.Action, a.Change.Object,
+				a.Change.Reason, a.FirstSeen.Format("2006-01-02 15:04"))
+		}
+	}
+	return n.Approvals || n.Approve != "" || n.Reject != "", nil
+}
+
 // PlanAndApply plans, renders the plan to out and, with Apply, carries it
 // out. It returns the plan and, when applied, the result; a result with
 // failed changes is also an error.
 func (n *Netskope) PlanAndApply(ctx context.Context, eng *sync.Engine, out io.Writer) (*sync.Plan, *sync.Result, error) {
+	if done, err := n.Decide(ctx, eng, out); done || err != nil {
+		return nil, nil, err
+	}
 	p, err := eng.Plan(ctx)
 	if err != nil {
 		return nil, nil, err
