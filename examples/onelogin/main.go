@@ -122,7 +122,7 @@ func runDemo(ctx context.Context, o options, log *zap.Logger, out io.Writer) err
 		}
 		ids = append(ids, fake.AddUser(u).ID)
 	}
-	other := fake.AddUser(onelogintest.User{Username: "donald", Email: "donald@example.com", Firstname: "Donald", Lastname: "Knuth", Status: 1})
+	other := fake.AddUser(onelogintest.User{Username: "donald", Email: "donald@example.com", Firstname: "Donald", Lastname: "Knuth", Status: onelogin.StatusActive, State: onelogin.UserStateApproved})
 	users := fake.AddRole(onelogintest.Role{Name: "Netskope Users", Apps: []int64{app}})
 	if err := fake.SetRoleUsers(users.ID, ids[0], ids[1], ids[2]); err != nil {
 		return err

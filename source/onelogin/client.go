@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/time/rate"
 
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/internal/httpx"
@@ -31,10 +32,12 @@ type client struct {
 	retries int
 	backoff time.Duration
 	log     *zap.Logger
+	steady  rate.Limit    // Config.RateLimit, or rate.Inf
+	lim     *rate.Limiter // steady, slowed down near the account's limit
 
 	mu        gosync.Mutex
 	limit     int       // X-RateLimit-Limit last seen
-	remaining int       // X-RateLimit-Remaining last seen, -1 unknown
+	remaining int       // X-RateLimit-Remaining, less requests sent since; -1 unknown
 	reset     time.Time // when the window resets
 	requests  int
 }
@@ -56,7 +59,12 @@ func newClient(c *Config) *client {
 	// context that carries only the HTTP client.
 	tctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: base, Timeout: timeout})
 	hc := &http.Client{Transport: &oauth2.Transport{Source: cc.TokenSource(tctx), Base: base}, Timeout: timeout}
-	return &client{base: c.BaseURL, hc: hc, retries: c.MaxRetries, backoff: c.Backoff, log: c.Logger, remaining: -1}
+	steady := rate.Inf
+	if c.RateLimit > 0 {
+		steady = rate.Limit(c.RateLimit)
+	}
+	return &client{base: c.BaseURL, hc: hc, retries: c.MaxRetries, backoff: c.Backoff, log: c.Logger, remaining: -1,
+		steady: steady, lim: rate.NewLimiter(steady, 1)}
 }
 
 // get fetches path with query and returns the body and headers, retrying
@@ -69,7 +77,7 @@ func (c *client) get(ctx context.Context, what, path string, query url.Values) (
 	}
 	for attempt := 0; ; attempt++ {
 		if err := c.pace(ctx); err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("onelogin: %s: waiting for the rate limit: %w", what, err)
 		}
 		body, h, status, err := c.once(ctx, u)
 		if err == nil && status == http.StatusOK {
@@ -157,40 +165,57 @@ func (d *dates) earliest(fallback time.Time) time.Time {
 	return d.first.UTC()
 }
 
-// observe records the rate limit headers.
+// observe records the rate limit headers and sets the pace: the steady
+// rate while more than a tenth of the window is left, then the requests
+// left spread evenly over the time to the reset.
 func (c *client) observe(h http.Header) {
 	rem, err1 := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
 	reset, err2 := strconv.Atoi(h.Get("X-RateLimit-Reset"))
-	if err1 != nil || err2 != nil {
+	if err1 != nil || err2 != nil || rem < 0 || reset < 0 {
 		return
 	}
 	lim, _ := strconv.Atoi(h.Get("X-RateLimit-Limit"))
+	at := time.Now().Add(time.Duration(reset) * time.Second)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.limit, c.remaining, c.reset = lim, rem, time.Now().Add(time.Duration(reset)*time.Second)
+	if d := at.Sub(c.reset); c.remaining >= 0 && c.remaining < rem && d > -2*time.Second && d < 2*time.Second {
+		// The same window: requests sent since this response was made
+		// have spent some of it already.
+		rem = c.remaining
+	}
+	c.limit, c.remaining, c.reset = lim, rem, at
+	pace := c.steady
+	if left := time.Until(at); lim > 0 && rem > 0 && rem*10 < lim && left > 0 {
+		pace = min(pace, rate.Limit(float64(rem)/left.Seconds()))
+	}
+	c.lim.SetLimit(pace)
 }
 
 // pace keeps under the rate limit before it is hit: with the window spent
-// it waits for the reset; with under a tenth of it left it spreads the
-// remaining requests over the time left.
+// it waits for the reset; otherwise it counts the request against the
+// window and waits its turn at the current pace.
 func (c *client) pace(ctx context.Context) error {
-	c.mu.Lock()
-	rem, lim, left := c.remaining, c.limit, time.Until(c.reset)
-	c.mu.Unlock()
-	if rem < 0 || left <= 0 {
-		return nil
+	for {
+		c.mu.Lock()
+		left := time.Until(c.reset)
+		switch {
+		case c.remaining < 0:
+		case left <= 0: // a new window: its budget is unknown until a response says
+			c.remaining = -1
+			c.lim.SetLimit(c.steady)
+		case c.remaining > 0:
+			c.remaining--
+		default:
+			c.mu.Unlock()
+			c.log.Debug("onelogin: rate limit spent, waiting for the reset", zap.Duration("wait", left))
+			if err := httpx.Sleep(ctx, left); err != nil {
+				return err
+			}
+			continue
+		}
+		c.mu.Unlock()
+		return c.lim.Wait(ctx)
 	}
-	var wait time.Duration
-	switch {
-	case rem == 0:
-		wait = left
-	case lim > 0 && rem*10 < lim:
-		wait = left / time.Duration(rem+1)
-	default:
-		return nil
-	}
-	c.log.Debug("onelogin: pacing under the rate limit", zap.Int("remaining", rem), zap.Duration("wait", wait))
-	return httpx.Sleep(ctx, wait)
 }
 
 // Requests returns how many API requests the client has sent (token

@@ -26,6 +26,17 @@ const (
 	StatusSecurityQuestions = 8
 )
 
+// Approval states of a OneLogin user (its state field).
+const (
+	// UserStateUnknown is passed to Config.State when a profile has no
+	// state.
+	UserStateUnknown    = -1
+	UserStateUnapproved = 0
+	UserStateApproved   = 1
+	UserStateRejected   = 2
+	UserStateUnlicensed = 3
+)
+
 // GroupSource says which OneLogin objects become source groups.
 type GroupSource string
 
@@ -70,9 +81,8 @@ type Config struct {
 	UserName string `json:"userName,omitempty"`
 	// Groups says which OneLogin objects are reported as groups.
 	Groups GroupSource `json:"groups,omitempty"`
-	// State maps a user's status and state to provsync's states. The
-	// default, DefaultState, makes status 1 (Active) active and every
-	// other status suspended.
+	// State maps a user's status and state (UserStateUnknown if the
+	// profile has none) to provsync's states. The default is DefaultState.
 	State func(status, state int) source.State `json:"-"`
 	// PageSize is items per page of user profile listings (default 50,
 	// OneLogin's documented maximum for users); app and role user
@@ -83,6 +93,11 @@ type Config struct {
 	// MaxRetries is how many times a 429, a 5xx or a broken connection is
 	// retried; default 6, negative for none.
 	MaxRetries int `json:"maxRetries,omitempty"`
+	// RateLimit, if positive, caps the requests a second this source
+	// sends. Whatever it is, the source slows down when the
+	// X-RateLimit-Remaining header falls under a tenth of the limit, and
+	// waits for X-RateLimit-Reset when it reaches 0.
+	RateLimit float64 `json:"rateLimit,omitempty"`
 	// Backoff is the first retry's wait, doubling up to a minute, with
 	// full jitter; default 1s. A Retry-After header wins.
 	Backoff time.Duration `json:"backoff,omitempty"`
@@ -96,12 +111,16 @@ type Config struct {
 	Logger *zap.Logger `json:"-"`
 }
 
-// DefaultState is the documented default status mapping: only status 1
-// (Active, the one status that can sign in) is active; unactivated,
-// suspended, locked and the password states are suspended. OneLogin has no
-// soft-deleted state: a deleted user is simply gone, and leaves scope.
-func DefaultState(status, _ int) source.State {
-	if status == StatusActive {
+// DefaultState is the documented default mapping. Only status 1 (Active,
+// the one status that can sign in) is active, unless the user's state is
+// 2 (Rejected: an administrator refused the account). Every other status
+// (unactivated, suspended, locked, the password states) is suspended.
+// States 0 (Unapproved) and 3 (Unlicensed) do not suspend an active user:
+// OneLogin does not document that they stop a sign-in, and a wrong guess
+// here would suspend users in bulk. OneLogin has no soft-deleted state: a
+// deleted user is simply gone, and leaves scope.
+func DefaultState(status, state int) source.State {
+	if status == StatusActive && state != UserStateRejected {
 		return source.StateActive
 	}
 	return source.StateSuspended
@@ -145,6 +164,9 @@ func (c Config) Open() (*Source, error) {
 		c.PageSize = 50
 	case c.PageSize < 1 || c.PageSize > 1000:
 		bad("PageSize %d: want 1 to 1000", c.PageSize)
+	}
+	if c.RateLimit < 0 {
+		bad("RateLimit %v: want a positive number of requests a second, or 0 for no cap", c.RateLimit)
 	}
 	if c.AuthStyle == oauth2.AuthStyleAutoDetect {
 		c.AuthStyle = oauth2.AuthStyleInParams

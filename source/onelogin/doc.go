@@ -26,7 +26,8 @@
 //
 // Status decides the state: by default (DefaultState) only status 1,
 // Active, is active, and every other status (unactivated, suspended,
-// locked, password states) is suspended; Config.State changes that.
+// locked, password states) is suspended, as is an active user whose
+// state is 2, Rejected; Config.State changes that.
 // OneLogin keeps no deleted users: a deleted user leaves scope, and the
 // engine's policy for leaving scope applies (delete, deactivate or
 // nothing, as the connector's "deleted users" choice).
@@ -34,15 +35,18 @@
 // The roles that hold the app ("role:<id>") and the OneLogin groups of
 // users in scope ("group:<id>") are reported as groups, with the
 // attribute kind set to "role" or "group", for the mapping layer's rules;
-// users also carry roleIds, roles, groupId and groupName.
+// users also carry roleIds (every role of the profile, as strings), roles
+// (the names of those that hold the app), groupId and groupName.
 //
 // # Paging, rate limits and failures
 //
 // v2 listings page with the After-Cursor header sent back as cursor,
 // never together with limit (OneLogin refuses the pair). The client reads
-// X-RateLimit-Remaining and X-RateLimit-Reset on every response: under a
-// tenth of the window left, it spreads the remaining requests over the
-// time to the reset; with none left, it waits for the reset. 429s, 5xxs
+// X-RateLimit-Remaining and X-RateLimit-Reset on every response and
+// counts the requests it sends since against them: under a tenth of the
+// window left, a golang.org/x/time/rate limiter spreads the remaining
+// requests over the time to the reset; with none left, requests wait for
+// the reset. Config.RateLimit adds a steady cap. 429s, 5xxs
 // and broken connections are retried with Retry-After or jittered
 // exponential backoff. A request that still fails fails the whole read,
 // which returns nothing, so a partial read never deprovisions anyone.
@@ -57,4 +61,15 @@
 // changed since the last read less Config.Overlap; users no longer in
 // scope are reported removed. A second run over 1,000 unchanged app users
 // takes six requests instead of 25.
+//
+// Why this is safe without a change feed: scope (who has the app, through
+// which roles) is re-listed in full every run, so additions and removals
+// are never missed; only profile changes rely on updated_at, with the
+// overlap against clock skew, and the position is taken from OneLogin's
+// Date header, not the local clock. What it can miss: a change to a role
+// that does not hold the app, if OneLogin does not stamp updated_at for it
+// (undocumented), leaves that user's roleIds stale until the profile
+// changes or the next full read (an empty cursor, or Read). A
+// cursor is for one app and one cursor version; any other fails with
+// source.ErrCursorExpired.
 package onelogin

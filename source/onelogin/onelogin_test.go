@@ -92,7 +92,7 @@ func TestScopeRolesAndGroups(t *testing.T) {
 	users := srv.AddRole(onelogintest.Role{Name: "Netskope Users", Apps: []int64{app}})
 	other := srv.AddRole(onelogintest.Role{Name: "Other app", Apps: []int64{app + 1}})
 	must(t, srv.SetRoleUsers(users.ID, bob.ID, ann.ID))
-	must(t, srv.SetRoleUsers(other.ID, cat.ID))
+	must(t, srv.SetRoleUsers(other.ID, cat.ID, ann.ID))
 
 	d := read(t, open(t, srv, nil))
 	if got := names(d); !slices.Equal(got, []string{"ann", "bob"}) {
@@ -119,6 +119,10 @@ func TestScopeRolesAndGroups(t *testing.T) {
 	if v, _ := a.Attr("roles"); fmt.Sprint(v) != "[Netskope Users]" {
 		t.Errorf("ann roles %v", v)
 	}
+	// roleIds are all the user's roles; roles names those holding the app.
+	if v, _ := a.Attr("roleIds"); fmt.Sprint(v) != fmt.Sprint([]string{strconv.FormatInt(users.ID, 10), strconv.FormatInt(other.ID, 10)}) {
+		t.Errorf("ann roleIds %v", v)
+	}
 	if v, _ := a.Attr("groupName"); v != "Sales" {
 		t.Errorf("ann groupName %v", v)
 	}
@@ -142,22 +146,42 @@ func TestScopeRolesAndGroups(t *testing.T) {
 }
 
 func TestStatuses(t *testing.T) {
-	srv := onelogintest.New(t)
-	want := map[int]source.State{}
-	for _, st := range []int{0, 1, 2, 3, 4, 5, 7, 8} {
-		u := srv.AddUser(person(fmt.Sprintf("s%d", st), st))
-		srv.AssignApp(app, u.ID)
-		want[st] = source.StateSuspended
+	tests := []struct {
+		status, state int
+		want          source.State
+	}{
+		{onelogin.StatusUnactivated, 1, source.StateSuspended},
+		{onelogin.StatusActive, 1, source.StateActive},
+		{onelogin.StatusSuspended, 1, source.StateSuspended},
+		{onelogin.StatusLocked, 1, source.StateSuspended},
+		{onelogin.StatusPasswordExpired, 1, source.StateSuspended},
+		{onelogin.StatusAwaitingReset, 1, source.StateSuspended},
+		{6, 1, source.StateSuspended}, // unused by OneLogin
+		{onelogin.StatusPasswordPending, 1, source.StateSuspended},
+		{onelogin.StatusSecurityQuestions, 1, source.StateSuspended},
+		{onelogin.StatusActive, onelogin.UserStateUnapproved, source.StateActive},
+		{onelogin.StatusActive, onelogin.UserStateRejected, source.StateSuspended},
+		{onelogin.StatusActive, onelogin.UserStateUnlicensed, source.StateActive},
+		{onelogin.StatusSuspended, onelogin.UserStateRejected, source.StateSuspended},
 	}
-	want[1] = source.StateActive
+	srv := onelogintest.New(t)
+	name := func(status, state int) string { return fmt.Sprintf("s%d-%d", status, state) }
+	for _, tt := range tests {
+		u := person(name(tt.status, tt.state), tt.status)
+		u.State = tt.state
+		srv.AssignApp(app, srv.AddUser(u).ID)
+	}
 	d := read(t, open(t, srv, nil))
-	for st, w := range want {
-		u := byName(t, d, fmt.Sprintf("s%d", st))
-		if u.State != w {
-			t.Errorf("status %d: %v, want %v", st, u.State, w)
+	for _, tt := range tests {
+		u := byName(t, d, name(tt.status, tt.state))
+		if u.State != tt.want {
+			t.Errorf("status %d, state %d: %v, want %v", tt.status, tt.state, u.State, tt.want)
 		}
-		if v, _ := u.Attr("status"); v != int64(st) {
-			t.Errorf("status %d: attribute %v", st, v)
+		if v, _ := u.Attr("status"); v != int64(tt.status) {
+			t.Errorf("status %d: attribute %v", tt.status, v)
+		}
+		if v, _ := u.Attr("userState"); v != int64(tt.state) {
+			t.Errorf("state %d: attribute %v", tt.state, v)
 		}
 	}
 	// The caller's own mapping: locked users stay active.
@@ -169,8 +193,11 @@ func TestStatuses(t *testing.T) {
 			return onelogin.DefaultState(status, state)
 		}
 	}))
-	if byName(t, d, "s3").State != source.StateActive || byName(t, d, "s2").State != source.StateSuspended {
+	if byName(t, d, name(3, 1)).State != source.StateActive || byName(t, d, name(2, 1)).State != source.StateSuspended {
 		t.Error("custom state mapping not applied")
+	}
+	if onelogin.DefaultState(onelogin.StatusActive, onelogin.UserStateUnknown) != source.StateActive {
+		t.Error("an active user without a state is not active")
 	}
 }
 
@@ -297,17 +324,40 @@ func TestCursorWithLimitRefused(t *testing.T) {
 }
 
 func TestRateLimitPacing(t *testing.T) {
-	srv := onelogintest.New(t)
-	for i := range 20 {
-		srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%02d", i), 1)).ID)
+	// The client may not retry a 429 here: it must slow down and wait for
+	// the reset by the X-RateLimit headers alone.
+	tests := []struct {
+		name        string
+		limit       int
+		window      time.Duration
+		concurrency int
+	}{
+		// 1+1+20/2 = 12 requests: wait for one reset.
+		{"window spent, one at a time", 8, 2 * time.Second, 1},
+		{"window spent, four at a time", 8, 2 * time.Second, 4},
+		// Two reads, 24 requests: the last request of the window is
+		// spread out, then a reset.
+		{"two reads, four at a time", 20, time.Second, 4},
 	}
-	// 8 requests a 2-second window: the read takes 1+1+20/2=12 requests,
-	// so the client must wait for a reset rather than hit 429s it is not
-	// allowed to retry.
-	srv.SetRateLimit(8, 2*time.Second)
-	src := open(t, srv, func(c *onelogin.Config) { c.PageSize = 2; c.MaxRetries = -1; c.Concurrency = 1 })
-	if d := read(t, src); len(d.Users) != 20 {
-		t.Fatalf("read %d users", len(d.Users))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := onelogintest.New(t)
+			for i := range 20 {
+				srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%02d", i), 1)).ID)
+			}
+			srv.SetRateLimit(tt.limit, tt.window)
+			src := open(t, srv, func(c *onelogin.Config) {
+				c.PageSize, c.MaxRetries, c.Concurrency, c.Groups = 2, -1, tt.concurrency, onelogin.GroupsNone
+			})
+			if d := read(t, src); len(d.Users) != 20 {
+				t.Fatalf("read %d users", len(d.Users))
+			}
+			if tt.limit > 12 {
+				if d := read(t, src); len(d.Users) != 20 { // 24 requests in all
+					t.Fatalf("second read: %d users", len(d.Users))
+				}
+			}
+		})
 	}
 }
 
@@ -371,6 +421,10 @@ func TestIncremental(t *testing.T) {
 
 	if _, err := src.ReadChanges(ctx(t), "not-a-cursor"); !errors.Is(err, source.ErrCursorExpired) {
 		t.Errorf("a bad cursor: %v, want ErrCursorExpired", err)
+	}
+	otherApp := open(t, srv, func(c *onelogin.Config) { c.AppID = app + 1 })
+	if _, err := otherApp.ReadChanges(ctx(t), again.Cursor); !errors.Is(err, source.ErrCursorExpired) {
+		t.Errorf("another app's cursor: %v, want ErrCursorExpired", err)
 	}
 }
 

@@ -124,20 +124,23 @@ func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
 // which OneLogin does not stamp on the user when roles change.
 type cursor struct {
 	V      int               `json:"v"`
+	App    int64             `json:"app"`
 	Since  time.Time         `json:"since"`
 	Users  map[int64]string  `json:"users"`  // user id -> "groupID|role,role"
 	Groups map[string]string `json:"groups"` // group id -> digest of name and members
 }
 
-const cursorVersion = 1
+const cursorVersion = 2
 
 // ReadChanges returns what changed since cursor. The app's users and the
 // roles holding it are listed every time (ids only, 1,000 a page); full
 // profiles are fetched for users new in scope, users whose roles changed,
 // and users OneLogin reports updated since the last run (updated_since,
-// less Config.Overlap). Users no longer in scope are removed. Groups are
-// reported whole every time. An empty or unreadable cursor gives a full
-// read.
+// less Config.Overlap). Users no longer in scope are removed. Roles and
+// groups are rebuilt every run and reported when new or changed (name or
+// members), the ones gone as removed. An empty cursor gives a full read;
+// one this source cannot use (another version's, another app's) fails
+// with source.ErrCursorExpired, and the caller reads in full.
 func (s *Source) ReadChanges(ctx context.Context, raw string) (*source.Changes, error) {
 	start := time.Now().UTC()
 	seen := &dates{}
@@ -145,6 +148,9 @@ func (s *Source) ReadChanges(ctx context.Context, raw string) (*source.Changes, 
 	var prev *cursor
 	if raw != "" {
 		c, err := decodeCursor(raw)
+		if err == nil && c.App != s.cfg.AppID {
+			err = fmt.Errorf("cursor: written for app %d, not %d", c.App, s.cfg.AppID)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: onelogin: %v", source.ErrCursorExpired, err)
 		}
@@ -237,7 +243,7 @@ func (s *Source) ReadChanges(ctx context.Context, raw string) (*source.Changes, 
 		ch.Users = append(ch.Users, u)
 	}
 	all := s.groups(sc, groups, userGroup)
-	next := &cursor{V: cursorVersion, Since: seen.earliest(start), Users: make(map[int64]string, len(sc.users)),
+	next := &cursor{V: cursorVersion, App: s.cfg.AppID, Since: seen.earliest(start), Users: make(map[int64]string, len(sc.users)),
 		Groups: make(map[string]string, len(all))}
 	for id := range sc.users {
 		next.Users[id] = userGroup[id] + "|" + joinIDs(sc.userRoles[id])
@@ -457,11 +463,12 @@ func (s *Source) convert(p *profile, sc *scope, groupNames map[string]string, ro
 	if p.Status == nil {
 		return source.User{}, fmt.Errorf("%w: onelogin: user %s: status: missing", source.ErrInvalid, id)
 	}
-	state := 0
+	state := UserStateUnknown
+	a := map[string]any{AttrStatus: int64(*p.Status)}
 	if p.State != nil {
 		state = *p.State
+		a[AttrOneLoginState] = int64(state)
 	}
-	a := map[string]any{AttrStatus: int64(*p.Status), AttrOneLoginState: int64(state)}
 	u := source.User{ID: id, UserName: p.Email, GivenName: p.Firstname, FamilyName: p.Lastname,
 		DisplayName: strings.TrimSpace(p.Firstname + " " + p.Lastname), State: s.cfg.State(*p.Status, state)}
 	if s.cfg.UserName == "username" || u.UserName == "" {
@@ -504,12 +511,16 @@ func (s *Source) convert(p *profile, sc *scope, groupNames map[string]string, ro
 		a[AttrGroupID] = g
 		set(AttrGroupName, groupNames[g])
 	}
-	// Roles come from the role listings, which are read every run: a
-	// profile's role_ids only cover roles it was fetched with.
-	roles := sc.userRoles[p.ID]
-	if len(roles) == 0 {
-		roles = p.RoleIDs
+	// Every role the user holds: the profile's role_ids, and the roles
+	// that hold the app from this run's role listings, which are newer if
+	// the profile was fetched in an earlier run.
+	roles := slices.Clone(p.RoleIDs)
+	for _, r := range sc.userRoles[p.ID] {
+		if !slices.Contains(roles, r) {
+			roles = append(roles, r)
+		}
 	}
+	slices.Sort(roles)
 	if len(roles) > 0 {
 		ids, names := make([]string, 0, len(roles)), make([]string, 0, len(roles))
 		for _, r := range roles {
