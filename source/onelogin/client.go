@@ -312,6 +312,12 @@ func pages[T any](ctx context.Context, c *client, what, path string, query url.V
 		out = append(out, items...)
 		next := h.Get("After-Cursor")
 		if next == "" || len(items) == 0 {
+			// OneLogin does not document the paging headers on every
+			// listing: a last page short of Total-Count is not the end.
+			if total, err := strconv.Atoi(h.Get("Total-Count")); err == nil && len(out) < total {
+				return nil, fmt.Errorf("%w: onelogin: %s: %d of %d items, and no After-Cursor for the rest",
+					source.ErrIncomplete, what, len(out), total)
+			}
 			return out, nil
 		}
 		if next == prev {

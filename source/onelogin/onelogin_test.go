@@ -293,19 +293,59 @@ func TestRetries(t *testing.T) {
 }
 
 func TestFailurePartway(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault onelogintest.Fault
+		want  []error
+	}{
+		{"profiles fail", onelogintest.Fault{Route: onelogintest.RouteUsers, Status: 500, Times: 100},
+			[]error{source.ErrUnavailable}},
+		{"app users fail on page 2", onelogintest.Fault{Route: onelogintest.RouteAppUsers, Page: 2, Status: 503, Times: 100},
+			[]error{source.ErrUnavailable, source.ErrIncomplete}},
+		{"groups fail", onelogintest.Fault{Route: onelogintest.RouteGroups, Status: 500, Times: 100},
+			[]error{source.ErrUnavailable}},
+		{"throttled past the retries", onelogintest.Fault{Route: onelogintest.RouteRoles, Status: 429, Times: 100},
+			[]error{source.ErrUnavailable}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := onelogintest.New(t)
+			for i := range 1030 {
+				srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%04d", i), 1)).ID)
+			}
+			srv.InjectFault(tt.fault)
+			src := open(t, srv, func(c *onelogin.Config) { c.MaxRetries = 2 })
+			d, err := src.Read(ctx(t))
+			if d != nil || err == nil {
+				t.Fatalf("read %v, %v; want nothing and an error", d, err)
+			}
+			for _, w := range tt.want {
+				if !errors.Is(err, w) {
+					t.Errorf("%v does not match %v", err, w)
+				}
+			}
+			var ae *onelogin.APIError
+			if !errors.As(err, &ae) || ae.Status != tt.fault.Status {
+				t.Errorf("the API error is not reachable: %v", err)
+			}
+			// The next read, the fault gone, succeeds.
+			srv.ClearFaults()
+			if d := read(t, src); len(d.Users) != 1030 {
+				t.Errorf("read after the fault: %d users", len(d.Users))
+			}
+		})
+	}
+}
+
+func TestMissingAfterCursor(t *testing.T) {
 	srv := onelogintest.New(t)
-	for i := range 30 {
-		srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%02d", i), 1)).ID)
+	for i := range 1001 {
+		srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%04d", i), 1)).ID)
 	}
-	srv.InjectFault(onelogintest.Fault{Route: onelogintest.RouteUsers, Status: 500, Times: 100})
-	src := open(t, srv, func(c *onelogin.Config) { c.PageSize = 10; c.MaxRetries = 2; c.Concurrency = 1 })
-	d, err := src.Read(ctx(t))
-	if d != nil || !errors.Is(err, source.ErrUnavailable) {
-		t.Fatalf("read %v, %v; want nothing and ErrUnavailable", d, err)
-	}
-	var ae *onelogin.APIError
-	if !errors.As(err, &ae) || ae.Status != 500 {
-		t.Errorf("the API error is not reachable: %v", err)
+	srv.OmitAfterCursor(onelogintest.RouteAppUsers)
+	d, err := open(t, srv, nil).Read(ctx(t))
+	if d != nil || !errors.Is(err, source.ErrIncomplete) || !strings.Contains(err.Error(), "1000 of 1001") {
+		t.Fatalf("read %v, %v; want nothing and ErrIncomplete", d, err)
 	}
 }
 

@@ -112,7 +112,8 @@ type Server struct {
 	clientID string
 	secret   string
 
-	appListsRoles bool // /apps/{id}/users includes users of roles
+	appListsRoles bool            // /apps/{id}/users includes users of roles
+	noCursor      map[string]bool // routes that send no After-Cursor
 
 	rateLimit int // requests per window
 	remaining int
@@ -139,7 +140,7 @@ func New(t testing.TB) *Server {
 func NewServer() *Server {
 	s := &Server{
 		users: map[int64]*User{}, roles: map[int64]*Role{}, groups: map[int64]*Group{}, direct: map[int64][]int64{},
-		tokens: map[string]bool{}, cursors: map[string]cursorState{}, stats: map[string]int{},
+		tokens: map[string]bool{}, noCursor: map[string]bool{}, cursors: map[string]cursorState{}, stats: map[string]int{},
 		now: time.Now, clientID: "c1d2e3f4" + randHex(12), secret: randHex(32),
 		rateLimit: 5000, window: time.Hour, maxLimit: 1000, seq: 41000000,
 	}
@@ -174,6 +175,15 @@ func (s *Server) SetAppListingIncludesRoles(on bool) {
 	s.appListsRoles = on
 }
 
+// OmitAfterCursor makes a route's pages leave out the After-Cursor
+// header, as a listing might that OneLogin did not give paging headers
+// (undocumented): a client that trusts it reads the first page only.
+func (s *Server) OmitAfterCursor(route string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noCursor[route] = true
+}
+
 // SetClock replaces the clock that stamps updated_at.
 func (s *Server) SetClock(now func() time.Time) {
 	s.mu.Lock()
@@ -189,6 +199,13 @@ func (s *Server) InjectFault(f Fault) {
 		f.Times = 1
 	}
 	s.faults = append(s.faults, &f)
+}
+
+// ClearFaults removes every fault not yet spent.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
 }
 
 // Requests returns how many requests reached route ("" for every API
@@ -382,7 +399,10 @@ func page[T any](s *Server, w http.ResponseWriter, cur cursorState, all []T) {
 	h.Set("Total-Pages", strconv.Itoa(pages))
 	h.Set("Current-Page", strconv.Itoa(start/cur.limit+1))
 	h.Set("Page-Items", strconv.Itoa(cur.limit))
-	if end < len(all) {
+	s.mu.Lock()
+	omit := s.noCursor[cur.route]
+	s.mu.Unlock()
+	if end < len(all) && !omit {
 		next := cur
 		next.offset = end
 		tok := randToken()
