@@ -58,6 +58,20 @@ func person(name string, status int) onelogintest.User {
 		Lastname: "Example", Status: status, State: 1}
 }
 
+// withAppUsers starts a server whose app has n users, u0000 and on.
+func withAppUsers(t *testing.T, n int) *onelogintest.Server {
+	srv := onelogintest.New(t)
+	addAppUsers(srv, "u", n)
+	return srv
+}
+
+// addAppUsers adds n active users named prefix0000 and on, with the app.
+func addAppUsers(srv *onelogintest.Server, prefix string, n int) {
+	for i := range n {
+		srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("%s%04d", prefix, i), 1)).ID)
+	}
+}
+
 func id(u onelogintest.User) string { return strconv.FormatInt(u.ID, 10) }
 
 func byName(t *testing.T, d *source.Directory, name string) *source.User {
@@ -273,17 +287,12 @@ func TestRetries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := onelogintest.New(t)
-			for i := range 30 {
-				srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%02d", i), 1)).ID)
-			}
+			srv := withAppUsers(t, 30)
 			srv.InjectFault(tt.fault)
 			src := open(t, srv, func(c *onelogin.Config) { c.PageSize = 10 })
 			// App users page 1,000 at a time: make the second page exist.
 			if tt.fault.Page == 2 {
-				for i := range 1000 {
-					srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("v%04d", i), 1)).ID)
-				}
+				addAppUsers(srv, "v", 1000)
 			}
 			if d := read(t, src); len(d.Users) < 30 {
 				t.Fatalf("read %d users", len(d.Users))
@@ -309,10 +318,7 @@ func TestFailurePartway(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := onelogintest.New(t)
-			for i := range 1030 {
-				srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%04d", i), 1)).ID)
-			}
+			srv := withAppUsers(t, 1030)
 			srv.InjectFault(tt.fault)
 			src := open(t, srv, func(c *onelogin.Config) { c.MaxRetries = 2 })
 			d, err := src.Read(ctx(t))
@@ -338,10 +344,7 @@ func TestFailurePartway(t *testing.T) {
 }
 
 func TestMissingAfterCursor(t *testing.T) {
-	srv := onelogintest.New(t)
-	for i := range 1001 {
-		srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%04d", i), 1)).ID)
-	}
+	srv := withAppUsers(t, 1001)
 	srv.OmitAfterCursor(onelogintest.RouteAppUsers)
 	d, err := open(t, srv, nil).Read(ctx(t))
 	if d != nil || !errors.Is(err, source.ErrIncomplete) || !strings.Contains(err.Error(), "1000 of 1001") {
@@ -353,10 +356,7 @@ func TestCursorWithLimitRefused(t *testing.T) {
 	// The fake refuses cursor together with limit, as OneLogin does; the
 	// source pages 1,000 app users at a time and 10 profiles a page, so a
 	// read that sent both would fail here.
-	srv := onelogintest.New(t)
-	for i := range 25 {
-		srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%02d", i), 1)).ID)
-	}
+	srv := withAppUsers(t, 25)
 	src := open(t, srv, func(c *onelogin.Config) { c.PageSize = 10; c.MaxRetries = -1 })
 	if d := read(t, src); len(d.Users) != 25 {
 		t.Fatalf("read %d users", len(d.Users))
@@ -381,10 +381,7 @@ func TestRateLimitPacing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := onelogintest.New(t)
-			for i := range 20 {
-				srv.AssignApp(app, srv.AddUser(person(fmt.Sprintf("u%02d", i), 1)).ID)
-			}
+			srv := withAppUsers(t, 20)
 			srv.SetRateLimit(tt.limit, tt.window)
 			src := open(t, srv, func(c *onelogin.Config) {
 				c.PageSize, c.MaxRetries, c.Concurrency, c.Groups = 2, -1, tt.concurrency, onelogin.GroupsNone
