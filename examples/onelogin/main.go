@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/oauth2"
 
 	"github.com/provsync/provsync/examples/internal/cli"
 	"github.com/provsync/provsync/source"
@@ -41,9 +42,9 @@ func main() { cli.Main("onelogin", run) }
 
 type options struct {
 	cli.Netskope
-	baseURL, clientID, groups, deleted, suspended string
-	appID                                         int64
-	skipRoleUsers, demo                           bool
+	baseURL, clientID, groups, deleted, suspended, tokenAuth string
+	appID                                                    int64
+	skipRoleUsers, demo                                      bool
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -54,6 +55,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.clientID, "client-id", os.Getenv("ONELOGIN_CLIENT_ID"), "API credential client id (env ONELOGIN_CLIENT_ID); the secret comes from env ONELOGIN_CLIENT_SECRET only")
 	appID, _ := strconv.ParseInt(os.Getenv("ONELOGIN_APP_ID"), 10, 64)
 	fs.Int64Var(&o.appID, "app-id", appID, "the Netskope app's id (env ONELOGIN_APP_ID)")
+	fs.StringVar(&o.tokenAuth, "token-auth", "form", `how the credentials go to /auth/oauth2/v2/token: "form" (in the body, as documented) or "basic" (HTTP Basic, as OneLogin's SDKs send them)`)
 	fs.BoolVar(&o.skipRoleUsers, "skip-role-users", false, "read only the app's user listing, not the users of the roles that hold it")
 	fs.StringVar(&o.groups, "groups", "", `groups to sync: "roles", "groups", "none" (default: roles and OneLogin groups)`)
 	fs.StringVar(&o.deleted, "deleted", "deactivate", `users removed in OneLogin or from the app: "delete", "deactivate" (suspend) or "none" (do nothing)`)
@@ -69,8 +71,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.demo {
 		return runDemo(ctx, o, log, out)
 	}
+	style, err := authStyle(o.tokenAuth)
+	if err != nil {
+		return err
+	}
 	src, err := onelogin.Config{BaseURL: o.baseURL, ClientID: o.clientID, ClientSecret: source.Secret(os.Getenv("ONELOGIN_CLIENT_SECRET")),
-		AppID: o.appID, SkipRoleUsers: o.skipRoleUsers, Groups: onelogin.GroupSource(o.groups), Logger: log}.Open()
+		AuthStyle: style, AppID: o.appID, SkipRoleUsers: o.skipRoleUsers, Groups: onelogin.GroupSource(o.groups), Logger: log}.Open()
 	if err != nil {
 		return err
 	}
@@ -79,6 +85,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	return syncOnce(ctx, o, src, client, sync.NewFileState(o.State), log, out)
+}
+
+// authStyle reads the -token-auth flag.
+func authStyle(v string) (oauth2.AuthStyle, error) {
+	switch v {
+	case "form", "":
+		return oauth2.AuthStyleInParams, nil
+	case "basic":
+		return oauth2.AuthStyleInHeader, nil
+	}
+	return 0, fmt.Errorf("-token-auth %q: want form or basic", v)
 }
 
 // syncOnce plans and, with -apply, applies one incremental sync.

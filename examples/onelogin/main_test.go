@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,15 @@ func TestNeedsConfiguration(t *testing.T) {
 	err := run(context.Background(), []string{"-client-id", "c", "-app-id", "1"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "BaseURL") || strings.Contains(err.Error(), "s3cret-value") {
 		t.Fatalf("run without a OneLogin URL: %v", err)
+	}
+}
+
+func TestTokenAuthFlag(t *testing.T) {
+	t.Setenv("ONELOGIN_CLIENT_SECRET", "s3cret-value")
+	err := run(context.Background(), []string{"-onelogin-url", "https://acme.onelogin.com", "-client-id", "c", "-app-id", "1",
+		"-token-auth", "header"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-token-auth") {
+		t.Fatalf("a bad -token-auth: %v", err)
 	}
 }
 
