@@ -343,6 +343,21 @@ func TestFailurePartway(t *testing.T) {
 	}
 }
 
+func TestFailureStopsTheRead(t *testing.T) {
+	// A refused request ends the read: the 103 profile batches still to
+	// go are not sent.
+	srv := withAppUsers(t, 1030)
+	srv.InjectFault(onelogintest.Fault{Route: onelogintest.RouteUsers, Status: 400})
+	src := open(t, srv, func(c *onelogin.Config) { c.PageSize = 10 })
+	if d, err := src.Read(ctx(t)); d != nil || !errors.Is(err, source.ErrUnavailable) {
+		t.Fatalf("read %v, %v", d, err)
+	}
+	if n := srv.Requests(onelogintest.RouteUsers); n > 12 {
+		t.Errorf("%d profile requests after the first failed, want at most 12", n)
+	}
+	t.Logf("%d profile requests", srv.Requests(onelogintest.RouteUsers))
+}
+
 func TestMissingAfterCursor(t *testing.T) {
 	srv := withAppUsers(t, 1001)
 	srv.OmitAfterCursor(onelogintest.RouteAppUsers)

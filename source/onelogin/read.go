@@ -160,53 +160,22 @@ func (s *Source) ReadChanges(ctx context.Context, raw string) (*source.Changes, 
 	if err != nil {
 		return nil, err
 	}
+	// The OneLogin groups and the profiles, at the same time.
 	var groups []group
-	var groupsErr error
-	var wg gosync.WaitGroup
-	if s.cfg.Groups == GroupsRolesAndGroups || s.cfg.Groups == GroupsGroups {
-		wg.Add(1)
-		go func() { defer wg.Done(); groups, groupsErr = s.listGroups(ctx) }()
-	}
-
-	// Whose profiles to fetch.
-	fetch := map[int64]bool{}
-	var updated []profile
-	if prev == nil {
-		for id := range sc.users {
-			fetch[id] = true
+	var profiles []profile
+	err = fanOut(ctx, 2, 2, func(ctx context.Context, i int) error {
+		var err error
+		switch {
+		case i == 1:
+			profiles, err = s.changedProfiles(ctx, prev, sc)
+		case s.cfg.Groups == GroupsRolesAndGroups || s.cfg.Groups == GroupsGroups:
+			groups, err = s.listGroups(ctx)
 		}
-	} else {
-		q := url.Values{"updated_since": {prev.Since.Add(-s.cfg.Overlap).UTC().Format(time.RFC3339)}}
-		changed, err := pages[profile](ctx, s.c, "users updated since", "/api/2/users", q, s.cfg.PageSize)
-		if err != nil {
-			wg.Wait()
-			return nil, err
-		}
-		for _, p := range changed {
-			if sc.users[p.ID] {
-				updated = append(updated, p)
-			}
-		}
-		for id := range sc.users {
-			old, known := prev.Users[id]
-			_, oldRoles, _ := strings.Cut(old, "|")
-			if !known || oldRoles != joinIDs(sc.userRoles[id]) {
-				fetch[id] = true // new in scope, or its roles changed
-			}
-		}
-		for _, p := range updated {
-			delete(fetch, p.ID)
-		}
-	}
-	profiles, err := s.profiles(ctx, fetch)
-	wg.Wait()
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if groupsErr != nil {
-		return nil, groupsErr
-	}
-	profiles = append(profiles, updated...)
 
 	// The user-to-group index: the previous one, updated.
 	userGroup := map[int64]string{}
@@ -282,46 +251,76 @@ func (s *Source) ReadChanges(ctx context.Context, raw string) (*source.Changes, 
 	return ch, nil
 }
 
+// changedProfiles fetches the profiles to report: every user in scope
+// without a previous cursor; otherwise users updated since the last read
+// (less the overlap), users new in scope and users whose roles changed.
+func (s *Source) changedProfiles(ctx context.Context, prev *cursor, sc *scope) ([]profile, error) {
+	fetch := map[int64]bool{}
+	if prev == nil {
+		for id := range sc.users {
+			fetch[id] = true
+		}
+		return s.profiles(ctx, fetch)
+	}
+	q := url.Values{"updated_since": {prev.Since.Add(-s.cfg.Overlap).UTC().Format(time.RFC3339)}}
+	changed, err := pages[profile](ctx, s.c, "users updated since", "/api/2/users", q, s.cfg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	var updated []profile
+	for _, p := range changed {
+		if sc.users[p.ID] {
+			updated = append(updated, p)
+		}
+	}
+	for id := range sc.users {
+		old, known := prev.Users[id]
+		_, oldRoles, _ := strings.Cut(old, "|")
+		if !known || oldRoles != joinIDs(sc.userRoles[id]) {
+			fetch[id] = true // new in scope, or its roles changed
+		}
+	}
+	for _, p := range updated {
+		delete(fetch, p.ID)
+	}
+	rest, err := s.profiles(ctx, fetch)
+	if err != nil {
+		return nil, err
+	}
+	return append(rest, updated...), nil
+}
+
 // readScope lists the app's users and the roles that hold the app with
 // their users.
 func (s *Source) readScope(ctx context.Context) (*scope, error) {
 	app := strconv.FormatInt(s.cfg.AppID, 10)
 	sc := &scope{users: map[int64]bool{}, roleUsers: map[int64][]int64{}, userRoles: map[int64][]int64{}}
 	var appUsers []idOnly
-	var appErr error
-	var wg gosync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		appUsers, appErr = pages[idOnly](ctx, s.c, "app users", "/api/2/apps/"+app+"/users", nil, 1000)
-	}()
-	roles, err := pages[role](ctx, s.c, "roles", "/api/2/roles", url.Values{"app_id": {app}}, 1000)
+	var members [][]idOnly
+	err := fanOut(ctx, 2, 2, func(ctx context.Context, i int) error {
+		var err error
+		if i == 0 {
+			appUsers, err = pages[idOnly](ctx, s.c, "app users", "/api/2/apps/"+app+"/users", nil, 1000)
+			return err
+		}
+		if sc.roles, err = pages[role](ctx, s.c, "roles", "/api/2/roles", url.Values{"app_id": {app}}, 1000); err != nil {
+			return err
+		}
+		members = make([][]idOnly, len(sc.roles))
+		return fanOut(ctx, len(sc.roles), s.cfg.Concurrency, func(ctx context.Context, j int) error {
+			r := strconv.FormatInt(sc.roles[j].ID, 10)
+			var err error
+			members[j], err = pages[idOnly](ctx, s.c, "role users "+r, "/api/2/roles/"+r+"/users", nil, 1000)
+			return err
+		})
+	})
 	if err != nil {
-		wg.Wait()
-		return nil, err
-	}
-	sc.roles = roles
-	errs := make([]error, len(roles))
-	members := make([][]idOnly, len(roles))
-	sem := make(chan struct{}, s.cfg.Concurrency)
-	for i, r := range roles {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			members[i], errs[i] = pages[idOnly](ctx, s.c, "role users "+strconv.FormatInt(r.ID, 10),
-				"/api/2/roles/"+strconv.FormatInt(r.ID, 10)+"/users", nil, 1000)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(append(errs, appErr)...); err != nil {
 		return nil, err
 	}
 	for _, u := range appUsers {
 		sc.users[u.ID] = true
 	}
-	for i, r := range roles {
+	for i, r := range sc.roles {
 		for _, m := range members[i] {
 			sc.roleUsers[r.ID] = append(sc.roleUsers[r.ID], m.ID)
 			sc.userRoles[m.ID] = append(sc.userRoles[m.ID], r.ID)
@@ -351,21 +350,13 @@ func (s *Source) profiles(ctx context.Context, ids map[int64]bool) ([]profile, e
 		list = list[n:]
 	}
 	out := make([][]profile, len(batches))
-	errs := make([]error, len(batches))
-	sem := make(chan struct{}, s.cfg.Concurrency)
-	var wg gosync.WaitGroup
-	for i, b := range batches {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			q := url.Values{"user_ids": {joinIDs(b)}}
-			out[i], errs[i] = pages[profile](ctx, s.c, fmt.Sprintf("user profiles batch %d", i+1), "/api/2/users", q, s.cfg.PageSize)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err := fanOut(ctx, len(batches), s.cfg.Concurrency, func(ctx context.Context, i int) error {
+		var err error
+		q := url.Values{"user_ids": {joinIDs(batches[i])}}
+		out[i], err = pages[profile](ctx, s.c, fmt.Sprintf("user profiles batch %d", i+1), "/api/2/users", q, s.cfg.PageSize)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	var all []profile
@@ -617,4 +608,40 @@ func decodeCursor(raw string) (*cursor, error) {
 		return nil, errors.New("cursor: not one this version wrote")
 	}
 	return &c, nil
+}
+
+// fanOut runs task(0) to task(n-1), at most limit at once, and returns
+// the first error; that error cancels the tasks still running and keeps
+// the others from starting, so a failed read stops spending requests.
+func fanOut(ctx context.Context, n, limit int, task func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		wg    gosync.WaitGroup
+		once  gosync.Once
+		first error
+	)
+	sem := make(chan struct{}, max(limit, 1))
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := task(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel(err) })
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		return context.Cause(ctx) // the caller's context ended
+	}
+	return first
 }
