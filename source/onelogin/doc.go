@@ -22,7 +22,9 @@
 // first listing includes the second. Full profiles come from /api/2/users
 // with user_ids, 50 ids a request, four requests at once: standard fields,
 // custom attributes by short name, role ids and names, the group id and
-// name, status and state.
+// name, status and state. A custom attribute whose short name is taken
+// (a user field such as email, or an attribute this source sets) is kept
+// as "custom_attributes.<shortname>"; empty values are left out.
 //
 // Status decides the state: by default (DefaultState) only status 1,
 // Active, is active, and every other status (unactivated, suspended,
@@ -46,18 +48,22 @@
 // counts the requests it sends since against them: under a tenth of the
 // window left, a golang.org/x/time/rate limiter spreads the remaining
 // requests over the time to the reset; with none left, requests wait for
-// the reset. Config.RateLimit adds a steady cap. 429s, 5xxs
-// and broken connections are retried with Retry-After or jittered
-// exponential backoff. A request that still fails fails the whole read,
-// which returns nothing, so a partial read never deprovisions anyone.
+// the reset. Config.RateLimit adds a steady cap. 429s, 5xxs and broken
+// connections are retried with Retry-After or jittered exponential
+// backoff, Config.MaxRetries times. A request that still fails fails the whole read,
+// cancels the requests still running, and the read returns nothing, so a
+// partial read never deprovisions anyone; so does a listing that ends
+// short of its Total-Count header without an After-Cursor.
 //
 // # Incremental reads
 //
-// Source implements source.Incremental. The cursor keeps the time the last
-// read started and each user's group and roles. The next read lists the
-// app's users and roles again (a few requests), fetches the profiles of
-// users new in scope, users whose roles changed (OneLogin does not stamp
-// updated_at for that), and users /api/2/users?updated_since reports
+// Source implements source.Incremental. The cursor (gzipped JSON, base64:
+// opaque, no credential) keeps the app id, the time the last read started
+// by OneLogin's clock, and each user's group and app roles. The next read
+// lists the app's users and roles again (a few requests, ids only),
+// fetches the profiles of users new in scope, users whose app roles
+// changed (whether OneLogin stamps updated_at for that is undocumented),
+// and users /api/2/users?updated_since reports
 // changed since the last read less Config.Overlap; users no longer in
 // scope are reported removed. A second run over 1,000 unchanged app users
 // takes six requests instead of 25.

@@ -91,8 +91,9 @@ func (s *Server) AddRole(r Role) Role {
 	return r
 }
 
-// SetRoleUsers replaces a role's users. Like OneLogin, it does not touch
-// the users' updated_at.
+// SetRoleUsers replaces a role's users. It does not touch the users'
+// updated_at: whether OneLogin does is undocumented, and this is the case
+// an incremental read must handle.
 func (s *Server) SetRoleUsers(role int64, users ...int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
