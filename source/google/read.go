@@ -11,6 +11,7 @@ import (
 	admin "google.golang.org/api/admin/directory/v1"
 
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/internal/parallel"
 )
 
 // Field masks. Each keeps nextPageToken: without it a partial response
@@ -118,7 +119,7 @@ func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
 			return err
 		})
 	}
-	if err := runAll(ctx, s.cfg.Concurrency, jobs); err != nil {
+	if err := parallel.Run(ctx, len(jobs), s.cfg.Concurrency, func(ctx context.Context, i int) error { return jobs[i](ctx) }); err != nil {
 		return nil, err
 	}
 
@@ -395,39 +396,4 @@ func pages[T any](ctx context.Context, c *caller, what string,
 		}
 		token = next
 	}
-}
-
-// runAll runs jobs, at most n at once; the first error cancels the rest
-// and is returned once all have stopped.
-func runAll(ctx context.Context, n int, jobs []func(context.Context) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, n)
-	var (
-		wg    gosync.WaitGroup
-		once  gosync.Once
-		first error
-	)
-	for _, job := range jobs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := job(ctx); err != nil {
-				once.Do(func() { first = err; cancel() })
-			}
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
 }

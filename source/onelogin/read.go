@@ -14,12 +14,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	gosync "sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/internal/parallel"
 )
 
 // Attribute names the source sets on users, besides custom attributes,
@@ -163,7 +163,7 @@ func (s *Source) ReadChanges(ctx context.Context, raw string) (*source.Changes, 
 	// The OneLogin groups and the profiles, at the same time.
 	var groups []group
 	var profiles []profile
-	err = fanOut(ctx, 2, 2, func(ctx context.Context, i int) error {
+	err = parallel.Run(ctx, 2, 2, func(ctx context.Context, i int) error {
 		var err error
 		switch {
 		case i == 1:
@@ -297,7 +297,7 @@ func (s *Source) readScope(ctx context.Context) (*scope, error) {
 	sc := &scope{users: map[int64]bool{}, roleUsers: map[int64][]int64{}, userRoles: map[int64][]int64{}}
 	var appUsers []idOnly
 	var members [][]idOnly
-	err := fanOut(ctx, 2, 2, func(ctx context.Context, i int) error {
+	err := parallel.Run(ctx, 2, 2, func(ctx context.Context, i int) error {
 		var err error
 		if i == 0 {
 			appUsers, err = pages[idOnly](ctx, s.c, "app users", "/api/2/apps/"+app+"/users", nil, 1000)
@@ -307,7 +307,7 @@ func (s *Source) readScope(ctx context.Context) (*scope, error) {
 			return err
 		}
 		members = make([][]idOnly, len(sc.roles))
-		return fanOut(ctx, len(sc.roles), s.cfg.Concurrency, func(ctx context.Context, j int) error {
+		return parallel.Run(ctx, len(sc.roles), s.cfg.Concurrency, func(ctx context.Context, j int) error {
 			r := strconv.FormatInt(sc.roles[j].ID, 10)
 			var err error
 			members[j], err = pages[idOnly](ctx, s.c, "role users "+r, "/api/2/roles/"+r+"/users", nil, 1000)
@@ -350,7 +350,7 @@ func (s *Source) profiles(ctx context.Context, ids map[int64]bool) ([]profile, e
 		list = list[n:]
 	}
 	out := make([][]profile, len(batches))
-	err := fanOut(ctx, len(batches), s.cfg.Concurrency, func(ctx context.Context, i int) error {
+	err := parallel.Run(ctx, len(batches), s.cfg.Concurrency, func(ctx context.Context, i int) error {
 		var err error
 		q := url.Values{"user_ids": {joinIDs(batches[i])}}
 		out[i], err = pages[profile](ctx, s.c, fmt.Sprintf("user profiles batch %d", i+1), "/api/2/users", q, s.cfg.PageSize)
@@ -608,40 +608,4 @@ func decodeCursor(raw string) (*cursor, error) {
 		return nil, errors.New("cursor: not one this version wrote")
 	}
 	return &c, nil
-}
-
-// fanOut runs task(0) to task(n-1), at most limit at once, and returns
-// the first error; that error cancels the tasks still running and keeps
-// the others from starting, so a failed read stops spending requests.
-func fanOut(ctx context.Context, n, limit int, task func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var (
-		wg    gosync.WaitGroup
-		once  gosync.Once
-		first error
-	)
-	sem := make(chan struct{}, max(limit, 1))
-	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := task(ctx, i); err != nil {
-				once.Do(func() { first = err; cancel(err) })
-			}
-		}()
-	}
-	wg.Wait()
-	if first == nil {
-		return context.Cause(ctx) // the caller's context ended
-	}
-	return first
 }
