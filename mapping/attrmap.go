@@ -133,9 +133,9 @@ func compileMappings(rows []AttributeMapping, where string) ([]compiledMapping, 
 				bad("source", "a direct mapping needs a source attribute")
 				continue
 			}
-			name := r.Source
+			ref := source.ResolveUserAttr(r.Source)
 			c.value = func(u *source.User) (any, bool, error) {
-				v, _ := u.Attr(name)
+				v, _ := ref.Value(u)
 				return v, false, nil
 			}
 		case Constant:
@@ -183,7 +183,7 @@ func (c *compiledMapping) apply(u *source.User, su *scim.User) error {
 	if skip {
 		return nil
 	}
-	if emptyMapped(v) {
+	if isBlank(v) {
 		if c.def == "" {
 			return nil
 		}
@@ -216,21 +216,6 @@ func (c *compiledMapping) set(su *scim.User, v any) error {
 		}
 	}
 	return c.attr.Set(su, mappedString(v))
-}
-
-// emptyMapped reports nil, "", and empty lists.
-func emptyMapped(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case []string:
-		return len(x) == 0
-	case time.Time:
-		return x.IsZero()
-	}
-	return false
 }
 
 // mappedString renders a source value as a SCIM string: lists by their first
@@ -335,11 +320,6 @@ func (m *UserMapping) Map(u *source.User) (DesiredUser, *ObjectError) {
 			Err: fmt.Errorf("%w: the mapping gave no user name", ErrMissingAttribute)}
 	}
 	du := DesiredUser{SourceID: u.ID, User: su, CreateOnly: m.createOnly}
-	switch u.State {
-	case source.StateSuspended:
-		du.Event = EventSuspended
-	case source.StateDeleted:
-		du.Event, du.Since = EventDeleted, u.DeletedAt
-	}
+	du.Event, du.Since = eventOf(u)
 	return du, nil
 }

@@ -133,7 +133,7 @@ type GroupRules []GroupRule
 
 // compiledCond is a condition ready to run.
 type compiledCond struct {
-	attr attrRef
+	attr source.UserAttrRef
 	op   CondOperator
 	val  string
 	num  float64
@@ -143,7 +143,7 @@ type compiledCond struct {
 // compiledAction is an action ready to run.
 type compiledAction struct {
 	set   string
-	attr  attrRef
+	attr  source.UserAttrRef
 	delim string
 	re    *regexp.Regexp
 }
@@ -161,9 +161,10 @@ type compiledRule struct {
 // CompiledGroupRules are GroupRules ready to evaluate; they are safe for
 // concurrent use. A nil value has no rules.
 type CompiledGroupRules struct {
-	rules []compiledRule
-	index []int // compiled rule -> its position in the configuration
-	n     int   // rules configured, disabled ones included
+	rules   []compiledRule
+	index   []int // compiled rule -> its position in the configuration
+	n       int   // rules configured, disabled ones included
+	members bool  // a condition tests group membership
 }
 
 // Compile checks the rules and prepares them. Every problem is a
@@ -195,6 +196,7 @@ func (rs GroupRules) Compile() (*CompiledGroupRules, error) {
 				continue
 			}
 			cr.conds = append(cr.conds, cc)
+			out.members = out.members || cc.op == CondMemberOf || cc.op == CondNotMemberOf
 		}
 		for j, a := range r.Actions {
 			ca, field, err := compileAction(a)
@@ -228,7 +230,7 @@ func compileCond(c Condition) (compiledCond, string, error) {
 		if strings.TrimSpace(c.Attribute) == "" {
 			return cc, "attribute", fmt.Errorf("%w: %s needs an attribute", ErrInvalidRule, op)
 		}
-		cc.attr = resolveAttr(c.Attribute)
+		cc.attr = source.ResolveUserAttr(c.Attribute)
 	}
 	if op == CondPresent || op == CondNotPresent {
 		return cc, "", nil
@@ -263,7 +265,7 @@ func compileAction(a GroupAction) (compiledAction, string, error) {
 	if set != "" {
 		return ca, "", nil
 	}
-	ca.attr = resolveAttr(a.FromAttribute)
+	ca.attr = source.ResolveUserAttr(a.FromAttribute)
 	if ca.delim == "" {
 		ca.delim = defaultDelimiter
 	}
@@ -285,6 +287,10 @@ func (c *CompiledGroupRules) Len() int {
 	}
 	return c.n
 }
+
+// NeedsMemberships reports whether a condition tests group membership,
+// so that callers build a Memberships index only when it is read.
+func (c *CompiledGroupRules) NeedsMemberships() bool { return c != nil && c.members }
 
 // Groups returns the groups the rules put u into, in rule order, each
 // once (names compared ignoring case, the first spelling kept). m answers
@@ -388,11 +394,11 @@ func (r *compiledRule) apply(u *source.User, out []string) []string {
 			out = addGroup(out, a.set)
 			continue
 		}
-		if s, isStr := a.attr.str(u); isStr {
+		if s, isStr := a.attr.Str(u); isStr {
 			out = a.split(s, out)
 			continue
 		}
-		v, ok := a.attr.value(u)
+		v, ok := a.attr.Value(u)
 		if !ok {
 			continue
 		}
@@ -441,13 +447,13 @@ func (c *compiledCond) holds(u *source.User, m Memberships) bool {
 		return m == nil || !m.IsMember(u.ID, c.val)
 	}
 	neg := c.op == CondNotEquals || c.op == CondNotContains || c.op == CondNotPresent
-	if s, isStr := c.attr.str(u); isStr {
+	if s, isStr := c.attr.Str(u); isStr {
 		if s == "" {
 			return neg
 		}
 		return c.holdsString(s)
 	}
-	v, ok := c.attr.value(u)
+	v, ok := c.attr.Value(u)
 	if !ok || isBlank(v) {
 		return neg
 	}

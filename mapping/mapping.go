@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
@@ -128,13 +129,20 @@ func DefaultUser(u *source.User) (DesiredUser, *ObjectError) {
 		su.Emails = []scim.Email{{Value: email, Type: "work", Primary: true}}
 	}
 	du := DesiredUser{SourceID: u.ID, User: su}
+	du.Event, du.Since = eventOf(u)
+	return du, nil
+}
+
+// eventOf is the policy event of a source user's state, and when it
+// happened if the source says.
+func eventOf(u *source.User) (Event, time.Time) {
 	switch u.State {
 	case source.StateSuspended:
-		du.Event = EventSuspended
+		return EventSuspended, time.Time{}
 	case source.StateDeleted:
-		du.Event, du.Since = EventDeleted, u.DeletedAt
+		return EventDeleted, u.DeletedAt
 	}
-	return du, nil
+	return EventNone, time.Time{}
 }
 
 // DefaultGroup maps one source group with the default mapping.

@@ -102,7 +102,7 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 	if dir == nil {
 		return nil, errors.New("mapping: no directory")
 	}
-	mem := NewMemberships(dir)
+	mem := m.memberships(dir)
 	d := &Desired{
 		Users:                  make([]DesiredUser, 0, len(dir.Users)),
 		ManagedUserAttributes:  m.users.Managed(),
@@ -184,6 +184,15 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 	return d, nil
 }
 
+// memberships indexes dir's memberships when the scope or a rule tests
+// them; nil otherwise, which the rules never read then.
+func (m *RuleMapper) memberships(dir *source.Directory) Memberships {
+	if !m.scope.NeedsMemberships() && !m.rules.NeedsMemberships() {
+		return nil
+	}
+	return NewMemberships(dir)
+}
+
 // RuleGroupID is the source key of a group made by group rules.
 func RuleGroupID(name string) string { return "rule:" + strings.ToLower(name) }
 
@@ -194,7 +203,7 @@ func (m *RuleMapper) AffectedUsers(dir *source.Directory, i int) ([]Affected, er
 	if i < 0 || i >= m.rules.Len() {
 		return nil, fmt.Errorf("%w: no group rule %d", ErrInvalidRule, i)
 	}
-	mem := NewMemberships(dir)
+	mem := m.memberships(dir)
 	var out []Affected
 	for k := range dir.Users {
 		u := &dir.Users[k]

@@ -144,100 +144,9 @@ func (m DirectoryMemberships) IsMember(user, group string) bool {
 	return false
 }
 
-// getter says how an attribute is read from a user.
-type getter uint8
-
-const (
-	getAttribute   getter = iota // Attributes, then User.Attr
-	getBuiltin                   // User.Attr: a built-in that is not a plain string
-	getID                        // User.ID
-	getUserName                  // User.UserName
-	getEmail                     // User.PrimaryEmail()
-	getGivenName                 // User.GivenName
-	getFamilyName                // User.FamilyName
-	getDisplayName               // User.DisplayName
-	getState                     // User.State.String()
-)
-
-// attrRef is an attribute name resolved once, so that reading it neither
-// lower-cases the name nor boxes a string field: source.User.Attr does
-// both, and each allocates.
-type attrRef struct {
-	name  string // as configured
-	lower string // lower case
-	get   getter
-}
-
-// resolveAttr resolves name the way source.User.Attr does. It asks Attr
-// itself which built-in field the name reads, with a probe user whose
-// fields hold distinct markers, so the two cannot drift apart.
-func resolveAttr(name string) attrRef {
-	r := attrRef{name: name, lower: strings.ToLower(name)}
-	probe := source.User{ID: "\x00id", UserName: "\x00userName", Emails: []source.Email{{Value: "\x00email", Primary: true}},
-		GivenName: "\x00givenName", FamilyName: "\x00familyName", DisplayName: "\x00displayName",
-		State: source.StateSuspended, DeletedAt: time.Unix(1, 0)}
-	v, ok := probe.Attr(name)
-	if !ok {
-		return r
-	}
-	r.get = getBuiltin
-	switch v {
-	case "\x00id":
-		r.get = getID
-	case "\x00userName":
-		r.get = getUserName
-	case "\x00email":
-		r.get = getEmail
-	case "\x00givenName":
-		r.get = getGivenName
-	case "\x00familyName":
-		r.get = getFamilyName
-	case "\x00displayName":
-		r.get = getDisplayName
-	case source.StateSuspended.String():
-		r.get = getState
-	}
-	return r
-}
-
-// str returns a plain string attribute and whether it is present
-// (non-empty, as Attr treats empty built-ins); ok is false and isStr
-// false for the other kinds, which value reads.
-func (r *attrRef) str(u *source.User) (s string, isStr bool) {
-	switch r.get {
-	case getID:
-		s = u.ID
-	case getUserName:
-		s = u.UserName
-	case getEmail:
-		s = u.PrimaryEmail()
-	case getGivenName:
-		s = u.GivenName
-	case getFamilyName:
-		s = u.FamilyName
-	case getDisplayName:
-		s = u.DisplayName
-	case getState:
-		s = u.State.String()
-	default:
-		return "", false
-	}
-	return s, true
-}
-
-// value reads an attribute that str does not.
-func (r *attrRef) value(u *source.User) (any, bool) {
-	if r.get == getAttribute {
-		if v, ok := u.Attributes[r.name]; ok {
-			return v, true
-		}
-	}
-	return u.Attr(r.lower)
-}
-
 // compiledClause is a clause ready to run.
 type compiledClause struct {
-	attr  attrRef
+	attr  source.UserAttrRef
 	op    Operator
 	val   string
 	num   int64
@@ -302,7 +211,7 @@ func compileClause(c Clause) (compiledClause, string, error) {
 		if strings.TrimSpace(c.Attribute) == "" {
 			return cc, "attribute", fmt.Errorf("%w: %s needs an attribute", ErrInvalidRule, op)
 		}
-		cc.attr = resolveAttr(c.Attribute)
+		cc.attr = source.ResolveUserAttr(c.Attribute)
 	}
 	switch op {
 	case OpIsTrue, OpIsFalse, OpIsNull, OpIsNotNull:
@@ -376,7 +285,7 @@ func (s *CompiledScope) Explain(u *source.User, m Memberships) string {
 			return fmt.Sprintf("in scope: filter %q accepts", s.names[i])
 		}
 		c := &f[k]
-		fmt.Fprintf(&b, " filter %q fails clause %d (%s %s %q);", s.names[i], k, c.attr.name, c.op, c.val)
+		fmt.Fprintf(&b, " filter %q fails clause %d (%s %s %q);", s.names[i], k, c.attr.Name(), c.op, c.val)
 	}
 	return strings.TrimSuffix(b.String(), ";")
 }
@@ -389,13 +298,13 @@ func (c *compiledClause) holds(u *source.User, m Memberships) bool {
 	case OpIsNotMemberOf:
 		return m == nil || !m.IsMember(u.ID, c.val)
 	}
-	if s, isStr := c.attr.str(u); isStr {
+	if s, isStr := c.attr.Str(u); isStr {
 		if s == "" {
 			return c.op == OpIsNull
 		}
 		return c.holdsString(s)
 	}
-	v, ok := c.attr.value(u)
+	v, ok := c.attr.Value(u)
 	if !ok || isBlank(v) {
 		return c.op == OpIsNull
 	}
@@ -504,6 +413,8 @@ func isBlank(v any) bool {
 		return x == ""
 	case []string:
 		return len(x) == 0
+	case time.Time:
+		return x.IsZero()
 	}
 	return false
 }

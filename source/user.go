@@ -1,6 +1,7 @@
 package source
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -106,6 +107,11 @@ func (u *User) Attr(name string) (any, bool) {
 		}
 		key = strings.ToLower(name)
 	}
+	return u.attr(key, name)
+}
+
+// attr resolves a name whose lower-case form is key.
+func (u *User) attr(key, name string) (any, bool) {
 	switch key {
 	case "id", "objectid":
 		return str(u.ID)
@@ -143,6 +149,68 @@ func (u *User) Attr(name string) (any, bool) {
 		return u.DeletedAt, true
 	}
 	return lookupAttr(u.Attributes, name)
+}
+
+// UserAttrRef is an attribute name resolved once, for reading it from
+// many users: a read neither lowers the name again nor, for built-in
+// string fields, boxes the value (User.Attr does both, and each
+// allocates). It resolves names exactly as User.Attr does.
+type UserAttrRef struct {
+	name, key string
+	builtin   bool
+}
+
+// ResolveUserAttr resolves name as User.Attr does.
+func ResolveUserAttr(name string) UserAttrRef {
+	key, ok := userSpellings[name]
+	if !ok {
+		key = strings.ToLower(name)
+	}
+	return UserAttrRef{name: name, key: key, builtin: slices.Contains(userBuiltins[:], key)}
+}
+
+// IsBuiltinUserAttr reports whether name is one of the built-in names
+// User.Attr resolves to a field, which Attributes must not use.
+func IsBuiltinUserAttr(name string) bool { return ResolveUserAttr(name).builtin }
+
+// Name is the name as given.
+func (r UserAttrRef) Name() string { return r.name }
+
+// Builtin reports whether the name reads a built-in field.
+func (r UserAttrRef) Builtin() bool { return r.builtin }
+
+// Str reads a built-in string field (id, userName, email, givenName,
+// familyName, displayName, state and their aliases) without boxing it:
+// isString is false for every other name, which Value reads. An empty
+// field is absent, as for Attr.
+func (r UserAttrRef) Str(u *User) (s string, isString bool) {
+	switch r.key {
+	case "id", "objectid":
+		return u.ID, true
+	case "username", "userprincipalname", "upn", "login":
+		return u.UserName, true
+	case "email", "mail", "primaryemail":
+		return u.PrimaryEmail(), true
+	case "givenname", "firstname":
+		return u.GivenName, true
+	case "familyname", "surname", "lastname":
+		return u.FamilyName, true
+	case "displayname", "fullname":
+		return u.DisplayName, true
+	case "state":
+		return u.State.String(), true
+	}
+	return "", false
+}
+
+// Value reads the attribute as User.Attr does.
+func (r UserAttrRef) Value(u *User) (any, bool) {
+	if !r.builtin {
+		if v, ok := u.Attributes[r.name]; ok {
+			return v, true
+		}
+	}
+	return u.attr(r.key, r.name)
 }
 
 // userSpellings maps the usual spellings of the built-in names to the

@@ -535,7 +535,7 @@ func (s *Source) convert(p *profile, sc *scope, groupNames map[string]string, ro
 			continue
 		}
 		key := name
-		if a[name] != nil || isBuiltinName(name) {
+		if a[name] != nil || source.IsBuiltinUserAttr(name) {
 			key = "custom_attributes." + name
 		}
 		switch x := v.(type) {
@@ -547,17 +547,6 @@ func (s *Source) convert(p *profile, sc *scope, groupNames map[string]string, ro
 	}
 	u.Attributes = a
 	return u, nil
-}
-
-// isBuiltinName reports names source.User.Attr resolves to a field, which
-// a custom attribute must not shadow.
-func isBuiltinName(name string) bool {
-	var probe source.User
-	probe.ID, probe.UserName, probe.GivenName, probe.FamilyName, probe.DisplayName = "x", "x", "x", "x", "x"
-	probe.Emails = []source.Email{{Value: "x"}}
-	probe.DeletedAt = time.Unix(1, 0)
-	_, ok := probe.Attr(name)
-	return ok
 }
 
 // groupDigest sums up what a group is: its name and its members.
