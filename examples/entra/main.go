@@ -150,16 +150,12 @@ func syncOnce(ctx context.Context, o options, src *entra.Source, tgt *netskope.C
 		fmt.Fprintln(out)
 		s = src.OnDemand(o.user)
 	}
-	extra, err := o.ConfigOptions()
-	if err != nil {
-		return err
-	}
-	engOpts := append([]sync.Option{sync.WithLogger(log), sync.WithState(state), sync.WithTargetName(o.URL)}, extra...)
+	var engOpts []sync.Option
 	if o.user != "" {
 		// The on-demand directory holds one user: leave everything else alone.
 		engOpts = append(engOpts, sync.WithPartialSource())
 	}
-	eng, err := sync.New(s, tgt, engOpts...)
+	eng, err := o.Engine(s, tgt, state, log, engOpts...)
 	if err != nil {
 		return err
 	}

@@ -138,12 +138,7 @@ func (o *options) config(ctx context.Context, log *zap.Logger) (google.Config, e
 func syncOnce(ctx context.Context, o options, src *google.Source, tgt target.Target, state sync.State, log *zap.Logger, out io.Writer) error {
 	policy := sync.DefaultPolicy()
 	policy.Deleted, policy.Suspended, policy.LeftScope = sync.Deprovision(o.deleted), sync.Deprovision(o.suspended), sync.Deprovision(o.leftScope)
-	extra, err := o.ConfigOptions()
-	if err != nil {
-		return err
-	}
-	opts := append([]sync.Option{sync.WithLogger(log), sync.WithState(state), sync.WithPolicy(policy), sync.WithTargetName(o.URL)}, extra...)
-	eng, err := sync.New(src, tgt, opts...)
+	eng, err := o.Engine(src, tgt, state, log, sync.WithPolicy(policy))
 	if err != nil {
 		return err
 	}

@@ -103,13 +103,7 @@ func syncOnce(ctx context.Context, o options, src *onelogin.Source, tgt target.T
 	pol := sync.DefaultPolicy()
 	// OneLogin keeps no deleted users: a deleted user leaves scope.
 	pol.LeftScope, pol.Suspended = sync.Deprovision(o.deleted), sync.Deprovision(o.suspended)
-	extra, err := o.ConfigOptions()
-	if err != nil {
-		return err
-	}
-	opts := append([]sync.Option{sync.WithLogger(log), sync.WithState(state), sync.WithPolicy(pol),
-		sync.WithIncremental(true), sync.WithTargetName(o.URL)}, extra...)
-	eng, err := sync.New(src, tgt, opts...)
+	eng, err := o.Engine(src, tgt, state, log, sync.WithPolicy(pol), sync.WithIncremental(true))
 	if err != nil {
 		return err
 	}

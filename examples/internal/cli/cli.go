@@ -14,8 +14,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/config"
+	"github.com/provsync/provsync/target"
 	"github.com/provsync/provsync/target/netskope"
 )
 
@@ -61,17 +63,19 @@ func (n *Netskope) Register(fs *flag.FlagSet, name string) {
 	n.Token = os.Getenv("NETSKOPE_TOKEN")
 }
 
-// ConfigOptions loads -config, if given, into engine options; they come
-// last, so the file's policy wins over flags.
-func (n *Netskope) ConfigOptions() ([]sync.Option, error) {
-	if n.ConfigFile == "" {
-		return nil, nil
+// Engine builds the engine of one run: the logger, the state, the target
+// name, the program's own options, and last those of -config, if given,
+// so that the file's policy wins over flags.
+func (n *Netskope) Engine(src source.Source, tgt target.Target, state sync.State, log *zap.Logger, opts ...sync.Option) (*sync.Engine, error) {
+	opts = append([]sync.Option{sync.WithLogger(log), sync.WithState(state), sync.WithTargetName(n.URL)}, opts...)
+	if n.ConfigFile != "" {
+		cfg, err := config.Load(n.ConfigFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, cfg.Options()...)
 	}
-	cfg, err := config.Load(n.ConfigFile)
-	if err != nil {
-		return nil, err
-	}
-	return cfg.Options(), nil
+	return sync.New(src, tgt, opts...)
 }
 
 // Logger is a development logger with -v, else a no-op one.
