@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
 	"google.golang.org/api/googleapi"
@@ -18,17 +16,12 @@ import (
 	"github.com/provsync/provsync/source/internal/httpx"
 )
 
-// maxBackoff caps one retry's wait.
-const maxBackoff = time.Minute
-
 // caller runs Directory API calls with the rate limit and retries the
 // generated client lacks: it retries none of 403 rateLimitExceeded,
 // userRateLimitExceeded, quotaExceeded, 429 and 503.
 type caller struct {
 	limiter *rate.Limiter
-	retries int
-	backoff time.Duration
-	log     *zap.Logger
+	retry   httpx.Retrier
 }
 
 func newCaller(c *Config) *caller {
@@ -36,37 +29,21 @@ func newCaller(c *Config) *caller {
 	if c.RequestsPerMinute > 0 {
 		lim = rate.NewLimiter(rate.Limit(float64(c.RequestsPerMinute)/60), max(1, c.Concurrency))
 	}
-	return &caller{limiter: lim, retries: c.MaxRetries, backoff: c.Backoff, log: c.Logger}
+	return &caller{limiter: lim, retry: httpx.Retrier{Name: "google", Max: c.MaxRetries, Base: c.Backoff, Log: c.Logger}}
 }
 
 // do runs fn, one request, retrying what is retryable. what names the
 // request for errors and logs ("users.list page 3"); it carries no
 // personal data.
 func (c *caller) do(ctx context.Context, what string, fn func(context.Context) error) error {
-	for attempt := 0; ; attempt++ {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return err
-		}
+	return c.retry.Do(ctx, what, c.limiter.Wait, func(ctx context.Context) (bool, time.Duration, error) {
 		err := fn(ctx)
 		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, 0, nil
 		}
 		wait, retry := retryable(err)
-		if !retry || attempt >= c.retries {
-			return classify(what, err)
-		}
-		if wait <= 0 {
-			wait = httpx.Backoff(attempt, c.backoff, maxBackoff)
-		}
-		c.log.Debug("google: retrying", zap.String("request", what), zap.Int("attempt", attempt+1),
-			zap.Duration("wait", wait), zap.String("reason", reasonOf(err)))
-		if err := httpx.Sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
+		return retry, wait, err
+	}, func(err error) error { return classify(what, err) })
 }
 
 // rateReasons are the 403 reasons that mean "slow down", not "forbidden".
@@ -80,11 +57,11 @@ func retryable(err error) (time.Duration, bool) {
 		switch ge.Code {
 		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			return httpx.RetryAfter(ge.Header, maxBackoff), true
+			return httpx.RetryAfter(ge.Header, httpx.MaxWait), true
 		case http.StatusForbidden:
 			for _, e := range ge.Errors {
 				if rateReasons[e.Reason] {
-					return httpx.RetryAfter(ge.Header, maxBackoff), true
+					return httpx.RetryAfter(ge.Header, httpx.MaxWait), true
 				}
 			}
 		}
@@ -95,19 +72,6 @@ func retryable(err error) (time.Duration, bool) {
 		return 0, re.Response != nil && re.Response.StatusCode >= 500
 	}
 	return 0, httpx.Transient(err)
-}
-
-func reasonOf(err error) string {
-	var ge *googleapi.Error
-	if errors.As(err, &ge) {
-		for _, e := range ge.Errors {
-			if e.Reason != "" {
-				return strconv.Itoa(ge.Code) + " " + e.Reason
-			}
-		}
-		return strconv.Itoa(ge.Code)
-	}
-	return "transport"
 }
 
 // classify wraps a final failure with source.ErrUnavailable and, for the

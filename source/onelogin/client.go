@@ -21,19 +21,15 @@ import (
 	"github.com/provsync/provsync/source/internal/httpx"
 )
 
-// maxBackoff caps one retry's wait.
-const maxBackoff = time.Minute
-
 // client is a small OneLogin API client: client credentials tokens, rate
 // limit pacing, retries and cursor paging.
 type client struct {
-	base    string
-	hc      *http.Client
-	retries int
-	backoff time.Duration
-	log     *zap.Logger
-	steady  rate.Limit    // Config.RateLimit, or rate.Inf
-	lim     *rate.Limiter // steady, slowed down near the account's limit
+	base   string
+	hc     *http.Client
+	retry  httpx.Retrier
+	log    *zap.Logger
+	steady rate.Limit    // Config.RateLimit, or rate.Inf
+	lim    *rate.Limiter // steady, slowed down near the account's limit
 
 	mu        gosync.Mutex
 	limit     int       // X-RateLimit-Limit last seen
@@ -63,7 +59,7 @@ func newClient(c *Config) *client {
 	if c.RateLimit > 0 {
 		steady = rate.Limit(c.RateLimit)
 	}
-	return &client{base: c.BaseURL, hc: hc, retries: c.MaxRetries, backoff: c.Backoff, log: c.Logger, remaining: -1,
+	return &client{base: c.BaseURL, hc: hc, retry: httpx.Retrier{Name: "onelogin", Max: c.MaxRetries, Base: c.Backoff, Log: c.Logger}, log: c.Logger, remaining: -1,
 		steady: steady, lim: rate.NewLimiter(steady, 1)}
 }
 
@@ -75,38 +71,31 @@ func (c *client) get(ctx context.Context, what, path string, query url.Values) (
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	for attempt := 0; ; attempt++ {
+	var body []byte
+	var header http.Header
+	pace := func(ctx context.Context) error {
 		if err := c.pace(ctx); err != nil {
-			return nil, nil, fmt.Errorf("onelogin: %s: waiting for the rate limit: %w", what, err)
+			return fmt.Errorf("onelogin: %s: waiting for the rate limit: %w", what, err)
 		}
-		body, h, status, err := c.once(ctx, u)
-		if err == nil && status == http.StatusOK {
-			return body, h, nil
-		}
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
-		retry, wait := false, time.Duration(0)
+		return nil
+	}
+	err := c.retry.Do(ctx, what, pace, func(ctx context.Context) (bool, time.Duration, error) {
+		b, h, status, err := c.once(ctx, u)
 		switch {
 		case err != nil:
-			retry = retryableErr(err)
+			return retryableErr(err), 0, err
+		case status == http.StatusOK:
+			body, header = b, h
+			return false, 0, nil
 		case status == http.StatusTooManyRequests || status >= 500:
-			retry, wait = true, httpx.RetryAfter(h, maxBackoff)
-			err = apiError(status, body)
-		default:
-			err = apiError(status, body)
+			return true, httpx.RetryAfter(h, httpx.MaxWait), apiError(status, b)
 		}
-		if !retry || attempt >= c.retries {
-			return nil, nil, classify(what, err)
-		}
-		if wait <= 0 {
-			wait = httpx.Backoff(attempt, c.backoff, maxBackoff)
-		}
-		c.log.Debug("onelogin: retrying", zap.String("request", what), zap.Int("attempt", attempt+1), zap.Duration("wait", wait))
-		if err := httpx.Sleep(ctx, wait); err != nil {
-			return nil, nil, err
-		}
+		return false, 0, apiError(status, b)
+	}, func(err error) error { return classify(what, err) })
+	if err != nil {
+		return nil, nil, err
 	}
+	return body, header, nil
 }
 
 func (c *client) once(ctx context.Context, u string) ([]byte, http.Header, int, error) {

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // CheckURL allows https anywhere and http on loopback only, so that
@@ -86,4 +88,58 @@ func Transient(err error) bool {
 	}
 	s := err.Error()
 	return strings.Contains(s, "EOF") || strings.Contains(s, "connection reset")
+}
+
+// MaxWait caps one retry's wait, whether a server asked for it or the
+// backoff chose it.
+const MaxWait = time.Minute
+
+// Retrier is the retry loop the source adapters share: up to Max retries
+// after the first try, each after the wait the server asked for or a
+// jittered exponential backoff from Base.
+type Retrier struct {
+	// Name prefixes the debug logs ("google", "onelogin").
+	Name string
+	// Max is the number of retries; Base the first backoff.
+	Max  int
+	Base time.Duration
+	// Log receives a debug entry per retry.
+	Log *zap.Logger
+}
+
+// Do runs one request. before, if not nil, runs ahead of every attempt
+// (a rate limiter's wait); its error ends Do as it is, and so does the
+// context's. try makes the attempt and says whether its failure is worth
+// another one, and how long the server asked to wait (0: back off). A
+// failure that is final, or whose retries are spent, goes through final,
+// which wraps it for the caller. what names the request in logs.
+func (r Retrier) Do(ctx context.Context, what string, before func(context.Context) error,
+	try func(context.Context) (retry bool, wait time.Duration, err error), final func(error) error) error {
+	for attempt := 0; ; attempt++ {
+		if before != nil {
+			if err := before(ctx); err != nil {
+				return err
+			}
+		}
+		retry, wait, err := try(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !retry || attempt >= r.Max {
+			return final(err)
+		}
+		if wait <= 0 {
+			wait = Backoff(attempt, r.Base, MaxWait)
+		}
+		if r.Log != nil {
+			r.Log.Debug(r.Name+": retrying", zap.String("request", what), zap.Int("attempt", attempt+1),
+				zap.Duration("wait", wait), zap.Error(err))
+		}
+		if err := Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
 }
