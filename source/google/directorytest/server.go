@@ -29,6 +29,8 @@ import (
 	"testing"
 
 	admin "google.golang.org/api/admin/directory/v1"
+
+	"github.com/provsync/provsync/source/internal/fakeapi"
 )
 
 // Routes, for faults and request counts.
@@ -72,9 +74,8 @@ type Server struct {
 	groups  map[string]*admin.Group
 	members map[string][]*admin.Member // group id -> members in insertion order
 	tokens  map[string]bool
-	faults  []*Fault
-	stats   map[string]int
-	total   int
+	faults  fakeapi.Faults[Fault]
+	counts  fakeapi.Counts
 	seq     int
 
 	key         *rsa.PrivateKey
@@ -99,11 +100,12 @@ func NewServer() *Server {
 	}
 	s := &Server{
 		users: map[string]*admin.User{}, groups: map[string]*admin.Group{}, members: map[string][]*admin.Member{},
-		tokens: map[string]bool{}, stats: map[string]int{},
-		key: key, saEmail: "provsync@provsync-test.iam.gserviceaccount.com", subject: "admin@" + Domain,
+		tokens: map[string]bool{},
+		key:    key, saEmail: "provsync@provsync-test.iam.gserviceaccount.com", subject: "admin@" + Domain,
 		staticToken: "ya29.static-" + randHex(12),
 	}
 	s.tokens[s.staticToken] = true
+	s.counts.Uncounted = RouteToken
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -142,12 +144,7 @@ func (s *Server) ServiceAccountKey() []byte {
 
 // InjectFault adds a fault; faults are matched in the order added.
 func (s *Server) InjectFault(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	s.faults = append(s.faults, &f)
+	s.faults.Add(fakeapi.Rule{Route: f.Route, Page: f.Page, Times: f.Times}, f)
 }
 
 // ThrottleNext answers the next n Directory requests with 403
@@ -158,21 +155,10 @@ func (s *Server) ThrottleNext(n int) {
 
 // Requests returns how many requests reached route ("" for all routes but
 // the token endpoint).
-func (s *Server) Requests(route string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if route == "" {
-		return s.total
-	}
-	return s.stats[route]
-}
+func (s *Server) Requests(route string) int { return s.counts.Get(route) }
 
 // ResetRequests zeroes the request counts.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats, s.total = map[string]int{}, 0
-}
+func (s *Server) ResetRequests() { s.counts.Reset() }
 
 // serve routes a request.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -235,14 +221,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) count(route string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats[route]++
-	if route != RouteToken {
-		s.total++
-	}
-}
+func (s *Server) count(route string) { s.counts.Add(route) }
 
 func (s *Server) authorized(r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -252,16 +231,8 @@ func (s *Server) authorized(r *http.Request) bool {
 }
 
 func (s *Server) fault(route string, page int) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if (f.Route == "" || f.Route == route) && (f.Page == 0 || f.Page == page) {
-			f.Times--
-			if f.Times <= 0 {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			}
-			return f
-		}
+	if f, ok := s.faults.Take(route, page); ok {
+		return &f
 	}
 	return nil
 }

@@ -28,6 +28,8 @@ import (
 	gosync "sync"
 	"testing"
 	"time"
+
+	"github.com/provsync/provsync/source/internal/fakeapi"
 )
 
 // Routes, for faults and request counts.
@@ -104,9 +106,8 @@ type Server struct {
 	direct   map[int64][]int64 // app id -> users assigned directly
 	tokens   map[string]bool
 	cursors  map[string]cursorState
-	faults   []*Fault
-	stats    map[string]int
-	total    int
+	faults   fakeapi.Faults[Fault]
+	counts   fakeapi.Counts
 	seq      int64
 	now      func() time.Time
 	clientID string
@@ -140,11 +141,12 @@ func New(t testing.TB) *Server {
 func NewServer() *Server {
 	s := &Server{
 		users: map[int64]*User{}, roles: map[int64]*Role{}, groups: map[int64]*Group{}, direct: map[int64][]int64{},
-		tokens: map[string]bool{}, noCursor: map[string]bool{}, cursors: map[string]cursorState{}, stats: map[string]int{},
+		tokens: map[string]bool{}, noCursor: map[string]bool{}, cursors: map[string]cursorState{},
 		now: time.Now, clientID: "c1d2e3f4" + randHex(12), secret: randHex(32),
 		rateLimit: 5000, window: time.Hour, maxLimit: 1000, seq: 41000000,
 	}
 	s.remaining = s.rateLimit
+	s.counts.Uncounted = RouteToken
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -193,38 +195,18 @@ func (s *Server) SetClock(now func() time.Time) {
 
 // InjectFault adds a fault; faults are matched in the order added.
 func (s *Server) InjectFault(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	s.faults = append(s.faults, &f)
+	s.faults.Add(fakeapi.Rule{Route: f.Route, Page: f.Page, Times: f.Times}, f)
 }
 
 // ClearFaults removes every fault not yet spent.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // Requests returns how many requests reached route ("" for every API
 // route, the token endpoint excluded).
-func (s *Server) Requests(route string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if route == "" {
-		return s.total
-	}
-	return s.stats[route]
-}
+func (s *Server) Requests(route string) int { return s.counts.Get(route) }
 
 // ResetRequests zeroes the request counts.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats, s.total = map[string]int{}, 0
-}
+func (s *Server) ResetRequests() { s.counts.Reset() }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
@@ -302,14 +284,7 @@ func routeOf(path string) (string, int64) {
 	return "", 0
 }
 
-func (s *Server) count(route string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats[route]++
-	if route != RouteToken {
-		s.total++
-	}
-}
+func (s *Server) count(route string) { s.counts.Add(route) }
 
 func (s *Server) authorized(r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "bearer ")
@@ -345,16 +320,8 @@ func (s *Server) rate(w http.ResponseWriter) bool {
 }
 
 func (s *Server) fault(route string, page int) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if (f.Route == "" || f.Route == route) && (f.Page == 0 || f.Page == page) {
-			f.Times--
-			if f.Times <= 0 {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			}
-			return f
-		}
+	if f, ok := s.faults.Take(route, page); ok {
+		return &f
 	}
 	return nil
 }
