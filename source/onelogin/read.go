@@ -112,7 +112,7 @@ type scope struct {
 // hold the app and the OneLogin groups of those users as groups. Any
 // failure fails the whole read, which returns nil.
 func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
-	ch, err := s.ReadChanges(ctx, "")
+	ch, err := s.read(ctx, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +142,12 @@ const cursorVersion = 2
 // one this source cannot use (another version's, another app's) fails
 // with source.ErrCursorExpired, and the caller reads in full.
 func (s *Source) ReadChanges(ctx context.Context, raw string) (*source.Changes, error) {
+	return s.read(ctx, raw, true)
+}
+
+// read is ReadChanges; withCursor false skips encoding the next cursor,
+// which a plain Read throws away.
+func (s *Source) read(ctx context.Context, raw string, withCursor bool) (*source.Changes, error) {
 	start := time.Now().UTC()
 	seen := &dates{}
 	ctx = context.WithValue(ctx, datesKey{}, seen)
@@ -237,8 +243,10 @@ func (s *Source) ReadChanges(ctx context.Context, raw string) (*source.Changes, 
 		}
 		slices.Sort(ch.RemovedGroups)
 	}
-	if ch.Cursor, err = encodeCursor(next); err != nil {
-		return nil, err
+	if withCursor {
+		if ch.Cursor, err = encodeCursor(next); err != nil {
+			return nil, err
+		}
 	}
 	if ch.Full {
 		d := &source.Directory{Users: ch.Users, Groups: ch.Groups}
