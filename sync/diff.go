@@ -342,6 +342,12 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 	}
 	owner := reverseLinks(in.snap.Groups)
 	userOwner := reverseLinks(in.snap.Users)
+	// Removed members are shown by userName: a member entry carries only
+	// the target id (and a display name, if the server sends one).
+	userNames := make(map[string]string, len(in.users))
+	for j := range in.users {
+		userNames[in.users[j].ID] = in.users[j].UserName
+	}
 	want := make([]scim.Group, len(d.Groups))
 	pins := map[int]int{}
 	for i := range d.Groups {
@@ -444,9 +450,12 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			if _, read := ups[src]; !in.complete && !read {
 				continue
 			}
-			key := mem.Display
+			key := userNames[mem.Value]
 			if up, ok := ups[src]; ok {
 				key = up.key
+			}
+			if key == "" {
+				key = mem.Display
 			}
 			if key == "" {
 				key = mem.Value
