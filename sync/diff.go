@@ -130,14 +130,19 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		resolveManager(&du.User, targetOf)
 		j := m.Observed[i]
 		if j < 0 {
-			if du.Event != mapping.EventNone {
+			createInactive := du.Event == mapping.EventSuspended && in.policy.CreateSuspended
+			if du.Event != mapping.EventNone && !createInactive {
 				up.skip = true // nothing to provision for a suspended or deleted user
 				continue
 			}
 			u := du.User
 			u.ID = ""
+			reason := "new at source"
+			if createInactive {
+				u.Active, reason = scim.Bool(false), "new at source, suspended there: created inactive"
+			}
 			up.create = true
-			p.Changes = append(p.Changes, Change{Action: ActionCreateUser, Object: ref, Reason: "new at source", User: &u})
+			p.Changes = append(p.Changes, Change{Action: ActionCreateUser, Object: ref, Reason: reason, User: &u})
 			continue
 		}
 		o := &obs[j]

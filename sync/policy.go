@@ -67,6 +67,13 @@ type Policy struct {
 	// Deleted applies to a user the source reports deleted. Default
 	// Deactivate.
 	Deleted Deprovision `json:"deleted" yaml:"deleted"`
+	// CreateSuspended creates a user the source marks suspended (Entra
+	// accountEnabled false, Google suspended, OneLogin any status but
+	// Active) that the target does not have yet, with active=false, as
+	// the hosted connectors can. Default false: such a user is skipped
+	// until the source activates it. It needs Suspended to be Deactivate
+	// or Ignore (creating a user only to delete it makes no sense).
+	CreateSuspended bool `json:"createSuspended,omitempty" yaml:"createSuspended"`
 	// DeleteGroups deletes owned groups that left scope (groups cannot
 	// be deactivated). Default true.
 	DeleteGroups bool `json:"deleteGroups" yaml:"deleteGroups"`
@@ -192,6 +199,9 @@ func (p Policy) Validate() error {
 		if !d.valid() {
 			return fmt.Errorf("sync: policy %s: %q is not one of deactivate, delete, none", name, d)
 		}
+	}
+	if p.CreateSuspended && p.Suspended == Delete {
+		return fmt.Errorf("sync: policy createSuspended: suspended is %q; creating suspended users needs %q or %q", Delete, Deactivate, Ignore)
 	}
 	for name, d := range map[string]Duration{"leftScopeDeleteAfter": p.LeftScopeDeleteAfter,
 		"suspendedDeleteAfter": p.SuspendedDeleteAfter, "deletedDeleteAfter": p.DeletedDeleteAfter} {

@@ -52,6 +52,7 @@
 //	  leftScope: deactivate        # deactivate | delete | none
 //	  suspended: deactivate
 //	  deleted: deactivate
+//	  createSuspended: false       # true: create users suspended at the source, inactive
 //	  leftScopeDeleteAfter: 30d    # delete after so long deactivated (30d, 72h)
 //	  suspendedDeleteAfter: 0
 //	  deletedDeleteAfter: 0
