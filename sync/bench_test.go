@@ -38,14 +38,14 @@ func BenchmarkSync10k(b *testing.B) {
 		}
 		runtime.GC()
 		b.StartTimer()
-		p, res, err := eng.Run(context.Background(), false)
+		p, res, err := eng.Sync(context.Background())
 		if err != nil || res.Failed > 0 {
 			b.Fatalf("initial sync: %v %v", err, res.Err())
 		}
 		b.StopTimer()
 		initial = c.Stats().Requests
 		c.ResetStats()
-		p2, _, err := eng.Run(context.Background(), false)
+		p2, _, err := eng.Sync(context.Background())
 		if err != nil || !p2.Empty() {
 			b.Fatalf("second sync: %v, %d changes", err, len(p2.Changes))
 		}

@@ -301,18 +301,18 @@ type planConfig struct {
 // source read.)
 func Reapply() PlanOption { return func(c *planConfig) { c.reapply = true } }
 
-// Run plans and, unless dryRun, applies. It returns the plan (when one
-// could be made) and the result (when it applied). A plan that is not
-// applyable is returned with ErrNotApplyable. An empty plan is applied
-// too, which records the source's new cursors.
+// Run plans and, unless dryRun, applies, as Sync does.
+//
+// Deprecated: a boolean argument hides what a call does; use
+// e.Sync(ctx, opts...) to plan and apply, e.Sync(ctx, DryRun()) (or
+// e.Plan) to plan only.
 func (e *Engine) Run(ctx context.Context, dryRun bool, opts ...ApplyOption) (*Plan, *Result, error) {
-	p, err := e.Plan(ctx)
-	if err != nil {
-		return nil, nil, err
+	ro := make([]RunOption, 0, len(opts)+1)
+	for _, o := range opts {
+		ro = append(ro, o)
 	}
 	if dryRun {
-		return p, nil, nil
+		ro = append(ro, DryRun())
 	}
-	res, err := e.Apply(ctx, p, opts...)
-	return p, res, err
+	return e.Sync(ctx, ro...)
 }

@@ -232,7 +232,7 @@ func TestSourceErrorDeletesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, res, err := eng.Run(ctx(t), false)
+	p, res, err := eng.Sync(ctx(t))
 	if !errors.Is(err, sync.ErrSourceRead) || p != nil || res != nil {
 		t.Fatalf("Run over a failing source = %v, %v, %v; want ErrSourceRead and nothing done", p, res, err)
 	}

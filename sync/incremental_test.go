@@ -112,7 +112,7 @@ func TestIncrementalReads(t *testing.T) {
 	}
 	run := func() *sync.Plan {
 		t.Helper()
-		p, res, err := eng.Run(context.Background(), false)
+		p, res, err := eng.Sync(context.Background())
 		if err != nil || (res != nil && res.Failed > 0) {
 			t.Fatalf("Run: %v %v", err, res.Err())
 		}

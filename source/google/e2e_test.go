@@ -163,7 +163,7 @@ func TestRequestCounts(t *testing.T) {
 	must(t, err)
 	for _, run := range []string{"first run", "second run, no changes"} {
 		srv.ResetRequests()
-		p, res, err := eng.Run(ctx(t), false)
+		p, res, err := eng.Sync(ctx(t))
 		if err != nil || (res != nil && res.Failed > 0) {
 			t.Fatalf("%s: %v", run, err)
 		}

@@ -50,7 +50,7 @@ func TestEndToEnd(t *testing.T) {
 	must(t, err)
 	run := func(what string) *sync.Plan {
 		t.Helper()
-		p, res, err := e.Run(ctx(t), false)
+		p, res, err := e.Sync(ctx(t))
 		if err != nil || (res != nil && res.Failed > 0) {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -120,7 +120,7 @@ func TestRequestCounts(t *testing.T) {
 	for _, run := range []string{"first run", "second run, no changes"} {
 		now = now.Add(time.Hour)
 		srv.ResetRequests()
-		p, res, err := e.Run(ctx(t), false)
+		p, res, err := e.Sync(ctx(t))
 		if err != nil || (res != nil && res.Failed > 0) {
 			t.Fatalf("%s: %v", run, err)
 		}

@@ -167,7 +167,7 @@ approval: [delete-user]
 	ctx := context.Background()
 	run := func() *sync.Plan {
 		t.Helper()
-		p, res, err := eng.Run(ctx, false)
+		p, res, err := eng.Sync(ctx)
 		if err != nil || (res != nil && res.Failed > 0) {
 			t.Fatalf("run: %v", err)
 		}
@@ -259,7 +259,7 @@ mapping:
 	}
 	ctx := context.Background()
 	for i := range 3 {
-		p, _, err := eng.Run(ctx, false)
+		p, _, err := eng.Sync(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

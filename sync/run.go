@@ -1,0 +1,50 @@
+package sync
+
+import "context"
+
+// RunOption sets an option of Sync: DryRun, any ApplyOption (Confirm,
+// WithProgress) or any PlanOption (Reapply).
+type RunOption interface {
+	setRun(*runConfig)
+}
+
+type runConfig struct {
+	dryRun bool
+	plan   []PlanOption
+	apply  []ApplyOption
+}
+
+type dryRun struct{}
+
+func (dryRun) setRun(c *runConfig) { c.dryRun = true }
+
+// DryRun makes Sync plan only: nothing is written to the target or the
+// state, and Sync returns the plan with a nil result.
+func DryRun() RunOption { return dryRun{} }
+
+func (o ApplyOption) setRun(c *runConfig) { c.apply = append(c.apply, o) }
+
+func (o PlanOption) setRun(c *runConfig) { c.plan = append(c.plan, o) }
+
+// Sync plans and, unless DryRun is given, applies the plan. It returns
+// the plan (when one could be made) and the result (when it applied). A
+// plan that is not applyable is returned with ErrNotApplyable. An empty
+// plan is applied too, which records the source's new cursors.
+//
+// Sync is Plan then Apply; call those two to review a plan before
+// carrying it out.
+func (e *Engine) Sync(ctx context.Context, opts ...RunOption) (*Plan, *Result, error) {
+	var c runConfig
+	for _, o := range opts {
+		o.setRun(&c)
+	}
+	p, err := e.Plan(ctx, c.plan...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.dryRun {
+		return p, nil, nil
+	}
+	res, err := e.Apply(ctx, p, c.apply...)
+	return p, res, err
+}
