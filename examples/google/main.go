@@ -34,6 +34,7 @@ import (
 	admin "google.golang.org/api/admin/directory/v1"
 
 	"github.com/provsync/provsync/examples/internal/cli"
+	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/google"
 	"github.com/provsync/provsync/source/google/directorytest"
 	"github.com/provsync/provsync/sync"
@@ -122,7 +123,7 @@ func (o *options) config(ctx context.Context, log *zap.Logger) (google.Config, e
 		if err != nil {
 			return cfg, err
 		}
-		cfg.ServiceAccountKey = key
+		cfg.ServiceAccountKey = source.Secret(key)
 		return cfg, nil
 	}
 	ts, err := googleoauth.DefaultTokenSource(ctx, google.Scopes...)
@@ -191,7 +192,7 @@ func runDemo(ctx context.Context, o options, log *zap.Logger, out io.Writer) err
 		return err
 	}
 	o.orgUnits, o.flatten, o.endpoint, o.Apply, o.deleted = "/Engineering", true, d.Endpoint(), true, "delete"
-	cfg := google.Config{ServiceAccountKey: d.ServiceAccountKey(), AdminEmail: d.Subject(), Endpoint: d.Endpoint(),
+	cfg := google.Config{ServiceAccountKey: source.Secret(d.ServiceAccountKey()), AdminEmail: d.Subject(), Endpoint: d.Endpoint(),
 		OrgUnits: list(o.orgUnits), FlattenNested: o.flatten, Logger: log}
 	src, err := cfg.Open()
 	if err != nil {

@@ -232,6 +232,14 @@ func TestSecretNeverShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Nor does printing the opened source, with any verb.
+	for _, verb := range []string{"%v", "%+v", "%s", "%#v", "%q", "%x"} {
+		for _, v := range []any{cfg, s, cfg.ClientSecret} {
+			if out := fmt.Sprintf(verb, v); strings.Contains(out, secret) || strings.Contains(out, fmt.Sprintf("%x", secret)) {
+				t.Errorf("%s shows the secret: %.200s", verb, out)
+			}
+		}
+	}
 	// The credential signs in at the fake authority (https, offline).
 	dir := read(t, s)
 	if len(dir.Users) != 1 || tn.srv.TokenRequests() != 1 {

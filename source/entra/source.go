@@ -51,6 +51,10 @@ func (c Config) Open() (*Source, error) {
 			return nil, err
 		}
 	}
+	// The secret is in the credential now. The Source keeps no copy: fmt
+	// prints a struct's unexported fields without their methods, so a
+	// Secret there would print.
+	cfg.ClientSecret = ""
 	s := &Source{cfg: cfg, log: cfg.Logger.With(zap.String("source", cfg.Name))}
 	cfg.Logger = s.log
 	if s.adapter, err = newAdapter(&cfg, cred, &s.requests); err != nil {

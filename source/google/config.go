@@ -51,8 +51,11 @@ const (
 type Config struct {
 	// ServiceAccountKey is a service account's JSON key file. With
 	// AdminEmail it signs in through domain-wide delegation, impersonating
-	// that administrator. It is never logged.
-	ServiceAccountKey []byte `json:"-"`
+	// that administrator. It is a source.Secret: fmt (every verb), zap and
+	// encoders print it as REDACTED, so printing a Config or a Source never
+	// shows the private key. Its token_uri must be https, or http on a
+	// loopback address: the signed assertion is sent there.
+	ServiceAccountKey source.Secret `json:"-"`
 	// AdminEmail is the administrator the service account impersonates;
 	// required with ServiceAccountKey. It needs the privileges to read
 	// users and groups (a super administrator, or a custom role).
@@ -160,6 +163,10 @@ func (c Config) Open() (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("google: creating the Directory client: %w", err)
 	}
+	// The key is in the token source now. The Source keeps no copy: fmt
+	// prints a struct's unexported fields without their methods, so a
+	// Secret there would print.
+	c.ServiceAccountKey = ""
 	return newSource(c, svc), nil
 }
 
@@ -267,10 +274,15 @@ func (c *Config) httpClient() (*http.Client, error) {
 	}
 	ts := c.TokenSource
 	if len(c.ServiceAccountKey) > 0 {
-		jwt, err := googleoauth.JWTConfigFromJSON(c.ServiceAccountKey, Scopes...)
+		jwt, err := googleoauth.JWTConfigFromJSON([]byte(c.ServiceAccountKey), Scopes...)
 		if err != nil {
 			// The parser's message does not quote the key.
 			return nil, fmt.Errorf("%w: ServiceAccountKey: %v", ErrConfig, err)
+		}
+		// The signed assertion goes to token_uri; it must not cross a
+		// network in the clear.
+		if err := httpx.CheckURL(jwt.TokenURL); err != nil {
+			return nil, fmt.Errorf("%w: ServiceAccountKey: token_uri %q: %v", ErrConfig, jwt.TokenURL, err)
 		}
 		if err := checkKey(jwt.PrivateKey); err != nil {
 			return nil, fmt.Errorf("%w: ServiceAccountKey: private_key: %v", ErrConfig, err)

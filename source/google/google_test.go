@@ -3,6 +3,7 @@ package google_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -411,7 +412,7 @@ func TestServiceAccount(t *testing.T) {
 	srv.AddUser(user("ann"))
 	key := srv.ServiceAccountKey()
 	core, logs := observer.New(zap.DebugLevel)
-	src, err := google.Config{ServiceAccountKey: key, AdminEmail: srv.Subject(), Endpoint: srv.Endpoint(),
+	src, err := google.Config{ServiceAccountKey: source.Secret(key), AdminEmail: srv.Subject(), Endpoint: srv.Endpoint(),
 		Logger: zap.New(core), Backoff: time.Millisecond}.Open()
 	must(t, err)
 	dir := read(t, src)
@@ -421,7 +422,7 @@ func TestServiceAccount(t *testing.T) {
 
 	// An admin the service account may not impersonate: a clear error,
 	// with no key material in it or in the logs.
-	src, err = google.Config{ServiceAccountKey: key, AdminEmail: "someone@example.com", Endpoint: srv.Endpoint(),
+	src, err = google.Config{ServiceAccountKey: source.Secret(key), AdminEmail: "someone@example.com", Endpoint: srv.Endpoint(),
 		Logger: zap.New(core), Backoff: time.Millisecond, MaxRetries: -1}.Open()
 	must(t, err)
 	_, err = src.Read(context.Background())
@@ -448,8 +449,8 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"no credentials", google.Config{}, "credentials"},
-		{"key without admin", google.Config{ServiceAccountKey: []byte(`{}`)}, "AdminEmail"},
-		{"bad key", google.Config{ServiceAccountKey: []byte(`{"type":"service_account","private_key":"secret-bits"}`), AdminEmail: "a@example.com"}, "ServiceAccountKey"},
+		{"key without admin", google.Config{ServiceAccountKey: source.Secret(`{}`)}, "AdminEmail"},
+		{"bad key", google.Config{ServiceAccountKey: source.Secret(`{"type":"service_account","private_key":"secret-bits"}`), AdminEmail: "a@example.com"}, "ServiceAccountKey"},
 		{"customer and domain", google.Config{TokenSource: ts, Customer: "C1", Domain: "example.com"}, "Customer and Domain"},
 		{"plain http", google.Config{TokenSource: ts, Endpoint: "http://directory.example.com/"}, "loopback"},
 		{"org unit path", google.Config{TokenSource: ts, OrgUnits: []string{"Sales"}}, `OrgUnits[0] "Sales"`},
@@ -486,5 +487,71 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestKeyNeverPrints prints a Config holding a service account key, and
+// the Source opened from it, with every fmt verb and as JSON: no part of
+// the private key may show.
+func TestKeyNeverPrints(t *testing.T) {
+	srv := directorytest.New(t)
+	key := srv.ServiceAccountKey()
+	var parsed struct {
+		PrivateKey string `json:"private_key"`
+	}
+	must(t, json.Unmarshal(key, &parsed))
+	cfg := google.Config{ServiceAccountKey: source.Secret(key), AdminEmail: srv.Subject(), Endpoint: srv.Endpoint()}
+	src, err := cfg.Open()
+	must(t, err)
+	body := strings.Split(strings.TrimSpace(parsed.PrivateKey), "\n")[1] // a line of the key's base64
+	var out []string
+	for _, verb := range []string{"%v", "%+v", "%s", "%#v", "%q", "%x", "%X", "%d"} {
+		out = append(out, fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, &cfg), fmt.Sprintf(verb, src), fmt.Sprintf(verb, cfg.ServiceAccountKey))
+	}
+	j, err := json.Marshal(cfg)
+	must(t, err)
+	out = append(out, string(j))
+	j, err = json.Marshal(cfg.ServiceAccountKey)
+	must(t, err)
+	out = append(out, string(j))
+	for _, s := range out {
+		for _, secret := range []string{"PRIVATE KEY", body, fmt.Sprintf("%x", body[:16]), "private_key"} {
+			if strings.Contains(s, secret) {
+				t.Fatalf("%q shows in %.200s", secret, s)
+			}
+		}
+	}
+}
+
+// TestTokenURI refuses a key whose token_uri would send the signed
+// assertion in the clear, naming the field.
+func TestTokenURI(t *testing.T) {
+	srv := directorytest.New(t)
+	var key map[string]string
+	must(t, json.Unmarshal(srv.ServiceAccountKey(), &key))
+	tests := []struct {
+		uri string
+		ok  bool
+	}{
+		{"", true}, // Google's default, https
+		{"https://oauth2.googleapis.com/token", true},
+		{srv.Endpoint() + "token", true}, // http on 127.0.0.1
+		{"http://localhost:8080/token", true},
+		{"http://oauth2.example.com/token", false},
+		{"http://10.0.0.1/token", false},
+		{"ftp://oauth2.example.com/token", false},
+		{"oauth2.googleapis.com/token", false},
+	}
+	for _, tt := range tests {
+		key["token_uri"] = tt.uri
+		b, err := json.Marshal(key)
+		must(t, err)
+		_, err = google.Config{ServiceAccountKey: source.Secret(b), AdminEmail: srv.Subject(), Endpoint: srv.Endpoint()}.Open()
+		if tt.ok && err != nil {
+			t.Errorf("token_uri %q: %v", tt.uri, err)
+		}
+		if !tt.ok && (!errors.Is(err, google.ErrConfig) || !strings.Contains(fmt.Sprint(err), "token_uri")) {
+			t.Errorf("token_uri %q: %v, want ErrConfig naming token_uri", tt.uri, err)
+		}
 	}
 }
