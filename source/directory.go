@@ -70,7 +70,7 @@ func (e *ObjectError) Error() string {
 	}
 	b.WriteString(kind)
 	if e.ID != "" {
-		fmt.Fprintf(&b, " %q", e.ID)
+		fmt.Fprintf(&b, " %q", shorten(e.ID))
 	}
 	if e.Index >= 0 {
 		fmt.Fprintf(&b, " (%ss[%d])", kind, e.Index)
@@ -113,7 +113,15 @@ func (p *problems) add(kind, id string, index int, field, format string, args ..
 //   - attribute names are non-empty, do not shadow a built-in name, do not
 //     collide ignoring case, and values are of an attribute type;
 //   - group members and member groups name users and groups of the
-//     directory, each once.
+//     directory, each once (member groups may form a cycle:
+//     Index.TransitiveMembers follows one once);
+//   - every string is valid UTF-8 and within the size limits
+//     (MaxIDBytes, MaxUserNameBytes, MaxGroupNameBytes, MaxValueBytes,
+//     MaxListItems);
+//   - ids, user names, email values and types, and group names and
+//     emails hold no control character (NUL, line breaks, tabs, DEL and
+//     the C1 controls); user names and group names are not white space
+//     only.
 func (d *Directory) Validate() error {
 	var p problems
 	users := make(map[string]int, len(d.Users))
@@ -128,6 +136,11 @@ func (d *Directory) Validate() error {
 		default:
 			users[u.ID] = i
 		}
+		p.checkText("user", u.ID, i, "id", u.ID, MaxIDBytes, keyText)
+		p.checkText("user", u.ID, i, "userName", u.UserName, MaxUserNameBytes, nameText)
+		p.checkText("user", u.ID, i, "givenName", u.GivenName, MaxValueBytes, freeText)
+		p.checkText("user", u.ID, i, "familyName", u.FamilyName, MaxValueBytes, freeText)
+		p.checkText("user", u.ID, i, "displayName", u.DisplayName, MaxValueBytes, freeText)
 		if !u.State.Valid() {
 			p.add("user", u.ID, i, "state", "undefined state %d", uint8(u.State))
 		}
@@ -135,7 +148,7 @@ func (d *Directory) Validate() error {
 			key := strings.ToLower(u.UserName)
 			if j, dup := names[key]; dup {
 				p.add("user", u.ID, i, "userName", "%q is also the user name of user %q (users[%d])",
-					u.UserName, d.Users[j].ID, j)
+					shorten(u.UserName), shorten(d.Users[j].ID), j)
 			} else {
 				names[key] = i
 			}
@@ -144,6 +157,11 @@ func (d *Directory) Validate() error {
 		for k, e := range u.Emails {
 			if strings.TrimSpace(e.Value) == "" {
 				p.add("user", u.ID, i, fmt.Sprintf("emails[%d].value", k), "empty")
+			} else if msg := textProblem(e.Value, MaxValueBytes, keyText); msg != "" {
+				p.add("user", u.ID, i, fmt.Sprintf("emails[%d].value", k), "%s", msg)
+			}
+			if msg := textProblem(e.Type, MaxValueBytes, keyText); msg != "" {
+				p.add("user", u.ID, i, fmt.Sprintf("emails[%d].type", k), "%s", msg)
 			}
 			if e.Primary {
 				primaries++
@@ -165,6 +183,10 @@ func (d *Directory) Validate() error {
 		default:
 			groups[g.ID] = i
 		}
+		p.checkText("group", g.ID, i, "id", g.ID, MaxIDBytes, keyText)
+		p.checkText("group", g.ID, i, "displayName", g.DisplayName, MaxGroupNameBytes, nameText)
+		p.checkText("group", g.ID, i, "email", g.Email, MaxValueBytes, keyText)
+		p.checkText("group", g.ID, i, "description", g.Description, MaxValueBytes, freeText)
 		validateAttrs(&p, "group", g.ID, i, g.Attributes, groupBuiltins[:])
 	}
 	for i := range d.Groups {
@@ -200,7 +222,7 @@ func validateAttrs(p *problems, kind, id string, index int, attrs map[string]any
 	// Most objects are fine: check cheaply first, sort only to report.
 	ok := true
 	for k, v := range attrs {
-		if strings.TrimSpace(k) == "" || isBuiltin(builtins, k) || !validValue(v) {
+		if strings.TrimSpace(k) == "" || isBuiltin(builtins, k) || !validValue(v) || !valueOK(v) {
 			ok = false
 			break
 		}
@@ -242,6 +264,8 @@ func validateAttrs(p *problems, kind, id string, index int, attrs map[string]any
 		}
 		if v := attrs[k]; !validValue(v) {
 			p.add(kind, id, index, field, "value of type %T; want string, bool, int64, float64, []string or time.Time", v)
+		} else {
+			p.checkValue(kind, id, index, field, v)
 		}
 	}
 }

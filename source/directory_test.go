@@ -30,8 +30,18 @@ func TestValidateOK(t *testing.T) {
 	if err := (&source.Directory{}).Validate(); err != nil {
 		t.Fatalf("empty Validate() = %v", err)
 	}
-	// A deleted user may share its user name with a live one.
+	// Free text may hold line breaks and tabs, and names any letters.
 	d := validDir()
+	d.Users[0].DisplayName = "Ada\tLovelace"
+	d.Users[0].UserName = "ádá@例え.jp"
+	d.Users[0].Attributes = map[string]any{"address": "1 Main St\nLondon", "notes": strings.Repeat("x", source.MaxValueBytes)}
+	d.Groups[0].Description = "line one\nline two"
+	d.Groups[0].DisplayName = strings.Repeat("é", source.MaxGroupNameBytes/2)
+	if err := d.Validate(); err != nil {
+		t.Fatalf("Validate() with free text = %v", err)
+	}
+	// A deleted user may share its user name with a live one.
+	d = validDir()
 	d.Users = append(d.Users, source.User{ID: "u-4", UserName: "CY@example.com"})
 	if err := d.Validate(); err != nil {
 		t.Fatalf("Validate() with a reused deleted user name = %v", err)
@@ -79,6 +89,47 @@ func TestValidateProblems(t *testing.T) {
 			[]string{`group "g-2" (groups[1]): memberGroups[0]: unknown group "g-9"`}},
 		{"duplicate member group", func(d *source.Directory) { d.Groups[1].MemberGroups = []string{"g-1", "g-1"} },
 			[]string{`group "g-2" (groups[1]): memberGroups[1]: group "g-1" is already memberGroups[0]`}},
+		{"invalid UTF-8 user name", func(d *source.Directory) { d.Users[0].UserName = "ada\xff@example.com" },
+			[]string{`user "u-1" (users[0]): userName: not valid UTF-8 (byte 3)`}},
+		{"NUL in user name", func(d *source.Directory) { d.Users[0].UserName = "ada\x00@example.com" },
+			[]string{`user "u-1" (users[0]): userName: control character U+0000 at byte 3`}},
+		{"line break in user name", func(d *source.Directory) { d.Users[1].UserName = "bob@example.com\n" },
+			[]string{`user "u-2" (users[1]): userName: control character U+000A at byte 15`}},
+		{"C1 control in group name", func(d *source.Directory) { d.Groups[0].DisplayName = "E\u0085ng" },
+			[]string{`group "g-1" (groups[0]): displayName: control character U+0085 at byte 1`}},
+		{"white space user name", func(d *source.Directory) { d.Users[0].UserName = " \u00a0 " },
+			[]string{`user "u-1" (users[0]): userName: only white space`}},
+		{"white space group name", func(d *source.Directory) { d.Groups[1].DisplayName = "   " },
+			[]string{`group "g-2" (groups[1]): displayName: only white space`}},
+		{"invalid UTF-8 group name", func(d *source.Directory) { d.Groups[1].DisplayName = "Op\xc3" },
+			[]string{`group "g-2" (groups[1]): displayName: not valid UTF-8 (byte 2)`}},
+		{"control character in id", func(d *source.Directory) {
+			d.Users[0].ID = "u-1\x00"
+			d.Groups[0].Members = []string{"u-1\x00", "u-2"}
+		}, []string{`user "u-1\x00" (users[0]): id: control character U+0000 at byte 3`}},
+		{"control character in email", func(d *source.Directory) { d.Users[0].Emails[0].Value = "ada@exa\tmple.com" },
+			[]string{`user "u-1" (users[0]): emails[0].value: control character U+0009 at byte 7`}},
+		{"1 MB user name", func(d *source.Directory) { d.Users[0].UserName = strings.Repeat("a", 1<<20) },
+			[]string{`user "u-1" (users[0]): userName: 1048576 bytes; at most 512 are allowed`}},
+		{"long group name", func(d *source.Directory) { d.Groups[0].DisplayName = strings.Repeat("é", 513) },
+			[]string{`group "g-1" (groups[0]): displayName: 1026 bytes; at most 1024 are allowed`}},
+		{"long id", func(d *source.Directory) {
+			d.Users[2].ID = strings.Repeat("9", 2000)
+			d.Groups[1].Members = nil
+		}, []string{`user "` + strings.Repeat("9", 64) + `…" (users[2]): id: 2000 bytes; at most 1024 are allowed`}},
+		{"10 MB attribute", func(d *source.Directory) {
+			d.Users[0].Attributes = map[string]any{"notes": strings.Repeat("x", 10<<20)}
+		},
+			[]string{`user "u-1" (users[0]): attributes["notes"]: 10485760 bytes; at most 65536 are allowed`}},
+		{"long list item", func(d *source.Directory) {
+			d.Groups[0].Attributes = map[string]any{"owners": []string{"a", strings.Repeat("x", 65537)}}
+		}, []string{`group "g-1" (groups[0]): attributes["owners"][1]: 65537 bytes; at most 65536 are allowed`}},
+		{"long list", func(d *source.Directory) { d.Users[1].Attributes = map[string]any{"roles": make([]string, 10001)} },
+			[]string{`user "u-2" (users[1]): attributes["roles"]: 10001 items; at most 10000 are allowed`}},
+		{"invalid UTF-8 attribute", func(d *source.Directory) { d.Users[1].Attributes = map[string]any{"dept": "R\xffD"} },
+			[]string{`user "u-2" (users[1]): attributes["dept"]: not valid UTF-8 (byte 1)`}},
+		{"long description", func(d *source.Directory) { d.Groups[1].Description = strings.Repeat("x", 65537) },
+			[]string{`group "g-2" (groups[1]): description: 65537 bytes`}},
 		{"several at once", func(d *source.Directory) {
 			d.Users[0].State = 5
 			d.Users[1].ID = "u-1"

@@ -37,6 +37,27 @@
 // can also return only what changed since a cursor; [Apply] folds such
 // [Changes] into the previous snapshot.
 //
+// # Validation and limits
+//
+// [Directory.Validate] reports every problem of a directory, not just the
+// first: ids missing or repeated, user names repeated ignoring case,
+// memberships naming objects the directory lacks, and text no target
+// should receive: invalid UTF-8 (which encoders would silently turn into
+// U+FFFD), control characters or white space alone in ids, user names,
+// email addresses and group names, and strings beyond the size limits:
+//
+//	MaxIDBytes         1024 bytes   a source id
+//	MaxUserNameBytes    512 bytes   a user name (Entra UPNs are at most 113
+//	                                characters, e-mail addresses 254 bytes)
+//	MaxGroupNameBytes  1024 bytes   a group name (Entra allows 256 characters)
+//	MaxValueBytes        64 KiB     any other string, and each attribute value
+//	                                or list item
+//	MaxListItems      10000 items   a list attribute
+//
+// The limits are far above what providers allow, so only a corrupt or
+// hostile source meets them. The engine validates every read, full or
+// incremental, and plans nothing from a directory that fails.
+//
 // Errors match the sentinels [ErrInvalid], [ErrIncomplete],
 // [ErrUnavailable] and [ErrCursorExpired] with errors.Is; problems with one
 // object are [*ObjectError] values naming the object and the field.
