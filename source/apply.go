@@ -13,7 +13,7 @@ import (
 // or are appended; removed ids are dropped, together with their entries in
 // other groups' Members and MemberGroups; removing an id that is not there
 // is not an error, since providers may replay removals. An id both upserted
-// and removed is an error. The result must pass Validate, or Apply returns
+// and removed, or upserted twice, is an error. The result must pass Validate, or Apply returns
 // the problems; all errors match ErrInvalid.
 func Apply(dir *Directory, ch *Changes) (*Directory, error) {
 	if ch == nil {
@@ -41,16 +41,8 @@ func applyPartial(dir *Directory, ch *Changes) (*Directory, error) {
 	removedUsers := toSet(ch.RemovedUsers)
 	removedGroups := toSet(ch.RemovedGroups)
 	var p problems
-	for i := range ch.Users {
-		if removedUsers[ch.Users[i].ID] {
-			p.add("user", ch.Users[i].ID, -1, "", "both upserted and removed")
-		}
-	}
-	for i := range ch.Groups {
-		if removedGroups[ch.Groups[i].ID] {
-			p.add("group", ch.Groups[i].ID, -1, "", "both upserted and removed")
-		}
-	}
+	checkBatch(&p, "user", ch.Users, func(u *User) string { return u.ID }, removedUsers)
+	checkBatch(&p, "group", ch.Groups, func(g *Group) string { return g.ID }, removedGroups)
 	if len(p) > 0 {
 		return nil, fmt.Errorf("apply: %w", errors.Join(p...))
 	}
@@ -99,6 +91,23 @@ func applyPartial(dir *Directory, ch *Changes) (*Directory, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkBatch reports objects of a batch of changes that are also removed
+// or listed twice.
+func checkBatch[T any](p *problems, kind string, objs []T, id func(*T) string, removed map[string]bool) {
+	at := make(map[string]int, len(objs))
+	for i := range objs {
+		id := id(&objs[i])
+		if removed[id] {
+			p.add(kind, id, -1, "", "both upserted and removed")
+		}
+		if j, dup := at[id]; dup {
+			p.add(kind, id, -1, "id", "the changes list the %s twice (%ss[%d] and %ss[%d])", kind, kind, j, kind, i)
+		} else {
+			at[id] = i
+		}
+	}
 }
 
 func toSet(ids []string) map[string]bool {

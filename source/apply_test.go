@@ -90,6 +90,25 @@ func TestApply(t *testing.T) {
 			wantErr: `group "g-2": both upserted and removed`,
 		},
 		{
+			name: "user upserted twice",
+			dir:  validDir(),
+			ch: &source.Changes{Users: []source.User{{ID: "u-9", UserName: "a@example.com"},
+				{ID: "u-8", UserName: "b@example.com"}, {ID: "u-9", UserName: "c@example.com"}}},
+			wantErr: `user "u-9": id: the changes list the user twice (users[0] and users[2])`,
+		},
+		{
+			name:    "group upserted twice",
+			dir:     validDir(),
+			ch:      &source.Changes{Groups: []source.Group{{ID: "g-1", DisplayName: "A"}, {ID: "g-1", DisplayName: "B"}}},
+			wantErr: `group "g-1": id: the changes list the group twice (groups[0] and groups[1])`,
+		},
+		{
+			name:    "changed user must be valid",
+			dir:     validDir(),
+			ch:      &source.Changes{Users: []source.User{{ID: "u-1", UserName: "ada\x00@example.com"}}},
+			wantErr: `user "u-1" (users[0]): userName: control character U+0000`,
+		},
+		{
 			name:    "result must be valid",
 			dir:     validDir(),
 			ch:      &source.Changes{Groups: []source.Group{{ID: "g-2", Members: []string{"u-404"}}}},

@@ -242,6 +242,9 @@ func (e *Engine) fillMembers(ctx context.Context, groups []scim.Group) error {
 // directory cached there; an expired cursor, or none, means a full read.
 // Any failure is an error and nothing is planned: sources return no
 // directory on failure, so a partial read never reaches the planner.
+// Every read is validated (source.Directory.Validate; for changes, the
+// batch and the folded result, see source.Apply), whatever the source
+// promises: an invalid one is an error matching source.ErrInvalid.
 func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.Directory, *pendingRead, error) {
 	name := e.source.Name()
 	inc, ok := e.source.(source.Incremental)
@@ -252,6 +255,9 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 		}
 		if dir == nil {
 			return nil, nil, fmt.Errorf("%w: %s returned no directory", ErrSourceRead, name)
+		}
+		if err := dir.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, name, err)
 		}
 		return dir, nil, nil
 	}
