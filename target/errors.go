@@ -32,6 +32,11 @@ var (
 	ErrUnavailable = errors.New("target: unavailable")
 	// ErrProtocol: the target answered with something that is not SCIM.
 	ErrProtocol = errors.New("target: protocol error")
+	// ErrIncomplete: a listing's pages contradict each other (totalResults
+	// changed, a page came back short or empty before totalResults, ids
+	// repeated), so the objects read may not be all the target holds.
+	// Nothing may be concluded from what is missing from such a listing.
+	ErrIncomplete = errors.New("target: incomplete listing")
 )
 
 // Error is a failed call to a target. It names the operation and the object

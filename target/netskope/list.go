@@ -76,9 +76,17 @@ func withNames(names []string, more ...string) []string {
 }
 
 // listAll reads every page of a collection. It advances startIndex by the
-// number of resources each page holds, and stops at totalResults, at an
-// empty page, or with a protocol error at a page holding only resources
-// already read (a server ignoring startIndex).
+// number of resources each page holds and stops once totalResults are read
+// or at an empty page.
+//
+// The pages must agree with each other, or the listing is refused with
+// target.ErrIncomplete, since what it lacks could not be told from what
+// does not exist: totalResults changes between pages; the listing ends
+// (an empty page, or one shorter than the first) before totalResults; it
+// holds more resources than totalResults; a page shorter than the first is
+// followed by more; an id comes twice. A page holding only resources
+// already read is target.ErrProtocol: the server ignores startIndex. A
+// totalResults of 0 on pages that hold resources is read as not given.
 func listAll[T any](ctx context.Context, c *Client, op, path string, o target.ReadOptions, groups bool,
 	idOf func(*T) string,
 ) ([]T, error) {
@@ -93,8 +101,13 @@ func listAll[T any](ctx context.Context, c *Client, op, path string, o target.Re
 		r.hasFilter = true
 	}
 
-	var out []T
-	seen := make(map[string]struct{})
+	var (
+		out        []T
+		seen       = make(map[string]struct{})
+		firstTotal *int
+		firstLen   int
+		shortAt    int // startIndex of a page shorter than the first; 0 if none
+	)
 	for start := 1; ; {
 		q.Set("startIndex", strconv.Itoa(start))
 		q.Set("count", strconv.Itoa(c.pageSize))
@@ -110,33 +123,78 @@ func listAll[T any](ctx context.Context, c *Client, op, path string, o target.Re
 			return nil, c.protocolError(r, res, "the response is not a SCIM ListResponse (no totalResults, no Resources)")
 		}
 		n := len(page.Resources)
+		if start == 1 {
+			firstTotal, firstLen = page.TotalResults, n
+		} else if !sameTotal(firstTotal, page.TotalResults) {
+			return nil, c.incomplete(r, res, fmt.Sprintf("totalResults changed from %s on the first page to %s at startIndex=%d",
+				totalString(firstTotal), totalString(page.TotalResults), start))
+		}
+		total := -1 // not given
+		if t := page.TotalResults; t != nil && (*t > 0 || n == 0) {
+			total = *t
+		}
 		if n == 0 {
+			if total > len(out) {
+				return nil, c.incomplete(r, res, fmt.Sprintf("the listing ended at startIndex=%d after %d of totalResults %d",
+					start, len(out), total))
+			}
 			return out, nil
 		}
-		fresh := 0
+		if shortAt > 0 {
+			return nil, c.incomplete(r, res, fmt.Sprintf(
+				"the page at startIndex=%d held fewer resources than the first page, yet more followed at startIndex=%d",
+				shortAt, start))
+		}
+		fresh, repeated := 0, ""
 		for i := range page.Resources {
 			id := idOf(&page.Resources[i])
 			if id == "" {
 				return nil, c.protocolError(r, res, fmt.Sprintf("resource %d of the page at startIndex=%d has no id", i+1, start))
 			}
 			if _, dup := seen[id]; dup {
-				// A concurrent insertion shifts the pages; keep one copy.
+				if repeated == "" {
+					repeated = id
+				}
 				continue
 			}
 			seen[id] = struct{}{}
 			out = append(out, page.Resources[i])
 			fresh++
 		}
-		if fresh == 0 {
+		switch {
+		case fresh == 0:
 			return nil, c.protocolError(r, res, fmt.Sprintf(
 				"the page at startIndex=%d repeats only resources already listed; the server seems to ignore startIndex, "+
 					"so the list cannot be read to its end", start))
-		}
-		if total := page.TotalResults; total != nil && *total > 0 && len(out) >= *total {
+		case repeated != "":
+			return nil, c.incomplete(r, res, fmt.Sprintf(
+				"id %q came again at startIndex=%d: the pages overlap, so others may have been skipped", repeated, start))
+		case total >= 0 && len(out) > total:
+			return nil, c.incomplete(r, res, fmt.Sprintf("%d resources read by startIndex=%d, more than totalResults %d",
+				len(out), start, total))
+		case total >= 0 && len(out) == total:
 			return out, nil
+		case n < firstLen && total >= 0:
+			return nil, c.incomplete(r, res, fmt.Sprintf(
+				"the page at startIndex=%d held %d resources, fewer than the first page's %d, with %d of totalResults %d read",
+				start, n, firstLen, len(out), total))
+		case n < firstLen:
+			shortAt = start
 		}
 		start += n
 	}
+}
+
+// sameTotal reports whether two pages gave the same totalResults.
+func sameTotal(a, b *int) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+func totalString(t *int) string {
+	if t == nil {
+		return "none"
+	}
+	return strconv.Itoa(*t)
 }
 
 // ListUsers returns every user the filter matches, all users without one.

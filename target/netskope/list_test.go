@@ -46,9 +46,14 @@ func TestListUsersPaging(t *testing.T) {
 			wantUsers: 5, wantStart: []int{1, 3, 5, 6},
 		},
 		{
-			name: "totalResults too high: stop at the empty page", n: 120, pageSize: 100,
+			name: "totalResults too high: the short page before it is an incomplete read", n: 120, pageSize: 100,
 			pager:     pager[scim.User]{total: intp(500)},
-			wantUsers: 120, wantStart: []int{1, 101, 121},
+			wantStart: []int{1, 101}, wantErr: target.ErrIncomplete,
+		},
+		{
+			name: "totalResults too high on a full last page: the empty page is an incomplete read", n: 200, pageSize: 100,
+			pager:     pager[scim.User]{total: intp(201)},
+			wantStart: []int{1, 101, 201}, wantErr: target.ErrIncomplete,
 		},
 		{
 			name: "empty directory", n: 0, pageSize: 100,
@@ -126,31 +131,94 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-// A page overlapping the previous one (an insertion during the read)
-// keeps one copy of each user and goes on.
-func TestListUsersDropsOverlap(t *testing.T) {
-	users := makeUsers(5)
-	pages := map[string][]scim.User{
-		"1": users[0:2],
-		"3": users[1:4], // u-00002 again, then two new ones
-		"6": users[4:5],
+// TestListRefusesInconsistentPages: a listing whose pages contradict each
+// other is target.ErrIncomplete, never a shorter list, since a caller
+// would take the objects it lacks for deleted ones.
+func TestListRefusesInconsistentPages(t *testing.T) {
+	u := makeUsers(5)
+	page := func(total any, res []scim.User) map[string]any {
+		if res == nil {
+			res = []scim.User{}
+		}
+		p := map[string]any{"schemas": []string{scim.SchemaListResponse}, "Resources": res}
+		if total != nil {
+			p["totalResults"] = total
+		}
+		return p
 	}
-	srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-		writeJSON(w, http.StatusOK, map[string]any{
-			"totalResults": 6, "Resources": pages[r.URL.Query().Get("startIndex")],
+	noResources := func(total int) map[string]any {
+		return map[string]any{"schemas": []string{scim.SchemaListResponse}, "totalResults": total}
+	}
+	tests := []struct {
+		name    string
+		pages   map[string]map[string]any // by startIndex
+		want    int                       // users, when no error
+		wantErr error
+	}{
+		{"totalResults changes between pages", map[string]map[string]any{
+			"1": page(5, u[0:2]), "3": page(4, u[2:4]), "5": page(4, u[4:5]),
+		}, 0, target.ErrIncomplete},
+		{"totalResults given, then left out", map[string]map[string]any{
+			"1": page(5, u[0:2]), "3": page(nil, u[2:4]), "5": page(nil, u[4:5]),
+		}, 0, target.ErrIncomplete},
+		{"an empty page before totalResults", map[string]map[string]any{
+			"1": page(5, u[0:2]), "3": page(5, nil),
+		}, 0, target.ErrIncomplete},
+		{"Resources left out before totalResults", map[string]map[string]any{
+			"1": page(5, u[0:2]), "3": noResources(5),
+		}, 0, target.ErrIncomplete},
+		{"Resources left out on the first page", map[string]map[string]any{
+			"1": noResources(5),
+		}, 0, target.ErrIncomplete},
+		{"a short page before totalResults", map[string]map[string]any{
+			"1": page(5, u[0:2]), "3": page(5, u[2:3]), "4": page(5, u[3:5]),
+		}, 0, target.ErrIncomplete},
+		{"no totalResults: a short page, then more", map[string]map[string]any{
+			"1": page(nil, u[0:2]), "3": page(nil, u[2:3]), "4": page(nil, u[3:5]),
+		}, 0, target.ErrIncomplete},
+		{"more resources than totalResults", map[string]map[string]any{
+			"1": page(3, u[0:2]), "3": page(3, u[2:4]),
+		}, 0, target.ErrIncomplete},
+		{"an id again on the next page", map[string]map[string]any{
+			"1": page(5, u[0:2]), "3": page(5, u[1:3]), "5": page(5, u[3:5]),
+		}, 0, target.ErrIncomplete},
+		{"an id twice on one page", map[string]map[string]any{
+			"1": page(5, []scim.User{u[0], u[1], u[1]}),
+		}, 0, target.ErrIncomplete},
+		{"totalResults 0 and nothing: empty", map[string]map[string]any{
+			"1": page(0, nil),
+		}, 0, nil},
+		{"no totalResults: a short last page, then the empty page", map[string]map[string]any{
+			"1": page(nil, u[0:2]), "3": page(nil, u[2:4]), "5": page(nil, u[4:5]), "6": page(nil, nil),
+		}, 5, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+				p, ok := tt.pages[r.URL.Query().Get("startIndex")]
+				if !ok {
+					p = page(nil, nil)
+				}
+				writeJSON(w, http.StatusOK, p)
+			})
+			c, _ := newTestClient(t, srv.URL, WithPageSize(2))
+			got, err := c.ListUsers(ctxT(t))
+			if tt.wantErr == nil {
+				if err != nil || len(got) != tt.want {
+					t.Fatalf("ListUsers = %d users, %v; want %d", len(got), err, tt.want)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) || got != nil {
+				t.Fatalf("ListUsers = %d users, %v; want no users and %v", len(got), err, tt.wantErr)
+			}
+			if errors.Is(err, target.ErrProtocol) || target.IsRetryable(err) {
+				t.Errorf("%v also matches ErrProtocol or is retryable", err)
+			}
+			if !strings.Contains(err.Error(), "list users") || !strings.Contains(err.Error(), "startIndex=") {
+				t.Errorf("error %q does not name the list and the page", err)
+			}
 		})
-	})
-	c, _ := newTestClient(t, srv.URL, WithPageSize(3))
-	got, err := c.ListUsers(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, u := range got {
-		ids = append(ids, u.ID)
-	}
-	if strings.Join(ids, ",") != "u-00001,u-00002,u-00003,u-00004,u-00005" {
-		t.Errorf("listed %v", ids)
 	}
 }
 

@@ -524,10 +524,21 @@ func (c *Client) invalid(r *request, msg string) error {
 // The message is added after the *target.Error's, which prints no cause
 // when a status is set.
 func (c *Client) protocolError(r *request, res *response, msg string) error {
+	return c.badAnswer(r, res, target.ErrProtocol, msg)
+}
+
+// incomplete reports a listing whose pages contradict each other.
+func (c *Client) incomplete(r *request, res *response, msg string) error {
+	return c.badAnswer(r, res, target.ErrIncomplete, msg)
+}
+
+// badAnswer is a 2xx response that cannot be taken as it is, matching
+// sentinel.
+func (c *Client) badAnswer(r *request, res *response, sentinel error, msg string) error {
 	e := newError(r)
 	e.Status = res.status
 	e.Attempts = res.attempts
-	e.Err = fmt.Errorf("%w: %s", target.ErrProtocol, msg)
+	e.Err = fmt.Errorf("%w: %s", sentinel, msg)
 	return fmt.Errorf("%w: %v", e, e.Err)
 }
 

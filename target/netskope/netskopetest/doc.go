@@ -10,7 +10,11 @@
 // ordered slices, safe for concurrent use) and wraps elimity's handler in
 // middleware where Netskope differs from it or from RFC 7644.
 //
-// # Reproduced from /work/shared/reference/netskope.md
+// # Reproduced from Netskope's documentation
+//
+// Section numbers (§) are those of the project's notes on Netskope's SCIM
+// API, which cite docs.netskope.com (netskope-scim-settings,
+// rest-api-v2-overview) and the official Python SDK's gateway spec.
 //
 //   - Base path /api/v2/scim with /Users, /Users/{id}, /Groups, /Groups/{id};
 //     ids are random UUIDs (§1.1, §2.1).
@@ -99,6 +103,15 @@
 //   - Order of checks: unknown route (404, before authentication, as a
 //     gateway routes first), then authentication (401), the rate limit
 //     (429), injected faults, and only then SCIM processing.
+//
+// Lying and weaker servers, for tests of what a client concludes:
+// WithListLie and SetListLie make list responses under-report (totalResults
+// 0, "Resources": null, totalResults of the first page), or page
+// inconsistently (totalResults drifting, a short page and then nothing,
+// pages that overlap). WithFilterQuirks makes filters weaker than the
+// uniqueness checks (case-exact eq, a quote refused with invalidFilter,
+// escapes left in values). WithoutEmptyMembers leaves members out of a
+// group that has none even when they are asked for.
 //
 // Fault injection (WithFaults, SetFaults) adds latency and answers a
 // fraction of requests with 429 or 500 before they are processed, so an

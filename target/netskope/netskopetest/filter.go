@@ -23,13 +23,13 @@ func unescape(s string) string {
 }
 
 // normalizeFilter prepares a parsed filter for evaluation: string values
-// are unescaped, and "attr.sub op value" on a multi-valued attribute (such
+// are unescaped (unless raw, FilterQuirks.RawEscapes), and "attr.sub op value" on a multi-valued attribute (such
 // as emails.value eq "x") becomes attr[sub op value], which elimity's
 // evaluator understands.
-func (t *table) normalizeFilter(e fp.Expression) fp.Expression {
+func (t *table) normalizeFilter(e fp.Expression, raw bool) fp.Expression {
 	switch x := e.(type) {
 	case *fp.AttributeExpression:
-		if s, ok := x.CompareValue.(string); ok {
+		if s, ok := x.CompareValue.(string); ok && !raw {
 			x.CompareValue = unescape(s)
 		}
 		sub := x.AttributePath.SubAttributeName()
@@ -48,13 +48,15 @@ func (t *table) normalizeFilter(e fp.Expression) fp.Expression {
 		}
 		return x
 	case *fp.ValuePath:
-		x.ValueFilter = unescapeAll(x.ValueFilter)
+		if !raw {
+			x.ValueFilter = unescapeAll(x.ValueFilter)
+		}
 		return x
 	case *fp.LogicalExpression:
-		x.Left, x.Right = t.normalizeFilter(x.Left), t.normalizeFilter(x.Right)
+		x.Left, x.Right = t.normalizeFilter(x.Left, raw), t.normalizeFilter(x.Right, raw)
 		return x
 	case *fp.NotExpression:
-		x.Expression = t.normalizeFilter(x.Expression)
+		x.Expression = t.normalizeFilter(x.Expression, raw)
 		return x
 	}
 	return e

@@ -69,6 +69,10 @@ type config struct {
 	log        *zap.Logger
 	// noListMembers leaves members out of list responses even when asked.
 	noListMembers bool
+	// noEmptyMembers leaves members out of groups that have none.
+	noEmptyMembers bool
+	lie            ListLie
+	quirks         FilterQuirks
 }
 
 // WithoutListMembers makes group lists leave members out even when the

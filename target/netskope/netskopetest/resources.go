@@ -23,6 +23,8 @@ var _ escim.ResourceHandler = resourceHandler{}
 type view struct {
 	members  bool            // groups: return members
 	excluded map[string]bool // lower-cased top-level attributes to leave out
+	// noEmptyMembers leaves members out of a group that has none.
+	noEmptyMembers bool
 }
 
 // viewOf reads the attributes and excludedAttributes query parameters.
@@ -73,6 +75,13 @@ func splitAttrs(vals []string) []string {
 	return out
 }
 
+// view is what the request asks to see, as this server shows it.
+func (h resourceHandler) view(r *http.Request) view {
+	v := viewOf(r)
+	v.noEmptyMembers = h.s.noEmptyMembers
+	return v
+}
+
 // resource renders rec for elimity. The attribute map is a fresh shallow
 // copy, as elimity adds id, schemas and meta to it; the values are shared
 // and never changed. The caller holds the lock.
@@ -84,7 +93,7 @@ func (st *store) resource(k kind, rec *record, v view) escim.Resource {
 		}
 		attrs[name] = val
 	}
-	if k == kindGroup && v.members {
+	if k == kindGroup && v.members && (len(rec.members) > 0 || !v.noEmptyMembers) {
 		attrs["members"] = st.memberValues(rec)
 	}
 	created, modified := rec.created, rec.modified
@@ -109,7 +118,7 @@ func (h resourceHandler) Create(r *http.Request, attributes escim.ResourceAttrib
 		return escim.Resource{}, err
 	}
 	stateFrom(r.Context()).created = rec.id
-	return st.resource(h.kind, rec, viewOf(r)), nil
+	return st.resource(h.kind, rec, h.view(r)), nil
 }
 
 // Get returns one resource (GET /{id}).
@@ -121,7 +130,7 @@ func (h resourceHandler) Get(r *http.Request, id string) (escim.Resource, error)
 	if !ok {
 		return escim.Resource{}, notFound(h.kind, id)
 	}
-	return st.resource(h.kind, rec, viewOf(r)), nil
+	return st.resource(h.kind, rec, h.view(r)), nil
 }
 
 // GetAll returns one page of the resources a filter matches, in insertion
@@ -130,13 +139,16 @@ func (h resourceHandler) Get(r *http.Request, id string) (escim.Resource, error)
 func (h resourceHandler) GetAll(r *http.Request, params escim.ListRequestParams) (escim.Page, error) {
 	st := h.s.store
 	t := st.table(h.kind)
-	v := viewOf(r)
+	v := h.view(r)
 	if h.s.noListMembers {
 		v.members = false
 	}
 	var expr fp.Expression
 	if params.FilterValidator != nil {
-		expr = t.normalizeFilter(params.FilterValidator.GetFilter())
+		if err := h.s.refuseQuotes(r); err != nil {
+			return escim.Page{}, err
+		}
+		expr = t.normalizeFilter(params.FilterValidator.GetFilter(), h.s.quirks.RawEscapes)
 	}
 
 	st.mu.RLock()
@@ -144,7 +156,7 @@ func (h resourceHandler) GetAll(r *http.Request, params escim.ListRequestParams)
 	matches := t.order
 	if expr != nil {
 		if attr, value, ok := t.indexedEq(expr); ok {
-			matches = t.lookup(attr, value)
+			matches = h.s.caseExact(t, attr, value, t.lookup(attr, value))
 		} else {
 			var err error
 			if matches, err = st.scan(t, expr); err != nil {
@@ -152,14 +164,15 @@ func (h resourceHandler) GetAll(r *http.Request, params escim.ListRequestParams)
 			}
 		}
 	}
-	total := len(matches)
-	start := min(max(params.StartIndex-1, 0), total)
-	end := min(start+max(params.Count, 0), total)
-	page := escim.Page{TotalResults: total, Resources: make([]escim.Resource, 0, end-start)}
-	for _, rec := range matches[start:end] {
+	recs, total := h.s.page(matches, max(params.StartIndex-1, 0), params.Count)
+	page := escim.Page{TotalResults: total}
+	if recs != nil {
+		page.Resources = make([]escim.Resource, 0, len(recs))
+	}
+	for _, rec := range recs {
 		page.Resources = append(page.Resources, st.resource(h.kind, rec, v))
 	}
-	stateFrom(r.Context()).listed = end - start
+	stateFrom(r.Context()).listed = len(recs)
 	return page, nil
 }
 
@@ -219,7 +232,7 @@ func (h resourceHandler) Replace(r *http.Request, id string, attributes escim.Re
 	if err := st.replace(h.kind, rec, p); err != nil {
 		return escim.Resource{}, err
 	}
-	return st.resource(h.kind, rec, viewOf(r)), nil
+	return st.resource(h.kind, rec, h.view(r)), nil
 }
 
 // Delete removes a resource (DELETE, 204); a deleted user leaves every

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,11 @@ type Server struct {
 	log        *zap.Logger
 	// noListMembers: group lists never carry members (WithoutListMembers).
 	noListMembers bool
+	// noEmptyMembers: groups without members are read without the
+	// attribute (WithoutEmptyMembers).
+	noEmptyMembers bool
+	quirks         FilterQuirks
+	lie            atomic.Int32 // a ListLie
 
 	scim   escim.Server
 	store  *store
@@ -84,8 +90,11 @@ func NewUnstartedServer(opts ...Option) *Server {
 		log:        cfg.log,
 		closing:    make(chan struct{}),
 
-		noListMembers: cfg.noListMembers,
+		noListMembers:  cfg.noListMembers,
+		noEmptyMembers: cfg.noEmptyMembers,
+		quirks:         cfg.quirks,
 	}
+	s.SetListLie(cfg.lie)
 	s.store = newStore()
 	if cfg.rps > 0 {
 		s.bucket = newBucket(cfg.rps, cfg.burst)

@@ -338,7 +338,7 @@ func TestIndexedEq(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			attr, v, ok := tt.table.indexedEq(tt.table.normalizeFilter(val))
+			attr, v, ok := tt.table.indexedEq(tt.table.normalizeFilter(val, false))
 			if ok != tt.indexed || attr != tt.attr || v != tt.want {
 				t.Errorf("indexedEq = %q, %q, %v; want %q, %q, %v", attr, v, ok, tt.attr, tt.want, tt.indexed)
 			}
