@@ -494,24 +494,51 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 	return unchanged, nil
 }
 
-// checkLimits blocks a plan whose deprovisions exceed the policy's limits.
+// checkLimits blocks a plan whose deprovisions exceed the policy's limits:
+// user deactivations and deletions, group deletions and membership
+// removals, each against its own limit.
 func checkLimits(p *Plan, in planInput) {
-	var users, groups int
+	var users, groups, memberships int
 	for _, c := range p.Changes {
 		switch c.Action {
 		case ActionDeactivateUser, ActionDeleteUser:
 			users++
 		case ActionDeleteGroup:
 			groups++
+		case ActionRemoveMembers:
+			memberships += len(c.Members)
 		}
 	}
-	ownedUsers, ownedGroups := len(in.snap.Users), len(in.snap.Groups)
-	if msg, over := in.policy.UserLimit.exceeded(users, ownedUsers); over {
-		p.Applyable, p.NeedsConfirmation = false, true
-		p.Reasons = append(p.Reasons, "user deprovisions: "+msg+"; review the plan and apply with confirmation")
+	for _, l := range []struct {
+		what         string
+		limit        Limit
+		count, owned int
+	}{
+		{"user deprovisions", in.policy.UserLimit, users, len(in.snap.Users)},
+		{"group deletions", in.policy.GroupLimit, groups, len(in.snap.Groups)},
+		{"membership removals", in.policy.MembershipLimit, memberships, ownedMemberships(in)},
+	} {
+		if msg, over := l.limit.exceeded(l.count, l.owned); over {
+			p.Applyable, p.NeedsConfirmation = false, true
+			p.Reasons = append(p.Reasons, l.what+": "+msg+"; review the plan and apply with confirmation")
+		}
 	}
-	if msg, over := in.policy.GroupLimit.exceeded(groups, ownedGroups); over {
-		p.Applyable, p.NeedsConfirmation = false, true
-		p.Reasons = append(p.Reasons, "group deletions: "+msg+"; review the plan and apply with confirmation")
+}
+
+// ownedMemberships counts the memberships the engine owns in the target:
+// users it owns in groups it owns.
+func ownedMemberships(in planInput) int {
+	groups, users := reverseLinks(in.snap.Groups), reverseLinks(in.snap.Users)
+	n := 0
+	for i := range in.groups {
+		if _, ok := groups[in.groups[i].ID]; !ok {
+			continue
+		}
+		for _, m := range in.groups[i].Members {
+			if _, ok := users[m.Value]; ok {
+				n++
+			}
+		}
 	}
+	return n
 }

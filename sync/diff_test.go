@@ -207,9 +207,13 @@ func TestDeletionLimit(t *testing.T) {
 	}{
 		{"percent over", Limit{MaxPercent: 20, Floor: 10}, true},
 		{"count over", Limit{MaxCount: 11}, true},
-		{"count at limit", Limit{MaxCount: 12}, false},
+		{"count at limit", Limit{MaxCount: 12, MaxPercent: Unlimited}, false},
 		{"floor above count", Limit{MaxPercent: 20, Floor: 12}, false},
-		{"no limit", Limit{}, false},
+		{"zero value is the default", Limit{}, true},
+		{"default count, percent lifted", Limit{MaxPercent: Unlimited}, false},
+		{"no floor, percent under", Limit{MaxPercent: 31, Floor: NoFloor}, false},
+		{"no floor, percent over", Limit{MaxPercent: 29, Floor: NoFloor}, true},
+		{"no limit", Limit{MaxCount: Unlimited, MaxPercent: Unlimited}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,17 +27,49 @@ const (
 
 func (d Deprovision) valid() bool { return d == Deactivate || d == Delete || d == Ignore }
 
-// Limit bounds how many objects of one type a plan may deactivate or
-// delete before someone must confirm it.
+// Unlimited, as a Limit's MaxCount or MaxPercent, removes that bound.
+// (Zero keeps the default: a limit is only ever lifted on purpose.)
+const Unlimited = -1
+
+// NoFloor, as a Limit's Floor, checks the percentage from the first
+// deprovision on.
+const NoFloor = -1
+
+// Limit bounds how many deprovisions of one kind (users, groups,
+// memberships) a plan may carry before someone must confirm it. The zero
+// value of each field means its default, so a Limit built by hand, or
+// left out of a Policy, still holds: see DefaultLimit.
 type Limit struct {
-	// MaxCount is the most deprovisions allowed; 0 means no count limit.
+	// MaxCount is the most deprovisions allowed. 0: the default (500);
+	// Unlimited: no count limit.
 	MaxCount int `json:"maxCount" yaml:"maxCount"`
 	// MaxPercent is the most deprovisions allowed as a percentage of the
-	// objects the engine owns; 0 means no percentage limit.
+	// objects the engine owns. 0: the default (20); Unlimited: no
+	// percentage limit.
 	MaxPercent float64 `json:"maxPercent" yaml:"maxPercent"`
 	// Floor is a count at or below which the percentage is not checked,
-	// so a small tenant is not blocked for one departure.
+	// so a small tenant is not blocked for one departure. 0: the default
+	// (10); NoFloor: no floor.
 	Floor int `json:"floor" yaml:"floor"`
+}
+
+// DefaultLimit is what a zero Limit field stands for: confirmation above
+// 500 deprovisions, or above 20% of the owned objects when more than 10.
+func DefaultLimit() Limit { return Limit{MaxCount: 500, MaxPercent: 20, Floor: 10} }
+
+// effective fills l's zero fields with the defaults.
+func (l Limit) effective() Limit {
+	def := DefaultLimit()
+	if l.MaxCount == 0 {
+		l.MaxCount = def.MaxCount
+	}
+	if l.MaxPercent == 0 {
+		l.MaxPercent = def.MaxPercent
+	}
+	if l.Floor == 0 {
+		l.Floor = def.Floor
+	}
+	return l
 }
 
 // exceeded reports whether n deprovisions out of owned break the limit,
@@ -45,15 +78,84 @@ func (l Limit) exceeded(n, owned int) (string, bool) {
 	if n == 0 {
 		return "", false
 	}
-	if l.MaxCount > 0 && n > l.MaxCount {
+	l = l.effective()
+	if l.MaxCount != Unlimited && n > l.MaxCount {
 		return fmt.Sprintf("%d exceeds the limit of %d", n, l.MaxCount), true
 	}
-	if l.MaxPercent > 0 && n > l.Floor && owned > 0 {
+	if l.MaxPercent != Unlimited && n > max(l.Floor, 0) && owned > 0 {
 		if pct := 100 * float64(n) / float64(owned); pct > l.MaxPercent {
 			return fmt.Sprintf("%d is %.1f%% of the %d owned, over the limit of %.1f%%", n, pct, owned, l.MaxPercent), true
 		}
 	}
 	return "", false
+}
+
+// validate reports a bound that is neither a count, a percentage nor one
+// of the words for none.
+func (l Limit) validate() error {
+	if l.MaxCount < 0 && l.MaxCount != Unlimited {
+		return fmt.Errorf("maxCount %d: want a count, 0 for the default or Unlimited (-1)", l.MaxCount)
+	}
+	if l.MaxPercent < 0 && l.MaxPercent != Unlimited || math.IsNaN(l.MaxPercent) {
+		return fmt.Errorf("maxPercent %v: want a percentage, 0 for the default or Unlimited (-1)", l.MaxPercent)
+	}
+	if l.Floor < 0 && l.Floor != NoFloor {
+		return fmt.Errorf("floor %d: want a count, 0 for the default or NoFloor (-1)", l.Floor)
+	}
+	return nil
+}
+
+// UnmarshalYAML reads a limit from a configuration file, where a maximum
+// may be the word "unlimited" and the floor the word "none". Keys left out
+// keep the values l had. (YAML decoders call this form of the method; this
+// package imports no YAML code.)
+func (l *Limit) UnmarshalYAML(unmarshal func(any) error) error {
+	raw := struct {
+		MaxCount   limitText `yaml:"maxCount"`
+		MaxPercent limitText `yaml:"maxPercent"`
+		Floor      limitText `yaml:"floor"`
+	}{limitText{word: "unlimited", whole: true}, limitText{word: "unlimited"}, limitText{word: "none", whole: true}}
+	if err := unmarshal(&raw); err != nil {
+		return err
+	}
+	if raw.MaxCount.set {
+		l.MaxCount = int(raw.MaxCount.v)
+	}
+	if raw.MaxPercent.set {
+		l.MaxPercent = raw.MaxPercent.v
+	}
+	if raw.Floor.set {
+		l.Floor = int(raw.Floor.v)
+	}
+	return nil
+}
+
+// limitText is one bound of a Limit as written in a file: a number not
+// below zero, or word for -1 (Unlimited, NoFloor).
+type limitText struct {
+	word  string
+	whole bool // only whole numbers
+	set   bool
+	v     float64
+}
+
+// UnmarshalText reads the number or the word.
+func (t *limitText) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if strings.EqualFold(s, t.word) {
+		t.v, t.set = -1, true
+		return nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v >= 0) || math.IsInf(v, 0) || (t.whole && v != math.Trunc(v)) || v > math.MaxInt32 {
+		kind := "a number"
+		if t.whole {
+			kind = "a whole number"
+		}
+		return fmt.Errorf("%q: want %s, 0 for the default, or %s", s, kind, t.word)
+	}
+	t.v, t.set = v, true
+	return nil
 }
 
 // Policy is what the engine may do beyond creating and updating.
@@ -81,9 +183,16 @@ type Policy struct {
 	// a source object. Default true. Without it such objects are reported
 	// as problems and left alone.
 	Adopt bool `json:"adopt" yaml:"adopt"`
-	// UserLimit and GroupLimit bound deprovisions per plan.
-	UserLimit  Limit `json:"userLimit" yaml:"userLimit"`
+	// UserLimit bounds the users a plan deactivates or deletes, as a
+	// count and a percentage of the users the engine owns.
+	UserLimit Limit `json:"userLimit" yaml:"userLimit"`
+	// GroupLimit bounds the groups a plan deletes, as a count and a
+	// percentage of the groups the engine owns.
 	GroupLimit Limit `json:"groupLimit" yaml:"groupLimit"`
+	// MembershipLimit bounds the memberships a plan removes, as a count
+	// and a percentage of the memberships the engine owns (owned users in
+	// owned groups).
+	MembershipLimit Limit `json:"membershipLimit" yaml:"membershipLimit"`
 	// LeftScopeDeleteAfter, SuspendedDeleteAfter and DeletedDeleteAfter
 	// delay a deletion, as Google offers "delete N days after": with the
 	// event's choice Deactivate and a positive delay, the user is
@@ -183,13 +292,14 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // DefaultPolicy deactivates users that leave scope, are suspended or
 // deleted, deletes groups that leave scope, adopts matching objects, and
-// asks for confirmation above 500 deprovisions or 20% of owned objects
-// (when more than 10).
+// asks for confirmation above 500 deprovisions (user deactivations and
+// deletions, group deletions, membership removals: each counted apart) or
+// above 20% of the owned objects of that kind when more than 10.
 func DefaultPolicy() Policy {
-	lim := Limit{MaxCount: 500, MaxPercent: 20, Floor: 10}
+	lim := DefaultLimit()
 	return Policy{
 		LeftScope: Deactivate, Suspended: Deactivate, Deleted: Deactivate,
-		DeleteGroups: true, Adopt: true, UserLimit: lim, GroupLimit: lim,
+		DeleteGroups: true, Adopt: true, UserLimit: lim, GroupLimit: lim, MembershipLimit: lim,
 	}
 }
 
@@ -214,9 +324,9 @@ func (p Policy) Validate() error {
 			return fmt.Errorf("sync: policy requireApproval: unknown action %q", a)
 		}
 	}
-	for name, l := range map[string]Limit{"userLimit": p.UserLimit, "groupLimit": p.GroupLimit} {
-		if l.MaxCount < 0 || l.MaxPercent < 0 || l.Floor < 0 {
-			return fmt.Errorf("sync: policy %s: values must not be negative", name)
+	for name, l := range map[string]Limit{"userLimit": p.UserLimit, "groupLimit": p.GroupLimit, "membershipLimit": p.MembershipLimit} {
+		if err := l.validate(); err != nil {
+			return fmt.Errorf("sync: policy %s: %w", name, err)
 		}
 	}
 	return nil

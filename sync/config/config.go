@@ -58,8 +58,11 @@
 //	  deletedDeleteAfter: 0
 //	  deleteGroups: true
 //	  adopt: true
-//	  userLimit:  {maxCount: 500, maxPercent: 20, floor: 10}
-//	  groupLimit: {maxCount: 500, maxPercent: 20, floor: 10}
+//	  userLimit:  {maxCount: 500, maxPercent: 20, floor: 10}   # deactivations and deletions
+//	  groupLimit: {maxCount: 500, maxPercent: 20, floor: 10}   # group deletions
+//	  membershipLimit: {maxCount: 500, maxPercent: 20, floor: 10} # membership removals
+//	                               # a limit key left out or 0 keeps its default; maxCount and
+//	                               # maxPercent take "unlimited", floor takes "none"
 //	approval: [create, update, delete]   # actions held for an administrator's approval
 package config
 
@@ -168,6 +171,16 @@ func parse(data []byte, file string) (*Config, error) {
 		if n := lookup(&root, path); n != nil {
 			var d sync.Duration
 			if err := d.UnmarshalText([]byte(n.Value)); err != nil {
+				derrs = append(derrs, &Error{File: file, Line: n.Line, Column: n.Column, Path: path, Err: fmt.Errorf("%w: %w", ErrInvalid, err)})
+			}
+		}
+	}
+	// So are limits, whose bounds may be words (unlimited, none).
+	for _, key := range []string{"userLimit", "groupLimit", "membershipLimit"} {
+		path := "policy." + key
+		if n := lookup(&root, path); n != nil {
+			var l sync.Limit
+			if err := n.Decode(&l); err != nil {
 				derrs = append(derrs, &Error{File: file, Line: n.Line, Column: n.Column, Path: path, Err: fmt.Errorf("%w: %w", ErrInvalid, err)})
 			}
 		}

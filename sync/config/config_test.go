@@ -70,6 +70,10 @@ func TestErrorsAreLocated(t *testing.T) {
 		{"unknown key", "mapping:\n  userz: []\n", []string{"2:", "field userz not found"}},
 		{"bad yaml", "mapping: [\n", []string{"config: invalid"}},
 		{"bad duration", "policy:\n  deletedDeleteAfter: a week\n", []string{"2:", "a week"}},
+		{"bad limit word", "policy:\n  userLimit: {maxCount: lots}\n", []string{"2:14: policy.userLimit", `"lots"`}},
+		{"floor is not unlimited", "policy:\n  membershipLimit:\n    floor: unlimited\n", []string{"3:5: policy.membershipLimit", "none"}},
+		{"fractional count", "policy:\n  groupLimit: {maxCount: 2.5}\n", []string{"policy.groupLimit", "whole number"}},
+		{"negative percent", "policy:\n  groupLimit: {maxPercent: -5}\n", []string{"policy.groupLimit", `"-5"`}},
 		{"everything else at once", `mapping:
   users:
     - target: userName
@@ -281,5 +285,48 @@ mapping:
 	}
 	if got == "" || got != bossID {
 		t.Fatalf("emp's manager %q, want boss's Netskope id %q", got, bossID)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	def := sync.DefaultLimit()
+	tests := []struct {
+		name string
+		yaml string
+		want sync.Policy
+	}{
+		{"left out keeps the defaults", "policy: {}\n", sync.DefaultPolicy()},
+		{"one key changes one bound", "policy:\n  userLimit: {maxCount: 50}\n",
+			func() sync.Policy { p := sync.DefaultPolicy(); p.UserLimit.MaxCount = 50; return p }()},
+		{"words lift bounds", "policy:\n  membershipLimit: {maxCount: unlimited, maxPercent: Unlimited, floor: none}\n",
+			func() sync.Policy {
+				p := sync.DefaultPolicy()
+				p.MembershipLimit = sync.Limit{MaxCount: sync.Unlimited, MaxPercent: sync.Unlimited, Floor: sync.NoFloor}
+				return p
+			}()},
+		{"numbers", "policy:\n  groupLimit:\n    maxCount: 7\n    maxPercent: 12.5\n    floor: 0\n",
+			func() sync.Policy {
+				p := sync.DefaultPolicy()
+				p.GroupLimit = sync.Limit{MaxCount: 7, MaxPercent: 12.5}
+				return p
+			}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Parse([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := c.Policy
+			for _, l := range []sync.Limit{got.UserLimit, got.GroupLimit, got.MembershipLimit} {
+				if l == (sync.Limit{}) {
+					t.Errorf("a limit came out zero: %+v", got)
+				}
+			}
+			if got.UserLimit != tt.want.UserLimit || got.GroupLimit != tt.want.GroupLimit || got.MembershipLimit != tt.want.MembershipLimit {
+				t.Errorf("limits = %+v %+v %+v, want %+v %+v %+v (default %+v)", got.UserLimit, got.GroupLimit, got.MembershipLimit,
+					tt.want.UserLimit, tt.want.GroupLimit, tt.want.MembershipLimit, def)
+			}
+		})
 	}
 }
