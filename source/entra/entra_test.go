@@ -463,3 +463,28 @@ func TestCredentialErrors(t *testing.T) {
 		t.Errorf("bad token: %v", err)
 	}
 }
+
+// A tenant that refuses /users/$count is listed, not read one user at a
+// time.
+func TestCountRefused(t *testing.T) {
+	for _, status := range []int{http.StatusNotFound, http.StatusBadRequest} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			tn := newTenant(t)
+			var all []string
+			for i := 0; i < 150; i++ {
+				all = append(all, tn.user(fmt.Sprintf("u%d@contoso.com", i)))
+			}
+			for _, id := range all[:99] {
+				tn.assign(id)
+			}
+			tn.srv.InjectFault(graphtest.Fault{Route: graphtest.RouteUsersCount, Status: status, Code: "Request_UnsupportedQuery"})
+			dir := read(t, tn.open(func(c *entra.Config) { c.PageSize = 100 }))
+			if len(dir.Users) != 99 {
+				t.Fatalf("read %d users, want 99", len(dir.Users))
+			}
+			if n, l := tn.srv.RequestsTo(graphtest.RouteUser), tn.srv.RequestsTo(graphtest.RouteUsers); n != 0 || l != 2 {
+				t.Errorf("$count refused: %d single reads, %d list pages; want 0 and 2", n, l)
+			}
+		})
+	}
+}

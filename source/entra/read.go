@@ -201,7 +201,8 @@ func (s *Source) readGroup(ctx context.Context, gid string) (models.Groupable, b
 const fewUsers = 10
 
 // fetchUsers reads the users ids, one request each when there are few or
-// the tenant is large, else by listing every user of the tenant. Users
+// the tenant is large, else by listing every user of the tenant. When the
+// tenant's size cannot be counted, it lists. Users
 // that do not exist (a deleted user whose assignment is still replicated)
 // are left out.
 func (s *Source) fetchUsers(ctx context.Context, ids []string) (map[string]models.Userable, error) {
@@ -213,8 +214,13 @@ func (s *Source) fetchUsers(ctx context.Context, ids []string) (map[string]model
 	if !one {
 		n, err := s.countUsers(ctx)
 		if err != nil {
-			s.log.Debug("counting users failed; reading users one by one", zap.Error(err))
-			one = true
+			if ctx.Err() != nil {
+				return nil, wrap(err, "counting users", false)
+			}
+			// Some tenants and proxies refuse /users/$count (404, 400):
+			// listing stays correct and costs a request per page, where
+			// reading one by one costs a request per user.
+			s.log.Info("counting users failed; listing users instead", zap.Error(err))
 		} else {
 			pages := (n + s.cfg.PageSize - 1) / s.cfg.PageSize
 			one = len(ids) <= pages
