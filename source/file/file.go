@@ -37,9 +37,20 @@
 // Unknown fields are errors. A null attribute is left out. YAML reads
 // unquoted timestamps as times and quoted ones as strings; JSON, which has
 // no time type, reads a string attribute in RFC 3339 form with a time of
-// day ("2020-01-06T00:00:00Z") as a time. An empty file is an error rather
-// than an empty directory (a truncated write must not read as "everyone
-// left"): write `users: []` (or {"users": []}) for that.
+// day ("2020-01-06T00:00:00Z") as a time. A file without a users list (an
+// empty file, `---`, `{}`, `groups: []`, `users:` with no value, or
+// {"users": null}) is an error rather than an empty directory (a
+// truncated or mistaken write must not read as "everyone left"): write
+// `users: []` (or {"users": []}) for that.
+//
+// A key set twice in one mapping is an error, in JSON too (where
+// encoding/json would keep the last; keys are compared ignoring case, as
+// it matches field names). The file must be UTF-8: bytes that are not, and
+// JSON \u escapes of half a surrogate pair, are errors naming the line
+// rather than U+FFFD. Ids, names and values must pass
+// source.Directory.Validate, which refuses control characters in ids,
+// user names, emails and group names, names of white space only, and
+// strings beyond its size limits (a 512-byte user name, a 64 KiB value).
 //
 // Every problem is reported, not just the first, each naming the file, the
 // line, the object (kind, id, position) and the field:

@@ -118,7 +118,7 @@ func TestDecodeGood(t *testing.T) {
 		{"auto yaml", goodYAML, file.FormatAuto, wantGood(false)},
 		{"auto json", goodJSON, file.FormatAuto, wantGood(true)},
 		{"empty lists", "users: []\ngroups: []\n", file.FormatYAML, &source.Directory{Users: []source.User{}, Groups: []source.Group{}}},
-		{"null lists json", `{"users": null}`, file.FormatJSON, &source.Directory{Users: []source.User{}, Groups: []source.Group{}}},
+		{"null groups json", `{"users": [], "groups": null}`, file.FormatJSON, &source.Directory{Users: []source.User{}, Groups: []source.Group{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,8 +162,8 @@ func TestDecodeBad(t *testing.T) {
 			[]string{`line 4: user "u-1" (users[2]): id: duplicate of users[0]`}},
 		{"yaml member not found", file.FormatYAML, "users:\n  - id: u-1\ngroups:\n  - id: g-1\n    members: [u-1, u-9]\n",
 			[]string{`line 5: group "g-1" (groups[0]): members[1]: unknown user "u-9"`}},
-		{"yaml member group not found", file.FormatYAML, "groups:\n  - id: g-1\n    memberGroups: [g-2]\n",
-			[]string{`line 3: group "g-1" (groups[0]): memberGroups[0]: unknown group "g-2"`}},
+		{"yaml member group not found", file.FormatYAML, "users: []\ngroups:\n  - id: g-1\n    memberGroups: [g-2]\n",
+			[]string{`line 4: group "g-1" (groups[0]): memberGroups[0]: unknown group "g-2"`}},
 		{"yaml missing id", file.FormatYAML, "users:\n  - userName: a@x\n",
 			[]string{`line 2: user (users[0]): id: empty`}},
 		{"yaml email and emails", file.FormatYAML, "users:\n  - id: u-1\n    email: a@x\n    emails: [{value: a@x}]\n",
@@ -222,6 +222,56 @@ func TestDecodeBad(t *testing.T) {
 		{"json several entries bad", file.FormatJSON, "{\"users\": [\n  {\"id\": \"u-1\", \"x\": 1},\n  {\"id\": \"u-2\", \"y\": 2}]}",
 			[]string{`line 2: user "u-1" (users[0]): x: unknown field`, `line 3: user "u-2" (users[1]): y: unknown field`}},
 		{"json empty", file.FormatJSON, "", []string{`the file is empty`}},
+
+		// Duplicate keys: encoding/json keeps the last one silently.
+		{"json duplicate user name", file.FormatJSON, "{\"users\": [\n  {\"id\": \"u-1\",\n   \"userName\": \"a@x\",\n   \"userName\": \"b@x\"}]}",
+			[]string{`line 4: user "u-1" (users[0]): userName: set twice in one object (also on line 3)`}},
+		{"json keys equal ignoring case", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\", \"userName\": \"a@x\",\n \"USERNAME\": \"b@x\"}]}",
+			[]string{`line 2: user "u-1" (users[0]): USERNAME: set twice in one object: "userName" (line 1) and "USERNAME" name the same field`}},
+		{"json escaped duplicate key", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\", \"\\u0069d\": \"u-2\"}]}",
+			[]string{`line 1: user "u-2" (users[0]): id: set twice in one object (also on line 1)`}},
+		{"json duplicate attribute", file.FormatJSON, "{\"users\": [\n {\"id\": \"u-1\", \"attributes\": {\"HR\": {\"cc\": \"a\",\n  \"cc\": \"b\"}}}]}",
+			[]string{`line 3: user "u-1" (users[0]): attributes["HR.cc"]: set twice in one object (also on line 2)`}},
+		{"json duplicate email field", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\", \"emails\": [{\"value\": \"a@x\"}, {\"value\": \"b@x\", \"value\": \"c@x\"}]}]}",
+			[]string{`user "u-1" (users[0]): emails[1].value: set twice`}},
+		{"json duplicate group member list", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\"}, {\"id\": \"u-2\"}],\n\"groups\": [{\"id\": \"g-1\", \"displayName\": \"G\",\n \"members\": [\"u-1\"],\n \"members\": [\"u-2\"]}]}",
+			[]string{`line 4: group "g-1" (groups[0]): members: set twice in one object (also on line 3)`}},
+		{"json duplicate top-level key", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\"}],\n \"users\": []}",
+			[]string{`line 2: users: set twice in one object (also on line 1)`}},
+		{"yaml duplicate key", file.FormatYAML, "users:\n  - id: u-1\n    userName: a@x\n    userName: b@x\n",
+			[]string{`line 4: user "u-1" (users[0]): userName: mapping key "userName" already defined at line 3`}},
+
+		// Nothing in the file: as likely a mistake as an empty directory.
+		{"yaml document marker only", file.FormatYAML, "---\n", []string{"the file has no users list; write `users: []`"}},
+		{"yaml empty mapping", file.FormatYAML, "{}\n", []string{"the file has no users list"}},
+		{"yaml groups only", file.FormatYAML, "groups: []\n", []string{"the file has no users list"}},
+		{"yaml null users", file.FormatYAML, "users:\n", []string{"the file has no users list"}},
+		{"yaml null", file.FormatYAML, "null\n", []string{"the file has no users list"}},
+		{"json empty object", file.FormatJSON, "{}", []string{"the file has no users list"}},
+		{"json null users", file.FormatJSON, "{\"users\": null, \"groups\": []}", []string{"the file has no users list"}},
+		{"auto groups only", file.FormatAuto, "{\"groups\": []}", []string{"the file has no users list"}},
+
+		// Invalid UTF-8 is refused, not turned into U+FFFD.
+		{"json invalid UTF-8", file.FormatJSON, "{\"users\": [\n  {\"id\": \"u-1\", \"userName\": \"a\xffb@x\"}]}",
+			[]string{`line 2: not valid UTF-8 (byte 31 of the line); save the file as UTF-8`}},
+		{"yaml invalid UTF-8", file.FormatYAML, "users:\n  - id: u-1\n    displayName: Ad\xe9\n  - id: u-2\n    displayName: \xc0\xafx\n",
+			[]string{`line 3: not valid UTF-8 (byte 20 of the line)`, `line 5: not valid UTF-8 (byte 18 of the line)`}},
+		{"latin-1 file", file.FormatAuto, "users:\n  - id: u-1\n    userName: jos\xe9@x\n",
+			[]string{`line 3: not valid UTF-8`}},
+
+		// Text the directory validator refuses, located.
+		{"yaml blank user name", file.FormatYAML, "users:\n  - id: u-1\n    userName: \"  \"\n",
+			[]string{`line 3: user "u-1" (users[0]): userName: only white space`}},
+		{"yaml control character in group name", file.FormatYAML, "users: []\ngroups:\n  - id: g-1\n    displayName: \"Eng\\0\"\n",
+			[]string{`line 4: group "g-1" (groups[0]): displayName: control character U+0000 at byte 3`}},
+		{"json escaped NUL in user name", file.FormatJSON, "{\"users\": [\n  {\"id\": \"u-1\", \"userName\": \"a\\u0000b\"}]}",
+			[]string{`line 2: user "u-1" (users[0]): userName: control character U+0000 at byte 1`}},
+		{"json escaped lone surrogate", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\", \"attributes\": {\"x\": \"\\ud800\"}}]}",
+			[]string{`line 1: user "u-1" (users[0]): attributes["x"]: the escape \ud800 is half of a UTF-16 surrogate pair, not a character`}},
+		{"json lone low surrogate in key", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\", \"attributes\": {\"a\\udc00\": \"x\"}}]}",
+			[]string{`user "u-1" (users[0]): attributes["a` + "\ufffd" + `"]: key: the escape \udc00 is half`}},
+		{"yaml long user name", file.FormatYAML, "users:\n  - id: u-1\n    userName: " + strings.Repeat("a", 600) + "\n",
+			[]string{`line 3: user "u-1" (users[0]): userName: 600 bytes; at most 512 are allowed`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

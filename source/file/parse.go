@@ -166,6 +166,9 @@ func parse(ctx context.Context, data []byte, format Format, where string) (*sour
 	if len(trimmed) == 0 {
 		return nil, classify(fmt.Errorf("%s: the file is empty; write `users: []` for an empty directory", at(0)), source.ErrInvalid)
 	}
+	if errs := checkUTF8(data, at); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	if format == FormatAuto {
 		format = FormatYAML
 		if trimmed[0] == '{' {
@@ -190,9 +193,18 @@ func parse(ctx context.Context, data []byte, format Format, where string) (*sour
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", at(0), err)
 	}
+	if format == FormatJSON {
+		errs = jsonStrict(data, d, at)
+	}
+	if d.Users == nil {
+		// `---`, `{}`, `groups: []`, `users:` or `{"users": null}`: as
+		// likely a truncated or mistaken file as an empty directory.
+		errs = append(errs, classify(fmt.Errorf("%s: the file has no users list; write `users: []` for an empty directory", at(0)), source.ErrInvalid))
+	}
 	// Conversion problems leave the field at its zero value, so checking
 	// the directory as well reports the file's other problems too.
-	dir, errs := d.directory(at)
+	dir, derrs := d.directory(at)
+	errs = append(errs, derrs...)
 	if err := dir.Validate(); err != nil {
 		errs = append(errs, locate(err, func(oe *source.ObjectError) string {
 			if oe == nil {
