@@ -3,6 +3,7 @@ package sync
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,11 +117,25 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 	ups := make(map[string]*userPlan, len(d.Users))
 	matched := make([]bool, len(obs))
 	unchanged := 0
+	// A user deleted at the source may share its name with a live one (a
+	// rehire), as source directories allow; it is deprovisioned as usual.
+	clash := sameName(len(d.Users), "user", "userName", func(i int) string {
+		if d.Users[i].Event == mapping.EventDeleted {
+			return ""
+		}
+		return d.Users[i].User.UserName
+	}, func(i int) string { return d.Users[i].SourceID })
 	for i := range d.Users {
 		du := &d.Users[i]
 		up := &userPlan{key: du.User.UserName}
 		ups[du.SourceID] = up
 		ref := Ref{Kind: KindUser, SourceID: du.SourceID, Key: du.User.UserName}
+		if msg, ok := clash[i]; ok {
+			up.skip = true
+			protected[du.SourceID] = true
+			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathUserName, Message: msg})
+			continue
+		}
 		if err := m.Errors[i]; err != nil {
 			up.skip = true
 			protected[du.SourceID] = true
@@ -243,6 +258,36 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		}
 	}
 	return ups, unchanged, nil
+}
+
+// sameName finds the desired objects whose name (userName, displayName)
+// another one has too, ignoring case, as the target's uniqueness check
+// does: sending them would make them fight over one target object. It
+// returns, for each such index, a message naming every source id that
+// shares the name. An object whose name is "" takes no part.
+func sameName(n int, kind, attr string, name, sourceID func(int) string) map[int]string {
+	byName := make(map[string][]int, n)
+	for i := range n {
+		if k := strings.ToLower(name(i)); k != "" {
+			byName[k] = append(byName[k], i)
+		}
+	}
+	out := map[int]string{}
+	for _, idx := range byName {
+		if len(idx) < 2 {
+			continue
+		}
+		ids := make([]string, len(idx))
+		for k, i := range idx {
+			ids[k] = strconv.Quote(sourceID(i))
+		}
+		msg := fmt.Sprintf("%d source %ss map to the %s %q (ignoring case): %s; nothing is sent for any of them until the mapping or the source makes each %s unique",
+			len(idx), kind, attr, name(idx[0]), strings.Join(ids, ", "), attr)
+		for _, i := range idx {
+			out[i] = msg
+		}
+	}
+	return out
 }
 
 // resolveManager replaces a mapped manager's source id by the manager's
@@ -369,9 +414,16 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 	}
 	matched := make([]bool, len(obs))
 	unchanged := 0
+	clash := sameName(len(d.Groups), "group", "displayName",
+		func(i int) string { return d.Groups[i].Group.DisplayName }, func(i int) string { return d.Groups[i].SourceID })
 	for i := range d.Groups {
 		dg := &d.Groups[i]
 		ref := Ref{Kind: KindGroup, SourceID: dg.SourceID, Key: dg.Group.DisplayName}
+		if msg, ok := clash[i]; ok {
+			protected[dg.SourceID] = true
+			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathDisplayName, Message: msg})
+			continue
+		}
 		if err := m.Errors[i]; err != nil {
 			protected[dg.SourceID] = true
 			p.Problems = append(p.Problems, Problem{Object: ref, Message: err.Error()})

@@ -2,13 +2,19 @@ package sync_test
 
 import (
 	"errors"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/file"
 	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/target"
+	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
 // newEnvFrom is newEnv over a directory the test built.
@@ -146,4 +152,121 @@ func TestHandBuiltPolicyKeepsDefaultLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// problemsNaming returns the plan's problems whose message names every
+// one of ids.
+func problemsNaming(p *sync.Plan, ids ...string) []sync.Problem {
+	var out []sync.Problem
+	for _, pr := range p.Problems {
+		all := true
+		for _, id := range ids {
+			all = all && strings.Contains(pr.Message, strconv.Quote(id))
+		}
+		if all {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
+// Two source users that map to one userName would fight over one target
+// user: every one of them is a problem naming all of them, and nothing
+// is sent for any.
+func TestSameUserNameIsAProblem(t *testing.T) {
+	t.Run("constant mapping", func(t *testing.T) {
+		e := newEnv(t, 23, 2)
+		rules := mapping.Rules{Users: mapping.DefaultUserMappings()}
+		rules.Users[0] = mapping.AttributeMapping{Target: scim.PathUserName, Type: mapping.Constant, Value: "everyone@example.com"}
+		m, err := rules.Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng := e.engine(sync.WithMapper(m))
+		p, err := eng.Plan(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]string, len(e.dir.Users))
+		for i, u := range e.dir.Users {
+			ids[i] = u.ID
+		}
+		if got := len(problemsNaming(p, ids...)); got != len(ids) {
+			t.Fatalf("%d problems name all %d source users, want one each:\n%v", got, len(ids), p.Problems)
+		}
+		if p.Summary.CreateUsers+p.Summary.AddMembers != 0 {
+			t.Fatalf("plan %s sends users that share a userName", p.SummaryLine())
+		}
+		if _, err := eng.Apply(ctx(t), p); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.srv.Stats().Count(http.MethodPost, netskopetest.EndpointUsers); n != 0 || e.srv.UserCount() != 0 {
+			t.Errorf("%d user creations sent, %d users in the target; want none", n, e.srv.UserCount())
+		}
+	})
+	t.Run("rename onto another user's name", func(t *testing.T) {
+		e := newEnv(t, 20, 2)
+		eng := e.engine()
+		e.apply(eng)
+		a, b := firstActive(e.dir), -1
+		for i := a + 1; i < len(e.dir.Users); i++ {
+			if e.dir.Users[i].State == source.StateActive {
+				b = i
+				break
+			}
+		}
+		// The default mapping takes the email when the userName is empty.
+		taken := strings.ToUpper(e.dir.Users[b].UserName)
+		e.edit(func(d *source.Directory) {
+			d.Users[a].UserName = ""
+			d.Users[a].Emails = []source.Email{{Value: taken, Primary: true}}
+			d.Users[a].State = source.StateSuspended
+			d.Groups[0].Members = nil
+		})
+		e.srv.ResetStats()
+		p, err := eng.Plan(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := problemsNaming(p, e.dir.Users[a].ID, e.dir.Users[b].ID); len(got) != 2 {
+			t.Fatalf("problems naming both users: %v", got)
+		}
+		for _, c := range p.Changes {
+			for _, r := range append([]sync.Ref{c.Object}, c.Members...) {
+				if r.SourceID == e.dir.Users[a].ID || r.SourceID == e.dir.Users[b].ID {
+					t.Errorf("plan changes %s for a user whose userName is shared: %s", r, c.Action)
+				}
+			}
+		}
+	})
+	t.Run("a deleted user may share its name", func(t *testing.T) {
+		e := newEnv(t, 20, 2)
+		eng := e.engine()
+		e.apply(eng)
+		i := firstActive(e.dir)
+		rehire := e.dir.Users[i]
+		rehire.ID = "rehire-of-" + rehire.ID
+		e.edit(func(d *source.Directory) {
+			d.Users[i].State = source.StateDeleted
+			d.Users = append(d.Users, rehire)
+		})
+		p, err := eng.Plan(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Problems) != 0 || p.Summary.DeactivateUsers != 1 {
+			t.Errorf("plan %s, problems %v; want the deleted user deactivated and no problem", p.SummaryLine(), p.Problems)
+		}
+	})
+	t.Run("groups", func(t *testing.T) {
+		e := newEnv(t, 20, 3)
+		e.edit(func(d *source.Directory) { d.Groups[1].DisplayName = strings.ToUpper(d.Groups[0].DisplayName) })
+		p, _ := e.apply(e.engine())
+		if got := problemsNaming(p, e.dir.Groups[0].ID, e.dir.Groups[1].ID); len(got) != 2 {
+			t.Fatalf("problems naming both groups: %v", p.Problems)
+		}
+		if p.Summary.CreateGroups != 1 || e.srv.GroupCount() != 1 {
+			t.Errorf("plan %s, %d groups in the target; want only the third group", p.SummaryLine(), e.srv.GroupCount())
+		}
+	})
 }
