@@ -222,7 +222,7 @@ func (e *Engine) AffectedUsers(ctx context.Context, rule int) ([]mapping.Affecte
 	}
 	dir, err := e.source.Read(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, e.source.Name(), err)
+		return nil, fmt.Errorf("%w: %w", ErrSourceRead, named(e.source.Name(), err))
 	}
 	return rp.AffectedUsers(dir, rule)
 }

@@ -174,7 +174,7 @@ func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		desired, err = e.mapper.Map(ctx, dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sync: mapping: %w", err)
+		return nil, fmt.Errorf("sync: %w", named("mapping", err))
 	}
 	p, err := computePlan(planInput{
 		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
@@ -251,7 +251,7 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 	if !ok || !e.incremental {
 		dir, err := e.source.Read(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, name, err)
+			return nil, nil, fmt.Errorf("%w: %w", ErrSourceRead, named(name, err))
 		}
 		if dir == nil {
 			return nil, nil, fmt.Errorf("%w: %s returned no directory", ErrSourceRead, name)
@@ -272,7 +272,7 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 		ch, err = inc.ReadChanges(ctx, "")
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, name, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrSourceRead, named(name, err))
 	}
 	if ch == nil {
 		return nil, nil, fmt.Errorf("%w: %s returned no changes", ErrSourceRead, name)
@@ -281,7 +281,7 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 	if ch.Full || cursor == "" {
 		dir = &source.Directory{Users: ch.Users, Groups: ch.Groups}
 		if err := dir.Validate(); err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, name, err)
+			return nil, nil, fmt.Errorf("%w: %w", ErrSourceRead, named(name, err))
 		}
 	} else if dir, err = source.Apply(cached.Dir, ch); err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: folding changes into the cached directory: %w", ErrSourceRead, name, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/provsync/provsync/source/entra"
 	"github.com/provsync/provsync/source/entra/graphtest"
+	"github.com/provsync/provsync/source/sourcetest"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/target/netskope"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
@@ -100,6 +101,8 @@ func TestEndToEnd(t *testing.T) {
 	must(t, tn.srv.RemoveMembers(sales, us[3:10]...))
 	if _, err := eng.Plan(ctx(t)); !errors.Is(err, sync.ErrSourceRead) {
 		t.Fatalf("Plan after a failed read: %v", err)
+	} else if w := sourcetest.RepeatedContext(err.Error()); w != "" {
+		t.Errorf("the error repeats %q: %v", w, err)
 	}
 	must(t, tn.srv.AddMembers(sales, us[3:10]...))
 

@@ -232,7 +232,8 @@ func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
 		var err error
 		where = s.path
 		if data, err = s.readFile(); err != nil {
-			return nil, classify(fmt.Errorf("%s: %w", s.name, err), source.ErrUnavailable)
+			// The file system's error names the path already.
+			return nil, classify(fmt.Errorf("file: %w", err), source.ErrUnavailable)
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/provsync/provsync/source/google"
 	"github.com/provsync/provsync/source/google/directorytest"
+	"github.com/provsync/provsync/source/sourcetest"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/target/netskope"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
@@ -100,6 +101,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if _, err := eng.Plan(ctx(t)); !errors.Is(err, sync.ErrSourceRead) {
 		t.Fatalf("Plan after a failed read: %v", err)
+	} else if w := sourcetest.RepeatedContext(err.Error()); w != "" {
+		t.Errorf("the error repeats %q: %v", w, err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/provsync/provsync/source/onelogin"
 	"github.com/provsync/provsync/source/onelogin/onelogintest"
+	"github.com/provsync/provsync/source/sourcetest"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/target/netskope"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
@@ -89,6 +90,8 @@ func TestEndToEnd(t *testing.T) {
 	srv.UnassignApp(app, ids(us[25:27])...)
 	if _, err := e.Plan(ctx(t)); !errors.Is(err, sync.ErrSourceRead) {
 		t.Fatalf("Plan after a failed read: %v", err)
+	} else if w := sourcetest.RepeatedContext(err.Error()); w != "" {
+		t.Errorf("the error repeats %q: %v", w, err)
 	}
 }
 

@@ -175,13 +175,24 @@ func (n *Netskope) PlanAndApply(ctx context.Context, eng *sync.Engine, out io.Wr
 }
 
 // Main runs a program's run function with a context cancelled on
-// interrupt, and exits 1 with the error prefixed by name if it fails.
+// interrupt, and exits 1 with the error (see Message) if it fails.
 func Main(name string, run func(ctx context.Context, args []string, out io.Writer) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, name+":", err)
+		fmt.Fprintln(os.Stderr, Message(name, err))
 		os.Exit(1)
 	}
+}
+
+// Message is err as program name reports it: prefixed with name, unless
+// the error names it already ("entra: ..." from the entra program), so
+// that no context is said twice.
+func Message(name string, err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, name+":") || strings.Contains(msg, ": "+name+":") {
+		return msg
+	}
+	return name + ": " + msg
 }

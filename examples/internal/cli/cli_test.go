@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/file"
+	"github.com/provsync/provsync/source/sourcetest"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/target/netskope"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
@@ -48,5 +50,22 @@ func TestApprovalFlags(t *testing.T) {
 	}
 	if _, _, err := (&Netskope{Reject: "nope"}).PlanAndApply(ctx, eng, &out); err == nil {
 		t.Error("rejecting an unknown id succeeded")
+	}
+}
+
+func TestMessage(t *testing.T) {
+	for _, tt := range []struct{ name, err, want string }{
+		{"entra", "sync: source read failed: entra: reading the assignments: graph: 500",
+			"sync: source read failed: entra: reading the assignments: graph: 500"},
+		{"onelogin", "set NETSKOPE_SCIM_URL (or -url) and NETSKOPE_TOKEN", "onelogin: set NETSKOPE_SCIM_URL (or -url) and NETSKOPE_TOKEN"},
+		{"google", "google: bad configuration: source: invalid: Customer: empty", "google: bad configuration: source: invalid: Customer: empty"},
+	} {
+		got := Message(tt.name, errors.New(tt.err))
+		if got != tt.want {
+			t.Errorf("Message(%q, %q) = %q, want %q", tt.name, tt.err, got, tt.want)
+		}
+		if w := sourcetest.RepeatedContext(got); w != "" {
+			t.Errorf("%q repeats %q", got, w)
+		}
 	}
 }
