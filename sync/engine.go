@@ -257,7 +257,7 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 			return nil, nil, fmt.Errorf("%w: %s returned no directory", ErrSourceRead, name)
 		}
 		if err := dir.Validate(); err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %w", ErrSourceRead, name, err)
+			return nil, nil, fmt.Errorf("%w: %w", ErrSourceRead, named(name, err))
 		}
 		return dir, nil, nil
 	}
