@@ -61,8 +61,10 @@
 //	  userLimit:  {maxCount: 500, maxPercent: 20, floor: 10}   # deactivations and deletions
 //	  groupLimit: {maxCount: 500, maxPercent: 20, floor: 10}   # group deletions
 //	  membershipLimit: {maxCount: 500, maxPercent: 20, floor: 10} # membership removals
-//	                               # a limit key left out or 0 keeps its default; maxCount and
-//	                               # maxPercent take "unlimited", floor takes "none"
+//	                               # a limit key left out keeps its default; maxCount and
+//	                               # maxPercent take "unlimited", floor takes "none"; 0 is an
+//	                               # error (it reads as "no deletions" or "no limit" alike),
+//	                               # and so is a maxPercent above 100 (it could never hold)
 //	approval: [create, update, delete]   # actions held for an administrator's approval
 package config
 
@@ -182,7 +184,9 @@ func parse(data []byte, file string) (*Config, error) {
 			var l sync.Limit
 			if err := n.Decode(&l); err != nil {
 				derrs = append(derrs, &Error{File: file, Line: n.Line, Column: n.Column, Path: path, Err: fmt.Errorf("%w: %w", ErrInvalid, err)})
+				continue
 			}
+			derrs = append(derrs, limitBounds(n, file, path)...)
 		}
 	}
 	if err := errors.Join(derrs...); err != nil {
@@ -237,6 +241,38 @@ func parse(data []byte, file string) (*Config, error) {
 	}
 	cfg.mapper = m
 	return cfg, nil
+}
+
+// limitBounds reports the bounds of a deprovision limit n (at path) that
+// read two ways: 0, which sync.Limit takes for the default although a
+// reader may take it for "none allowed" or "no limit", and a percentage
+// above 100, which no plan can exceed.
+func limitBounds(n *yaml.Node, file, path string) []error {
+	var errs []error
+	for _, key := range []string{"maxCount", "maxPercent", "floor"} {
+		v := lookup(n, key)
+		if v == nil || v.Kind != yaml.ScalarNode {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(v.Value), 64)
+		if err != nil {
+			continue // a word; Limit read it
+		}
+		var msg string
+		switch {
+		case f == 0 && key == "floor":
+			msg = "0 is ambiguous: write none to check the percentage from the first deprovision, or leave the key out for the default"
+		case f == 0:
+			msg = "0 is ambiguous: write unlimited to remove the bound, 1 to confirm every deprovision, or leave the key out for the default"
+		case key == "maxPercent" && f > 100:
+			msg = fmt.Sprintf("%v%% can never be exceeded: write unlimited to remove the bound, or a percentage up to 100", f)
+		default:
+			continue
+		}
+		errs = append(errs, &Error{File: file, Line: v.Line, Column: v.Column, Path: path + "." + key,
+			Err: fmt.Errorf("%w: %s", ErrInvalid, msg)})
+	}
+	return errs
 }
 
 // Mapper returns the compiled mapping.

@@ -74,6 +74,12 @@ func TestErrorsAreLocated(t *testing.T) {
 		{"floor is not unlimited", "policy:\n  membershipLimit:\n    floor: unlimited\n", []string{"3:5: policy.membershipLimit", "none"}},
 		{"fractional count", "policy:\n  groupLimit: {maxCount: 2.5}\n", []string{"policy.groupLimit", "whole number"}},
 		{"negative percent", "policy:\n  groupLimit: {maxPercent: -5}\n", []string{"policy.groupLimit", `"-5"`}},
+		{"zero count", "policy:\n  userLimit:\n    maxCount: 0\n", []string{"3:15: policy.userLimit.maxCount", "0 is ambiguous: write unlimited"}},
+		{"zero percent", "policy:\n  groupLimit: {maxPercent: 0.0}\n", []string{"2:28: policy.groupLimit.maxPercent", "0 is ambiguous: write unlimited"}},
+		{"zero floor", "policy:\n  membershipLimit: {floor: 0}\n", []string{"2:28: policy.membershipLimit.floor", "write none"}},
+		{"percent above 100", "policy:\n  userLimit: {maxPercent: 150}\n", []string{"2:27: policy.userLimit.maxPercent", "150% can never be exceeded"}},
+		{"every bad bound", "policy:\n  userLimit: {maxCount: 0, maxPercent: 100.5}\n  groupLimit: {maxCount: 0}\n",
+			[]string{"2:25: policy.userLimit.maxCount", "2:40: policy.userLimit.maxPercent", "3:26: policy.groupLimit.maxCount"}},
 		{"everything else at once", `mapping:
   users:
     - target: userName
@@ -304,10 +310,10 @@ func TestLimits(t *testing.T) {
 				p.MembershipLimit = sync.Limit{MaxCount: sync.Unlimited, MaxPercent: sync.Unlimited, Floor: sync.NoFloor}
 				return p
 			}()},
-		{"numbers", "policy:\n  groupLimit:\n    maxCount: 7\n    maxPercent: 12.5\n    floor: 0\n",
+		{"numbers", "policy:\n  groupLimit:\n    maxCount: 7\n    maxPercent: 12.5\n",
 			func() sync.Policy {
 				p := sync.DefaultPolicy()
-				p.GroupLimit = sync.Limit{MaxCount: 7, MaxPercent: 12.5}
+				p.GroupLimit = sync.Limit{MaxCount: 7, MaxPercent: 12.5, Floor: def.Floor}
 				return p
 			}()},
 	}
