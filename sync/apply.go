@@ -137,6 +137,7 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ...ApplyOption) (*R
 	if snap.Serial != plan.StateSerial {
 		return nil, fmt.Errorf("%w: made from state %d, state is now at %d", ErrStalePlan, plan.StateSerial, snap.Serial)
 	}
+	dropGone(snap, plan.gone)
 	a := &applier{e: e, plan: plan, cfg: cfg, snap: snap,
 		res:   &Result{Started: e.now(), Outcomes: make([]Outcome, len(plan.Changes))},
 		users: map[string]string{}, groups: map[string]string{}}

@@ -15,13 +15,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/mapping"
-	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/target"
 )
@@ -48,6 +47,9 @@ type Engine struct {
 	incremental   bool
 	partial       bool
 	now           func() time.Time
+	// membersListed: a listing of the target's groups has carried members,
+	// so a group listed without them has none (see fillMembers).
+	membersListed atomic.Bool
 }
 
 // Option sets an optional setting of an Engine.
@@ -152,15 +154,8 @@ func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	users, err := e.target.ListUsers(ctx)
+	users, groups, gone, err := e.readTarget(ctx, snap)
 	if err != nil {
-		return nil, fmt.Errorf("%w: users: %w", ErrTargetRead, err)
-	}
-	groups, err := e.target.ListGroups(ctx, target.WithMembers())
-	if err != nil {
-		return nil, fmt.Errorf("%w: groups: %w", ErrTargetRead, err)
-	}
-	if err := e.fillMembers(ctx, groups); err != nil {
 		return nil, err
 	}
 	var desired *mapping.Desired
@@ -189,6 +184,7 @@ func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	}
 	p.CreatedAt, p.Source, p.Target = e.now(), e.source.Name(), e.targetName
 	p.read, p.Incremental = pending, pending != nil && pending.incremental
+	p.gone = gone
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
 	e.log.Info("plan computed",
 		zap.Int("sourceUsers", len(dir.Users)), zap.Int("sourceGroups", len(dir.Groups)),
@@ -196,45 +192,6 @@ func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		zap.Int("changes", len(p.Changes)), zap.Int("problems", len(p.Problems)),
 		zap.Bool("applyable", p.Applyable), zap.Duration("took", e.now().Sub(start)))
 	return p, nil
-}
-
-// fillMembers reads, one by one, the members of listed groups that came
-// back without a members attribute at all: a server that leaves members
-// out of list responses even when asked (Netskope documents the attribute
-// only for single reads). An empty member list is not refetched.
-func (e *Engine) fillMembers(ctx context.Context, groups []scim.Group) error {
-	var missing []int
-	for i := range groups {
-		if groups[i].Members == nil {
-			missing = append(missing, i)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	e.log.Debug("reading members of groups listed without them", zap.Int("groups", len(missing)))
-	sem := make(chan struct{}, e.concurrency)
-	errs := make([]error, len(missing))
-	var wg gosync.WaitGroup
-	for k, i := range missing {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			g, err := e.target.GetGroup(ctx, groups[i].ID, target.WithMembers())
-			if err != nil {
-				errs[k] = fmt.Errorf("%w: members of group %q: %w", ErrTargetRead, groups[i].DisplayName, err)
-				return
-			}
-			groups[i].Members = g.Members
-			if groups[i].Members == nil {
-				groups[i].Members = []scim.Member{}
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // read reads the source. A source that can report changes is asked for

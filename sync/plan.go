@@ -176,6 +176,9 @@ type Plan struct {
 	// clocks are users already deactivated whose deactivation time the
 	// state lacks; Apply records it, starting a delayed delete's wait.
 	clocks []string
+	// gone are links whose target object a read by id did not find; Apply
+	// drops them.
+	gone []goneLink
 }
 
 // pendingRead is an incremental source read waiting for its plan to be
