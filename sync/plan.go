@@ -256,14 +256,21 @@ func (p *Plan) Render(w io.Writer, maxChanges int) error {
 	b.WriteString(p.SummaryLine())
 	b.WriteString("\n")
 	if !p.Complete || !p.Applyable {
-		state := "not applyable"
-		if p.NeedsConfirmation {
+		// Say what Apply will do: an incomplete plan deprovisions nothing
+		// but is applied all the same.
+		var state string
+		switch {
+		case p.Applyable:
+			state = "is incomplete but applyable"
+		case p.NeedsConfirmation:
 			state = "needs confirmation"
+		default:
+			state = "is not applyable"
 		}
-		if !p.Complete {
-			state = "incomplete, " + state
+		if !p.Complete && !p.Applyable {
+			state = "is incomplete and " + strings.TrimPrefix(state, "is ")
 		}
-		fmt.Fprintf(&b, "Plan is %s:\n", state)
+		fmt.Fprintf(&b, "Plan %s:\n", state)
 		for _, r := range p.Reasons {
 			fmt.Fprintf(&b, "  ! %s\n", r)
 		}

@@ -23,6 +23,12 @@ func TestDemo(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+	// Provision on demand says what happens: the partial plan is applied.
+	_, onDemand, _ := strings.Cut(out.String(), "== provision on demand")
+	if !strings.Contains(onDemand, "Plan is incomplete but applyable:\n") || !strings.Contains(onDemand, "applied: 2 applied, 0 failed") ||
+		strings.Contains(onDemand, "not applyable") {
+		t.Errorf("the on-demand output contradicts itself:\n%s", onDemand)
+	}
 }
 
 func TestNeedsTarget(t *testing.T) {

@@ -1,0 +1,39 @@
+package sync
+
+import (
+	"strings"
+	"testing"
+)
+
+// The rendered plan says what Apply will do with it: an incomplete plan
+// (provision on demand) that Apply carries out must not be called "not
+// applyable".
+func TestRenderSaysWhetherItApplies(t *testing.T) {
+	for _, tt := range []struct {
+		name                         string
+		complete, applyable, confirm bool
+		want                         string
+	}{
+		{"complete and applyable", true, true, false, ""},
+		{"incomplete but applyable", false, true, false, "Plan is incomplete but applyable:\n"},
+		{"not applyable", true, false, false, "Plan is not applyable:\n"},
+		{"needs confirmation", true, false, true, "Plan needs confirmation:\n"},
+		{"incomplete and not applyable", false, false, false, "Plan is incomplete and not applyable:\n"},
+		{"incomplete and needs confirmation", false, false, true, "Plan is incomplete and needs confirmation:\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Plan{Complete: tt.complete, Applyable: tt.applyable, NeedsConfirmation: tt.confirm}
+			if !tt.complete || !tt.applyable {
+				p.Reasons = []string{"a reason"}
+			}
+			var b strings.Builder
+			if err := p.Render(&b, 0); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			if tt.want == "" && strings.Contains(out, "Plan is") || tt.want != "" && !strings.Contains(out, tt.want) {
+				t.Errorf("Render:\n%s\nwant %q", out, tt.want)
+			}
+		})
+	}
+}
