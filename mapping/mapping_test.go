@@ -125,3 +125,51 @@ func TestMatchGroupsTwoSourcesOneTarget(t *testing.T) {
 		t.Errorf("matches = %+v", m)
 	}
 }
+
+// A match by one property while a later property names another target
+// object is ambiguous, naming both.
+func TestMatchPropertiesThatDisagree(t *testing.T) {
+	obs := []scim.User{
+		{ID: "t-by-id", UserName: "old@x.io", ExternalID: "s1"},
+		{ID: "t-by-name", UserName: "ADA@x.io"},
+		{ID: "t-same", UserName: "bob@x.io", ExternalID: "s2"},
+	}
+	tests := []struct {
+		name    string
+		want    scim.User
+		matched int
+	}{
+		{"externalId and userName name different users", scim.User{UserName: "ada@x.io", ExternalID: "s1"}, -1},
+		{"both name the same user", scim.User{UserName: "Bob@x.io", ExternalID: "s2"}, 2},
+		{"only externalId matches", scim.User{UserName: "new@x.io", ExternalID: "s1"}, 0},
+		{"only userName matches", scim.User{UserName: "ada@x.io", ExternalID: "s9"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := mapping.MatchUsers([]scim.User{tt.want}, obs, mapping.DefaultUserMatch(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Observed[0] != tt.matched {
+				t.Fatalf("matched %d (%v), want %d", m.Observed[0], m.Errors[0], tt.matched)
+			}
+			if tt.matched >= 0 {
+				if m.Errors[0] != nil {
+					t.Errorf("unexpected error %v", m.Errors[0])
+				}
+				return
+			}
+			err = m.Errors[0]
+			if !errors.Is(err, mapping.ErrAmbiguousMatch) || !strings.Contains(err.Error(), "t-by-id") || !strings.Contains(err.Error(), "t-by-name") {
+				t.Errorf("error %v, want ErrAmbiguousMatch naming t-by-id and t-by-name", err)
+			}
+		})
+	}
+	// A pinned target is not a candidate: another source user's link to
+	// the userName's holder leaves the externalId match alone.
+	m, _ := mapping.MatchUsers([]scim.User{{UserName: "ada@x.io", ExternalID: "s7"}, {UserName: "ada@x.io", ExternalID: "s1"}},
+		obs, mapping.DefaultUserMatch(), map[int]int{0: 1})
+	if m.Observed[1] != 0 || m.Errors[1] != nil {
+		t.Errorf("with the userName's owner pinned elsewhere: %+v", m)
+	}
+}

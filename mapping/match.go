@@ -48,9 +48,13 @@ type Matches struct {
 	Errors map[int]error
 }
 
-// MatchUsers pairs desired users with observed ones by the keys in order.
-// pins fixes pairs known beforehand (desired index to observed index, from
-// the engine's links); pinned pairs win over keys.
+// MatchUsers pairs desired users with observed ones by the keys in order:
+// the first key that names exactly one observed user matches it. Every
+// later key is checked too: one that names a different observed user
+// makes the match ambiguous (ErrAmbiguousMatch, naming both), never a
+// guess. pins fixes pairs known beforehand (desired index to observed
+// index, from the engine's links); pinned pairs win over keys, and pinned
+// observed objects are not candidates for others.
 func MatchUsers(desired, observed []scim.User, keys []MatchKey, pins map[int]int) (Matches, error) {
 	get := make([]func(*scim.User) string, len(keys))
 	for k, key := range keys {
@@ -66,7 +70,8 @@ func MatchUsers(desired, observed []scim.User, keys []MatchKey, pins map[int]int
 		func(j int) string { return observed[j].ID }), nil
 }
 
-// MatchGroups pairs desired groups with observed ones by the keys in order.
+// MatchGroups pairs desired groups with observed ones by the keys in
+// order, as MatchUsers does.
 func MatchGroups(desired, observed []scim.Group, keys []MatchKey, pins map[int]int) (Matches, error) {
 	get := make([]func(*scim.Group) string, len(keys))
 	for k, key := range keys {
@@ -119,22 +124,37 @@ func match(nd, no int, keys []MatchKey, pins map[int]int, kind string,
 			claims[j] = append(claims[j], i)
 			continue
 		}
+		chosen, by, byValue := -1, "", ""
 		for k, key := range keys {
 			v := dval(i, k)
 			if v == "" {
 				continue
 			}
 			cands := index[k][norm(k, v)]
-			if len(cands) > 1 {
+			if chosen < 0 && len(cands) > 1 {
 				m.Errors[i] = fmt.Errorf("%w: %d target %ss have %s %q; remove the duplicates or change the matching properties",
 					ErrAmbiguousMatch, len(cands), kind, key.Attribute, v)
 				break
 			}
-			if len(cands) == 1 {
-				m.Observed[i], m.By[i] = cands[0], key.Attribute
-				claims[cands[0]] = append(claims[cands[0]], i)
+			if chosen < 0 {
+				if len(cands) == 1 {
+					chosen, by, byValue = cands[0], key.Attribute, v
+				}
+				continue
+			}
+			// A later property naming another object is a conflict, not
+			// a lower-priority hint: taking the first match would rename
+			// it onto a value the other object holds.
+			if j := other(cands, chosen); j >= 0 {
+				m.Errors[i] = fmt.Errorf("%w: %s %q matches target %s %s while %s %q matches target %s %s; make both properties name one %s, or remove one of them",
+					ErrAmbiguousMatch, by, byValue, kind, oid(chosen), key.Attribute, v, kind, oid(j), kind)
+				chosen = -1
 				break
 			}
+		}
+		if chosen >= 0 {
+			m.Observed[i], m.By[i] = chosen, by
+			claims[chosen] = append(claims[chosen], i)
 		}
 	}
 	for j, ds := range claims {
@@ -148,4 +168,14 @@ func match(nd, no int, keys []MatchKey, pins map[int]int, kind string,
 		}
 	}
 	return m
+}
+
+// other returns the first of cands that is not j, or -1.
+func other(cands []int, j int) int {
+	for _, c := range cands {
+		if c != j {
+			return c
+		}
+	}
+	return -1
 }

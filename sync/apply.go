@@ -381,7 +381,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 			return fail(errors.New("plan change has no group"))
 		}
 		g := *c.Group
-		ids, missing := a.memberIDs(c.Members)
+		ids, missing := a.ownedIDs(c.Members)
 		inline := ids
 		if len(inline) > a.e.inlineMembers {
 			inline = nil
@@ -420,12 +420,17 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if gid == "" {
 			return Outcome{Status: StatusSkipped, err: fmt.Errorf("%s %s: the group was not created", c.Action, obj)}
 		}
-		ids, missing := a.memberIDs(c.Members)
 		var err error
-		if c.Action == ActionAddMembers {
+		if c.Action == ActionRemoveMembers {
+			ids, missing := a.memberIDs(c.Members)
+			if err = t.RemoveMembers(ctx, gid, ids); err != nil {
+				return fail(err)
+			}
+			return a.membersOutcome(gid, missing)
+		}
+		ids, missing := a.ownedIDs(c.Members)
+		if len(ids) > 0 {
 			err = t.AddMembers(ctx, gid, ids)
-		} else {
-			err = t.RemoveMembers(ctx, gid, ids)
 		}
 		if err != nil {
 			return fail(err)
@@ -442,8 +447,8 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 	return fail(fmt.Errorf("unknown action %q", c.Action))
 }
 
-// memberIDs resolves member refs to target ids; refs whose user was not
-// created (its create failed) are returned as missing.
+// memberIDs resolves the members to remove to target ids: the plan's, or
+// the one made in this apply for a ref without one.
 func (a *applier) memberIDs(refs []Ref) (ids []string, missing []Ref) {
 	for _, r := range refs {
 		if id := a.targetID(r); id != "" {
@@ -455,11 +460,30 @@ func (a *applier) memberIDs(refs []Ref) (ids []string, missing []Ref) {
 	return ids, missing
 }
 
+// ownedIDs resolves the members to add to target ids through the links
+// alone, those of the state and those this apply made: the engine adds to
+// a group only users it owns. A ref whose user was neither created nor
+// adopted (its change failed or was held), or whose link names another
+// target user than the plan does, is returned as missing.
+func (a *applier) ownedIDs(refs []Ref) (ids []string, missing []Ref) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range refs {
+		id := a.users[r.SourceID]
+		if r.Kind != KindUser || id == "" || (r.TargetID != "" && r.TargetID != id) {
+			missing = append(missing, r)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids, missing
+}
+
 func (a *applier) membersOutcome(groupID string, missing []Ref) Outcome {
 	if len(missing) == 0 {
 		return Outcome{TargetID: groupID}
 	}
-	return Outcome{TargetID: groupID, err: fmt.Errorf("%d members were not added because their users were not created (first: %s)",
+	return Outcome{TargetID: groupID, err: fmt.Errorf("%d members were not added because their users were not created or adopted (first: %s)",
 		len(missing), missing[0])}
 }
 

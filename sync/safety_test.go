@@ -270,3 +270,111 @@ func TestSameUserNameIsAProblem(t *testing.T) {
 		}
 	})
 }
+
+// groupsOf lists the target groups that hold the user targetID.
+func (e *env) groupsOf(targetID string) []string {
+	e.t.Helper()
+	var out []string
+	for _, g := range e.srv.Groups() {
+		for _, m := range g.Members {
+			if m.Value == targetID {
+				out = append(out, g.DisplayName)
+			}
+		}
+	}
+	return out
+}
+
+// envWithForeign is a small directory and an embedded server holding a
+// foreign user named userName whose externalId is the first active
+// source user's id, as a hand-made or lost-state account would be.
+func envWithForeign(t *testing.T, userName string) (*env, source.User, scim.User) {
+	t.Helper()
+	e := newEnvFrom(t, synth.Generate(synth.Config{Users: 12, Groups: 3, MembershipsPerUser: 3, Seed: 5}))
+	su := e.dir.Users[firstActive(e.dir)]
+	foreign, err := e.srv.AddUser(scim.User{UserName: userName, ExternalID: su.ID, Active: scim.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, su, foreign
+}
+
+// A source user whose id is one foreign user's externalId while its
+// userName is another foreign user's is a problem naming both: neither is
+// adopted, renamed or put into a group.
+func TestAmbiguousMatchIsAProblem(t *testing.T) {
+	e, su, byID := envWithForeign(t, "someone.else@example.com")
+	byName, err := e.srv.AddUser(scim.User{UserName: su.UserName, Active: scim.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := e.engine()
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, pr := range p.Problems {
+		if pr.Object.SourceID == su.ID && strings.Contains(pr.Message, byID.ID) && strings.Contains(pr.Message, byName.ID) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no problem for %s naming both %s and %s: %v", su.ID, byID.ID, byName.ID, p.Problems)
+	}
+	if _, err := eng.Apply(ctx(t), p); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []scim.User{byID, byName} {
+		now, ok := e.srv.User(u.ID)
+		if !ok || now.UserName != u.UserName || now.ExternalID != u.ExternalID || !now.IsActive() {
+			t.Errorf("foreign user %s changed: %+v -> %+v", u.ID, u, now)
+		}
+		if gs := e.groupsOf(u.ID); len(gs) != 0 {
+			t.Errorf("foreign user %s was put into groups %v", u.ID, gs)
+		}
+	}
+	snap, err := e.state.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := snap.Users[su.ID]; ok {
+		t.Errorf("the ambiguous source user is linked to %s", l.TargetID)
+	}
+}
+
+// An adoption planned but not carried out (the rename met a userName
+// taken since the plan) leaves the foreign user out of every group: the
+// engine adds only users it owns.
+func TestFailedAdoptionAddsNoMembership(t *testing.T) {
+	e, su, foreign := envWithForeign(t, "old.name@example.com")
+	eng := e.engine()
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopting, member := false, false
+	for _, c := range p.Changes {
+		adopting = adopting || (c.Adopt && c.Object.TargetID == foreign.ID)
+		for _, m := range c.Members {
+			member = member || m.TargetID == foreign.ID
+		}
+	}
+	if !adopting || !member || len(p.Problems) != 0 {
+		t.Fatalf("plan does not adopt %s and put it into a group (problems %v)", foreign.ID, p.Problems)
+	}
+	// Someone takes the userName between plan and apply.
+	if _, err := e.srv.AddUser(scim.User{UserName: su.UserName, Active: scim.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Apply(ctx(t), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed == 0 {
+		t.Fatalf("the adoption's rename did not fail: %s", res.SummaryLine())
+	}
+	if gs := e.groupsOf(foreign.ID); len(gs) != 0 {
+		t.Errorf("a user the engine does not own was put into groups %v", gs)
+	}
+}
