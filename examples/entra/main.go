@@ -49,30 +49,15 @@ func main() { cli.Main("entra", run) }
 type options struct {
 	cli.Netskope
 	tenant, clientID, appID, spID string
-	graphURL, authority           string
+	graphURL, authority, tokScope string
 	scope, attrs, guest, user     string
 	includeDefault, transitive    bool
 	demo                          bool
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("entra", flag.ContinueOnError)
-	var o options
-	o.Register(fs, "entra")
-	fs.StringVar(&o.tenant, "tenant", os.Getenv("AZURE_TENANT_ID"), "Entra tenant id (env AZURE_TENANT_ID)")
-	fs.StringVar(&o.clientID, "client-id", os.Getenv("AZURE_CLIENT_ID"), "app registration's client id (env AZURE_CLIENT_ID); the secret comes from env AZURE_CLIENT_SECRET only")
-	fs.StringVar(&o.appID, "app-id", os.Getenv("ENTRA_APP_ID"), "the enterprise app's application id (env ENTRA_APP_ID)")
-	fs.StringVar(&o.spID, "sp-id", os.Getenv("ENTRA_SP_ID"), "or the enterprise app's object id (env ENTRA_SP_ID)")
-	fs.StringVar(&o.graphURL, "graph-url", os.Getenv("ENTRA_GRAPH_URL"), "Graph base URL, e.g. https://graph.microsoft.us/v1.0 (default: public cloud; env ENTRA_GRAPH_URL)")
-	fs.StringVar(&o.authority, "authority", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra authority host (default: public cloud; env AZURE_AUTHORITY_HOST)")
-	fs.StringVar(&o.scope, "scope", cli.Env("ENTRA_SCOPE", "assigned"), `"assigned" users and groups, or "all"`)
-	fs.BoolVar(&o.includeDefault, "include-default-access", false, "keep assignments with the Default Access role")
-	fs.BoolVar(&o.transitive, "transitive", false, "include the users of groups nested in assigned groups")
-	fs.StringVar(&o.attrs, "attrs", "", "extra Graph user properties to read, comma-separated")
-	fs.StringVar(&o.guest, "guest-user-name", "", `guests' user name: "mail-alias" (default, as Entra) or "upn"`)
-	fs.StringVar(&o.user, "user", "", "provision on demand: sync only this user (object id or user principal name)")
-	fs.BoolVar(&o.demo, "demo", false, "sync a fake Entra tenant into the embedded Netskope server, nothing to set up")
-	if err := fs.Parse(args); err != nil {
+	o, err := parse(args)
+	if err != nil {
 		return err
 	}
 	log, err := o.Logger()
@@ -97,6 +82,29 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return syncOnce(ctx, o, src, client, sync.NewFileState(o.State), log, out)
 }
 
+// parse reads the command line.
+func parse(args []string) (options, error) {
+	fs := flag.NewFlagSet("entra", flag.ContinueOnError)
+	var o options
+	o.Register(fs, "entra")
+	fs.StringVar(&o.tenant, "tenant", os.Getenv("AZURE_TENANT_ID"), "Entra tenant id (env AZURE_TENANT_ID)")
+	fs.StringVar(&o.clientID, "client-id", os.Getenv("AZURE_CLIENT_ID"), "app registration's client id (env AZURE_CLIENT_ID); the secret comes from env AZURE_CLIENT_SECRET only")
+	fs.StringVar(&o.appID, "app-id", os.Getenv("ENTRA_APP_ID"), "the enterprise app's application id (env ENTRA_APP_ID)")
+	fs.StringVar(&o.spID, "sp-id", os.Getenv("ENTRA_SP_ID"), "or the enterprise app's object id (env ENTRA_SP_ID)")
+	fs.StringVar(&o.graphURL, "graph-url", os.Getenv("ENTRA_GRAPH_URL"), "Graph base URL, e.g. https://graph.microsoft.us/v1.0 (default: public cloud; env ENTRA_GRAPH_URL)")
+	fs.StringVar(&o.authority, "authority", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra authority host (default: public cloud; env AZURE_AUTHORITY_HOST)")
+	fs.StringVar(&o.tokScope, "token-scope", os.Getenv("ENTRA_TOKEN_SCOPE"), "token scopes, comma-separated, e.g. https://graph.microsoft.us/.default (default: the -graph-url's origin + /.default; set it when -graph-url is a proxy; env ENTRA_TOKEN_SCOPE)")
+	fs.StringVar(&o.scope, "scope", cli.Env("ENTRA_SCOPE", "assigned"), `"assigned" users and groups, or "all"`)
+	fs.BoolVar(&o.includeDefault, "include-default-access", false, "keep assignments with the Default Access role")
+	fs.BoolVar(&o.transitive, "transitive", false, "include the users of groups nested in assigned groups")
+	fs.StringVar(&o.attrs, "attrs", "", "extra Graph user properties to read, comma-separated")
+	fs.StringVar(&o.guest, "guest-user-name", "", `guests' user name: "mail-alias" (default, as Entra) or "upn"`)
+	fs.StringVar(&o.user, "user", "", "provision on demand: sync only this user (object id or user principal name)")
+	fs.BoolVar(&o.demo, "demo", false, "sync a fake Entra tenant into the embedded Netskope server, nothing to set up")
+	err := fs.Parse(args)
+	return o, err
+}
+
 // config builds the source configuration from the options and the
 // environment.
 func (o *options) config(log *zap.Logger) (entra.Config, error) {
@@ -109,11 +117,8 @@ func (o *options) config(log *zap.Logger) (entra.Config, error) {
 	if cfg.Scope == entra.ScopeAll {
 		cfg.AppID, cfg.ServicePrincipalID = "", ""
 	}
-	for _, a := range strings.Split(o.attrs, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			cfg.UserAttributes = append(cfg.UserAttributes, a)
-		}
-	}
+	cfg.UserAttributes = splitList(o.attrs)
+	cfg.TokenScopes = splitList(o.tokScope)
 	if cfg.ClientSecret == "" {
 		// Certificate, workload identity, managed identity, Azure CLI.
 		opts := &azidentity.DefaultAzureCredentialOptions{TenantID: o.tenant}
@@ -127,6 +132,17 @@ func (o *options) config(log *zap.Logger) (entra.Config, error) {
 		cfg.Credential = cred
 	}
 	return cfg, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, a := range strings.Split(v, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // syncOnce plans, shows the plan and applies it when asked. With -user it

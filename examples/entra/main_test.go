@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 func TestDemo(t *testing.T) {
@@ -39,5 +42,38 @@ func TestNeedsTarget(t *testing.T) {
 	err := run(context.Background(), []string{"-tenant", "t", "-client-id", "c", "-app-id", "a"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "NETSKOPE_SCIM_URL") || strings.Contains(err.Error(), "s3cret-value") {
 		t.Fatalf("run without a target: %v", err)
+	}
+}
+
+// -token-scope reaches the source's configuration; without it the scope
+// is derived from -graph-url.
+func TestTokenScopeFlag(t *testing.T) {
+	t.Setenv("AZURE_CLIENT_SECRET", "s3cret-value")
+	t.Setenv("ENTRA_TOKEN_SCOPE", "")
+	base := []string{"-tenant", "t", "-client-id", "c", "-app-id", "a", "-graph-url", "https://graph-proxy.example.com/v1.0",
+		"-authority", "https://login.microsoftonline.us/"}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{nil, nil}, // the source derives it from -graph-url
+		{[]string{"-token-scope", "https://graph.microsoft.us/.default"}, []string{"https://graph.microsoft.us/.default"}},
+		{[]string{"-token-scope", " https://graph.microsoft.us/.default , other/.default,"}, []string{"https://graph.microsoft.us/.default", "other/.default"}},
+	}
+	for _, tt := range tests {
+		o, err := parse(append(slices.Clone(base), tt.args...))
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		cfg, err := o.config(zap.NewNop())
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if _, err := cfg.Open(); err != nil {
+			t.Fatalf("%v: Open: %v", tt.args, err)
+		}
+		if !slices.Equal(cfg.TokenScopes, tt.want) {
+			t.Errorf("%v: scopes %q, want %q", tt.args, cfg.TokenScopes, tt.want)
+		}
 	}
 }

@@ -35,15 +35,24 @@ type Cloud struct {
 	GraphURL string
 	// AuthorityHost is the Entra authority host, with a trailing slash.
 	AuthorityHost string
+	// TokenScope is the app-only scope of that cloud's Graph: its
+	// service root + "/.default".
+	TokenScope string
 }
 
-// The Microsoft clouds. A local test server is configured by setting
-// Config.GraphURL and Config.AuthorityHost directly.
+// The Microsoft clouds (see the package doc for the table and its
+// source). Use one by copying its fields into Config.GraphURL,
+// Config.AuthorityHost and Config.TokenScopes. A local test server is
+// configured by setting those fields directly.
 var (
-	CloudPublic       = Cloud{GraphURL: "https://graph.microsoft.com/v1.0", AuthorityHost: "https://login.microsoftonline.com/"}
-	CloudUSGovernment = Cloud{GraphURL: "https://graph.microsoft.us/v1.0", AuthorityHost: "https://login.microsoftonline.us/"}
-	CloudUSGovDoD     = Cloud{GraphURL: "https://dod-graph.microsoft.us/v1.0", AuthorityHost: "https://login.microsoftonline.us/"}
-	CloudChina        = Cloud{GraphURL: "https://microsoftgraph.chinacloudapi.cn/v1.0", AuthorityHost: "https://login.chinacloudapi.cn/"}
+	CloudPublic = Cloud{GraphURL: "https://graph.microsoft.com/v1.0", AuthorityHost: "https://login.microsoftonline.com/",
+		TokenScope: "https://graph.microsoft.com/.default"}
+	CloudUSGovernment = Cloud{GraphURL: "https://graph.microsoft.us/v1.0", AuthorityHost: "https://login.microsoftonline.us/",
+		TokenScope: "https://graph.microsoft.us/.default"}
+	CloudUSGovDoD = Cloud{GraphURL: "https://dod-graph.microsoft.us/v1.0", AuthorityHost: "https://login.microsoftonline.us/",
+		TokenScope: "https://dod-graph.microsoft.us/.default"}
+	CloudChina = Cloud{GraphURL: "https://microsoftgraph.chinacloudapi.cn/v1.0", AuthorityHost: "https://login.chinacloudapi.cn/",
+		TokenScope: "https://microsoftgraph.chinacloudapi.cn/.default"}
 )
 
 // Secret is a string that never prints; it is source.Secret.
@@ -102,7 +111,10 @@ type Config struct {
 	// credential. Default CloudPublic.AuthorityHost. It must be https.
 	AuthorityHost string `json:"authorityHost,omitempty"`
 	// TokenScopes are the scopes asked of the credential. Default: the
-	// Graph URL's origin + "/.default".
+	// Graph URL's origin + "/.default", which is right for Microsoft's
+	// clouds (Cloud.TokenScope). Set it when GraphURL is not Graph's own
+	// host (a proxy or gateway): the token must still be for the cloud's
+	// Graph, e.g. "https://graph.microsoft.us/.default".
 	TokenScopes []string `json:"tokenScopes,omitempty"`
 	// MaxRetries bounds the retries of a throttled (429) or unavailable
 	// (503, 504) request; each waits what Retry-After says. Default 5,

@@ -52,6 +52,37 @@
 // source.ErrInvalid (configuration, permissions), and keep Graph's
 // error reachable as a *GraphError.
 //
+// # National clouds
+//
+// Config.GraphURL, Config.AuthorityHost and Config.TokenScopes default to
+// Microsoft's global service. For a national cloud, set all three (the
+// Cloud variables hold them); the app registration must be made in that
+// cloud's Entra admin center:
+//
+//	global (CloudPublic)
+//	    authority  https://login.microsoftonline.com/
+//	    Graph URL  https://graph.microsoft.com/v1.0
+//	    scope      https://graph.microsoft.com/.default
+//	US Government L4 (GCC High) (CloudUSGovernment)
+//	    authority  https://login.microsoftonline.us/
+//	    Graph URL  https://graph.microsoft.us/v1.0
+//	    scope      https://graph.microsoft.us/.default
+//	US Government L5 (DoD) (CloudUSGovDoD)
+//	    authority  https://login.microsoftonline.us/
+//	    Graph URL  https://dod-graph.microsoft.us/v1.0
+//	    scope      https://dod-graph.microsoft.us/.default
+//	China (21Vianet) (CloudChina)
+//	    authority  https://login.chinacloudapi.cn/
+//	    Graph URL  https://microsoftgraph.chinacloudapi.cn/v1.0
+//	    scope      https://microsoftgraph.chinacloudapi.cn/.default
+//
+// Source: Microsoft Graph national cloud deployments,
+// https://learn.microsoft.com/graph/deployments, and for the scope,
+// https://learn.microsoft.com/graph/sdks/national-clouds (a .default scope
+// uses the domain of the cloud's Graph service root). When GraphURL is
+// not Graph's own host (a proxy), the default scope derived from it is
+// wrong: set TokenScopes to the cloud's scope.
+//
 // # Provision on demand
 //
 // ReadUser reads one user, by id or UPN, with the groups in scope they

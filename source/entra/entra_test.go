@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -486,5 +489,54 @@ func TestCountRefused(t *testing.T) {
 				t.Errorf("$count refused: %d single reads, %d list pages; want 0 and 2", n, l)
 			}
 		})
+	}
+}
+
+// scopeCredential records the scopes each token request asks for.
+type scopeCredential struct {
+	azcore.TokenCredential
+	mu     gosync.Mutex
+	scopes [][]string
+}
+
+func (c *scopeCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.mu.Lock()
+	c.scopes = append(c.scopes, o.Scopes)
+	c.mu.Unlock()
+	return c.TokenCredential.GetToken(ctx, o)
+}
+
+// The token is asked for the configured scopes, or for the Graph URL's
+// origin + /.default when none are set.
+func TestTokenScopes(t *testing.T) {
+	tn := newTenant(t)
+	tn.assign(tn.user("a@contoso.com"))
+	for _, tt := range []struct {
+		scopes, want []string
+	}{
+		{nil, []string{strings.TrimSuffix(tn.srv.URL(), "/v1.0") + "/.default"}},
+		{[]string{entra.CloudUSGovernment.TokenScope}, []string{"https://graph.microsoft.us/.default"}},
+	} {
+		cred := &scopeCredential{TokenCredential: tn.srv.Credential()}
+		read(t, tn.open(func(c *entra.Config) { c.Credential, c.TokenScopes = cred, tt.scopes }))
+		if len(cred.scopes) == 0 {
+			t.Fatal("no token asked for")
+		}
+		for _, got := range cred.scopes {
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("token asked for %q, want %q", got, tt.want)
+			}
+		}
+	}
+}
+
+// Every Cloud's token scope is its Graph service root + /.default, and
+// its authority is https.
+func TestClouds(t *testing.T) {
+	for _, c := range []entra.Cloud{entra.CloudPublic, entra.CloudUSGovernment, entra.CloudUSGovDoD, entra.CloudChina} {
+		root := strings.TrimSuffix(c.GraphURL, "/v1.0")
+		if c.TokenScope != root+"/.default" || !strings.HasPrefix(c.AuthorityHost, "https://") || !strings.HasSuffix(c.AuthorityHost, "/") {
+			t.Errorf("cloud %+v", c)
+		}
 	}
 }
