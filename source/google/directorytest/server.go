@@ -110,8 +110,11 @@ func NewServer() *Server {
 	return s
 }
 
-// Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+// Close answers the requests a fault holds and stops the server.
+func (s *Server) Close() {
+	s.faults.Release()
+	s.srv.Close()
+}
 
 // URL is the server's root, such as http://127.0.0.1:41234. The Directory
 // API lives under /admin/directory/v1/ and the token endpoint at /token.
@@ -202,7 +205,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid", "Invalid Input: pageToken")
 		return
 	}
-	if f := s.fault(route, page+1); f != nil {
+	if f := s.fault(r, route, page+1); f != nil {
 		if f.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 		}
@@ -230,8 +233,8 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok && s.tokens[tok]
 }
 
-func (s *Server) fault(route string, page int) *Fault {
-	if f, ok := s.faults.Take(route, page); ok {
+func (s *Server) fault(r *http.Request, route string, page int) *Fault {
+	if f, ok := s.faults.Take(r.Context(), route, page); ok {
 		return &f
 	}
 	return nil

@@ -7,10 +7,11 @@ import (
 	gosync "sync"
 )
 
-// Run calls task(ctx, i) for i in [0, n), at most limit at once. The first
-// error cancels the context the others run with, no new task starts, and
-// that error is returned once all running tasks have returned. Without a
-// failure it returns the caller's context error, if any.
+// Run calls task(ctx, i) for i in [0, n), in order, at most limit at once.
+// The first error cancels the context the others run with, no task starts
+// once that cancellation has happened, and the error is returned once all
+// running tasks have returned. Without a failure it returns the caller's
+// context error, if any.
 func Run(ctx context.Context, n, limit int, task func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -32,6 +33,9 @@ func Run(ctx context.Context, n, limit int, task func(ctx context.Context, i int
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return // cancelled between the check above and now
+			}
 			if err := task(ctx, i); err != nil {
 				once.Do(func() { first = err; cancel(err) })
 			}

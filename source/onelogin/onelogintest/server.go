@@ -93,6 +93,11 @@ type Fault struct {
 	RetryAfter int
 	// Times is how many requests fail; 0 means once.
 	Times int
+	// Hold, once the fault's times are spent, holds every later request
+	// to Route: it gets no answer until the client cancels it (or the
+	// server closes). A client that stops at the first failure then sends
+	// at most as many requests to Route as it keeps in flight.
+	Hold bool
 }
 
 // Server is the fake OneLogin API. Its methods are safe for concurrent
@@ -151,8 +156,11 @@ func NewServer() *Server {
 	return s
 }
 
-// Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+// Close answers the requests a fault holds and stops the server.
+func (s *Server) Close() {
+	s.faults.Release()
+	s.srv.Close()
+}
 
 // URL is the base URL: the account's subdomain in real life.
 func (s *Server) URL() string { return s.srv.URL }
@@ -195,10 +203,11 @@ func (s *Server) SetClock(now func() time.Time) {
 
 // InjectFault adds a fault; faults are matched in the order added.
 func (s *Server) InjectFault(f Fault) {
-	s.faults.Add(fakeapi.Rule{Route: f.Route, Page: f.Page, Times: f.Times}, f)
+	s.faults.Add(fakeapi.Rule{Route: f.Route, Page: f.Page, Times: f.Times, Hold: f.Hold}, f)
 }
 
-// ClearFaults removes every fault not yet spent.
+// ClearFaults removes every fault not yet spent and answers the requests
+// a Hold fault holds.
 func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // Requests returns how many requests reached route ("" for every API
@@ -241,7 +250,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Invalid pagination cursor")
 		return
 	}
-	if f := s.fault(route, page); f != nil {
+	if f := s.fault(r, route, page); f != nil {
 		if f.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 		}
@@ -319,8 +328,8 @@ func (s *Server) rate(w http.ResponseWriter) bool {
 	return ok
 }
 
-func (s *Server) fault(route string, page int) *Fault {
-	if f, ok := s.faults.Take(route, page); ok {
+func (s *Server) fault(r *http.Request, route string, page int) *Fault {
+	if f, ok := s.faults.Take(r.Context(), route, page); ok {
 		return &f
 	}
 	return nil
