@@ -1,7 +1,19 @@
 // Command onelogin syncs the users who have a OneLogin app into a Netskope
-// tenant, as OneLogin's Netskope connector does: users get the app
-// directly or through roles; roles and OneLogin groups become groups. It
-// plans only, unless -apply is given.
+// tenant, as OneLogin's Netskope connector does. It plans only, unless
+// -apply is given.
+//
+// The connector provisions every user who gets the app, directly or
+// through a role, and puts users into Netskope groups only through the
+// rules on the app's Rules tab; OneLogin groups are not sent on their own
+// (OneLogin's "Provision Users to Netskope", KB0011116). By default this
+// program does what the usual rule does, one Netskope group per role that
+// holds the app (-groups roles); examples/config/onelogin.yaml writes the
+// rules out instead. -groups groups or roles,groups adds OneLogin's
+// groups. A role and a group with the same name would be one Netskope
+// group with two owners: the plan reports both as problems and writes
+// neither, and the rest of the plan applies. -user-name chooses the
+// field that becomes the Netskope userName: email (the connector's
+// default) or username.
 //
 //	export ONELOGIN_URL=https://<subdomain>.onelogin.com ONELOGIN_CLIENT_ID=... ONELOGIN_CLIENT_SECRET=...
 //	export ONELOGIN_APP_ID=123456
@@ -23,6 +35,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -42,9 +55,9 @@ func main() { cli.Main("onelogin", run) }
 
 type options struct {
 	cli.Netskope
-	baseURL, clientID, groups, deleted, suspended, tokenAuth string
-	appID                                                    int64
-	skipRoleUsers, demo                                      bool
+	baseURL, clientID, groups, deleted, suspended, tokenAuth, userName string
+	appID                                                              int64
+	skipRoleUsers, demo                                                bool
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -57,7 +70,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.Int64Var(&o.appID, "app-id", appID, "the Netskope app's id (env ONELOGIN_APP_ID)")
 	fs.StringVar(&o.tokenAuth, "token-auth", "form", `how the credentials go to /auth/oauth2/v2/token: "form" (in the body, as documented) or "basic" (HTTP Basic, as OneLogin's SDKs send them)`)
 	fs.BoolVar(&o.skipRoleUsers, "skip-role-users", false, "read only the app's user listing, not the users of the roles that hold it")
-	fs.StringVar(&o.groups, "groups", "", `groups to sync: "roles", "groups", "none" (default: roles and OneLogin groups)`)
+	fs.StringVar(&o.groups, "groups", "roles", `groups to sync: "roles" (the roles that hold the app), "groups" (OneLogin groups), "roles,groups" or "none"`)
+	fs.StringVar(&o.userName, "user-name", "email", `the OneLogin field that becomes the Netskope userName: "email" or "username"`)
 	fs.StringVar(&o.deleted, "deleted", "deactivate", `users removed in OneLogin or from the app: "delete", "deactivate" (suspend) or "none" (do nothing)`)
 	fs.StringVar(&o.suspended, "suspended", "deactivate", `users whose status is not Active: "deactivate", "delete" or "none"`)
 	fs.BoolVar(&o.demo, "demo", false, "sync a fake OneLogin account into the embedded Netskope server, nothing to set up")
@@ -68,15 +82,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	groups, err := groupSource(o.groups)
+	if err != nil {
+		return err
+	}
+	if o.userName != "email" && o.userName != "username" {
+		return fmt.Errorf("-user-name %q: want email or username", o.userName)
+	}
 	if o.demo {
-		return runDemo(ctx, o, log, out)
+		return runDemo(ctx, o, groups, log, out)
 	}
 	style, err := authStyle(o.tokenAuth)
 	if err != nil {
 		return err
 	}
 	src, err := onelogin.Config{BaseURL: o.baseURL, ClientID: o.clientID, ClientSecret: source.Secret(os.Getenv("ONELOGIN_CLIENT_SECRET")),
-		AuthStyle: style, AppID: o.appID, SkipRoleUsers: o.skipRoleUsers, Groups: onelogin.GroupSource(o.groups), Logger: log}.Open()
+		AuthStyle: style, AppID: o.appID, SkipRoleUsers: o.skipRoleUsers, Groups: groups, UserName: o.userName, Logger: log}.Open()
 	if err != nil {
 		return err
 	}
@@ -85,6 +106,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	return syncOnce(ctx, o, src, client, sync.NewFileState(o.State), log, out)
+}
+
+// groupSource reads the -groups flag.
+func groupSource(v string) (onelogin.GroupSource, error) {
+	switch strings.ReplaceAll(v, " ", "") {
+	case "roles":
+		return onelogin.GroupsRoles, nil
+	case "groups":
+		return onelogin.GroupsGroups, nil
+	case "roles,groups", "groups,roles":
+		return onelogin.GroupsRolesAndGroups, nil
+	case "none":
+		return onelogin.GroupsNone, nil
+	}
+	return "", fmt.Errorf("-groups %q: want roles, groups, roles,groups or none", v)
 }
 
 // authStyle reads the -token-auth flag.
@@ -111,11 +147,11 @@ func syncOnce(ctx context.Context, o options, src *onelogin.Source, tgt target.T
 	return err
 }
 
-// runDemo builds a small fake account (an app given through a role and
-// directly, a suspended user, a user of another app, a OneLogin group)
-// and syncs it into the embedded Netskope server: a first sync, an empty
-// incremental one, then changes.
-func runDemo(ctx context.Context, o options, log *zap.Logger, out io.Writer) error {
+// runDemo builds a small fake account (an app given through two roles
+// and directly, a suspended user, a user of another app, a OneLogin group
+// named like one of the roles) and syncs it into the embedded Netskope
+// server: a first sync, an empty incremental one, then changes.
+func runDemo(ctx context.Context, o options, groups onelogin.GroupSource, log *zap.Logger, out io.Writer) error {
 	fake := onelogintest.NewServer()
 	defer fake.Close()
 	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
@@ -138,11 +174,17 @@ func runDemo(ctx context.Context, o options, log *zap.Logger, out io.Writer) err
 	if err := fake.SetRoleUsers(users.ID, ids[0], ids[1], ids[2]); err != nil {
 		return err
 	}
+	// A role with the name of the OneLogin group.
+	engRole := fake.AddRole(onelogintest.Role{Name: "Engineering", Apps: []int64{app}})
+	if err := fake.SetRoleUsers(engRole.ID, ids[0], ids[2]); err != nil {
+		return err
+	}
 	fake.AssignApp(app, ids[3], ids[4])
 	fake.AssignApp(app+1, other.ID)
 	now = now.Add(time.Hour)
 	id, secret := fake.Credentials()
-	src, err := onelogin.Config{BaseURL: fake.URL(), ClientID: id, ClientSecret: source.Secret(secret), AppID: app, Logger: log}.Open()
+	src, err := onelogin.Config{BaseURL: fake.URL(), ClientID: id, ClientSecret: source.Secret(secret), AppID: app,
+		Groups: groups, UserName: o.userName, Logger: log}.Open()
 	if err != nil {
 		return err
 	}

@@ -43,9 +43,13 @@ type GroupSource string
 // Group sources.
 const (
 	// GroupsRolesAndGroups (the default) reports the roles that hold the
-	// app and the OneLogin groups of users in scope.
+	// app and the OneLogin groups of users in scope. A role and a group
+	// with the same name map to one Netskope displayName, which the sync
+	// engine reports as a plan problem for both.
 	GroupsRolesAndGroups GroupSource = ""
-	// GroupsRoles reports roles only.
+	// GroupsRoles reports roles only: one group per role that holds the
+	// app, the groups the hosted connector's usual rule makes (it sends
+	// groups only through rules, never OneLogin groups on their own).
 	GroupsRoles GroupSource = "roles"
 	// GroupsGroups reports OneLogin groups only.
 	GroupsGroups GroupSource = "groups"
