@@ -497,6 +497,11 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 	if !a.e.policy.Adopt {
 		return fail(fmt.Errorf("%w; adoption is off", conflict))
 	}
+	if !c.User.IsActive() && !a.e.policy.AdoptSuspended {
+		// The user is created inactive because it is suspended at the
+		// source: adopting the existing one would deactivate it.
+		return fail(fmt.Errorf("%w; the source user is suspended, and Policy.AdoptSuspended is off", conflict))
+	}
 	found, err := a.e.target.ListUsers(ctx, target.WithFilter(scim.Eq(scim.PathUserName, c.User.UserName)))
 	if err != nil {
 		return fail(errors.Join(conflict, err))

@@ -179,6 +179,15 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 					"a target user not created by provsync matches by %s; adoption is off, so it is left alone", m.By[i])})
 				continue
 			}
+			// Adoption never deprovisions on first contact: an account
+			// matching only a user the source deleted (or suspended, unless
+			// policy says to adopt those) is not taken over.
+			if msg := noAdoption(du.Event, in.policy); msg != "" {
+				up.skip = true
+				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
+					"a target user not created by provsync matches by %s %s; it is left alone", m.By[i], msg)})
+				continue
+			}
 			adopt = true
 		}
 		matched[j] = true
@@ -191,6 +200,10 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			choice, reason = in.policy.Suspended, "suspended at source"
 		case mapping.EventDeleted:
 			choice, reason = in.policy.Deleted, "deleted at source"
+		}
+		if adopt && choice == Delete {
+			// Never deleted in the run that adopts it: a later run does.
+			choice, reason = Deactivate, reason+"; adopted in this run, so deactivated, not yet deleted"
 		}
 		if du.Event != mapping.EventNone {
 			switch choice {
@@ -205,7 +218,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 				desired.Active = o.Active
 			default:
 				desired.Active = scim.Bool(false)
-				if del, ok := delayedDelete(p, in, du.Event, du.SourceID, du.Since, o); ok {
+				if del, ok := delayedDelete(p, in, du.Event, du.SourceID, du.Since, o); ok && !adopt {
 					up.skip = true
 					p.Changes = append(p.Changes, Change{Action: ActionDeleteUser, Object: ref, Reason: reason + "; " + del, Adopt: adopt})
 					continue
@@ -258,6 +271,19 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		}
 	}
 	return ups, unchanged, nil
+}
+
+// noAdoption says why a foreign user matching a source user in event is
+// not adopted, "" when it may be: a user deleted at the source never
+// adopts, a suspended one only with Policy.AdoptSuspended.
+func noAdoption(event mapping.Event, pol Policy) string {
+	switch {
+	case event == mapping.EventDeleted:
+		return "a user deleted at the source, which is never adopted"
+	case event == mapping.EventSuspended && !pol.AdoptSuspended:
+		return "a user suspended at the source, which is not adopted unless Policy.AdoptSuspended is set"
+	}
+	return ""
 }
 
 // sameName finds the desired objects whose name (userName, displayName)

@@ -183,6 +183,13 @@ type Policy struct {
 	// a source object. Default true. Without it such objects are reported
 	// as problems and left alone.
 	Adopt bool `json:"adopt" yaml:"adopt"`
+	// AdoptSuspended lets the engine adopt an existing target user whose
+	// only match is a user the source marks suspended, and then deactivate
+	// it (by Suspended; one adopted in a run is never deleted in that
+	// run). Default false: such a user is reported and left alone, so an
+	// account made by hand is not deprovisioned on first contact. A match
+	// to a user deleted at the source, or out of scope, is never adopted.
+	AdoptSuspended bool `json:"adoptSuspended,omitempty" yaml:"adoptSuspended"`
 	// UserLimit bounds the users a plan deactivates or deletes, as a
 	// count and a percentage of the users the engine owns.
 	UserLimit Limit `json:"userLimit" yaml:"userLimit"`
@@ -291,7 +298,8 @@ func (d *Duration) UnmarshalText(b []byte) error {
 }
 
 // DefaultPolicy deactivates users that leave scope, are suspended or
-// deleted, deletes groups that leave scope, adopts matching objects, and
+// deleted, deletes groups that leave scope, adopts matching objects (not
+// those matching only a user deleted or suspended at the source), and
 // asks for confirmation above 500 deprovisions (user deactivations and
 // deletions, group deletions, membership removals: each counted apart) or
 // above 20% of the owned objects of that kind when more than 10.

@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -376,5 +377,116 @@ func TestFailedAdoptionAddsNoMembership(t *testing.T) {
 	}
 	if gs := e.groupsOf(foreign.ID); len(gs) != 0 {
 		t.Errorf("a user the engine does not own was put into groups %v", gs)
+	}
+}
+
+// Adoption never deprovisions on first contact: a foreign user matching
+// only a deleted, suspended or out-of-scope source user is left alone;
+// Policy.AdoptSuspended adopts (then deactivates) suspended matches, and
+// an object adopted in a run is not deleted in that run.
+func TestAdoptionNeverDeprovisionsOnFirstContact(t *testing.T) {
+	tests := []struct {
+		name    string
+		state   source.State
+		scoped  bool // a scoping filter leaves the source user out
+		policy  func(*sync.Policy)
+		adopted bool // linked after the first run, and inactive
+		deleted bool // gone after a second run
+	}{
+		{"out of scope, policy delete", source.StateActive, true, func(p *sync.Policy) { p.LeftScope = sync.Delete }, false, false},
+		{"deleted at source, policy delete", source.StateDeleted, false, func(p *sync.Policy) { p.Deleted = sync.Delete }, false, false},
+		{"deleted at source, policy deactivate", source.StateDeleted, false, func(p *sync.Policy) {}, false, false},
+		{"suspended, default policy", source.StateSuspended, false, func(p *sync.Policy) {}, false, false},
+		{"suspended, policy delete", source.StateSuspended, false, func(p *sync.Policy) { p.Suspended = sync.Delete }, false, false},
+		{"suspended, AdoptSuspended", source.StateSuspended, false, func(p *sync.Policy) { p.AdoptSuspended = true }, true, false},
+		{"suspended, AdoptSuspended, policy delete", source.StateSuspended, false,
+			func(p *sync.Policy) { p.AdoptSuspended, p.Suspended = true, sync.Delete }, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, 12, 2)
+			i := firstActive(e.dir)
+			e.edit(func(d *source.Directory) { d.Users[i].State = tt.state })
+			su := e.dir.Users[i]
+			foreign, err := e.srv.AddUser(scim.User{UserName: su.UserName, Active: scim.Bool(true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol := sync.DefaultPolicy()
+			tt.policy(&pol)
+			opts := []sync.Option{sync.WithPolicy(pol)}
+			if tt.scoped {
+				m, err := mapping.Rules{Scope: mapping.Scope{{Clauses: []mapping.Clause{
+					{Attribute: "userName", Operator: mapping.OpNotEquals, Value: su.UserName}}}}}.Compile()
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, sync.WithMapper(m))
+			}
+			eng := e.engine(opts...)
+			p, _ := e.apply(eng)
+			now, ok := e.srv.User(foreign.ID)
+			if !ok {
+				t.Fatalf("the foreign user was deleted on first contact (plan %s)", p.SummaryLine())
+			}
+			snap, err := e.state.Load(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, linked := snap.Users[su.ID]
+			if !tt.adopted {
+				reported := len(p.Problems) == 1 && p.Problems[0].Object.SourceID == su.ID
+				if linked || !now.IsActive() || reported == tt.scoped {
+					t.Fatalf("linked=%v active=%v problems=%v; want the foreign user left alone and reported", linked, now.IsActive(), p.Problems)
+				}
+				return
+			}
+			if !linked || l.TargetID != foreign.ID || l.Origin != sync.OriginAdopted || now.IsActive() {
+				t.Fatalf("link %+v (linked %v), active=%v; want adopted and deactivated", l, linked, now.IsActive())
+			}
+			e.apply(eng)
+			if _, still := e.srv.User(foreign.ID); still == tt.deleted {
+				t.Errorf("after a second run the adopted user exists=%v, want deleted=%v", still, tt.deleted)
+			}
+		})
+	}
+}
+
+// The same holds when the match appears only at apply time: a suspended
+// user created inactive (Policy.CreateSuspended) that meets a 409 adopts
+// the existing account only with Policy.AdoptSuspended.
+func TestConflictOnSuspendedCreate(t *testing.T) {
+	for _, adoptSuspended := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AdoptSuspended=%v", adoptSuspended), func(t *testing.T) {
+			e := newEnv(t, 12, 2)
+			i := firstActive(e.dir)
+			e.edit(func(d *source.Directory) { d.Users[i].State = source.StateSuspended })
+			su := e.dir.Users[i]
+			pol := sync.DefaultPolicy()
+			pol.CreateSuspended, pol.AdoptSuspended = true, adoptSuspended
+			eng := e.engine(sync.WithPolicy(pol))
+			p, err := eng.Plan(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			foreign, err := e.srv.AddUser(scim.User{UserName: su.UserName, Active: scim.Bool(true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := eng.Apply(ctx(t), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now, _ := e.srv.User(foreign.ID)
+			snap, err := e.state.Load(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, linked := snap.Users[su.ID]
+			if linked != adoptSuspended || now.IsActive() == adoptSuspended || (res.Failed == 0) == !adoptSuspended {
+				t.Errorf("linked=%v active=%v (%s); want adopted and deactivated only with AdoptSuspended",
+					linked, now.IsActive(), res.SummaryLine())
+			}
+		})
 	}
 }

@@ -58,6 +58,7 @@
 //	  deletedDeleteAfter: 0
 //	  deleteGroups: true
 //	  adopt: true
+//	  adoptSuspended: false        # true: adopt an existing user matching a suspended one, then deactivate it
 //	  userLimit:  {maxCount: 500, maxPercent: 20, floor: 10}   # deactivations and deletions
 //	  groupLimit: {maxCount: 500, maxPercent: 20, floor: 10}   # group deletions
 //	  membershipLimit: {maxCount: 500, maxPercent: 20, floor: 10} # membership removals

@@ -336,3 +336,18 @@ func TestLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestAdoptSuspended(t *testing.T) {
+	for _, tt := range []struct {
+		yaml string
+		want bool
+	}{{"policy: {}\n", false}, {"policy:\n  adoptSuspended: true\n", true}} {
+		c, err := config.Parse([]byte(tt.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Policy.AdoptSuspended != tt.want || !c.Policy.Adopt {
+			t.Errorf("%q: adopt=%v adoptSuspended=%v, want true and %v", tt.yaml, c.Policy.Adopt, c.Policy.AdoptSuspended, tt.want)
+		}
+	}
+}
