@@ -151,17 +151,30 @@ func syncOnce(ctx context.Context, o options, src *google.Source, tgt target.Tar
 }
 
 // printLog prints the result as the usage summary of Google's console and
-// lists the failures.
+// lists the failures. google.Event names each change's admin log event.
 func printLog(res *sync.Result, out io.Writer) {
-	counts := google.LogCounts(res)
+	counts := map[google.LogEventName]int{}
+	var failures []string
+	for _, o := range res.Outcomes {
+		failed := o.Status == sync.StatusFailed
+		if o.Status != sync.StatusApplied && !failed {
+			continue
+		}
+		ev, ok := google.Event(string(o.Action), failed)
+		if !ok {
+			continue
+		}
+		counts[ev]++
+		if failed {
+			failures = append(failures, fmt.Sprintf("  failure: %s %s: %s\n", o.Action, o.Object, o.Error))
+		}
+	}
 	fmt.Fprintln(out, "admin log:")
 	for _, ev := range []google.LogEventName{google.EventCreateUser, google.EventUpdateUser, google.EventHardDelete, google.EventFailure} {
 		fmt.Fprintf(out, "  %-36s %d\n", ev, counts[ev])
 	}
-	for _, ev := range google.AdminLog(res) {
-		if ev.Event == google.EventFailure {
-			fmt.Fprintf(out, "  failure: %s %s: %s\n", ev.Action, ev.Object, ev.Error)
-		}
+	for _, f := range failures {
+		fmt.Fprint(out, f)
 	}
 }
 

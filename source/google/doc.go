@@ -66,7 +66,9 @@
 //
 // # The admin log
 //
-// AdminLog reads the engine's Result as the events of Google's provisioning
-// log: Create User By Auto Provisioning, Update Auto Provisioned User, Hard
-// Delete Auto Provisioned User and Failures.
+// Event names the event of Google's provisioning log that one change of a
+// run stands for: Create User By Auto Provisioning, Update Auto
+// Provisioned User, Hard Delete Auto Provisioned User or Failures. It takes
+// the engine's action name, not its types: adapters do not import the
+// engine, and the program that runs the engine reads its Result with it.
 package google
