@@ -107,22 +107,35 @@ func WithProgress(fn func(Progress)) ApplyOption { return func(c *applyConfig) {
 
 // applier carries out one plan.
 type applier struct {
-	e      *Engine
-	plan   *Plan
-	cfg    applyConfig
-	mu     gosync.Mutex
-	snap   *Snapshot
-	res    *Result
-	done   int
-	users  map[string]string // source id → target id, for members
-	groups map[string]string
+	e       *Engine
+	plan    *Plan
+	cfg     applyConfig
+	cancel  context.CancelCauseFunc
+	mu      gosync.Mutex
+	snap    *Snapshot
+	records []Record // every change made to snap, in order
+	recErr  error    // the first failure to store a record
+	res     *Result
+	done    int
+	users   map[string]string // source id → target id, for members
+	groups  map[string]string
 }
 
 // Apply executes exactly the changes of plan: users, then groups, then
 // memberships, then group and user deletions, with bounded concurrency.
-// A failed change does not stop the others. The engine's state records
-// every link made, even if ctx is cancelled partway.
+// A failed change does not stop the others. Each link is stored in the
+// engine's state as its write lands (State.Record), and each create is
+// recorded as an intent before it is sent, so after a crash the state
+// lags the target by the writes in flight at most and the objects they
+// created are still recognised as created. If a record cannot be stored,
+// Apply sends nothing more and returns the error.
 func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ...ApplyOption) (*Result, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.apply(ctx, plan, opts...)
+}
+
+func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) (*Result, error) {
 	var cfg applyConfig
 	for _, o := range opts {
 		o(&cfg)
@@ -130,15 +143,16 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ...ApplyOption) (*R
 	if !plan.Applyable && !(plan.NeedsConfirmation && cfg.confirm) {
 		return nil, fmt.Errorf("%w: %v", ErrNotApplyable, plan.Reasons)
 	}
-	snap, err := e.state.Load(ctx)
+	snap, err := e.load(parent)
 	if err != nil {
 		return nil, err
 	}
 	if snap.Serial != plan.StateSerial {
 		return nil, fmt.Errorf("%w: made from state %d, state is now at %d", ErrStalePlan, plan.StateSerial, snap.Serial)
 	}
-	dropGone(snap, plan.gone)
-	a := &applier{e: e, plan: plan, cfg: cfg, snap: snap,
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	a := &applier{e: e, plan: plan, cfg: cfg, snap: snap, cancel: cancel,
 		res:   &Result{Started: e.now(), Outcomes: make([]Outcome, len(plan.Changes))},
 		users: map[string]string{}, groups: map[string]string{}}
 	for src, l := range snap.Users {
@@ -150,33 +164,27 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ...ApplyOption) (*R
 	for i, c := range plan.Changes {
 		a.res.Outcomes[i] = Outcome{Change: i, Action: c.Action, Object: c.Object, Status: StatusSkipped, Error: "not reached"}
 	}
+	a.store(plan.reclaim...)
+	a.store(goneRecords(snap, plan.gone)...)
 	// Run phase by phase; within a phase the changes are independent.
-	for phase := 0; phase <= 4; phase++ {
+	for phase := 0; phase <= 4 && ctx.Err() == nil; phase++ {
 		var idx []int
 		for i, c := range plan.Changes {
 			if c.Action.phase() == phase {
 				idx = append(idx, i)
 			}
 		}
+		a.intend(idx)
 		a.run(ctx, idx)
-		if err := a.save(ctx, false); err != nil {
-			return a.finish(), err
-		}
 	}
 	res := a.finish()
-	a.mu.Lock()
-	recordApprovals(a.snap, plan, res)
-	for _, src := range plan.clocks {
-		if l, ok := a.snap.Users[src]; ok && l.DeactivatedAt.IsZero() {
-			l.DeactivatedAt = a.e.now()
-			a.snap.Users[src] = l
-		}
-	}
-	a.mu.Unlock()
-	if err := a.save(ctx, res.Failed == 0 && ctx.Err() == nil); err != nil {
+	if err := a.commit(parent, res); err != nil {
 		return res, err
 	}
-	return res, ctx.Err()
+	if a.recErr != nil {
+		return res, a.recErr
+	}
+	return res, parent.Err()
 }
 
 func (a *applier) finish() *Result {
@@ -198,23 +206,136 @@ func (a *applier) finish() *Result {
 	return r
 }
 
-// save stores the snapshot; cursors only move once everything applied.
-// It uses a context that outlives cancellation, so links made before a
-// cancel are kept.
-func (a *applier) save(ctx context.Context, withCursors bool) error {
+// store applies recs to the apply's snapshot and stores them in the
+// state before returning. A failure stops the apply: writes that cannot
+// be recorded must not go on.
+func (a *applier) store(recs ...Record) {
+	if len(recs) == 0 {
+		return
+	}
+	a.mu.Lock()
+	for _, r := range recs {
+		_ = a.snap.Apply(r) // the applier makes only valid records
+		ids := a.users
+		if r.Kind == KindGroup {
+			ids = a.groups
+		}
+		switch r.Op {
+		case OpLink:
+			ids[r.SourceID] = r.Link.TargetID
+		case OpUnlink:
+			delete(ids, r.SourceID)
+		}
+	}
+	a.records = append(a.records, recs...)
+	failed := a.recErr != nil
+	a.mu.Unlock()
+	if failed {
+		return
+	}
+	// Records of writes that landed are kept even after a cancel.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.e.state.Record(ctx, recs...); err != nil {
+		a.mu.Lock()
+		if a.recErr == nil {
+			a.recErr = fmt.Errorf("sync: apply stopped, the state cannot record its changes: %w", err)
+		}
+		a.mu.Unlock()
+		a.cancel(err)
+	}
+}
+
+// goneRecords unlinks the links whose target objects a read by id did
+// not find, unless the link changed since.
+func goneRecords(snap *Snapshot, gone []goneLink) []Record {
+	var recs []Record
+	for _, g := range gone {
+		links := snap.Users
+		if g.kind == KindGroup {
+			links = snap.Groups
+		}
+		if l, ok := links[g.sourceID]; ok && l.TargetID == g.targetID {
+			recs = append(recs, Record{Op: OpUnlink, Kind: g.kind, SourceID: g.sourceID})
+		}
+	}
+	return recs
+}
+
+// intend records an intent for each create among the changes at idx,
+// in one batch, before any is sent.
+func (a *applier) intend(idx []int) {
+	var recs []Record
+	for _, i := range idx {
+		c := &a.plan.Changes[i]
+		in := Intent{Kind: c.Object.Kind, SourceID: c.Object.SourceID, Since: a.e.now()}
+		switch {
+		case c.Action == ActionCreateUser && c.User != nil:
+			in.Key, in.ExternalID = c.User.UserName, c.User.ExternalID
+		case c.Action == ActionCreateGroup && c.Group != nil:
+			in.Key, in.ExternalID = c.Group.DisplayName, c.Group.ExternalID
+		default:
+			continue
+		}
+		recs = append(recs, Record{Op: OpIntent, Kind: in.Kind, SourceID: in.SourceID, Intent: &in})
+	}
+	a.store(recs...)
+}
+
+// commit saves the apply's snapshot: its links, the approvals and
+// deactivation clocks the plan settles and, once everything applied, the
+// source's new cursors. It saves nothing when nothing changed. If the
+// state was saved by someone else meanwhile (ErrStaleState), the apply's
+// records are replayed onto the newer state and saved again, so neither
+// side's changes are lost. It uses a context that outlives cancellation,
+// so links made before a cancel are kept.
+func (a *applier) commit(ctx context.Context, res *Result) error {
+	withCursors := res.Failed == 0 && ctx.Err() == nil && a.recErr == nil
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if r := a.plan.read; withCursors && r != nil {
-		a.snap.Cursors[r.name] = r.cursor
-		if a.snap.Directories == nil {
-			a.snap.Directories = map[string]*CachedDirectory{}
-		}
-		a.snap.Directories[r.name] = &CachedDirectory{Dir: r.dir}
+	p := a.plan
+	if len(a.records) == 0 && (p.read == nil || !withCursors) && len(p.Held) == 0 && len(p.clocks) == 0 &&
+		len(a.snap.Approvals) == 0 && a.snap.Version == stateVersion && (a.e.targetName == "" || a.snap.Target == a.e.targetName) {
+		return nil
 	}
-	a.snap.Serial++
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	return a.e.state.Save(ctx, a.snap)
+	snap := a.snap
+	for try := 0; ; try++ {
+		a.finalize(snap, res, withCursors)
+		snap.Serial++
+		err := a.e.state.Save(sctx, snap)
+		if err == nil || !errors.Is(err, ErrStaleState) || try == 2 {
+			return err
+		}
+		if snap, err = a.e.state.Load(sctx); err != nil {
+			return err
+		}
+		for _, r := range a.records {
+			_ = snap.Apply(r)
+		}
+	}
+}
+
+// finalize makes the changes of a finished apply that are not records.
+func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
+	if a.e.targetName != "" {
+		snap.Target = a.e.targetName
+	}
+	recordApprovals(snap, a.plan, res)
+	for _, src := range a.plan.clocks {
+		if l, ok := snap.Users[src]; ok && l.DeactivatedAt.IsZero() {
+			l.DeactivatedAt = a.e.now()
+			snap.Users[src] = l
+		}
+	}
+	if r := a.plan.read; withCursors && r != nil {
+		snap.Cursors[r.name] = r.cursor
+		if snap.Directories == nil {
+			snap.Directories = map[string]*CachedDirectory{}
+		}
+		snap.Directories[r.name] = &CachedDirectory{Dir: r.dir}
+	}
 }
 
 // run applies the changes at idx with at most e.concurrency at once.
@@ -255,12 +376,14 @@ func (a *applier) record(i int, out Outcome) {
 		out.Status = StatusApplied
 	}
 	a.res.Outcomes[i] = out
+	var mark []Record
 	if out.Status == StatusApplied {
-		a.markDeactivation(&a.plan.Changes[i])
+		mark = a.markDeactivation(&a.plan.Changes[i])
 	}
 	a.done++
 	p := Progress{Done: a.done, Total: len(a.plan.Changes), Outcome: out}
 	a.mu.Unlock()
+	a.store(mark...)
 	lg := a.e.log.With(zap.String("action", string(out.Action)), zap.String("targetId", out.TargetID),
 		zap.String("sourceId", out.Object.SourceID), zap.String("status", string(out.Status)))
 	if out.err != nil {
@@ -276,12 +399,12 @@ func (a *applier) record(i int, out Outcome) {
 }
 
 // markDeactivation keeps a user link's deactivation time: set when the
-// user is deactivated, cleared when it is reactivated. The caller holds
-// a.mu.
-func (a *applier) markDeactivation(c *Change) {
+// user is deactivated, cleared when it is reactivated. It returns the
+// record to store, if any. The caller holds a.mu.
+func (a *applier) markDeactivation(c *Change) []Record {
 	l, ok := a.snap.Users[c.Object.SourceID]
 	if c.Object.Kind != KindUser || !ok {
-		return
+		return nil
 	}
 	switch {
 	case c.Action == ActionDeactivateUser && l.DeactivatedAt.IsZero():
@@ -291,35 +414,30 @@ func (a *applier) markDeactivation(c *Change) {
 	}):
 		l.DeactivatedAt = time.Time{}
 	default:
-		return
+		return nil
 	}
-	a.snap.Users[c.Object.SourceID] = l
+	return []Record{{Op: OpLink, Kind: KindUser, SourceID: c.Object.SourceID, Link: &l}}
 }
 
+// link records that the engine owns targetID for sourceID.
 func (a *applier) link(kind Kind, sourceID, targetID string, origin Origin) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	links, ids := a.snap.Users, a.users
+	links := a.snap.Users
 	if kind == KindGroup {
-		links, ids = a.snap.Groups, a.groups
+		links = a.snap.Groups
 	}
-	if l, ok := links[sourceID]; ok && l.TargetID == targetID {
+	l, ok := links[sourceID]
+	a.mu.Unlock()
+	if ok && l.TargetID == targetID {
 		return
 	}
-	links[sourceID] = Link{TargetID: targetID, Origin: origin, Since: a.e.now()}
-	ids[sourceID] = targetID
+	a.store(Record{Op: OpLink, Kind: kind, SourceID: sourceID,
+		Link: &Link{TargetID: targetID, Origin: origin, Since: a.e.now()}})
 }
 
+// unlink records that the engine no longer owns sourceID's object.
 func (a *applier) unlink(kind Kind, sourceID string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if kind == KindGroup {
-		delete(a.snap.Groups, sourceID)
-		delete(a.groups, sourceID)
-		return
-	}
-	delete(a.snap.Users, sourceID)
-	delete(a.users, sourceID)
+	a.store(Record{Op: OpUnlink, Kind: kind, SourceID: sourceID})
 }
 
 // targetID resolves a ref's target id: its own, or the one made in this

@@ -158,7 +158,9 @@ func recordApprovals(snap *Snapshot, p *Plan, res *Result) {
 // Approvals lists the changes held for approval, pending, approved and
 // rejected, oldest first.
 func (e *Engine) Approvals(ctx context.Context) ([]Approval, error) {
-	snap, err := e.state.Load(ctx)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	snap, err := e.load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -186,8 +188,13 @@ func (e *Engine) Reject(ctx context.Context, ids ...string) error {
 	return e.decide(ctx, ApprovalRejected, ids)
 }
 
+// decide records decisions. It waits for a plan or apply of the engine
+// to finish, and its save is a compare-and-swap, so a decision is never
+// overwritten by an apply's save.
 func (e *Engine) decide(ctx context.Context, status ApprovalStatus, ids []string) error {
-	snap, err := e.state.Load(ctx)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	snap, err := e.load(ctx)
 	if err != nil {
 		return err
 	}

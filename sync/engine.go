@@ -15,12 +15,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/target"
 )
@@ -50,6 +54,11 @@ type Engine struct {
 	// membersListed: a listing of the target's groups has carried members,
 	// so a group listed without them has none (see fillMembers).
 	membersListed atomic.Bool
+
+	// mu serialises plans, applies and approval decisions, so the
+	// stale-plan check and the apply that follows it are one step and a
+	// decision cannot fall between an apply's load and its save.
+	mu gosync.Mutex
 }
 
 // Option sets an optional setting of an Engine.
@@ -139,14 +148,33 @@ func (e *Engine) State() State { return e.state }
 
 // Plan computes the changes that would make the target match the source.
 // It changes nothing: a plan alone is a dry run. A failed source or target
-// read returns an error and no plan.
+// read returns an error and no plan. An Engine is safe for concurrent use:
+// its plans, applies and approval decisions run one at a time.
 func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.plan(ctx, opts...)
+}
+
+// load loads the state and checks that it belongs to the engine's target.
+func (e *Engine) load(ctx context.Context) (*Snapshot, error) {
+	snap, err := e.state.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if snap.Target != "" && e.targetName != "" && snap.Target != e.targetName {
+		return nil, fmt.Errorf("%w: it holds the links of target %q, and this engine syncs %q", ErrStateCorrupt, snap.Target, e.targetName)
+	}
+	return snap, nil
+}
+
+func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	var pc planConfig
 	for _, o := range opts {
 		o(&pc)
 	}
 	start := e.now()
-	snap, err := e.state.Load(ctx)
+	snap, err := e.load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +185,10 @@ func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	users, groups, gone, err := e.readTarget(ctx, snap)
 	if err != nil {
 		return nil, err
+	}
+	reclaimed := reclaim(snap, users, groups)
+	if len(reclaimed) > 0 {
+		e.log.Info("objects an interrupted run created are recognised as created", zap.Int("intents", len(reclaimed)))
 	}
 	var desired *mapping.Desired
 	if em, ok := e.mapper.(mapping.EntitlementMapper); ok {
@@ -185,6 +217,7 @@ func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	p.CreatedAt, p.Source, p.Target = e.now(), e.source.Name(), e.targetName
 	p.read, p.Incremental = pending, pending != nil && pending.incremental
 	p.gone = gone
+	p.reclaim = reclaimed
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
 	e.log.Info("plan computed",
 		zap.Int("sourceUsers", len(dir.Users)), zap.Int("sourceGroups", len(dir.Groups)),
@@ -278,4 +311,68 @@ func (e *Engine) Run(ctx context.Context, dryRun bool, opts ...ApplyOption) (*Pl
 		ro = append(ro, DryRun())
 	}
 	return e.Sync(ctx, ro...)
+}
+
+// reclaim resolves the state's intents, creates an earlier run sent
+// without learning whether they landed: a target object no link owns
+// whose userName (or displayName) and externalId are the ones the intent
+// recorded is linked as created, whether or not the source still holds
+// it; an intent nothing matches is settled (its create never landed). It
+// changes snap and returns the records that make the same changes, which
+// Apply stores. Two candidates for one intent leave it pending.
+func reclaim(snap *Snapshot, users []scim.User, groups []scim.Group) []Record {
+	if len(snap.Intents) == 0 {
+		return nil
+	}
+	ownedUsers, ownedGroups := reverseLinks(snap.Users), reverseLinks(snap.Groups)
+	var recs []Record
+	for _, in := range snap.Intents {
+		found, n := "", 0
+		switch in.Kind {
+		case KindUser:
+			for i := range users {
+				u := &users[i]
+				if _, owned := ownedUsers[u.ID]; !owned && strings.EqualFold(u.UserName, in.Key) &&
+					(in.ExternalID == "" || u.ExternalID == in.ExternalID) {
+					found, n = u.ID, n+1
+				}
+			}
+		case KindGroup:
+			for i := range groups {
+				g := &groups[i]
+				if _, owned := ownedGroups[g.ID]; !owned && strings.EqualFold(g.DisplayName, in.Key) &&
+					(in.ExternalID == "" || g.ExternalID == in.ExternalID) {
+					found, n = g.ID, n+1
+				}
+			}
+		}
+		r := Record{Op: OpSettle, Kind: in.Kind, SourceID: in.SourceID}
+		switch n {
+		case 0:
+		case 1:
+			r.Op, r.Link = OpLink, &Link{TargetID: found, Origin: OriginCreated, Since: in.Since}
+		default:
+			continue
+		}
+		recs = append(recs, r)
+	}
+	slices.SortFunc(recs, func(a, b Record) int {
+		return strings.Compare(intentKey(a.Kind, a.SourceID), intentKey(b.Kind, b.SourceID))
+	})
+	out := recs[:0]
+	for _, r := range recs {
+		if r.Op == OpLink {
+			owned := ownedUsers
+			if r.Kind == KindGroup {
+				owned = ownedGroups
+			}
+			if _, taken := owned[r.Link.TargetID]; taken {
+				continue // two intents for one object: leave the second pending
+			}
+			owned[r.Link.TargetID] = r.SourceID
+		}
+		_ = snap.Apply(r) // kinds and ops are valid by construction
+		out = append(out, r)
+	}
+	return out
 }

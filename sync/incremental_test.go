@@ -170,6 +170,8 @@ func TestIncrementalReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := sync.NewFileState(t.TempDir() + "/state.json")
+	t.Cleanup(func() { fs.Close() })
+	snap.Serial = 1 // a fresh state's first save
 	if err := fs.Save(context.Background(), snap); err != nil {
 		t.Fatal(err)
 	}

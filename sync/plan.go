@@ -179,6 +179,10 @@ type Plan struct {
 	// gone are links whose target object a read by id did not find; Apply
 	// drops them.
 	gone []goneLink
+	// reclaim are the records that resolve the state's intents: objects
+	// an interrupted run created, linked as created, and creates that
+	// never landed, settled. Apply stores them first.
+	reclaim []Record
 }
 
 // pendingRead is an incremental source read waiting for its plan to be

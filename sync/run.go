@@ -38,13 +38,15 @@ func (e *Engine) Sync(ctx context.Context, opts ...RunOption) (*Plan, *Result, e
 	for _, o := range opts {
 		o.setRun(&c)
 	}
-	p, err := e.Plan(ctx, c.plan...)
+	e.mu.Lock() // plan and apply as one step: no other plan or apply falls between
+	defer e.mu.Unlock()
+	p, err := e.plan(ctx, c.plan...)
 	if err != nil {
 		return nil, nil, err
 	}
 	if c.dryRun {
 		return p, nil, nil
 	}
-	res, err := e.Apply(ctx, p, c.apply...)
+	res, err := e.apply(ctx, p, c.apply...)
 	return p, res, err
 }

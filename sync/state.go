@@ -2,18 +2,27 @@ package sync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	gosync "sync"
 	"time"
 )
 
-// ErrStateCorrupt is returned when a saved state cannot be read back.
-var ErrStateCorrupt = errors.New("sync: state is corrupt")
+// Errors of State implementations.
+var (
+	// ErrStateCorrupt: a saved state cannot be read back, or is not a
+	// state this engine wrote (no version, no target).
+	ErrStateCorrupt = errors.New("sync: state is corrupt")
+	// ErrStaleState: a Save was made from a snapshot older than the one
+	// stored; load again and redo the change.
+	ErrStaleState = errors.New("sync: state changed since it was loaded")
+	// ErrLocked: another process (or another FileState of this process)
+	// holds the state; only one engine may use a state at a time.
+	ErrLocked = errors.New("sync: state is locked by another user")
+)
+
+// stateVersion is the version of the snapshot format written by Save.
+const stateVersion = 1
 
 // Origin tells how the engine came to own a target object.
 type Origin string
@@ -41,15 +50,45 @@ type Link struct {
 	DeactivatedAt time.Time `json:"deactivatedAt,omitzero"`
 }
 
+// Intent is a create the engine is about to send: recorded before the
+// request goes out, so that an object whose create landed but whose link
+// was never recorded (the process died in between) is recognised on the
+// next run as one the engine created, whether or not the source still
+// holds it.
+type Intent struct {
+	// Kind is user or group.
+	Kind Kind `json:"kind"`
+	// SourceID is the source object the create is for.
+	SourceID string `json:"sourceId"`
+	// Key is the userName or displayName sent.
+	Key string `json:"key"`
+	// ExternalID is the externalId sent, if any.
+	ExternalID string `json:"externalId,omitempty"`
+	// Since is when the create was decided.
+	Since time.Time `json:"since"`
+}
+
+func intentKey(kind Kind, sourceID string) string { return string(kind) + ":" + sourceID }
+
 // Snapshot is everything the engine remembers between runs.
 type Snapshot struct {
-	// Serial grows by one at every save; a plan records the serial it was
-	// made from so a stale plan is refused.
+	// Version is the format's version; a stored snapshot without one was
+	// not written by this engine and is refused as corrupt.
+	Version int `json:"version"`
+	// Target names the target the links refer to (WithTargetName).
+	Target string `json:"target"`
+	// Serial is the number of saves the snapshot has been through. A save
+	// stores serial+1 only if the stored state is still at serial (compare
+	// and swap), and a plan records the serial it was made from so a
+	// stale plan is refused.
 	Serial int64 `json:"serial"`
 	// Users maps source user ids to owned target users.
 	Users map[string]Link `json:"users"`
 	// Groups maps source group keys to owned target groups.
 	Groups map[string]Link `json:"groups"`
+	// Intents holds creates sent but not yet known to have landed, by
+	// kind and source id.
+	Intents map[string]Intent `json:"intents,omitempty"`
 	// Cursors holds incremental read cursors by source name.
 	Cursors map[string]string `json:"cursors,omitempty"`
 	// Directories holds, by source name, the directory an incremental
@@ -66,7 +105,7 @@ func NewSnapshot() *Snapshot {
 
 // Clone returns a deep copy of s.
 func (s *Snapshot) Clone() *Snapshot {
-	c := &Snapshot{Serial: s.Serial,
+	c := &Snapshot{Version: s.Version, Target: s.Target, Serial: s.Serial,
 		Users:   make(map[string]Link, len(s.Users)),
 		Groups:  make(map[string]Link, len(s.Groups)),
 		Cursors: make(map[string]string, len(s.Cursors))}
@@ -78,6 +117,12 @@ func (s *Snapshot) Clone() *Snapshot {
 	}
 	for k, v := range s.Cursors {
 		c.Cursors[k] = v
+	}
+	if len(s.Intents) > 0 {
+		c.Intents = make(map[string]Intent, len(s.Intents))
+		for k, v := range s.Intents {
+			c.Intents[k] = v
+		}
 	}
 	if len(s.Approvals) > 0 {
 		c.Approvals = make(map[string]*Approval, len(s.Approvals))
@@ -107,13 +152,85 @@ func (s *Snapshot) normalize() {
 	}
 }
 
-// State stores the engine's snapshot between runs.
+// RecordOp is what a Record does to a snapshot.
+type RecordOp string
+
+// Record operations.
+const (
+	// OpLink sets the link of (Kind, SourceID) to Link and settles its
+	// intent.
+	OpLink RecordOp = "link"
+	// OpUnlink removes the link of (Kind, SourceID) and settles its intent.
+	OpUnlink RecordOp = "unlink"
+	// OpIntent records Intent: a create about to be sent.
+	OpIntent RecordOp = "intent"
+	// OpSettle drops the intent of (Kind, SourceID): its create did not
+	// land, or was resolved otherwise.
+	OpSettle RecordOp = "settle"
+)
+
+// Record is one change to the state, stored as it happens (State.Record)
+// so that a crash loses no more than the writes in flight.
+type Record struct {
+	Op       RecordOp `json:"op"`
+	Kind     Kind     `json:"kind"`
+	SourceID string   `json:"sourceId"`
+	Link     *Link    `json:"link,omitempty"`
+	Intent   *Intent  `json:"intent,omitempty"`
+}
+
+// Apply applies r to s.
+func (s *Snapshot) Apply(r Record) error {
+	links := s.Users
+	switch r.Kind {
+	case KindUser:
+	case KindGroup:
+		links = s.Groups
+	default:
+		return fmt.Errorf("%w: record of unknown kind %q", ErrStateCorrupt, r.Kind)
+	}
+	key := intentKey(r.Kind, r.SourceID)
+	switch r.Op {
+	case OpLink:
+		if r.Link == nil {
+			return fmt.Errorf("%w: link record for %s has no link", ErrStateCorrupt, key)
+		}
+		links[r.SourceID] = *r.Link
+		delete(s.Intents, key)
+	case OpUnlink:
+		delete(links, r.SourceID)
+		delete(s.Intents, key)
+	case OpIntent:
+		if r.Intent == nil {
+			return fmt.Errorf("%w: intent record for %s has no intent", ErrStateCorrupt, key)
+		}
+		if s.Intents == nil {
+			s.Intents = map[string]Intent{}
+		}
+		s.Intents[key] = *r.Intent
+	case OpSettle:
+		delete(s.Intents, key)
+	default:
+		return fmt.Errorf("%w: unknown record operation %q", ErrStateCorrupt, r.Op)
+	}
+	return nil
+}
+
+// State stores the engine's snapshot between runs. One engine uses a
+// state at a time (FileState enforces it across processes with a lock).
 type State interface {
-	// Load returns the saved snapshot, or an empty one if none was saved.
+	// Load returns the saved snapshot with every record since applied, or
+	// an empty one if nothing was saved.
 	Load(ctx context.Context) (*Snapshot, error)
-	// Save stores s, replacing the previous snapshot atomically: after a
-	// crash either the old or the new snapshot is read back, never a mix.
+	// Save stores s, replacing the previous snapshot and the records made
+	// since it atomically: after a crash either the old or the new
+	// snapshot is read back, never a mix. It is a compare-and-swap: s must
+	// carry the stored serial plus one, or Save fails with ErrStaleState.
 	Save(ctx context.Context, s *Snapshot) error
+	// Record durably adds changes to the stored state without rewriting
+	// it; Load applies them to the snapshot, and the next Save replaces
+	// them. It returns once the records would survive a crash.
+	Record(ctx context.Context, recs ...Record) error
 }
 
 // MemoryState is a State held in memory, for tests and one-shot runs.
@@ -137,78 +254,33 @@ func (m *MemoryState) Load(context.Context) (*Snapshot, error) {
 	return m.snap.Clone(), nil
 }
 
-// Save stores a copy of s.
+// Save stores a copy of s if s.Serial is the stored serial plus one.
 func (m *MemoryState) Save(_ context.Context, s *Snapshot) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var have int64
+	if m.snap != nil {
+		have = m.snap.Serial
+	}
+	if s.Serial != have+1 {
+		return fmt.Errorf("%w: saving serial %d over serial %d", ErrStaleState, s.Serial, have)
+	}
 	m.snap = s.Clone()
+	m.snap.Version = stateVersion
 	return nil
 }
 
-// FileState is a State kept in one JSON file. Save writes a temporary file
-// in the same directory, syncs it and renames it over the old one, so a
-// crash leaves either the old or the new state.
-type FileState struct {
-	path string
-	mu   gosync.Mutex
-}
-
-var _ State = (*FileState)(nil)
-
-// NewFileState returns a State stored at path. The file is created by the
-// first Save; its directory must exist.
-func NewFileState(path string) *FileState { return &FileState{path: path} }
-
-// Load reads the state file; a missing file is an empty state.
-func (f *FileState) Load(context.Context) (*Snapshot, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	b, err := os.ReadFile(f.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return NewSnapshot(), nil
+// Record applies recs to the stored snapshot.
+func (m *MemoryState) Record(_ context.Context, recs ...Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.snap == nil {
+		m.snap = NewSnapshot()
 	}
-	if err != nil {
-		return nil, fmt.Errorf("sync: load state %s: %w", f.path, err)
-	}
-	s := NewSnapshot()
-	if err := json.Unmarshal(b, s); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrStateCorrupt, f.path, err)
-	}
-	s.normalize()
-	return s, nil
-}
-
-// Save writes s atomically.
-func (f *FileState) Save(_ context.Context, s *Snapshot) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	b, err := json.MarshalIndent(s, "", " ")
-	if err != nil {
-		return fmt.Errorf("sync: save state: %w", err)
-	}
-	dir := filepath.Dir(f.path)
-	tmp, err := os.CreateTemp(dir, ".provsync-state-*")
-	if err != nil {
-		return fmt.Errorf("sync: save state: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync: save state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync: save state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("sync: save state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return fmt.Errorf("sync: save state: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // make the rename durable where the platform allows
-		d.Close()
+	for _, r := range recs {
+		if err := m.snap.Apply(r); err != nil {
+			return err
+		}
 	}
 	return nil
 }

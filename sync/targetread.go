@@ -62,20 +62,6 @@ type goneLink struct {
 	targetID string
 }
 
-// dropGone removes from snap the links whose target object was confirmed
-// gone, unless they were relinked since.
-func dropGone(snap *Snapshot, gone []goneLink) {
-	for _, g := range gone {
-		links := snap.Users
-		if g.kind == KindGroup {
-			links = snap.Groups
-		}
-		if l, ok := links[g.sourceID]; ok && l.TargetID == g.targetID {
-			delete(links, g.sourceID)
-		}
-	}
-}
-
 // confirmGone reads by id each linked object the listing lacks. All must
 // answer 404; the first one found, or any other failure, is ErrTargetRead.
 func (e *Engine) confirmGone(ctx context.Context, kind Kind, links map[string]Link, listed map[string]bool) ([]goneLink, error) {

@@ -1,0 +1,433 @@
+package sync
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"time"
+)
+
+// FileState is a State kept in a JSON file, a journal beside it and a
+// lock file:
+//
+//   - path holds the last saved snapshot. Save writes a temporary file in
+//     the same directory, syncs it and renames it over the old one, so a
+//     crash leaves either the old or the new snapshot. A file that is not
+//     a snapshot this engine wrote (no version, no "target" field: "null"
+//     or "{}" say) is ErrStateCorrupt; a missing file is an empty state.
+//   - path+".journal" holds the records (links made and removed, creates
+//     about to be sent) since that snapshot, one JSON line each, appended
+//     and fsynced as the writes they describe land. Concurrent records
+//     share one fsync (group commit), so an apply with N changes in flight
+//     pays about one fsync per N landed writes, and after a crash the state
+//     lags the target by no more than the writes in flight. Load applies
+//     the journal and, if it held records, saves the result (one rewrite
+//     per crash, not per change); Save empties it.
+//   - path+".lock" is locked (flock) from the first Load, Save or Record
+//     until Close: a second process, or a second FileState on the same
+//     path, gets ErrLocked instead of using the state. The lock file
+//     itself is left in place. On systems without flock (Windows, for
+//     one) there is no lock: run one engine per state file there.
+//
+// Temporary files that interrupted saves left behind are removed by Load
+// and Save, which hold the lock, so no live save's file is touched.
+type FileState struct {
+	path string
+
+	mu       gosync.Mutex
+	cond     *gosync.Cond
+	lock     *os.File
+	loaded   bool  // serial is the stored serial
+	serial   int64 // serial of the stored snapshot
+	journal  *os.File
+	pending  []byte // records waiting for the next flush
+	seq      uint64 // records queued
+	flushed  uint64 // records durably written
+	flushing bool
+	broken   error // a failed journal write; cleared by the next Save
+}
+
+var _ State = (*FileState)(nil)
+
+// NewFileState returns a State stored at path. The file is created by the
+// first Save or Record; its directory must exist. Call Close when done to
+// release the lock.
+func NewFileState(path string) *FileState {
+	f := &FileState{path: path}
+	f.cond = gosync.NewCond(&f.mu)
+	return f
+}
+
+func (f *FileState) journalPath() string { return f.path + ".journal" }
+
+// tempPattern names this state's temporary files; only the lock holder
+// writes them, so the lock holder may remove any it finds.
+func (f *FileState) tempPattern() string { return "." + filepath.Base(f.path) + ".tmp-*" }
+
+// legacyTempPattern names the temporary files of earlier versions, which
+// did not name their state; they are removed once an hour old.
+const legacyTempPattern = ".provsync-state-*"
+
+// Close releases the lock and the journal. The FileState can be used
+// again afterwards; it then locks again.
+func (f *FileState) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.flushing {
+		f.cond.Wait()
+	}
+	var errs []error
+	if f.journal != nil {
+		errs = append(errs, f.journal.Close())
+		f.journal = nil
+	}
+	if f.lock != nil {
+		errs = append(errs, unlockFile(f.lock), f.lock.Close())
+		f.lock = nil
+	}
+	f.loaded = false
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sync: close state %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// acquire takes the lock if not held; the caller holds f.mu.
+func (f *FileState) acquire() error {
+	if f.lock != nil {
+		return nil
+	}
+	l, err := os.OpenFile(f.path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sync: lock state %s: %w", f.path, err)
+	}
+	if err := lockFile(l); err != nil {
+		l.Close()
+		if errors.Is(err, ErrLocked) {
+			return fmt.Errorf("%w: %s", ErrLocked, f.path)
+		}
+		return fmt.Errorf("sync: lock state %s: %w", f.path, err)
+	}
+	f.lock = l
+	f.removeTemps()
+	return nil
+}
+
+// removeTemps deletes temporary files interrupted saves left behind. The
+// caller holds the lock.
+func (f *FileState) removeTemps() {
+	dir := filepath.Dir(f.path)
+	if m, err := filepath.Glob(filepath.Join(dir, f.tempPattern())); err == nil {
+		for _, p := range m {
+			_ = os.Remove(p)
+		}
+	}
+	if m, err := filepath.Glob(filepath.Join(dir, legacyTempPattern)); err == nil {
+		for _, p := range m {
+			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				_ = os.Remove(p)
+			}
+		}
+	}
+}
+
+// quiesce waits until no journal flush runs or is pending; the caller
+// holds f.mu.
+func (f *FileState) quiesce() {
+	for f.flushing || len(f.pending) > 0 {
+		f.cond.Wait()
+	}
+}
+
+// Load reads the snapshot and applies the journal's records; a missing
+// file is an empty state. If the journal held records, the result is
+// saved as a new serial before it is returned.
+func (f *FileState) Load(context.Context) (*Snapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.acquire(); err != nil {
+		return nil, err
+	}
+	f.quiesce()
+	return f.load()
+}
+
+func (f *FileState) load() (*Snapshot, error) {
+	s, err := f.readSnapshot()
+	if err != nil {
+		return nil, err
+	}
+	f.serial, f.loaded = s.Serial, true
+	n, err := f.replay(s)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		s.Serial++
+		if err := f.write(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (f *FileState) readSnapshot() (*Snapshot, error) {
+	b, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return NewSnapshot(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sync: load state %s: %w", f.path, err)
+	}
+	var head struct {
+		Version *int    `json:"version"`
+		Target  *string `json:"target"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrStateCorrupt, f.path, err)
+	}
+	switch {
+	case head.Version == nil || head.Target == nil:
+		return nil, fmt.Errorf("%w: %s is not a state provsync wrote (no version or target)", ErrStateCorrupt, f.path)
+	case *head.Version != stateVersion:
+		return nil, fmt.Errorf("%w: %s has version %d; this engine reads version %d", ErrStateCorrupt, f.path, *head.Version, stateVersion)
+	}
+	s := NewSnapshot()
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrStateCorrupt, f.path, err)
+	}
+	s.normalize()
+	return s, nil
+}
+
+// journalHead is a journal's first line: the serial of the snapshot its
+// records follow. A journal following another serial was already saved
+// into the snapshot (a crash came between the two) and is ignored.
+type journalHead struct {
+	Journal int   `json:"journal"`
+	Serial  int64 `json:"serial"`
+}
+
+// replay applies the journal's records to s and returns how many there
+// were. A torn last line (a crash mid-append) is ignored: its write was
+// still in flight.
+func (f *FileState) replay(s *Snapshot) (int, error) {
+	b, err := os.ReadFile(f.journalPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sync: load state journal %s: %w", f.journalPath(), err)
+	}
+	lines := bytes.Split(b, []byte("\n"))
+	if len(lines) < 2 { // no complete head line
+		return 0, nil
+	}
+	var head journalHead
+	if err := json.Unmarshal(lines[0], &head); err != nil || head.Journal != stateVersion {
+		return 0, fmt.Errorf("%w: %s: bad head line", ErrStateCorrupt, f.journalPath())
+	}
+	if head.Serial != s.Serial {
+		return 0, nil
+	}
+	n := 0
+	last := len(lines) - 1 // the text after the last newline: empty or torn
+	for i, line := range lines[1:last] {
+		var r Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			return 0, fmt.Errorf("%w: %s line %d: %w", ErrStateCorrupt, f.journalPath(), i+2, err)
+		}
+		if err := s.Apply(r); err != nil {
+			return 0, fmt.Errorf("%s line %d: %w", f.journalPath(), i+2, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Save writes s atomically if s.Serial is the stored serial plus one, and
+// empties the journal.
+func (f *FileState) Save(_ context.Context, s *Snapshot) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.acquire(); err != nil {
+		return err
+	}
+	f.quiesce()
+	if !f.loaded {
+		if _, err := f.load(); err != nil {
+			return err
+		}
+	}
+	if s.Serial != f.serial+1 {
+		return fmt.Errorf("%w: saving serial %d over serial %d", ErrStaleState, s.Serial, f.serial)
+	}
+	return f.write(s)
+}
+
+// write stores s as the snapshot and starts an empty journal after it.
+// The caller holds f.mu and the lock.
+func (f *FileState) write(s *Snapshot) error {
+	s.Version = stateVersion
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("sync: save state: %w", err)
+	}
+	dir := filepath.Dir(f.path)
+	tmp, err := os.CreateTemp(dir, f.tempPattern())
+	if err != nil {
+		return fmt.Errorf("sync: save state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), f.path)
+	}
+	if err != nil {
+		return fmt.Errorf("sync: save state: %w", err)
+	}
+	syncDir(dir)
+	f.serial, f.loaded = s.Serial, true
+	// Start the journal over; until this lands, the old journal's head
+	// names the old serial and is ignored.
+	if err := f.resetJournal(); err != nil {
+		return fmt.Errorf("sync: save state: %w", err)
+	}
+	f.broken = nil
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // make the rename durable where the platform allows
+		d.Close()
+	}
+}
+
+// resetJournal truncates the journal (creating it if need be) and writes
+// its head line for the current serial.
+func (f *FileState) resetJournal() error {
+	if f.journal == nil {
+		j, err := os.OpenFile(f.journalPath(), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		f.journal = j
+	}
+	if err := f.journal.Truncate(0); err != nil {
+		return err
+	}
+	head, _ := json.Marshal(journalHead{Journal: stateVersion, Serial: f.serial})
+	if _, err := f.journal.Write(append(head, '\n')); err != nil {
+		return err
+	}
+	return f.journal.Sync()
+}
+
+// Record appends recs to the journal and returns once they are synced to
+// disk. Records from concurrent calls are written and synced together.
+func (f *FileState) Record(_ context.Context, recs ...Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf) // one line per record
+	for i := range recs {
+		if err := enc.Encode(&recs[i]); err != nil {
+			return fmt.Errorf("sync: record state: %w", err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.acquire(); err != nil {
+		return err
+	}
+	if f.journal == nil {
+		if !f.loaded {
+			if _, err := f.load(); err != nil {
+				return err
+			}
+		}
+		if f.journal == nil {
+			if err := f.openJournal(); err != nil {
+				f.broken = fmt.Errorf("sync: record state: %w", err)
+			}
+		}
+	}
+	if f.broken != nil {
+		return f.broken
+	}
+	f.pending = append(f.pending, buf.Bytes()...)
+	f.seq++
+	mine := f.seq
+	for f.flushed < mine && f.broken == nil {
+		if f.flushing {
+			f.cond.Wait()
+			continue
+		}
+		batch, upto, j := f.pending, f.seq, f.journal
+		f.pending, f.flushing = nil, true
+		f.mu.Unlock()
+		_, err := j.Write(batch)
+		if err == nil {
+			err = j.Sync()
+		}
+		f.mu.Lock()
+		f.flushing = false
+		if err != nil {
+			f.broken = fmt.Errorf("sync: record state: %w", err)
+		}
+		f.flushed = upto
+		f.cond.Broadcast()
+	}
+	return f.broken
+}
+
+// openJournal opens the journal for appending after the stored snapshot:
+// an existing journal that follows it is kept (Load replayed it), any
+// other is started over.
+func (f *FileState) openJournal() error {
+	j, err := os.OpenFile(f.journalPath(), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	f.journal = j
+	head, err := bufio.NewReader(j).ReadString('\n')
+	var h journalHead
+	if err == nil && json.Unmarshal([]byte(strings.TrimSpace(head)), &h) == nil &&
+		h.Journal == stateVersion && h.Serial == f.serial {
+		return ensureNewline(j)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return f.resetJournal()
+}
+
+// ensureNewline cuts a torn last line (a crash mid-append) off the
+// journal, so the next record does not continue it.
+func ensureNewline(j *os.File) error {
+	b, err := os.ReadFile(j.Name())
+	if err != nil {
+		return err
+	}
+	if i := bytes.LastIndexByte(b, '\n'); i+1 < len(b) {
+		return j.Truncate(int64(i + 1))
+	}
+	return nil
+}
