@@ -51,6 +51,7 @@ type options struct {
 	orgUnits, scopeGroups, groups, named       string
 	schemas, deleted, suspended, leftScope     string
 	excludeSubUnits, flatten, skipDeleted      bool
+	skipCustomer                               bool
 	demo                                       bool
 }
 
@@ -69,6 +70,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.groups, "groups", "", `groups to sync: "all", "scope", "named" or "none" (default: scope groups if any, else all)`)
 	fs.StringVar(&o.named, "named", "", `with -groups named: group emails, comma-separated`)
 	fs.BoolVar(&o.flatten, "flatten", false, "sync the users of nested groups as members of the groups that contain them")
+	fs.BoolVar(&o.skipCustomer, "skip-customer-members", false, "leave out a group's CUSTOMER member (everyone in the account) instead of making every user in scope a member")
 	fs.BoolVar(&o.skipDeleted, "skip-deleted", false, "do not read deleted users (they then leave scope instead)")
 	fs.StringVar(&o.schemas, "custom-schemas", "", `custom schemas to read as "Schema.field" attributes, comma-separated, or "*"`)
 	fs.StringVar(&o.deleted, "deleted", "deactivate", `what a user deleted in Google becomes in Netskope: "deactivate", "delete" or "none"`)
@@ -116,7 +118,8 @@ func (o *options) config(ctx context.Context, log *zap.Logger) (google.Config, e
 		AdminEmail: o.admin, Customer: o.customer, Domain: o.domain, Endpoint: o.endpoint,
 		OrgUnits: list(o.orgUnits), ExcludeSubUnits: o.excludeSubUnits, ScopeGroups: list(o.scopeGroups),
 		Groups: google.GroupSelection(o.groups), Named: list(o.named), FlattenNested: o.flatten,
-		SkipDeleted: o.skipDeleted, CustomSchemas: list(o.schemas), Logger: log,
+		SkipCustomerMembers: o.skipCustomer,
+		SkipDeleted:         o.skipDeleted, CustomSchemas: list(o.schemas), Logger: log,
 	}
 	if o.keyFile != "" {
 		key, err := os.ReadFile(o.keyFile)

@@ -95,6 +95,17 @@ type Config struct {
 	// them, by email or id, for GroupsNamed.
 	Groups GroupSelection `json:"groups,omitempty"`
 	Named  []string       `json:"named,omitempty"`
+	// SkipCustomerMembers leaves out a group's CUSTOMER member, the one
+	// that stands for every user of the account (the Admin console's
+	// "all users in the organization"). By default (false) such a member
+	// makes every user in scope a member of the group, as Google's own
+	// membership does, and the group says so: its attribute
+	// AttrCustomerMember is true and the read logs it. The default keeps
+	// what earlier versions did: skipping the member on an existing sync
+	// would remove every one of those memberships at the target. With it
+	// set, a scope group with a CUSTOMER member scopes only its other
+	// members, and a group with one carries only its other members.
+	SkipCustomerMembers bool `json:"skipCustomerMembers,omitempty"`
 	// FlattenNested lists the users of nested groups as members of the
 	// groups that contain them (Google's derived membership). Otherwise a
 	// nested group read too is reported in MemberGroups, and one not read

@@ -15,7 +15,8 @@ import (
 )
 
 // Attribute names the source sets on users, besides custom schema
-// attributes named "Schema.field".
+// attributes named "Schema.field", and on groups (AttrAliases,
+// AttrCustomerMember).
 const (
 	AttrOrgUnitPath   = "orgUnitPath"
 	AttrIsAdmin       = "isAdmin"
@@ -32,6 +33,11 @@ const (
 	AttrMobilePhone   = "mobilePhone"
 	AttrCreationTime  = "creationTime"
 	AttrLastLoginTime = "lastLoginTime"
+
+	// AttrCustomerMember is set (true) on a group whose members include
+	// its CUSTOMER member, everyone in the account: every user in scope is
+	// a member because of it. See Config.SkipCustomerMembers.
+	AttrCustomerMember = "customerMember"
 )
 
 // The typed forms of the fields the generated client leaves as

@@ -24,7 +24,11 @@
 // delete. Groups are every group of the account, the scope groups, a named
 // list, or none; their USER members in scope become members, GROUP
 // members nested groups (or, with FlattenNested, their users), and a
-// CUSTOMER member everyone in scope.
+// CUSTOMER member (everyone in the account) everyone in scope: such a group
+// carries the attribute customerMember (true) and the read logs it at Info.
+// Config.SkipCustomerMembers leaves CUSTOMER members out instead; it is off
+// by default because turning it on for an existing sync removes those
+// memberships.
 //
 // # Attributes
 //

@@ -555,3 +555,75 @@ func TestTokenURI(t *testing.T) {
 		}
 	}
 }
+
+// A CUSTOMER member makes every user in scope a member, and the group says
+// so; SkipCustomerMembers leaves it out, for scoping too.
+func TestCustomerMember(t *testing.T) {
+	srv := directorytest.New(t)
+	ann := srv.AddUser(user("ann"))
+	srv.AddUser(user("bob"))
+	srv.AddUser(user("cy", func(u *admin.User) { u.Suspended = true }))
+	all := srv.AddGroup(admin.Group{Email: "all@example.com", Name: "All"})
+	must(t, srv.AddCustomerMember(all.Id))
+	mixed := srv.AddGroup(admin.Group{Email: "mixed@example.com", Name: "Mixed"})
+	must(t, srv.AddMembers(mixed.Id, ann.Id))
+	must(t, srv.AddCustomerMember(mixed.Id))
+	plain := srv.AddGroup(admin.Group{Email: "plain@example.com", Name: "Plain"})
+	must(t, srv.AddMembers(plain.Id, ann.Id))
+
+	members := func(dir *source.Directory, g *source.Group) []string {
+		var out []string
+		for _, id := range g.Members {
+			for _, u := range dir.Users {
+				if u.ID == id {
+					out = append(out, strings.TrimSuffix(u.UserName, "@example.com"))
+				}
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	tests := []struct {
+		name        string
+		skip        bool
+		scope       []string
+		users       int
+		all, mixed  []string
+		marked      bool
+		wantLogLine bool
+	}{
+		{"default: everyone", false, nil, 3, []string{"ann", "bob", "cy"}, []string{"ann", "bob", "cy"}, true, true},
+		{"skipped", true, nil, 3, nil, []string{"ann"}, false, false},
+		{"scope group, default", false, []string{"mixed@example.com"}, 3, []string{"ann", "bob", "cy"}, []string{"ann", "bob", "cy"}, true, true},
+		{"scope group, skipped", true, []string{"mixed@example.com"}, 1, nil, []string{"ann"}, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zap.InfoLevel)
+			dir := read(t, open(t, srv, func(c *google.Config) {
+				c.SkipCustomerMembers, c.ScopeGroups, c.Groups, c.Logger = tt.skip, tt.scope, google.GroupsAll, zap.New(core)
+			}))
+			if len(dir.Users) != tt.users {
+				t.Fatalf("%d users, want %d", len(dir.Users), tt.users)
+			}
+			ga, gm, gp := groupByName(t, dir, "All"), groupByName(t, dir, "Mixed"), groupByName(t, dir, "Plain")
+			if got := members(dir, ga); !slices.Equal(got, tt.all) {
+				t.Errorf("All: members %v, want %v", got, tt.all)
+			}
+			if got := members(dir, gm); !slices.Equal(got, tt.mixed) {
+				t.Errorf("Mixed: members %v, want %v", got, tt.mixed)
+			}
+			for _, g := range []*source.Group{ga, gm} {
+				if v, _ := g.Attr(google.AttrCustomerMember); (v == true) != tt.marked {
+					t.Errorf("%s: %s = %v, want %v", g.DisplayName, google.AttrCustomerMember, v, tt.marked)
+				}
+			}
+			if _, ok := gp.Attr(google.AttrCustomerMember); ok {
+				t.Errorf("Plain carries %s", google.AttrCustomerMember)
+			}
+			if n := logs.FilterMessageSnippet("CUSTOMER member").Len(); (n > 0) != tt.wantLogLine {
+				t.Errorf("%d log lines about the CUSTOMER member", n)
+			}
+		})
+	}
+}

@@ -155,7 +155,11 @@ func (s *Source) assemble(listed, deleted []*admin.User, scopeGroups, selected [
 				case "USER":
 					inGroups[m.Id] = true
 				case "CUSTOMER":
-					everyone = true
+					if !s.cfg.SkipCustomerMembers {
+						everyone = true
+						s.log.Info("google: a scope group has a CUSTOMER member: every user of the account is in scope",
+							zap.String("group", g.Id))
+					}
 				}
 			}
 		}
@@ -220,6 +224,15 @@ func (s *Source) assemble(listed, deleted []*admin.User, scopeGroups, selected [
 					sg.MemberGroups = append(sg.MemberGroups, m.Id)
 				}
 			case "CUSTOMER":
+				if s.cfg.SkipCustomerMembers {
+					continue
+				}
+				if sg.Attributes == nil {
+					sg.Attributes = map[string]any{}
+				}
+				sg.Attributes[AttrCustomerMember] = true
+				s.log.Info("google: a group has a CUSTOMER member: every user in scope is a member",
+					zap.String("group", g.Id))
 				for _, u := range dir.Users {
 					if u.State != source.StateDeleted && !seenU[u.ID] {
 						seenU[u.ID] = true
