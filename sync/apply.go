@@ -534,9 +534,9 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		return Outcome{TargetID: obj.TargetID}
 
 	case ActionAddMembers, ActionRemoveMembers:
-		gid := a.targetID(obj)
+		gid := a.ownedGroup(obj)
 		if gid == "" {
-			return Outcome{Status: StatusSkipped, err: fmt.Errorf("%s %s: the group was not created", c.Action, obj)}
+			return Outcome{Status: StatusSkipped, err: fmt.Errorf("%s %s: the group was not created or adopted", c.Action, obj)}
 		}
 		var err error
 		if c.Action == ActionRemoveMembers {
@@ -576,6 +576,18 @@ func (a *applier) memberIDs(refs []Ref) (ids []string, missing []Ref) {
 		}
 	}
 	return ids, missing
+}
+
+// ownedGroup is the target id of a group the engine owns, by its links
+// (the state's and this apply's); "" when the group was neither created
+// nor adopted, or its link names another group than the plan does.
+func (a *applier) ownedGroup(r Ref) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if id := a.groups[r.SourceID]; id != "" && (r.TargetID == "" || r.TargetID == id) {
+		return id
+	}
+	return ""
 }
 
 // ownedIDs resolves the members to add to target ids through the links

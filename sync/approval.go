@@ -77,7 +77,7 @@ func holdForApproval(p *Plan, in planInput) {
 		return
 	}
 	var keep []Change
-	heldUsers := map[string]bool{}
+	heldUsers, heldGroups := map[string]bool{}, map[string]bool{}
 	for _, c := range p.Changes {
 		if !slices.Contains(in.policy.RequireApproval, c.Action) {
 			keep = append(keep, c)
@@ -95,17 +95,24 @@ func holdForApproval(p *Plan, in planInput) {
 			a.Status, a.FirstSeen, a.Decided = prev.Status, prev.FirstSeen, prev.Decided
 		}
 		p.Held = append(p.Held, a)
-		if c.Action == ActionCreateUser {
+		// A user or group that is neither created nor adopted until the
+		// change is approved is not the engine's: no membership change
+		// may name it meanwhile.
+		switch {
+		case c.Action == ActionCreateUser || (c.Adopt && c.Object.Kind == KindUser):
 			heldUsers[c.Object.SourceID] = true
+		case c.Adopt && c.Object.Kind == KindGroup:
+			heldGroups[c.Object.SourceID] = true
 		}
 	}
-	if len(heldUsers) > 0 {
+	if len(heldUsers) > 0 || len(heldGroups) > 0 {
 		out := keep[:0]
 		for _, c := range keep {
+			if (c.Action == ActionAddMembers || c.Action == ActionRemoveMembers) && heldGroups[c.Object.SourceID] {
+				continue
+			}
 			if c.Action == ActionCreateGroup || c.Action == ActionAddMembers {
-				c.Members = slices.DeleteFunc(slices.Clone(c.Members), func(m Ref) bool {
-					return m.TargetID == "" && heldUsers[m.SourceID]
-				})
+				c.Members = slices.DeleteFunc(slices.Clone(c.Members), func(m Ref) bool { return heldUsers[m.SourceID] })
 				if c.Action == ActionAddMembers && len(c.Members) == 0 {
 					continue
 				}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -489,4 +490,53 @@ func TestConflictOnSuspendedCreate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// While an adoption waits for approval the object is not the engine's:
+// the foreign user is put into no group, and the foreign group gets no
+// members. Once approved, the next run adopts both and then manages them.
+func TestHeldAdoptionChangesNoMembership(t *testing.T) {
+	e := newEnvFrom(t, synth.Generate(synth.Config{Users: 12, Groups: 3, MembershipsPerUser: 3, Seed: 5}))
+	su := e.dir.Users[firstActive(e.dir)]
+	gi := -1
+	for i, g := range e.dir.Groups {
+		if slices.Contains(g.Members, su.ID) {
+			gi = i
+		}
+	}
+	if gi < 0 {
+		t.Fatal("the source user is in no group")
+	}
+	// A foreign user by userName, a foreign group by displayName.
+	fu, err := e.srv.AddUser(scim.User{UserName: su.UserName, Active: scim.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fg, err := e.srv.AddGroup(scim.Group{DisplayName: e.dir.Groups[gi].DisplayName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := sync.DefaultPolicy()
+	pol.RequireApproval = []sync.Action{sync.ActionUpdateUser, sync.ActionUpdateGroup}
+	eng := e.engine(sync.WithPolicy(pol))
+	p, _ := e.apply(eng)
+	if len(p.Held) != 2 {
+		t.Fatalf("held %d changes, want the two adoptions: %+v", len(p.Held), p.Held)
+	}
+	if gs := e.groupsOf(fu.ID); len(gs) != 0 {
+		t.Errorf("the user whose adoption waits was put into %v", gs)
+	}
+	if g, _ := e.srv.Group(fg.ID); len(g.Members) != 0 {
+		t.Errorf("the group whose adoption waits got %d members", len(g.Members))
+	}
+	for _, h := range p.Held {
+		if err := eng.Approve(ctx(t), h.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.apply(eng)
+	if g, _ := e.srv.Group(fg.ID); !slices.ContainsFunc(g.Members, func(m scim.Member) bool { return m.Value == fu.ID }) {
+		t.Errorf("after approval the adopted group lacks the adopted user: %+v", g.Members)
+	}
+	e.mustBeEmpty(eng)
 }
