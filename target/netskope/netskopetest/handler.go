@@ -31,13 +31,13 @@ const (
 	EndpointUnknown = "unknown"
 )
 
-// Media types of responses (reference §1.1).
+// Media types of responses, as Netskope's REST API v2 overview gives them.
 const (
 	contentTypeSCIM  = "application/scim+json;charset=utf-8"
 	contentTypeError = "application/json"
 )
 
-// Gateway messages (reference §4.1).
+// Messages of the API gateway in front of Netskope's SCIM API.
 const (
 	msgNoRoute     = "no Route matched with those values"
 	msgRateLimited = "API rate limit exceeded"

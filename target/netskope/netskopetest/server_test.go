@@ -207,7 +207,7 @@ func TestCreateGetConflict(t *testing.T) {
 		})
 	}
 
-	// A string "active" is accepted (reference §2.1).
+	// A string "active" is accepted, as some public clients send it.
 	var str scim.User
 	c.must(http.StatusCreated, http.MethodPost, "/Users", `{"userName":"str","active":"false"}`).decode(t, &str)
 	if str.IsActive() {
