@@ -110,13 +110,13 @@ func TestInvalidReadWritesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.ch != nil { // a valid first run, then the changes
-				if _, res, err := eng.Run(ctx(t), false); err != nil || res.Failed > 0 {
+				if _, res, err := eng.Sync(ctx(t)); err != nil || res.Failed > 0 {
 					t.Fatalf("first run: %v %v", err, res)
 				}
 				srv.ResetStats()
 			}
 			users := srv.UserCount()
-			p, res, err := eng.Run(ctx(t), false)
+			p, res, err := eng.Sync(ctx(t))
 			if err == nil {
 				t.Fatalf("Run() = plan %v, result %v; want an error", p != nil, res != nil)
 			}
