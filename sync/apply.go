@@ -119,6 +119,9 @@ type applier struct {
 	done    int
 	users   map[string]string // source id → target id, for members
 	groups  map[string]string
+	// allUsers and allGroups are the listings adoption falls back on.
+	allUsers  lazyList[scim.User]
+	allGroups lazyList[scim.Group]
 }
 
 // Apply executes exactly the changes of plan: users, then groups, then
@@ -508,7 +511,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		origin := OriginCreated
 		created, err := t.CreateGroup(ctx, &g)
 		if errors.Is(err, target.ErrConflict) {
-			created, err = a.findGroup(ctx, g.DisplayName, err)
+			created, err = a.adoptGroup(ctx, &g, err)
 			origin, inline = OriginAdopted, nil // members of an adopted group are added below
 		}
 		if err != nil {
@@ -520,7 +523,11 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 				return Outcome{TargetID: created.ID, err: fmt.Errorf("%s %s: group created, members not added: %w", c.Action, obj, err)}
 			}
 		}
-		return a.membersOutcome(created.ID, missing)
+		out := a.membersOutcome(created.ID, missing)
+		if origin == OriginAdopted {
+			out.Note = "existed already; adopted"
+		}
+		return out
 
 	case ActionUpdateGroup:
 		if len(c.Attributes) > 0 {
@@ -632,7 +639,7 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 		// source: adopting the existing one would deactivate it.
 		return fail(fmt.Errorf("%w; the source user is suspended, and Policy.AdoptSuspended is off", conflict))
 	}
-	found, err := a.e.target.ListUsers(ctx, target.WithFilter(scim.Eq(scim.PathUserName, c.User.UserName)))
+	found, err := a.usersNamed(ctx, c.User.UserName)
 	if err != nil {
 		return fail(errors.Join(conflict, err))
 	}
@@ -659,11 +666,14 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 	return Outcome{TargetID: o.ID, Note: "existed already; adopted"}
 }
 
-func (a *applier) findGroup(ctx context.Context, name string, conflict error) (*scim.Group, error) {
+// adoptGroup resolves a group create that conflicted, as adoptUser does
+// for users: the group found by displayName is brought up to date with g
+// and returned, to be linked as adopted.
+func (a *applier) adoptGroup(ctx context.Context, g *scim.Group, conflict error) (*scim.Group, error) {
 	if !a.e.policy.Adopt {
 		return nil, fmt.Errorf("%w; adoption is off", conflict)
 	}
-	found, err := a.e.target.ListGroups(ctx, target.WithFilter(scim.Eq(scim.PathDisplayName, name)))
+	found, err := a.groupsNamed(ctx, g.DisplayName)
 	if err != nil {
 		return nil, errors.Join(conflict, err)
 	}
@@ -675,6 +685,11 @@ func (a *applier) findGroup(ctx context.Context, name string, conflict error) (*
 	a.mu.Unlock()
 	if owner != "" {
 		return nil, fmt.Errorf("%w; the existing group belongs to source group %q", conflict, owner)
+	}
+	if attrs := diffGroup(g, &found[0]); len(attrs) > 0 {
+		if err := a.e.target.PatchGroup(ctx, found[0].ID, patchOps(attrs)...); err != nil {
+			return nil, err
+		}
 	}
 	return &found[0], nil
 }

@@ -378,6 +378,19 @@ func diffUser(managed, createOnly []string, desired, observed *scim.User) []Attr
 	return out
 }
 
+// diffGroup compares the attributes the engine manages on groups:
+// displayName, and externalId when the desired group has one.
+func diffGroup(desired, observed *scim.Group) []AttrChange {
+	var attrs []AttrChange
+	if desired.DisplayName != observed.DisplayName {
+		attrs = append(attrs, AttrChange{Path: scim.PathDisplayName, Before: observed.DisplayName, After: desired.DisplayName})
+	}
+	if desired.ExternalID != "" && desired.ExternalID != observed.ExternalID {
+		attrs = append(attrs, AttrChange{Path: scim.PathExternalID, Before: observed.ExternalID, After: desired.ExternalID})
+	}
+	return attrs
+}
+
 // equalValue compares attribute values; emails compare as sets of
 // (lower-cased value, type, primary).
 func equalValue(a, b any) bool {
@@ -496,13 +509,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			adopt = true
 		}
 		matched[j] = true
-		var attrs []AttrChange
-		if dg.Group.DisplayName != o.DisplayName {
-			attrs = append(attrs, AttrChange{Path: scim.PathDisplayName, Before: o.DisplayName, After: dg.Group.DisplayName})
-		}
-		if dg.Group.ExternalID != "" && dg.Group.ExternalID != o.ExternalID {
-			attrs = append(attrs, AttrChange{Path: scim.PathExternalID, Before: o.ExternalID, After: dg.Group.ExternalID})
-		}
+		attrs := diffGroup(&dg.Group, o)
 		changed := false
 		if len(attrs) > 0 || adopt {
 			reason := "attributes changed"
