@@ -30,6 +30,10 @@ type client struct {
 	log    *zap.Logger
 	steady rate.Limit    // Config.RateLimit, or rate.Inf
 	lim    *rate.Limiter // steady, slowed down near the account's limit
+	// now and wait are the clock the pacing reads and waits on: the real
+	// one, which tests replace.
+	now  func() time.Time
+	wait func(ctx context.Context, until time.Time) error
 
 	mu        gosync.Mutex
 	limit     int       // X-RateLimit-Limit last seen
@@ -60,8 +64,11 @@ func newClient(c *Config) *client {
 		steady = rate.Limit(c.RateLimit)
 	}
 	return &client{base: c.BaseURL, hc: hc, retry: httpx.Retrier{Name: "onelogin", Max: c.MaxRetries, Base: c.Backoff, Log: c.Logger}, log: c.Logger, remaining: -1,
-		steady: steady, lim: rate.NewLimiter(steady, 1)}
+		steady: steady, lim: rate.NewLimiter(steady, 1), now: time.Now, wait: waitUntil}
 }
+
+// waitUntil waits until t on the real clock, or until ctx is done.
+func waitUntil(ctx context.Context, t time.Time) error { return httpx.Sleep(ctx, time.Until(t)) }
 
 // get fetches path with query and returns the body and headers, retrying
 // 429s, 5xxs and broken connections. what names the request in errors
@@ -164,7 +171,8 @@ func (c *client) observe(h http.Header) {
 		return
 	}
 	lim, _ := strconv.Atoi(h.Get("X-RateLimit-Limit"))
-	at := time.Now().Add(time.Duration(reset) * time.Second)
+	now := c.now()
+	at := now.Add(time.Duration(reset) * time.Second)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if d := at.Sub(c.reset); c.remaining >= 0 && c.remaining < rem && d > -2*time.Second && d < 2*time.Second {
@@ -174,10 +182,10 @@ func (c *client) observe(h http.Header) {
 	}
 	c.limit, c.remaining, c.reset = lim, rem, at
 	pace := c.steady
-	if left := time.Until(at); lim > 0 && rem > 0 && rem*10 < lim && left > 0 {
+	if left := at.Sub(now); lim > 0 && rem > 0 && rem*10 < lim && left > 0 {
 		pace = min(pace, rate.Limit(float64(rem)/left.Seconds()))
 	}
-	c.lim.SetLimit(pace)
+	c.lim.SetLimitAt(now, pace)
 }
 
 // pace keeps under the rate limit before it is hit: with the window spent
@@ -186,24 +194,37 @@ func (c *client) observe(h http.Header) {
 func (c *client) pace(ctx context.Context) error {
 	for {
 		c.mu.Lock()
-		left := time.Until(c.reset)
+		now, reset := c.now(), c.reset
 		switch {
 		case c.remaining < 0:
-		case left <= 0: // a new window: its budget is unknown until a response says
+		case !now.Before(reset): // a new window: its budget is unknown until a response says
 			c.remaining = -1
-			c.lim.SetLimit(c.steady)
+			c.lim.SetLimitAt(now, c.steady)
 		case c.remaining > 0:
 			c.remaining--
 		default:
 			c.mu.Unlock()
-			c.log.Debug("onelogin: rate limit spent, waiting for the reset", zap.Duration("wait", left))
-			if err := httpx.Sleep(ctx, left); err != nil {
+			c.log.Debug("onelogin: rate limit spent, waiting for the reset", zap.Duration("wait", reset.Sub(now)))
+			if err := c.wait(ctx, reset); err != nil {
 				return err
 			}
 			continue
 		}
 		c.mu.Unlock()
-		return c.lim.Wait(ctx)
+		// The limiter's turn, on the same clock.
+		r := c.lim.ReserveN(now, 1)
+		if !r.OK() {
+			return errors.New("the request rate allows no request")
+		}
+		d := r.DelayFrom(now)
+		if d <= 0 {
+			return nil
+		}
+		if err := c.wait(ctx, now.Add(d)); err != nil {
+			r.CancelAt(c.now())
+			return err
+		}
+		return nil
 	}
 }
 

@@ -2,6 +2,7 @@ package onelogin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -26,12 +27,10 @@ func TestObservePace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &client{log: zap.NewNop(), remaining: -1, steady: tt.steady, lim: rate.NewLimiter(tt.steady, 1)}
+			c, _ := testClient(tt.steady)
 			h := http.Header{}
 			if tt.limit != "" {
-				h.Set("X-RateLimit-Limit", tt.limit)
-				h.Set("X-RateLimit-Remaining", tt.remaining)
-				h.Set("X-RateLimit-Reset", tt.secs)
+				h = rateHeaders(tt.limit, tt.remaining, tt.secs)
 			}
 			c.observe(h)
 			got, want := c.lim.Limit(), tt.want
@@ -41,32 +40,78 @@ func TestObservePace(t *testing.T) {
 				}
 				return
 			}
-			if got < want*0.95 || got > want*1.05 {
-				t.Fatalf("pace %v a second, want about %v", got, want)
+			if got != want {
+				t.Fatalf("pace %v a second, want %v", got, want)
 			}
 		})
 	}
 }
 
-func TestPaceWaitsForReset(t *testing.T) {
-	c := &client{log: zap.NewNop(), remaining: -1, steady: rate.Inf, lim: rate.NewLimiter(rate.Inf, 1)}
+// testClient is a client on a clock stopped at epoch; its waits fail
+// with errWaited and are recorded in *waits.
+func testClient(steady rate.Limit) (c *client, waits *[]time.Time) {
+	c = &client{log: zap.NewNop(), remaining: -1, steady: steady, lim: rate.NewLimiter(steady, 1)}
+	waits = new([]time.Time)
+	c.now = func() time.Time { return epoch }
+	c.wait = func(_ context.Context, until time.Time) error {
+		*waits = append(*waits, until)
+		return errWaited
+	}
+	return c, waits
+}
+
+var (
+	epoch     = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	errWaited = errors.New("waited")
+)
+
+func rateHeaders(limit, remaining, reset string) http.Header {
 	h := http.Header{}
-	h.Set("X-RateLimit-Limit", "10")
-	h.Set("X-RateLimit-Remaining", "1")
-	h.Set("X-RateLimit-Reset", "3600")
-	c.observe(h)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := c.pace(ctx); err != nil {
-		t.Fatalf("the last request of the window: %v", err)
+	h.Set("X-RateLimit-Limit", limit)
+	h.Set("X-RateLimit-Remaining", remaining)
+	h.Set("X-RateLimit-Reset", reset)
+	return h
+}
+
+func TestPaceWaits(t *testing.T) {
+	// After the first request, the next one waits: for the reset once the
+	// window is spent; for the limiter's turn under a tenth of the limit
+	// (4 of 100 left, 8 s to the reset: one every 2 s). A failed wait
+	// gives nothing up: the request after it waits as long.
+	tests := []struct {
+		name                    string
+		limit, remaining, reset string
+		want                    time.Duration
+	}{
+		{"window spent", "10", "1", "3600", time.Hour},
+		{"the last requests spread out", "100", "4", "8", 2 * time.Second},
 	}
-	if err := c.pace(ctx); err == nil {
-		t.Fatal("a spent window did not make the request wait for the reset")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, w := testClient(rate.Inf)
+			c.observe(rateHeaders(tt.limit, tt.remaining, tt.reset))
+			ctx := context.Background()
+			if err := c.pace(ctx); err != nil || len(*w) != 0 {
+				t.Fatalf("first request: %v, waits %v", err, *w)
+			}
+			for i := range 2 {
+				if err := c.pace(ctx); err != errWaited || len(*w) != i+1 || !(*w)[i].Equal(epoch.Add(tt.want)) {
+					t.Fatalf("request %d: %v, waits %v; want a wait until %v on", i+2, err, *w, tt.want)
+				}
+			}
+		})
 	}
+}
+
+func TestStaleResponseKeepsTheBudgetSpent(t *testing.T) {
 	// A response of the same window saying more is left (it was answered
 	// before the requests since) does not give back the spent budget.
-	h.Set("X-RateLimit-Remaining", "5")
-	c.observe(h)
+	c, _ := testClient(rate.Inf)
+	c.observe(rateHeaders("10", "1", "3600"))
+	if err := c.pace(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.observe(rateHeaders("10", "5", "3600"))
 	if c.remaining != 0 {
 		t.Fatalf("remaining %d after a stale response, want 0", c.remaining)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -390,36 +391,85 @@ func TestCursorWithLimitRefused(t *testing.T) {
 	}
 }
 
+// virtualClock is a clock that moves only when the client waits: a wait
+// moves it to the time waited for, if that is later. Shared by the fake
+// server and the client, it makes rate limit windows of any length pass
+// at once, and the same way whatever the goroutine scheduling.
+type virtualClock struct {
+	mu    gosync.Mutex
+	t     time.Time
+	waits int
+}
+
+func newVirtualClock() *virtualClock {
+	return &virtualClock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
+}
+
+func (c *virtualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *virtualClock) Wait(ctx context.Context, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits++
+	if until.After(c.t) {
+		c.t = until
+	}
+	return nil
+}
+
 func TestRateLimitPacing(t *testing.T) {
 	// The client may not retry a 429 here: it must slow down and wait for
-	// the reset by the X-RateLimit headers alone.
+	// the reset by the X-RateLimit headers alone. The windows pass on a
+	// virtual clock shared with the fake.
 	tests := []struct {
 		name        string
 		limit       int
 		window      time.Duration
 		concurrency int
+		reads       int
 	}{
 		// 1+1+20/2 = 12 requests: wait for one reset.
-		{"window spent, one at a time", 8, 2 * time.Second, 1},
-		{"window spent, four at a time", 8, 2 * time.Second, 4},
+		{"window spent, one at a time", 8, 2 * time.Second, 1, 1},
+		{"window spent, four at a time", 8, 2 * time.Second, 4, 1},
 		// Two reads, 24 requests: the last request of the window is
 		// spread out, then a reset.
-		{"two reads, four at a time", 20, time.Second, 4},
+		{"two reads, four at a time", 20, time.Second, 4, 2},
+		{"two reads, one at a time, hour-long window", 20, time.Hour, 1, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			clock := newVirtualClock()
 			srv := withAppUsers(t, 20)
+			srv.SetClock(clock.Now)
 			srv.SetRateLimit(tt.limit, tt.window)
 			src := open(t, srv, func(c *onelogin.Config) {
 				c.PageSize, c.MaxRetries, c.Concurrency, c.Groups = 2, -1, tt.concurrency, onelogin.GroupsNone
 			})
-			if d := read(t, src); len(d.Users) != 20 {
-				t.Fatalf("read %d users", len(d.Users))
-			}
-			if tt.limit > 12 {
-				if d := read(t, src); len(d.Users) != 20 { // 24 requests in all
-					t.Fatalf("second read: %d users", len(d.Users))
+			onelogin.SetClock(src, clock.Now, clock.Wait)
+			start := clock.Now()
+			for i := range tt.reads {
+				if d := read(t, src); len(d.Users) != 20 {
+					t.Fatalf("read %d: %d users", i+1, len(d.Users))
 				}
+			}
+			// 12 requests a read: more than one window allows, so the
+			// reads waited for a reset. One at a time, they waited for
+			// one reset exactly; in parallel, a response of the old
+			// window read after the clock moved makes the client wait for
+			// the next reset too, which is safe.
+			took := clock.Now().Sub(start)
+			if took < tt.window || (tt.concurrency == 1 && took != tt.window) {
+				t.Errorf("the reads took %v on the clock, want the %v window to pass", took, tt.window)
+			}
+			if n := srv.Requests(""); n != 12*tt.reads {
+				t.Errorf("%d requests, want %d: none refused", n, 12*tt.reads)
 			}
 		})
 	}

@@ -148,7 +148,7 @@ func (s *Source) ReadChanges(ctx context.Context, raw string) (*source.Changes, 
 // read is ReadChanges; withCursor false skips encoding the next cursor,
 // which a plain Read throws away.
 func (s *Source) read(ctx context.Context, raw string, withCursor bool) (*source.Changes, error) {
-	start := time.Now().UTC()
+	start := s.c.now().UTC()
 	seen := &dates{}
 	ctx = context.WithValue(ctx, datesKey{}, seen)
 	var prev *cursor

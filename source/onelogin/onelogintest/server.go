@@ -194,7 +194,8 @@ func (s *Server) OmitAfterCursor(route string) {
 	s.noCursor[route] = true
 }
 
-// SetClock replaces the clock that stamps updated_at.
+// SetClock replaces the clock that stamps updated_at and Date, and that
+// times the rate limit windows.
 func (s *Server) SetClock(now func() time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -310,8 +311,8 @@ func (s *Server) authorized(r *http.Request) bool {
 func (s *Server) rate(w http.ResponseWriter) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
-	if s.reset.IsZero() || now.After(s.reset) {
+	now := s.now()
+	if s.reset.IsZero() || !now.Before(s.reset) {
 		s.reset, s.remaining = now.Add(s.window), s.rateLimit
 	}
 	ok := s.remaining > 0
