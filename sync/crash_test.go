@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -186,5 +187,60 @@ func TestLandedButUnrecordedCreatesStayOwned(t *testing.T) {
 		if !owned {
 			t.Errorf("group %q is not owned", g.DisplayName)
 		}
+	}
+}
+
+// failingState fails every Record call after the first ok ones.
+type failingState struct {
+	*sync.MemoryState
+	mu gosync.Mutex
+	ok int
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+func (f *failingState) Record(ctx context.Context, recs ...sync.Record) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ok == 0 {
+		return errDiskFull
+	}
+	f.ok--
+	return f.MemoryState.Record(ctx, recs...)
+}
+
+// TestApplyStopsWhenItCannotRecord: writes whose links cannot be stored
+// must not go on.
+func TestApplyStopsWhenItCannotRecord(t *testing.T) {
+	e := newEnv(t, 40, 2)
+	st := &failingState{MemoryState: sync.NewMemoryState(), ok: 2} // the intents, then one link
+	e.state = st
+	eng := e.engine(sync.WithConcurrency(1))
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Apply(ctx(t), p)
+	if !errors.Is(err, errDiskFull) {
+		t.Fatalf("Apply = %v, want the record error", err)
+	}
+	if posts := e.srv.Stats().Count("POST", ""); posts != 2 || res.Applied != 2 {
+		t.Errorf("%d creates sent, %s; want 2: none after the failed record", posts, res.SummaryLine())
+	}
+}
+
+// TestStateOfAnotherTarget: a state naming another target is refused.
+func TestStateOfAnotherTarget(t *testing.T) {
+	e := newEnv(t, 5, 1)
+	path := filepath.Join(t.TempDir(), "state.json")
+	st := sync.NewFileState(path)
+	defer st.Close()
+	e.state = st
+	e.apply(e.engine(sync.WithTargetName("acme.goskope.com")))
+	if _, err := e.engine(sync.WithTargetName("other.goskope.com")).Plan(ctx(t)); !errors.Is(err, sync.ErrStateCorrupt) {
+		t.Fatalf("Plan with the state of another target = %v, want ErrStateCorrupt", err)
+	}
+	if _, err := e.engine(sync.WithTargetName("acme.goskope.com")).Plan(ctx(t)); err != nil {
+		t.Fatal(err)
 	}
 }

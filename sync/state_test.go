@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -236,5 +237,37 @@ func TestFileStateJournalAfterCrash(t *testing.T) {
 	}
 	if got, err = st.Load(ctx); err != nil || got.Users["e"].TargetID != "te" || got.Serial != 3 {
 		t.Fatalf("Load = %+v, %v", got, err)
+	}
+}
+
+// TestFileStateConcurrentRecords: records from many goroutines at once
+// (one fsync for those that arrive together) all survive.
+func TestFileStateConcurrentRecords(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	st := sync.NewFileState(path)
+	const n = 64
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			id := "u" + strconv.Itoa(i)
+			errs <- st.Record(ctx, sync.Record{Op: sync.OpLink, Kind: sync.KindUser, SourceID: id,
+				Link: &sync.Link{TargetID: "t" + id, Origin: sync.OriginCreated}})
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	st = sync.NewFileState(path)
+	defer st.Close()
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Users) != n || s.Users["u7"].TargetID != "tu7" {
+		t.Fatalf("%d links after %d concurrent records", len(s.Users), n)
 	}
 }
