@@ -462,7 +462,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 	t := a.e.target
 	obj := c.Object
 	fail := func(err error) Outcome {
-		return Outcome{TargetID: obj.TargetID, err: fmt.Errorf("%s %s: %w", c.Action, obj, err)}
+		return Outcome{TargetID: obj.TargetID, err: changeFailed(c.Action, obj, err)}
 	}
 	switch c.Action {
 	case ActionCreateUser:
@@ -630,7 +630,7 @@ func (a *applier) membersOutcome(groupID string, missing []Ref) Outcome {
 // to date.
 func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outcome {
 	obj := c.Object
-	fail := func(err error) Outcome { return Outcome{err: fmt.Errorf("%s %s: %w", c.Action, obj, err)} }
+	fail := func(err error) Outcome { return Outcome{err: changeFailed(c.Action, obj, err)} }
 	if !a.e.policy.Adopt {
 		return fail(fmt.Errorf("%w; adoption is off", conflict))
 	}

@@ -1,8 +1,11 @@
 package sync
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/provsync/provsync/target"
 )
 
 // named returns err prefixed with name, the component that returned it,
@@ -30,3 +33,34 @@ func namesItself(msg, name string) bool {
 	}
 	return strings.HasPrefix(msg, base+":") || strings.Contains(msg, ": "+base+":")
 }
+
+// changeError is the error of one change: the change as the plan names it
+// ("create-user user \"ada@example.com\"") and the cause.
+type changeError struct {
+	change string
+	err    error
+}
+
+// changeFailed wraps err, the failure of action on obj.
+func changeFailed(action Action, obj Ref, err error) error {
+	return &changeError{change: fmt.Sprintf("%s %s", action, obj), err: err}
+}
+
+// Error names the change once: a target error's own operation and object
+// ("create user userName=ada@example.com") say the same again and are
+// left out of the text (they stay in the wrapped *target.Error).
+func (e *changeError) Error() string {
+	msg := e.err.Error()
+	var te *target.Error
+	if errors.As(e.err, &te) {
+		op := te.Op
+		if te.Object != "" {
+			op += " " + te.Object
+		}
+		msg = strings.TrimPrefix(msg, op+": ")
+	}
+	return e.change + ": " + msg
+}
+
+// Unwrap returns the cause.
+func (e *changeError) Unwrap() error { return e.err }

@@ -6,12 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/file"
 	"github.com/provsync/provsync/source/sourcetest"
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/target"
+	"github.com/provsync/provsync/target/netskope"
+	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
 // failing is a source whose reads fail with err.
@@ -78,5 +82,43 @@ func TestErrorsAddContextOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A failed change is named once, as the plan names it; the target's own
+// operation and object ("create user userName=...") are not repeated.
+func TestChangeErrorsNameTheChangeOnce(t *testing.T) {
+	e := newEnv(t, 2, 1)
+	client, err := netskope.New(e.srv.URL(), e.srv.Token(), netskope.WithRateLimit(0, 0),
+		netskope.WithBackoff(time.Millisecond, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := sync.New(e.src, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.SetFaults(netskopetest.Faults{Rate500: 1})
+	res, err := eng.Apply(ctx(t), p)
+	if err != nil || res.Failed == 0 {
+		t.Fatalf("Apply against a failing server: %v, %+v", err, res)
+	}
+	for _, line := range strings.Split(res.Err().Error(), "\n") {
+		named := strings.HasPrefix(line, `create-user user "`) || strings.HasPrefix(line, `create-group group "`)
+		if strings.Contains(line, "create user") || strings.Contains(line, "create group") || strings.Contains(line, "Name=") ||
+			!named || !strings.Contains(line, ": 500 Internal Server Error") {
+			t.Errorf("change error %q: want the change named once, then the status", line)
+		}
+		if w := sourcetest.RepeatedContext(line); w != "" {
+			t.Errorf("%q repeats %q", line, w)
+		}
+	}
+	var te *target.Error
+	if !errors.As(res.Err(), &te) || te.Status != 500 {
+		t.Errorf("the target's error is not reachable: %v", res.Err())
 	}
 }
