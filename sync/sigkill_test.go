@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	gosync "sync"
 	"sync/atomic"
@@ -211,6 +212,10 @@ func TestSIGKILLDuringInitialSync(t *testing.T) {
 	t.Logf("%d SIGKILLs during the initial sync of %d users, then a run with %d users (%d writes): "+
 		"%d target users, %d duplicates, %d unowned, links %d created / %d adopted, %d active (want %d)",
 		done, users, keep, shrunkWrites, a.Users, a.Duplicates, a.Unowned, a.Created, a.Adopted, a.Active, wantActive)
+	// No debris: interrupted saves' temporaries are gone.
+	if got, want := names(t, filepath.Dir(state)), []string{"state.json", "state.json.journal", "state.json.lock"}; !slices.Equal(got, want) {
+		t.Errorf("the state's directory holds %v, want %v", got, want)
+	}
 	if probes == 0 || locked != probes {
 		t.Errorf("%d of %d loads of the state during an engine process's apply got ErrLocked; want all", locked, probes)
 	}
