@@ -3,6 +3,7 @@ package netskopetest
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,9 @@ func TestCloseCutsLatencyShort(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	time.Sleep(50 * time.Millisecond) // let the request start waiting
+	for s.Stats().Requests == 0 { // the request is in the handler, in or before its latency
+		runtime.Gosched()
+	}
 	closed := make(chan struct{})
 	go func() { s.Close(); close(closed) }()
 	select {
