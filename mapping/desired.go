@@ -87,4 +87,15 @@ type Desired struct {
 	ManagedUserAttributes []string
 	// ManagedGroupAttributes are the group SCIM paths the mapping owns.
 	ManagedGroupAttributes []string
+	// Warnings are likely mistakes in the rules that only the data
+	// reveals, each naming the filter or rule and the attribute or group:
+	// a scoping filter clause or group rule condition on an attribute no
+	// source user has, or a member of test naming no source group. They
+	// do not stop a plan.
+	Warnings []string
+	// ScopeSuspect is set when the scoping filters accepted none of the
+	// directory's users and Warnings name a filter that can accept no
+	// one: most likely a mistake rather than everyone leaving scope. The
+	// engine holds such a plan for confirmation.
+	ScopeSuspect bool
 }

@@ -129,6 +129,11 @@ type GroupRule struct {
 // Replace takes precedence over the rules before it (its groups replace
 // theirs); a rule with Stop makes the first match win for the users it
 // matches.
+//
+// A member of condition tests the source's memberships, never the groups
+// rules make, so rules do not depend on each other and cannot form a
+// cycle; RuleMapper warns (Desired.Warnings) about a condition naming no
+// source group or an attribute no source user has.
 type GroupRules []GroupRule
 
 // compiledCond is a condition ready to run.

@@ -109,6 +109,7 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 		ManagedGroupAttributes: []string{scim.PathDisplayName, scim.PathExternalID},
 	}
 	inScope := make(map[string]bool, len(dir.Users))
+	accepted := 0
 	ruleMembers := map[string][]string{} // group name as first spelled -> user ids
 	var ruleOrder []string
 	ruleKey := map[string]string{} // lower-case name -> first spelling
@@ -120,6 +121,7 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 		if !m.scope.InScope(u, mem) {
 			continue
 		}
+		accepted++
 		du, oerr := m.users.Map(u)
 		if oerr != nil {
 			d.Failed = append(d.Failed, *oerr)
@@ -180,6 +182,13 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 			Group:    scim.Group{DisplayName: display},
 			Members:  members,
 		})
+	}
+	if len(dir.Users) > 0 {
+		groups := &knownGroups{dir: dir}
+		var blocked bool
+		d.Warnings, blocked = m.scope.unseen(dir, groups)
+		d.Warnings = append(d.Warnings, m.rules.unseen(dir, groups)...)
+		d.ScopeSuspect = blocked && accepted == 0
 	}
 	return d, nil
 }

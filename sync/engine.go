@@ -214,6 +214,12 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if e.partial {
 		p.Reasons = append(p.Reasons, "partial source (provision on demand): nothing is deprovisioned, and only the memberships of the users read change")
 	}
+	p.Warnings = desired.Warnings
+	if desired.ScopeSuspect {
+		p.NeedsConfirmation = p.Applyable || p.NeedsConfirmation
+		p.Applyable = false
+		p.Reasons = append(p.Reasons, fmt.Sprintf("the scoping filters accept none of the %d source users, and a filter tests what no source user has (see the warnings); fix the filter, or apply with confirmation", len(dir.Users)))
+	}
 	p.CreatedAt, p.Source, p.Target = e.now(), e.source.Name(), e.targetName
 	p.read, p.Incremental = pending, pending != nil && pending.incremental
 	p.gone = gone

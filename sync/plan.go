@@ -148,11 +148,16 @@ type Plan struct {
 	Complete bool `json:"complete"`
 	// Applyable is false when the plan must not be applied as it is.
 	Applyable bool `json:"applyable"`
-	// NeedsConfirmation is set when only a deletion limit stops the plan;
-	// Apply with Confirm() carries it out anyway.
+	// NeedsConfirmation is set when only a deletion limit, or a scope
+	// that accepts no one because of a likely mistake (see Warnings),
+	// stops the plan; Apply with Confirm() carries it out anyway.
 	NeedsConfirmation bool `json:"needsConfirmation,omitempty"`
 	// Reasons say why the plan is incomplete or not applyable.
 	Reasons []string `json:"reasons,omitempty"`
+	// Warnings are likely mistakes in the mapping that the source's data
+	// reveals (mapping.Desired.Warnings): a scoping filter or group rule
+	// on an attribute no source user has, or naming no source group.
+	Warnings []string `json:"warnings,omitempty"`
 	// Changes are the steps, in the order Apply carries them out.
 	Changes []Change `json:"changes"`
 	// Problems are objects left alone, each with its cause.
@@ -278,6 +283,9 @@ func (p *Plan) Render(w io.Writer, maxChanges int) error {
 		for _, r := range p.Reasons {
 			fmt.Fprintf(&b, "  ! %s\n", r)
 		}
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "  warning: %s\n", w)
 	}
 	for i, c := range p.Changes {
 		if maxChanges > 0 && i == maxChanges {

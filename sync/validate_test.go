@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/target/netskope"
@@ -41,6 +42,17 @@ func (f *rawFeed) ReadChanges(_ context.Context, cursor string) (*source.Changes
 		return &source.Changes{Users: d.Users, Groups: d.Groups, Cursor: "1", Full: true}, nil
 	}
 	return f.next, nil
+}
+
+// newTarget starts an embedded Netskope server and a client for it.
+func newTarget(t *testing.T) (*netskopetest.Server, *netskope.Client) {
+	t.Helper()
+	srv := netskopetest.New(t)
+	c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
 }
 
 func validSource() *source.Directory {
@@ -92,11 +104,7 @@ func TestInvalidReadWritesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := netskopetest.New(t)
-			c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
+			srv, c := newTarget(t)
 			var src source.Source
 			if tt.dir != nil {
 				d := validSource()
@@ -134,6 +142,84 @@ func TestInvalidReadWritesNothing(t *testing.T) {
 			}
 			if n := srv.UserCount(); n != users {
 				t.Errorf("the target holds %d users, want %d", n, users)
+			}
+		})
+	}
+}
+
+// TestScopeOnMissingAttributeIsHeld: a scoping filter on an attribute no
+// source user has is a warning naming the filter and the attribute; when
+// it leaves no user in scope, the plan waits for confirmation instead of
+// deprovisioning everyone, however few they are.
+func TestScopeOnMissingAttributeIsHeld(t *testing.T) {
+	filter := func(name, attr, value string) mapping.ScopingFilter {
+		return mapping.ScopingFilter{Name: name, Clauses: []mapping.Clause{{Attribute: attr, Operator: mapping.OpEquals, Value: value}}}
+	}
+	tests := []struct {
+		name     string
+		scope    mapping.Scope
+		warnings []string
+		held     bool
+		writes   bool // the plan applies and deactivates
+	}{
+		{name: "misspelt attribute", scope: mapping.Scope{filter("Sales", "departmnet", "Sales")},
+			warnings: []string{`scoping filter "Sales" clause 0 (departmnet EQUALS "Sales"): no source user has attribute "departmnet"`},
+			held:     true},
+		{name: "present attribute, no match", scope: mapping.Scope{filter("Nobody", "department", "Nobody")}, writes: true},
+		{name: "another filter accepts", scope: mapping.Scope{filter("Typo", "departmnet", "Sales"), filter("R&D", "department", "R&D")},
+			warnings: []string{`scoping filter "Typo" clause 0`}, writes: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newTarget(t)
+			dir := validSource()
+			for i := range dir.Users {
+				dir.Users[i].Attributes = map[string]any{"department": "Sales"}
+			}
+			dir.Users[1].Attributes["department"] = "R&D"
+			src, state := rawSource{dir: dir}, sync.NewMemoryState()
+			first, err := sync.New(src, c, sync.WithState(state))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, res, err := first.Run(ctx(t), false); err != nil || res.Failed > 0 {
+				t.Fatalf("first run: %v %v", err, res)
+			}
+			m, err := mapping.Rules{Scope: tt.scope}.Compile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng, err := sync.New(src, c, sync.WithState(state), sync.WithMapper(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.ResetStats()
+			p, err := eng.Plan(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Warnings) != len(tt.warnings) {
+				t.Errorf("warnings %q, want %d", p.Warnings, len(tt.warnings))
+			}
+			var out strings.Builder
+			_ = p.Render(&out, 0)
+			for i, w := range tt.warnings {
+				if i < len(p.Warnings) && !strings.Contains(p.Warnings[i], w) {
+					t.Errorf("warning %d = %q, want it to contain %q", i, p.Warnings[i], w)
+				}
+				if !strings.Contains(out.String(), "warning: "+w) {
+					t.Errorf("the rendered plan lacks warning %q:\n%s", w, out.String())
+				}
+			}
+			if held := !p.Applyable && p.NeedsConfirmation; held != tt.held {
+				t.Errorf("applyable=%v needsConfirmation=%v reasons %q; want held=%v", p.Applyable, p.NeedsConfirmation, p.Reasons, tt.held)
+			}
+			_, err = eng.Apply(ctx(t), p)
+			if tt.held != errors.Is(err, sync.ErrNotApplyable) {
+				t.Errorf("Apply() = %v", err)
+			}
+			if w := srv.Stats().Writes(); (w > 0) != tt.writes {
+				t.Errorf("the target received %d writes, want writes=%v", w, tt.writes)
 			}
 		})
 	}

@@ -67,6 +67,17 @@
 //	                               # error (it reads as "no deletions" or "no limit" alike),
 //	                               # and so is a maxPercent above 100 (it could never hold)
 //	approval: [create, update, delete]   # actions held for an administrator's approval
+//
+// # What Parse cannot know
+//
+// Scoping filters and group rules name source attributes and groups,
+// which only the source's data shows. A clause or condition on an
+// attribute no source user has, or a member of test naming no source
+// group (conditions test the source's memberships, never the groups rules
+// make, so rules cannot refer to each other and no cycle is possible), is
+// therefore reported when a plan is made, as a warning naming the filter
+// or rule (sync.Plan.Warnings); a scope that accepts no user because of
+// one holds the plan for confirmation.
 package config
 
 import (
