@@ -1,10 +1,13 @@
 package sync_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 
+	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/target"
@@ -175,4 +178,53 @@ func TestGroupsListedWithoutMembersAreRead(t *testing.T) {
 			t.Errorf("plan %d read %d groups by id, want 4", round+1, got)
 		}
 	}
+}
+
+// hidingTarget is a target whose group listings leave out one group.
+type hidingTarget struct {
+	*netskope.Client
+	hide string // group id
+}
+
+func (h hidingTarget) ListGroups(ctx context.Context, opts ...target.ReadOption) ([]scim.Group, error) {
+	gs, err := h.Client.ListGroups(ctx, opts...)
+	return slices.DeleteFunc(gs, func(g scim.Group) bool { return g.ID == h.hide }), err
+}
+
+// TestLinkedGroupsAreConfirmed: a group listing that lacks a linked group
+// which a read by id finds plans nothing; one whose missing linked group is
+// gone (404) plans on and drops the link.
+func TestLinkedGroupsAreConfirmed(t *testing.T) {
+	e := newEnv(t, 20, 3)
+	e.apply(e.engine())
+	snap, err := e.state.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden, gone := e.dir.Groups[0].ID, e.dir.Groups[1].ID
+	eng, err := sync.New(e.src, hidingTarget{e.client, snap.Groups[hidden].TargetID}, sync.WithState(e.state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes, members := e.srv.Stats().Writes(), e.storedMemberships()
+	if p, _, err := eng.Sync(ctx(t)); !errors.Is(err, sync.ErrTargetRead) || !errors.Is(err, target.ErrIncomplete) || p != nil {
+		t.Fatalf("Sync with a linked group hidden = %v, %v; want ErrTargetRead (ErrIncomplete)", p != nil, err)
+	}
+	if e.srv.Stats().Writes() != writes || e.storedMemberships() != members {
+		t.Fatal("a read that hid a linked group led to writes")
+	}
+
+	if err := e.client.DeleteGroup(ctx(t), snap.Groups[gone].TargetID); err != nil {
+		t.Fatal(err)
+	}
+	e.edit(func(d *source.Directory) { d.Groups = slices.DeleteFunc(d.Groups, func(g source.Group) bool { return g.ID == gone }) })
+	eng = e.engine()
+	e.apply(eng)
+	if snap, err = e.state.Load(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := snap.Groups[gone]; ok {
+		t.Errorf("the link of group %s, gone from source and target, was kept", gone)
+	}
+	e.mustBeEmpty(eng)
 }
