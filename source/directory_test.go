@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/synth"
 )
 
 func validDir() *source.Directory {
@@ -226,6 +227,18 @@ func TestIndex(t *testing.T) {
 	for _, tt := range trans {
 		if got := x.TransitiveMembers(tt.group); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("TransitiveMembers(%s) = %v, want %v", tt.group, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkValidate measures Validate on a 10,000-user directory, which
+// the engine runs on every read.
+func BenchmarkValidate(b *testing.B) {
+	d := synth.Generate(synth.Config{Users: 10000, Groups: 200, MembershipsPerUser: 3, Seed: 1})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Validate(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

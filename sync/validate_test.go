@@ -182,7 +182,7 @@ func TestScopeOnMissingAttributeIsHeld(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, res, err := first.Run(ctx(t), false); err != nil || res.Failed > 0 {
+			if _, res, err := first.Sync(ctx(t)); err != nil || res.Failed > 0 {
 				t.Fatalf("first run: %v %v", err, res)
 			}
 			m, err := mapping.Rules{Scope: tt.scope}.Compile()
