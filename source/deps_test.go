@@ -42,3 +42,24 @@ func TestAdaptersDoNotImportTheEngine(t *testing.T) {
 		t.Fatalf("only %d packages under source/ and target/ listed", adapters)
 	}
 }
+
+// TestRetryIsALeaf keeps internal/retry, the retry policy every client
+// shares, on the standard library alone, so that any client can import it
+// whatever it is built on.
+func TestRetryIsALeaf(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}",
+		"github.com/provsync/provsync/internal/retry").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	if got := strings.Fields(string(out)); len(got) != 1 || got[0] != "github.com/provsync/provsync/internal/retry" {
+		t.Errorf("internal/retry depends on %v; the standard library only, please", got)
+	}
+}

@@ -76,16 +76,7 @@ func newAdapter(cfg *Config, cred azcore.TokenCredential, requests *atomic.Int64
 	writers.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonSerializationWriterFactory()
 
 	log := cfg.Logger
-	retry := khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
-		MaxRetries: cfg.MaxRetries,
-		ShouldRetry: func(delay time.Duration, attempt int, req *http.Request, resp *http.Response) bool {
-			log.Warn("graph: throttled or unavailable, retrying",
-				zap.Int("status", resp.StatusCode), zap.String("path", req.URL.Path),
-				zap.String("retryAfter", resp.Header.Get("Retry-After")), zap.Int("attempt", attempt+1),
-				zap.String("throttleScope", resp.Header.Get("x-ms-throttle-scope")))
-			return true
-		},
-	})
+	retry := &retryHandler{policy: retryPolicy(cfg), log: log}
 	opts := core.GraphClientOptions{GraphServiceVersion: "v1.0"}
 	middleware := []khttp.Middleware{
 		core.NewGraphTelemetryHandler(&opts),

@@ -7,11 +7,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/source"
 )
 
@@ -116,10 +118,15 @@ type Config struct {
 	// host (a proxy or gateway): the token must still be for the cloud's
 	// Graph, e.g. "https://graph.microsoft.us/.default".
 	TokenScopes []string `json:"tokenScopes,omitempty"`
-	// MaxRetries bounds the retries of a throttled (429) or unavailable
-	// (503, 504) request; each waits what Retry-After says. Default 5,
-	// at most 10; the waits of one request add up to at most 180 s.
+	// MaxRetries bounds the retries of a throttled (429) or failed (500,
+	// 502, 503, 504) read: 0 means the default, 5, and a negative number
+	// none, as in every provsync client. Each retry waits what
+	// Retry-After says, else backs off; no retry starts once the waits of
+	// one request add up to 180 s.
 	MaxRetries int `json:"maxRetries,omitempty"`
+	// Backoff is the first retry's wait when Graph names none, doubling
+	// each time up to 30s, with full jitter; 0 means 1s.
+	Backoff time.Duration `json:"backoff,omitempty"`
 	// PageSize is the $top of list requests, 1 to 999. Default 999.
 	PageSize int `json:"pageSize,omitempty"`
 	// HTTPClient, when set, carries the Graph requests (under the retry
@@ -141,9 +148,10 @@ const (
 )
 
 const (
-	defaultMaxRetries = 5
-	maxMaxRetries     = 10
-	maxPageSize       = 999
+	maxPageSize = 999
+	// retryBudget bounds the waits of one request's retries, as kiota's
+	// retry handler, which this source used before, does.
+	retryBudget = 180 * time.Second
 )
 
 // MarshalLogObject logs the configuration without the secret or the
@@ -217,11 +225,11 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.TokenScopes) == 0 && gu != nil && gu.Host != "" {
 		c.TokenScopes = []string{gu.Scheme + "://" + gu.Host + "/.default"}
 	}
-	switch {
-	case c.MaxRetries == 0:
-		c.MaxRetries = defaultMaxRetries
-	case c.MaxRetries < 0 || c.MaxRetries > maxMaxRetries:
-		bad("MaxRetries %d is out of range 1..%d", c.MaxRetries, maxMaxRetries)
+	if c.MaxRetries == 0 {
+		c.MaxRetries = retry.DefaultMaxRetries
+	}
+	if c.Backoff < 0 {
+		bad("Backoff %v: want 0 (the default) or more", c.Backoff)
 	}
 	switch {
 	case c.PageSize == 0:

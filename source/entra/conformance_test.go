@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zaptest"
 
@@ -83,6 +84,8 @@ func (h *harness) Open(ctx context.Context, t *testing.T, want *source.Directory
 		ServicePrincipalID: h.sp.ID,
 		UserAttributes:     conformanceAttrs[3:],
 		PageSize:           100, // page everything
+		MaxRetries:         2,
+		Backoff:            time.Millisecond,
 		Logger:             zaptest.NewLogger(t),
 	}.Open()
 	if err != nil {
@@ -158,7 +161,7 @@ func (h *harness) Update(_ context.Context, t *testing.T, want *source.Directory
 
 func (h *harness) FailNext(*testing.T) error {
 	h.srv.InjectFault(graphtest.Fault{Route: graphtest.RouteAppRoleAssignedTo, Page: 2,
-		Status: http.StatusInternalServerError, Code: "UnknownError", Times: 1})
+		Status: http.StatusInternalServerError, Code: "UnknownError", Times: 3}) // the try and its 2 retries
 	return nil
 }
 

@@ -44,8 +44,12 @@
 //
 // # Failures
 //
-// Throttling (429) and unavailability (503, 504) are retried by kiota's
-// retry handler, waiting what Retry-After says, up to MaxRetries. Any
+// Throttling (429) and server errors (500, 502, 503, 504) are retried up
+// to MaxRetries times (default 5; negative for none), waiting what
+// Retry-After says, else backing off exponentially from Backoff with full
+// jitter, until the waits of one request reach 180 s: the retry policy
+// every provsync client shares, in the Graph pipeline's place of kiota's
+// retry handler, which retries neither 500 nor 502. Any
 // request that still fails fails the whole read, so the engine
 // deprovisions nothing from it; errors match source.ErrUnavailable,
 // source.ErrIncomplete (a page after the first failed) or

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/provsync/provsync/source/entra"
 	"github.com/provsync/provsync/source/entra/graphtest"
@@ -36,7 +37,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	tn.assign(guest)
 	tn.assign(us[35], tn.def) // Default Access: left out
-	src := tn.open()
+	src := tn.open(func(c *entra.Config) { c.MaxRetries, c.Backoff = 2, time.Millisecond })
 
 	ns := netskopetest.New(t)
 	client, err := netskope.New(ns.URL(), ns.Token(), netskope.WithRateLimit(0, 0))
@@ -97,7 +98,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A Graph read failing partway plans nothing.
-	tn.srv.InjectFault(graphtest.Fault{Route: graphtest.RouteAppRoleAssignedTo, Status: http.StatusInternalServerError, Times: 1})
+	tn.srv.InjectFault(graphtest.Fault{Route: graphtest.RouteAppRoleAssignedTo, Status: http.StatusInternalServerError, Times: 3})
 	must(t, tn.srv.RemoveMembers(sales, us[3:10]...))
 	if _, err := eng.Plan(ctx(t)); !errors.Is(err, sync.ErrSourceRead) {
 		t.Fatalf("Plan after a failed read: %v", err)

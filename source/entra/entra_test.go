@@ -434,9 +434,9 @@ func TestThrottling(t *testing.T) {
 
 func TestFailurePartway(t *testing.T) {
 	tn, _ := bigTenant(t, 10, 2500)
-	s := tn.open()
+	s := tn.open(func(c *entra.Config) { c.MaxRetries, c.Backoff = 2, time.Millisecond })
 	tn.srv.InjectFault(graphtest.Fault{Route: graphtest.RouteMembers, Page: 3, Status: http.StatusInternalServerError,
-		Code: "UnknownError", Times: 1})
+		Code: "UnknownError"})
 	dir, err := s.Read(ctx(t))
 	if dir != nil || err == nil {
 		t.Fatalf("Read = %v, %v; want an error and no directory", dir != nil, err)
@@ -448,11 +448,12 @@ func TestFailurePartway(t *testing.T) {
 	if !errors.As(err, &ge) || ge.Status != 500 || ge.Code != "UnknownError" || !strings.Contains(err.Error(), "members of group") {
 		t.Errorf("error %q, GraphError %+v", err, ge)
 	}
-	if n := tn.srv.RequestsTo(graphtest.RouteMembers); n != 3 {
-		t.Errorf("members: %d requests, want 3 (a 500 is not retried)", n)
+	if n := tn.srv.RequestsTo(graphtest.RouteMembers); n != 5 {
+		t.Errorf("members: %d requests, want 5 (pages 1 and 2, page 3 and its 2 retries)", n)
 	}
 	// ReadChanges fails the same way, with no changes and no cursor.
-	tn.srv.InjectFault(graphtest.Fault{Route: graphtest.RouteMembers, Page: 2, Status: http.StatusBadGateway, Times: 1})
+	tn.srv.ClearFaults()
+	tn.srv.InjectFault(graphtest.Fault{Route: graphtest.RouteMembers, Page: 2, Status: http.StatusBadGateway})
 	if ch, err := s.ReadChanges(ctx(t), ""); ch != nil || !errors.Is(err, source.ErrIncomplete) {
 		t.Errorf("ReadChanges = %v, %v", ch, err)
 	}
@@ -538,5 +539,46 @@ func TestClouds(t *testing.T) {
 		if c.TokenScope != root+"/.default" || !strings.HasPrefix(c.AuthorityHost, "https://") || !strings.HasSuffix(c.AuthorityHost, "/") {
 			t.Errorf("cloud %+v", c)
 		}
+	}
+}
+
+// Reads retry 500 and 502 as they retry 429, 503 and 504: with one request
+// in 20 failing, full reads of a 300-user tenant complete, every time.
+func TestServerErrorsRetried(t *testing.T) {
+	for _, scope := range []entra.Scope{entra.ScopeAssigned, entra.ScopeAll} {
+		t.Run(string(scope), func(t *testing.T) {
+			tn, all := bigTenant(t, 100, 200)
+			for g := range 10 {
+				tn.assign(tn.group(fmt.Sprint("Team ", g), all[g*30:g*30+30]...))
+			}
+			for i, status := range []int{http.StatusInternalServerError, http.StatusBadGateway} {
+				// Deterministic 5%: every 20th request, shifted so that the
+				// two statuses hit different requests.
+				tn.srv.InjectFault(graphtest.Fault{Status: status, Code: "UnknownError", Every: 20 + i})
+			}
+			s := tn.open(func(c *entra.Config) { c.Scope, c.PageSize, c.Backoff = scope, 10, time.Millisecond })
+			want := ""
+			for run := range 5 {
+				before := tn.srv.Requests()
+				dir, err := s.Read(ctx(t))
+				if err != nil {
+					t.Fatalf("read %d: %v", run, err)
+				}
+				if len(dir.Users) != 300 {
+					t.Fatalf("read %d: %d users, want 300", run, len(dir.Users))
+				}
+				if got := canon(dir); want == "" {
+					want = got
+				} else if got != want {
+					t.Fatalf("read %d differs from the first", run)
+				}
+				if n := tn.srv.Requests() - before; n < 20 {
+					t.Fatalf("read %d made %d requests: too few to meet a fault", run, n)
+				}
+			}
+			if n := tn.logs.FilterMessage("graph: throttled or unavailable, retrying").Len(); n == 0 {
+				t.Error("no retry was logged: no fault was met")
+			}
+		})
 	}
 }

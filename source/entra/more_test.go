@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -189,7 +190,7 @@ func TestConfigValidation(t *testing.T) {
 		{"http graph", entra.Config{Credential: cred, AppID: "y", GraphURL: "http://graph.example.com/v1.0"}, "localhost only"},
 		{"http authority", entra.Config{Credential: cred, AppID: "y", AuthorityHost: "http://login.example.com/"}, "not an https URL"},
 		{"page size", entra.Config{Credential: cred, AppID: "y", PageSize: 1000}, "PageSize"},
-		{"retries", entra.Config{Credential: cred, AppID: "y", MaxRetries: 11}, "MaxRetries"},
+		{"backoff", entra.Config{Credential: cred, AppID: "y", Backoff: -time.Second}, "Backoff"},
 		{"attribute", entra.Config{Credential: cred, AppID: "y", UserAttributes: []string{"a,b"}}, "not a property name"},
 		{"guest", entra.Config{Credential: cred, AppID: "y", GuestUserName: "x"}, "GuestUserName"},
 	} {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 	"google.golang.org/api/googleapi"
 
+	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/internal/httpx"
 )
@@ -29,7 +30,8 @@ func newCaller(c *Config) *caller {
 	if c.RequestsPerMinute > 0 {
 		lim = rate.NewLimiter(rate.Limit(float64(c.RequestsPerMinute)/60), max(1, c.Concurrency))
 	}
-	return &caller{limiter: lim, retry: httpx.Retrier{Name: "google", Max: c.MaxRetries, Base: c.Backoff, Log: c.Logger}}
+	return &caller{limiter: lim, retry: httpx.Retrier{Name: "google",
+		Policy: retry.Policy{MaxRetries: c.MaxRetries, Backoff: c.Backoff}, Log: c.Logger}}
 }
 
 // do runs fn, one request, retrying what is retryable. what names the
@@ -57,12 +59,12 @@ func retryable(err error) (time.Duration, bool) {
 		switch ge.Code {
 		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			return httpx.RetryAfter(ge.Header, httpx.MaxWait), true
+			wait, _ := retry.ServerWait(ge.Code, ge.Header, time.Now())
+			return wait, true
 		case http.StatusForbidden:
-			for _, e := range ge.Errors {
-				if rateReasons[e.Reason] {
-					return httpx.RetryAfter(ge.Header, httpx.MaxWait), true
-				}
+			if rateLimited(ge) {
+				wait, _ := retry.ServerWait(ge.Code, ge.Header, time.Now())
+				return wait, true
 			}
 		}
 		return 0, false

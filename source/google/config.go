@@ -135,10 +135,12 @@ type Config struct {
 	RequestsPerMinute int `json:"requestsPerMinute,omitempty"`
 	// MaxRetries is how many times a throttled or failed request is
 	// retried (403 rateLimitExceeded, userRateLimitExceeded or
-	// quotaExceeded, 429, 5xx); default 6. Negative means none.
+	// quotaExceeded, 429, 5xx, a broken connection): 0 means the default,
+	// 5, and a negative number none, as in every provsync client.
 	MaxRetries int `json:"maxRetries,omitempty"`
-	// Backoff is the first retry's wait, doubling each time up to a
-	// minute, with full jitter; default 1s. A Retry-After header wins.
+	// Backoff is the first retry's wait when the server names none,
+	// doubling each time up to 30s, with full jitter; 0 means 1s. A
+	// Retry-After header wins.
 	Backoff time.Duration `json:"backoff,omitempty"`
 
 	// Logger receives debug and warning logs without personal data;
@@ -252,14 +254,8 @@ func (c *Config) fill() error {
 	if c.RequestsPerMinute == 0 {
 		c.RequestsPerMinute = 1500
 	}
-	if c.MaxRetries == 0 {
-		c.MaxRetries = 6
-	}
-	if c.MaxRetries < 0 {
-		c.MaxRetries = 0
-	}
-	if c.Backoff <= 0 {
-		c.Backoff = time.Second
+	if c.Backoff < 0 {
+		bad("Backoff %v: want 0 (the default) or more", c.Backoff)
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/time/rate"
 
+	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/internal/httpx"
 )
@@ -63,12 +64,13 @@ func newClient(c *Config) *client {
 	if c.RateLimit > 0 {
 		steady = rate.Limit(c.RateLimit)
 	}
-	return &client{base: c.BaseURL, hc: hc, retry: httpx.Retrier{Name: "onelogin", Max: c.MaxRetries, Base: c.Backoff, Log: c.Logger}, log: c.Logger, remaining: -1,
+	return &client{base: c.BaseURL, hc: hc, retry: httpx.Retrier{Name: "onelogin",
+		Policy: retry.Policy{MaxRetries: c.MaxRetries, Backoff: c.Backoff}, Log: c.Logger}, log: c.Logger, remaining: -1,
 		steady: steady, lim: rate.NewLimiter(steady, 1), now: time.Now, wait: waitUntil}
 }
 
 // waitUntil waits until t on the real clock, or until ctx is done.
-func waitUntil(ctx context.Context, t time.Time) error { return httpx.Sleep(ctx, time.Until(t)) }
+func waitUntil(ctx context.Context, t time.Time) error { return retry.Sleep(ctx, time.Until(t)) }
 
 // get fetches path with query and returns the body and headers, retrying
 // 429s, 5xxs and broken connections. what names the request in errors
@@ -95,7 +97,8 @@ func (c *client) get(ctx context.Context, what, path string, query url.Values) (
 			body, header = b, h
 			return false, 0, nil
 		case status == http.StatusTooManyRequests || status >= 500:
-			return true, httpx.RetryAfter(h, httpx.MaxWait), apiError(status, b)
+			wait, _ := retry.ServerWait(status, h, time.Now())
+			return true, wait, apiError(status, b)
 		}
 		return false, 0, apiError(status, b)
 	}, func(err error) error { return classify(what, err) })

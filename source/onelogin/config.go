@@ -95,15 +95,17 @@ type Config struct {
 	// Concurrency is how many requests run at once; default 4.
 	Concurrency int `json:"concurrency,omitempty"`
 	// MaxRetries is how many times a 429, a 5xx or a broken connection is
-	// retried; default 6, negative for none.
+	// retried: 0 means the default, 5, and a negative number none, as in
+	// every provsync client.
 	MaxRetries int `json:"maxRetries,omitempty"`
 	// RateLimit, if positive, caps the requests a second this source
 	// sends. Whatever it is, the source slows down when the
 	// X-RateLimit-Remaining header falls under a tenth of the limit, and
 	// waits for X-RateLimit-Reset when it reaches 0.
 	RateLimit float64 `json:"rateLimit,omitempty"`
-	// Backoff is the first retry's wait, doubling up to a minute, with
-	// full jitter; default 1s. A Retry-After header wins.
+	// Backoff is the first retry's wait when the server names none,
+	// doubling up to 30s, with full jitter; 0 means 1s. A Retry-After
+	// header wins.
 	Backoff time.Duration `json:"backoff,omitempty"`
 	// Overlap is how far before the last run's start an incremental read
 	// looks for updated users, against clock skew; default 5 minutes.
@@ -181,14 +183,8 @@ func (c Config) Open() (*Source, error) {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 4
 	}
-	if c.MaxRetries == 0 {
-		c.MaxRetries = 6
-	}
-	if c.MaxRetries < 0 {
-		c.MaxRetries = 0
-	}
-	if c.Backoff <= 0 {
-		c.Backoff = time.Second
+	if c.Backoff < 0 {
+		bad("Backoff %v: want 0 (the default) or more", c.Backoff)
 	}
 	if c.Overlap <= 0 {
 		c.Overlap = 5 * time.Minute

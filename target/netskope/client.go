@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/time/rate"
 
+	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/target"
 )
 
@@ -33,16 +33,14 @@ type Client struct {
 	host string // host[:port], for messages
 	cred *credential
 
-	hc          *http.Client
-	log         *zap.Logger
-	limiter     *rate.Limiter // nil when disabled
-	maxRetries  int
-	backoffBase time.Duration
-	backoffMax  time.Duration
-	pageSize    int
-	chunkSize   int
-	timeout     time.Duration
-	userAgent   string
+	hc        *http.Client
+	log       *zap.Logger
+	limiter   *rate.Limiter // nil when disabled
+	policy    retry.Policy  // retries and backoff; the jitter is below
+	pageSize  int
+	chunkSize int
+	timeout   time.Duration
+	userAgent string
 
 	// Clock, sleeper and jitter; tests in this package replace them to
 	// observe waits without waiting.
@@ -138,21 +136,19 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		cred = &credential{header: headerAPIToken, value: token, token: token}
 	}
 	c := &Client{
-		base:        u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"),
-		host:        u.Host,
-		cred:        cred,
-		hc:          &hc,
-		log:         o.logger,
-		maxRetries:  o.maxRetries,
-		backoffBase: o.backoffBase,
-		backoffMax:  o.backoffMax,
-		pageSize:    o.pageSize,
-		chunkSize:   o.chunkSize,
-		timeout:     o.requestTimeout,
-		userAgent:   o.userAgent,
-		now:         time.Now,
-		sleep:       sleepContext,
-		jitter:      fullJitter,
+		base:      u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"),
+		host:      u.Host,
+		cred:      cred,
+		hc:        &hc,
+		log:       o.logger,
+		policy:    retry.Policy{MaxRetries: o.maxRetries, Backoff: o.backoffBase, MaxBackoff: o.backoffMax},
+		pageSize:  o.pageSize,
+		chunkSize: o.chunkSize,
+		timeout:   o.requestTimeout,
+		userAgent: o.userAgent,
+		now:       time.Now,
+		sleep:     retry.Sleep,
+		jitter:    retry.FullJitter,
 	}
 	if o.rps > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(o.rps), o.burst)
@@ -227,27 +223,4 @@ func (c *Client) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("host", c.host)
 	enc.AddString("auth", c.cred.scheme())
 	return nil
-}
-
-// sleepContext waits for d or until ctx is done.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// fullJitter returns a random wait between 0 and d.
-func fullJitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d + 1)
 }

@@ -100,7 +100,7 @@ func TestNewValidatesTokenAndOptions(t *testing.T) {
 		{"nil logger", testToken, []Option{WithLogger(nil)}, "WithLogger"},
 		{"zero burst", testToken, []Option{WithRateLimit(4, 0)}, "WithRateLimit"},
 		{"NaN rate", testToken, []Option{WithRateLimit(nan(), 1)}, "WithRateLimit"},
-		{"negative retries", testToken, []Option{WithMaxRetries(-1)}, "WithMaxRetries"},
+		{"retries off", testToken, []Option{WithMaxRetries(-1)}, ""},
 		{"zero backoff", testToken, []Option{WithBackoff(0, time.Second)}, "WithBackoff"},
 		{"max below base", testToken, []Option{WithBackoff(time.Second, time.Millisecond)}, "WithBackoff"},
 		{"page size 0", testToken, []Option{WithPageSize(0)}, "WithPageSize"},
@@ -129,8 +129,8 @@ func TestNewValidatesTokenAndOptions(t *testing.T) {
 		})
 	}
 	// Several bad options are reported together.
-	_, err := New(base, testToken, WithPageSize(0), WithMaxRetries(-2))
-	if err == nil || !strings.Contains(err.Error(), "WithPageSize") || !strings.Contains(err.Error(), "WithMaxRetries") {
+	_, err := New(base, testToken, WithPageSize(0), WithBackoff(0, time.Second))
+	if err == nil || !strings.Contains(err.Error(), "WithPageSize") || !strings.Contains(err.Error(), "WithBackoff") {
 		t.Errorf("New with two bad options = %v, want both named", err)
 	}
 }

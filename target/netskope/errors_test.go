@@ -90,7 +90,7 @@ func TestErrorMapping(t *testing.T) {
 				}
 				writeRaw(w, tt.status, tt.contentType, tt.body)
 			})
-			c, _ := newTestClient(t, srv.URL, WithMaxRetries(0))
+			c, _ := newTestClient(t, srv.URL, WithMaxRetries(-1))
 			_, err := c.CreateUser(ctxT(t), &scim.User{UserName: userName})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("CreateUser = %v, want %v", err, tt.want)
@@ -127,7 +127,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestTransportErrorMapping(t *testing.T) {
-	c, _ := newTestClient(t, closedURL(t), WithMaxRetries(0))
+	c, _ := newTestClient(t, closedURL(t), WithMaxRetries(-1))
 	_, err := c.ListUsers(ctxT(t), target.WithFilter(scim.Eq("userName", "carol@example.com")))
 	var te *target.Error
 	if !errors.As(err, &te) || te.Status != 0 || te.Op != "list users" || te.Path != "/Users" ||

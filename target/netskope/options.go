@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/internal/retry"
 )
 
 // Defaults of the client's settings.
@@ -18,13 +20,14 @@ const (
 	DefaultRateLimit = 4.0
 	// DefaultBurst is the default number of requests sent back to back.
 	DefaultBurst = 1
-	// DefaultMaxRetries is how many times a failed request is retried.
-	DefaultMaxRetries = 5
+	// DefaultMaxRetries is how many times a failed request is retried,
+	// the same in every provsync client.
+	DefaultMaxRetries = retry.DefaultMaxRetries
 	// DefaultBackoffBase is the first backoff step when the server names
 	// no wait.
-	DefaultBackoffBase = 500 * time.Millisecond
+	DefaultBackoffBase = retry.DefaultBackoff
 	// DefaultBackoffMax bounds every backoff step.
-	DefaultBackoffMax = 30 * time.Second
+	DefaultBackoffMax = retry.DefaultMaxBackoff
 	// DefaultPageSize is the count asked for per list page.
 	DefaultPageSize = 100
 	// MaxPageSize is the largest page size accepted by WithPageSize; the
@@ -113,8 +116,10 @@ func WithRateLimit(rps float64, burst int) Option {
 	return optionFunc(func(o *options) { o.rps, o.burst = rps, burst })
 }
 
-// WithMaxRetries sets how many times a failed request is retried (n >= 0;
-// 0 disables retries). The default is DefaultMaxRetries.
+// WithMaxRetries sets how many times a failed request is retried. As in
+// every provsync client (the sources' MaxRetries fields), 0 means the
+// default, DefaultMaxRetries, and a negative n, such as -1, disables
+// retries.
 func WithMaxRetries(n int) Option {
 	return optionFunc(func(o *options) { o.maxRetries = n })
 }
@@ -170,9 +175,6 @@ func (o *options) validate() error {
 		bad("WithRateLimit: rps %v is not a number of requests per second", o.rps)
 	} else if o.rps > 0 && o.burst < 1 {
 		bad("WithRateLimit: burst %d must be at least 1 (or pass rps <= 0 to disable the limiter)", o.burst)
-	}
-	if o.maxRetries < 0 {
-		bad("WithMaxRetries: %d must be 0 (no retries) or more", o.maxRetries)
 	}
 	if o.backoffBase <= 0 || o.backoffMax < o.backoffBase {
 		bad("WithBackoff: need 0 < base <= max, got base %v, max %v", o.backoffBase, o.backoffMax)

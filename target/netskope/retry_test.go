@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/target"
 )
@@ -110,7 +111,7 @@ func TestRetryWaits(t *testing.T) {
 			name:      "huge Retry-After is bounded",
 			replies:   []reply{{429, map[string]string{"Retry-After": "99999999"}}},
 			retries:   5,
-			wantWaits: []time.Duration{maxServerWait},
+			wantWaits: []time.Duration{retry.MaxServerWait},
 		},
 		{
 			name:      "gives up after the retries",
@@ -122,8 +123,18 @@ func TestRetryWaits(t *testing.T) {
 		{
 			name:    "no retries",
 			replies: []reply{{429, map[string]string{"Retry-After": "2"}}},
-			retries: 0,
+			retries: -1,
 			wantErr: target.ErrRateLimited,
+		},
+		{
+			name:    "0 retries means the default",
+			replies: []reply{{503, nil}, {503, nil}, {503, nil}, {503, nil}, {503, nil}, {503, nil}, {503, nil}},
+			retries: 0,
+			wantWaits: []time.Duration{
+				100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
+				800 * time.Millisecond, time.Second,
+			},
+			wantErr: target.ErrUnavailable,
 		},
 		{
 			name:    "400 is not retried",
@@ -200,15 +211,15 @@ func equalDurations(a, b []time.Duration) bool {
 func TestFullJitterBounded(t *testing.T) {
 	for _, d := range []time.Duration{0, 1, time.Millisecond, 30 * time.Second} {
 		for range 200 {
-			if j := fullJitter(d); j < 0 || j > d {
-				t.Fatalf("fullJitter(%v) = %v, outside [0, %v]", d, j, d)
+			if j := retry.FullJitter(d); j < 0 || j > d {
+				t.Fatalf("retry.FullJitter(%v) = %v, outside [0, %v]", d, j, d)
 			}
 		}
 	}
 	// The default jitter is used: waits vary below the step.
 	srv, _ := newServer(t, scripted([]reply{{500, nil}, {500, nil}, {500, nil}}, okUser))
 	c, fc := newTestClient(t, srv.URL, noLimit(), WithBackoff(time.Second, 2*time.Second))
-	c.jitter = fullJitter
+	c.jitter = retry.FullJitter
 	if _, err := c.GetUser(ctxT(t), "u1"); err != nil {
 		t.Fatal(err)
 	}

@@ -9,12 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -22,6 +20,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/target"
 )
@@ -32,10 +31,6 @@ const (
 
 	// maxBody bounds a response body read into memory.
 	maxBody = 64 << 20
-	// maxServerWait bounds a wait asked for by the server, against absurd
-	// Retry-After or RateLimit-Reset values; the caller's context bounds
-	// it further.
-	maxServerWait = 15 * time.Minute
 	// defaultHold is how long requests are held when the rate budget is
 	// spent and the server names no reset.
 	defaultHold = time.Second
@@ -78,7 +73,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	if len(r.query) > 0 {
 		u += "?" + encodeQuery(r.query)
 	}
-	limit := c.maxRetries
+	limit := c.policy.Retries()
 	if r.retryCap > 0 && r.retryCap < limit {
 		limit = r.retryCap
 	}
@@ -274,18 +269,14 @@ func isCertificateError(err error) bool {
 		errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
-// retryWait returns how long to wait before retry number n: what
-// Retry-After says, else what RateLimit-Reset says on a 429, else
-// exponential backoff with full jitter.
+// retryWait returns how long to wait before retry number n (1-based):
+// what Retry-After says, else what RateLimit-Reset says on a 429, else
+// exponential backoff with full jitter (retry.Policy's).
 func (c *Client) retryWait(res *response, n int) time.Duration {
 	if d, ok := c.serverWait(res); ok {
 		return d
 	}
-	d := c.backoffBase
-	for i := 1; i < n && d < c.backoffMax; i++ {
-		d *= 2
-	}
-	return c.jitter(min(d, c.backoffMax))
+	return c.jitter(c.policy.Step(n - 1))
 }
 
 // serverWait returns the wait a response asks for, if it asks for one.
@@ -293,90 +284,30 @@ func (c *Client) serverWait(res *response) (time.Duration, bool) {
 	if res == nil {
 		return 0, false
 	}
-	now := c.now()
-	if d, ok := parseRetryAfter(res.header.Get("Retry-After"), now); ok {
-		return min(d, maxServerWait), true
-	}
-	if res.status == http.StatusTooManyRequests {
-		if d, ok := parseReset(res.header.Get("RateLimit-Reset"), now); ok {
-			return min(d, maxServerWait), true
-		}
-	}
-	return 0, false
-}
-
-// parseRetryAfter reads Retry-After: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		return secondsDuration(float64(n)), true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return max(t.Sub(now), 0), true
-}
-
-// parseReset reads RateLimit-Reset: seconds until the budget refills. A
-// value that can only be a Unix time is read as one.
-func parseReset(v string, now time.Time) (time.Duration, bool) {
-	f, ok := headerNumber(v)
-	if !ok {
-		return 0, false
-	}
-	if f > 1e9 {
-		return max(time.Unix(int64(f), 0).Sub(now), 0), true
-	}
-	return secondsDuration(f), true
-}
-
-// headerNumber reads the leading non-negative number of a header value
-// ("5", "5, 10;w=1").
-func headerNumber(v string) (float64, bool) {
-	v, _, _ = strings.Cut(v, ",")
-	v, _, _ = strings.Cut(v, ";")
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false
-	}
-	return f, true
-}
-
-func secondsDuration(s float64) time.Duration {
-	if s >= maxServerWait.Seconds() {
-		return maxServerWait
-	}
-	return time.Duration(s * float64(time.Second))
+	return retry.ServerWait(res.status, res.header, c.now())
 }
 
 // observeBudget holds further requests until the reset when a response
 // says the rate budget is nearly spent: RateLimit-Remaining at most 1, or
 // under a tenth of RateLimit-Limit.
 func (c *Client) observeBudget(h http.Header) {
-	remaining, ok := headerNumber(h.Get("RateLimit-Remaining"))
+	remaining, ok := retry.HeaderNumber(h.Get("RateLimit-Remaining"))
 	if !ok {
 		return
 	}
-	limit, hasLimit := headerNumber(h.Get("RateLimit-Limit"))
+	limit, hasLimit := retry.HeaderNumber(h.Get("RateLimit-Limit"))
 	if remaining > 1 && !(hasLimit && remaining*10 < limit) {
 		return
 	}
 	now := c.now()
-	hold, ok := parseReset(h.Get("RateLimit-Reset"), now)
+	hold, ok := retry.Reset(h.Get("RateLimit-Reset"), now)
 	if !ok {
 		hold = defaultHold
 	}
 	if hold <= 0 {
 		return
 	}
-	until := now.Add(min(hold, maxServerWait))
+	until := now.Add(min(hold, retry.MaxServerWait))
 	c.mu.Lock()
 	if until.After(c.holdUntil) {
 		c.holdUntil = until

@@ -174,7 +174,12 @@ type Fault struct {
 	RetryAfter string
 	// Times is how many requests fail; below 1 means every one.
 	Times int
+	// Every, when above 1, fails only every Every-th matching request
+	// (the Every-th, the 2*Every-th, ...): a deterministic fault rate of
+	// 1/Every.
+	Every int
 	hits  int
+	seen  int
 }
 
 // InjectFault adds f; faults are tried in the order added.
@@ -263,6 +268,12 @@ func (s *Server) matchFault(route string, page int) *Fault {
 		}
 		if f.Times > 0 && f.hits >= f.Times {
 			continue
+		}
+		if f.Every > 1 {
+			f.seen++
+			if f.seen%f.Every != 0 {
+				continue
+			}
 		}
 		f.hits++
 		return f

@@ -1,21 +1,22 @@
 // Package httpx holds the HTTP helpers the source adapters share: the
-// https-or-loopback rule for endpoints, Retry-After, jittered backoff, and
-// telling a transient transport failure from a final one.
+// https-or-loopback rule for endpoints, the retry loop over retry.Policy
+// (which holds Retry-After and the jittered backoff, shared with the
+// Netskope target), and telling a transient transport failure from a
+// final one.
 package httpx
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/internal/retry"
 )
 
 // CheckURL allows https anywhere and http on loopback only, so that
@@ -41,44 +42,6 @@ func CheckURL(raw string) error {
 	return fmt.Errorf("scheme %q: want https", u.Scheme)
 }
 
-// RetryAfter reads a Retry-After header, in seconds or as a date, capped
-// at limit; 0 if there is none.
-func RetryAfter(h http.Header, limit time.Duration) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return min(time.Duration(s)*time.Second, limit)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(time.Until(t), 0), limit)
-	}
-	return 0
-}
-
-// Backoff is the wait before retry attempt (0-based): exponential from
-// base, capped at limit, with full jitter.
-func Backoff(attempt int, base, limit time.Duration) time.Duration {
-	ceiling := limit
-	if attempt < 32 {
-		ceiling = min(limit, base<<attempt)
-	}
-	return time.Duration(rand.Int64N(int64(ceiling) + 1))
-}
-
-// Sleep waits d or until ctx is done.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // Transient reports a transport failure worth retrying: a network error
 // or a connection the server closed mid-response.
 func Transient(err error) bool {
@@ -90,22 +53,22 @@ func Transient(err error) bool {
 	return strings.Contains(s, "EOF") || strings.Contains(s, "connection reset")
 }
 
-// MaxWait caps one retry's wait, whether a server asked for it or the
-// backoff chose it.
-const MaxWait = time.Minute
-
-// Retrier is the retry loop the source adapters share: up to Max retries
-// after the first try, each after the wait the server asked for or a
-// jittered exponential backoff from Base.
+// Retrier is the retry loop the source adapters share: retry.Policy's,
+// with a hook before every attempt, a wrapper for the final failure and a
+// debug log per retry.
 type Retrier struct {
 	// Name prefixes the debug logs ("google", "onelogin").
 	Name string
-	// Max is the number of retries; Base the first backoff.
-	Max  int
-	Base time.Duration
+	// Policy is the retry count, backoff and budget.
+	Policy retry.Policy
 	// Log receives a debug entry per retry.
 	Log *zap.Logger
 }
+
+// stopped carries the error of Do's before hook through the policy's loop.
+type stopped struct{ err error }
+
+func (s stopped) Error() string { return s.err.Error() }
 
 // Do runs one request. before, if not nil, runs ahead of every attempt
 // (a rate limiter's wait); its error ends Do as it is, and so does the
@@ -115,31 +78,27 @@ type Retrier struct {
 // which wraps it for the caller. what names the request in logs.
 func (r Retrier) Do(ctx context.Context, what string, before func(context.Context) error,
 	try func(context.Context) (retry bool, wait time.Duration, err error), final func(error) error) error {
-	for attempt := 0; ; attempt++ {
+	err := r.Policy.Do(ctx, func(ctx context.Context) (bool, time.Duration, error) {
 		if before != nil {
 			if err := before(ctx); err != nil {
-				return err
+				return false, 0, stopped{err}
 			}
 		}
-		retry, wait, err := try(ctx)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !retry || attempt >= r.Max {
-			return final(err)
-		}
-		if wait <= 0 {
-			wait = Backoff(attempt, r.Base, MaxWait)
-		}
+		return try(ctx)
+	}, func(n int, wait time.Duration, err error) {
 		if r.Log != nil {
-			r.Log.Debug(r.Name+": retrying", zap.String("request", what), zap.Int("attempt", attempt+1),
+			r.Log.Debug(r.Name+": retrying", zap.String("request", what), zap.Int("attempt", n),
 				zap.Duration("wait", wait), zap.Error(err))
 		}
-		if err := Sleep(ctx, wait); err != nil {
-			return err
-		}
+	})
+	var s stopped
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &s):
+		return s.err
+	case ctx.Err() != nil && err == ctx.Err():
+		return err
 	}
+	return final(err)
 }

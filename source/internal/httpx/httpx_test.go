@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/provsync/provsync/internal/retry"
 )
 
 func TestCheckURL(t *testing.T) {
@@ -25,35 +26,14 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
-func TestRetryAfterAndBackoff(t *testing.T) {
-	h := http.Header{}
-	if RetryAfter(h, time.Minute) != 0 {
-		t.Error("no header")
-	}
-	h.Set("Retry-After", "7")
-	if got := RetryAfter(h, time.Minute); got != 7*time.Second {
-		t.Errorf("seconds: %v", got)
-	}
-	h.Set("Retry-After", "7200")
-	if got := RetryAfter(h, time.Minute); got != time.Minute {
-		t.Errorf("capped: %v", got)
-	}
-	h.Set("Retry-After", time.Now().Add(30*time.Second).UTC().Format(http.TimeFormat))
-	if got := RetryAfter(h, time.Minute); got < 20*time.Second || got > 31*time.Second {
-		t.Errorf("date: %v", got)
-	}
-	for attempt := range 40 {
-		if d := Backoff(attempt, time.Second, time.Minute); d < 0 || d > time.Minute || (attempt == 0 && d > time.Second) {
-			t.Errorf("Backoff(%d) = %v", attempt, d)
-		}
-	}
+func TestTransient(t *testing.T) {
 	if !Transient(io.ErrUnexpectedEOF) || Transient(errors.New("HTTP 400")) {
 		t.Error("Transient misjudges")
 	}
 }
 
 func TestRetrier(t *testing.T) {
-	r := Retrier{Name: "test", Max: 3, Base: time.Millisecond}
+	r := Retrier{Name: "test", Policy: retry.Policy{MaxRetries: 3, Backoff: time.Millisecond}}
 	final := func(err error) error { return errors.Join(errors.New("final"), err) }
 	boom := errors.New("boom")
 	tests := []struct {
