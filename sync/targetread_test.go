@@ -217,7 +217,9 @@ func TestLinkedGroupsAreConfirmed(t *testing.T) {
 	if err := e.client.DeleteGroup(ctx(t), snap.Groups[gone].TargetID); err != nil {
 		t.Fatal(err)
 	}
-	e.edit(func(d *source.Directory) { d.Groups = slices.DeleteFunc(d.Groups, func(g source.Group) bool { return g.ID == gone }) })
+	e.edit(func(d *source.Directory) {
+		d.Groups = slices.DeleteFunc(d.Groups, func(g source.Group) bool { return g.ID == gone })
+	})
 	eng = e.engine()
 	e.apply(eng)
 	if snap, err = e.state.Load(ctx(t)); err != nil {
