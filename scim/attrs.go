@@ -2,7 +2,10 @@ package scim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"unicode/utf8"
 )
 
 // Paths of the User attributes provsync reads and writes by name.
@@ -90,8 +93,34 @@ func entField(get func(*EnterpriseUser) *string) func(*User, bool) *string {
 	}
 }
 
-// UserAttrs returns the table of User attributes addressable by path.
-func UserAttrs() []UserAttr {
+// UserAttrs returns the table of User attributes addressable by path. The
+// slice is the caller's own copy.
+func UserAttrs() []UserAttr { return slices.Clone(userAttrTable().attrs) }
+
+// attrTable is the attribute table with the short names of its enterprise
+// attributes ("" for the others).
+type attrTable struct {
+	attrs []UserAttr
+	short []string
+}
+
+// userAttrTable is the attribute table, built once at first use and never
+// modified: LookupUserAttr runs for every managed attribute of every user
+// compared, and building the table allocates some forty closures.
+var userAttrTable = sync.OnceValue(func() attrTable {
+	t := attrTable{attrs: buildUserAttrs()}
+	t.short = make([]string, len(t.attrs))
+	for i, a := range t.attrs {
+		t.short[i], _ = strings.CutPrefix(a.Path, SchemaEnterpriseUser+":")
+		if t.short[i] == a.Path {
+			t.short[i] = ""
+		}
+	}
+	return t
+})
+
+// buildUserAttrs builds the attribute table.
+func buildUserAttrs() []UserAttr {
 	return []UserAttr{
 		stringAttr(PathUserName, userField(func(u *User) *string { return &u.UserName })),
 		stringAttr(PathExternalID, userField(func(u *User) *string { return &u.ExternalID })),
@@ -174,18 +203,40 @@ func UserAttrs() []UserAttr {
 	}
 }
 
+// enterprisePrefix is the short prefix LookupUserAttr accepts for
+// enterprise attributes ("enterprise:department").
+const enterprisePrefix = "enterprise:"
+
 // LookupUserAttr finds a User attribute by path, case-insensitively, and
 // accepts "enterprise:" or the short name for enterprise attributes
-// ("department" and "urn:...:User:department" are the same).
+// ("department" and "urn:...:User:department" are the same). It does not
+// allocate.
 func LookupUserAttr(path string) (UserAttr, bool) {
-	for _, a := range UserAttrs() {
+	short, isEnt := cutPrefixFold(path, enterprisePrefix)
+	t := userAttrTable()
+	for i, a := range t.attrs {
 		if strings.EqualFold(a.Path, path) {
 			return a, true
 		}
-		if short, ok := strings.CutPrefix(a.Path, SchemaEnterpriseUser+":"); ok &&
-			(strings.EqualFold(short, path) || strings.EqualFold("enterprise:"+short, path)) {
+		if s := t.short[i]; s != "" && (strings.EqualFold(s, path) || (isEnt && strings.EqualFold(s, short))) {
 			return a, true
 		}
 	}
 	return UserAttr{}, false
+}
+
+// cutPrefixFold is strings.CutPrefix ignoring case as strings.EqualFold
+// does: rune by rune, so that the prefix is counted in runes, not bytes.
+func cutPrefixFold(s, prefix string) (string, bool) {
+	n := utf8.RuneCountInString(prefix)
+	for i := range s {
+		if n == 0 {
+			return s[i:], strings.EqualFold(s[:i], prefix)
+		}
+		n--
+	}
+	if n == 0 {
+		return "", strings.EqualFold(s, prefix)
+	}
+	return s, false
 }

@@ -80,3 +80,74 @@ func TestUserAttrSetRejectsWrongTypes(t *testing.T) {
 		t.Error("LookupUserAttr found an unknown attribute")
 	}
 }
+
+func TestLookupUserAttrSpellings(t *testing.T) {
+	tests := []struct {
+		path, want string
+	}{
+		{"userName", scim.PathUserName},
+		{"USERNAME", scim.PathUserName},
+		{"Name.GivenName", scim.PathGivenName},
+		{"department", scim.PathDepartment},
+		{"Department", scim.PathDepartment},
+		{"enterprise:department", scim.PathDepartment},
+		{"ENTERPRISE:Department", scim.PathDepartment},
+		{"enterpri\u017fe:department", scim.PathDepartment}, // ſ folds to s, as strings.EqualFold has it
+		{scim.SchemaEnterpriseUser + ":manager", scim.PathManager},
+		{"enterprise:userName", ""}, // core attributes have no enterprise: form
+		{"enterprise:", ""},
+		{"enterprise", ""},
+		{"", ""},
+		{"user", ""},
+	}
+	for _, tt := range tests {
+		a, ok := scim.LookupUserAttr(tt.path)
+		if ok != (tt.want != "") || a.Path != tt.want {
+			t.Errorf("LookupUserAttr(%q) = %q, %v; want %q", tt.path, a.Path, ok, tt.want)
+		}
+	}
+}
+
+func TestUserAttrsIsTheCallersCopy(t *testing.T) {
+	attrs := scim.UserAttrs()
+	for i := range attrs {
+		attrs[i] = scim.UserAttr{Path: "x"}
+	}
+	if a, ok := scim.LookupUserAttr("title"); !ok || a.Path != scim.PathTitle {
+		t.Fatalf("LookupUserAttr(title) = %q, %v after a caller changed its UserAttrs", a.Path, ok)
+	}
+	if got := scim.UserAttrs()[0].Path; got != scim.PathUserName {
+		t.Errorf("UserAttrs()[0] = %q after a caller changed its copy", got)
+	}
+}
+
+// TestLookupUserAttrDoesNotAllocate: the engine looks up every managed
+// attribute of every user it compares, so a lookup must not rebuild the
+// table.
+func TestLookupUserAttrDoesNotAllocate(t *testing.T) {
+	paths := []string{"userName", "enterprise:department", "manager", "nosuch"}
+	if n := testing.AllocsPerRun(100, func() {
+		for _, p := range paths {
+			scim.LookupUserAttr(p)
+		}
+	}); n != 0 {
+		t.Errorf("LookupUserAttr allocates %.0f times for %d lookups", n, len(paths))
+	}
+}
+
+// BenchmarkLookupUserAttr looks up the attributes the default mapping
+// manages and an enterprise one by its short name:
+//
+//	go test ./scim -run '^$' -bench LookupUserAttr -benchmem
+func BenchmarkLookupUserAttr(b *testing.B) {
+	paths := []string{scim.PathUserName, scim.PathExternalID, scim.PathDisplayName, scim.PathGivenName,
+		scim.PathFamilyName, scim.PathActive, scim.PathEmails, "enterprise:department"}
+	b.ReportAllocs()
+	for range b.N {
+		for _, p := range paths {
+			if _, ok := scim.LookupUserAttr(p); !ok {
+				b.Fatalf("no attribute %q", p)
+			}
+		}
+	}
+}
