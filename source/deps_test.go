@@ -43,7 +43,7 @@ func TestAdaptersDoNotImportTheEngine(t *testing.T) {
 	}
 }
 
-// TestRetryIsALeaf keeps internal/retry, the retry policy every client
+// TestRetryIsALeaf keeps source/retry, the retry policy every client
 // shares, on the standard library alone, so that any client can import it
 // whatever it is built on.
 func TestRetryIsALeaf(t *testing.T) {
@@ -55,11 +55,11 @@ func TestRetryIsALeaf(t *testing.T) {
 		t.Skip("no go command on PATH")
 	}
 	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}",
-		"github.com/provsync/provsync/internal/retry").CombinedOutput()
+		"github.com/provsync/provsync/source/retry").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	if got := strings.Fields(string(out)); len(got) != 1 || got[0] != "github.com/provsync/provsync/internal/retry" {
-		t.Errorf("internal/retry depends on %v; the standard library only, please", got)
+	if got := strings.Fields(string(out)); len(got) != 1 || got[0] != "github.com/provsync/provsync/source/retry" {
+		t.Errorf("source/retry depends on %v; the standard library only, please", got)
 	}
 }

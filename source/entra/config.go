@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/retry"
 )
 
 // Scope says which users and groups the source reads.

@@ -10,8 +10,8 @@ import (
 	khttp "github.com/microsoft/kiota-http-go"
 	"go.uber.org/zap"
 
-	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/source/internal/httpx"
+	"github.com/provsync/provsync/source/retry"
 )
 
 // retryHandler is the Graph pipeline's retry middleware, on the

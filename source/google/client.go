@@ -12,9 +12,9 @@ import (
 	"golang.org/x/time/rate"
 	"google.golang.org/api/googleapi"
 
-	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/internal/httpx"
+	"github.com/provsync/provsync/source/retry"
 )
 
 // caller runs Directory API calls with the rate limit and retries the

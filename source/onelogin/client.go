@@ -17,9 +17,9 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/time/rate"
 
-	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/internal/httpx"
+	"github.com/provsync/provsync/source/retry"
 )
 
 // client is a small OneLogin API client: client credentials tokens, rate

@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/time/rate"
 
-	"github.com/provsync/provsync/internal/retry"
+	"github.com/provsync/provsync/source/retry"
 	"github.com/provsync/provsync/target"
 )
 

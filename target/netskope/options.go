@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/provsync/provsync/internal/retry"
+	"github.com/provsync/provsync/source/retry"
 )
 
 // Defaults of the client's settings.

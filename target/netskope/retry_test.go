@@ -18,8 +18,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/source/retry"
 	"github.com/provsync/provsync/target"
 )
 

@@ -20,8 +20,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/provsync/provsync/internal/retry"
 	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/source/retry"
 	"github.com/provsync/provsync/target"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/provsync/provsync/internal/retry"
+	"github.com/provsync/provsync/source/retry"
 )
 
 // CheckURL allows https anywhere and http on loopback only, so that

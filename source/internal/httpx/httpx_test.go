@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provsync/provsync/internal/retry"
+	"github.com/provsync/provsync/source/retry"
 )
 
 func TestCheckURL(t *testing.T) {
