@@ -195,5 +195,10 @@ func (c Config) Open() (*Source, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Source{cfg: c, c: newClient(&c), log: c.Logger}, nil
+	s := &Source{cfg: c, c: newClient(&c), log: c.Logger}
+	// The token source holds the secret now; the Source keeps no copy, so
+	// printing it with any fmt verb cannot show one (fmt prints an
+	// unexported field's value raw, without its Format method).
+	s.cfg.ClientSecret = ""
+	return s, nil
 }

@@ -3,6 +3,7 @@ package onelogin_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -599,5 +600,37 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSecretNeverPrints prints a Config and the Source opened from it with
+// every fmt verb and as JSON, and reads the source once: the client secret
+// may show nowhere.
+func TestSecretNeverPrints(t *testing.T) {
+	srv := withAppUsers(t, 3)
+	id, secret := srv.Credentials()
+	cfg := onelogin.Config{BaseURL: srv.URL(), ClientID: id, ClientSecret: source.Secret(secret), AppID: app}
+	src, err := cfg.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := read(t, src); len(d.Users) != 3 {
+		t.Fatalf("read %d users; the token source lost the secret", len(d.Users))
+	}
+	var out []string
+	for _, verb := range []string{"%v", "%+v", "%s", "%#v", "%q", "%x", "%d"} {
+		out = append(out, fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, &cfg), fmt.Sprintf(verb, src), fmt.Sprintf(verb, *src))
+	}
+	j, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, string(j))
+	for _, s := range out {
+		for _, leak := range []string{secret, fmt.Sprintf("%x", secret)} {
+			if strings.Contains(s, leak) {
+				t.Fatalf("the secret shows in %.200s", s)
+			}
+		}
 	}
 }
