@@ -82,9 +82,7 @@ const legacyTempPattern = ".provsync-state-*"
 func (f *FileState) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for f.flushing {
-		f.cond.Wait()
-	}
+	f.quiesce()
 	var errs []error
 	if f.journal != nil {
 		errs = append(errs, f.journal.Close())
