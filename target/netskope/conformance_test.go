@@ -33,6 +33,23 @@ func (h *harness) Throttle(t *testing.T, n int) bool {
 	return true
 }
 
+// Lie pages the server's lists in the ways the client can tell from the
+// pages alone; under-reporting that pages consistently (ListEmpty,
+// ListTotalFirstPage) takes the engine's check against its links.
+func (h *harness) Lie(t *testing.T, n int) string {
+	lies := []netskopetest.ListLie{netskopetest.ListNullResources, netskopetest.ListTotalDrifts,
+		netskopetest.ListShortPage, netskopetest.ListRepeats}
+	switch {
+	case n < 0:
+		h.srv.SetListLie(netskopetest.ListTruthful)
+		return ""
+	case n >= len(lies):
+		return ""
+	}
+	h.srv.SetListLie(lies[n])
+	return lies[n].String()
+}
+
 func TestConformance(t *testing.T) {
 	t.Run("clean", func(t *testing.T) { targettest.Run(t, &harness{}) })
 	t.Run("faults", func(t *testing.T) {

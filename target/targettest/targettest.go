@@ -27,6 +27,17 @@ type Harness interface {
 	Throttle(t *testing.T, n int) bool
 }
 
+// Liar is implemented by harnesses whose server can page its lists
+// inconsistently. The suite then checks that the target refuses such a
+// listing with target.ErrIncomplete rather than return fewer objects.
+type Liar interface {
+	// Lie makes the server behind the target last opened page its list
+	// responses in the n-th inconsistent way it knows (n from 0) and
+	// returns a name for it, or "" when it knows no n-th way. A negative
+	// n ends the lie.
+	Lie(t *testing.T, n int) string
+}
+
 // Run runs the whole suite against h.
 func Run(t *testing.T, h Harness) {
 	tests := []struct {
@@ -43,6 +54,7 @@ func Run(t *testing.T, h Harness) {
 		{"DeleteThenNotFound", testDelete},
 		{"FilterEscaping", testFilterEscaping},
 		{"RetryAfterRateLimit", testRetryAfterRateLimit},
+		{"InconsistentPages", testInconsistentPages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
@@ -350,6 +362,37 @@ func testRetryAfterRateLimit(t *testing.T, h Harness) {
 	}
 	if got.ID != u.ID {
 		t.Errorf("got %s, want %s", got.ID, u.ID)
+	}
+}
+
+// testInconsistentPages: a listing whose pages contradict each other is
+// target.ErrIncomplete, never a shorter list.
+func testInconsistentPages(t *testing.T, h Harness) {
+	l, ok := h.(Liar)
+	if !ok {
+		t.Skip("the harness cannot make its server page inconsistently")
+	}
+	ctx, tg := ctxFor(t), h.Open(t)
+	const n = 253
+	for i := range n {
+		mustCreateUser(ctx, t, tg, newUser(i, "lie"))
+	}
+	for i := 0; ; i++ {
+		name := l.Lie(t, i)
+		if name == "" {
+			if i == 0 {
+				t.Skip("the harness knows no inconsistent paging")
+			}
+			break
+		}
+		users, err := tg.ListUsers(ctx)
+		if !errors.Is(err, target.ErrIncomplete) || users != nil {
+			t.Errorf("%s: ListUsers = %d users, %v; want none and ErrIncomplete", name, len(users), err)
+		}
+	}
+	l.Lie(t, -1)
+	if users, err := tg.ListUsers(ctx); err != nil || len(users) != n {
+		t.Errorf("after the lie: ListUsers = %d users, %v; want %d", len(users), err, n)
 	}
 }
 
