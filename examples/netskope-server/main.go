@@ -40,6 +40,7 @@ func run(args []string) error {
 	token := fs.String("token", "", "API token to accept (default: generated and printed)")
 	rps := fs.Float64("rps", 0, "rate limit in requests per second (0: none)")
 	burst := fs.Int("burst", 0, "rate limit burst (0: rps rounded up)")
+	noRateHeaders := fs.Bool("no-rate-headers", false, "answer without RateLimit-* and Retry-After headers")
 	fail429 := fs.Float64("fail-429", 0, "fraction of requests answered with an injected 429")
 	fail500 := fs.Float64("fail-500", 0, "fraction of requests answered with an injected 500")
 	latency := fs.Duration("latency", 0, "latency added to every request")
@@ -81,14 +82,18 @@ func run(args []string) error {
 	}
 	defer func() { _ = logger.Sync() }()
 
-	srv := netskopetest.NewUnstartedServer(
+	opts := []netskopetest.Option{
 		netskopetest.WithToken(*token),
 		netskopetest.WithRateLimit(*rps, *burst),
 		netskopetest.WithFaults(netskopetest.Faults{Rate429: *fail429, Rate500: *fail500, Latency: *latency, Seed: *seed, MaxRetryAfter: 1}),
 		netskopetest.WithMaxPageSize(*maxPage),
 		netskopetest.WithErrorStyle(style),
 		netskopetest.WithLogger(logger),
-	)
+	}
+	if *noRateHeaders {
+		opts = append(opts, netskopetest.WithoutRateHeaders())
+	}
+	srv := netskopetest.NewUnstartedServer(opts...)
 	defer srv.Close()
 
 	ln, err := net.Listen("tcp", *addr)

@@ -13,7 +13,6 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"golang.org/x/time/rate"
 
 	"github.com/provsync/provsync/source/retry"
 	"github.com/provsync/provsync/target"
@@ -27,7 +26,7 @@ var (
 )
 
 // Client is a Netskope SCIM 2.0 client. It is safe for concurrent use; all
-// callers share its rate limiter and statistics. Create it with New.
+// callers share its pacing and statistics. Create it with New.
 type Client struct {
 	base string // scheme://host[:port]/path, escaped, without a trailing slash
 	host string // host[:port], for messages
@@ -35,8 +34,8 @@ type Client struct {
 
 	hc        *http.Client
 	log       *zap.Logger
-	limiter   *rate.Limiter // nil when disabled
-	policy    retry.Policy  // retries and backoff; the jitter is below
+	pace      *pacer       // nil when the limiter is disabled
+	policy    retry.Policy // retries and backoff; the jitter is below
 	pageSize  int
 	chunkSize int
 	timeout   time.Duration
@@ -151,7 +150,7 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		jitter:    retry.FullJitter,
 	}
 	if o.rps > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(o.rps), o.burst)
+		c.pace = newPacer(o.rps, o.burst, o.adaptive, o.maxRate)
 	}
 	return c, nil
 }

@@ -42,12 +42,39 @@
 //
 // # Rate limits and retries
 //
-// Netskope publishes no SCIM rate limit; the one published REST API v2
-// figure is 4 requests per second per endpoint, which is the default of the
-// client-side limiter (WithRateLimit) that all callers of a Client share.
-// The client also watches the gateway's RateLimit-Limit,
-// RateLimit-Remaining and RateLimit-Reset headers and holds further requests
-// until the reset when the budget is nearly spent.
+// Netskope publishes no SCIM rate limit. REST API v2 tenants have a global
+// rate limit, in requests per second, that varies by tenant
+// (https://docs.netskope.com/en/rest-api-v2-overview/); the one
+// published figure is 4 requests per second per endpoint for the
+// dataexport iterator endpoints, whose gateway answers with
+// RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds) and,
+// on 429, Retry-After
+// (https://docs.netskope.com/en/using-the-rest-api-v2-dataexport-iterator-endpoints/).
+//
+// So the client paces itself, one pace shared by all callers of a Client.
+// By default it starts at DefaultRateLimit (4 requests a second) and learns
+// the tenant's budget (WithAdaptiveRate):
+//
+//   - When responses carry RateLimit-Limit and RateLimit-Reset, the client
+//     reads them as Limit requests per window, the window being the longest
+//     Reset seen (at least a second), and moves to 97% of that rate after
+//     the first answer.
+//   - When they do not, the rate grows while requests succeed and callers
+//     send as fast as it allows: by a quarter a second until the first 429,
+//     by 0.5% a second after it.
+//   - A 429 cuts the rate by a fifth, once for all the requests already
+//     sent, and keeps the client off an advertised rate for a minute.
+//
+// The rate stays between 0.1 requests a second and DefaultMaxRate (or the
+// max given to WithAdaptiveRate); it does not grow while callers send less
+// than it allows. Against a server allowing 20 or 7 requests a second with
+// those headers, the client uses about 97% of the rate from the first
+// minute with no 429; without any rate headers it settles to one or two
+// 429s a minute. WithRateLimit fixes the rate instead, and the client then
+// never changes it. Stats reports the rate in force. Whatever the pace, a
+// response whose RateLimit-Remaining says the budget is nearly spent (at
+// most 1, or under a tenth of RateLimit-Limit) holds further requests until
+// RateLimit-Reset.
 //
 // Responses 429, 500, 502, 503 and 504, timeouts and connection errors are
 // retried (WithMaxRetries, WithBackoff), waiting as Retry-After says, else

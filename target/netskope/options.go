@@ -15,9 +15,14 @@ import (
 
 // Defaults of the client's settings.
 const (
-	// DefaultRateLimit is the default request rate, in requests per second:
-	// the one rate Netskope publishes for REST API v2 endpoints.
+	// DefaultRateLimit is the request rate, in requests per second, the
+	// client starts at: the one rate Netskope publishes for REST API v2
+	// endpoints. The client then paces itself to what the tenant allows
+	// (see WithAdaptiveRate).
 	DefaultRateLimit = 4.0
+	// DefaultMaxRate is the rate, in requests per second, adaptive pacing
+	// never goes above by default.
+	DefaultMaxRate = 50.0
 	// DefaultBurst is the default number of requests sent back to back.
 	DefaultBurst = 1
 	// DefaultMaxRetries is how many times a failed request is retried,
@@ -61,6 +66,8 @@ type options struct {
 	apiTokenHeader bool
 	rps            float64
 	burst          int
+	adaptive       bool    // the rate moves between rps and maxRate
+	maxRate        float64 // adaptive only
 	maxRetries     int
 	backoffBase    time.Duration
 	backoffMax     time.Duration
@@ -76,6 +83,8 @@ func defaultOptions() options {
 		logger:         zap.NewNop(),
 		rps:            DefaultRateLimit,
 		burst:          DefaultBurst,
+		adaptive:       true,
+		maxRate:        DefaultMaxRate,
 		maxRetries:     DefaultMaxRetries,
 		backoffBase:    DefaultBackoffBase,
 		backoffMax:     DefaultBackoffMax,
@@ -108,12 +117,30 @@ func WithAPITokenHeader() Option {
 	return optionFunc(func(o *options) { o.apiTokenHeader = true })
 }
 
-// WithRateLimit sets the client-side limit shared by all callers of the
-// Client: rps requests per second on average, at most burst back to back.
-// rps <= 0 disables the limiter. The default is DefaultRateLimit with a
-// burst of DefaultBurst.
+// WithRateLimit fixes the client-side limit shared by all callers of the
+// Client: rps requests per second on average, at most burst back to back,
+// whatever the tenant's answers say (the client still honours Retry-After
+// and holds requests while RateLimit-Remaining says the budget is spent).
+// rps <= 0 disables the limiter. It replaces the default adaptive pacing;
+// the last of WithRateLimit and WithAdaptiveRate wins.
 func WithRateLimit(rps float64, burst int) Option {
-	return optionFunc(func(o *options) { o.rps, o.burst = rps, burst })
+	return optionFunc(func(o *options) { o.rps, o.burst, o.adaptive = rps, burst, false })
+}
+
+// WithAdaptiveRate paces requests adaptively, which is the default with
+// start DefaultRateLimit and max DefaultMaxRate: the client starts at start
+// requests per second, one at a time, and never goes above max. When the
+// tenant advertises its rate (RateLimit-Limit requests per RateLimit-Reset
+// window), the client moves to 97% of it after the first answer. When it
+// does not, the rate grows while requests succeed and the rate is what
+// holds them back (by a quarter a second until the first 429, by 0.5% a
+// second after it), and each 429 cuts it by a fifth. The rate only grows
+// while callers send as fast as it allows. The last of WithRateLimit and
+// WithAdaptiveRate wins.
+func WithAdaptiveRate(start, max float64) Option {
+	return optionFunc(func(o *options) {
+		o.rps, o.burst, o.adaptive, o.maxRate = start, 1, true, max
+	})
 }
 
 // WithMaxRetries sets how many times a failed request is retried. As in
@@ -171,9 +198,14 @@ func (o *options) validate() error {
 	if o.logger == nil {
 		bad("WithLogger: the logger is nil; pass zap.NewNop() to log nothing")
 	}
-	if math.IsNaN(o.rps) || math.IsInf(o.rps, 0) {
+	switch {
+	case o.adaptive:
+		if !(o.rps > 0) || !(o.maxRate >= o.rps) || math.IsInf(o.maxRate, 0) {
+			bad("WithAdaptiveRate: need 0 < start <= max requests per second, got start %v, max %v", o.rps, o.maxRate)
+		}
+	case math.IsNaN(o.rps) || math.IsInf(o.rps, 0):
 		bad("WithRateLimit: rps %v is not a number of requests per second", o.rps)
-	} else if o.rps > 0 && o.burst < 1 {
+	case o.rps > 0 && o.burst < 1:
 		bad("WithRateLimit: burst %d must be at least 1 (or pass rps <= 0 to disable the limiter)", o.burst)
 	}
 	if o.backoffBase <= 0 || o.backoffMax < o.backoffBase {

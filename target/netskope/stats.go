@@ -21,6 +21,10 @@ type Stats struct {
 	// Waited is the total time requests were held back: by the rate
 	// limiter, by a spent rate budget and before retries.
 	Waited time.Duration
+	// Rate is the request rate in force, in requests per second: the
+	// pace adaptive pacing has reached, or the fixed rate of
+	// WithRateLimit; 0 when the limiter is disabled. ResetStats leaves it.
+	Rate float64
 }
 
 // counters are the live, atomic form of Stats.
@@ -52,7 +56,12 @@ func (s *counters) request(method string, retry bool) {
 // Stats returns a snapshot of the client's counters.
 func (c *Client) Stats() Stats {
 	s := &c.stats
+	var rps float64
+	if c.pace != nil {
+		rps = c.pace.current()
+	}
 	return Stats{
+		Rate:        rps,
 		Requests:    s.requests.Load(),
 		Retries:     s.retries.Load(),
 		RateLimited: s.rateLimited.Load(),

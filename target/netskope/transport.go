@@ -85,6 +85,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			return nil, c.canceled(r, attempt-1, lastStatus, err)
 		}
 		c.stats.request(r.method, attempt > 1)
+		sentAt := c.now()
 		start := time.Now()
 		res, sent, err := c.send(ctx, r, u, payload)
 		elapsed := time.Since(start)
@@ -98,6 +99,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 				c.stats.rateLimited.Add(1)
 			}
 			c.observeBudget(res.header)
+			c.observePace(sentAt, res)
 			if res.status >= 200 && res.status < 300 {
 				c.logAttempt(r, attempt, res.status, elapsed, nil, 0)
 				return res, nil
@@ -328,15 +330,11 @@ func (c *Client) waitTurn(ctx context.Context) error {
 			return err
 		}
 	}
-	if c.limiter == nil {
+	if c.pace == nil {
 		return ctx.Err()
 	}
-	now := c.now()
-	rsv := c.limiter.ReserveN(now, 1)
-	if !rsv.OK() {
-		return errors.New("rate limiter refused the request") // burst >= 1: cannot happen
-	}
-	if d := rsv.DelayFrom(now); d > 0 {
+	rsv, d := c.pace.reserve(c.now())
+	if d > 0 {
 		if err := c.pause(ctx, d); err != nil {
 			rsv.CancelAt(c.now())
 			return err

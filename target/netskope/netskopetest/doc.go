@@ -67,7 +67,8 @@
 //     token bucket per server. RateLimit-Limit is the bucket size (burst),
 //     RateLimit-Remaining the whole tokens left, RateLimit-Reset the whole
 //     seconds until the bucket is full again; Retry-After the whole seconds
-//     until the next token, at least 1.
+//     until the next token, at least 1. WithoutRateHeaders leaves all four
+//     headers out, for clients that must find the limit from 429s alone.
 //   - Page size: count is capped at 1000 (WithMaxPageSize), the
 //     cap the official SDK uses; a missing count means the cap; count=0
 //     returns totalResults only.

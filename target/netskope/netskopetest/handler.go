@@ -160,12 +160,16 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	if s.bucket != nil {
 		d := s.bucket.take(time.Now())
 		h := w.Header()
-		h.Set("RateLimit-Limit", strconv.Itoa(d.limit))
-		h.Set("RateLimit-Remaining", strconv.Itoa(d.remaining))
-		h.Set("RateLimit-Reset", strconv.Itoa(d.reset))
+		if !s.noRateHeaders {
+			h.Set("RateLimit-Limit", strconv.Itoa(d.limit))
+			h.Set("RateLimit-Remaining", strconv.Itoa(d.remaining))
+			h.Set("RateLimit-Reset", strconv.Itoa(d.reset))
+		}
 		if !d.ok {
 			s.stats.rateLimited()
-			h.Set("Retry-After", strconv.Itoa(d.retryAfter))
+			if !s.noRateHeaders {
+				h.Set("Retry-After", strconv.Itoa(d.retryAfter))
+			}
 			writeMessage(w, http.StatusTooManyRequests, msgRateLimited)
 			return
 		}

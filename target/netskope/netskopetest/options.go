@@ -60,13 +60,15 @@ type Faults struct {
 type Option func(*config)
 
 type config struct {
-	token      string
-	rps        float64
-	burst      int
-	faults     Faults
-	maxPage    int
-	errorStyle ErrorStyle
-	log        *zap.Logger
+	token string
+	rps   float64
+	burst int
+	// noRateHeaders leaves the rate-limit headers and Retry-After out.
+	noRateHeaders bool
+	faults        Faults
+	maxPage       int
+	errorStyle    ErrorStyle
+	log           *zap.Logger
 	// noListMembers leaves members out of list responses even when asked.
 	noListMembers bool
 	// noEmptyMembers leaves members out of groups that have none.
@@ -95,6 +97,14 @@ func WithToken(token string) Option {
 // < 1 means the whole number of requests in one second, at least 1.
 func WithRateLimit(rps float64, burst int) Option {
 	return func(c *config) { c.rps, c.burst = rps, burst }
+}
+
+// WithoutRateHeaders makes the rate limit of WithRateLimit silent: no
+// response carries RateLimit-Limit, RateLimit-Remaining or RateLimit-Reset,
+// and a 429 over the limit carries no Retry-After, so a client can only
+// learn the limit from the 429s themselves.
+func WithoutRateHeaders() Option {
+	return func(c *config) { c.noRateHeaders = true }
 }
 
 // WithFaults injects latency and random 429 and 500 answers; see Faults.

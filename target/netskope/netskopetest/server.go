@@ -41,8 +41,11 @@ type Server struct {
 	scim   escim.Server
 	store  *store
 	bucket *bucket // nil: no rate limit
-	faults faultGen
-	stats  statsCounter
+	// noRateHeaders: the rate limit answers without RateLimit-* and
+	// Retry-After (WithoutRateHeaders).
+	noRateHeaders bool
+	faults        faultGen
+	stats         statsCounter
 
 	mu      sync.Mutex // guards the fields below
 	srv     *http.Server
@@ -93,6 +96,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		noListMembers:  cfg.noListMembers,
 		noEmptyMembers: cfg.noEmptyMembers,
 		quirks:         cfg.quirks,
+		noRateHeaders:  cfg.noRateHeaders,
 	}
 	s.SetListLie(cfg.lie)
 	s.store = newStore()

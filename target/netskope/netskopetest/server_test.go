@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -923,6 +924,29 @@ func TestRateLimit(t *testing.T) {
 	free := New(t)
 	if r := newClient(t, free).must(http.StatusOK, http.MethodGet, "/Users", nil); r.header.Get("RateLimit-Limit") != "" {
 		t.Errorf("RateLimit-Limit %q without a limit", r.header.Get("RateLimit-Limit"))
+	}
+}
+
+// WithoutRateHeaders keeps the limit and drops every header that would
+// tell a client about it.
+func TestRateLimitWithoutHeaders(t *testing.T) {
+	s := New(t, WithRateLimit(0.5, 2), WithoutRateHeaders())
+	c := newClient(t, s)
+	var statuses []int
+	for range 3 {
+		r := c.send(http.MethodGet, "/Users", nil)
+		statuses = append(statuses, r.status)
+		for _, h := range []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"} {
+			if v := r.header.Get(h); v != "" {
+				t.Errorf("status %d carries %s: %q", r.status, h, v)
+			}
+		}
+	}
+	if want := []int{200, 200, 429}; !slices.Equal(statuses, want) {
+		t.Errorf("statuses %v, want %v", statuses, want)
+	}
+	if st := s.Stats(); st.RateLimited != 1 {
+		t.Errorf("stats %+v, want 1 rate-limited", st)
 	}
 }
 
