@@ -187,13 +187,19 @@ func (f *FileState) readSnapshot() (*Snapshot, error) {
 		return nil, fmt.Errorf("sync: load state %s: %w", f.path, err)
 	}
 	var head struct {
-		Version *int    `json:"version"`
-		Target  *string `json:"target"`
+		Version *int            `json:"version"`
+		Target  *string         `json:"target"`
+		Serial  int64           `json:"serial"`
+		Users   json.RawMessage `json:"users"`
+		Groups  json.RawMessage `json:"groups"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrStateCorrupt, f.path, err)
 	}
 	switch {
+	case head.Version == nil && head.Target == nil && legacyState(head.Serial, head.Users, head.Groups):
+		// Written by a provsync from before versioned states: it is
+		// read as it is and written back with a version at the next save.
 	case head.Version == nil || head.Target == nil:
 		return nil, fmt.Errorf("%w: %s is not a state provsync wrote (no version or target)", ErrStateCorrupt, f.path)
 	case *head.Version != stateVersion:
@@ -205,6 +211,18 @@ func (f *FileState) readSnapshot() (*Snapshot, error) {
 	}
 	s.normalize()
 	return s, nil
+}
+
+// legacyState reports whether a state file without a version is one an
+// earlier provsync wrote: every save of those wrote a serial of at least 1
+// and the users and groups as JSON objects. A null, an empty object or a
+// file missing any of these is not one.
+func legacyState(serial int64, users, groups json.RawMessage) bool {
+	object := func(m json.RawMessage) bool {
+		m = bytes.TrimSpace(m)
+		return len(m) > 0 && m[0] == '{'
+	}
+	return serial >= 1 && object(users) && object(groups)
 }
 
 // journalHead is a journal's first line: the serial of the snapshot its

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,7 +89,12 @@ func TestFileStateRefusesWhatItDidNotWrite(t *testing.T) {
 		{"null", "null", false},
 		{"empty object", "{}", false},
 		{"not json", "{not json", false},
-		{"no version", `{"serial":3,"users":{},"groups":{}}`, false},
+		{"no version, no serial", `{"serial":0,"users":{},"groups":{}}`, false},
+		{"no version, users null", `{"serial":3,"users":null,"groups":{}}`, false},
+		{"no version, only a serial", `{"serial":3}`, false},
+		{"no version, target without version", `{"target":"acme","serial":3,"users":{},"groups":{}}`, false},
+		// A state an earlier provsync wrote, before states had versions.
+		{"written by an earlier engine", `{"serial":3,"users":{"u":{"targetId":"t","origin":"created"}},"groups":{}}`, true},
 		{"no target", `{"version":1,"serial":3,"users":{},"groups":{}}`, false},
 		{"future version", `{"version":9,"target":"","serial":3,"users":{},"groups":{}}`, false},
 		{"empty file", "", false},
@@ -104,6 +110,14 @@ func TestFileStateRefusesWhatItDidNotWrite(t *testing.T) {
 			if tt.ok {
 				if err != nil || s.Serial != 3 || s.Users["u"].TargetID != "t" {
 					t.Fatalf("Load = %+v, %v", s, err)
+				}
+				// The next save writes it back with a version.
+				s.Serial++
+				if err := st.Save(context.Background(), s); err != nil {
+					t.Fatal(err)
+				}
+				if b, _ := os.ReadFile(path); !strings.Contains(string(b), `"version":1`) {
+					t.Errorf("saved state has no version: %.200s", b)
 				}
 				return
 			}
