@@ -46,6 +46,9 @@ type DesiredGroup struct {
 	Group scim.Group
 	// Members are the source ids of the users that belong to the group.
 	Members []string
+	// MembersNote is the source group's MembersNote: why its members are
+	// what they are, quoted in the plan's reasons.
+	MembersNote string
 }
 
 // ObjectError is a mapping failure for one object. The engine leaves that

@@ -155,5 +155,7 @@ func DefaultGroup(g *source.Group) (DesiredGroup, *ObjectError) {
 		SourceID: g.ID,
 		Group:    scim.Group{DisplayName: g.DisplayName, ExternalID: g.ID},
 		Members:  append([]string(nil), g.Members...),
+
+		MembersNote: g.MembersNote,
 	}, nil
 }

@@ -20,6 +20,11 @@ type Group struct {
 	// Attributes are every other attribute the provider reports, with the
 	// same value types and naming rules as User.Attributes.
 	Attributes map[string]any
+	// MembersNote says why Members are what they are, when the provider
+	// decided something an administrator should see in the plan (Google's
+	// CUSTOMER member, which makes every user a member). The plan's reasons
+	// for this group's membership changes quote it. Empty for most groups.
+	MembersNote string
 	// Members are the ids of the users that are direct members of the
 	// group. Every id is a user of the same Directory. Members that are not
 	// users (devices, contacts, service principals) are left out, as are

@@ -485,7 +485,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		if j < 0 {
 			g := dg.Group
 			g.ID, g.Members = "", nil
-			p.Changes = append(p.Changes, Change{Action: ActionCreateGroup, Object: ref, Reason: "new at source",
+			p.Changes = append(p.Changes, Change{Action: ActionCreateGroup, Object: ref, Reason: withNote("new at source", dg.MembersNote),
 				Group: &g, Members: members})
 			continue
 		}
@@ -553,7 +553,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			remove = append(remove, Ref{Kind: KindUser, SourceID: src, TargetID: mem.Value, Key: key})
 		}
 		if len(add) > 0 {
-			p.Changes = append(p.Changes, Change{Action: ActionAddMembers, Object: ref, Reason: "joined at source", Members: add})
+			p.Changes = append(p.Changes, Change{Action: ActionAddMembers, Object: ref, Reason: withNote("joined at source", dg.MembersNote), Members: add})
 			changed = true
 		}
 		if len(remove) > 0 {
@@ -626,4 +626,12 @@ func ownedMemberships(in planInput) int {
 		}
 	}
 	return n
+}
+
+// withNote adds a source's note on a group's members to a reason.
+func withNote(reason, note string) string {
+	if note == "" {
+		return reason
+	}
+	return reason + ": " + note
 }

@@ -40,6 +40,10 @@ const (
 	AttrCustomerMember = "customerMember"
 )
 
+// CustomerMembersNote is the MembersNote of a group with a CUSTOMER member,
+// which the plan's reasons for its membership changes quote.
+const CustomerMembersNote = "every user in scope is a member through the group's CUSTOMER member (Config.SkipCustomerMembers leaves it out)"
+
 // The typed forms of the fields the generated client leaves as
 // interface{}: it decodes them into []any of map[string]any, which are
 // re-decoded here into these.

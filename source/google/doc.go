@@ -25,7 +25,9 @@
 // list, or none; their USER members in scope become members, GROUP
 // members nested groups (or, with FlattenNested, their users), and a
 // CUSTOMER member (everyone in the account) everyone in scope: such a group
-// carries the attribute customerMember (true) and the read logs it at Info.
+// carries the attribute customerMember (true) and the MembersNote
+// CustomerMembersNote, which the plan quotes in the reasons for its
+// membership changes, and the read logs it at Info.
 // Config.SkipCustomerMembers leaves CUSTOMER members out instead; it is off
 // by default because turning it on for an existing sync removes those
 // memberships.

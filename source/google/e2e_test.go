@@ -203,3 +203,47 @@ func TestRequestCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomerMemberInPlan: a group whose CUSTOMER member makes everyone a
+// member says so in the plan's reasons, when it is created and when a new
+// user joins it that way.
+func TestCustomerMemberInPlan(t *testing.T) {
+	srv := directorytest.New(t)
+	srv.AddUser(user("ann"))
+	srv.AddUser(user("bob"))
+	all := srv.AddGroup(admin.Group{Email: "all@example.com", Name: "All"})
+	must(t, srv.AddCustomerMember(all.Id))
+	srv.AddGroup(admin.Group{Email: "plain@example.com", Name: "Plain"})
+	ns := netskopetest.New(t)
+	client, err := netskope.New(ns.URL(), ns.Token(), netskope.WithRateLimit(0, 0))
+	must(t, err)
+	eng, err := sync.New(open(t, srv, func(c *google.Config) { c.Groups = google.GroupsAll }), client)
+	must(t, err)
+	reasons := func() map[string]string {
+		p, err := eng.Plan(ctx(t))
+		must(t, err)
+		out := map[string]string{}
+		for _, c := range p.Changes {
+			if c.Object.Kind == sync.KindGroup {
+				out[string(c.Action)+" "+c.Object.Key] = c.Reason
+			}
+		}
+		res, err := eng.Apply(ctx(t), p)
+		if err != nil || res.Failed > 0 {
+			t.Fatalf("Apply: %v %v", err, res.Err())
+		}
+		return out
+	}
+	got := reasons()
+	if r := got["create-group All"]; !strings.Contains(r, google.CustomerMembersNote) {
+		t.Errorf("create All: reason %q does not name the CUSTOMER member", r)
+	}
+	if r := got["create-group Plain"]; strings.Contains(r, "CUSTOMER") {
+		t.Errorf("create Plain: reason %q", r)
+	}
+	srv.AddUser(user("cy"))
+	got = reasons()
+	if r := got["add-members All"]; !strings.Contains(r, google.CustomerMembersNote) {
+		t.Errorf("add-members All: reason %q does not name the CUSTOMER member (plan: %v)", r, got)
+	}
+}

@@ -633,6 +633,14 @@ func TestCustomerMember(t *testing.T) {
 					t.Errorf("%s: %s = %v, want %v", g.DisplayName, google.AttrCustomerMember, v, tt.marked)
 				}
 			}
+			for _, g := range []*source.Group{ga, gm} {
+				if (g.MembersNote == google.CustomerMembersNote) != tt.marked {
+					t.Errorf("%s: MembersNote %q", g.DisplayName, g.MembersNote)
+				}
+			}
+			if gp.MembersNote != "" {
+				t.Errorf("Plain: MembersNote %q", gp.MembersNote)
+			}
 			if _, ok := gp.Attr(google.AttrCustomerMember); ok {
 				t.Errorf("Plain carries %s", google.AttrCustomerMember)
 			}

@@ -231,6 +231,7 @@ func (s *Source) assemble(listed, deleted []*admin.User, scopeGroups, selected [
 					sg.Attributes = map[string]any{}
 				}
 				sg.Attributes[AttrCustomerMember] = true
+				sg.MembersNote = CustomerMembersNote
 				s.log.Info("google: a group has a CUSTOMER member: every user in scope is a member",
 					zap.String("group", g.Id))
 				for _, u := range dir.Users {
