@@ -84,10 +84,11 @@ func DefaultUserMappings() []AttributeMapping {
 	}
 }
 
-// valueFunc computes one mapping's value for a user: the value (string,
-// bool or nil for empty) and whether to leave the attribute unset
-// (IgnoreFlowIfNullOrEmpty).
-type valueFunc func(u *source.User) (v any, skip bool, err error)
+// valueFunc computes one mapping's value for a user, and whether to leave
+// the attribute unset (IgnoreFlowIfNullOrEmpty). A source value of a type
+// outside the attribute value types comes back as raw (non-nil) instead,
+// to be written as mappedString renders it.
+type valueFunc func(u *source.User) (v expr.Value, raw any, skip bool, err error)
 
 // compiledMapping is an AttributeMapping ready to run.
 type compiledMapping struct {
@@ -134,25 +135,32 @@ func compileMappings(rows []AttributeMapping, where string) ([]compiledMapping, 
 				continue
 			}
 			ref := source.ResolveUserAttr(r.Source)
-			c.value = func(u *source.User) (any, bool, error) {
-				v, _ := ref.Value(u)
-				return v, false, nil
+			c.value = func(u *source.User) (expr.Value, any, bool, error) {
+				if s, isStr := ref.Str(u); isStr {
+					return expr.String(s), nil, false, nil
+				}
+				raw, _ := ref.Value(u)
+				if v, ok := sourceValue(raw); ok {
+					return v, nil, false, nil
+				}
+				return expr.Value{}, raw, false, nil
 			}
 		case Constant:
-			v := r.Value
-			c.value = func(*source.User) (any, bool, error) { return v, false, nil }
+			v := expr.String(r.Value)
+			c.value = func(*source.User) (expr.Value, any, bool, error) { return v, nil, false, nil }
 		case Expression:
 			e, err := expr.Parse(r.Expression)
 			if err != nil {
 				errs = append(errs, &MappingError{Path: loc + ".expression", Err: fmt.Errorf("%w: %w", ErrBadMapping, err)})
 				continue
 			}
-			c.value = func(u *source.User) (any, bool, error) {
+			e = e.Bind(userAttrReader)
+			c.value = func(u *source.User) (expr.Value, any, bool, error) {
 				v, err := e.Eval(u)
 				if err != nil {
-					return nil, false, err
+					return expr.Value{}, nil, false, err
 				}
-				return v.Any(), v.Ignored(), nil
+				return v, nil, v.Ignored(), nil
 			}
 		default:
 			bad("type", "%q: want direct, constant or expression", r.Type)
@@ -173,23 +181,75 @@ func lookupTarget(name string) (scim.UserAttr, bool) {
 	return scim.LookupUserAttr(name)
 }
 
+// userAttrReader resolves a source attribute name once for an expression
+// (expr.Expr.Bind): it reads a *source.User as User.Attr does, built-in
+// strings without boxing them, and any other Env through Attr.
+func userAttrReader(name string) expr.AttrFunc {
+	ref := source.ResolveUserAttr(name)
+	return func(env expr.Env) (expr.Value, error) {
+		u, isUser := env.(*source.User)
+		var a any
+		var ok bool
+		if isUser {
+			if s, isStr := ref.Str(u); isStr {
+				if s == "" {
+					return expr.Null(), nil // absent, as Attr has it
+				}
+				return expr.String(s), nil
+			}
+			a, ok = ref.Value(u)
+		} else {
+			a, ok = env.Attr(name)
+		}
+		if !ok {
+			return expr.Null(), nil
+		}
+		return expr.FromAny(a)
+	}
+}
+
+// sourceValue converts a value of one of the attribute value types (see
+// source.User.Attributes) or nil; ok is false for any other type.
+func sourceValue(a any) (v expr.Value, ok bool) {
+	switch a.(type) {
+	case nil, string, bool, int64, float64, []string, time.Time:
+		v, err := expr.FromAny(a)
+		return v, err == nil
+	}
+	return expr.Value{}, false
+}
+
 // apply writes c's value for u into su. An empty value takes the default;
 // still empty, the attribute is left unset.
 func (c *compiledMapping) apply(u *source.User, su *scim.User) error {
-	v, skip, err := c.value(u)
-	if err != nil {
+	v, raw, skip, err := c.value(u)
+	switch {
+	case err != nil:
 		return err
-	}
-	if skip {
+	case skip:
 		return nil
+	case raw != nil:
+		return c.set(su, raw)
 	}
-	if isBlank(v) {
+	if blankValue(v) {
 		if c.def == "" {
 			return nil
 		}
-		v = c.def
+		v = expr.String(c.def)
 	}
-	return c.set(su, v)
+	if s, isStr := v.Str(); isStr && c.path != scim.PathActive {
+		return c.attr.SetString(su, s)
+	}
+	return c.set(su, v.Any())
+}
+
+// blankValue is isBlank for a Value: null, an empty string or list, or
+// the zero time.
+func blankValue(v expr.Value) bool {
+	if t, isTime := v.TimeValue(); isTime {
+		return t.IsZero()
+	}
+	return v.IsEmpty()
 }
 
 // set converts v to what the attribute takes and writes it.
@@ -215,7 +275,7 @@ func (c *compiledMapping) set(su *scim.User, v any) error {
 			return c.attr.Set(su, emails)
 		}
 	}
-	return c.attr.Set(su, mappedString(v))
+	return c.attr.SetString(su, mappedString(v))
 }
 
 // mappedString renders a source value as a SCIM string: lists by their first
@@ -305,21 +365,33 @@ func (m *UserMapping) Managed() []string { return slices.Clone(m.managed) }
 // that comes out empty, is an ObjectError naming the user and the
 // attribute.
 func (m *UserMapping) Map(u *source.User) (DesiredUser, *ObjectError) {
-	var su scim.User
+	var du DesiredUser
+	if err := m.mapInto(u, &du); err != nil {
+		return DesiredUser{}, err
+	}
+	return du, nil
+}
+
+// mapInto is Map writing into *du, which the setters, called through
+// function values, make escape: a caller mapping many users passes an
+// element of the slice that keeps them rather than a fresh variable. On
+// error *du holds a partial user.
+func (m *UserMapping) mapInto(u *source.User, du *DesiredUser) *ObjectError {
+	*du = DesiredUser{SourceID: u.ID, CreateOnly: m.createOnly}
+	su := &du.User
 	if !m.mapsActive {
 		su.Active = scim.Bool(u.State == source.StateActive)
 	}
 	for i := range m.rows {
 		c := &m.rows[i]
-		if err := c.apply(u, &su); err != nil {
-			return DesiredUser{}, &ObjectError{Kind: "user", SourceID: u.ID, Field: c.path, Err: err}
+		if err := c.apply(u, su); err != nil {
+			return &ObjectError{Kind: "user", SourceID: u.ID, Field: c.path, Err: err}
 		}
 	}
 	if strings.TrimSpace(su.UserName) == "" {
-		return DesiredUser{}, &ObjectError{Kind: "user", SourceID: u.ID, Field: scim.PathUserName,
+		return &ObjectError{Kind: "user", SourceID: u.ID, Field: scim.PathUserName,
 			Err: fmt.Errorf("%w: the mapping gave no user name", ErrMissingAttribute)}
 	}
-	du := DesiredUser{SourceID: u.ID, User: su, CreateOnly: m.createOnly}
 	du.Event, du.Since = eventOf(u)
-	return du, nil
+	return nil
 }

@@ -16,8 +16,12 @@ import (
 func ada() *source.User {
 	return &source.User{ID: "u1", UserName: "ada@contoso.com", GivenName: "Ada", FamilyName: "Lovelace",
 		DisplayName: "Ada Lovelace", State: source.StateActive,
-		Emails:     []source.Email{{Value: "ada@contoso.com", Primary: true}},
-		Attributes: map[string]any{"department": "R&D", "employeeId": "E-1", "level": int64(3), "roles": []string{"admin", "user"}}}
+		Emails: []source.Email{{Value: "ada@contoso.com", Primary: true}},
+		Attributes: map[string]any{"department": "R&D", "employeeId": "E-1", "level": int64(3), "roles": []string{"admin", "user"},
+			"ratio": 1.5, "hired": time.Date(2012, 3, 16, 7, 0, 0, 0, time.FixedZone("X", 3600)), "noRoles": []string{},
+			// Types outside the attribute value types, which Validate
+			// refuses but Map must still render as before.
+			"odd": float32(1.1), "thing": struct{ X int }{7}}}
 }
 
 func TestDefaultMappingsMatchDefaultUser(t *testing.T) {
@@ -75,6 +79,36 @@ func TestAttributeMappings(t *testing.T) {
 			func(u *scim.User) any { return u.IsActive() }, true},
 		{"list to emails", mapping.AttributeMapping{Target: "emails", Type: mapping.Direct, Source: "roles"},
 			func(u *scim.User) any { return len(u.Emails) }, 2},
+		{"list to a string takes the first", mapping.AttributeMapping{Target: "title", Type: mapping.Direct, Source: "roles"},
+			func(u *scim.User) any { return u.Title }, "admin"},
+		{"empty list takes the default", mapping.AttributeMapping{Target: "emails", Type: mapping.Direct, Source: "noRoles", Default: "d@x.io"},
+			func(u *scim.User) any { return fmt.Sprint(u.Emails) }, "[{d@x.io  work true}]"},
+		{"expression list to emails", mapping.AttributeMapping{Target: "emails", Type: mapping.Expression, Expression: `Split("a@x.io,b@x.io", ",")`},
+			func(u *scim.User) any { return fmt.Sprint(u.Emails) }, "[{a@x.io  work true} {b@x.io  work false}]"},
+		{"float to string", mapping.AttributeMapping{Target: "title", Type: mapping.Direct, Source: "ratio"},
+			func(u *scim.User) any { return u.Title }, "1.5"},
+		{"time to string", mapping.AttributeMapping{Target: "title", Type: mapping.Direct, Source: "hired"},
+			func(u *scim.User) any { return u.Title }, "2012-03-16T06:00:00Z"},
+		{"expression time to string", mapping.AttributeMapping{Target: "title", Type: mapping.Expression, Expression: `[hired]`},
+			func(u *scim.User) any { return u.Title }, "2012-03-16T06:00:00Z"},
+		{"zero time takes the default", mapping.AttributeMapping{Target: "title", Type: mapping.Direct, Source: "deletedAt", Default: "never"},
+			func(u *scim.User) any { return u.Title }, "never"},
+		{"bool to string", mapping.AttributeMapping{Target: "title", Type: mapping.Direct, Source: "suspended"},
+			func(u *scim.User) any { return u.Title }, "false"},
+		{"expression bool to string", mapping.AttributeMapping{Target: "title", Type: mapping.Expression, Expression: `IsPresent([department])`},
+			func(u *scim.User) any { return u.Title }, "true"},
+		{"expression number to string", mapping.AttributeMapping{Target: "title", Type: mapping.Expression, Expression: `Count([roles])`},
+			func(u *scim.User) any { return u.Title }, "2"},
+		{"float32 as fmt prints it", mapping.AttributeMapping{Target: "title", Type: mapping.Direct, Source: "odd"},
+			func(u *scim.User) any { return u.Title }, "1.1"},
+		{"struct as fmt prints it", mapping.AttributeMapping{Target: "title", Type: mapping.Direct, Source: "thing"},
+			func(u *scim.User) any { return u.Title }, "{7}"},
+		{"active from a string", mapping.AttributeMapping{Target: "active", Type: mapping.Constant, Value: " false "},
+			func(u *scim.User) any { return u.IsActive() }, false},
+		{"active from a direct string", mapping.AttributeMapping{Target: "active", Type: mapping.Direct, Source: "employeeId"},
+			func(u *scim.User) any { return u.IsActive() }, "never: E-1 is no bool"},
+		{"manager from a string", mapping.AttributeMapping{Target: "manager", Type: mapping.Direct, Source: "employeeId"},
+			func(u *scim.User) any { return u.Enterprise.Manager.Value }, "E-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +117,12 @@ func TestAttributeMappings(t *testing.T) {
 				t.Fatal(err)
 			}
 			du, oerr := m.Map(ada())
+			if strings.HasPrefix(fmt.Sprint(tt.want), "never: ") {
+				if oerr == nil || oerr.SourceID != "u1" || oerr.Field != scim.PathActive {
+					t.Fatalf("Map = %+v, %v; want an error on active", du.User, oerr)
+				}
+				return
+			}
 			if oerr != nil {
 				t.Fatal(oerr)
 			}
@@ -90,6 +130,27 @@ func TestAttributeMappings(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestExpressionsSeeEmptyBuiltinsAsNull: an expression reads an empty
+// built-in field as absent (null), as User.Attr has it, not as "".
+func TestExpressionsSeeEmptyBuiltinsAsNull(t *testing.T) {
+	m, err := mapping.CompileUserMappings([]mapping.AttributeMapping{
+		{Target: "userName", Type: mapping.Direct, Source: "userName"},
+		{Target: "title", Type: mapping.Expression, Expression: `Join(",", IsNull([familyName]), IsNull([surname]), IsNull([email]), IsNull([givenName]), IsNull([nickname]), IsNull([level]))`},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := ada()
+	u.FamilyName, u.Emails = "", nil
+	du, oerr := m.Map(u)
+	if oerr != nil {
+		t.Fatal(oerr)
+	}
+	if want := "True,True,True,False,True,False"; du.User.Title != want {
+		t.Errorf("title = %q, want %q", du.User.Title, want)
 	}
 }
 

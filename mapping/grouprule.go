@@ -301,10 +301,16 @@ func (c *CompiledGroupRules) NeedsMemberships() bool { return c != nil && c.memb
 // once (names compared ignoring case, the first spelling kept). m answers
 // member of; nil means u is a member of no group.
 func (c *CompiledGroupRules) Groups(u *source.User, m Memberships) []string {
+	return c.appendGroups(nil, u, m)
+}
+
+// appendGroups is Groups reusing buf's array: buf's contents are
+// discarded, and the result is nil when buf is nil and u is in no group.
+func (c *CompiledGroupRules) appendGroups(buf []string, u *source.User, m Memberships) []string {
 	if c == nil {
 		return nil
 	}
-	var out []string
+	out := buf[:0]
 	for k := range c.rules {
 		r := &c.rules[k]
 		if !r.matches(u, m) {

@@ -367,3 +367,43 @@ func TestRuleMapper(t *testing.T) {
 		t.Errorf("rule 5: %v", err)
 	}
 }
+
+// TestRuleMapperFailuresAndSpellings: a user whose mapping fails leaves
+// no trace among the users or in the groups rules make; group names from
+// attributes are one group whatever their case, under the first spelling.
+func TestRuleMapperFailuresAndSpellings(t *testing.T) {
+	dir := &source.Directory{Users: []source.User{
+		{ID: "1", UserName: "ada@x.com", GivenName: "Ada", Attributes: map[string]any{"team": "Blue"}},
+		{ID: "2", GivenName: "Nameless", Attributes: map[string]any{"team": "Blue"}}, // no user name: fails
+		{ID: "3", UserName: "bob@x.com", Attributes: map[string]any{"team": "BLUE;red"}},
+		{ID: "4", UserName: "cy@x.com", DisplayName: "Cy", Attributes: map[string]any{"team": "blue; Red"}},
+	}}
+	m, err := mapping.Rules{GroupRules: mapping.GroupRules{
+		{Name: "teams", Actions: []mapping.GroupAction{{FromAttribute: "team"}}},
+		{Name: "all", Actions: []mapping.GroupAction{{SetGroup: "Everyone"}}},
+	}}.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.Map(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Failed) != 1 || d.Failed[0].SourceID != "2" || d.Failed[0].Field != "userName" {
+		t.Fatalf("failed = %+v, want user 2 on userName", d.Failed)
+	}
+	var users []string
+	for _, u := range d.Users {
+		users = append(users, u.SourceID+"="+u.User.UserName+"/"+u.User.DisplayName)
+	}
+	if want := []string{"1=ada@x.com/Ada", "3=bob@x.com/bob@x.com", "4=cy@x.com/Cy"}; !slices.Equal(users, want) {
+		t.Errorf("users %q, want %q", users, want)
+	}
+	var groups []string
+	for _, g := range d.Groups {
+		groups = append(groups, g.Group.DisplayName+":"+strings.Join(g.Members, ","))
+	}
+	if want := []string{"Blue:1,3,4", "Everyone:1,3,4", "red:3,4"}; !slices.Equal(groups, want) {
+		t.Errorf("groups %q, want %q", groups, want)
+	}
+}

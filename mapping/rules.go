@@ -110,9 +110,13 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 	}
 	inScope := make(map[string]bool, len(dir.Users))
 	accepted := 0
-	ruleMembers := map[string][]string{} // group name as first spelled -> user ids
+	// The groups rules make, in order of first appearance, each under the
+	// name as first spelled, with their members (user ids).
 	var ruleOrder []string
-	ruleKey := map[string]string{} // lower-case name -> first spelling
+	var ruleMembers [][]string
+	ruleIndex := map[string]int{} // a spelling seen -> its group's index
+	byLower := map[string]int{}   // lower-case name -> its group's index
+	var userGroups []string       // one user's groups; the array is reused
 	for i := range dir.Users {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -122,21 +126,28 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 			continue
 		}
 		accepted++
-		du, oerr := m.users.Map(u)
-		if oerr != nil {
+		d.Users = append(d.Users, DesiredUser{})
+		if oerr := m.users.mapInto(u, &d.Users[len(d.Users)-1]); oerr != nil {
+			d.Users = d.Users[:len(d.Users)-1]
 			d.Failed = append(d.Failed, *oerr)
 			continue
 		}
 		inScope[u.ID] = true
-		d.Users = append(d.Users, du)
-		for _, name := range m.rules.Groups(u, mem) {
-			k := strings.ToLower(name)
-			first, ok := ruleKey[k]
+		userGroups = m.rules.appendGroups(userGroups, u, mem)
+		for _, name := range userGroups {
+			k, ok := ruleIndex[name]
 			if !ok {
-				ruleKey[k], first = name, name
-				ruleOrder = append(ruleOrder, name)
+				// A spelling not seen yet: lower it once to find its group.
+				lower := strings.ToLower(name)
+				if k, ok = byLower[lower]; !ok {
+					k = len(ruleOrder)
+					byLower[lower] = k
+					ruleOrder = append(ruleOrder, name)
+					ruleMembers = append(ruleMembers, nil)
+				}
+				ruleIndex[name] = k
 			}
-			ruleMembers[first] = append(ruleMembers[first], u.ID)
+			ruleMembers[k] = append(ruleMembers[k], u.ID)
 		}
 	}
 
@@ -157,8 +168,8 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 			d.Groups = append(d.Groups, dg)
 		}
 	}
-	for _, name := range ruleOrder {
-		members := ruleMembers[name]
+	for k, name := range ruleOrder {
+		members := ruleMembers[k]
 		if j, ok := bySourceName[strings.ToLower(name)]; ok {
 			// A rule names a synced source group: one group, both sets.
 			g := &d.Groups[j]

@@ -40,12 +40,26 @@ type UserAttr struct {
 	Path string
 	Get  func(*User) any
 	Set  func(*User, any) error
+
+	setString func(*User, string) // Set with a string, unboxed; nil: use Set
+}
+
+// SetString is Set with a string value, which attributes taking strings
+// (and emails, as one primary work address) are written without boxing
+// it into an interface. Other attributes report what Set reports.
+func (a UserAttr) SetString(u *User, s string) error {
+	if a.setString != nil {
+		a.setString(u, s)
+		return nil
+	}
+	return a.Set(u, s)
 }
 
 // stringAttr builds a string attribute; field returns the value's address,
 // allocating the enclosing struct only when asked to (alloc true), so Get
 // never changes the user.
 func stringAttr(path string, field func(u *User, alloc bool) *string) UserAttr {
+	set := func(u *User, s string) { *field(u, true) = s }
 	return UserAttr{
 		Path: path,
 		Get: func(u *User) any {
@@ -59,9 +73,31 @@ func stringAttr(path string, field func(u *User, alloc bool) *string) UserAttr {
 			if !ok && v != nil {
 				return fmt.Errorf("%w: %s takes a string, not %T", ErrInvalidValue, path, v)
 			}
-			*field(u, true) = s
+			set(u, s)
 			return nil
 		},
+		setString: set,
+	}
+}
+
+// setEmail makes s the user's one primary work email; "" clears the
+// emails.
+func setEmail(u *User, s string) {
+	u.Emails = nil
+	if s != "" {
+		u.Emails = []Email{{Value: s, Type: "work", Primary: true}}
+	}
+}
+
+// setManager sets the manager's user id, allocating the enterprise
+// extension; "" clears the manager.
+func setManager(u *User, s string) {
+	if u.Enterprise == nil {
+		u.Enterprise = &EnterpriseUser{}
+	}
+	u.Enterprise.Manager = nil
+	if s != "" {
+		u.Enterprise.Manager = &Manager{Value: s}
 	}
 }
 
@@ -162,15 +198,13 @@ func buildUserAttrs() []UserAttr {
 				case []Email:
 					u.Emails = x
 				case string:
-					u.Emails = nil
-					if x != "" {
-						u.Emails = []Email{{Value: x, Type: "work", Primary: true}}
-					}
+					setEmail(u, x)
 				default:
 					return fmt.Errorf("%w: emails takes []Email or a string, not %T", ErrInvalidValue, v)
 				}
 				return nil
 			},
+			setString: setEmail,
 		},
 		stringAttr(PathEmployeeNumber, entField(func(e *EnterpriseUser) *string { return &e.EmployeeNumber })),
 		stringAttr(PathCostCenter, entField(func(e *EnterpriseUser) *string { return &e.CostCenter })),
@@ -190,15 +224,10 @@ func buildUserAttrs() []UserAttr {
 				if !ok && v != nil {
 					return fmt.Errorf("%w: manager takes a user id string, not %T", ErrInvalidValue, v)
 				}
-				if u.Enterprise == nil {
-					u.Enterprise = &EnterpriseUser{}
-				}
-				u.Enterprise.Manager = nil
-				if s != "" {
-					u.Enterprise.Manager = &Manager{Value: s}
-				}
+				setManager(u, s)
 				return nil
 			},
+			setString: setManager,
 		},
 	}
 }

@@ -2,6 +2,8 @@ package scim_test
 
 import (
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/provsync/provsync/scim"
@@ -149,5 +151,35 @@ func BenchmarkLookupUserAttr(b *testing.B) {
 				b.Fatalf("no attribute %q", p)
 			}
 		}
+	}
+}
+
+// TestSetStringIsSet: SetString writes every attribute as Set does with
+// the same string, and refuses what Set refuses.
+func TestSetStringIsSet(t *testing.T) {
+	for _, a := range scim.UserAttrs() {
+		for _, s := range []string{"v-1", ""} {
+			var viaSet, viaSetString scim.User
+			errSet := a.Set(&viaSet, s)
+			errStr := a.SetString(&viaSetString, s)
+			if errors.Is(errSet, scim.ErrInvalidValue) != errors.Is(errStr, scim.ErrInvalidValue) || (errSet == nil) != (errStr == nil) {
+				t.Errorf("%s %q: Set error %v, SetString error %v", a.Path, s, errSet, errStr)
+			}
+			if !reflect.DeepEqual(viaSet, viaSetString) {
+				t.Errorf("%s %q: SetString wrote %+v, Set %+v", a.Path, s, viaSetString, viaSet)
+			}
+		}
+	}
+}
+
+func TestSetStringDoesNotBoxStrings(t *testing.T) {
+	a, _ := scim.LookupUserAttr(scim.PathDisplayName)
+	u := &scim.User{}
+	name := strings.Repeat("x", 20)
+	if n := testing.AllocsPerRun(100, func() { _ = a.SetString(u, name) }); n != 0 {
+		t.Errorf("SetString(displayName) allocates %.0f times", n)
+	}
+	if u.DisplayName != name {
+		t.Errorf("displayName = %q", u.DisplayName)
 	}
 }

@@ -25,6 +25,12 @@
 // combinations, literal regular expressions, date formats and intervals,
 // and that SelectUniqueValue is not nested.
 //
+// An Env hands attribute values over by name (Env.Attr). A caller that
+// evaluates one expression for many users can resolve the names once
+// instead, with Expr.Bind: each [name] then reads through an AttrFunc
+// that returns a Value directly, so that reading a string allocates
+// nothing.
+//
 // # Values
 //
 // A Value is null, a string, a boolean, a number (int64 or float64), a

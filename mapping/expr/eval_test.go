@@ -408,31 +408,60 @@ func TestEval(t *testing.T) {
 		{`ToLower(Join("@", NormalizeDiacritics(StripSpaces(Join(".", [givenName], [surname]))), "contoso.com"))`, "string:john.muller@contoso.com", false},
 		{`Append(Mid([givenName], 1, 3), Mid([surname], 1, 5))`, "string:JöhMülle", false},
 	}
-	for _, tt := range tests {
-		e, err := Parse(tt.src)
-		if err != nil {
-			t.Errorf("Parse(%s): %v", tt.src, err)
-			continue
+	// Every case runs twice: as parsed, and bound to readers that return
+	// what FromAny makes of Attr, which must not change any result.
+	reads := 0
+	viaAttr := func(name string) AttrFunc {
+		return func(env Env) (Value, error) {
+			reads++
+			a, ok := env.Attr(name)
+			if !ok {
+				return Null(), nil
+			}
+			return FromAny(a)
 		}
-		v, err := e.EvalWith(testEnv(), testOptions()...)
-		switch {
-		case tt.err:
-			if err == nil {
-				t.Errorf("%s = %s, want error containing %q", tt.src, show(v), tt.want)
+	}
+	for _, bound := range []bool{false, true} {
+		for _, tt := range tests {
+			e, err := Parse(tt.src)
+			if err != nil {
+				t.Errorf("Parse(%s): %v", tt.src, err)
 				continue
 			}
-			if !errors.Is(err, ErrEval) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("%s: error %q, want ErrEval containing %q", tt.src, err, tt.want)
+			if bound {
+				e = e.Bind(viaAttr)
+				tt.src += " (bound)"
 			}
-			var ee *EvalError
-			if !errors.As(err, &ee) || ee.Line != 1 || ee.Col < 1 {
-				t.Errorf("%s: error %#v has no position", tt.src, err)
-			}
-		case err != nil:
-			t.Errorf("%s: %v", tt.src, err)
-		case show(v) != tt.want:
-			t.Errorf("%s = %s, want %s", tt.src, show(v), tt.want)
+			evalCase(t, e, tt.src, tt.want, tt.err)
 		}
+	}
+	if reads == 0 {
+		t.Error("no bound expression read an attribute through its AttrFunc")
+	}
+}
+
+// evalCase evaluates e against testEnv and checks the result: want is
+// show(value), or with isErr the error text's distinctive part.
+func evalCase(t *testing.T, e *Expr, src, want string, isErr bool) {
+	t.Helper()
+	v, err := e.EvalWith(testEnv(), testOptions()...)
+	switch {
+	case isErr:
+		if err == nil {
+			t.Errorf("%s = %s, want error containing %q", src, show(v), want)
+			return
+		}
+		if !errors.Is(err, ErrEval) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %q, want ErrEval containing %q", src, err, want)
+		}
+		var ee *EvalError
+		if !errors.As(err, &ee) || ee.Line != 1 || ee.Col < 1 {
+			t.Errorf("%s: error %#v has no position", src, err)
+		}
+	case err != nil:
+		t.Errorf("%s: %v", src, err)
+	case show(v) != want:
+		t.Errorf("%s = %s, want %s", src, show(v), want)
 	}
 }
 

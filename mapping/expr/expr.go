@@ -21,7 +21,29 @@ type Expr struct {
 	src   string
 	root  *node
 	attrs []string
-	ctxs  sync.Pool // of *evalCtx, so that Eval does not allocate one
+	read  []AttrFunc // by attribute position; set by Bind
+	ctxs  sync.Pool  // of *evalCtx, so that Eval does not allocate one
+}
+
+// AttrFunc reads one attribute of env for an expression made by Bind: its
+// value, Null() when env does not have it, or an error for a value the
+// language has no type for (as FromAny reports).
+type AttrFunc func(env Env) (Value, error)
+
+// Bind returns a copy of e whose attribute references read their values
+// through the functions resolve returns, called once here for each name
+// e.Attributes() lists; a nil function leaves Env.Attr for that name.
+// Evaluation then calls read(env) where it would call env.Attr(name) and
+// FromAny: the caller resolves each name once rather than on every
+// evaluation, and hands over values without boxing them. Results and
+// errors are as for e when every function returns what FromAny makes of
+// env.Attr(name). e itself is unchanged.
+func (e *Expr) Bind(resolve func(name string) AttrFunc) *Expr {
+	read := make([]AttrFunc, len(e.attrs))
+	for i, name := range e.attrs {
+		read[i] = resolve(name)
+	}
+	return &Expr{src: e.src, root: e.root, attrs: e.attrs, read: read}
 }
 
 // Source returns the text the expression was parsed from.
@@ -126,6 +148,7 @@ func WithUnique(unique func(string) bool) EvalOption {
 type evalCtx struct {
 	env      Env
 	src      string
+	read     []AttrFunc
 	cfg      evalConfig
 	redacted bool
 }
@@ -143,7 +166,7 @@ func (e *Expr) EvalWith(env Env, opts ...EvalOption) (Value, error) {
 	if c == nil {
 		c = new(evalCtx)
 	}
-	*c = evalCtx{env: env, src: e.src}
+	*c = evalCtx{env: env, src: e.src, read: e.read}
 	for _, o := range opts {
 		o(&c.cfg)
 	}
@@ -167,11 +190,17 @@ func (c *evalCtx) eval(n *node) (Value, error) {
 		if c.env == nil {
 			return Value{}, nil
 		}
-		a, ok := c.env.Attr(n.text)
-		if !ok {
-			return Value{}, nil
+		var v Value
+		var err error
+		if c.read != nil && c.read[n.attr] != nil {
+			v, err = c.read[n.attr](c.env)
+		} else {
+			a, ok := c.env.Attr(n.text)
+			if !ok {
+				return Value{}, nil
+			}
+			v, err = FromAny(a)
 		}
-		v, err := FromAny(a)
 		if err != nil {
 			line, col := lineCol(c.src, n.pos)
 			return Value{}, &EvalError{Pos: n.pos, Line: line, Col: col, Msg: "attribute [" + n.text + "]: " + err.Error()}

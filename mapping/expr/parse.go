@@ -43,6 +43,7 @@ type node struct {
 	pos  int
 	val  Value  // nLit
 	text string // nLit: constant name; nAttr: attribute name
+	attr int    // nAttr: the name's position in Expr.attrs
 	fn   *funcDef
 	args []*node
 	aux  any // per-function data prepared at parse time
@@ -248,17 +249,18 @@ func (p *parser) parseAttr() (*node, error) {
 	if strings.ContainsAny(name, "[\r") {
 		return nil, p.fail(start, ErrSyntax, "attribute name %q contains %q", name, "[")
 	}
-	p.addAttr(name)
-	return &node{kind: nAttr, pos: start, text: name}, nil
+	return &node{kind: nAttr, pos: start, text: name, attr: p.addAttr(name)}, nil
 }
 
-func (p *parser) addAttr(name string) {
-	for _, a := range p.attrs {
+// addAttr records an attribute name once and returns its position.
+func (p *parser) addAttr(name string) int {
+	for i, a := range p.attrs {
 		if a == name {
-			return
+			return i
 		}
 	}
 	p.attrs = append(p.attrs, name)
+	return len(p.attrs) - 1
 }
 
 func (p *parser) parseNumber() (*node, error) {

@@ -1,0 +1,34 @@
+//go:build !race
+
+// The race detector drops sync.Pool items at random, so expressions
+// allocate their evaluation state now and then under -race; allocation
+// counts are checked without it.
+
+package mapping_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/provsync/provsync/source/synth"
+)
+
+// TestRuleMapperAllocationsPerUser bounds what BenchmarkRuleMapper's
+// mapping allocates per user: the user's own name, email and active flag,
+// and a share of the result's slices and indexes. Attribute reads and
+// writes, expression values and each user's rule groups allocate nothing.
+func TestRuleMapperAllocationsPerUser(t *testing.T) {
+	dir := synth.Generate(synth.Config{Users: 2000, Groups: 20, MembershipsPerUser: 3, Seed: 9, SuspendedFraction: 0.1})
+	m, err := benchRules().Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if d, err := m.Map(ctx, dir); err != nil || len(d.Users) != len(dir.Users) || len(d.Failed) != 0 {
+		t.Fatalf("mapped %d of %d users, failed %v, error %v", len(d.Users), len(dir.Users), d.Failed, err)
+	}
+	n := testing.AllocsPerRun(3, func() { _, _ = m.Map(ctx, dir) })
+	if perUser := n / float64(len(dir.Users)); perUser > 4 {
+		t.Errorf("%.1f allocations per user, want at most 4", perUser)
+	}
+}
