@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provsync/provsync/internal/clocktest"
+	"github.com/provsync/provsync/sync/internal/clocktest"
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
