@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provsync/provsync/sync/internal/clocktest"
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/internal/clocktest"
 	"github.com/provsync/provsync/target"
 	"github.com/provsync/provsync/target/netskope"
 )
