@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/provsync/provsync/source"
 )
@@ -152,6 +153,7 @@ type compiledClause struct {
 	num   int64
 	isNum bool // val is an integer (num), for EQUALS on integer attributes
 	re    *regexp.Regexp
+	tail  *tailMatcher // re's fast form, when it has one
 }
 
 // CompiledScope is a Scope ready to evaluate; it is safe for concurrent
@@ -228,6 +230,7 @@ func compileClause(c Clause) (compiledClause, string, error) {
 		if cc.re, err = regexp.Compile(`^(?:` + c.Value + `)$`); err != nil {
 			return cc, "value", fmt.Errorf("%w: regular expression %q: %w", ErrInvalidRule, c.Value, err)
 		}
+		cc.tail = newTailMatcher(c.Value)
 	case OpGreaterThan, OpGreaterOrEquals, OpLessThan, OpLessOrEquals:
 		if cc.num, err = strconv.ParseInt(strings.TrimSpace(c.Value), 10, 64); err != nil {
 			return cc, "value", fmt.Errorf("%w: %s compares integers; %q is not one", ErrInvalidRule, op, c.Value)
@@ -390,9 +393,9 @@ func (c *compiledClause) holdsString(s string) bool {
 	case OpIsNotNull:
 		return true
 	case OpRegexMatch:
-		return c.re.MatchString(s)
+		return c.matchRegex(s)
 	case OpNotRegexMatch:
-		return !c.re.MatchString(s)
+		return !c.matchRegex(s)
 	case OpIncludes:
 		return strings.Contains(s, c.val)
 	case OpEndsWith:
@@ -402,6 +405,15 @@ func (c *compiledClause) holdsString(s string) bool {
 		return err == nil && c.holdsInt(n)
 	}
 	return false
+}
+
+// matchRegex reports whether the whole of s matches the clause's regular
+// expression.
+func (c *compiledClause) matchRegex(s string) bool {
+	if c.tail != nil && utf8.ValidString(s) {
+		return c.tail.match(s)
+	}
+	return c.re.MatchString(s)
 }
 
 // isBlank reports whether an attribute value counts as empty.
