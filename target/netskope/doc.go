@@ -60,7 +60,7 @@
 //     Reset seen (at least a second), and moves to 97% of that rate after
 //     the first answer.
 //   - When they do not, the rate grows while requests succeed and callers
-//     send as fast as it allows: by a quarter a second until the first 429,
+//     send as fast as it allows: by 25% a second until the first 429,
 //     by 0.5% a second after it.
 //   - A 429 cuts the rate by a fifth, once for all the requests already
 //     sent, and keeps the client off an advertised rate for a minute.

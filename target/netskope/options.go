@@ -128,18 +128,18 @@ func WithRateLimit(rps float64, burst int) Option {
 }
 
 // WithAdaptiveRate paces requests adaptively, which is the default with
-// start DefaultRateLimit and max DefaultMaxRate: the client starts at start
-// requests per second, one at a time, and never goes above max. When the
+// start DefaultRateLimit and maxRPS DefaultMaxRate: the client starts at start
+// requests per second, one at a time, and never goes above maxRPS. When the
 // tenant advertises its rate (RateLimit-Limit requests per RateLimit-Reset
 // window), the client moves to 97% of it after the first answer. When it
 // does not, the rate grows while requests succeed and the rate is what
-// holds them back (by a quarter a second until the first 429, by 0.5% a
+// holds them back (by 25% a second until the first 429, by 0.5% a
 // second after it), and each 429 cuts it by a fifth. The rate only grows
 // while callers send as fast as it allows. The last of WithRateLimit and
 // WithAdaptiveRate wins.
-func WithAdaptiveRate(start, max float64) Option {
+func WithAdaptiveRate(start, maxRPS float64) Option {
 	return optionFunc(func(o *options) {
-		o.rps, o.burst, o.adaptive, o.maxRate = start, 1, true, max
+		o.rps, o.burst, o.adaptive, o.maxRate = start, 1, true, maxRPS
 	})
 }
 

@@ -20,7 +20,7 @@ const (
 	paceCut = 0.8
 	// paceSlowStart is how fast the rate grows, per second of busy
 	// sending, before the first 429 when the server advertises no rate:
-	// by a quarter a second, so 4 req/s reach 20 in under 7 s.
+	// by 25% a second, so 4 req/s reach 20 in under 7 s.
 	paceSlowStart = 0.25
 	// paceProbe is how fast the rate grows after a 429 when the server
 	// advertises no rate: by 0.5% a second, so a cut of 20% is made up
@@ -73,13 +73,13 @@ type pacer struct {
 }
 
 // newPacer returns a pacer at rps requests per second, burst requests back
-// to back. An adaptive pacer moves its rate between paceMinRate and max.
-func newPacer(rps float64, burst int, adaptive bool, max float64) *pacer {
+// to back. An adaptive pacer moves its rate between paceMinRate and maxRPS.
+func newPacer(rps float64, burst int, adaptive bool, maxRPS float64) *pacer {
 	return &pacer{
 		lim:      rate.NewLimiter(rate.Limit(rps), burst),
 		adaptive: adaptive,
 		rate:     rps,
-		max:      max,
+		max:      maxRPS,
 	}
 }
 
