@@ -12,7 +12,8 @@ type NotificationKind string
 // Notification kinds.
 const (
 	// NotifyQuarantined: a cycle failed and the Runner backs off; the
-	// notification carries the reason and the next attempt.
+	// notification carries the reason and the next attempt. It is sent
+	// on entering quarantine and when the reason changes.
 	NotifyQuarantined NotificationKind = "quarantined"
 	// NotifyRecovered: the first healthy cycle after a quarantine.
 	NotifyRecovered NotificationKind = "recovered"

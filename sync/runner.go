@@ -341,7 +341,7 @@ func (r *Runner) request(t Trigger) {
 func (r *Runner) Restart() {
 	r.mu.Lock()
 	r.failures, r.anchor, r.forceFull = 0, time.Time{}, true
-	r.status.Quarantine = nil
+	r.status.Quarantine, r.status.NextCycle = nil, r.clock.Now()
 	if r.status.State == "quarantined" {
 		r.status.State = "idle"
 	}
@@ -575,15 +575,15 @@ func (r *Runner) record(ctx context.Context, rep *CycleReport, cr cycleResult) {
 		r.failures++
 		r.anchor = time.Time{}
 		q := st.Quarantine
-		entered := q == nil
-		if entered {
+		news := q == nil || q.Reason != rep.Reason // entered, or failing for another reason
+		if q == nil {
 			q = &Quarantine{Since: rep.Finished}
 			st.Quarantine = q
 		}
 		q.Reason, q.Error, q.Failures = rep.Reason, rep.Error, r.failures
 		q.NextAttempt = rep.Finished.Add(r.backoff())
 		st.NextCycle, st.State = q.NextAttempt, "quarantined"
-		if entered && r.alerts.allow(NotifyQuarantined, string(q.Reason), rep.Finished) {
+		if news && r.alerts.allow(NotifyQuarantined, string(q.Reason), rep.Finished) {
 			r.alerts.forget(NotifyRecovered)
 			qc := *q
 			note(NotifyQuarantined, fmt.Sprintf("provisioning is quarantined (%s); next attempt at %s: %s",

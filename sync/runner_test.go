@@ -796,3 +796,35 @@ func TestNewRunnerRefusesBadSettings(t *testing.T) {
 		t.Error("NewRunner(nil) accepted")
 	}
 }
+
+func TestRunnerQuarantineReasonChanges(t *testing.T) {
+	e, src, tgt, eng := runnerEnv(t, 4, 0)
+	src.setHook(func(context.Context, int) error { return fmt.Errorf("file: read: %w", source.ErrUnavailable) })
+	h := startRunner(t, clocktest.New(runnerEpoch), eng)
+	h.cycle()
+	// The source mends; the target now refuses the credentials.
+	src.setHook(nil)
+	bad, err := netskope.New(e.srv.URL(), "not-the-token", netskope.WithRateLimit(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt.set(nil, bad)
+	for range 2 {
+		if c := h.tick(); c.Reason != sync.ReasonUnauthorized {
+			t.Fatalf("cycle failed for %q, want %q", c.Reason, sync.ReasonUnauthorized)
+		}
+	}
+	notes := h.rec.notifications()
+	if len(notes) != 2 || notes[0].Quarantine.Reason != sync.ReasonSourceRead || notes[1].Quarantine.Reason != sync.ReasonUnauthorized {
+		t.Fatalf("notifications %+v: want one for each reason, none repeated", notes)
+	}
+	if q := h.run.Status().Quarantine; q.Failures != 3 || !q.Since.Equal(runnerEpoch) {
+		t.Errorf("quarantine %+v: one quarantine since the first failure, 3 failures", q)
+	}
+	h.clk.BlockUntil(1)
+	h.run.Restart()
+	if next := h.run.Status().NextCycle; !next.Equal(h.clk.Now()) {
+		t.Errorf("after Restart the next cycle is at %s, want now (%s)", next, h.clk.Now())
+	}
+	h.cycle()
+}
