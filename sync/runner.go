@@ -116,6 +116,9 @@ const (
 	// ReasonTooManyFailures: more than the failure share of the changes
 	// failed.
 	ReasonTooManyFailures QuarantineReason = "too-many-failures"
+	// ReasonStateLocked: another process holds the state (ErrLocked);
+	// only one may sync a state at a time.
+	ReasonStateLocked QuarantineReason = "state-locked"
 	// ReasonError: any other error, such as a failed target read or a
 	// state that cannot be stored.
 	ReasonError QuarantineReason = "error"
@@ -517,6 +520,8 @@ func (r *Runner) classify(rep *CycleReport, cr cycleResult, abandoned bool) {
 		fail(ReasonSourceRead, cr.err)
 	case cr.err != nil && errors.Is(cr.err, target.ErrUnauthorized):
 		fail(ReasonUnauthorized, cr.err)
+	case cr.err != nil && errors.Is(cr.err, ErrLocked):
+		fail(ReasonStateLocked, cr.err)
 	case cr.err != nil:
 		fail(ReasonError, cr.err)
 	case cr.res != nil && unauthorized(cr.res) != nil:

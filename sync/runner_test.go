@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -827,4 +828,31 @@ func TestRunnerQuarantineReasonChanges(t *testing.T) {
 		t.Errorf("after Restart the next cycle is at %s, want now (%s)", next, h.clk.Now())
 	}
 	h.cycle()
+}
+
+func TestRunnerStateLocked(t *testing.T) {
+	e := newEnv(t, 3, 0)
+	path := filepath.Join(t.TempDir(), "state.json")
+	holder := sync.NewFileState(path)
+	if _, err := holder.Load(ctx(t)); err != nil { // takes the lock
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	state := sync.NewFileState(path)
+	defer state.Close()
+	eng, err := sync.New(e.src, e.client, sync.WithState(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startRunner(t, clocktest.New(runnerEpoch), eng)
+	c := h.cycle()
+	if c.Outcome != sync.CycleFailed || c.Reason != sync.ReasonStateLocked || e.srv.UserCount() != 0 {
+		t.Fatalf("cycle %s (%s: %s), %d users written; want a failure for the locked state and nothing written", c.Outcome, c.Reason, c.Error, e.srv.UserCount())
+	}
+	if err := holder.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c := h.tick(); c.Outcome != sync.CycleSucceeded || e.srv.UserCount() == 0 {
+		t.Errorf("once the lock is free: %s (%s)", c.Outcome, c.Error)
+	}
 }
