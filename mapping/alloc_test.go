@@ -8,8 +8,11 @@ package mapping_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source/synth"
 )
 
@@ -30,5 +33,31 @@ func TestRuleMapperAllocationsPerUser(t *testing.T) {
 	n := testing.AllocsPerRun(3, func() { _, _ = m.Map(ctx, dir) })
 	if perUser := n / float64(len(dir.Users)); perUser > 4 {
 		t.Errorf("%.1f allocations per user, want at most 4", perUser)
+	}
+}
+
+// TestMatchUsersAllocationsPerUser: matching reads attributes without
+// boxing them and indexes unique values without a slice each; what is
+// left is lowering the user names that have capitals.
+func TestMatchUsersAllocationsPerUser(t *testing.T) {
+	const n = 2000
+	want := make([]scim.User, n)
+	obs := make([]scim.User, n)
+	for i := range want {
+		want[i] = scim.User{UserName: fmt.Sprintf("user%d@x.io", i), ExternalID: fmt.Sprintf("s%d", i)}
+		obs[i] = scim.User{ID: fmt.Sprintf("t%d", i), UserName: fmt.Sprintf("User%d@x.io", i)}
+		if i%2 == 0 {
+			obs[i].ExternalID = want[i].ExternalID
+		}
+	}
+	keys := mapping.DefaultUserMatch()
+	allocs := testing.AllocsPerRun(3, func() {
+		m, err := mapping.MatchUsers(want, obs, keys, nil)
+		if err != nil || len(m.Errors) != 0 || m.Observed[n-1] != n-1 {
+			t.Fatalf("%d errors, last matched %d, error %v", len(m.Errors), m.Observed[n-1], err)
+		}
+	})
+	if perUser := allocs / n; perUser > 1.2 {
+		t.Errorf("%.1f allocations per user, want at most 1.2", perUser)
 	}
 }

@@ -2,9 +2,12 @@ package mapping_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source/synth"
 )
 
@@ -65,4 +68,42 @@ func benchRules() mapping.Rules {
 			{Name: "licenses", Actions: []mapping.GroupAction{{FromAttribute: "licenses", Pattern: `^(E\d)$`}}},
 		},
 	}
+}
+
+// BenchmarkMatchUsers pairs 10,000 mapped users with the 10,000 target
+// users made from them (ids, user names in another case) by the default
+// matching properties, as an engine cycle does:
+//
+//	go test ./mapping -run '^$' -bench MatchUsers -benchmem
+func BenchmarkMatchUsers(b *testing.B) {
+	dir := synth.Generate(synth.Config{Users: 10000, Groups: 50, MembershipsPerUser: 3, Seed: 9})
+	d, err := mapping.Default().Map(context.Background(), dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	want := make([]scim.User, len(d.Users))
+	obs := make([]scim.User, len(d.Users))
+	for i, du := range d.Users {
+		want[i] = du.User
+		obs[i] = du.User
+		obs[i].ID = fmt.Sprintf("t%d", i)
+		obs[i].UserName = strings.ToUpper(du.User.UserName)
+		if i%2 == 0 {
+			obs[i].ExternalID = "" // half are matched by user name
+		}
+	}
+	keys := mapping.DefaultUserMatch()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		m, err := mapping.MatchUsers(want, obs, keys, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(m.Errors) != 0 || m.Observed[len(want)-1] != len(obs)-1 {
+			b.Fatalf("%d errors, last matched %d", len(m.Errors), m.Observed[len(want)-1])
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(want)), "ns/user")
 }

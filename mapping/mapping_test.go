@@ -3,6 +3,7 @@ package mapping_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -171,5 +172,38 @@ func TestMatchPropertiesThatDisagree(t *testing.T) {
 		obs, mapping.DefaultUserMatch(), map[int]int{0: 1})
 	if m.Observed[1] != 0 || m.Errors[1] != nil {
 		t.Errorf("with the userName's owner pinned elsewhere: %+v", m)
+	}
+}
+
+// TestMatchContestedTargets: every source object that claims a target
+// another one claims too is reported, none matched, however the claims
+// arise (keys, pins).
+func TestMatchContestedTargets(t *testing.T) {
+	obs := []scim.User{{ID: "t1", UserName: "Ada@x.io"}, {ID: "t2", UserName: "bob@x.io"}, {ID: "t3", UserName: "dup@x.io"}, {ID: "t4", UserName: "dup@x.io"}}
+	want := []scim.User{{UserName: "ada@x.io"}, {UserName: "bob@x.io"}, {UserName: "ADA@x.io"}, {UserName: "ada@X.IO"}, {UserName: "cy@x.io"}, {UserName: "dup@x.io"}}
+	m, err := mapping.MatchUsers(want, obs, mapping.DefaultUserMatch(), map[int]int{4: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(m.Observed); got != "[-1 -1 -1 -1 1 -1]" {
+		t.Errorf("observed %s, want [-1 -1 -1 -1 1 -1]: 0, 2, 3 contest t1; bob's t2 is pinned to 4; dup has two targets", got)
+	}
+	for i, want := range map[int]string{0: "3 source users match the same target user (id t1)", 2: "(id t1)", 3: "(id t1)",
+		1: "", 5: "2 target users have userName \"dup@x.io\""} {
+		err := m.Errors[i]
+		if want == "" {
+			if err != nil {
+				t.Errorf("desired %d: %v, want no error (t2 is pinned to another, so bob has no candidate)", i, err)
+			}
+			continue
+		}
+		if !errors.Is(err, mapping.ErrAmbiguousMatch) || !strings.Contains(err.Error(), want) {
+			t.Errorf("desired %d: %v, want ErrAmbiguousMatch with %q", i, err, want)
+		}
+	}
+	// Two pins on one target.
+	m, _ = mapping.MatchUsers(want[:2], obs, nil, map[int]int{0: 2, 1: 2})
+	if m.Observed[0] != -1 || m.Observed[1] != -1 || !strings.Contains(fmt.Sprint(m.Errors[1]), "2 source users match the same target user (id t3)") {
+		t.Errorf("two pins on t3: %+v", m)
 	}
 }

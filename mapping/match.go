@@ -62,7 +62,7 @@ func MatchUsers(desired, observed []scim.User, keys []MatchKey, pins map[int]int
 		if !ok {
 			return Matches{}, fmt.Errorf("mapping: user matching property %q is not a known attribute", key.Attribute)
 		}
-		get[k] = func(u *scim.User) string { s, _ := a.Get(u).(string); return s }
+		get[k] = func(u *scim.User) string { s, _ := a.GetString(u); return s }
 	}
 	return match(len(desired), len(observed), keys, pins, "user",
 		func(i, k int) string { return get[k](&desired[i]) },
@@ -104,33 +104,35 @@ func match(nd, no int, keys []MatchKey, pins map[int]int, kind string,
 	for _, j := range pins {
 		pinnedObs[j] = true
 	}
-	index := make([]map[string][]int, len(keys))
+	index := make([]keyIndex, len(keys))
 	for k := range keys {
-		index[k] = make(map[string][]int, no)
+		index[k].first = make(map[string]int, no)
 		for j := 0; j < no; j++ {
 			if pinnedObs[j] {
 				continue
 			}
 			if v := oval(j, k); v != "" {
-				index[k][norm(k, v)] = append(index[k][norm(k, v)], j)
+				index[k].add(norm(k, v), j)
 			}
 		}
 	}
-	claims := make(map[int][]int, nd) // observed index → desired indexes
+	var claims claimList // observed index → desired indexes
+	claims.first = make([]int, no)
 	for i := 0; i < nd; i++ {
 		m.Observed[i] = -1
 		if j, ok := pins[i]; ok {
 			m.Observed[i], m.By[i] = j, "link"
-			claims[j] = append(claims[j], i)
+			claims.add(j, i)
 			continue
 		}
 		chosen, by, byValue := -1, "", ""
+		var one [1]int
 		for k, key := range keys {
 			v := dval(i, k)
 			if v == "" {
 				continue
 			}
-			cands := index[k][norm(k, v)]
+			cands := index[k].lookup(norm(k, v), &one)
 			if chosen < 0 && len(cands) > 1 {
 				m.Errors[i] = fmt.Errorf("%w: %d target %ss have %s %q; remove the duplicates or change the matching properties",
 					ErrAmbiguousMatch, len(cands), kind, key.Attribute, v)
@@ -154,12 +156,12 @@ func match(nd, no int, keys []MatchKey, pins map[int]int, kind string,
 		}
 		if chosen >= 0 {
 			m.Observed[i], m.By[i] = chosen, by
-			claims[chosen] = append(claims[chosen], i)
+			claims.add(chosen, i)
 		}
 	}
-	for j, ds := range claims {
+	for j, ds := range claims.shared {
 		if len(ds) < 2 {
-			continue
+			continue // an out-of-range pin, claimed once
 		}
 		for _, i := range ds {
 			m.Observed[i], m.By[i] = -1, ""
@@ -168,6 +170,76 @@ func match(nd, no int, keys []MatchKey, pins map[int]int, kind string,
 		}
 	}
 	return m
+}
+
+// keyIndex finds observed objects by the normalised value of one key.
+// Values are nearly always unique, so one object is kept as an index and
+// only values several objects share get a slice.
+type keyIndex struct {
+	first  map[string]int   // value -> the first object with it
+	shared map[string][]int // value -> every object with it, in order, where several have it
+}
+
+func (x *keyIndex) add(v string, j int) {
+	f, seen := x.first[v]
+	if !seen {
+		x.first[v] = j
+		return
+	}
+	if x.shared == nil {
+		x.shared = map[string][]int{}
+	}
+	if x.shared[v] == nil {
+		x.shared[v] = []int{f}
+	}
+	x.shared[v] = append(x.shared[v], j)
+}
+
+// lookup returns the objects with value v, in order; one holds the
+// result when there is a single one, so that it needs no allocation.
+func (x *keyIndex) lookup(v string, one *[1]int) []int {
+	if all, ok := x.shared[v]; ok {
+		return all
+	}
+	j, ok := x.first[v]
+	if !ok {
+		return nil
+	}
+	one[0] = j
+	return one[:]
+}
+
+// claimList records which desired objects matched each observed one.
+// Nearly every observed object is claimed once at most, so the first
+// claim is kept in a slice and only contested objects get a list.
+type claimList struct {
+	first  []int         // observed index → the first desired index + 1; 0: none
+	shared map[int][]int // observed index → every desired index, where several claim it
+}
+
+func (c *claimList) add(j, i int) {
+	if j < 0 || j >= len(c.first) {
+		// A pin out of range: keep it with the contested ones, as the
+		// map this replaces kept any index.
+		c.addShared(j, i)
+		return
+	}
+	switch f := c.first[j]; {
+	case f == 0:
+		c.first[j] = i + 1
+	case c.shared[j] == nil:
+		c.addShared(j, f-1)
+		c.addShared(j, i)
+	default:
+		c.addShared(j, i)
+	}
+}
+
+func (c *claimList) addShared(j, i int) {
+	if c.shared == nil {
+		c.shared = map[int][]int{}
+	}
+	c.shared[j] = append(c.shared[j], i)
 }
 
 // other returns the first of cands that is not j, or -1.

@@ -41,7 +41,19 @@ type UserAttr struct {
 	Get  func(*User) any
 	Set  func(*User, any) error
 
+	getString func(*User) string  // Get of a string attribute, unboxed; nil: use Get
 	setString func(*User, string) // Set with a string, unboxed; nil: use Set
+}
+
+// GetString is Get for attributes that hold a string, without boxing the
+// value into an interface: the value and true, or "" and false for
+// attributes of another type (active, emails).
+func (a UserAttr) GetString(u *User) (string, bool) {
+	if a.getString != nil {
+		return a.getString(u), true
+	}
+	s, ok := a.Get(u).(string)
+	return s, ok
 }
 
 // SetString is Set with a string value, which attributes taking strings
@@ -59,15 +71,16 @@ func (a UserAttr) SetString(u *User, s string) error {
 // allocating the enclosing struct only when asked to (alloc true), so Get
 // never changes the user.
 func stringAttr(path string, field func(u *User, alloc bool) *string) UserAttr {
+	get := func(u *User) string {
+		if p := field(u, false); p != nil {
+			return *p
+		}
+		return ""
+	}
 	set := func(u *User, s string) { *field(u, true) = s }
 	return UserAttr{
 		Path: path,
-		Get: func(u *User) any {
-			if p := field(u, false); p != nil {
-				return *p
-			}
-			return ""
-		},
+		Get:  func(u *User) any { return get(u) },
 		Set: func(u *User, v any) error {
 			s, ok := v.(string)
 			if !ok && v != nil {
@@ -76,6 +89,7 @@ func stringAttr(path string, field func(u *User, alloc bool) *string) UserAttr {
 			set(u, s)
 			return nil
 		},
+		getString: get,
 		setString: set,
 	}
 }
@@ -87,6 +101,14 @@ func setEmail(u *User, s string) {
 	if s != "" {
 		u.Emails = []Email{{Value: s, Type: "work", Primary: true}}
 	}
+}
+
+// getManager returns the manager's user id, "" for none.
+func getManager(u *User) string {
+	if u.Enterprise == nil || u.Enterprise.Manager == nil {
+		return ""
+	}
+	return u.Enterprise.Manager.Value
 }
 
 // setManager sets the manager's user id, allocating the enterprise
@@ -213,12 +235,7 @@ func buildUserAttrs() []UserAttr {
 		stringAttr(PathDepartment, entField(func(e *EnterpriseUser) *string { return &e.Department })),
 		{
 			Path: PathManager,
-			Get: func(u *User) any {
-				if u.Enterprise == nil || u.Enterprise.Manager == nil {
-					return ""
-				}
-				return u.Enterprise.Manager.Value
-			},
+			Get:  func(u *User) any { return getManager(u) },
 			Set: func(u *User, v any) error {
 				s, ok := v.(string)
 				if !ok && v != nil {
@@ -227,6 +244,7 @@ func buildUserAttrs() []UserAttr {
 				setManager(u, s)
 				return nil
 			},
+			getString: getManager,
 			setString: setManager,
 		},
 	}

@@ -183,3 +183,34 @@ func TestSetStringDoesNotBoxStrings(t *testing.T) {
 		t.Errorf("displayName = %q", u.DisplayName)
 	}
 }
+
+// TestGetStringIsGet: GetString reads every attribute as Get does, for
+// a user that has it and for one that has nothing, and changes neither.
+func TestGetStringIsGet(t *testing.T) {
+	full := func() *scim.User {
+		u := &scim.User{}
+		for _, a := range scim.UserAttrs() {
+			_ = a.SetString(u, "v-"+a.Path)
+		}
+		u.Active = scim.Bool(false)
+		return u
+	}
+	for _, u := range []*scim.User{full(), {}} {
+		before := *u
+		for _, a := range scim.UserAttrs() {
+			want, wantOK := a.Get(u).(string)
+			got, ok := a.GetString(u)
+			if got != want || ok != wantOK {
+				t.Errorf("%s: GetString = %q, %v; Get = %#v", a.Path, got, ok, a.Get(u))
+			}
+		}
+		if !reflect.DeepEqual(before, *u) {
+			t.Errorf("GetString changed the user: %+v", *u)
+		}
+	}
+	a, _ := scim.LookupUserAttr("department")
+	u := full()
+	if n := testing.AllocsPerRun(100, func() { _, _ = a.GetString(u) }); n != 0 {
+		t.Errorf("GetString(department) allocates %.0f times", n)
+	}
+}
