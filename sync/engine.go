@@ -323,9 +323,14 @@ func (e *Engine) Run(ctx context.Context, dryRun bool, opts ...ApplyOption) (*Pl
 // without learning whether they landed: a target object no link owns
 // whose userName (or displayName) and externalId are the ones the intent
 // recorded is linked as created, whether or not the source still holds
-// it; an intent nothing matches is settled (its create never landed). It
-// changes snap and returns the records that make the same changes, which
-// Apply stores. Two candidates for one intent leave it pending.
+// it. An intent nothing matches is settled (its create never landed) only
+// if it sent no externalId: one that did stays pending, since a listing
+// that under-reports (an empty one, say, which nothing contradicts while
+// the state links nothing) would otherwise settle the intents of objects
+// that landed, and leave them unowned for good; an object carrying the
+// source id as its externalId is no one else's. It changes snap and
+// returns the records that make the same changes, which Apply stores. Two
+// candidates for one intent leave it pending.
 func reclaim(snap *Snapshot, users []scim.User, groups []scim.Group) []Record {
 	if len(snap.Intents) == 0 {
 		return nil
@@ -355,6 +360,9 @@ func reclaim(snap *Snapshot, users []scim.User, groups []scim.Group) []Record {
 		r := Record{Op: OpSettle, Kind: in.Kind, SourceID: in.SourceID}
 		switch n {
 		case 0:
+			if in.ExternalID != "" {
+				continue
+			}
 		case 1:
 			r.Op, r.Link = OpLink, &Link{TargetID: found, Origin: OriginCreated, Since: in.Since}
 		default:

@@ -1,0 +1,76 @@
+package sync_test
+
+import (
+	"testing"
+
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/target/netskope/netskopetest"
+)
+
+// TestIntentsOutliveALyingListing: creates that landed but were never
+// linked (the answers were lost) stay recorded as intents while the
+// target's listings under-report, so once the listings tell the truth
+// again the objects are recognised as created, although the source has
+// dropped most of them meanwhile. An under-reporting listing must not
+// settle an intent as "never landed".
+func TestIntentsOutliveALyingListing(t *testing.T) {
+	for _, lie := range []netskopetest.ListLie{netskopetest.ListEmpty, netskopetest.ListNullResources, netskopetest.ListTotalFirstPage} {
+		t.Run(lie.String(), func(t *testing.T) {
+			e := newEnv(t, 30, 2)
+			lossy := &lossyTarget{Target: e.client, lose: func(int) bool { return true }}
+			eng, err := sync.New(e.src, lossy, sync.WithState(e.state), sync.WithConcurrency(4))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := eng.Plan(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := eng.Apply(ctx(t), p); err != nil {
+				t.Fatal(err)
+			}
+			snap, err := e.state.Load(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(snap.Users) != 0 || len(snap.Intents) == 0 {
+				t.Fatalf("after the lossy run: %d links, %d intents; want 0 links and some intents", len(snap.Users), len(snap.Intents))
+			}
+
+			// The source shrinks, and the target's listings lie, for one run.
+			e.edit(func(d *source.Directory) { *d = *shrink(d, 5) })
+			lossy.lose = func(int) bool { return false }
+			e.srv.SetListLie(lie)
+			if p, err := eng.Plan(ctx(t)); err == nil {
+				_, _ = eng.Apply(ctx(t), p, sync.Confirm()) // its failures are expected; what it records matters
+			}
+			e.srv.SetListLie(netskopetest.ListTruthful)
+
+			for range 2 {
+				p, err := eng.Plan(ctx(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := eng.Apply(ctx(t), p, sync.Confirm()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			snap, err = e.state.Load(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			users, err := e.client.ListUsers(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := auditTarget(users, snap)
+			if a.Unowned != 0 || a.Duplicates != 0 {
+				t.Errorf("after the lie: %+v; want no unowned users and no duplicates", a)
+			}
+			if want := 5 - countState(e.dir, source.StateSuspended, source.StateDeleted); a.Active != want {
+				t.Errorf("%d target users active, want the %d the shrunk source holds", a.Active, want)
+			}
+		})
+	}
+}
