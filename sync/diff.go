@@ -581,15 +581,24 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 
 // checkLimits blocks a plan whose deprovisions exceed the policy's limits:
 // user deactivations and deletions, group deletions and membership
-// removals, each against its own limit.
+// removals, each against its own limit. A group deletion removes the
+// memberships of its owned members too, and they count as removals.
 func checkLimits(p *Plan, in planInput) {
 	var users, groups, memberships int
+	ownedUsers := reverseLinks(in.snap.Users)
+	byID := make(map[string]*scim.Group, len(in.groups))
+	for i := range in.groups {
+		byID[in.groups[i].ID] = &in.groups[i]
+	}
 	for _, c := range p.Changes {
 		switch c.Action {
 		case ActionDeactivateUser, ActionDeleteUser:
 			users++
 		case ActionDeleteGroup:
 			groups++
+			if g := byID[c.Object.TargetID]; g != nil {
+				memberships += ownedMembers(g, ownedUsers)
+			}
 		case ActionRemoveMembers:
 			memberships += len(c.Members)
 		}
@@ -616,13 +625,20 @@ func ownedMemberships(in planInput) int {
 	groups, users := reverseLinks(in.snap.Groups), reverseLinks(in.snap.Users)
 	n := 0
 	for i := range in.groups {
-		if _, ok := groups[in.groups[i].ID]; !ok {
-			continue
+		if _, ok := groups[in.groups[i].ID]; ok {
+			n += ownedMembers(&in.groups[i], users)
 		}
-		for _, m := range in.groups[i].Members {
-			if _, ok := users[m.Value]; ok {
-				n++
-			}
+	}
+	return n
+}
+
+// ownedMembers counts the members of g that are owned users (by target
+// id, as reverseLinks returns them).
+func ownedMembers(g *scim.Group, owned map[string]string) int {
+	n := 0
+	for _, m := range g.Members {
+		if _, ok := owned[m.Value]; ok {
+			n++
 		}
 	}
 	return n

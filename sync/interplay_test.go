@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
@@ -72,5 +73,38 @@ func TestIntentsOutliveALyingListing(t *testing.T) {
 				t.Errorf("%d target users active, want the %d the shrunk source holds", a.Active, want)
 			}
 		})
+	}
+}
+
+// TestGroupDeletionsCountTheirMemberships: deleting a group removes its
+// memberships as surely as emptying it does, so a plan that deletes a few
+// large groups (under the group limit: few groups are owned) waits for a
+// confirmation when the memberships they hold exceed MembershipLimit.
+func TestGroupDeletionsCountTheirMemberships(t *testing.T) {
+	dir := synth.Generate(synth.Config{Users: 400, Groups: 4, MembershipsPerUser: 2, Seed: 5})
+	e := newEnvFrom(t, dir)
+	eng := e.engine()
+	e.apply(eng)
+	owned := e.memberships()
+	if owned < 600 {
+		t.Fatalf("target holds %d memberships; the test needs more than 500", owned)
+	}
+	e.edit(func(d *source.Directory) { d.Groups = nil })
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Summary.DeleteGroups != 4 || p.Summary.RemoveMembers != 0 {
+		t.Fatalf("plan %s; want the 4 groups deleted", p.SummaryLine())
+	}
+	e.heldWithoutWrites(eng, p)
+	if got := e.memberships(); got != owned {
+		t.Fatalf("memberships went from %d to %d without confirmation", owned, got)
+	}
+	if res, err := eng.Apply(ctx(t), p, sync.Confirm()); err != nil || res.Failed > 0 {
+		t.Fatalf("confirmed Apply: %v %v", err, res)
+	}
+	if got := e.memberships(); got != 0 {
+		t.Errorf("after a confirmed apply the target holds %d memberships, want 0", got)
 	}
 }
