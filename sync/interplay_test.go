@@ -1,6 +1,12 @@
 package sync_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/provsync/provsync/source"
@@ -106,5 +112,77 @@ func TestGroupDeletionsCountTheirMemberships(t *testing.T) {
 	}
 	if got := e.memberships(); got != 0 {
 		t.Errorf("after a confirmed apply the target holds %d memberships, want 0", got)
+	}
+}
+
+// saveFails is a FileState whose saves fail, as when the process dies
+// after an apply's records and before its save.
+type saveFails struct{ *sync.FileState }
+
+func (saveFails) Save(context.Context, *sync.Snapshot) error { return errDiskFull }
+
+// TestLegacyStateThenJournal: a state file an earlier provsync wrote (no
+// version, no target) is read, an apply journals its links over it, the
+// save after the apply is lost, and the next process reads the old
+// snapshot with the journal's records: nothing the engine created is
+// planned again, and the state is then written with a version and the
+// engine's target.
+func TestLegacyStateThenJournal(t *testing.T) {
+	e := newEnv(t, 12, 2)
+	e.apply(e.engine())
+	snap, err := e.state.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := map[string]any{"serial": snap.Serial, "users": snap.Users, "groups": snap.Groups}
+	b, err := json.Marshal(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "state.json")
+	writeFile(t, path, string(b))
+
+	e.edit(func(d *source.Directory) {
+		d.Users = append(d.Users, source.User{ID: "new-1", UserName: "new.one@example.com"})
+		d.Groups[0].Members = append(d.Groups[0].Members, "new-1")
+	})
+	fs := sync.NewFileState(path)
+	eng, err := sync.New(e.src, e.client, sync.WithState(saveFails{fs}), sync.WithTargetName("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Summary.CreateUsers != 1 || p.Summary.AddMembers != 1 || len(p.Changes) != 2 {
+		t.Fatalf("plan over the legacy state: %s; want the new user created and added", p.SummaryLine())
+	}
+	if res, err := eng.Apply(ctx(t), p); !errors.Is(err, errDiskFull) || res.Failed > 0 {
+		t.Fatalf("Apply = %v, %v; want every change applied and the save to fail", res, err)
+	}
+	if err := fs.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	fs = sync.NewFileState(path)
+	defer fs.Close()
+	eng, err = sync.New(e.src, e.client, sync.WithState(fs), sync.WithTargetName("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mustBeEmpty(eng)
+	got, err := fs.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := got.Users["new-1"]; l.TargetID == "" || l.Origin != sync.OriginCreated || len(got.Users) != len(snap.Users)+1 {
+		t.Fatalf("after replay: %d links, new-1 %+v", len(got.Users), l)
+	}
+	// A run that changes something saves the state with a version and its target.
+	e.edit(func(d *source.Directory) { d.Users[0].DisplayName = "Renamed" })
+	e.apply(eng)
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), `"version":1`) || !strings.Contains(string(b), `"target":"acme"`) {
+		t.Errorf("state after a save: %.300s", b)
 	}
 }
