@@ -1,0 +1,416 @@
+// Command bench100k measures the engine at scale: it starts the embedded
+// Netskope-compatible SCIM server as a separate process on a loopback port,
+// generates a synthetic directory (source/synth: by default 100,000 users,
+// 5,000 groups, about 10 memberships per user) and, for a full-read source
+// (as Google is read) and for an incremental one (a change feed, as
+// Entra's delta queries), runs these cycles against an empty tenant:
+//
+//	initial                   the first sync: everything is created
+//	no-op                     nothing changed at the source
+//	100 changes               40 renames, 30 suspensions, 15 membership
+//	                          moves, 5 hires, 5 leavers, 5 group renames
+//	no-op, drift check        as no-op, planned with sync.Reapply
+//	100 changes, drift check  another 100 changes, with sync.Reapply
+//
+// For each it prints the wall time, the engine's CPU time (user and
+// system), the engine's peak resident memory during the cycle, the
+// requests the client sent (by method) and the server received, the
+// server's CPU time, and requests per object:
+//
+//	go run -tags grpcnotrace ./examples/bench100k
+//	go run -tags grpcnotrace ./examples/bench100k -users 10000 -groups 500
+//
+// The engine runs with concurrency 16, page size 1000, a file state in a
+// temporary directory, and no rate limit (-rps sets the server's limit,
+// and the client then paces itself with its defaults). The server child
+// ends when this program does. -cpuprofile and -memprofile write CPU and
+// heap profiles of the engine for the initial and no-op cycles.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/provsync/provsync/examples/internal/cli"
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/synth"
+	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/target/netskope"
+)
+
+func main() {
+	if os.Getenv(serverRoleEnv) == "server" {
+		if err := serve(os.Args[1:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench100k server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	cli.Main("bench100k", run)
+}
+
+// config is one benchmark run.
+type config struct {
+	users, groups        int
+	memberships          float64
+	seed                 uint64
+	concurrency          int
+	pageSize             int
+	rps                  float64
+	sources              []string // "full", "incremental"
+	memoryState          bool
+	mix                  changeMix
+	cpuProfile, heapProf string
+	timeout              time.Duration
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench100k", flag.ContinueOnError)
+	c := config{mix: defaultMix()}
+	fs.IntVar(&c.users, "users", 100000, "users in the synthetic directory")
+	fs.IntVar(&c.groups, "groups", 5000, "groups in the synthetic directory")
+	fs.Float64Var(&c.memberships, "memberships", 10, "average groups per user")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the directory and of the changes")
+	fs.IntVar(&c.concurrency, "concurrency", 16, "changes the engine applies at once")
+	fs.IntVar(&c.pageSize, "page-size", 1000, "page size of the client and largest page of the server")
+	fs.Float64Var(&c.rps, "rps", 0, "the server's rate limit in requests per second; 0: none, and the client does not pace itself")
+	sources := fs.String("sources", "full,incremental", "sources to run, comma-separated: full, incremental")
+	state := fs.String("state", "file", "engine state: file (in a temporary directory) or memory")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write CPU profiles of the initial and no-op cycles to this path, with the source and cycle before its extension (cpu.pprof: cpu.full-initial.pprof, ...)")
+	fs.StringVar(&c.heapProf, "memprofile", "", "write heap profiles at the end of the initial and no-op cycles, named as -cpuprofile's; allocations count from the program's start, so compare a cycle's with -diff_base of the one before")
+	fs.DurationVar(&c.timeout, "timeout", time.Hour, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c.sources = strings.Split(*sources, ",")
+	for _, s := range c.sources {
+		if s != "full" && s != "incremental" {
+			return fmt.Errorf("-sources: %q is neither full nor incremental", s)
+		}
+	}
+	switch *state {
+	case "file":
+	case "memory":
+		c.memoryState = true
+	default:
+		return fmt.Errorf("-state must be file or memory, not %q", *state)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	_, err := bench(ctx, c, out)
+	return err
+}
+
+// phase is one cycle of the benchmark.
+type phase struct {
+	name    string
+	changes bool // make a batch of changes at the source first
+	drift   bool // plan with sync.Reapply
+	profile bool // covered by -cpuprofile and -memprofile
+}
+
+var phases = []phase{
+	{name: "initial", profile: true},
+	{name: "no-op", profile: true},
+	{name: "100 changes", changes: true},
+	{name: "no-op, drift check", drift: true},
+	{name: "100 changes, drift check", changes: true, drift: true},
+}
+
+// result is what one cycle measured.
+type result struct {
+	source, phase string
+	objects       int // users and groups at the source
+	planned       int // changes in the plan
+	changed       int // objects the cycle's batch changed at the source
+	expected      int // changes a plan needs for the batch (see dirSource.planned)
+	wall, cpu     time.Duration
+	peakRSS       int64 // bytes
+	requests      netskope.Stats
+	served        int // requests the server received
+	serverCPU     time.Duration
+	stateBytes    int64
+}
+
+func (r result) perObject() float64 { return float64(r.requests.Requests) / float64(max(r.objects, 1)) }
+
+// bench runs every phase for every source of c, prints a table to out
+// and returns the figures.
+func bench(ctx context.Context, c config, out io.Writer) ([]result, error) {
+	if c.mix.usersNeeded() > c.users/2 || c.groups < 4*c.mix.GroupRenames {
+		return nil, fmt.Errorf("-users %d and -groups %d are too few for batches of %d changes: at least %d users and %d groups", c.users, c.groups, c.mix.total(), 2*c.mix.usersNeeded(), 4*c.mix.GroupRenames)
+	}
+	fmt.Fprintf(out, "bench100k: %d users, %d groups, %.3g memberships per user; concurrency %d, page size %d, %s; %s/%s, %d CPUs\n",
+		c.users, c.groups, c.memberships, c.concurrency, c.pageSize, rateNote(c.rps), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	perPhase := peakResettable()
+	if !perPhase {
+		fmt.Fprintln(out, "note: this system cannot reset the peak RSS, so each figure is the peak since the program started")
+	}
+	var all []result
+	for _, kind := range c.sources {
+		res, err := benchSource(ctx, c, kind, out)
+		all = append(all, res...)
+		if err != nil {
+			printTable(out, all)
+			return all, fmt.Errorf("%s source: %w", kind, err)
+		}
+	}
+	printTable(out, all)
+	return all, nil
+}
+
+func rateNote(rps float64) string {
+	if rps == 0 {
+		return "no rate limit"
+	}
+	return fmt.Sprintf("server limit %g req/s, client pacing by default", rps)
+}
+
+// benchSource runs the phases for one kind of source against a new
+// server child.
+func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ []result, err error) {
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	t0 := time.Now()
+	ds := &dirSource{dir: synth.Generate(synth.Config{Users: c.users, Groups: c.groups, MembershipsPerUser: c.memberships, Seed: c.seed})}
+	gen := time.Since(t0)
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	members := 0
+	for i := range ds.dir.Groups {
+		members += len(ds.dir.Groups[i].Members)
+	}
+	fmt.Fprintf(out, "%s source: generated %d users, %d groups, %d memberships in %s; the benchmark's copy holds %.0f MB of heap, counted in the engine's RSS\n",
+		kind, len(ds.dir.Users), len(ds.dir.Groups), members, gen.Round(time.Millisecond), mb(int64(after.HeapAlloc)-int64(before.HeapAlloc)))
+
+	var src source.Source = fullSource{ds}
+	if kind == "incremental" {
+		src = incSource{ds}
+	}
+	srv, err := startServer(ctx, c.rps, c.pageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if serr := srv.stop(); serr != nil && err == nil {
+			err = fmt.Errorf("server: %w", serr)
+		}
+	}()
+	copts := []netskope.Option{netskope.WithPageSize(c.pageSize)}
+	if c.rps == 0 {
+		copts = append(copts, netskope.WithRateLimit(0, 0))
+	}
+	client, err := netskope.New(srv.hello.URL, srv.hello.Token, copts...)
+	if err != nil {
+		return nil, err
+	}
+
+	var st sync.State = sync.NewMemoryState()
+	statePath := ""
+	if !c.memoryState {
+		tmp, err := os.MkdirTemp("", "bench100k-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		statePath = filepath.Join(tmp, "state.json")
+		fst := sync.NewFileState(statePath)
+		defer fst.Close()
+		st = fst
+	}
+	eng, err := sync.New(src, client, sync.WithConcurrency(c.concurrency), sync.WithState(st))
+	if err != nil {
+		return nil, err
+	}
+
+	rng := rand.New(rand.NewPCG(c.seed, 100))
+	var results []result
+	round := 0
+	for _, ph := range phases {
+		if ph.changes {
+			round++
+			if err := ds.change(rng, round, c.mix); err != nil {
+				return results, err
+			}
+		}
+		r, err := cycle(ctx, c, eng, client, srv, kind, ph)
+		if ph.changes {
+			b := ds.batches[len(ds.batches)-1]
+			r.changed = len(b.Users) + len(b.Groups) + len(b.RemovedUsers) + len(b.RemovedGroups)
+			r.expected = ds.planned[len(ds.planned)-1]
+		}
+		r.objects = len(ds.dir.Users) + len(ds.dir.Groups)
+		r.stateBytes = stateSize(statePath)
+		if err != nil {
+			return results, fmt.Errorf("%s: %w", ph.name, err)
+		}
+		results = append(results, r)
+		fmt.Fprintf(out, "  %-26s %8s wall, %8s CPU, %4.0f MB peak RSS, %6d requests, %6d changes planned\n",
+			ph.name, r.wall.Round(time.Millisecond), r.cpu.Round(time.Millisecond), mb(r.peakRSS), r.requests.Requests, r.planned)
+	}
+	return results, nil
+}
+
+// cycle runs one sync and measures it.
+func cycle(ctx context.Context, c config, eng *sync.Engine, client *netskope.Client, srv *child, kind string, ph phase) (result, error) {
+	r := result{source: kind, phase: ph.name}
+	var opts []sync.RunOption
+	if ph.drift {
+		opts = append(opts, sync.Reapply())
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeak()
+	client.ResetStats()
+	s0, err := srv.stats(ctx)
+	if err != nil {
+		return r, err
+	}
+	name := kind + "-" + strings.NewReplacer(", ", "-", " ", "-").Replace(ph.name)
+	stopCPU := func() {}
+	if ph.profile && c.cpuProfile != "" {
+		if stopCPU, err = startCPUProfile(profilePath(c.cpuProfile, name)); err != nil {
+			return r, err
+		}
+	}
+	cpu0, _ := rusage()
+	start := time.Now()
+	p, res, err := eng.Sync(ctx, opts...)
+	r.wall = time.Since(start)
+	cpu1, maxRSS := rusage()
+	stopCPU()
+	r.cpu = cpu1 - cpu0
+	r.peakRSS = peakRSS(maxRSS)
+	r.requests = client.Stats()
+	if err != nil {
+		return r, err
+	}
+	if ph.profile && c.heapProf != "" {
+		if err := writeHeapProfile(profilePath(c.heapProf, name)); err != nil {
+			return r, err
+		}
+	}
+	if res.Failed > 0 {
+		return r, fmt.Errorf("%d changes failed: %w", res.Failed, res.Err())
+	}
+	r.planned = len(p.Changes)
+	wantChanges := ph.changes || ph.name == "initial"
+	if p.Empty() == wantChanges {
+		return r, fmt.Errorf("the plan has %d changes; expected %s", len(p.Changes), map[bool]string{true: "some", false: "none"}[wantChanges])
+	}
+	s1, err := srv.stats(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.served = s1.Requests - s0.Requests
+	r.serverCPU = s1.CPU - s0.CPU
+	return r, nil
+}
+
+// printTable prints the figures of every cycle.
+func printTable(out io.Writer, rs []result) {
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintln(out)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "source\tcycle\tchanged objects\tplanned\twall s\tCPU s\tpeak RSS MB\trequests\tGET\tPOST\tPATCH\tPUT\tDELETE\tserved\tserver CPU s\treq/object\tstate MB\t")
+	for _, r := range rs {
+		q := r.requests
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.0f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.4f\t%.1f\t\n",
+			r.source, r.phase, r.changed, r.planned, r.wall.Seconds(), r.cpu.Seconds(), mb(r.peakRSS), q.Requests,
+			q.Get, q.Post, q.Patch, q.Put, q.Delete, r.served, r.serverCPU.Seconds(), r.perObject(), mb(r.stateBytes))
+	}
+	_ = w.Flush()
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+func stateSize(path string) int64 {
+	if path == "" {
+		return 0
+	}
+	var n int64
+	for _, p := range []string{path, path + ".journal"} {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+// profilePath inserts name before base's extension.
+func profilePath(base, name string) string {
+	ext := filepath.Ext(base)
+	return strings.TrimSuffix(base, ext) + "." + name + ext
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC() // in-use figures as of now
+	err = pprof.WriteHeapProfile(f)
+	return errors.Join(err, f.Close())
+}
+
+// The peak resident memory of one cycle: on Linux, writing 5 to
+// /proc/self/clear_refs sets the peak (VmHWM) back to the current
+// resident size, and /proc/self/status reports it. Elsewhere the figure is
+// getrusage's peak since the program started.
+
+func peakResettable() bool { return resetPeak() }
+
+func resetPeak() bool {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
+// peakRSS returns VmHWM in bytes, or fallback.
+func peakRSS(fallback int64) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return fallback
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return fallback
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary be the server child the benchmark starts,
+// as the program itself is.
+func TestMain(m *testing.M) {
+	if os.Getenv(serverRoleEnv) == "server" {
+		if err := serve(os.Args[1:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench100k server:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestBenchTiny runs the whole benchmark, server child included, on 200
+// users and 20 groups with pages of 50, and checks the request counts,
+// which do not depend on timing: one create per object at first, one
+// write per planned change, the plan holding exactly the changes the
+// source's batch calls for, and the server seeing exactly the requests
+// the client counted.
+//
+// The GET figures are today's engine: every cycle lists the whole tenant
+// (its users, leavers included as deactivated, and its groups), so a
+// no-op cycle costs the listing's pages. An engine that plans against its
+// own state instead changes them, and this table with it.
+func TestBenchTiny(t *testing.T) {
+	const users, groups, page = 200, 20, 50
+	mix := defaultMix()
+	pages := func(n int) int64 { return int64((n + page - 1) / page) }
+	listing := func(hiresSoFar int) int64 { return pages(users+hiresSoFar) + pages(groups) }
+	tests := []struct {
+		phase string
+		get   int64
+	}{
+		{"initial", 2}, // the empty tenant: one page of users, one of groups
+		{"no-op", listing(0)},
+		{"100 changes", listing(0)},
+		{"no-op, drift check", listing(mix.Hires)},
+		{"100 changes, drift check", listing(mix.Hires)},
+	}
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rs, err := bench(ctx, config{users: users, groups: groups, memberships: 3, seed: 1, concurrency: 16,
+		pageSize: page, sources: []string{"full", "incremental"}, memoryState: false, mix: mix}, &out)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out.String())
+	}
+	if len(rs) != 2*len(tests) {
+		t.Fatalf("%d results; want %d\n%s", len(rs), 2*len(tests), out.String())
+	}
+	for i, r := range rs {
+		tt := tests[i%len(tests)]
+		name := r.source + "/" + r.phase
+		if r.phase != tt.phase {
+			t.Fatalf("result %d is %s; want phase %q", i, name, tt.phase)
+		}
+		q := r.requests
+		writes := q.Post + q.Patch + q.Put + q.Delete
+		if q.Get != tt.get {
+			t.Errorf("%s: %d GET requests; want %d (the tenant's listing)", name, q.Get, tt.get)
+		}
+		if writes != int64(r.planned) {
+			t.Errorf("%s: %d write requests for %d planned changes; want one each", name, writes, r.planned)
+		}
+		if q.Requests != q.Get+writes || q.Retries != 0 || q.RateLimited != 0 {
+			t.Errorf("%s: requests %+v; want GETs and writes only, no retry", name, q)
+		}
+		if int64(r.served) != q.Requests {
+			t.Errorf("%s: the server saw %d requests, the client sent %d", name, r.served, q.Requests)
+		}
+		switch {
+		case r.phase == "initial":
+			if q.Post != users+groups || r.planned != users+groups {
+				t.Errorf("%s: %d POSTs, %d changes; want %d of each", name, q.Post, r.planned, users+groups)
+			}
+		case strings.HasPrefix(r.phase, "no-op"):
+			if r.planned != 0 || writes != 0 {
+				t.Errorf("%s: %d changes, %d writes; want none", name, r.planned, writes)
+			}
+		default:
+			if r.changed == 0 || r.planned != r.expected {
+				t.Errorf("%s: %d changes planned for %d objects changed at the source; want %d", name, r.planned, r.changed, r.expected)
+			}
+			if q.Post != int64(mix.Hires) {
+				t.Errorf("%s: %d POSTs; want one per hire, %d", name, q.Post, mix.Hires)
+			}
+		}
+		if want := float64(q.Requests) / float64(r.objects); r.perObject() != want {
+			t.Errorf("%s: %v requests per object; want %v", name, r.perObject(), want)
+		}
+	}
+	if !strings.Contains(out.String(), "req/object") {
+		t.Errorf("no table printed:\n%s", out.String())
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-sources", "full,delta"}, `"delta" is neither full nor incremental`},
+		{[]string{"-state", "disk"}, "-state must be file or memory"},
+		{[]string{"-users", "100"}, "too few"},
+		{[]string{"-groups", "10"}, "too few"},
+		{[]string{"extra"}, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out strings.Builder
+			err := run(context.Background(), tt.args, &out)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("run(%q) = %v; want an error containing %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	gosync "sync"
+
+	"github.com/provsync/provsync/source"
+)
+
+// dirSource is one directory held in memory and the batches of changes
+// the benchmark made to it. The engine sees it through fullSource or
+// incSource.
+type dirSource struct {
+	mu      gosync.RWMutex
+	dir     *source.Directory
+	batches []*source.Changes
+	// planned is, per batch, the changes a plan needs for it: one per
+	// user changed, hired or gone, one per group renamed, and per group
+	// one for members added and one for members removed.
+	planned []int
+}
+
+// fullSource reads in full every time, as a provider without a change
+// feed (Google) is read.
+type fullSource struct{ *dirSource }
+
+var _ source.Source = fullSource{}
+
+// incSource also reports what changed since a cursor.
+type incSource struct{ *dirSource }
+
+var _ source.Incremental = incSource{}
+
+func (s *dirSource) Name() string { return "bench" }
+
+// Read returns all of the directory, as a deep copy: the caller owns what
+// it gets.
+func (s *dirSource) Read(ctx context.Context) (*source.Directory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.dir.Clone(), nil
+}
+
+// ReadChanges reports the batches of changes since cursor, the number of
+// batches already read. A cursor older than the last batch is answered
+// with source.ErrCursorExpired, which makes the engine read in full (the
+// benchmark's engine reads after every batch, so this does not happen).
+func (s incSource) ReadChanges(ctx context.Context, cursor string) (*source.Changes, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	next := strconv.Itoa(len(s.batches))
+	if cursor == "" {
+		d := s.dir.Clone()
+		return &source.Changes{Users: d.Users, Groups: d.Groups, Cursor: next, Full: true}, nil
+	}
+	n, err := strconv.Atoi(cursor)
+	switch {
+	case err != nil || n < 0 || n > len(s.batches):
+		return nil, fmt.Errorf("bench: cursor %q: %w", cursor, source.ErrCursorExpired)
+	case n == len(s.batches):
+		return &source.Changes{Cursor: next}, nil
+	case n == len(s.batches)-1:
+		b := s.batches[n]
+		d := (&source.Directory{Users: b.Users, Groups: b.Groups}).Clone()
+		return &source.Changes{Users: d.Users, Groups: d.Groups, RemovedUsers: slices.Clone(b.RemovedUsers),
+			RemovedGroups: slices.Clone(b.RemovedGroups), Cursor: next}, nil
+	}
+	return nil, fmt.Errorf("bench: cursor %q is more than one batch old: %w", cursor, source.ErrCursorExpired)
+}
+
+// changeMix is how many changes of each kind one batch makes. The
+// default is the 100-change cycle: 40 renames, 30 suspensions, 15
+// membership moves, and 15 others: 5 hires (a new user in one group),
+// 5 leavers (users gone from the source, so from their groups too) and
+// 5 group renames.
+type changeMix struct {
+	Renames, Suspensions, Moves, Hires, Leavers, GroupRenames int
+}
+
+func defaultMix() changeMix {
+	return changeMix{Renames: 40, Suspensions: 30, Moves: 15, Hires: 5, Leavers: 5, GroupRenames: 5}
+}
+
+func (m changeMix) total() int {
+	return m.Renames + m.Suspensions + m.Moves + m.Hires + m.Leavers + m.GroupRenames
+}
+
+// usersNeeded is how many distinct active users one batch picks.
+func (m changeMix) usersNeeded() int { return m.Renames + m.Suspensions + m.Moves + m.Leavers }
+
+// change makes batch number round (1, 2, ...) of mix in s's directory,
+// choosing users and groups with r, and records it in the feed. Each
+// user it touches is touched once; only active users are picked, so every
+// change is one the target must see.
+func (s *dirSource) change(r *rand.Rand, round int, mix changeMix) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dir
+	var active []int
+	for i := range d.Users {
+		if d.Users[i].State == source.StateActive {
+			active = append(active, i)
+		}
+	}
+	if len(active) < mix.usersNeeded() || len(d.Groups) < 2*max(mix.GroupRenames, 1) {
+		return fmt.Errorf("bench: %d active users and %d groups are too few for a batch of %d changes", len(active), len(d.Groups), mix.total())
+	}
+	r.Shuffle(len(active), func(i, j int) { active[i], active[j] = active[j], active[i] })
+	tag := " r" + strconv.Itoa(round)
+	changedUsers := map[int]bool{}
+	changedGroups := map[int]bool{}
+	added, dropped := map[int]bool{}, map[int]bool{}
+	take := func(n int) []int { p := active[:n]; active = active[n:]; return p }
+
+	for _, i := range take(mix.Renames) {
+		u := &d.Users[i]
+		u.FamilyName += tag
+		u.DisplayName = u.GivenName + " " + u.FamilyName
+		changedUsers[i] = true
+	}
+	for _, i := range take(mix.Suspensions) {
+		d.Users[i].State = source.StateSuspended
+		changedUsers[i] = true
+	}
+	memberOf := make(map[string][]int, len(d.Users))
+	for g := range d.Groups {
+		for _, m := range d.Groups[g].Members {
+			memberOf[m] = append(memberOf[m], g)
+		}
+	}
+	// A user is moved to a group it is not in yet: users already in every
+	// group are passed over.
+	moved := 0
+	for k := 0; moved < mix.Moves; k++ {
+		if k == len(active) {
+			return fmt.Errorf("bench: only %d users can move to a group they are not in, of %d", moved, mix.Moves)
+		}
+		i := active[k]
+		id := d.Users[i].ID
+		if len(memberOf[id]) >= len(d.Groups) {
+			continue
+		}
+		active[k], active[moved] = active[moved], active[k]
+		moved++
+		to := r.IntN(len(d.Groups))
+		for slices.Contains(memberOf[id], to) {
+			to = (to + 1) % len(d.Groups)
+		}
+		if from := memberOf[id]; len(from) > 0 {
+			g := from[r.IntN(len(from))]
+			d.Groups[g].Members = slices.DeleteFunc(d.Groups[g].Members, func(m string) bool { return m == id })
+			changedGroups[g], dropped[g] = true, true
+		}
+		d.Groups[to].Members = append(d.Groups[to].Members, id)
+		changedGroups[to], added[to] = true, true
+	}
+	active = active[moved:]
+	var removed []string
+	for _, i := range take(mix.Leavers) {
+		removed = append(removed, d.Users[i].ID)
+	}
+	gone := make(map[string]bool, len(removed))
+	for _, id := range removed {
+		gone[id] = true
+		for _, g := range memberOf[id] {
+			d.Groups[g].Members = slices.DeleteFunc(d.Groups[g].Members, func(m string) bool { return m == id })
+			changedGroups[g], dropped[g] = true, true
+		}
+	}
+	for h := range mix.Hires {
+		local := "hire" + strconv.Itoa(round) + "." + strconv.Itoa(h+1)
+		upn := local + "@example.com"
+		d.Users = append(d.Users, source.User{
+			ID: "bench-" + local, UserName: upn, GivenName: "Hire", FamilyName: strconv.Itoa(round) + "-" + strconv.Itoa(h+1),
+			DisplayName: "Hire " + strconv.Itoa(round) + "-" + strconv.Itoa(h+1),
+			Emails:      []source.Email{{Value: upn, Type: "work", Primary: true}},
+		})
+		changedUsers[len(d.Users)-1] = true
+		g := r.IntN(len(d.Groups))
+		d.Groups[g].Members = append(d.Groups[g].Members, "bench-"+local)
+		changedGroups[g], added[g] = true, true
+	}
+	// Groups whose members did not change are renamed first, so that a
+	// rename is a change of its own where the directory allows.
+	groups := r.Perm(len(d.Groups))
+	slices.SortStableFunc(groups, func(a, b int) int { return cmpBool(changedGroups[a], changedGroups[b]) })
+	for _, g := range groups[:mix.GroupRenames] {
+		d.Groups[g].DisplayName += tag
+		changedGroups[g] = true
+	}
+
+	b := &source.Changes{RemovedUsers: removed}
+	for _, i := range slices.Sorted(maps.Keys(changedUsers)) {
+		if !gone[d.Users[i].ID] {
+			b.Users = append(b.Users, d.Users[i].Clone())
+		}
+	}
+	for _, g := range slices.Sorted(maps.Keys(changedGroups)) {
+		b.Groups = append(b.Groups, d.Groups[g].Clone())
+	}
+	d.Users = slices.DeleteFunc(d.Users, func(u source.User) bool { return gone[u.ID] })
+	s.batches = append(s.batches, b)
+	s.planned = append(s.planned, len(b.Users)+len(removed)+mix.GroupRenames+len(added)+len(dropped))
+	return d.Validate()
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
