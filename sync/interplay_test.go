@@ -186,3 +186,80 @@ func TestLegacyStateThenJournal(t *testing.T) {
 		t.Errorf("state after a save: %.300s", b)
 	}
 }
+
+// TestCrashThenNameCollision: a run whose create answers were lost (as
+// when the process is killed mid-apply) is followed by one in which two
+// source users, both created by the lost run, now map to one userName,
+// and a third, never created, takes the name of one of them. The
+// colliding users are problems naming both; nothing is sent for them; every
+// object the lost run created is recognised as created, none is given to
+// another source user, and nothing is duplicated.
+func TestCrashThenNameCollision(t *testing.T) {
+	e := newEnv(t, 16, 2)
+	e.edit(func(d *source.Directory) {
+		for i := range d.Users {
+			d.Users[i].State = source.StateActive
+		}
+	})
+	lossy := &lossyTarget{Target: e.client, lose: func(int) bool { return true }}
+	eng, err := sync.New(e.src, lossy, sync.WithState(e.state), sync.WithConcurrency(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Apply(ctx(t), p); err != nil {
+		t.Fatal(err)
+	}
+	created := e.srv.UserCount()
+	lossy.lose = func(int) bool { return false }
+
+	a, b := e.dir.Users[0], e.dir.Users[1]
+	e.edit(func(d *source.Directory) {
+		// The default mapping takes the e-mail when the userName is empty:
+		// the source accepts this, and the mapping makes them collide.
+		d.Users[1].UserName = ""
+		d.Users[1].Emails = []source.Email{{Value: strings.ToUpper(a.UserName), Primary: true}}
+		d.Users = append(d.Users, source.User{ID: "late-1", UserName: e.dir.Users[2].UserName + ".late",
+			Emails: []source.Email{{Value: "late@example.com", Primary: true}}, State: source.StateActive})
+	})
+	e.srv.ResetStats()
+	p, err = eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := problemsNaming(p, a.ID, b.ID); len(got) != 2 {
+		t.Fatalf("problems naming %s and %s: %v", a.ID, b.ID, p.Problems)
+	}
+	for _, c := range p.Changes {
+		for _, r := range append([]sync.Ref{c.Object}, c.Members...) {
+			if r.SourceID == a.ID || r.SourceID == b.ID {
+				t.Errorf("plan %s %s for a user whose userName is shared", c.Action, r)
+			}
+		}
+	}
+	if _, err := eng.Apply(ctx(t), p); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := e.state.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := e.client.ListUsers(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	au := auditTarget(users, snap)
+	if au.Unowned != 0 || au.Duplicates != 0 || au.Adopted != 0 || au.Users != created+1 {
+		t.Fatalf("after the collision run: %+v; want %d users (%d created before, 1 new), all owned, created, none duplicated", au, created+1, created)
+	}
+	if snap.Users[a.ID].TargetID == "" || snap.Users[b.ID].TargetID == "" || snap.Users[a.ID].TargetID == snap.Users[b.ID].TargetID {
+		t.Fatalf("links of the colliding users: %+v and %+v; want each its own", snap.Users[a.ID], snap.Users[b.ID])
+	}
+	// Once the source makes the names unique again, the plan converges.
+	e.edit(func(d *source.Directory) { d.Users[1].UserName = b.UserName; d.Users[1].Emails = b.Emails })
+	e.apply(eng)
+	e.mustBeEmpty(eng)
+}
