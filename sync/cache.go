@@ -34,6 +34,7 @@ type cachedGroup struct {
 	Email        string          `json:"email,omitempty"`
 	Description  string          `json:"description,omitempty"`
 	Attributes   map[string]tval `json:"attributes,omitempty"`
+	MembersNote  string          `json:"membersNote,omitempty"`
 	Members      []string        `json:"members,omitempty"`
 	MemberGroups []string        `json:"memberGroups,omitempty"`
 }
@@ -143,7 +144,7 @@ func (c *CachedDirectory) MarshalJSON() ([]byte, error) {
 			return nil, err
 		}
 		aux.Groups = append(aux.Groups, cachedGroup{ID: g.ID, DisplayName: g.DisplayName, Email: g.Email,
-			Description: g.Description, Attributes: attrs, Members: g.Members, MemberGroups: g.MemberGroups})
+			Description: g.Description, Attributes: attrs, MembersNote: g.MembersNote, Members: g.Members, MemberGroups: g.MemberGroups})
 	}
 	return json.Marshal(aux)
 }
@@ -173,7 +174,7 @@ func (c *CachedDirectory) UnmarshalJSON(b []byte) error {
 			return err
 		}
 		d.Groups = append(d.Groups, source.Group{ID: g.ID, DisplayName: g.DisplayName, Email: g.Email,
-			Description: g.Description, Attributes: attrs, Members: g.Members, MemberGroups: g.MemberGroups})
+			Description: g.Description, Attributes: attrs, MembersNote: g.MembersNote, Members: g.Members, MemberGroups: g.MemberGroups})
 	}
 	c.Dir = d
 	return nil
