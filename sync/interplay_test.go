@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"testing"
 
 	"github.com/provsync/provsync/source"
@@ -261,5 +262,99 @@ func TestCrashThenNameCollision(t *testing.T) {
 	// Once the source makes the names unique again, the plan converges.
 	e.edit(func(d *source.Directory) { d.Users[1].UserName = b.UserName; d.Users[1].Emails = b.Emails })
 	e.apply(eng)
+	e.mustBeEmpty(eng)
+}
+
+// TestConcurrentSyncsAndDecisionsOnAFileState: syncs, approvals and
+// rejections from many goroutines at once on an engine whose state is a
+// FileState (journal, compare-and-swap saves): the server gets exactly the
+// writes the decisions call for, and no decision is lost, also once the
+// state is read back by a new FileState, as after a restart.
+func TestConcurrentSyncsAndDecisionsOnAFileState(t *testing.T) {
+	pol := sync.DefaultPolicy()
+	var err error
+	if pol.RequireApproval, err = sync.ApprovalFor("delete"); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, 60, 4)
+	path := filepath.Join(t.TempDir(), "state.json")
+	fs := sync.NewFileState(path)
+	e.state = fs
+	eng := e.engine(sync.WithPolicy(pol), sync.WithConcurrency(4), sync.WithTargetName("acme"))
+	e.apply(eng)
+	var gone []string
+	for i := range e.dir.Users {
+		if e.dir.Users[i].State == source.StateActive && len(gone) < 8 {
+			gone = append(gone, e.dir.Users[i].ID)
+		}
+	}
+	e.edit(func(d *source.Directory) {
+		for _, id := range gone {
+			removeUser(d, id)
+		}
+	})
+	if _, _, err := eng.Sync(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	held, err := eng.Approvals(ctx(t))
+	if err != nil || len(held) != len(gone) {
+		t.Fatalf("held %d changes (%v), want %d", len(held), err, len(gone))
+	}
+	approve, reject := held[:4], held[4:]
+	e.srv.ResetStats()
+
+	start := make(chan struct{})
+	errs := make(chan error, 16)
+	var wg gosync.WaitGroup
+	run := func(fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := fn(); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	for range 3 {
+		run(func() error { _, _, err := eng.Sync(ctx(t)); return err })
+	}
+	for _, a := range approve {
+		run(func() error { return eng.Approve(ctx(t), a.ID) })
+	}
+	for _, a := range reject {
+		run(func() error { return eng.Reject(ctx(t), a.ID) })
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if _, _, err := eng.Sync(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.srv.Stats().Writes(); w != len(approve) {
+		t.Errorf("the server received %d writes, want %d: one deactivation per approval", w, len(approve))
+	}
+	if err := fs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A new process reads the same decisions back.
+	e.state = sync.NewFileState(path)
+	defer e.state.(*sync.FileState).Close()
+	eng = e.engine(sync.WithPolicy(pol), sync.WithTargetName("acme"))
+	left, err := eng.Approvals(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != len(reject) {
+		t.Fatalf("%d approvals left, want the %d rejected ones", len(left), len(reject))
+	}
+	for _, a := range left {
+		if a.Status != sync.ApprovalRejected {
+			t.Errorf("approval %s is %s, want rejected", a.ID, a.Status)
+		}
+	}
 	e.mustBeEmpty(eng)
 }
