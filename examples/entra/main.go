@@ -117,8 +117,8 @@ func (o *options) config(log *zap.Logger) (entra.Config, error) {
 	if cfg.Scope == entra.ScopeAll {
 		cfg.AppID, cfg.ServicePrincipalID = "", ""
 	}
-	cfg.UserAttributes = splitList(o.attrs)
-	cfg.TokenScopes = splitList(o.tokScope)
+	cfg.UserAttributes = cli.List(o.attrs)
+	cfg.TokenScopes = cli.List(o.tokScope)
 	if cfg.ClientSecret == "" {
 		// Certificate, workload identity, managed identity, Azure CLI.
 		opts := &azidentity.DefaultAzureCredentialOptions{TenantID: o.tenant}
@@ -132,17 +132,6 @@ func (o *options) config(log *zap.Logger) (entra.Config, error) {
 		cfg.Credential = cred
 	}
 	return cfg, nil
-}
-
-// splitList splits a comma-separated flag value, dropping empty items.
-func splitList(v string) []string {
-	var out []string
-	for _, a := range strings.Split(v, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // syncOnce plans, shows the plan and applies it when asked. With -user it

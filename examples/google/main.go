@@ -102,24 +102,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return syncOnce(ctx, o, src, client, sync.NewFileState(o.State), log, out)
 }
 
-func list(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // config builds the source configuration from the options.
 func (o *options) config(ctx context.Context, log *zap.Logger) (google.Config, error) {
 	cfg := google.Config{
 		AdminEmail: o.admin, Customer: o.customer, Domain: o.domain, Endpoint: o.endpoint,
-		OrgUnits: list(o.orgUnits), ExcludeSubUnits: o.excludeSubUnits, ScopeGroups: list(o.scopeGroups),
-		Groups: google.GroupSelection(o.groups), Named: list(o.named), FlattenNested: o.flatten,
+		OrgUnits: cli.List(o.orgUnits), ExcludeSubUnits: o.excludeSubUnits, ScopeGroups: cli.List(o.scopeGroups),
+		Groups: google.GroupSelection(o.groups), Named: cli.List(o.named), FlattenNested: o.flatten,
 		SkipCustomerMembers: o.skipCustomer,
-		SkipDeleted:         o.skipDeleted, CustomSchemas: list(o.schemas), Logger: log,
+		SkipDeleted:         o.skipDeleted, CustomSchemas: cli.List(o.schemas), Logger: log,
 	}
 	if o.keyFile != "" {
 		key, err := os.ReadFile(o.keyFile)
@@ -209,7 +199,7 @@ func runDemo(ctx context.Context, o options, log *zap.Logger, out io.Writer) err
 	}
 	o.orgUnits, o.flatten, o.endpoint, o.Apply, o.deleted = "/Engineering", true, d.Endpoint(), true, "delete"
 	cfg := google.Config{ServiceAccountKey: source.Secret(d.ServiceAccountKey()), AdminEmail: d.Subject(), Endpoint: d.Endpoint(),
-		OrgUnits: list(o.orgUnits), FlattenNested: o.flatten, Logger: log}
+		OrgUnits: cli.List(o.orgUnits), FlattenNested: o.flatten, Logger: log}
 	src, err := cfg.Open()
 	if err != nil {
 		return err

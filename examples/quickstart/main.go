@@ -58,13 +58,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.token == "" {
 		o.token = os.Getenv("NETSKOPE_TOKEN")
 	}
-	log := zap.NewNop()
-	if o.verbose {
-		l, err := zap.NewDevelopment()
-		if err != nil {
-			return err
-		}
-		log = l
+	log, err := cli.Logger(o.verbose)
+	if err != nil {
+		return err
 	}
 	dir, err := loadDirectory(o.dir)
 	if err != nil {

@@ -29,6 +29,17 @@ func Env(name, def string) string {
 	return def
 }
 
+// List splits a comma-separated flag value, dropping empty items.
+func List(v string) []string {
+	var out []string
+	for _, a := range strings.Split(v, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // Netskope is the target side of an example's command line.
 type Netskope struct {
 	// URL is the tenant's SCIM base URL; Token comes from NETSKOPE_TOKEN
@@ -79,8 +90,11 @@ func (n *Netskope) Engine(src source.Source, tgt target.Target, state sync.State
 }
 
 // Logger is a development logger with -v, else a no-op one.
-func (n *Netskope) Logger() (*zap.Logger, error) {
-	if n.Verbose {
+func (n *Netskope) Logger() (*zap.Logger, error) { return Logger(n.Verbose) }
+
+// Logger returns a development logger when verbose, else a no-op one.
+func Logger(verbose bool) (*zap.Logger, error) {
+	if verbose {
 		return zap.NewDevelopment()
 	}
 	return zap.NewNop(), nil

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,6 +67,20 @@ func TestMessage(t *testing.T) {
 		}
 		if w := sourcetest.RepeatedContext(got); w != "" {
 			t.Errorf("%q repeats %q", got, w)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil}, {" , ,", nil}, {"a", []string{"a"}}, {" a, b ,,c ", []string{"a", "b", "c"}},
+	}
+	for _, tt := range tests {
+		if got := List(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("List(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
