@@ -1,6 +1,7 @@
 package entra
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -139,6 +140,10 @@ type Config struct {
 	Logger *zap.Logger `json:"-"`
 	// Name is the source's name in logs and plans. Default "entra".
 	Name string `json:"name,omitempty"`
+
+	// retrySleep, if set, waits between retries instead of the real
+	// clock (tests).
+	retrySleep func(ctx context.Context, d time.Duration) error
 }
 
 // Guest user name styles.

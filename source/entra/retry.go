@@ -115,5 +115,5 @@ func discard(resp *http.Response) {
 
 // retryPolicy is the policy of cfg.
 func retryPolicy(cfg *Config) retry.Policy {
-	return retry.Policy{MaxRetries: cfg.MaxRetries, Backoff: cfg.Backoff, Budget: retryBudget}
+	return retry.Policy{MaxRetries: cfg.MaxRetries, Backoff: cfg.Backoff, Budget: retryBudget, Sleep: cfg.retrySleep}
 }

@@ -2,6 +2,7 @@ package google_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -330,6 +332,8 @@ func TestPaging(t *testing.T) {
 }
 
 func TestThrottling(t *testing.T) {
+	// The retries' waits are recorded, not slept: a Retry-After is
+	// waited exactly, and backoffs from Backoff (1 ms) stay under it.
 	tests := []struct {
 		name  string
 		fault directorytest.Fault
@@ -337,7 +341,7 @@ func TestThrottling(t *testing.T) {
 		{"403 userRateLimitExceeded", directorytest.Fault{Status: 403, Reason: "userRateLimitExceeded", Times: 3}},
 		{"403 rateLimitExceeded", directorytest.Fault{Status: 403, Reason: "rateLimitExceeded", Times: 2}},
 		{"403 quotaExceeded", directorytest.Fault{Status: 403, Reason: "quotaExceeded", Times: 2}},
-		{"429 with Retry-After", directorytest.Fault{Status: 429, Reason: "rateLimitExceeded", RetryAfter: 1}},
+		{"429 with Retry-After", directorytest.Fault{Status: 429, Reason: "rateLimitExceeded", RetryAfter: 7}},
 		{"503", directorytest.Fault{Status: 503, Reason: "backendError", Times: 2}},
 		{"500 on a later page", directorytest.Fault{Route: directorytest.RouteUsers, Page: 2, Status: 500, Reason: "backendError"}},
 	}
@@ -348,9 +352,28 @@ func TestThrottling(t *testing.T) {
 				srv.AddUser(user(fmt.Sprintf("u%02d", i)))
 			}
 			srv.InjectFault(tt.fault)
-			dir := read(t, open(t, srv, func(c *google.Config) { c.PageSize = 10 }))
+			src := open(t, srv, func(c *google.Config) { c.PageSize = 10 })
+			var mu gosync.Mutex
+			var waits []time.Duration
+			google.SetRetrySleep(src, func(_ context.Context, d time.Duration) error {
+				mu.Lock()
+				defer mu.Unlock()
+				waits = append(waits, d)
+				return nil
+			})
+			dir := read(t, src)
 			if len(dir.Users) != 30 {
 				t.Fatalf("read %d users after retries, want 30", len(dir.Users))
+			}
+			times := max(tt.fault.Times, 1)
+			ra := time.Duration(tt.fault.RetryAfter) * time.Second
+			if len(waits) != times {
+				t.Fatalf("waits %v, want %d", waits, times)
+			}
+			for _, w := range waits {
+				if (ra > 0 && w != ra) || (ra == 0 && w > 4*time.Millisecond) {
+					t.Errorf("waits %v, want each %v", waits, cmp.Or(ra, 4*time.Millisecond))
+				}
 			}
 		})
 	}

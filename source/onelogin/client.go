@@ -64,13 +64,21 @@ func newClient(c *Config) *client {
 	if c.RateLimit > 0 {
 		steady = rate.Limit(c.RateLimit)
 	}
-	return &client{base: c.BaseURL, hc: hc, retry: httpx.Retrier{Name: "onelogin",
-		Policy: retry.Policy{MaxRetries: c.MaxRetries, Backoff: c.Backoff}, Log: c.Logger}, log: c.Logger, remaining: -1,
+	cl := &client{base: c.BaseURL, hc: hc, log: c.Logger, remaining: -1,
 		steady: steady, lim: rate.NewLimiter(steady, 1), now: time.Now, wait: waitUntil}
+	// Retries wait on the client's clock too.
+	cl.retry = httpx.Retrier{Name: "onelogin", Log: c.Logger,
+		Policy: retry.Policy{MaxRetries: c.MaxRetries, Backoff: c.Backoff, Sleep: cl.sleep}}
+	return cl
 }
 
 // waitUntil waits until t on the real clock, or until ctx is done.
 func waitUntil(ctx context.Context, t time.Time) error { return retry.Sleep(ctx, time.Until(t)) }
+
+// sleep waits d on the client's clock.
+func (c *client) sleep(ctx context.Context, d time.Duration) error {
+	return c.wait(ctx, c.now().Add(d))
+}
 
 // get fetches path with query and returns the body and headers, retrying
 // 429s, 5xxs and broken connections. what names the request in errors
@@ -97,7 +105,7 @@ func (c *client) get(ctx context.Context, what, path string, query url.Values) (
 			body, header = b, h
 			return false, 0, nil
 		case status == http.StatusTooManyRequests || status >= 500:
-			wait, _ := retry.ServerWait(status, h, time.Now())
+			wait, _ := retry.ServerWait(status, h, c.now())
 			return true, wait, apiError(status, b)
 		}
 		return false, 0, apiError(status, b)

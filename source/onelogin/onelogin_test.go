@@ -278,11 +278,13 @@ func TestPagingAndCursors(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
+	// The waits pass on a virtual clock: a Retry-After is waited exactly,
+	// and backoffs from Backoff (1 ms) stay under a second in all.
 	tests := []struct {
 		name  string
 		fault onelogintest.Fault
 	}{
-		{"429 with Retry-After", onelogintest.Fault{Status: 429, RetryAfter: 1}},
+		{"429 with Retry-After", onelogintest.Fault{Status: 429, RetryAfter: 3}},
 		{"500 twice", onelogintest.Fault{Status: 500, Times: 2}},
 		{"503 on a later page", onelogintest.Fault{Route: onelogintest.RouteAppUsers, Page: 2, Status: 503}},
 		{"502 on profiles", onelogintest.Fault{Route: onelogintest.RouteUsers, Status: 502, Times: 3}},
@@ -292,12 +294,19 @@ func TestRetries(t *testing.T) {
 			srv := withAppUsers(t, 30)
 			srv.InjectFault(tt.fault)
 			src := open(t, srv, func(c *onelogin.Config) { c.PageSize = 10 })
+			clock := newVirtualClock()
+			onelogin.SetClock(src, clock.Now, clock.Wait)
+			start := clock.Now()
 			// App users page 1,000 at a time: make the second page exist.
 			if tt.fault.Page == 2 {
 				addAppUsers(srv, "v", 1000)
 			}
 			if d := read(t, src); len(d.Users) < 30 {
 				t.Fatalf("read %d users", len(d.Users))
+			}
+			took := clock.Now().Sub(start)
+			if ra := time.Duration(tt.fault.RetryAfter) * time.Second; (ra > 0 && took != ra) || (ra == 0 && took >= time.Second) {
+				t.Errorf("the retries waited %v on the clock, want %v", took, ra)
 			}
 		})
 	}

@@ -52,6 +52,9 @@ type Policy struct {
 	// Jitter picks a wait between 0 and d; nil is FullJitter. Tests make
 	// it deterministic.
 	Jitter func(d time.Duration) time.Duration
+	// Sleep waits between tries; nil is the package's Sleep, on the real
+	// clock. Tests put the waits on a fake clock.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Retries is the number of retries the policy allows.
@@ -125,7 +128,11 @@ func (p Policy) Do(ctx context.Context, try func(context.Context) (retry bool, w
 		if onRetry != nil {
 			onRetry(n+1, wait, err)
 		}
-		if err := Sleep(ctx, wait); err != nil {
+		sleep := p.Sleep
+		if sleep == nil {
+			sleep = Sleep
+		}
+		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 		waited += wait

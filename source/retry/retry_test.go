@@ -107,6 +107,8 @@ func TestDo(t *testing.T) {
 			p := tt.policy
 			p.Backoff, p.MaxBackoff = time.Nanosecond, time.Hour
 			p.Jitter = func(d time.Duration) time.Duration { return d }
+			var slept []time.Duration
+			p.Sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
 			tries := 0
 			var waits []time.Duration
 			err := p.Do(context.Background(), func(context.Context) (bool, time.Duration, error) {
@@ -124,8 +126,8 @@ func TestDo(t *testing.T) {
 			if tries != tt.tries || (err != nil) != tt.wantErr || (err != nil && err != boom) {
 				t.Errorf("%d tries, err %v; want %d tries, error %v", tries, err, tt.tries, tt.wantErr)
 			}
-			if !slices.Equal(waits, tt.wantWaits) {
-				t.Errorf("waits %v, want %v", waits, tt.wantWaits)
+			if !slices.Equal(waits, tt.wantWaits) || !slices.Equal(slept, tt.wantWaits) {
+				t.Errorf("waits %v, slept %v; want %v", waits, slept, tt.wantWaits)
 			}
 		})
 	}

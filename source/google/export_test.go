@@ -1,0 +1,12 @@
+package google
+
+import (
+	"context"
+	"time"
+)
+
+// SetRetrySleep makes src wait between retries with sleep instead of on
+// the real clock.
+func SetRetrySleep(src *Source, sleep func(ctx context.Context, d time.Duration) error) {
+	src.call.retry.Policy.Sleep = sleep
+}
