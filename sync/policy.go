@@ -198,7 +198,8 @@ type Policy struct {
 	GroupLimit Limit `json:"groupLimit" yaml:"groupLimit"`
 	// MembershipLimit bounds the memberships a plan removes, as a count
 	// and a percentage of the memberships the engine owns (owned users in
-	// owned groups).
+	// owned groups). A group deleted removes its owned members'
+	// memberships, and they count too.
 	MembershipLimit Limit `json:"membershipLimit" yaml:"membershipLimit"`
 	// LeftScopeDeleteAfter, SuspendedDeleteAfter and DeletedDeleteAfter
 	// delay a deletion, as Google offers "delete N days after": with the
