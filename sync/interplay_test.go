@@ -358,3 +358,68 @@ func TestConcurrentSyncsAndDecisionsOnAFileState(t *testing.T) {
 	}
 	e.mustBeEmpty(eng)
 }
+
+// TestInvalidChangesLeaveTheCursor: changes that fail validation after a
+// cursor write nothing and leave the cursor and the cached directory as
+// they were; the source's next, valid answer to the same cursor is folded
+// into the directory of the last good read, with nothing of the invalid
+// batch in it.
+func TestInvalidChangesLeaveTheCursor(t *testing.T) {
+	srv, c := newTarget(t)
+	feed := &rawFeed{full: validSource()}
+	var cursors []string
+	src := &cursorLog{rawFeed: feed, seen: &cursors}
+	st := sync.NewMemoryState()
+	eng, err := sync.New(src, c, sync.WithState(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, res, err := eng.Sync(ctx(t)); err != nil || res.Failed > 0 {
+		t.Fatalf("first run: %v %v", err, res)
+	}
+	before, err := st.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A batch that adds a user and renames another onto its name.
+	feed.next = &source.Changes{Cursor: "bad", Users: []source.User{
+		{ID: "u-3", UserName: "cy@example.com"}, {ID: "u-2", UserName: "CY@example.com"}}}
+	srv.ResetStats()
+	if _, _, err := eng.Sync(ctx(t)); !errors.Is(err, source.ErrInvalid) {
+		t.Fatalf("Sync of an invalid batch = %v, want source.ErrInvalid", err)
+	}
+	after, err := st.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Serial != before.Serial || after.Cursors["raw-feed"] != "1" || srv.Stats().Writes() != 0 {
+		t.Fatalf("after an invalid batch: serial %d→%d, cursor %q, %d writes; want nothing changed",
+			before.Serial, after.Serial, after.Cursors["raw-feed"], srv.Stats().Writes())
+	}
+	// The source answers the same cursor again, validly this time.
+	feed.next = &source.Changes{Cursor: "2", Users: []source.User{{ID: "u-4", UserName: "dee@example.com"}}}
+	p, res, err := eng.Sync(ctx(t))
+	if err != nil || res.Failed > 0 {
+		t.Fatalf("run after the fix: %v %v", err, res)
+	}
+	if got := cursors[len(cursors)-1]; got != "1" {
+		t.Errorf("the valid batch was asked for with cursor %q, want the last good one, 1", got)
+	}
+	if p.Summary.CreateUsers != 1 || p.Summary.UpdateUsers != 0 {
+		t.Errorf("plan %s; want only u-4 created, nothing of the invalid batch", p.SummaryLine())
+	}
+	if srv.UserCount() != 3 {
+		t.Errorf("the target holds %d users, want 3", srv.UserCount())
+	}
+}
+
+// cursorLog records the cursors an incremental source is asked for.
+type cursorLog struct {
+	*rawFeed
+	seen *[]string
+}
+
+func (c *cursorLog) ReadChanges(ctx context.Context, cursor string) (*source.Changes, error) {
+	*c.seen = append(*c.seen, cursor)
+	return c.rawFeed.ReadChanges(ctx, cursor)
+}
