@@ -185,8 +185,9 @@ type Plan struct {
 	// drops them.
 	gone []goneLink
 	// reclaim are the records that resolve the state's intents: objects
-	// an interrupted run created, linked as created, and creates that
-	// never landed, settled. Apply stores them first.
+	// an interrupted run created, linked as created, and creates without
+	// an externalId that no listed object matches, settled (see reclaim).
+	// Apply stores them first.
 	reclaim []Record
 }
 
