@@ -584,7 +584,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 // removals, each against its own limit. A group deletion removes the
 // memberships of its owned members too, and they count as removals.
 func checkLimits(p *Plan, in planInput) {
-	var users, groups, memberships int
+	var users, groups, memberships, inDeleted int
 	ownedUsers := reverseLinks(in.snap.Users)
 	byID := make(map[string]*scim.Group, len(in.groups))
 	for i := range in.groups {
@@ -597,12 +597,17 @@ func checkLimits(p *Plan, in planInput) {
 		case ActionDeleteGroup:
 			groups++
 			if g := byID[c.Object.TargetID]; g != nil {
-				memberships += ownedMembers(g, ownedUsers)
+				inDeleted += ownedMembers(g, ownedUsers)
 			}
 		case ActionRemoveMembers:
 			memberships += len(c.Members)
 		}
 	}
+	removals := "membership removals"
+	if inDeleted > 0 {
+		removals = fmt.Sprintf("membership removals (%d of them by the group deletions)", inDeleted)
+	}
+	memberships += inDeleted
 	for _, l := range []struct {
 		what         string
 		limit        Limit
@@ -610,7 +615,7 @@ func checkLimits(p *Plan, in planInput) {
 	}{
 		{"user deprovisions", in.policy.UserLimit, users, len(in.snap.Users)},
 		{"group deletions", in.policy.GroupLimit, groups, len(in.snap.Groups)},
-		{"membership removals", in.policy.MembershipLimit, memberships, ownedMemberships(in)},
+		{removals, in.policy.MembershipLimit, memberships, ownedMemberships(in)},
 	} {
 		if msg, over := l.limit.exceeded(l.count, l.owned); over {
 			p.Applyable, p.NeedsConfirmation = false, true

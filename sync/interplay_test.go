@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,9 @@ func TestGroupDeletionsCountTheirMemberships(t *testing.T) {
 		t.Fatalf("plan %s; want the 4 groups deleted", p.SummaryLine())
 	}
 	e.heldWithoutWrites(eng, p)
+	if !strings.Contains(strings.Join(p.Reasons, "\n"), fmt.Sprintf("(%d of them by the group deletions)", owned)) {
+		t.Errorf("the reasons do not say the group deletions remove %d memberships: %q", owned, p.Reasons)
+	}
 	if got := e.memberships(); got != owned {
 		t.Fatalf("memberships went from %d to %d without confirmation", owned, got)
 	}
