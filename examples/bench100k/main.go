@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -70,6 +71,7 @@ type config struct {
 	concurrency          int
 	pageSize             int
 	rps                  float64
+	idleConns            int
 	sources              []string // "full", "incremental"
 	memoryState          bool
 	mix                  changeMix
@@ -87,6 +89,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&c.concurrency, "concurrency", 16, "changes the engine applies at once")
 	fs.IntVar(&c.pageSize, "page-size", 1000, "page size of the client and largest page of the server")
 	fs.Float64Var(&c.rps, "rps", 0, "the server's rate limit in requests per second; 0: none, and the client does not pace itself")
+	fs.IntVar(&c.idleConns, "idle-conns", 0, "idle connections the client keeps to the server; 0: the client's default http.Client (Go's default transport keeps 2 per host)")
 	sources := fs.String("sources", "full,incremental", "sources to run, comma-separated: full, incremental")
 	state := fs.String("state", "file", "engine state: file (in a temporary directory) or memory")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write CPU profiles of the initial and no-op cycles to this path, with the source and cycle before its extension (cpu.pprof: cpu.full-initial.pprof, ...)")
@@ -156,8 +159,8 @@ func bench(ctx context.Context, c config, out io.Writer) ([]result, error) {
 	if c.mix.usersNeeded() > c.users/2 || c.groups < 4*c.mix.GroupRenames {
 		return nil, fmt.Errorf("-users %d and -groups %d are too few for batches of %d changes: at least %d users and %d groups", c.users, c.groups, c.mix.total(), 2*c.mix.usersNeeded(), 4*c.mix.GroupRenames)
 	}
-	fmt.Fprintf(out, "bench100k: %d users, %d groups, %.3g memberships per user; concurrency %d, page size %d, %s; %s/%s, %d CPUs\n",
-		c.users, c.groups, c.memberships, c.concurrency, c.pageSize, rateNote(c.rps), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(out, "bench100k: %d users, %d groups, %.3g memberships per user; concurrency %d, page size %d, %s, %s; %s/%s, %d CPUs\n",
+		c.users, c.groups, c.memberships, c.concurrency, c.pageSize, rateNote(c.rps), idleNote(c.idleConns), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	perPhase := peakResettable()
 	if !perPhase {
 		fmt.Fprintln(out, "note: this system cannot reset the peak RSS, so each figure is the peak since the program started")
@@ -180,6 +183,13 @@ func rateNote(rps float64) string {
 		return "no rate limit"
 	}
 	return fmt.Sprintf("server limit %g req/s, client pacing by default", rps)
+}
+
+func idleNote(n int) string {
+	if n == 0 {
+		return "default HTTP client"
+	}
+	return fmt.Sprintf("%d idle connections kept", n)
 }
 
 // benchSource runs the phases for one kind of source against a new
@@ -217,6 +227,11 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 	copts := []netskope.Option{netskope.WithPageSize(c.pageSize)}
 	if c.rps == 0 {
 		copts = append(copts, netskope.WithRateLimit(0, 0))
+	}
+	if c.idleConns > 0 {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = c.idleConns
+		copts = append(copts, netskope.WithHTTPClient(&http.Client{Transport: t}))
 	}
 	client, err := netskope.New(srv.hello.URL, srv.hello.Token, copts...)
 	if err != nil {
