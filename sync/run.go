@@ -18,8 +18,10 @@ type dryRun struct{}
 
 func (dryRun) setRun(c *runConfig) { c.dryRun = true }
 
-// DryRun makes Sync plan only: nothing is written to the target or the
-// state, and Sync returns the plan with a nil result.
+// DryRun makes Sync plan only: nothing is written to the target, the plan
+// stores nothing in the state, and Sync returns the plan with a nil
+// result. (Loading a FileState still folds the journal an interrupted run
+// left into its file, as every Load does; that changes no link.)
 func DryRun() RunOption { return dryRun{} }
 
 func (o ApplyOption) setRun(c *runConfig) { c.apply = append(c.apply, o) }
