@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	gosync "sync"
 	"testing"
 
+	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/target"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
@@ -426,4 +429,74 @@ type cursorLog struct {
 func (c *cursorLog) ReadChanges(ctx context.Context, cursor string) (*source.Changes, error) {
 	*c.seen = append(*c.seen, cursor)
 	return c.rawFeed.ReadChanges(ctx, cursor)
+}
+
+// refusingTarget fails every user create before sending it, as when the
+// connection cannot be made: the engine has recorded the create's intent,
+// and nothing lands.
+type refusingTarget struct{ target.Target }
+
+func (refusingTarget) CreateUser(context.Context, *scim.User) (*scim.User, error) {
+	return nil, errors.New("dial tcp: connection refused")
+}
+
+// TestIntentDoesNotClaimAHandMadeUser: a create recorded as an intent
+// never landed; an account of the same userName is then made by hand, and
+// the source deletes the user. The intent must not make the hand-made
+// account the engine's (it does not carry the source id as externalId),
+// and the adoption rules leave it alone: a match only to a user deleted at
+// the source is never adopted, so it is not deleted on first contact.
+func TestIntentDoesNotClaimAHandMadeUser(t *testing.T) {
+	e := newEnv(t, 8, 1)
+	i := firstActive(e.dir)
+	su := e.dir.Users[i]
+	pol := sync.DefaultPolicy()
+	pol.Deleted = sync.Delete
+	eng, err := sync.New(e.src, refusingTarget{e.client}, sync.WithState(e.state), sync.WithPolicy(pol))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Apply(ctx(t), p); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := e.state.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := snap.Intents["user:"+su.ID]; !ok {
+		t.Fatalf("no intent for %s after its create failed: %v", su.ID, snap.Intents)
+	}
+	hand, err := e.srv.AddUser(scim.User{UserName: strings.ToUpper(su.UserName), Active: scim.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.edit(func(d *source.Directory) { d.Users[i].State = source.StateDeleted })
+	eng = e.engine(sync.WithPolicy(pol))
+	p, err = eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Apply(ctx(t), p, sync.Confirm()); err != nil {
+		t.Fatal(err)
+	}
+	now, ok := e.srv.User(hand.ID)
+	if !ok || !now.IsActive() {
+		t.Fatalf("the hand-made account: exists=%v active=%v; want it left alone (plan %s)", ok, ok && now.IsActive(), p.SummaryLine())
+	}
+	snap, err = e.state.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for src, l := range snap.Users {
+		if l.TargetID == hand.ID {
+			t.Fatalf("the hand-made account is linked to source user %s as %s", src, l.Origin)
+		}
+	}
+	if !slices.ContainsFunc(p.Problems, func(pr sync.Problem) bool { return pr.Object.SourceID == su.ID }) {
+		t.Errorf("no problem reports the match to the deleted user: %v", p.Problems)
+	}
 }
