@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&c.concurrency, "concurrency", 16, "changes the engine applies at once")
 	fs.IntVar(&c.pageSize, "page-size", 1000, "page size of the client and largest page of the server")
 	fs.Float64Var(&c.rps, "rps", 0, "the server's rate limit in requests per second; 0: none, and the client does not pace itself")
-	fs.IntVar(&c.idleConns, "idle-conns", 0, "idle connections the client keeps to the server; 0: the client's default http.Client (Go's default transport keeps 2 per host)")
+	fs.IntVar(&c.idleConns, "idle-conns", 0, "idle connections the client keeps to the server; 0: the client's default http.Client (netskope.DefaultIdleConns per host)")
 	sources := fs.String("sources", "full,incremental", "sources to run, comma-separated: full, incremental")
 	state := fs.String("state", "file", "engine state: file (in a temporary directory) or memory")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write CPU profiles of the initial and no-op cycles to this path, with the source and cycle before its extension (cpu.pprof: cpu.full-initial.pprof, ...)")

@@ -45,6 +45,11 @@ const (
 	MaxMemberChunkSize = 10000
 	// DefaultRequestTimeout bounds one attempt of one request.
 	DefaultRequestTimeout = 60 * time.Second
+	// DefaultIdleConns is how many idle connections to the tenant the
+	// default HTTP client keeps. Go's default transport keeps 2 per host,
+	// so a caller running more requests at once than that (the engine runs
+	// 16 by default) would open a new connection for most of them.
+	DefaultIdleConns = 64
 	// DefaultUserAgent is the User-Agent header sent by default.
 	DefaultUserAgent = "provsync-netskope"
 )
@@ -79,7 +84,7 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		httpClient:     &http.Client{},
+		httpClient:     &http.Client{Transport: pooledTransport()},
 		logger:         zap.NewNop(),
 		rps:            DefaultRateLimit,
 		burst:          DefaultBurst,
@@ -95,8 +100,18 @@ func defaultOptions() options {
 	}
 }
 
-// WithHTTPClient sends requests through hc instead of a default
-// http.Client. The client is copied and set not to follow redirects, so
+// pooledTransport is Go's default transport keeping DefaultIdleConns idle
+// connections per host instead of 2.
+func pooledTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = max(t.MaxIdleConns, DefaultIdleConns)
+	t.MaxIdleConnsPerHost = DefaultIdleConns
+	return t
+}
+
+// WithHTTPClient sends requests through hc instead of the default
+// http.Client, whose transport is Go's default keeping DefaultIdleConns
+// idle connections per host. The client is copied and set not to follow redirects, so
 // the token is never replayed to another host.
 func WithHTTPClient(hc *http.Client) Option {
 	return optionFunc(func(o *options) { o.httpClient = hc })
