@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -58,8 +59,8 @@ type Notifier interface {
 }
 
 // ChangeEvent is the outcome of one change a Runner's cycle applied: the
-// record a provisioning log keeps. It names the attributes changed but
-// holds none of their values.
+// record a provisioning log keeps. It marshals to JSON with the names of
+// the attributes changed but none of their values.
 type ChangeEvent struct {
 	Time     time.Time `json:"time"`
 	Cycle    string    `json:"cycle"`
@@ -77,6 +78,10 @@ type ChangeEvent struct {
 	// Retries is how many earlier cycles tried the change; 0 until
 	// failed changes are retried on their own.
 	Retries int `json:"retries"`
+	// Changes are the attribute changes of an update with their values,
+	// for an observer configured to record values (a provisioning log's
+	// option). They never marshal with the event.
+	Changes []AttrChange `json:"-"`
 }
 
 // Observer hears what a Runner does: each change applied and each cycle
@@ -104,6 +109,7 @@ func changeEvent(now time.Time, cycle string, c *Change, o Outcome) ChangeEvent 
 		for _, a := range c.Attributes {
 			ev.Attributes = append(ev.Attributes, a.Path)
 		}
+		ev.Changes = slices.Clone(c.Attributes)
 	}
 	return ev
 }

@@ -9,6 +9,7 @@
 //	go run ./examples/google -org-units /Sales -apply # sync one organizational unit
 //	go run ./examples/google -scope-groups netskope-users@example.com -apply
 //	go run ./examples/google -demo                    # a fake account into the embedded Netskope server
+//	go run ./examples/google -admin-log prov.jsonl -since 24h # admin log counts from a provisioning log
 //
 // The service account needs domain-wide delegation with the read-only
 // scopes admin.directory.user.readonly, admin.directory.group.readonly and
@@ -38,6 +39,7 @@ import (
 	"github.com/provsync/provsync/source/google"
 	"github.com/provsync/provsync/source/google/directorytest"
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/provlog"
 	"github.com/provsync/provsync/target"
 	"github.com/provsync/provsync/target/netskope"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
@@ -53,6 +55,8 @@ type options struct {
 	excludeSubUnits, flatten, skipDeleted      bool
 	skipCustomer                               bool
 	demo                                       bool
+	adminLog                                   string
+	since                                      time.Duration
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -77,8 +81,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.suspended, "suspended", "deactivate", `what a suspended user becomes: "deactivate", "delete" or "none"`)
 	fs.StringVar(&o.leftScope, "left-scope", "deactivate", `what a user who leaves scope becomes: "deactivate", "delete" or "none"`)
 	fs.BoolVar(&o.demo, "demo", false, "sync a fake Workspace account into the embedded Netskope server, nothing to set up")
+	fs.StringVar(&o.adminLog, "admin-log", "", "print the admin log counts of a provisioning log (JSON Lines, sync/provlog) instead of syncing")
+	fs.DurationVar(&o.since, "since", 24*time.Hour, "with -admin-log: count the events of this long before now")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.adminLog != "" {
+		now := time.Now()
+		counts, err := adminLog(o.adminLog, now.Add(-o.since), now)
+		if err != nil {
+			return err
+		}
+		printCounts(counts, out)
+		return nil
 	}
 	log, err := o.Logger()
 	if err != nil {
@@ -149,26 +164,51 @@ func printLog(res *sync.Result, out io.Writer) {
 	counts := map[google.LogEventName]int{}
 	var failures []string
 	for _, o := range res.Outcomes {
-		failed := o.Status == sync.StatusFailed
-		if o.Status != sync.StatusApplied && !failed {
-			continue
-		}
-		ev, ok := google.Event(string(o.Action), failed)
-		if !ok {
-			continue
-		}
-		counts[ev]++
-		if failed {
+		if countEvent(counts, o.Action, o.Status) && o.Status == sync.StatusFailed {
 			failures = append(failures, fmt.Sprintf("  failure: %s %s: %s\n", o.Action, o.Object, o.Error))
 		}
 	}
+	printCounts(counts, out)
+	for _, f := range failures {
+		fmt.Fprint(out, f)
+	}
+}
+
+// countEvent counts the admin log event of one change's outcome, and
+// reports whether the change has one: skipped changes and group changes
+// that succeeded have none.
+func countEvent(counts map[google.LogEventName]int, action sync.Action, status sync.Status) bool {
+	failed := status == sync.StatusFailed
+	if status != sync.StatusApplied && !failed {
+		return false
+	}
+	ev, ok := google.Event(string(action), failed)
+	if ok {
+		counts[ev]++
+	}
+	return ok
+}
+
+func printCounts(counts map[google.LogEventName]int, out io.Writer) {
 	fmt.Fprintln(out, "admin log:")
 	for _, ev := range []google.LogEventName{google.EventCreateUser, google.EventUpdateUser, google.EventHardDelete, google.EventFailure} {
 		fmt.Fprintf(out, "  %-36s %d\n", ev, counts[ev])
 	}
-	for _, f := range failures {
-		fmt.Fprint(out, f)
+}
+
+// adminLog counts the events of the provisioning log at path (written by
+// a Runner with a provlog.Log observer) from since to until as Google's
+// admin log events, as the console's usage summary shows them.
+func adminLog(path string, since, until time.Time) (map[google.LogEventName]int, error) {
+	events, err := provlog.Query(path, provlog.Filter{Since: since, Until: until})
+	if err != nil {
+		return nil, err
 	}
+	counts := map[google.LogEventName]int{}
+	for _, e := range events {
+		countEvent(counts, e.Action, e.Outcome)
+	}
+	return counts, nil
 }
 
 // runDemo builds a small fake account (two organizational units, a
