@@ -123,6 +123,7 @@
 //
 // Fault injection (WithFaults, SetFaults) adds latency and answers a
 // fraction of requests with 429 or 500 before they are processed, so an
-// injected fault never changes state. Stats counts requests per endpoint and
+// injected fault never changes state; FailCreates answers the creates of
+// the named users or groups 500 every time. Stats counts requests per endpoint and
 // the faults injected.
 package netskopetest

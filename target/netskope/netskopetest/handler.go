@@ -247,6 +247,11 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, rt route) {
 		if rt.kind == kindUser {
 			body = normalizeUserBody(r.Method, body, s.store.enterprise.ID)
 		}
+		if r.Method == http.MethodPost && s.faults.failsCreate(rt.kind == kindUser, body) {
+			s.stats.fault(http.StatusInternalServerError)
+			s.writeError(w, http.StatusInternalServerError, "", "injected fault")
+			return
+		}
 		r2.Body = io.NopCloser(bytes.NewReader(body))
 		r2.ContentLength = int64(len(body))
 	}

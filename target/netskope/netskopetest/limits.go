@@ -3,9 +3,11 @@ package netskopetest
 import (
 	crand "crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -107,6 +109,29 @@ func (g *faultGen) draw() (status, retryAfter int) {
 		return http.StatusInternalServerError, 0
 	}
 	return 0, 0
+}
+
+// failsCreate reports whether a create's body names a user (by userName)
+// or a group (by displayName) that Faults.FailCreates lists.
+func (g *faultGen) failsCreate(user bool, body []byte) bool {
+	g.mu.Lock()
+	names := g.f.FailCreates
+	g.mu.Unlock()
+	if len(names) == 0 {
+		return false
+	}
+	var v struct {
+		UserName    string `json:"userName"`
+		DisplayName string `json:"displayName"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return false
+	}
+	name := v.DisplayName
+	if user {
+		name = v.UserName
+	}
+	return slices.Contains(names, name)
 }
 
 func clamp01(x float64) float64 {

@@ -54,6 +54,11 @@ type Faults struct {
 	// 429 carries; each draws from 0 to MaxRetryAfter. Default 0, so a
 	// test with faults does not sleep.
 	MaxRetryAfter int
+	// FailCreates are userNames and group displayNames whose create
+	// (POST) is answered 500 Internal Server Error every time, after
+	// authentication and before anything is stored: a change that keeps
+	// failing while the others land.
+	FailCreates []string
 }
 
 // Option configures a Server.

@@ -1019,6 +1019,23 @@ func TestFaults(t *testing.T) {
 	s.SetFaults(Faults{})
 	c.createUser(user("now"))
 
+	// FailCreates fails the named creates every time, and only those.
+	s.SetFaults(Faults{FailCreates: []string{"doomed", "Doomed group"}})
+	for range 3 {
+		if r := c.send(http.MethodPost, "/Users", user("doomed").WithSchemas()); r.status != http.StatusInternalServerError {
+			t.Fatalf("create of a listed user: status %d, want 500", r.status)
+		}
+		if r := c.send(http.MethodPost, "/Groups", scim.Group{DisplayName: "Doomed group"}.WithSchemas()); r.status != http.StatusInternalServerError {
+			t.Fatalf("create of a listed group: status %d, want 500", r.status)
+		}
+	}
+	c.createUser(user("spared"))
+	c.createGroup(scim.Group{DisplayName: "Spared group"})
+	if s.UserCount() != 2 {
+		t.Errorf("%d users, want the 2 not listed", s.UserCount())
+	}
+	s.SetFaults(Faults{})
+
 	// Latency is added, and cut short by Close.
 	s.SetFaults(Faults{Latency: 30 * time.Millisecond})
 	start := time.Now()
