@@ -64,6 +64,8 @@ type Result struct {
 	Applied  int       `json:"applied"`
 	Failed   int       `json:"failed"`
 	Skipped  int       `json:"skipped"`
+
+	escrow map[string]EscrowEntry // the escrow after a Runner's apply
 }
 
 // Err joins the errors of the failed changes, nil if none failed.
@@ -300,7 +302,7 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 	defer a.mu.Unlock()
 	p := a.plan
 	if len(a.records) == 0 && (p.read == nil || !withCursors) && len(p.Held) == 0 && len(p.clocks) == 0 &&
-		len(a.snap.Approvals) == 0 && a.snap.Version == stateVersion && (a.e.targetName == "" || a.snap.Target == a.e.targetName) {
+		len(a.snap.Approvals) == 0 && !escrowChanged(a.snap, p, res) && a.snap.Version == stateVersion && (a.e.targetName == "" || a.snap.Target == a.e.targetName) {
 		return nil
 	}
 	snap := a.snap
@@ -326,6 +328,7 @@ func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
 		snap.Target = a.e.targetName
 	}
 	recordApprovals(snap, a.plan, res)
+	recordEscrow(snap, a.plan, res)
 	for _, src := range a.plan.clocks {
 		if l, ok := snap.Users[src]; ok && l.DeactivatedAt.IsZero() {
 			l.DeactivatedAt = a.e.now()

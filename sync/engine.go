@@ -225,6 +225,9 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	p.gone = gone
 	p.reclaim = reclaimed
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
+	if pc.escrow != nil {
+		applyEscrow(p, snap, pc.escrow)
+	}
 	e.log.Info("plan computed",
 		zap.Int("sourceUsers", len(dir.Users)), zap.Int("sourceGroups", len(dir.Groups)),
 		zap.Int("targetUsers", len(users)), zap.Int("targetGroups", len(groups)),
@@ -293,6 +296,7 @@ type PlanOption func(*planConfig)
 
 type planConfig struct {
 	reapply bool
+	escrow  *escrowConfig
 }
 
 // Reapply re-evaluates every object, as Entra's "restart provisioning"

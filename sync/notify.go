@@ -25,8 +25,10 @@ const (
 	// NotifyApprovalPending: changes wait for an administrator's
 	// approval (Policy.RequireApproval).
 	NotifyApprovalPending NotificationKind = "approval-pending"
-	// NotifyPersistentFailure: a change keeps failing. Reserved: the
-	// Runner does not send it yet.
+	// NotifyPersistentFailure: a change failed as often as the Runner's
+	// retry limit allows (WithRetryLimit) and is no longer retried; the
+	// notification carries the object and the last error. It is sent once
+	// per object and error.
 	NotifyPersistentFailure NotificationKind = "persistent-failure"
 )
 
@@ -49,6 +51,8 @@ type Notification struct {
 	Held *HeldPlan `json:"held,omitempty"`
 	// Approvals are the ids of the changes pending approval.
 	Approvals []string `json:"approvals,omitempty"`
+	// Failure is set on persistent-failure notifications.
+	Failure *EscrowEntry `json:"failure,omitempty"`
 }
 
 // Notifier delivers notifications, e.g. to a webhook (package
@@ -75,8 +79,8 @@ type ChangeEvent struct {
 	Attributes []string `json:"attributes,omitempty"`
 	Outcome    Status   `json:"outcome"`
 	Error      string   `json:"error,omitempty"`
-	// Retries is how many earlier cycles tried the change; 0 until
-	// failed changes are retried on their own.
+	// Retries is how many earlier cycles tried the change and failed
+	// (the escrow's count of attempts).
 	Retries int `json:"retries"`
 	// Changes are the attribute changes of an update with their values,
 	// for an observer configured to record values (a provisioning log's

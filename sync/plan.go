@@ -173,6 +173,10 @@ type Plan struct {
 	// Incremental is set when the source was read as changes since the
 	// last run rather than in full.
 	Incremental bool `json:"incremental,omitempty"`
+	// Escrowed are the changes a Runner held back because they failed
+	// before: waiting for their retry, or failed persistently (see
+	// EscrowEntry). Plans made outside a Runner hold none back.
+	Escrowed []EscrowEntry `json:"escrowed,omitempty"`
 
 	// read is the incremental read to record once the plan is applied.
 	// It is not serialized: a plan decoded from JSON applies without
@@ -189,6 +193,12 @@ type Plan struct {
 	// an externalId that no listed object matches, settled (see reclaim).
 	// Apply stores them first.
 	reclaim []Record
+	// escrow is how a Runner's cycle treats failed changes; nil outside
+	// one. escrowDrop are the escrow entries Apply drops, as their change
+	// is another now or needless; escrowView is the escrow as planned.
+	escrow     *escrowConfig
+	escrowDrop []string
+	escrowView map[string]EscrowEntry
 }
 
 // pendingRead is an incremental source read waiting for its plan to be

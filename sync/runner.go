@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -85,6 +86,9 @@ const (
 	TriggerSchedule Trigger = "schedule"
 	TriggerManual   Trigger = "manual"
 	TriggerRestart  Trigger = "restart"
+	// TriggerRetryFailed: RetryFailed asked for a cycle that plans only
+	// the changes that failed before.
+	TriggerRetryFailed Trigger = "retry-failed"
 )
 
 // CycleOutcome is how a cycle ended.
@@ -186,6 +190,14 @@ type RunnerStatus struct {
 	// fell while a cycle ran and were not run on their own.
 	Cycles       int `json:"cycles"`
 	SkippedTicks int `json:"skippedTicks"`
+	// Escrow counts the failed changes waiting for a retry or failed
+	// persistently, as the last cycle left them.
+	Escrow int `json:"escrow"`
+	// PersistentFailures are the changes that failed as often as the
+	// retry limit allows, each with its object and last error; they are
+	// not retried until the source or the target changes them, or until
+	// RetryFailed or Restart.
+	PersistentFailures []EscrowEntry `json:"persistentFailures,omitempty"`
 }
 
 // RunnerOption sets an optional setting of a Runner.
@@ -248,6 +260,14 @@ func WithObserver(o Observer) RunnerOption {
 	return func(r *Runner) { r.observers = append(r.observers, o) }
 }
 
+// WithRetryLimit sets how many times in a row a change may fail before
+// the Runner reports it as a persistent failure and stops retrying it
+// (the escrow). Until then a failed change is retried with a backoff: at
+// the next cycle, then after twice the interval, four times, and so on,
+// at most the maximum backoff. n = 0 turns the escrow off: every cycle
+// tries every change. Default DefaultRetryLimit.
+func WithRetryLimit(n int) RunnerOption { return func(r *Runner) { r.retryLimit = n } }
+
 // WithRunnerClock sets the Runner's clock. Default: the system clock.
 func WithRunnerClock(c Clock) RunnerOption { return func(r *Runner) { r.clock = c } }
 
@@ -269,6 +289,7 @@ type Runner struct {
 	grace         time.Duration
 	held          HeldPlans
 	notifyTimeout time.Duration
+	retryLimit    int
 	notifiers     []Notifier
 	observers     []Observer
 
@@ -286,6 +307,10 @@ type Runner struct {
 	approvals string
 	heldPlan  *Plan
 	alerts    alertLimiter
+	// resets counts the Restarts; cleared the resets whose escrow a
+	// cycle cleared.
+	resets, cleared int
+	persistent      map[string]string // escrow key → what was notified of it
 }
 
 // NewRunner returns a Runner of eng.
@@ -298,7 +323,7 @@ func NewRunner(eng *Engine, opts ...RunnerOption) (*Runner, error) {
 		rand:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		interval: DefaultInterval, maxBackoff: DefaultMaxBackoff, fullEvery: DefaultFullReadEvery,
 		failShare: DefaultFailureShare, grace: DefaultShutdownGrace, held: HeldWait,
-		notifyTimeout: 30 * time.Second, alerts: alertLimiter{every: DefaultAlertEvery},
+		notifyTimeout: 30 * time.Second, retryLimit: DefaultRetryLimit, alerts: alertLimiter{every: DefaultAlertEvery},
 		trigger: make(chan Trigger, 1),
 	}
 	for _, o := range opts {
@@ -311,6 +336,8 @@ func NewRunner(eng *Engine, opts ...RunnerOption) (*Runner, error) {
 		return nil, errors.New("sync: runner durations must not be negative")
 	case r.notifyTimeout <= 0:
 		return nil, fmt.Errorf("sync: runner notify timeout %s: want a positive duration", r.notifyTimeout)
+	case r.retryLimit < 0:
+		return nil, fmt.Errorf("sync: runner retry limit %d: want 0 (no escrow) or more", r.retryLimit)
 	case r.fullCycles < 0:
 		return nil, fmt.Errorf("sync: runner full read every %d cycles: want 0 (off) or more", r.fullCycles)
 	case !(r.failShare >= 0 && r.failShare <= 1):
@@ -339,8 +366,10 @@ func (r *Runner) request(t Trigger) {
 	}
 }
 
-// Restart clears the quarantine and asks for a cycle at once that reads
-// the source in full, as Entra's "restart provisioning" does.
+// Restart clears the quarantine and the escrow (the failed changes, and
+// their counts in the state, are forgotten) and asks for a cycle at once
+// that reads the source in full and tries every change, as Entra's
+// "restart provisioning" does.
 func (r *Runner) Restart() {
 	r.mu.Lock()
 	r.failures, r.anchor, r.forceFull = 0, time.Time{}, true
@@ -349,12 +378,30 @@ func (r *Runner) Restart() {
 		r.status.State = "idle"
 	}
 	r.alerts.forget(NotifyQuarantined)
+	r.resets++
+	r.status.Escrow, r.status.PersistentFailures, r.persistent = 0, nil, nil
 	r.mu.Unlock()
 	select { // a restart replaces a pending manual trigger
 	case <-r.trigger:
 	default:
 	}
 	r.request(TriggerRestart)
+}
+
+// RetryFailed asks for a cycle at once that plans only the changes that
+// failed before (those in the escrow), persistent failures included,
+// ignoring their backoff. It replaces a pending TriggerNow; a pending
+// Restart, which tries every change, makes it needless.
+func (r *Runner) RetryFailed() {
+	select {
+	case t := <-r.trigger:
+		if t == TriggerRestart {
+			r.request(t)
+			return
+		}
+	default:
+	}
+	r.request(TriggerRetryFailed)
 }
 
 // Status returns the Runner's state: the last cycle, the next one, the
@@ -371,6 +418,7 @@ func (r *Runner) Status() RunnerStatus {
 		q := *s.Quarantine
 		s.Quarantine = &q
 	}
+	s.PersistentFailures = slices.Clone(s.PersistentFailures)
 	if s.Held != nil {
 		h := *s.Held
 		h.Reasons = slices.Clone(h.Reasons)
@@ -447,6 +495,7 @@ type cycleResult struct {
 	plan, applied *Plan
 	res           *Result
 	err           error
+	resets        int // the Restarts whose escrow the cycle cleared
 }
 
 // cycle runs one cycle and records it.
@@ -458,6 +507,12 @@ func (r *Runner) cycle(ctx context.Context, trig Trigger) CycleReport {
 		(r.fullCycles > 0 && r.sinceFull >= r.fullCycles)
 	rep := CycleReport{ID: fmt.Sprintf("%s-%d", start.UTC().Format("20060102T150405Z"), r.seq), Trigger: trig, Started: start}
 	r.status.State = "running"
+	var esc *escrowConfig
+	if r.retryLimit > 0 {
+		esc = &escrowConfig{now: start, base: r.interval, maxWait: r.maxBackoff, limit: r.retryLimit,
+			failShare: r.failShare, only: trig == TriggerRetryFailed}
+	}
+	resets, reset := r.resets, r.resets > r.cleared
 	r.mu.Unlock()
 	r.log.Info("cycle started", zap.String("cycle", rep.ID), zap.String("trigger", string(trig)), zap.Bool("full", full))
 
@@ -466,12 +521,16 @@ func (r *Runner) cycle(ctx context.Context, trig Trigger) CycleReport {
 	done := make(chan cycleResult, 1)
 	go func() {
 		var cr cycleResult
-		cr.plan, cr.applied, cr.res, cr.err = r.eng.cycle(cctx, full, r.held, func(c *Change, o Outcome) {
+		cr.plan, cr.applied, cr.res, cr.err = r.eng.cycle(cctx, full, r.held, esc, reset, func(c *Change, o Outcome, retries int) {
 			ev := changeEvent(r.clock.Now(), rep.ID, c, o)
+			ev.Retries = retries
 			for _, ob := range r.observers {
 				ob.ChangeDone(ev)
 			}
 		})
+		if cr.plan != nil {
+			cr.resets = resets
+		}
 		done <- cr
 	}()
 	var cr cycleResult
@@ -513,6 +572,11 @@ func (r *Runner) classify(rep *CycleReport, cr cycleResult, abandoned bool) {
 	fail := func(reason QuarantineReason, err error) {
 		rep.Outcome, rep.Reason, rep.Error = CycleFailed, reason, err.Error()
 	}
+	var tooMany bool
+	var failed, total int
+	if cr.res != nil {
+		tooMany, failed, total = tooManyFailures(cr.applied, cr.res, r.failShare)
+	}
 	switch {
 	case abandoned:
 		rep.Outcome, rep.Error = CycleCancelled, "run stopped during the cycle"
@@ -526,9 +590,9 @@ func (r *Runner) classify(rep *CycleReport, cr cycleResult, abandoned bool) {
 		fail(ReasonError, cr.err)
 	case cr.res != nil && unauthorized(cr.res) != nil:
 		fail(ReasonUnauthorized, unauthorized(cr.res))
-	case cr.res != nil && len(cr.res.Outcomes) > 0 && float64(cr.res.Failed) > r.failShare*float64(len(cr.res.Outcomes)):
+	case tooMany:
 		fail(ReasonTooManyFailures, fmt.Errorf("%d of %d changes failed, more than %.0f%%: %w",
-			cr.res.Failed, len(cr.res.Outcomes), 100*r.failShare, firstFailure(cr.res)))
+			failed, total, 100*r.failShare, firstFailure(cr.res)))
 	case rep.Held:
 		rep.Outcome = CycleHeld
 	default:
@@ -610,6 +674,7 @@ func (r *Runner) record(ctx context.Context, rep *CycleReport, cr cycleResult) {
 		r.log.Info("cycle finished", zap.String("cycle", rep.ID), zap.String("outcome", string(rep.Outcome)),
 			zap.Int("applied", rep.Applied), zap.Int("failed", rep.Failed), zap.Bool("held", rep.Held))
 	}
+	r.updateEscrow(rep, cr, note)
 	r.mu.Unlock()
 	for _, n := range notes {
 		r.notify(ctx, n)
@@ -662,6 +727,40 @@ func (r *Runner) updateApprovals(cr cycleResult, note func(NotificationKind, str
 		note(NotifyApprovalPending, fmt.Sprintf("%d changes wait for approval", len(ids))).Approvals = ids
 	}
 	r.approvals = key
+}
+
+// updateEscrow keeps the escrow's size and persistent failures from the
+// cycle's plan and apply, and notifies each persistent failure once per
+// object and error. The caller holds r.mu.
+func (r *Runner) updateEscrow(rep *CycleReport, cr cycleResult, note func(NotificationKind, string) *Notification) {
+	r.cleared = max(r.cleared, cr.resets)
+	if cr.plan == nil || cr.plan.escrow == nil || cr.resets != r.resets {
+		return // no plan, no escrow, or a Restart since the cycle began
+	}
+	view := cr.plan.escrowView
+	if cr.res != nil && cr.res.escrow != nil {
+		view = cr.res.escrow
+	}
+	st := &r.status
+	st.Escrow, st.PersistentFailures = len(view), persistentFailures(view)
+	notified := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(view)) {
+		e := view[k]
+		if !e.Persistent {
+			continue
+		}
+		what := e.Digest + "\x00" + e.LastError
+		notified[k] = what
+		if r.persistent[k] == what {
+			continue
+		}
+		ec := e
+		note(NotifyPersistentFailure, fmt.Sprintf("%s %s failed %d times in a row and is not retried until the source or the target changes it: %s",
+			e.Action, e.Object, e.Attempts, e.LastError)).Failure = &ec
+		r.log.Warn("change failed persistently", zap.String("action", string(e.Action)), zap.String("kind", string(e.Object.Kind)),
+			zap.String("sourceId", e.Object.SourceID), zap.Int("attempts", e.Attempts), zap.String("error", e.LastError))
+	}
+	r.persistent = notified
 }
 
 // backoff is the wait after r.failures failed cycles in a row: the
@@ -720,12 +819,21 @@ func (r *Runner) notify(ctx context.Context, n Notification) {
 // lock, as Sync does. A plan held for a confirmation is applied only as
 // far as held allows; plan is the plan made, applied what was applied
 // (nil for none). onChange hears of each change applied.
-func (e *Engine) cycle(ctx context.Context, full bool, held HeldPlans, onChange func(*Change, Outcome)) (plan, applied *Plan, res *Result, err error) {
+func (e *Engine) cycle(ctx context.Context, full bool, held HeldPlans, esc *escrowConfig, reset bool,
+	onChange func(*Change, Outcome, int)) (plan, applied *Plan, res *Result, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if reset {
+		if err := e.clearEscrow(ctx); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	var po []PlanOption
 	if full {
 		po = append(po, Reapply())
+	}
+	if esc != nil {
+		po = append(po, func(c *planConfig) { c.escrow = esc })
 	}
 	if plan, err = e.plan(ctx, po...); err != nil {
 		return nil, nil, nil, err
@@ -738,7 +846,8 @@ func (e *Engine) cycle(ctx context.Context, full bool, held HeldPlans, onChange 
 		applied = plan.withoutDeprovisions()
 	}
 	res, err = e.apply(ctx, applied, WithProgress(func(p Progress) {
-		onChange(&applied.Changes[p.Outcome.Change], p.Outcome)
+		c := &applied.Changes[p.Outcome.Change]
+		onChange(c, p.Outcome, applied.retries(c))
 	}))
 	return plan, applied, res, err
 }

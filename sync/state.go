@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	gosync "sync"
 	"time"
 )
@@ -96,6 +97,11 @@ type Snapshot struct {
 	Directories map[string]*CachedDirectory `json:"directories,omitempty"`
 	// Approvals holds the changes policy sends for approval, by id.
 	Approvals map[string]*Approval `json:"approvals,omitempty"`
+	// Escrow holds a Runner's failed changes, retried with a backoff
+	// and reported once they fail persistently, by object and action.
+	// It is saved with the snapshot, not journaled: a crash loses the
+	// failures counted by the cycle it interrupts.
+	Escrow map[string]EscrowEntry `json:"escrow,omitempty"`
 }
 
 // NewSnapshot returns an empty snapshot.
@@ -130,6 +136,9 @@ func (s *Snapshot) Clone() *Snapshot {
 			a := *v
 			c.Approvals[k] = &a
 		}
+	}
+	if len(s.Escrow) > 0 {
+		c.Escrow = maps.Clone(s.Escrow)
 	}
 	if len(s.Directories) > 0 {
 		c.Directories = make(map[string]*CachedDirectory, len(s.Directories))
