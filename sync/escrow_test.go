@@ -98,8 +98,8 @@ func TestRunnerEscrow(t *testing.T) {
 			t.Fatalf("cycle %d: %s at %s, want a success at %s", i+1, c.Outcome, c.Started, want)
 		}
 		tried := e.creates() > before
-		if tried != st.tried || (c.Failed == 1) != st.tried {
-			t.Fatalf("cycle %d: create sent %v, %d failed; want sent %v", i+1, tried, c.Failed, st.tried)
+		if tried != st.tried || (c.Failed == 1) != st.tried || (c.Escrowed == 1) == st.tried {
+			t.Fatalf("cycle %d: create sent %v, %d failed, %d held back; want sent %v", i+1, tried, c.Failed, c.Escrowed, st.tried)
 		}
 		if st.tried {
 			evs := slices.DeleteFunc(h.rec.events()[events:], func(ev sync.ChangeEvent) bool { return ev.Name != e.doomed })
@@ -234,6 +234,9 @@ func TestRunnerEscrowSurvivesRestart(t *testing.T) {
 		s.PersistentFailures[0].Object.Key != e.doomed || s.PersistentFailures[0].Attempts != 2 {
 		t.Fatalf("after a restart of the process: %d creates sent, planned %+v, status %+v; want the persistent failure kept, not retried",
 			e.creates()-before, c.Planned, s)
+	}
+	if n1, n2 := len(persistentNotes(h.rec.notifications())), len(persistentNotes(h2.rec.notifications())); n1 != 1 || n2 != 0 {
+		t.Fatalf("%d and %d persistent-failure notifications from the two processes, want 1 and 0", n1, n2)
 	}
 
 	// Restart clears it, at once in the status and in the state. (Two

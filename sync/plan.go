@@ -317,6 +317,16 @@ func (p *Plan) Render(w io.Writer, maxChanges int) error {
 			b.WriteString(strings.TrimPrefix(c.String(), "  "))
 		}
 	}
+	if len(p.Escrowed) > 0 {
+		fmt.Fprintf(&b, "Held back after failing (%d):\n", len(p.Escrowed))
+		for _, e := range p.Escrowed {
+			when := "failed persistently"
+			if !e.Persistent {
+				when = "retried from " + e.NextAttempt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(&b, "  ! %s %s: %d attempts, %s; last error: %s\n", e.Action, e.Object, e.Attempts, when, e.LastError)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -3,6 +3,7 @@ package sync
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // The rendered plan says what Apply will do with it: an incomplete plan
@@ -35,5 +36,28 @@ func TestRenderSaysWhetherItApplies(t *testing.T) {
 				t.Errorf("Render:\n%s\nwant %q", out, tt.want)
 			}
 		})
+	}
+}
+
+// The rendered plan lists the changes the escrow holds back, with their
+// attempts, their retry and their last error.
+func TestRenderEscrowed(t *testing.T) {
+	next := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	p := &Plan{Complete: false, Applyable: true, Reasons: []string{"held back"}, Escrowed: []EscrowEntry{
+		{Action: ActionCreateUser, Object: Ref{Kind: KindUser, Key: "ada"}, Attempts: 2, LastError: "500 boom", NextAttempt: next},
+		{Action: ActionUpdateGroup, Object: Ref{Kind: KindGroup, Key: "ops"}, Attempts: 5, LastError: "400 bad", Persistent: true},
+	}}
+	var b strings.Builder
+	if err := p.Render(&b, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Held back after failing (2):\n",
+		`  ! create-user user "ada": 2 attempts, retried from 2026-11-02T09:00:00Z; last error: 500 boom` + "\n",
+		`  ! update-group group "ops": 5 attempts, failed persistently; last error: 400 bad` + "\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("Render:\n%s\nwant %q", b.String(), want)
+		}
 	}
 }

@@ -147,6 +147,9 @@ type CycleReport struct {
 	Held bool `json:"held,omitempty"`
 	// PendingApprovals counts changes waiting for approval.
 	PendingApprovals int `json:"pendingApprovals,omitempty"`
+	// Escrowed counts the changes that failed before and were held back,
+	// waiting for their retry or failed persistently (Plan.Escrowed).
+	Escrowed int `json:"escrowed,omitempty"`
 	// Reason and Error say why a cycle failed.
 	Reason QuarantineReason `json:"reason,omitempty"`
 	Error  string           `json:"error,omitempty"`
@@ -560,6 +563,7 @@ func (r *Runner) classify(rep *CycleReport, cr cycleResult, abandoned bool) {
 	if p := cr.plan; p != nil {
 		rep.FullRead, rep.Planned = !p.Incremental, p.Summary
 		rep.Held = !p.Applyable
+		rep.Escrowed = len(p.Escrowed)
 		for _, h := range p.Held {
 			if h.Status == ApprovalPending {
 				rep.PendingApprovals++
@@ -730,8 +734,10 @@ func (r *Runner) updateApprovals(cr cycleResult, note func(NotificationKind, str
 }
 
 // updateEscrow keeps the escrow's size and persistent failures from the
-// cycle's plan and apply, and notifies each persistent failure once per
-// object and error. The caller holds r.mu.
+// cycle's plan and apply, and notifies each persistent failure that this
+// cycle's attempt made (or left) persistent, once per object and error: a
+// Runner of a new process does not repeat what an earlier one notified.
+// The caller holds r.mu.
 func (r *Runner) updateEscrow(rep *CycleReport, cr cycleResult, note func(NotificationKind, string) *Notification) {
 	r.cleared = max(r.cleared, cr.resets)
 	if cr.plan == nil || cr.plan.escrow == nil || cr.resets != r.resets {
@@ -751,7 +757,7 @@ func (r *Runner) updateEscrow(rep *CycleReport, cr cycleResult, note func(Notifi
 		}
 		what := e.Digest + "\x00" + e.LastError
 		notified[k] = what
-		if r.persistent[k] == what {
+		if r.persistent[k] == what || !e.LastAttempt.Equal(rep.Started) {
 			continue
 		}
 		ec := e
