@@ -33,7 +33,21 @@ const (
 	envState = "PROVSYNC_SIGKILL_STATE"
 	envUsers = "PROVSYNC_SIGKILL_USERS"
 	envKeep  = "PROVSYNC_SIGKILL_KEEP" // users left in the source, 0 for all
+	envRun   = "PROVSYNC_SIGKILL_RUN"  // the engine process's run number
+	// headerRun carries the run number on every request of an engine
+	// process, so that a request of a killed process still in the
+	// server's hands is not taken for one of the next process.
+	headerRun = "X-Provsync-Test-Run"
 )
+
+// runHeader adds headerRun to every request.
+type runHeader struct{ run string }
+
+func (h runHeader) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(headerRun, h.run)
+	return http.DefaultTransport.RoundTrip(r)
+}
 
 // killDirectory is the source of the SIGKILL test: users users, one group
 // per 50, about three memberships each.
@@ -54,7 +68,8 @@ func TestSIGKILLChild(t *testing.T) {
 	if keep > 0 {
 		dir = shrink(dir, keep)
 	}
-	c, err := netskope.New(url, os.Getenv(envToken), netskope.WithRateLimit(0, 0))
+	c, err := netskope.New(url, os.Getenv(envToken), netskope.WithRateLimit(0, 0),
+		netskope.WithHTTPClient(&http.Client{Transport: runHeader{os.Getenv(envRun)}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,10 +100,13 @@ type killServer struct {
 	url    string
 	writes atomic.Int64
 	mu     gosync.Mutex
-	killAt int64
-	child  *os.Process
-	killed bool
-	probed bool
+	runNo  int64 // the current engine process's run number
+	// runWrites counts the writes of the current engine process.
+	runWrites int64
+	killAt    int64
+	child     *os.Process
+	killed    bool
+	probed    bool
 	// probe runs at the first write of each engine process, while that
 	// process holds the state.
 	probe func()
@@ -99,13 +117,17 @@ func newKillServer(t *testing.T) *killServer {
 	h := k.srv.Handler()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
-			n := k.writes.Add(1)
+			k.writes.Add(1)
 			k.mu.Lock()
-			if k.child != nil && !k.probed && k.probe != nil {
+			current := k.child != nil && r.Header.Get(headerRun) == strconv.FormatInt(k.runNo, 10)
+			if current {
+				k.runWrites++
+			}
+			if current && !k.probed && k.probe != nil {
 				k.probed = true
 				k.probe()
 			}
-			if k.child != nil && n == k.killAt && !k.killed {
+			if current && k.runWrites == k.killAt && !k.killed {
 				k.killed = true
 				_ = k.child.Kill() // SIGKILL; this request and the others in flight still land
 			}
@@ -124,7 +146,7 @@ func (k *killServer) run(t *testing.T, state string, users, keep int, killAt int
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGKILLChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envChild+"="+k.url, envToken+"="+k.srv.Token(), envState+"="+state,
-		envUsers+"="+strconv.Itoa(users), envKeep+"="+strconv.Itoa(keep))
+		envUsers+"="+strconv.Itoa(users), envKeep+"="+strconv.Itoa(keep), envRun+"="+strconv.FormatInt(k.runNo+1, 10))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	k.mu.Lock()
@@ -132,10 +154,8 @@ func (k *killServer) run(t *testing.T, state string, users, keep int, killAt int
 		k.mu.Unlock()
 		t.Fatal(err)
 	}
-	k.child, k.killed, k.probed, k.killAt = cmd.Process, false, false, 0
-	if killAt > 0 {
-		k.killAt = k.writes.Load() + killAt
-	}
+	k.child, k.killed, k.probed, k.killAt = cmd.Process, false, false, killAt
+	k.runNo, k.runWrites = k.runNo+1, 0
 	k.mu.Unlock()
 	err := cmd.Wait()
 	k.mu.Lock()
