@@ -66,6 +66,9 @@ type Result struct {
 	Skipped  int       `json:"skipped"`
 
 	escrow map[string]EscrowEntry // the escrow after a Runner's apply
+	// ownedUsers and ownedGroups count the links after the apply, for
+	// metrics.
+	ownedUsers, ownedGroups int
 }
 
 // Err joins the errors of the failed changes, nil if none failed.
@@ -197,6 +200,7 @@ func (a *applier) finish() *Result {
 	defer a.mu.Unlock()
 	r := a.res
 	r.Finished = a.e.now()
+	r.ownedUsers, r.ownedGroups = len(a.users), len(a.groups)
 	r.Applied, r.Failed, r.Skipped = 0, 0, 0
 	for i := range r.Outcomes {
 		switch r.Outcomes[i].Status {

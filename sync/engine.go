@@ -178,10 +178,12 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	readStart := e.now()
 	dir, pending, err := e.read(ctx, snap, pc.reapply)
 	if err != nil {
 		return nil, err
 	}
+	readTook := e.now().Sub(readStart)
 	users, groups, gone, err := e.readTarget(ctx, snap)
 	if err != nil {
 		return nil, err
@@ -224,6 +226,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	p.read, p.Incremental = pending, pending != nil && pending.incremental
 	p.gone = gone
 	p.reclaim = reclaimed
+	p.readTook, p.ownedUsers, p.ownedGroups = readTook, len(snap.Users), len(snap.Groups)
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
 	if pc.escrow != nil {
 		applyEscrow(p, snap, pc.escrow)

@@ -199,6 +199,11 @@ type Plan struct {
 	escrow     *escrowConfig
 	escrowDrop []string
 	escrowView map[string]EscrowEntry
+	// readTook is how long the source read took; ownedUsers and
+	// ownedGroups count the state's links when the plan was made. For
+	// metrics.
+	readTook                time.Duration
+	ownedUsers, ownedGroups int
 }
 
 // pendingRead is an incremental source read waiting for its plan to be

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/target"
@@ -295,6 +296,8 @@ type Runner struct {
 	retryLimit    int
 	notifiers     []Notifier
 	observers     []Observer
+	meterProvider metric.MeterProvider
+	metrics       *runnerMetrics
 
 	trigger chan Trigger // holds at most one pending trigger
 	running atomic.Bool
@@ -352,6 +355,10 @@ func NewRunner(eng *Engine, opts ...RunnerOption) (*Runner, error) {
 	}
 	if r.maxBackoff == 0 {
 		r.maxBackoff = DefaultMaxBackoff
+	}
+	var err error
+	if r.metrics, err = newRunnerMetrics(r.meterProvider); err != nil {
+		return nil, err
 	}
 	r.status.State = "idle"
 	return r, nil
@@ -449,6 +456,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	defer r.running.Store(false)
 	defer r.setState("stopped")
+	defer r.metrics.observe(r)()
 	next, why := r.clock.Now(), TriggerStart
 	for ctx.Err() == nil {
 		trig, ok := r.wait(ctx, next, why)
@@ -527,6 +535,7 @@ func (r *Runner) cycle(ctx context.Context, trig Trigger) CycleReport {
 		cr.plan, cr.applied, cr.res, cr.err = r.eng.cycle(cctx, full, r.held, esc, reset, func(c *Change, o Outcome, retries int) {
 			ev := changeEvent(r.clock.Now(), rep.ID, c, o)
 			ev.Retries = retries
+			r.metrics.change(ev)
 			for _, ob := range r.observers {
 				ob.ChangeDone(ev)
 			}
@@ -680,6 +689,7 @@ func (r *Runner) record(ctx context.Context, rep *CycleReport, cr cycleResult) {
 	}
 	r.updateEscrow(rep, cr, note)
 	r.mu.Unlock()
+	r.metrics.cycle(rep, cr)
 	for _, n := range notes {
 		r.notify(ctx, n)
 	}
