@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/provsync/provsync/target"
 )
 
 // MeterName is the name of the OpenTelemetry meter a Runner records its
@@ -48,6 +50,20 @@ const (
 	// MetricPersistentFailures is the number of changes that failed as
 	// often as the retry limit allows.
 	MetricPersistentFailures = "provsync.runner.escrow.persistent"
+	// MetricTargetRequests counts the target's requests by "method" and
+	// "status" (0: no response), retries included, for a target that
+	// reports them (target.StatsReporter, as the Netskope client does). It
+	// counts from the client's creation: a reset of the client's counters
+	// shows as a counter reset.
+	MetricTargetRequests = "provsync.target.requests"
+	// MetricTargetRateLimited counts the target's 429 answers.
+	MetricTargetRateLimited = "provsync.target.requests.rate_limited"
+	// MetricTargetRate is the request rate the target client paces itself
+	// to, in requests per second; 0 when it does not pace.
+	MetricTargetRate = "provsync.target.rate"
+	// MetricTargetRateAllowed is the request rate the target says it
+	// allows, in requests per second; 0 when it has not said.
+	MetricTargetRateAllowed = "provsync.target.rate.allowed"
 )
 
 // WithMeterProvider sets the OpenTelemetry meter provider a Runner
@@ -77,6 +93,10 @@ type runnerMetrics struct {
 	approvals   metric.Int64ObservableGauge
 	escrowed    metric.Int64ObservableGauge
 	persistent  metric.Int64ObservableGauge
+	requests    metric.Int64ObservableCounter
+	limited     metric.Int64ObservableCounter
+	rate        metric.Float64ObservableGauge
+	allowed     metric.Float64ObservableGauge
 }
 
 // newRunnerMetrics makes the instruments of mp, or no-op ones for nil.
@@ -86,7 +106,7 @@ func newRunnerMetrics(mp metric.MeterProvider) (*runnerMetrics, error) {
 		mp = noop.NewMeterProvider()
 	}
 	m.meter = mp.Meter(MeterName)
-	var errs [11]error
+	var errs [15]error
 	m.cycles, errs[0] = m.meter.Int64Counter(MetricCycles, metric.WithUnit("{cycle}"),
 		metric.WithDescription("Cycles run, by outcome and, for failed cycles, reason."))
 	m.cycleTime, errs[1] = m.meter.Float64Histogram(MetricCycleDuration, metric.WithUnit("s"),
@@ -110,6 +130,14 @@ func newRunnerMetrics(mp metric.MeterProvider) (*runnerMetrics, error) {
 		metric.WithDescription("Failed changes in escrow, waiting for a retry or failed persistently."))
 	m.persistent, errs[10] = m.meter.Int64ObservableGauge(MetricPersistentFailures, metric.WithUnit("{change}"),
 		metric.WithDescription("Changes that failed as often as the retry limit allows."))
+	m.requests, errs[11] = m.meter.Int64ObservableCounter(MetricTargetRequests, metric.WithUnit("{request}"),
+		metric.WithDescription("Requests to the target, retries included, by method and status (0: no response)."))
+	m.limited, errs[12] = m.meter.Int64ObservableCounter(MetricTargetRateLimited, metric.WithUnit("{request}"),
+		metric.WithDescription("Requests the target answered 429."))
+	m.rate, errs[13] = m.meter.Float64ObservableGauge(MetricTargetRate, metric.WithUnit("{request}/s"),
+		metric.WithDescription("The request rate the target client paces itself to; 0 when it does not pace."))
+	m.allowed, errs[14] = m.meter.Float64ObservableGauge(MetricTargetRateAllowed, metric.WithUnit("{request}/s"),
+		metric.WithDescription("The request rate the target says it allows; 0 when it has not said."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("sync: runner metrics: %w", err)
 	}
@@ -126,8 +154,18 @@ func (m *runnerMetrics) observe(r *Runner) func() {
 		o.ObserveInt64(m.approvals, int64(s.PendingApprovals))
 		o.ObserveInt64(m.escrowed, int64(s.Escrow))
 		o.ObserveInt64(m.persistent, int64(len(s.PersistentFailures)))
+		if sr, ok := r.eng.target.(target.StatsReporter); ok {
+			st := sr.RequestStats()
+			for _, rc := range st.Requests {
+				o.ObserveInt64(m.requests, rc.Count, metric.WithAttributes(
+					attribute.String("method", rc.Method), attribute.Int("status", rc.Status)))
+			}
+			o.ObserveInt64(m.limited, st.RateLimited)
+			o.ObserveFloat64(m.rate, st.Rate)
+			o.ObserveFloat64(m.allowed, st.RateAllowed)
+		}
 		return nil
-	}, m.quarantined, m.held, m.approvals, m.escrowed, m.persistent)
+	}, m.quarantined, m.held, m.approvals, m.escrowed, m.persistent, m.requests, m.limited, m.rate, m.allowed)
 	if err != nil {
 		r.log.Warn("runner state gauges not registered")
 		return func() {}

@@ -54,6 +54,10 @@ func collect(t *testing.T, r *sdkmetric.ManualReader) map[string][]point {
 				for _, p := range d.DataPoints {
 					out[m.Name] = append(out[m.Name], point{value: float64(p.Value), attributes: attrs(p.Attributes)})
 				}
+			case metricdata.Gauge[float64]:
+				for _, p := range d.DataPoints {
+					out[m.Name] = append(out[m.Name], point{value: p.Value, attributes: attrs(p.Attributes)})
+				}
 			case metricdata.Histogram[float64]:
 				for _, p := range d.DataPoints {
 					out[m.Name] = append(out[m.Name], point{count: p.Count, sum: p.Sum, attributes: attrs(p.Attributes)})
@@ -186,5 +190,63 @@ func TestRunnerMetrics(t *testing.T) {
 	}
 	if pts := collect(t, reader); len(pts[sync.MetricQuarantined]) != 0 {
 		t.Errorf("the quarantine gauge outlived Run: %+v", pts[sync.MetricQuarantined])
+	}
+}
+
+// TestRunnerTargetMetrics reads back the target's requests, as the
+// Netskope client counts them, through a Runner's metrics.
+func TestRunnerTargetMetrics(t *testing.T) {
+	e := newEnv(t, 6, 2)
+	reader := sdkmetric.NewManualReader()
+	h := startRunner(t, clocktest.New(runnerEpoch), e.engine(),
+		sync.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	if c := h.cycle(); c.Outcome != sync.CycleSucceeded || c.Applied == 0 {
+		t.Fatalf("cycle %+v, want a success that applied changes", c)
+	}
+	pts := collect(t, reader)
+	st := e.client.RequestStats()
+	var posts int64
+	for _, rc := range st.Requests {
+		if p := find(t, pts, sync.MetricTargetRequests, "method", rc.Method, "status", fmt.Sprint(rc.Status)); p.value != float64(rc.Count) {
+			t.Errorf("%s %d: %v requests, the client counted %d", rc.Method, rc.Status, p.value, rc.Count)
+		}
+		if rc.Method == "POST" && rc.Status == 201 {
+			posts = rc.Count
+		}
+	}
+	if len(pts[sync.MetricTargetRequests]) != len(st.Requests) || posts == 0 {
+		t.Errorf("request points %+v, client stats %+v: want one point per method and status, creates among them",
+			pts[sync.MetricTargetRequests], st.Requests)
+	}
+	for _, c := range []struct {
+		name string
+		want float64
+	}{
+		{sync.MetricTargetRateLimited, float64(st.RateLimited)},
+		{sync.MetricTargetRate, st.Rate},
+		{sync.MetricTargetRateAllowed, st.RateAllowed},
+	} {
+		if p := find(t, pts, c.name); p.value != c.want {
+			t.Errorf("%s = %v, want %v", c.name, p.value, c.want)
+		}
+	}
+}
+
+// TestRunnerMetricsWithoutTargetStats: a target that does not count its
+// requests has no target metrics, and the rest still work.
+func TestRunnerMetricsWithoutTargetStats(t *testing.T) {
+	_, _, _, eng := runnerEnv(t, 3, 0) // its target wraps the client
+	reader := sdkmetric.NewManualReader()
+	h := startRunner(t, clocktest.New(runnerEpoch), eng,
+		sync.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	h.cycle()
+	pts := collect(t, reader)
+	for _, name := range []string{sync.MetricTargetRequests, sync.MetricTargetRateLimited, sync.MetricTargetRate, sync.MetricTargetRateAllowed} {
+		if len(pts[name]) != 0 {
+			t.Errorf("%s reported for a target without stats: %+v", name, pts[name])
+		}
+	}
+	if len(pts[sync.MetricCycles]) != 1 {
+		t.Errorf("cycles %+v, want one point", pts[sync.MetricCycles])
 	}
 }

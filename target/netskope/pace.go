@@ -165,6 +165,13 @@ func (p *pacer) learnAdvertised(h http.Header, now time.Time) {
 	p.advertised = limit / p.window.Seconds()
 }
 
+// allowed returns the rate the tenant advertises, 0 when unknown.
+func (p *pacer) allowed() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.advertised
+}
+
 // current returns the rate in force.
 func (p *pacer) current() float64 {
 	p.mu.Lock()

@@ -273,14 +273,17 @@ func TestClientPacing(t *testing.T) {
 		opts      []Option
 		wantWaits []time.Duration // of requests 2 to 4
 		wantRate  float64
+		// wantAllowed is the advertised rate RequestStats reports: what
+		// adaptive pacing learnt.
+		wantAllowed float64
 	}{
-		{"default: advertised 20 req/s", advertise, nil, at(19.4, 3), 19.4},
-		{"default: no headers, frozen clock", scripted(nil, okUser), nil, at(4, 3), 4},
-		{"adaptive capped at 8", advertise, []Option{WithAdaptiveRate(2, 8)}, at(8, 3), 8},
-		{"fixed rate ignores headers", advertise, []Option{WithRateLimit(4, 1)}, at(4, 3), 4},
-		{"last option wins: fixed", advertise, []Option{WithAdaptiveRate(2, 8), WithRateLimit(5, 1)}, at(5, 3), 5},
-		{"last option wins: adaptive", advertise, []Option{WithRateLimit(5, 1), WithAdaptiveRate(2, 8)}, at(8, 3), 8},
-		{"disabled", advertise, []Option{noLimit()}, nil, 0},
+		{"default: advertised 20 req/s", advertise, nil, at(19.4, 3), 19.4, 20},
+		{"default: no headers, frozen clock", scripted(nil, okUser), nil, at(4, 3), 4, 0},
+		{"adaptive capped at 8", advertise, []Option{WithAdaptiveRate(2, 8)}, at(8, 3), 8, 20},
+		{"fixed rate ignores headers", advertise, []Option{WithRateLimit(4, 1)}, at(4, 3), 4, 0},
+		{"last option wins: fixed", advertise, []Option{WithAdaptiveRate(2, 8), WithRateLimit(5, 1)}, at(5, 3), 5, 0},
+		{"last option wins: adaptive", advertise, []Option{WithRateLimit(5, 1), WithAdaptiveRate(2, 8)}, at(8, 3), 8, 20},
+		{"disabled", advertise, []Option{noLimit()}, nil, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,6 +295,9 @@ func TestClientPacing(t *testing.T) {
 			}
 			if got := c.Stats().Rate; math.Abs(got-tt.wantRate) > 1e-9 {
 				t.Errorf("rate after one answer %v, want %v", got, tt.wantRate)
+			}
+			if rs := c.RequestStats(); math.Abs(rs.Rate-tt.wantRate) > 1e-9 || math.Abs(rs.RateAllowed-tt.wantAllowed) > 1e-9 {
+				t.Errorf("RequestStats rate %v of %v allowed, want %v of %v", rs.Rate, rs.RateAllowed, tt.wantRate, tt.wantAllowed)
 			}
 			for range 3 {
 				if _, err := c.GetUser(ctxT(t), "u1"); err != nil {

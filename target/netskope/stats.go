@@ -1,9 +1,14 @@
 package netskope
 
 import (
+	"cmp"
 	"net/http"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/provsync/provsync/target"
 )
 
 // Stats counts what a Client sent since it was created or last reset.
@@ -32,6 +37,24 @@ type counters struct {
 	requests, retries, rateLimited atomic.Int64
 	get, post, put, patch, delete  atomic.Int64
 	waited                         atomic.Int64 // nanoseconds
+
+	mu       sync.Mutex // guards byStatus
+	byStatus map[methodStatus]int64
+}
+
+type methodStatus struct {
+	method string
+	status int
+}
+
+// answered counts a request's end: its status, 0 for no response.
+func (s *counters) answered(method string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byStatus == nil {
+		s.byStatus = map[methodStatus]int64{}
+	}
+	s.byStatus[methodStatus{method, status}]++
 }
 
 func (s *counters) request(method string, retry bool) {
@@ -74,6 +97,27 @@ func (c *Client) Stats() Stats {
 	}
 }
 
+// RequestStats returns the client's requests by method and status, its
+// 429s, the rate it paces itself to and the rate the tenant advertises
+// (RateLimit-Limit per RateLimit-Reset window, learnt by adaptive pacing;
+// 0 until then or with WithRateLimit).
+func (c *Client) RequestStats() target.RequestStats {
+	s := &c.stats
+	st := target.RequestStats{RateLimited: s.rateLimited.Load()}
+	if c.pace != nil {
+		st.Rate, st.RateAllowed = c.pace.current(), c.pace.allowed()
+	}
+	s.mu.Lock()
+	for k, n := range s.byStatus {
+		st.Requests = append(st.Requests, target.RequestCount{Method: k.method, Status: k.status, Count: n})
+	}
+	s.mu.Unlock()
+	slices.SortFunc(st.Requests, func(a, b target.RequestCount) int {
+		return cmp.Or(cmp.Compare(a.Method, b.Method), cmp.Compare(a.Status, b.Status))
+	})
+	return st
+}
+
 // ResetStats sets the client's counters to zero.
 func (c *Client) ResetStats() {
 	s := &c.stats
@@ -83,4 +127,7 @@ func (c *Client) ResetStats() {
 	} {
 		v.Store(0)
 	}
+	s.mu.Lock()
+	s.byStatus = nil
+	s.mu.Unlock()
 }

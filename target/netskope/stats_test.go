@@ -3,11 +3,13 @@ package netskope
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/target"
 )
 
 func TestStats(t *testing.T) {
@@ -51,9 +53,21 @@ func TestStats(t *testing.T) {
 	if int64(rec.count()) != want.Requests {
 		t.Errorf("server saw %d requests, Stats says %d", rec.count(), want.Requests)
 	}
+	rc := func(method string, status int, n int64) target.RequestCount {
+		return target.RequestCount{Method: method, Status: status, Count: n}
+	}
+	wantReq := []target.RequestCount{rc("DELETE", 204, 1), rc("GET", 200, 2), rc("GET", 429, 1),
+		rc("PATCH", 204, 2), rc("POST", 201, 1), rc("PUT", 200, 1)}
+	rs := c.RequestStats()
+	if !slices.Equal(rs.Requests, wantReq) || rs.RateLimited != 1 || rs.Rate != 0 || rs.RateAllowed != 0 {
+		t.Errorf("RequestStats = %+v\nwant requests %+v, 1 rate limited, no rate", rs, wantReq)
+	}
 	c.ResetStats()
 	if got := c.Stats(); got != (Stats{}) {
 		t.Errorf("after ResetStats: %+v", got)
+	}
+	if got := c.RequestStats(); len(got.Requests) != 0 || got.RateLimited != 0 {
+		t.Errorf("RequestStats after ResetStats: %+v", got)
 	}
 }
 
@@ -68,6 +82,7 @@ func TestStatsConcurrent(t *testing.T) {
 		defer close(done)
 		for ctx.Err() == nil {
 			_ = c.Stats()
+			_ = c.RequestStats()
 			c.ResetStats()
 		}
 	}()

@@ -89,6 +89,11 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		start := time.Now()
 		res, sent, err := c.send(ctx, r, u, payload)
 		elapsed := time.Since(start)
+		if res != nil {
+			c.stats.answered(r.method, res.status)
+		} else {
+			c.stats.answered(r.method, 0)
+		}
 		if err != nil && ctx.Err() != nil {
 			c.logAttempt(r, attempt, 0, elapsed, ctx.Err(), 0)
 			return nil, c.canceled(r, attempt, 0, ctx.Err())
