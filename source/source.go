@@ -64,6 +64,15 @@ type Incremental interface {
 	ReadChanges(ctx context.Context, cursor string) (*Changes, error)
 }
 
+// RequestCounter is an optional capability of a Source that counts the
+// requests it sends to its provider. A Runner reports the count as a
+// metric.
+type RequestCounter interface {
+	// RequestCount returns how many requests the source has sent since
+	// it was opened, retries included.
+	RequestCount() int64
+}
+
 // Changes is what changed at an Incremental source since a cursor.
 //
 // Objects are reported whole, not as attribute or member deltas: an

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 
+	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/target"
 )
 
@@ -50,6 +51,10 @@ const (
 	// MetricPersistentFailures is the number of changes that failed as
 	// often as the retry limit allows.
 	MetricPersistentFailures = "provsync.runner.escrow.persistent"
+	// MetricSourceRequests counts the requests the source sent to its
+	// provider, retries included, for a source that counts them
+	// (source.RequestCounter, as the Entra, Google and OneLogin sources do).
+	MetricSourceRequests = "provsync.source.requests"
 	// MetricTargetRequests counts the target's requests by "method" and
 	// "status" (0: no response), retries included, for a target that
 	// reports them (target.StatsReporter, as the Netskope client does). It
@@ -97,6 +102,7 @@ type runnerMetrics struct {
 	limited     metric.Int64ObservableCounter
 	rate        metric.Float64ObservableGauge
 	allowed     metric.Float64ObservableGauge
+	srcRequests metric.Int64ObservableCounter
 }
 
 // newRunnerMetrics makes the instruments of mp, or no-op ones for nil.
@@ -106,7 +112,7 @@ func newRunnerMetrics(mp metric.MeterProvider) (*runnerMetrics, error) {
 		mp = noop.NewMeterProvider()
 	}
 	m.meter = mp.Meter(MeterName)
-	var errs [15]error
+	var errs [16]error
 	m.cycles, errs[0] = m.meter.Int64Counter(MetricCycles, metric.WithUnit("{cycle}"),
 		metric.WithDescription("Cycles run, by outcome and, for failed cycles, reason."))
 	m.cycleTime, errs[1] = m.meter.Float64Histogram(MetricCycleDuration, metric.WithUnit("s"),
@@ -138,6 +144,8 @@ func newRunnerMetrics(mp metric.MeterProvider) (*runnerMetrics, error) {
 		metric.WithDescription("The request rate the target client paces itself to; 0 when it does not pace."))
 	m.allowed, errs[14] = m.meter.Float64ObservableGauge(MetricTargetRateAllowed, metric.WithUnit("{request}/s"),
 		metric.WithDescription("The request rate the target says it allows; 0 when it has not said."))
+	m.srcRequests, errs[15] = m.meter.Int64ObservableCounter(MetricSourceRequests, metric.WithUnit("{request}"),
+		metric.WithDescription("Requests the source sent to its provider, retries included."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("sync: runner metrics: %w", err)
 	}
@@ -154,6 +162,9 @@ func (m *runnerMetrics) observe(r *Runner) func() {
 		o.ObserveInt64(m.approvals, int64(s.PendingApprovals))
 		o.ObserveInt64(m.escrowed, int64(s.Escrow))
 		o.ObserveInt64(m.persistent, int64(len(s.PersistentFailures)))
+		if rc, ok := r.eng.source.(source.RequestCounter); ok {
+			o.ObserveInt64(m.srcRequests, rc.RequestCount())
+		}
 		if sr, ok := r.eng.target.(target.StatsReporter); ok {
 			st := sr.RequestStats()
 			for _, rc := range st.Requests {
@@ -165,7 +176,7 @@ func (m *runnerMetrics) observe(r *Runner) func() {
 			o.ObserveFloat64(m.allowed, st.RateAllowed)
 		}
 		return nil
-	}, m.quarantined, m.held, m.approvals, m.escrowed, m.persistent, m.requests, m.limited, m.rate, m.allowed)
+	}, m.quarantined, m.held, m.approvals, m.escrowed, m.persistent, m.requests, m.limited, m.rate, m.allowed, m.srcRequests)
 	if err != nil {
 		r.log.Warn("runner state gauges not registered")
 		return func() {}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,21 +233,54 @@ func TestRunnerTargetMetrics(t *testing.T) {
 	}
 }
 
-// TestRunnerMetricsWithoutTargetStats: a target that does not count its
-// requests has no target metrics, and the rest still work.
+// TestRunnerMetricsWithoutTargetStats: a target and a source that do not
+// count their requests have no request metrics, and the rest still work.
 func TestRunnerMetricsWithoutTargetStats(t *testing.T) {
-	_, _, _, eng := runnerEnv(t, 3, 0) // its target wraps the client
+	_, _, _, eng := runnerEnv(t, 3, 0) // its source and target wrap the file source and the client
 	reader := sdkmetric.NewManualReader()
 	h := startRunner(t, clocktest.New(runnerEpoch), eng,
 		sync.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
 	h.cycle()
 	pts := collect(t, reader)
-	for _, name := range []string{sync.MetricTargetRequests, sync.MetricTargetRateLimited, sync.MetricTargetRate, sync.MetricTargetRateAllowed} {
+	for _, name := range []string{sync.MetricSourceRequests, sync.MetricTargetRequests, sync.MetricTargetRateLimited, sync.MetricTargetRate, sync.MetricTargetRateAllowed} {
 		if len(pts[name]) != 0 {
 			t.Errorf("%s reported for a target without stats: %+v", name, pts[name])
 		}
 	}
 	if len(pts[sync.MetricCycles]) != 1 {
 		t.Errorf("cycles %+v, want one point", pts[sync.MetricCycles])
+	}
+}
+
+// countingSource counts its reads as requests, as a provider's source
+// counts its calls.
+type countingSource struct {
+	source.Source
+	n atomic.Int64
+}
+
+func (s *countingSource) Read(ctx context.Context) (*source.Directory, error) {
+	s.n.Add(2) // two pages, say
+	return s.Source.Read(ctx)
+}
+
+func (s *countingSource) RequestCount() int64 { return s.n.Load() }
+
+// TestRunnerSourceRequestMetrics: a source that counts its requests
+// (source.RequestCounter) has them reported.
+func TestRunnerSourceRequestMetrics(t *testing.T) {
+	e := newEnv(t, 3, 1)
+	src := &countingSource{Source: e.src}
+	eng, err := sync.New(src, e.client, sync.WithState(e.state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := sdkmetric.NewManualReader()
+	h := startRunner(t, clocktest.New(runnerEpoch), eng,
+		sync.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	h.cycle()
+	h.tick()
+	if p := find(t, collect(t, reader), sync.MetricSourceRequests); p.value != 4 || src.RequestCount() != 4 {
+		t.Errorf("source requests %v after two reads of two requests, the source counted %d; want 4", p.value, src.RequestCount())
 	}
 }

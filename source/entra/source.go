@@ -33,8 +33,9 @@ type Source struct {
 }
 
 var (
-	_ source.Source      = (*Source)(nil)
-	_ source.Incremental = (*Source)(nil)
+	_ source.Source         = (*Source)(nil)
+	_ source.Incremental    = (*Source)(nil)
+	_ source.RequestCounter = (*Source)(nil)
 )
 
 // Open validates the configuration, fills its defaults and returns a
@@ -99,6 +100,9 @@ func (s *Source) AssignmentRequired() (required, known bool) {
 // Requests returns how many HTTP requests the source sent to Graph,
 // retries included, since it was opened.
 func (s *Source) Requests() int64 { return s.requests.Load() }
+
+// RequestCount is Requests, as source.RequestCounter asks.
+func (s *Source) RequestCount() int64 { return s.Requests() }
 
 // Read returns every user and group in scope, or an error and no
 // directory. It does not use delta queries (ReadChanges does).

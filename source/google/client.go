@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -21,8 +22,9 @@ import (
 // generated client lacks: it retries none of 403 rateLimitExceeded,
 // userRateLimitExceeded, quotaExceeded, 429 and 503.
 type caller struct {
-	limiter *rate.Limiter
-	retry   httpx.Retrier
+	limiter  *rate.Limiter
+	retry    httpx.Retrier
+	requests atomic.Int64 // attempts sent, retries included
 }
 
 func newCaller(c *Config) *caller {
@@ -39,6 +41,7 @@ func newCaller(c *Config) *caller {
 // personal data.
 func (c *caller) do(ctx context.Context, what string, fn func(context.Context) error) error {
 	return c.retry.Do(ctx, what, c.limiter.Wait, func(ctx context.Context) (bool, time.Duration, error) {
+		c.requests.Add(1)
 		err := fn(ctx)
 		if err == nil {
 			return false, 0, nil

@@ -319,7 +319,8 @@ func TestPaging(t *testing.T) {
 	for i := range 450 {
 		srv.AddGroup(admin.Group{Email: fmt.Sprintf("g%03d@example.com", i), Name: fmt.Sprint("G", i)})
 	}
-	dir := read(t, open(t, srv, nil))
+	src := open(t, srv, nil)
+	dir := read(t, src)
 	if len(dir.Users) != 1234 || len(dir.Groups) != 451 || len(groupByName(t, dir, "Big").Members) != 1234 {
 		t.Fatalf("read %d users and %d groups, big has %d members; want 1234, 451, 1234",
 			len(dir.Users), len(dir.Groups), len(groupByName(t, dir, "Big").Members))
@@ -328,6 +329,9 @@ func TestPaging(t *testing.T) {
 	// pages of 200 for Big and one for each other group.
 	if got, want := srv.Requests(""), 3+1+3+7+450; got != want {
 		t.Errorf("%d requests, want %d", got, want)
+	}
+	if got := src.RequestCount(); got != int64(srv.Requests("")) {
+		t.Errorf("the source counted %d requests, the server %d", got, srv.Requests(""))
 	}
 }
 
@@ -369,6 +373,9 @@ func TestThrottling(t *testing.T) {
 			ra := time.Duration(tt.fault.RetryAfter) * time.Second
 			if len(waits) != times {
 				t.Fatalf("waits %v, want %d", waits, times)
+			}
+			if got := src.RequestCount(); got != int64(srv.Requests("")) {
+				t.Errorf("the source counted %d requests, retries included, the server %d", got, srv.Requests(""))
 			}
 			for _, w := range waits {
 				if (ra > 0 && w != ra) || (ra == 0 && w > 4*time.Millisecond) {

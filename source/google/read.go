@@ -32,11 +32,18 @@ type Source struct {
 	log  *zap.Logger
 }
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source         = (*Source)(nil)
+	_ source.RequestCounter = (*Source)(nil)
+)
 
 func newSource(c Config, svc *admin.Service) *Source {
 	return &Source{cfg: c, svc: svc, call: newCaller(&c), log: c.Logger}
 }
+
+// RequestCount returns how many Directory API requests the source has
+// sent, retries included (token requests excluded).
+func (s *Source) RequestCount() int64 { return s.call.requests.Load() }
 
 // Name is "google:" and the customer or domain read.
 func (s *Source) Name() string {

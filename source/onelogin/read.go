@@ -53,7 +53,10 @@ type Source struct {
 	log *zap.Logger
 }
 
-var _ source.Incremental = (*Source)(nil)
+var (
+	_ source.Incremental    = (*Source)(nil)
+	_ source.RequestCounter = (*Source)(nil)
+)
 
 // Name is "onelogin:" and the app id.
 func (s *Source) Name() string { return "onelogin:" + strconv.FormatInt(s.cfg.AppID, 10) }
@@ -61,6 +64,9 @@ func (s *Source) Name() string { return "onelogin:" + strconv.FormatInt(s.cfg.Ap
 // Requests returns how many API requests the source has made (token
 // requests excluded).
 func (s *Source) Requests() int { return s.c.Requests() }
+
+// RequestCount is Requests, as source.RequestCounter asks.
+func (s *Source) RequestCount() int64 { return int64(s.Requests()) }
 
 // profile is a user as /api/2/users returns it.
 type profile struct {
