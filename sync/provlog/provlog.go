@@ -10,8 +10,9 @@
 // values of attributes named like a credential (password, secret, token)
 // are redacted. The file is created with mode 0600: it names people.
 //
-// One process writes a log at a time (the state's lock sees to that when
-// the log sits beside the state); readers may run meanwhile.
+// One Log, in one process, writes a file at a time (the state's lock sees
+// to the process when the log sits beside the state); readers may run
+// meanwhile.
 package provlog
 
 import (
@@ -376,8 +377,8 @@ func Query(path string, f Filter) ([]Event, error) {
 // Files returns the files of the log at path that exist, oldest first:
 // the rotated ones from the highest number down, then path itself.
 func Files(path string) ([]string, error) {
-	matches, err := filepath.Glob(globEscape(path) + ".*")
-	if err != nil {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("provlog: list %s: %w", path, err)
 	}
 	type numbered struct {
@@ -385,10 +386,14 @@ func Files(path string) ([]string, error) {
 		n    int
 	}
 	var rot []numbered
-	for _, m := range matches {
-		n, err := strconv.Atoi(strings.TrimPrefix(m, path+"."))
-		if err == nil && n > 0 {
-			rot = append(rot, numbered{m, n})
+	prefix := filepath.Base(path) + "."
+	for _, e := range entries {
+		suffix, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || e.IsDir() {
+			continue
+		}
+		if n, err := strconv.Atoi(suffix); err == nil && n > 0 && strconv.Itoa(n) == suffix {
+			rot = append(rot, numbered{path + "." + suffix, n})
 		}
 	}
 	slices.SortFunc(rot, func(a, b numbered) int { return b.n - a.n })
@@ -402,18 +407,6 @@ func Files(path string) ([]string, error) {
 		return nil, fmt.Errorf("provlog: %w", err)
 	}
 	return files, nil
-}
-
-// globEscape escapes the pattern characters of a file name.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // readFile appends the events of one file that pass f to out.

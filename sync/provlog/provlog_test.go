@@ -385,3 +385,36 @@ func TestRunnerWritesTheLog(t *testing.T) {
 		t.Fatalf("events since the update: %v %v, want the update only", names(all), err)
 	}
 }
+
+// TestFiles: the rotated files are path.N exactly, whatever the name
+// holds; other files beside them are not the log's.
+func TestFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "prov[*?].jsonl")
+	l := open(t, path, provlog.WithRotation(300, 5))
+	for i := range 6 {
+		write(t, l, event(i))
+	}
+	for _, decoy := range []string{"prov[*?].jsonl.bak", "prov[*?].jsonl.01", "prov[*?].jsonl.0", "prov[*?].jsonl.-1", "other.jsonl.1", "prov[*?].jsonl.1.gz"} {
+		if err := os.WriteFile(filepath.Join(dir, decoy), []byte("{not json\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := provlog.Files(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 3 || files[len(files)-1] != path || files[len(files)-2] != path+".1" || files[0] != fmt.Sprintf("%s.%d", path, len(files)-1) {
+		t.Fatalf("files %q, want path.N down to path.1, then path", files)
+	}
+	got, err := l.Query(provlog.Filter{})
+	if err != nil {
+		t.Fatalf("the decoys were read: %v", err)
+	}
+	if want := []string{event(0).Name, event(1).Name, event(2).Name, event(3).Name, event(4).Name, event(5).Name}; !slices.Equal(names(got), want) {
+		t.Fatalf("got %v, want %v", names(got), want)
+	}
+	if files, err := provlog.Files(filepath.Join(dir, "no", "such", "log")); err != nil || len(files) != 0 {
+		t.Fatalf("a log that does not exist: %q %v, want no files and no error", files, err)
+	}
+}
