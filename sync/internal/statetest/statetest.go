@@ -1,0 +1,166 @@
+// Package statetest is the contract every sync.State implementation
+// passes: run Run from the implementation's tests.
+package statetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/sync"
+)
+
+// Run checks the State contract on states newState returns; each call
+// must return a new, empty state.
+func Run(t *testing.T, newState func(t *testing.T) sync.State) {
+	t.Run("SaveLoadCompareAndSwap", func(t *testing.T) { saveLoad(t, newState(t)) })
+	t.Run("RecordsOnTopOfSnapshot", func(t *testing.T) { records(t, newState(t)) })
+	t.Run("EveryPartRoundTrips", func(t *testing.T) { parts(t, newState(t)) })
+}
+
+func saveLoad(t *testing.T, st sync.State) {
+	ctx := context.Background()
+	s, err := st.Load(ctx)
+	if err != nil || len(s.Users) != 0 || len(s.Groups) != 0 || s.Serial != 0 {
+		t.Fatalf("first Load = %+v, %v; want an empty snapshot", s, err)
+	}
+	// A save that skips a serial is refused.
+	s.Serial = 2
+	if err := st.Save(ctx, s); !errors.Is(err, sync.ErrStaleState) {
+		t.Fatalf("Save of serial 2 over serial 0 = %v, want ErrStaleState", err)
+	}
+	s.Users["src-1"] = sync.Link{TargetID: "t-1", Origin: sync.OriginCreated}
+	s.Groups["g-1"] = sync.Link{TargetID: "tg-1", Origin: sync.OriginAdopted}
+	s.Cursors["entra"] = "delta-token"
+	s.Serial = 1
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Users["src-2"] = sync.Link{TargetID: "t-2"} // the saved copy must not change
+	if err := st.Save(ctx, s); !errors.Is(err, sync.ErrStaleState) {
+		t.Fatalf("second Save of serial 1 = %v, want ErrStaleState", err)
+	}
+	got, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Serial != 1 || len(got.Users) != 1 || got.Users["src-1"].TargetID != "t-1" ||
+		got.Groups["g-1"].Origin != sync.OriginAdopted || got.Cursors["entra"] != "delta-token" {
+		t.Errorf("Load after Save = %+v", got)
+	}
+	// Removals are saved too.
+	delete(got.Users, "src-1")
+	delete(got.Cursors, "entra")
+	got.Serial++
+	if err := st.Save(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = st.Load(ctx); err != nil || got.Serial != 2 || len(got.Users) != 0 || len(got.Cursors) != 0 || len(got.Groups) != 1 {
+		t.Errorf("Load after removals = %+v, %v", got, err)
+	}
+}
+
+func records(t *testing.T, st sync.State) {
+	ctx := context.Background()
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Serial++
+	s.Groups["g-1"] = sync.Link{TargetID: "tg-1", Origin: sync.OriginAdopted}
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	in := sync.Intent{Kind: sync.KindUser, SourceID: "src-3", Key: "c@x", ExternalID: "src-3"}
+	in5 := sync.Intent{Kind: sync.KindUser, SourceID: "src-5", Key: "e@x"}
+	if err := st.Record(ctx,
+		sync.Record{Op: sync.OpLink, Kind: sync.KindUser, SourceID: "src-4", Link: &sync.Link{TargetID: "t-4", Origin: sync.OriginCreated}},
+		sync.Record{Op: sync.OpUnlink, Kind: sync.KindGroup, SourceID: "g-1"},
+		sync.Record{Op: sync.OpIntent, Kind: sync.KindUser, SourceID: "src-3", Intent: &in},
+		sync.Record{Op: sync.OpIntent, Kind: sync.KindUser, SourceID: "src-5", Intent: &in5},
+	); err != nil {
+		t.Fatal(err)
+	}
+	// A link settles its intent; a settle drops one.
+	if err := st.Record(ctx,
+		sync.Record{Op: sync.OpLink, Kind: sync.KindUser, SourceID: "src-3", Link: &sync.Link{TargetID: "t-3", Origin: sync.OriginCreated}},
+		sync.Record{Op: sync.OpSettle, Kind: sync.KindUser, SourceID: "src-5"},
+	); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Users["src-4"].TargetID != "t-4" || got.Users["src-3"].TargetID != "t-3" || len(got.Groups) != 0 || len(got.Intents) != 0 {
+		t.Fatalf("Load after Record = %+v", got)
+	}
+	in6 := sync.Intent{Kind: sync.KindGroup, SourceID: "g-6", Key: "Six"}
+	if err := st.Record(ctx, sync.Record{Op: sync.OpIntent, Kind: sync.KindGroup, SourceID: "g-6", Intent: &in6}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = st.Load(ctx); err != nil || got.Intents["group:g-6"].Key != "Six" {
+		t.Fatalf("Load after an intent = %+v, %v", got, err)
+	}
+	// The next Save replaces what the records did.
+	got.Serial++
+	delete(got.Users, "src-4")
+	delete(got.Intents, "group:g-6")
+	if err := st.Save(ctx, got); err != nil {
+		t.Fatalf("Save of the loaded serial+1 = %v", err)
+	}
+	if got, err = st.Load(ctx); err != nil || len(got.Users) != 1 || len(got.Intents) != 0 {
+		t.Fatalf("Load after Save = %+v, %v", got, err)
+	}
+}
+
+func parts(t *testing.T, st sync.State) {
+	ctx := context.Background()
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+	s.Serial++
+	s.Users["u"] = sync.Link{TargetID: "tu", Origin: sync.OriginCreated, Since: at, DeactivatedAt: at.Add(time.Hour)}
+	s.Cursors["google"] = "cursor-1"
+	s.Directories = map[string]*sync.CachedDirectory{"entra": {Dir: &source.Directory{
+		Users:  []source.User{{ID: "u", UserName: "u@example.com", State: source.StateActive}},
+		Groups: []source.Group{{ID: "g", DisplayName: "G", Members: []string{"u"}}}}}}
+	s.Approvals = map[string]*sync.Approval{"a1": {ID: "a1", Status: sync.ApprovalPending, FirstSeen: at,
+		Change: sync.Change{Action: sync.ActionDeleteUser, Object: sync.Ref{Kind: sync.KindUser, SourceID: "u", TargetID: "tu"}}}}
+	s.Escrow = map[string]sync.EscrowEntry{"e1": {Action: sync.ActionCreateUser, Digest: "d", Attempts: 3, LastError: "boom", LastAttempt: at}}
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := got.Users["u"]
+	if !u.Since.Equal(at) || !u.DeactivatedAt.Equal(at.Add(time.Hour)) || got.Cursors["google"] != "cursor-1" {
+		t.Errorf("link and cursor read back as %+v, %v", u, got.Cursors)
+	}
+	if d := got.Directories["entra"]; d == nil || len(d.Dir.Users) != 1 || d.Dir.Users[0].UserName != "u@example.com" ||
+		len(d.Dir.Groups) != 1 || d.Dir.Groups[0].Members[0] != "u" {
+		t.Errorf("cached directory read back as %+v", d)
+	}
+	if a := got.Approvals["a1"]; a == nil || a.Status != sync.ApprovalPending || a.Change.Object.TargetID != "tu" || !a.FirstSeen.Equal(at) {
+		t.Errorf("approval read back as %+v", a)
+	}
+	if e := got.Escrow["e1"]; e.Attempts != 3 || e.LastError != "boom" || !e.LastAttempt.Equal(at) {
+		t.Errorf("escrow read back as %+v", e)
+	}
+	// A change to one part, and the removal of another, are saved.
+	got.Serial++
+	got.Escrow["e1"] = sync.EscrowEntry{Action: sync.ActionCreateUser, Digest: "d", Attempts: 4}
+	got.Approvals = nil
+	if err := st.Save(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = st.Load(ctx); err != nil || got.Escrow["e1"].Attempts != 4 || len(got.Approvals) != 0 || len(got.Directories) != 1 {
+		t.Errorf("Load after changing parts = %+v, %v", got, err)
+	}
+}
