@@ -2,14 +2,18 @@ package sync_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/internal/clocktest"
+	"github.com/provsync/provsync/sync/provlog"
 	"github.com/provsync/provsync/target/netskope"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
@@ -19,7 +23,8 @@ import (
 // answers every request with 500 for a stretch of four cycles: those
 // fail into quarantine, the next one recovers, and at the end the target
 // holds exactly the source, the change events add up to the cycles'
-// counts, and one quarantine and one recovery were notified.
+// counts, the provisioning log and the metrics agree with them, and one
+// quarantine and one recovery were notified.
 func TestRunnerTwentyCycles(t *testing.T) {
 	srv := netskopetest.New(t)
 	client, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0), netskope.WithMaxRetries(-1))
@@ -34,7 +39,15 @@ func TestRunnerTwentyCycles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startRunner(t, clocktest.New(runnerEpoch), eng)
+	logPath := filepath.Join(t.TempDir(), "prov.jsonl")
+	plog, err := provlog.Open(logPath, provlog.WithRotation(16<<10, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plog.Close()
+	reader := sdkmetric.NewManualReader()
+	h := startRunner(t, clocktest.New(runnerEpoch), eng, sync.WithObserver(plog),
+		sync.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
 	var removed []string // userNames that left scope
 	var reports []sync.CycleReport
 	const faultFrom, faultTo = 8, 11 // cycles answered 500
@@ -161,5 +174,62 @@ func TestRunnerTwentyCycles(t *testing.T) {
 	h.clk.BlockUntil(1)
 	if p, err := eng.Plan(ctx(t)); err != nil || !p.Empty() {
 		t.Errorf("a plan after 20 cycles: %v, %v", err, p.SummaryLine())
+	}
+
+	// The provisioning log holds the same events, across its rotations.
+	logged, err := plog.Query(provlog.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := provlog.Files(logPath); len(files) < 2 {
+		t.Errorf("the log was not rotated: %q", files)
+	}
+	if len(logged) != len(h.rec.events()) {
+		t.Fatalf("the log holds %d events, the observer heard %d", len(logged), len(h.rec.events()))
+	}
+	for i, ev := range h.rec.events() {
+		if l := logged[i]; l.Cycle != ev.Cycle || l.Action != ev.Action || l.Name != ev.Name || l.Outcome != ev.Outcome || !l.Time.Equal(ev.Time) {
+			t.Fatalf("logged event %d: %+v, heard %+v", i, l.ChangeEvent, ev)
+		}
+	}
+	for _, name := range removed {
+		evs, err := plog.Query(provlog.Filter{Object: name, Action: sync.ActionDeactivateUser})
+		if err != nil || len(evs) != 1 || evs[0].Outcome != sync.StatusApplied {
+			t.Errorf("the log's deactivation of %s: %+v %v, want one, applied", name, evs, err)
+		}
+	}
+
+	// The metrics count the same.
+	pts := collect(t, reader)
+	var cycles, failedCycles, appliedChanges float64
+	for _, p := range pts[sync.MetricCycles] {
+		cycles += p.value
+		if p.attributes["outcome"] == string(sync.CycleFailed) {
+			failedCycles += p.value
+		}
+	}
+	for _, p := range pts[sync.MetricChanges] {
+		if p.attributes["outcome"] == string(sync.StatusApplied) {
+			appliedChanges += p.value
+		}
+	}
+	if cycles != 20 || failedCycles != 4 || appliedChanges != float64(total) {
+		t.Errorf("metrics: %v cycles, %v failed, %v changes applied; want 20, 4, %d", cycles, failedCycles, appliedChanges, total)
+	}
+	if p := find(t, pts, sync.MetricObjectsOwned, "kind", "user"); p.value != float64(len(snap.Users)) {
+		t.Errorf("owned users %v, the state links %d", p.value, len(snap.Users))
+	}
+	if p := find(t, pts, sync.MetricQuarantined); p.value != 0 {
+		t.Errorf("quarantined %v after recovering", p.value)
+	}
+	var requests, errors500 float64
+	for _, p := range pts[sync.MetricTargetRequests] {
+		requests += p.value
+		if p.attributes["status"] == "500" {
+			errors500 += p.value
+		}
+	}
+	if st := client.Stats(); requests != float64(st.Requests) || errors500 == 0 {
+		t.Errorf("target requests %v (%v answered 500), the client sent %d; want them all, 500s among them", requests, errors500, st.Requests)
 	}
 }

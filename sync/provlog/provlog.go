@@ -334,6 +334,8 @@ type Filter struct {
 	Outcome sync.Status
 	// Cycle selects the events of one cycle.
 	Cycle string
+	// Action selects events by action, e.g. sync.ActionCreateUser.
+	Action sync.Action
 }
 
 // Match reports whether e passes the filter.
@@ -342,6 +344,7 @@ func (f Filter) Match(e *Event) bool {
 	case !f.Since.IsZero() && e.Time.Before(f.Since),
 		!f.Until.IsZero() && !e.Time.Before(f.Until),
 		f.Outcome != "" && e.Outcome != f.Outcome,
+		f.Action != "" && e.Action != f.Action,
 		f.Cycle != "" && e.Cycle != f.Cycle:
 		return false
 	}

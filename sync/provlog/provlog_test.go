@@ -113,6 +113,9 @@ func TestQueryFilters(t *testing.T) {
 		if i%4 == 0 {
 			ev.Outcome, ev.Error = sync.StatusFailed, "409 conflict"
 		}
+		if i%5 == 0 {
+			ev.Action = sync.ActionDeleteUser
+		}
 		write(t, l, ev)
 	}
 	tests := []struct {
@@ -132,6 +135,8 @@ func TestQueryFilters(t *testing.T) {
 		{"failed in a range", provlog.Filter{Outcome: sync.StatusFailed, Since: t0.Add(5 * time.Minute), Until: t0.Add(17 * time.Minute)}, []int{8, 12, 16}},
 		{"applied object", provlog.Filter{Outcome: sync.StatusApplied, Object: "s8"}, nil},
 		{"cycle", provlog.Filter{Cycle: "c2"}, seq(20, 30)},
+		{"action", provlog.Filter{Action: sync.ActionDeleteUser}, []int{0, 5, 10, 15, 20, 25}},
+		{"failed deletes", provlog.Filter{Action: sync.ActionDeleteUser, Outcome: sync.StatusFailed}, []int{0, 20}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
