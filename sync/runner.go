@@ -312,6 +312,7 @@ type Runner struct {
 	forceFull bool // Restart asked for a full read
 	approvals string
 	heldPlan  *Plan
+	lastPlan  *Plan
 	alerts    alertLimiter
 	// resets counts the Restarts; cleared the resets whose escrow a
 	// cycle cleared.
@@ -443,6 +444,14 @@ func (r *Runner) HeldPlan() *Plan {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.heldPlan
+}
+
+// LastPlan returns the plan of the last cycle that made one, nil before
+// any. It is for review: apply a new plan, not this one.
+func (r *Runner) LastPlan() *Plan {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastPlan
 }
 
 // Run runs cycles until ctx ends: the first at once, then at each
@@ -646,6 +655,9 @@ func (r *Runner) record(ctx context.Context, rep *CycleReport, cr cycleResult) {
 	st := &r.status
 	st.Cycles++
 	st.LastCycle = rep
+	if cr.plan != nil {
+		r.lastPlan = cr.plan
+	}
 	if p := cr.plan; p != nil && !p.Incremental {
 		r.lastFull, r.sinceFull, r.forceFull = rep.Started, 0, false
 	} else if p != nil {

@@ -31,10 +31,10 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	googleoauth "golang.org/x/oauth2/google"
 	admin "google.golang.org/api/admin/directory/v1"
 
 	"github.com/provsync/provsync/examples/internal/cli"
+	"github.com/provsync/provsync/examples/internal/gcred"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/google"
 	"github.com/provsync/provsync/source/google/directorytest"
@@ -126,20 +126,7 @@ func (o *options) config(ctx context.Context, log *zap.Logger) (google.Config, e
 		SkipCustomerMembers: o.skipCustomer,
 		SkipDeleted:         o.skipDeleted, CustomSchemas: cli.List(o.schemas), Logger: log,
 	}
-	if o.keyFile != "" {
-		key, err := os.ReadFile(o.keyFile)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.ServiceAccountKey = source.Secret(key)
-		return cfg, nil
-	}
-	ts, err := googleoauth.DefaultTokenSource(ctx, google.Scopes...)
-	if err != nil {
-		return cfg, fmt.Errorf("no -key-file and no Application Default Credentials: %w", err)
-	}
-	cfg.TokenSource = ts
-	return cfg, nil
+	return cfg, gcred.Apply(ctx, &cfg, o.keyFile)
 }
 
 // syncOnce plans, shows the plan, applies it when asked and prints the

@@ -31,9 +31,9 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
-	googleoauth "golang.org/x/oauth2/google"
 
 	"github.com/provsync/provsync/examples/internal/cli"
+	"github.com/provsync/provsync/examples/internal/gcred"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/entra"
 	"github.com/provsync/provsync/source/file"
@@ -125,18 +125,8 @@ func open(ctx context.Context, o *options, log *zap.Logger) (source.Source, erro
 		return cfg.Open()
 	case "google":
 		cfg := google.Config{AdminEmail: o.admin, Customer: o.customer, Domain: o.domain, Endpoint: o.googleEndpoint, Logger: log}
-		if o.keyFile != "" {
-			key, err := os.ReadFile(o.keyFile)
-			if err != nil {
-				return nil, err
-			}
-			cfg.ServiceAccountKey = source.Secret(key)
-		} else {
-			ts, err := googleoauth.DefaultTokenSource(ctx, google.Scopes...)
-			if err != nil {
-				return nil, fmt.Errorf("no -key-file and no Application Default Credentials: %w", err)
-			}
-			cfg.TokenSource = ts
+		if err := gcred.Apply(ctx, &cfg, o.keyFile); err != nil {
+			return nil, err
 		}
 		return cfg.Open()
 	case "onelogin":

@@ -68,6 +68,11 @@
 //	                               # and so is a maxPercent above 100 (it could never hold)
 //	approval: [create, update, delete]   # actions held for an administrator's approval
 //
+// A program that runs the sync as a service (examples/provsyncd) reads
+// more keys from the same file: source, target, state, log, schedule,
+// webhook and listener; see Service. Secrets are never written in the
+// file, only the environment variable or file that holds them.
+//
 // # What Parse cannot know
 //
 // Scoping filters and group rules name source attributes and groups,
@@ -102,7 +107,9 @@ import (
 var ErrInvalid = errors.New("config: invalid")
 
 // Config is a provsync configuration file: the mapping, the matching
-// properties and the provisioning policy.
+// properties and the provisioning policy, and for a program that runs
+// the sync as a service its source, target, state, schedule, webhook and
+// listener (Service).
 type Config struct {
 	// Mapping is the attribute mapping, scoping filters and group rules.
 	Mapping mapping.Rules `yaml:"mapping"`
@@ -114,8 +121,13 @@ type Config struct {
 	// Approval names the actions held for approval: create, update,
 	// delete, or action names (see sync.ApprovalFor).
 	Approval []string `yaml:"approval"`
+	// Service is the source, target, state, schedule, webhook and
+	// listener of a program that runs the sync as a service.
+	Service Service `yaml:",inline"`
 
 	mapper *mapping.RuleMapper
+	root   *yaml.Node
+	file   string
 }
 
 // Matching lists the matching properties for users and groups.
@@ -175,13 +187,13 @@ func Parse(data []byte) (*Config, error) { return parse(data, "") }
 func parse(data []byte, file string) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, nil, err)
 	}
 	// Durations are checked first: the decoder reports a bad one without
 	// its line.
 	var derrs []error
-	for _, key := range []string{"leftScopeDeleteAfter", "suspendedDeleteAfter", "deletedDeleteAfter"} {
-		path := "policy." + key
+	durations := append([]string{"policy.leftScopeDeleteAfter", "policy.suspendedDeleteAfter", "policy.deletedDeleteAfter"}, serviceDurations...)
+	for _, path := range durations {
 		if n := lookup(&root, path); n != nil {
 			var d sync.Duration
 			if err := d.UnmarshalText([]byte(n.Value)); err != nil {
@@ -204,11 +216,11 @@ func parse(data []byte, file string) (*Config, error) {
 	if err := errors.Join(derrs...); err != nil {
 		return nil, err
 	}
-	cfg := &Config{Policy: sync.DefaultPolicy()}
+	cfg := &Config{Policy: sync.DefaultPolicy(), root: &root, file: file}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, &root, err)
 	}
 	var errs []error
 	add := func(path string, err error) {
@@ -225,6 +237,7 @@ func parse(data []byte, file string) (*Config, error) {
 	if err := cfg.Policy.Validate(); err != nil {
 		add("policy", err)
 	}
+	cfg.validateService(add)
 	for kind, keys := range map[string][]mapping.MatchKey{"users": cfg.Matching.Users, "groups": cfg.Matching.Groups} {
 		for i, k := range keys {
 			if strings.TrimSpace(k.Attribute) == "" {
@@ -315,11 +328,15 @@ func flatten(err error) []error {
 	return []error{err}
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+): `)
+var (
+	yamlLine     = regexp.MustCompile(`line (\d+): `)
+	unknownField = regexp.MustCompile(`^field (\S+) not found`)
+)
 
 // yamlError turns yaml.v3's errors ("yaml: line 4: ...", or a TypeError
-// listing several "line N: ..." messages) into located Errors.
-func yamlError(file string, err error) error {
+// listing several "line N: ..." messages) into located Errors; with the
+// document's root, an unknown key gets its column too.
+func yamlError(file string, root *yaml.Node, err error) error {
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
 	if errors.As(err, &te) {
@@ -333,9 +350,31 @@ func yamlError(file string, err error) error {
 			m = strings.Replace(m, sub[0], "", 1)
 		}
 		m = strings.TrimPrefix(m, "yaml: ")
-		errs = append(errs, &Error{File: file, Line: line, Err: fmt.Errorf("%w: %s", ErrInvalid, m)})
+		col := 0
+		if sub := unknownField.FindStringSubmatch(m); sub != nil && root != nil && line > 0 {
+			col = keyColumn(root, line, sub[1])
+		}
+		errs = append(errs, &Error{File: file, Line: line, Column: col, Err: fmt.Errorf("%w: %s", ErrInvalid, m)})
 	}
 	return errors.Join(errs...)
+}
+
+// keyColumn returns the column of the mapping key named key on line, 0
+// when there is none.
+func keyColumn(n *yaml.Node, line int, key string) int {
+	if n.Kind == yaml.MappingNode {
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			if c := n.Content[k]; c.Line == line && c.Value == key {
+				return c.Column
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if col := keyColumn(c, line, key); col > 0 {
+			return col
+		}
+	}
+	return 0
 }
 
 // position finds the node a key path names ("mapping.users[2].target")

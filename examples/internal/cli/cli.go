@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"go.uber.org/zap"
 
@@ -189,9 +190,10 @@ func (n *Netskope) PlanAndApply(ctx context.Context, eng *sync.Engine, out io.Wr
 }
 
 // Main runs a program's run function with a context cancelled on
-// interrupt, and exits 1 with the error (see Message) if it fails.
+// interrupt or SIGTERM, and exits 1 with the error (see Message) if it
+// fails.
 func Main(name string, run func(ctx context.Context, args []string, out io.Writer) error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
 	if err != nil {

@@ -1,0 +1,434 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/config"
+)
+
+// cycles is an observer that hands each cycle report to the test.
+type cycles chan sync.CycleReport
+
+func (cycles) ChangeDone(sync.ChangeEvent)      {}
+func (c cycles) CycleDone(rep sync.CycleReport) { c <- rep }
+
+// demoApp builds the -demo app with an observer of its cycles and runs
+// its Runner until the test ends.
+func demoApp(t *testing.T) (*app, cycles) {
+	t.Helper()
+	cfg, err := config.Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := cycles(make(chan sync.CycleReport, 10))
+	a, err := build(ctx, cfg, options{demo: true}, zap.NewNop(), io.Discard, sync.WithObserver(done))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.runner.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-stopped; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		a.close()
+	})
+	return a, done
+}
+
+type client struct {
+	t   *testing.T
+	url string
+}
+
+func (c client) do(method, path string, header http.Header, body string) (*http.Response, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.url+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func (c client) status(method, path string, header http.Header, want int) string {
+	c.t.Helper()
+	resp, body := c.do(method, path, header, "")
+	if resp.StatusCode != want {
+		c.t.Fatalf("%s %s = %d, want %d: %s", method, path, resp.StatusCode, want, body)
+	}
+	return body
+}
+
+// serve serves a's API with token until the test ends.
+func serve(t *testing.T, a *app, token string) client {
+	t.Helper()
+	srv, err := newServer(a.runner, a.eng, a.history, a.plog, token, false, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.handler())
+	t.Cleanup(hs.Close)
+	return client{t, hs.URL}
+}
+
+func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+
+func pending(t *testing.T, c client) []string {
+	t.Helper()
+	var list []sync.Approval
+	if err := json.Unmarshal([]byte(c.status("GET", "/api/approvals", nil, 200)), &list); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range list {
+		if a.Status == sync.ApprovalPending {
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids
+}
+
+// The API against a Runner of the embedded server: health, status, the
+// plan, and a held change approved over HTTP that the next cycle applies.
+func TestAPIApproveFlow(t *testing.T) {
+	a, done := demoApp(t)
+	c := serve(t, a, a.token)
+
+	first := <-done
+	if first.Outcome != sync.CycleSucceeded || first.Applied != 4 || first.PendingApprovals != 2 {
+		t.Fatalf("first cycle %+v; want the 4 users created and the 2 groups held", first)
+	}
+	c.status("GET", "/healthz", nil, 200)
+	c.status("GET", "/readyz", nil, 200)
+	var st sync.RunnerStatus
+	if err := json.Unmarshal([]byte(c.status("GET", "/api/status", nil, 200)), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Cycles != 1 || st.PendingApprovals != 2 || st.LastCycle == nil || st.LastCycle.ID != first.ID {
+		t.Errorf("status %+v", st)
+	}
+	var plan sync.Plan
+	if err := json.Unmarshal([]byte(c.status("GET", "/api/plan", nil, 200)), &plan); err != nil {
+		t.Fatal(err)
+	}
+	if plan.Summary.CreateUsers != 4 || len(plan.Held) != 2 {
+		t.Errorf("plan summary %+v with %d held; want 4 user creates and 2 held", plan.Summary, len(plan.Held))
+	}
+	ids := pending(t, c)
+	if len(ids) != 2 {
+		t.Fatalf("pending approvals %v; want 2", ids)
+	}
+
+	// Every mutating call needs the token: none, a wrong one of the same
+	// length, a prefix of it, a longer one, and another scheme fail.
+	path := "/api/approvals/" + ids[0] + "/approve"
+	wrong := a.token[:len(a.token)-1] + string(a.token[len(a.token)-1]^1)
+	for _, h := range []http.Header{nil, bearer(""), bearer(wrong), bearer(a.token[:8]), bearer(a.token + "x"),
+		{"Authorization": {"Basic " + a.token}}, {"Authorization": {"bearer" + a.token}}} {
+		for _, p := range []string{path, "/api/run", "/api/retry-failed", "/api/restart"} {
+			resp, body := c.do("POST", p, h, "")
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("POST %s with %v = %d, want 401: %s", p, h, resp.StatusCode, body)
+			}
+		}
+	}
+	if got := pending(t, c); len(got) != 2 {
+		t.Fatalf("an unauthorized call decided something: pending %v", got)
+	}
+	c.status("POST", "/api/approvals/0000000000000000/approve", bearer(a.token), 404)
+	c.status("GET", path, bearer(a.token), 405)
+
+	c.status("POST", path, bearer(a.token), 202)
+	c.status("POST", "/api/run", bearer(a.token), 202)
+	second := <-done
+	if second.Trigger != sync.TriggerManual || second.Outcome != sync.CycleSucceeded || second.Applied == 0 || second.PendingApprovals != 1 {
+		t.Fatalf("second cycle %+v; want the approved group applied and one still held", second)
+	}
+	if got := pending(t, c); len(got) != 1 || got[0] != ids[1] {
+		t.Errorf("pending after approving %s: %v", ids[0], got)
+	}
+	var reports []sync.CycleReport
+	if err := json.Unmarshal([]byte(c.status("GET", "/api/cycles", nil, 200)), &reports); err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 2 || reports[0].ID != second.ID || reports[1].ID != first.ID {
+		t.Errorf("cycles %+v; want the two, newest first", reports)
+	}
+	c.status("GET", "/api/log", nil, 404) // no log configured
+}
+
+// The page's forms: log in with the token (same origin only), then
+// approve and reject with the session cookie, which is not the token; a
+// cross-site post with the cookie is refused.
+func TestPageFormsAndCSRF(t *testing.T) {
+	a, done := demoApp(t)
+	c := serve(t, a, a.token)
+	<-done
+	ids := pending(t, c)
+	if len(ids) != 2 {
+		t.Fatalf("pending %v", ids)
+	}
+	page := c.status("GET", "/", nil, 200)
+	if !strings.Contains(page, `id="login"`) || strings.Contains(page, "Approve</button>") {
+		t.Errorf("the page without a session should offer the login and no buttons:\n%s", page)
+	}
+	same := http.Header{"Origin": {c.url}}
+	evil := http.Header{"Origin": {"https://evil.example"}}
+	form := "token=" + url.QueryEscape(a.token)
+	if resp, _ := c.do("POST", "/login", same, "token=wrong"); resp.StatusCode != 401 {
+		t.Errorf("login with a wrong token = %d", resp.StatusCode)
+	}
+	if resp, _ := c.do("POST", "/login", evil, form); resp.StatusCode != 403 {
+		t.Errorf("cross-origin login = %d", resp.StatusCode)
+	}
+	resp, _ := c.do("POST", "/login", same, form)
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == sessionCookie {
+			session = ck
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("login = %d, cookie %+v", resp.StatusCode, session)
+	}
+	if strings.Contains(session.Value, a.token) {
+		t.Fatal("the session cookie holds the token")
+	}
+	withCookie := func(h http.Header) http.Header {
+		h = h.Clone()
+		if h == nil {
+			h = http.Header{}
+		}
+		h.Set("Cookie", sessionCookie+"="+session.Value)
+		return h
+	}
+	page = c.status("GET", "/", withCookie(nil), 200)
+	if !strings.Contains(page, "/api/approvals/"+ids[0]+"/approve") || strings.Contains(page, a.token) {
+		t.Errorf("the logged-in page should show the buttons and never the token:\n%s", page)
+	}
+	for name, h := range map[string]http.Header{
+		"evil origin":     evil,
+		"cross-site":      {"Sec-Fetch-Site": {"cross-site"}, "Origin": {c.url}},
+		"no origin":       nil,
+		"evil referer":    {"Referer": {"https://evil.example/x"}},
+		"wrong cookie":    {"Origin": {c.url}},
+		"cookie + nobody": {"Origin": {"null"}},
+	} {
+		hh := withCookie(h)
+		if name == "wrong cookie" {
+			hh.Set("Cookie", sessionCookie+"="+strings.Repeat("0", len(session.Value)))
+		}
+		if resp, body := c.do("POST", "/api/approvals/"+ids[0]+"/reject", hh, ""); resp.StatusCode < 400 {
+			t.Errorf("%s: reject = %d: %s", name, resp.StatusCode, body)
+		}
+	}
+	if got := pending(t, c); len(got) != 2 {
+		t.Fatalf("a refused form decided something: %v", got)
+	}
+	resp, _ = c.do("POST", "/api/approvals/"+ids[0]+"/reject", withCookie(http.Header{"Sec-Fetch-Site": {"same-origin"}}), "")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("same-origin reject = %d", resp.StatusCode)
+	}
+	if resp, _ := c.do("POST", "/api/approvals/"+ids[1]+"/approve", withCookie(same), ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("same-origin approve = %d", resp.StatusCode)
+	}
+	if got := pending(t, c); len(got) != 0 {
+		t.Errorf("pending after the forms: %v", got)
+	}
+}
+
+// Without a token every mutating call is refused; reads work.
+func TestNoTokenIsReadOnly(t *testing.T) {
+	a, done := demoApp(t)
+	c := serve(t, a, "")
+	<-done
+	for _, p := range []string{"/api/run", "/api/restart", "/api/retry-failed", "/login"} {
+		c.status("POST", p, bearer(""), 403)
+	}
+	if page := c.status("GET", "/", nil, 200); !strings.Contains(page, "Read only") {
+		t.Errorf("the page does not say it is read only:\n%s", page)
+	}
+}
+
+// Not ready before the first cycle.
+func TestReadyzBeforeFirstCycle(t *testing.T) {
+	cfg, err := config.Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := build(context.Background(), cfg, options{demo: true}, zap.NewNop(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	srv, err := newServer(a.runner, a.eng, a.history, a.plog, a.token, false, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	srv.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("readyz before any cycle = %d", rec.Code)
+	}
+}
+
+func TestListenRefusesNonLoopback(t *testing.T) {
+	for _, l := range []config.Listener{
+		{Address: "0.0.0.0:0"},
+		{Address: ":0"},
+		{Address: "0.0.0.0:0", TLSCert: "c", TLSKey: "k"},                     // no token
+		{Address: "0.0.0.0:0", Token: config.Secret{Env: "X"}},                // no TLS
+		{Address: "192.0.2.1:0", Token: config.Secret{Env: "X"}, TLSKey: "k"}, // no cert
+	} {
+		if ln, err := listen(l); !errors.Is(err, errNotLoopback) {
+			if ln != nil {
+				ln.Close()
+			}
+			t.Errorf("listen(%+v) = %v; want refused", l, err)
+		}
+	}
+	ln, err := listen(config.Listener{Address: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+}
+
+// provsyncd -demo -once: one cycle against the embedded server.
+func TestDemoOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out strings.Builder
+	if err := run(ctx, []string{"-demo", "-once"}, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "(start): succeeded; planned 4 changes, 4 applied, 0 failed, 0 skipped; 2 wait for approval") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// signalWriter reports when the output contains a string.
+type signalWriter struct {
+	mu   gosync.Mutex
+	b    strings.Builder
+	want string
+	seen chan struct{}
+	once gosync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if strings.Contains(w.b.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// The service mode serves until its context ends (SIGTERM or SIGINT in
+// the program), then stops cleanly and saves its state file.
+func TestServeStopsAndSaves(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "provsync.yaml")
+	state := filepath.Join(dir, "state.json")
+	if err := os.WriteFile(cfgPath, []byte("state: "+state+"\nlistener: {address: \"127.0.0.1:0\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &signalWriter{want: "status page at ", seen: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, []string{"-demo", "-config", cfgPath}, out) }()
+	select {
+	case <-out.seen:
+	case err := <-errc:
+		t.Fatalf("run ended early: %v\n%s", err, out.String())
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if !strings.HasSuffix(out.String(), "stopped\n") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Errorf("state not saved: %v", err)
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "source: {file: {path: d.yaml}}\ntarget: {url: https://t.example/scim, token: {env: TEST_PROVSYNCD_NS}}\nstate: s.json\n")
+	t.Setenv("TEST_PROVSYNCD_NS", "")
+	var out strings.Builder
+	err := run(context.Background(), []string{"-config", good, "-check-config"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "good.yaml:2:46: target.token: ") || !strings.Contains(err.Error(), "TEST_PROVSYNCD_NS is not set") {
+		t.Errorf("unset token: %v", err)
+	}
+	t.Setenv("TEST_PROVSYNCD_NS", "tok-value")
+	out.Reset()
+	if err := run(context.Background(), []string{"-config", good, "-check-config"}, &out); err != nil || !strings.Contains(out.String(), "configuration OK: source file") ||
+		strings.Contains(out.String(), "tok-value") {
+		t.Errorf("good config: %v\n%s", err, out.String())
+	}
+	literal := write("literal.yaml", "source: {file: {path: d.yaml}}\ntarget:\n  url: https://t.example/scim\n  token: tok-value\nstate: s.json\n")
+	err = run(context.Background(), []string{"-config", literal, "-check-config"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "literal.yaml:4:10: target.token: ") || strings.Contains(err.Error(), "tok-value") {
+		t.Errorf("literal token: %v", err)
+	}
+	missing := write("missing.yaml", "policy: {adopt: true}\n")
+	err = run(context.Background(), []string{"-config", missing, "-check-config"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "missing.yaml:1:1: source: ") {
+		t.Errorf("missing keys: %v", err)
+	}
+	if err := run(context.Background(), nil, &out); err == nil {
+		t.Error("run without -config or -demo succeeded")
+	}
+}

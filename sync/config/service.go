@@ -1,0 +1,343 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/provsync/provsync/sync"
+)
+
+// Service is what a program that runs the sync as a service reads from
+// the file besides the mapping and policy: the source, the target, the
+// state, the schedule, the webhook and the HTTP listener. Every key is
+// optional to Parse; RequireService checks that a service can start.
+//
+//	source:                      # exactly one of entra, google, onelogin, file
+//	  entra:    {tenantId: ..., clientId: ..., clientSecret: {env: AZURE_CLIENT_SECRET}, appId: ...}
+//	  google:   {adminEmail: ..., customer: my_customer, domain: "", keyFile: /etc/provsync/sa.json}
+//	  onelogin: {url: https://acme.onelogin.com, clientId: ..., clientSecret: {env: ONELOGIN_CLIENT_SECRET}, appId: 123}
+//	  file:     {path: directory.yaml}
+//	target:
+//	  url: https://acme.goskope.com/api/v2/scim
+//	  token: {env: NETSKOPE_TOKEN}   # or {file: /etc/provsync/netskope-token}
+//	state: /var/lib/provsync/state.json
+//	log: /var/lib/provsync/prov.jsonl  # the provisioning log; omit for none
+//	schedule: {interval: 40m, jitter: 5m, heldPlans: wait}   # heldPlans: wait | apply-rest
+//	webhook: {url: https://hooks.example.com/provsync, secret: {env: PROVSYNC_WEBHOOK_SECRET}}
+//	listener:
+//	  address: 127.0.0.1:8080      # off loopback only with tlsCert, tlsKey and token
+//	  token: {env: PROVSYNCD_TOKEN} # bearer token of the mutating API calls
+//	  tlsCert: /etc/provsync/tls.crt
+//	  tlsKey: /etc/provsync/tls.key
+//
+// Secrets are never written in the file: a secret key takes {env: NAME}
+// or {file: PATH}, and a literal value is an error.
+type Service struct {
+	Source   SourceConfig `yaml:"source"`
+	Target   TargetConfig `yaml:"target"`
+	State    string       `yaml:"state"`
+	Log      string       `yaml:"log"`
+	Schedule Schedule     `yaml:"schedule"`
+	Webhook  Webhook      `yaml:"webhook"`
+	Listener Listener     `yaml:"listener"`
+}
+
+// SourceConfig chooses the identity provider: exactly one is set.
+type SourceConfig struct {
+	Entra    *EntraSource    `yaml:"entra"`
+	Google   *GoogleSource   `yaml:"google"`
+	OneLogin *OneLoginSource `yaml:"onelogin"`
+	File     *FileSource     `yaml:"file"`
+}
+
+// Kind names the source chosen: "entra", "google", "onelogin", "file",
+// or "" for none.
+func (s SourceConfig) Kind() string {
+	switch {
+	case s.Entra != nil:
+		return "entra"
+	case s.Google != nil:
+		return "google"
+	case s.OneLogin != nil:
+		return "onelogin"
+	case s.File != nil:
+		return "file"
+	}
+	return ""
+}
+
+// EntraSource is Microsoft Entra ID's app registration and enterprise
+// app.
+type EntraSource struct {
+	TenantID           string `yaml:"tenantId"`
+	ClientID           string `yaml:"clientId"`
+	ClientSecret       Secret `yaml:"clientSecret"`
+	AppID              string `yaml:"appId"`
+	ServicePrincipalID string `yaml:"servicePrincipalId"`
+	GraphURL           string `yaml:"graphUrl"`
+	AuthorityHost      string `yaml:"authorityHost"`
+}
+
+// GoogleSource is Google Workspace's Directory API access. Without
+// KeyFile, Application Default Credentials are used.
+type GoogleSource struct {
+	AdminEmail string `yaml:"adminEmail"`
+	Customer   string `yaml:"customer"`
+	Domain     string `yaml:"domain"`
+	KeyFile    string `yaml:"keyFile"`
+	Endpoint   string `yaml:"endpoint"`
+}
+
+// OneLoginSource is OneLogin's API credential and Netskope app.
+type OneLoginSource struct {
+	URL          string `yaml:"url"`
+	ClientID     string `yaml:"clientId"`
+	ClientSecret Secret `yaml:"clientSecret"`
+	AppID        int64  `yaml:"appId"`
+}
+
+// FileSource is a directory file (.yaml or .json).
+type FileSource struct {
+	Path string `yaml:"path"`
+}
+
+// TargetConfig is the Netskope tenant.
+type TargetConfig struct {
+	URL   string `yaml:"url"`
+	Token Secret `yaml:"token"`
+}
+
+// Schedule is when cycles run.
+type Schedule struct {
+	// Interval is the time between cycles; 0 keeps sync.DefaultInterval.
+	Interval sync.Duration `yaml:"interval"`
+	// Jitter is the random delay added to each scheduled cycle.
+	Jitter sync.Duration `yaml:"jitter"`
+	// HeldPlans is what a cycle does while a plan waits for
+	// confirmation; "" keeps sync.HeldWait.
+	HeldPlans sync.HeldPlans `yaml:"heldPlans"`
+}
+
+// Webhook is where notifications are posted.
+type Webhook struct {
+	URL string `yaml:"url"`
+	// Secret signs the posts with HMAC-SHA256; optional.
+	Secret Secret `yaml:"secret"`
+}
+
+// Listener is the HTTP listener of the status page and API.
+type Listener struct {
+	// Address is host:port; "" keeps DefaultListenAddress.
+	Address string `yaml:"address"`
+	// Token is the bearer token of the mutating API calls; without it
+	// they are refused.
+	Token Secret `yaml:"token"`
+	// TLSCert and TLSKey are PEM files; both or neither.
+	TLSCert string `yaml:"tlsCert"`
+	TLSKey  string `yaml:"tlsKey"`
+}
+
+// DefaultListenAddress is the listener's address when none is set.
+const DefaultListenAddress = "127.0.0.1:8080"
+
+// ListenAddress returns the listener's address, or the default.
+func (l Listener) ListenAddress() string {
+	if l.Address == "" {
+		return DefaultListenAddress
+	}
+	return l.Address
+}
+
+// Loopback reports whether host:port addr listens on loopback only.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Secret names where a credential comes from: an environment variable
+// or a file, never the configuration file itself. Resolve reads it.
+type Secret struct {
+	Env  string `yaml:"env"`
+	File string `yaml:"file"`
+
+	path, file   string
+	line, column int
+	literal      bool   // written as a value: refused
+	badKey       string // a key other than env and file
+}
+
+// ErrLiteralSecret is wrapped by the error for a secret written in the
+// file as a value.
+var ErrLiteralSecret = errors.New("a secret is never written in the configuration file: give {env: NAME} or {file: PATH}")
+
+// UnmarshalYAML reads {env: NAME} or {file: PATH} and refuses a literal.
+func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
+	// Problems are recorded and reported, located, by Parse; the value
+	// of a literal is not kept.
+	s.line, s.column = n.Line, n.Column
+	if n.Kind != yaml.MappingNode {
+		s.literal = n.Tag != "!!null"
+		return nil
+	}
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		key, v := n.Content[k].Value, n.Content[k+1]
+		switch {
+		case key == "env" && v.Kind == yaml.ScalarNode:
+			s.Env = v.Value
+		case key == "file" && v.Kind == yaml.ScalarNode:
+			s.File = v.Value
+		default:
+			s.badKey = key
+		}
+	}
+	return nil
+}
+
+// Set reports whether the secret names a variable or a file.
+func (s Secret) Set() bool { return s.Env != "" || s.File != "" }
+
+// Resolve reads the secret from its variable or file (a file's trailing
+// newline dropped). An unset or empty variable, or an unreadable or empty
+// file, is an error located at the key; the value never appears in it.
+func (s Secret) Resolve() (string, error) {
+	var v string
+	switch {
+	case s.Env != "":
+		v = os.Getenv(s.Env)
+		if v == "" {
+			return "", s.fail(fmt.Errorf("environment variable %s is not set", s.Env))
+		}
+	case s.File != "":
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			return "", s.fail(err)
+		}
+		if v = strings.TrimRight(string(b), "\r\n"); v == "" {
+			return "", s.fail(fmt.Errorf("file %s is empty", s.File))
+		}
+	default:
+		return "", s.fail(errors.New("not set: give {env: NAME} or {file: PATH}"))
+	}
+	return v, nil
+}
+
+func (s Secret) fail(err error) error {
+	return &Error{File: s.file, Line: s.line, Column: s.column, Path: s.path, Err: fmt.Errorf("%w: %w", ErrInvalid, err)}
+}
+
+// secrets returns the service's secrets with their key paths.
+func (s *Service) secrets() map[string]*Secret {
+	m := map[string]*Secret{"target.token": &s.Target.Token, "webhook.secret": &s.Webhook.Secret, "listener.token": &s.Listener.Token}
+	if s.Source.Entra != nil {
+		m["source.entra.clientSecret"] = &s.Source.Entra.ClientSecret
+	}
+	if s.Source.OneLogin != nil {
+		m["source.onelogin.clientSecret"] = &s.Source.OneLogin.ClientSecret
+	}
+	return m
+}
+
+// serviceDurations are the service's duration keys, checked before the
+// decoder runs (it reports a bad one without its line).
+var serviceDurations = []string{"schedule.interval", "schedule.jitter"}
+
+// validateService checks the service keys that are present and locates
+// the secrets for Resolve's errors.
+func (c *Config) validateService(add func(path string, err error)) {
+	s := &c.Service
+	secrets := s.secrets()
+	for _, path := range slices.Sorted(maps.Keys(secrets)) {
+		sec := secrets[path]
+		sec.path, sec.file = path, c.file
+		if sec.line == 0 {
+			sec.line, sec.column = position(c.root, path)
+		}
+		switch {
+		case sec.literal:
+			add(path, ErrLiteralSecret)
+		case sec.badKey != "":
+			add(path, fmt.Errorf("key %q: a secret takes env or file", sec.badKey))
+		case sec.Env != "" && sec.File != "":
+			add(path, errors.New("give env or file, not both"))
+		}
+	}
+	set := 0
+	for _, ok := range []bool{s.Source.Entra != nil, s.Source.Google != nil, s.Source.OneLogin != nil, s.Source.File != nil} {
+		if ok {
+			set++
+		}
+	}
+	if set > 1 {
+		add("source", errors.New("choose one of entra, google, onelogin and file"))
+	}
+	if e := s.Source.Entra; e != nil && e.AppID != "" && e.ServicePrincipalID != "" {
+		add("source.entra.appId", errors.New("give appId or servicePrincipalId, not both"))
+	}
+	if f := s.Source.File; f != nil && strings.TrimSpace(f.Path) == "" {
+		add("source.file.path", errors.New("empty"))
+	}
+	if u := s.Target.URL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		add("target.url", fmt.Errorf("%q: want an https:// URL", u))
+	}
+	if s.Schedule.Interval < 0 {
+		add("schedule.interval", errors.New("negative"))
+	}
+	if s.Schedule.Jitter < 0 {
+		add("schedule.jitter", errors.New("negative"))
+	}
+	if h := s.Schedule.HeldPlans; h != "" && h != sync.HeldWait && h != sync.HeldApplyRest {
+		add("schedule.heldPlans", fmt.Errorf("%q: want %s or %s", h, sync.HeldWait, sync.HeldApplyRest))
+	}
+	if s.Webhook.Secret.Set() && s.Webhook.URL == "" {
+		add("webhook.url", errors.New("a webhook secret needs a url"))
+	}
+	l := s.Listener
+	if (l.TLSCert == "") != (l.TLSKey == "") {
+		add("listener", errors.New("give both tlsCert and tlsKey, or neither"))
+	}
+	addr := l.ListenAddress()
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		add("listener.address", err)
+	} else if !Loopback(addr) && (l.TLSCert == "" || !l.Token.Set()) {
+		add("listener.address", fmt.Errorf("%s is not a loopback address: listening on it needs tlsCert, tlsKey and token", addr))
+	}
+}
+
+// RequireService checks that the file configures a service that can
+// start: a source, a target URL and token, and a state file. Each
+// missing key is an error located at its parent.
+func (c *Config) RequireService() error {
+	var errs []error
+	add := func(path string, err error) {
+		line, col := position(c.root, path)
+		errs = append(errs, &Error{File: c.file, Line: line, Column: col, Path: path, Err: fmt.Errorf("%w: %w", ErrInvalid, err)})
+	}
+	s := &c.Service
+	if s.Source.Kind() == "" {
+		add("source", errors.New("missing: choose entra, google, onelogin or file"))
+	}
+	if s.Target.URL == "" {
+		add("target.url", errors.New("missing"))
+	}
+	if !s.Target.Token.Set() {
+		add("target.token", errors.New("missing: give {env: NAME} or {file: PATH}"))
+	}
+	if strings.TrimSpace(s.State) == "" {
+		add("state", errors.New("missing: the state file's path"))
+	}
+	return errors.Join(errs...)
+}
