@@ -22,6 +22,17 @@
 //     as the State contract says.
 //   - Load reads the target's rows in one repeatable-read transaction.
 //
+// Leader lock: several replicas may point at one database; one State
+// per target leads. From its first Load, Save or Record until Close, a
+// State holds a session-level advisory lock (pg_try_advisory_lock on a
+// hash of the target's name) on a connection of its own, outside the
+// pool; the others get sync.ErrLocked, as a second FileState does, and
+// stand by. Every Save and Record checks, inside its transaction, that
+// the lock's session still holds the lock: a leader whose connection was
+// lost (or whose backend was terminated) writes nothing more and gets
+// ErrLocked, and takes the lock again only through a Load, the start of
+// a new cycle. WithoutLeaderLock turns the lock off.
+//
 // The State keeps a copy of the links it last loaded or saved, to write
 // only differences: memory of the order of the state's size.
 package pgstate
@@ -52,8 +63,12 @@ type State struct {
 	target string
 	log    *zap.Logger
 
-	mu   gosync.Mutex
-	base *base // what the database holds, as of generation base.gen
+	noLock bool
+
+	mu       gosync.Mutex
+	base     *base     // what the database holds, as of generation base.gen
+	lockConn *pgx.Conn // holds the leader lock
+	lost     bool      // the lock was lost; only Load takes it again
 
 	// beforeCommit, when set (tests), runs inside Save's transaction
 	// just before the commit.
@@ -70,7 +85,8 @@ func WithLogger(l *zap.Logger) Option { return func(s *State) { s.log = l } }
 
 // Open migrates the database (Migrate) and returns the state of the
 // target named target: use the name given to the engine's
-// sync.WithTargetName. The pool stays the caller's to close.
+// sync.WithTargetName. The pool stays the caller's to close; Close the
+// State to release its leader lock.
 func Open(ctx context.Context, pool *pgxpool.Pool, target string, opts ...Option) (*State, error) {
 	if target == "" {
 		return nil, errors.New("pgstate: open: the target name is empty")
@@ -177,6 +193,9 @@ func hashes(m map[string]string) map[string][sha256.Size]byte {
 func (s *State) Load(ctx context.Context) (*sync.Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.acquire(ctx, true); err != nil {
+		return nil, fmt.Errorf("pgstate: load state of target %q: %w", s.target, err)
+	}
 	snap := sync.NewSnapshot()
 	b := &base{}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -339,8 +358,14 @@ func (s *State) Save(ctx context.Context, snap *sync.Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("pgstate: save state of target %q: %w", s.target, err)
 	}
+	if err := s.acquire(ctx, false); err != nil {
+		return fmt.Errorf("pgstate: save state of target %q: %w", s.target, err)
+	}
 	var gen int64
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.checkLock(ctx, tx); err != nil {
+			return err
+		}
 		var serial int64
 		if _, err := s.head(ctx, tx, " FOR UPDATE", &serial, &gen); err != nil {
 			return err
@@ -459,8 +484,14 @@ func (s *State) Record(ctx context.Context, recs ...sync.Record) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.acquire(ctx, false); err != nil {
+		return fmt.Errorf("pgstate: record state of target %q: %w", s.target, err)
+	}
 	var gen int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.checkLock(ctx, tx); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO provsync_state (target, version, serial, generation) VALUES ($1, $2, 0, 1)
 ON CONFLICT (target) DO UPDATE SET generation = provsync_state.generation + 1, updated_at = now()
 RETURNING generation`, s.target, snapshotVersion).Scan(&gen); err != nil {

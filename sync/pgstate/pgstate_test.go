@@ -31,12 +31,13 @@ func newPool(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
-func open(t *testing.T, pool *pgxpool.Pool, target string) *State {
+func open(t *testing.T, pool *pgxpool.Pool, target string, opts ...Option) *State {
 	t.Helper()
-	st, err := Open(context.Background(), pool, target)
+	st, err := Open(context.Background(), pool, target, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close(context.Background()) })
 	return st
 }
 
@@ -78,7 +79,7 @@ func userIDs(t *testing.T, st sync.State) (int64, []string) {
 func TestCompareAndSwapAcrossProcesses(t *testing.T) {
 	ctx := context.Background()
 	pool := newPool(t)
-	a, b := open(t, pool, "acme"), open(t, pool, "acme")
+	a, b := open(t, pool, "acme", WithoutLeaderLock()), open(t, pool, "acme", WithoutLeaderLock())
 	sa, err := a.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +165,7 @@ func TestCrashMidSave(t *testing.T) {
 		t.Fatal("a save whose connection died before its commit succeeded")
 	}
 	st.beforeCommit = nil
-	other := open(t, pool, "acme") // another process reads it
+	other := open(t, pool, "acme", WithoutLeaderLock()) // a tool reads it
 	if serial, ids := userIDs(t, other); serial != 1 || len(ids) != 2 {
 		t.Fatalf("after the crash the state is serial %d, users %v; want serial 1, [a b]", serial, ids)
 	}
@@ -283,7 +284,8 @@ func TestEngineEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := synth.Generate(synth.Config{Users: 60, Groups: 5, MembershipsPerUser: 2, Seed: 3})
-	eng, err := sync.New(static{dir}, client, sync.WithState(open(t, pool, "acme")), sync.WithTargetName("acme"))
+	first := open(t, pool, "acme")
+	eng, err := sync.New(static{dir}, client, sync.WithState(first), sync.WithTargetName("acme"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,6 +302,7 @@ func TestEngineEndToEnd(t *testing.T) {
 		links != len(dir.Users)+len(dir.Groups) {
 		t.Fatalf("%d links stored (%v); want %d", links, err, len(dir.Users)+len(dir.Groups))
 	}
+	first.Close(ctx) // the first process ends; another starts
 	again, err := sync.New(static{dir}, client, sync.WithState(open(t, pool, "acme")), sync.WithTargetName("acme"))
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +323,7 @@ func TestEngineEndToEnd(t *testing.T) {
 func TestSaveWritesOnlyWhatChanged(t *testing.T) {
 	ctx := context.Background()
 	pool := newPool(t)
-	st := open(t, pool, "acme")
+	st := open(t, pool, "acme", WithoutLeaderLock())
 	ids := make([]string, 200)
 	for i := range ids {
 		ids[i] = "u" + string(rune('A'+i/26)) + string(rune('a'+i%26))
@@ -360,7 +363,7 @@ func TestSaveWritesOnlyWhatChanged(t *testing.T) {
 	if n := changed(before, after); n != 2 || len(after) != len(ids)-1 {
 		t.Fatalf("a save changing one link and removing one rewrote %d rows (%d left); want 2", n, len(after))
 	}
-	other := open(t, pool, "acme")
+	other := open(t, pool, "acme", WithoutLeaderLock())
 	if err := other.Record(ctx, sync.Record{Op: sync.OpUnlink, Kind: sync.KindUser, SourceID: ids[9]}); err != nil {
 		t.Fatal(err)
 	}
