@@ -17,14 +17,15 @@ import (
 )
 
 // terminateLeader ends the backend of st's lock connection, as a lost
-// connection or a crashed process would.
+// connection or a crashed process would, and waits (up to a minute) until
+// the backend has exited: its locks are held until then.
 func terminateLeader(t *testing.T, pool *pgxpool.Pool, st *State) {
 	t.Helper()
 	st.mu.Lock()
 	pid := st.lockConn.PgConn().PID()
 	st.mu.Unlock()
 	var ok bool
-	if err := pool.QueryRow(context.Background(), "SELECT pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
+	if err := pool.QueryRow(context.Background(), "SELECT pg_terminate_backend($1, 60000)", pid).Scan(&ok); err != nil || !ok {
 		t.Fatalf("terminate backend %d: %v, %v", pid, ok, err)
 	}
 }

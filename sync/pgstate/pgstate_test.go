@@ -156,7 +156,7 @@ func TestCrashMidSave(t *testing.T) {
 	st.beforeCommit = func(ctx context.Context, tx pgx.Tx) error {
 		pid := tx.Conn().PgConn().PID()
 		var ok bool
-		if err := killer.QueryRow(ctx, "SELECT pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
+		if err := killer.QueryRow(ctx, "SELECT pg_terminate_backend($1, 60000)", pid).Scan(&ok); err != nil || !ok {
 			t.Errorf("terminate backend %d: %v, %v", pid, ok, err)
 		}
 		return nil
