@@ -38,6 +38,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/examples/internal/cli"
@@ -176,6 +179,9 @@ type app struct {
 	runner  *sync.Runner
 	history *history
 	plog    *provlog.Log
+	// metrics is the registry /metrics serves: the Runner's
+	// OpenTelemetry metrics through the Prometheus exporter.
+	metrics *prometheus.Registry
 	// token is the API's bearer token; "" refuses mutating calls.
 	token   string
 	closers []func() error
@@ -238,7 +244,14 @@ func build(ctx context.Context, cfg *config.Config, o options, log *zap.Logger, 
 	if a.eng, err = n.Engine(src, tgt, state, log, cfg.Options()...); err != nil {
 		return nil, err
 	}
-	ropts := []sync.RunnerOption{sync.WithObserver(a.history)}
+	a.metrics = prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(a.metrics))
+	if err != nil {
+		return nil, err
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	a.closers = append(a.closers, func() error { return mp.Shutdown(context.WithoutCancel(ctx)) })
+	ropts := []sync.RunnerOption{sync.WithObserver(a.history), sync.WithMeterProvider(mp)}
 	if d := s.Schedule.Interval; d > 0 {
 		ropts = append(ropts, sync.WithInterval(time.Duration(d)))
 	}
@@ -374,7 +387,7 @@ func cycleLine(r sync.CycleReport) string {
 // the listener.
 func (a *app) serve(ctx context.Context, out io.Writer) error {
 	l := a.cfg.Service.Listener
-	srv, err := newServer(a.runner, a.eng, a.history, a.plog, a.token, l.TLSCert != "", a.log.Named("http"))
+	srv, err := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, a.token, l.TLSCert != "", a.log.Named("http"))
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/config"
+	"github.com/provsync/provsync/sync/provlog"
 )
 
 // cycles is an observer that hands each cycle report to the test.
@@ -29,11 +30,17 @@ func (c cycles) CycleDone(rep sync.CycleReport) { c <- rep }
 
 // demoApp builds the -demo app with an observer of its cycles and runs
 // its Runner until the test ends.
-func demoApp(t *testing.T) (*app, cycles) {
+func demoApp(t *testing.T) (*app, cycles) { return demoAppWith(t, nil) }
+
+// demoAppWith is demoApp with the configuration changed by edit.
+func demoAppWith(t *testing.T, edit func(*config.Config)) (*app, cycles) {
 	t.Helper()
 	cfg, err := config.Parse(nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := cycles(make(chan sync.CycleReport, 10))
@@ -95,7 +102,7 @@ func (c client) status(method, path string, header http.Header, want int) string
 // serve serves a's API with token until the test ends.
 func serve(t *testing.T, a *app, token string) client {
 	t.Helper()
-	srv, err := newServer(a.runner, a.eng, a.history, a.plog, token, false, zap.NewNop())
+	srv, err := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, token, false, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,6 +195,12 @@ func TestAPIApproveFlow(t *testing.T) {
 		t.Errorf("cycles %+v; want the two, newest first", reports)
 	}
 	c.status("GET", "/api/log", nil, 404) // no log configured
+	metrics := c.status("GET", "/metrics", nil, 200)
+	for _, want := range []string{`provsync_runner_cycles_total{`, `outcome="succeeded"`, "provsync_runner_approvals_pending"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
 }
 
 // The page's forms: log in with the token (same origin only), then
@@ -283,6 +296,35 @@ func TestNoTokenIsReadOnly(t *testing.T) {
 	}
 }
 
+// The provisioning log over HTTP, filtered.
+func TestAPILog(t *testing.T) {
+	logPath := filepath.Join(t.TempDir(), "prov.jsonl")
+	a, done := demoAppWith(t, func(c *config.Config) { c.Service.Log = logPath })
+	c := serve(t, a, a.token)
+	first := <-done
+	events := func(query string) []provlog.Event {
+		t.Helper()
+		var ev []provlog.Event
+		if err := json.Unmarshal([]byte(c.status("GET", "/api/log"+query, nil, 200)), &ev); err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	if all := events(""); len(all) != 4 || all[0].Cycle != first.ID {
+		t.Errorf("log: %+v; want the 4 user creates of the first cycle", all)
+	}
+	if ev := events("?object=ADA.LOVELACE@example.com&outcome=applied&action=create-user"); len(ev) != 1 || ev[0].Name != "ada.lovelace@example.com" {
+		t.Errorf("log of one object: %+v", ev)
+	}
+	if ev := events("?outcome=failed"); len(ev) != 0 {
+		t.Errorf("failed events: %+v", ev)
+	}
+	if ev := events("?since=" + url.QueryEscape(first.Finished.Add(time.Hour).Format(time.RFC3339))); len(ev) != 0 {
+		t.Errorf("events after the cycle: %+v", ev)
+	}
+	c.status("GET", "/api/log?since=yesterday", nil, 400)
+}
+
 // Not ready before the first cycle.
 func TestReadyzBeforeFirstCycle(t *testing.T) {
 	cfg, err := config.Parse(nil)
@@ -294,7 +336,7 @@ func TestReadyzBeforeFirstCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.close()
-	srv, err := newServer(a.runner, a.eng, a.history, a.plog, a.token, false, zap.NewNop())
+	srv, err := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, a.token, false, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/sync"
@@ -82,6 +84,7 @@ type server struct {
 	eng     *sync.Engine
 	history *history
 	plog    *provlog.Log
+	metrics *prometheus.Registry
 	log     *zap.Logger
 	// tokenSum is the SHA-256 of the API token, session the page's
 	// cookie value; both empty when no token is set, which refuses every
@@ -96,10 +99,10 @@ type server struct {
 //go:embed status.html
 var statusPage string
 
-// newServer returns the HTTP side of a Runner. token is the bearer token
-// of mutating calls ("" refuses them); secure marks the session cookie
-// for https only.
-func newServer(r *sync.Runner, eng *sync.Engine, h *history, plog *provlog.Log, token string, secure bool, log *zap.Logger) (*server, error) {
+// newServer returns the HTTP side of a Runner. plog and metrics may be
+// nil; token is the bearer token of mutating calls ("" refuses them);
+// secure marks the session cookie for https only.
+func newServer(r *sync.Runner, eng *sync.Engine, h *history, plog *provlog.Log, metrics *prometheus.Registry, token string, secure bool, log *zap.Logger) (*server, error) {
 	page, err := template.New("status").Funcs(template.FuncMap{
 		"changes": changes,
 		"when":    when,
@@ -113,7 +116,7 @@ func newServer(r *sync.Runner, eng *sync.Engine, h *history, plog *provlog.Log, 
 	if err != nil {
 		return nil, err
 	}
-	s := &server{runner: r, eng: eng, history: h, plog: plog, log: log, secure: secure, page: page}
+	s := &server{runner: r, eng: eng, history: h, plog: plog, metrics: metrics, log: log, secure: secure, page: page}
 	if token != "" {
 		s.hasToken = true
 		s.tokenSum = sha256.Sum256([]byte(token))
@@ -134,6 +137,9 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /api/plan", s.plan)
 	mux.HandleFunc("GET /api/approvals", s.approvals)
 	mux.HandleFunc("GET /api/log", s.provlog)
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("POST /api/approvals/{id}/approve", s.mutate("approve", s.decide(true)))
 	mux.HandleFunc("POST /api/approvals/{id}/reject", s.mutate("reject", s.decide(false)))
 	mux.HandleFunc("POST /api/run", s.mutate("run", func(*http.Request) error { s.runner.TriggerNow(); return nil }))
@@ -196,14 +202,15 @@ func (s *server) approvals(w http.ResponseWriter, r *http.Request) {
 }
 
 // provlog answers the provisioning log's events, filtered by the query's
-// since and until (RFC 3339), object, outcome and cycle.
+// since and until (RFC 3339), object, action, outcome and cycle.
 func (s *server) provlog(w http.ResponseWriter, r *http.Request) {
 	if s.plog == nil {
 		writeError(w, http.StatusNotFound, "no provisioning log is configured (the log key)")
 		return
 	}
 	q := r.URL.Query()
-	f := provlog.Filter{Object: q.Get("object"), Outcome: sync.Status(q.Get("outcome")), Cycle: q.Get("cycle")}
+	f := provlog.Filter{Object: q.Get("object"), Action: sync.Action(q.Get("action")), Outcome: sync.Status(q.Get("outcome")),
+		Cycle: q.Get("cycle")}
 	for key, t := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := q.Get(key); v != "" {
 			var err error
