@@ -382,7 +382,10 @@ func (s *State) Save(ctx context.Context, snap *sync.Snapshot) error {
 					return err
 				}
 			}
-			old = &base{}
+			if err := s.copyLinks(ctx, tx, snap); err != nil {
+				return err
+			}
+			old = &base{users: snap.Users, groups: snap.Groups} // written
 		}
 		b := &pgx.Batch{}
 		s.queueLinkDiff(b, sync.KindUser, old.users, snap.Users)
@@ -441,6 +444,20 @@ func docTableNames() []string {
 		out[i] = t.table
 	}
 	return out
+}
+
+// copyLinks writes every link of snap with COPY, into a target that has
+// none.
+func (s *State) copyLinks(ctx context.Context, tx pgx.Tx, snap *sync.Snapshot) error {
+	rows := make([][]any, 0, len(snap.Users)+len(snap.Groups))
+	for kind, links := range map[sync.Kind]map[string]sync.Link{sync.KindUser: snap.Users, sync.KindGroup: snap.Groups} {
+		for src, l := range links {
+			rows = append(rows, []any{s.target, string(kind), src, l.TargetID, string(l.Origin), l.Since, nullTime(l.DeactivatedAt)})
+		}
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"provsync_links"},
+		[]string{"target", "kind", "source_id", "target_id", "origin", "since", "deactivated_at"}, pgx.CopyFromRows(rows))
+	return err
 }
 
 func (s *State) queueLinkDiff(b *pgx.Batch, kind sync.Kind, old, cur map[string]sync.Link) {
