@@ -305,6 +305,7 @@ type Runner struct {
 	mu        gosync.Mutex // guards what follows
 	status    RunnerStatus
 	seq       int
+	tag       string // this Runner's random part of its cycle ids
 	failures  int
 	anchor    time.Time // a scheduled tick; zero after a failure
 	lastFull  time.Time
@@ -332,6 +333,9 @@ func NewRunner(eng *Engine, opts ...RunnerOption) (*Runner, error) {
 		failShare: DefaultFailureShare, grace: DefaultShutdownGrace, held: HeldWait,
 		notifyTimeout: 30 * time.Second, retryLimit: DefaultRetryLimit, alerts: alertLimiter{every: DefaultAlertEvery},
 		trigger: make(chan Trigger, 1),
+		// Cycle ids must not repeat across Runners and restarts: the
+		// start second and a counter alone would, within one second.
+		tag: fmt.Sprintf("%08x", rand.Uint32()),
 	}
 	for _, o := range opts {
 		o(r)
@@ -525,7 +529,7 @@ func (r *Runner) cycle(ctx context.Context, trig Trigger) CycleReport {
 	start := r.clock.Now()
 	full := r.forceFull || r.lastFull.IsZero() || (r.fullEvery > 0 && start.Sub(r.lastFull) >= r.fullEvery) ||
 		(r.fullCycles > 0 && r.sinceFull >= r.fullCycles)
-	rep := CycleReport{ID: fmt.Sprintf("%s-%d", start.UTC().Format("20060102T150405Z"), r.seq), Trigger: trig, Started: start}
+	rep := CycleReport{ID: r.cycleID(start, r.seq), Trigger: trig, Started: start}
 	r.status.State = "running"
 	var esc *escrowConfig
 	if r.retryLimit > 0 {
@@ -893,4 +897,10 @@ func (p *Plan) withoutDeprovisions() *Plan {
 	rest.Reasons = append(slices.Clone(p.Reasons), "deactivations, deletions and member removals are held for confirmation; the rest is applied")
 	rest.summarize(p.Summary.UnchangedUsers, p.Summary.UnchangedGroups)
 	return &rest
+}
+
+// cycleID names a cycle: its start, this Runner's tag and its number, as
+// 20261201T153000Z-1a2b3c4d-7.
+func (r *Runner) cycleID(start time.Time, seq int) string {
+	return fmt.Sprintf("%s-%s-%d", start.UTC().Format("20060102T150405Z"), r.tag, seq)
 }
