@@ -404,6 +404,7 @@ func (a *app) serve(ctx context.Context, out io.Writer) error {
 	if a.demoTokenFile != "" {
 		fmt.Fprintf(out, "API token (for the page's Log in and the POST calls) in %s\n", a.demoTokenFile)
 	}
+	a.history.onCycle(func(r sync.CycleReport) { fmt.Fprintln(out, cycleLine(r)) })
 	errc := make(chan error, 1)
 	go func() {
 		if l.TLSCert != "" {

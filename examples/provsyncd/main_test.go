@@ -1,17 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	gosync "sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -418,7 +424,8 @@ func TestServeStopsAndSaves(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &signalWriter{want: "status page at ", seen: make(chan struct{})}
+	// The first cycle's line: the cycle is over and saved.
+	out := &signalWriter{want: "(start): succeeded", seen: make(chan struct{})}
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, []string{"-demo", "-config", cfgPath}, out) }()
 	select {
@@ -472,5 +479,104 @@ func TestCheckConfig(t *testing.T) {
 	}
 	if err := run(context.Background(), nil, &out); err == nil {
 		t.Error("run without -config or -demo succeeded")
+	}
+}
+
+// envChild makes TestChild run provsyncd with the arguments it holds
+// (separated by newlines), as the program does: stopped by SIGTERM.
+const envChild = "PROVSYNCD_TEST_CHILD_ARGS"
+
+// TestChild is provsyncd in a child process of TestProcessSIGTERM.
+func TestChild(t *testing.T) {
+	args := os.Getenv(envChild)
+	if args == "" {
+		t.Skip("the child process of TestProcessSIGTERM")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, strings.Split(args, "\n"), os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// provsyncd -demo as its own process: it serves, a held change is
+// approved over HTTP and applied by the cycle asked for, and SIGTERM
+// stops it with exit status 0 after it saved its state.
+func TestProcessSIGTERM(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGTERM")
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "provsync.yaml")
+	state := filepath.Join(dir, "state.json")
+	if err := os.WriteFile(cfgPath, []byte("state: "+state+"\nlistener: {address: \"127.0.0.1:0\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envChild+"=-demo\n-config\n"+cfgPath)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stdout)
+	var seen []string
+	// next reads lines up to one that contains want, and returns it.
+	next := func(want string) string {
+		t.Helper()
+		for lines.Scan() {
+			seen = append(seen, lines.Text())
+			if strings.Contains(lines.Text(), want) {
+				return lines.Text()
+			}
+		}
+		t.Fatalf("the output ended before %q:\n%s\nstderr:\n%s", want, strings.Join(seen, "\n"), stderr.String())
+		return ""
+	}
+	base := strings.TrimSuffix(strings.TrimPrefix(next("status page at "), "status page at "), "/")
+	tokenLine := next("API token ")
+	tokenFile := tokenLine[strings.LastIndex(tokenLine, " ")+1:]
+	tok, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tok))
+	if strings.Contains(strings.Join(seen, "\n"), token) {
+		t.Fatal("the output shows the API token")
+	}
+	if first := next("(start): "); !strings.Contains(first, "succeeded; planned 4 changes, 4 applied, 0 failed, 0 skipped; 2 wait for approval") {
+		t.Fatalf("first cycle: %s", first)
+	}
+	c := client{t, base}
+	ids := pending(t, c)
+	if len(ids) != 2 {
+		t.Fatalf("pending %v", ids)
+	}
+	c.status("POST", "/api/approvals/"+ids[0]+"/approve", bearer(token), 202)
+	c.status("POST", "/api/run", bearer(token), 202)
+	if second := next("(manual): "); !strings.Contains(second, "succeeded") || !strings.Contains(second, "; 1 wait for approval") ||
+		strings.Contains(second, ", 0 applied") {
+		t.Fatalf("second cycle: %s", second)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	next("stopped")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("provsyncd after SIGTERM: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Errorf("state not saved: %v", err)
+	}
+	if _, err := os.Stat(tokenFile); !os.IsNotExist(err) {
+		t.Errorf("the demo token file outlived the process: %v", err)
 	}
 }
