@@ -387,10 +387,7 @@ func cycleLine(r sync.CycleReport) string {
 // the listener.
 func (a *app) serve(ctx context.Context, out io.Writer) error {
 	l := a.cfg.Service.Listener
-	srv, err := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, a.token, l.TLSCert != "", a.log.Named("http"))
-	if err != nil {
-		return err
-	}
+	srv := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, a.token, l.TLSCert != "", a.log.Named("http"))
 	ln, err := listen(l)
 	if err != nil {
 		return err

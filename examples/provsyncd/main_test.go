@@ -108,10 +108,7 @@ func (c client) status(method, path string, header http.Header, want int) string
 // serve serves a's API with token until the test ends.
 func serve(t *testing.T, a *app, token string) client {
 	t.Helper()
-	srv, err := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, token, false, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, token, false, zap.NewNop())
 	hs := httptest.NewServer(srv.handler())
 	t.Cleanup(hs.Close)
 	return client{t, hs.URL}
@@ -342,10 +339,7 @@ func TestReadyzBeforeFirstCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.close()
-	srv, err := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, a.token, false, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, a.token, false, zap.NewNop())
 	rec := httptest.NewRecorder()
 	srv.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable {
@@ -578,5 +572,35 @@ func TestProcessSIGTERM(t *testing.T) {
 	}
 	if _, err := os.Stat(tokenFile); !os.IsNotExist(err) {
 		t.Errorf("the demo token file outlived the process: %v", err)
+	}
+}
+
+// Every value on the page is escaped: names, reasons, errors and ids
+// from the source or the target cannot add markup.
+func TestPageEscapes(t *testing.T) {
+	const evil = `<script>alert(1)</script>"><img src=x onerror=alert(2)>`
+	d := pageData{HasToken: true, LoggedIn: true,
+		Status: sync.RunnerStatus{State: "quarantined",
+			Quarantine:         &sync.Quarantine{Reason: sync.ReasonError, Error: evil},
+			Held:               &sync.HeldPlan{Reasons: []string{evil}},
+			PersistentFailures: []sync.EscrowEntry{{Action: sync.ActionCreateUser, Object: sync.Ref{Kind: sync.KindUser, Key: evil}, LastError: evil}}},
+		Cycles:    []sync.CycleReport{{ID: evil, Outcome: sync.CycleFailed, Error: evil}},
+		Approvals: []sync.Approval{{ID: `x"/../y`, Change: sync.Change{Action: sync.ActionCreateGroup, Object: sync.Ref{Kind: sync.KindGroup, Key: evil}, Reason: evil}}},
+		Error:     evil}
+	var b strings.Builder
+	if err := render(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, bad := range []string{"<script", "<img", `x"/../y`, `onerror=alert(2)>`} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the page holds %q unescaped", bad)
+		}
+	}
+	if n := strings.Count(page, "&lt;script&gt;alert(1)&lt;/script&gt;"); n < 6 {
+		t.Errorf("the hostile value shows escaped %d times, want at least 6:\n%s", n, page)
+	}
+	if !strings.Contains(page, `action="/api/approvals/x%22%2F..%2Fy/approve"`) {
+		t.Errorf("the approval id is not escaped in its form's action:\n%s", page)
 	}
 }

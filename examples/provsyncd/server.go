@@ -4,11 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -93,30 +91,13 @@ type server struct {
 	session  string
 	hasToken bool
 	secure   bool
-	page     *template.Template
 }
-
-//go:embed status.html
-var statusPage string
 
 // newServer returns the HTTP side of a Runner. plog and metrics may be
 // nil; token is the bearer token of mutating calls ("" refuses them);
 // secure marks the session cookie for https only.
-func newServer(r *sync.Runner, eng *sync.Engine, h *history, plog *provlog.Log, metrics *prometheus.Registry, token string, secure bool, log *zap.Logger) (*server, error) {
-	page, err := template.New("status").Funcs(template.FuncMap{
-		"changes": changes,
-		"when":    when,
-		"bar": func(n, max int) int {
-			if max == 0 {
-				return 0
-			}
-			return 100 * n / max
-		},
-	}).Parse(statusPage)
-	if err != nil {
-		return nil, err
-	}
-	s := &server{runner: r, eng: eng, history: h, plog: plog, metrics: metrics, log: log, secure: secure, page: page}
+func newServer(r *sync.Runner, eng *sync.Engine, h *history, plog *provlog.Log, metrics *prometheus.Registry, token string, secure bool, log *zap.Logger) *server {
+	s := &server{runner: r, eng: eng, history: h, plog: plog, metrics: metrics, log: log, secure: secure}
 	if token != "" {
 		s.hasToken = true
 		s.tokenSum = sha256.Sum256([]byte(token))
@@ -124,7 +105,7 @@ func newServer(r *sync.Runner, eng *sync.Engine, h *history, plog *provlog.Log, 
 		m.Write([]byte("provsyncd status page session"))
 		s.session = hex.EncodeToString(m.Sum(nil))
 	}
-	return s, nil
+	return s
 }
 
 // handler routes the requests.
@@ -377,7 +358,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := s.page.Execute(w, d); err != nil {
+	if err := render(w, d); err != nil {
 		s.log.Warn("status page", zap.Error(err))
 	}
 }
