@@ -604,3 +604,30 @@ func TestPageEscapes(t *testing.T) {
 		t.Errorf("the approval id is not escaped in its form's action:\n%s", page)
 	}
 }
+
+// The README's provsyncd configuration parses and configures a service.
+func TestReadmeConfig(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(readme), "## Run provsyncd\n")
+	if !ok {
+		t.Fatal("README has no Run provsyncd section")
+	}
+	_, block, ok := strings.Cut(sec, "```yaml\n")
+	if !ok {
+		t.Fatal("the section has no yaml block")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	cfg, err := config.Parse([]byte(block))
+	if err != nil {
+		t.Fatalf("the README's configuration: %v\n%s", err, block)
+	}
+	if err := cfg.RequireService(); err != nil {
+		t.Errorf("the README's configuration is not a whole service: %v", err)
+	}
+	if cfg.Service.Source.Kind() != "entra" || cfg.Service.Listener.ListenAddress() != config.DefaultListenAddress || !cfg.Service.Listener.Token.Set() {
+		t.Errorf("the README's configuration read as %+v", cfg.Service)
+	}
+}
