@@ -5,14 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/config"
 	"github.com/provsync/provsync/sync/provlog"
+	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
 // cycles is an observer that hands each cycle report to the test.
@@ -476,8 +476,8 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
-// envChild makes TestChild run provsyncd with the arguments it holds
-// (separated by newlines), as the program does: stopped by SIGTERM.
+// envChild makes TestChild run provsyncd's main with the arguments it
+// holds (separated by newlines).
 const envChild = "PROVSYNCD_TEST_CHILD_ARGS"
 
 // TestChild is provsyncd in a child process of TestProcessSIGTERM.
@@ -486,13 +486,10 @@ func TestChild(t *testing.T) {
 	if args == "" {
 		t.Skip("the child process of TestProcessSIGTERM")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, strings.Split(args, "\n"), os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	// The program's own main, signal handling included; it exits 1 on
+	// an error.
+	os.Args = append([]string{"provsyncd"}, strings.Split(args, "\n")...)
+	main()
 	os.Exit(0)
 }
 
@@ -629,5 +626,98 @@ func TestReadmeConfig(t *testing.T) {
 	}
 	if cfg.Service.Source.Kind() != "entra" || cfg.Service.Listener.ListenAddress() != config.DefaultListenAddress || !cfg.Service.Listener.Token.Set() {
 		t.Errorf("the README's configuration read as %+v", cfg.Service)
+	}
+}
+
+// provsyncd as its own process against a Netskope server it does not
+// own (the embedded one, in this test's process, behind a gate): SIGTERM
+// arrives while a cycle is applying; the cycle finishes within the grace,
+// the program exits 0, and the next run finds nothing left to do.
+func TestProcessSIGTERMMidApply(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGTERM")
+	}
+	ns := netskopetest.NewServer()
+	defer ns.Close()
+	backend, err := url.Parse(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The gate holds the third write until the test has sent SIGTERM.
+	reached, release := make(chan struct{}), make(chan struct{})
+	var mu gosync.Mutex
+	writes := 0
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: backend.Scheme, Host: backend.Host})
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			mu.Lock()
+			writes++
+			n := writes
+			mu.Unlock()
+			if n == 3 {
+				close(reached)
+				<-release
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer gate.Close()
+
+	dir := t.TempDir()
+	dirFile := filepath.Join(dir, "directory.yaml")
+	cfgPath := filepath.Join(dir, "provsync.yaml")
+	if err := os.WriteFile(dirFile, demoDirectory, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := "source: {file: {path: " + dirFile + "}}\ntarget:\n  url: " + gate.URL + backend.Path +
+		"\n  token: {env: TEST_PROVSYNCD_NS_TOKEN}\nstate: " + filepath.Join(dir, "state.json") +
+		"\nlistener: {address: \"127.0.0.1:0\"}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	child := func(args ...string) (*exec.Cmd, *bufio.Scanner, *strings.Builder) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), envChild+"="+strings.Join(args, "\n"), "TEST_PROVSYNCD_NS_TOKEN="+ns.Token())
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stderr := &strings.Builder{}
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill() })
+		return cmd, bufio.NewScanner(stdout), stderr
+	}
+	readAll := func(s *bufio.Scanner) string {
+		var b strings.Builder
+		for s.Scan() {
+			b.WriteString(s.Text() + "\n")
+		}
+		return b.String()
+	}
+
+	cmd, out, stderr := child("-config", cfgPath)
+	<-reached
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	text := readAll(out)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("provsyncd after SIGTERM mid-apply: %v\n%s\nstderr:\n%s", err, text, stderr.String())
+	}
+	if !strings.Contains(text, "(start): succeeded;") || !strings.Contains(text, " 0 failed") || !strings.HasSuffix(text, "stopped\n") {
+		t.Errorf("first run:\n%s", text)
+	}
+
+	cmd, out, stderr = child("-config", cfgPath, "-once")
+	text = readAll(out)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("second run: %v\n%s\nstderr:\n%s", err, text, stderr.String())
+	}
+	if !strings.Contains(text, "(start): succeeded; planned 0 changes") {
+		t.Errorf("the second run did not converge:\n%s", text)
 	}
 }
