@@ -721,3 +721,20 @@ func TestProcessSIGTERMMidApply(t *testing.T) {
 		t.Errorf("the second run did not converge:\n%s", text)
 	}
 }
+
+// The configurations for each IdP parse as whole services.
+func TestExampleConfigs(t *testing.T) {
+	for kind, file := range map[string]string{"entra": "entra.yaml", "google": "google.yaml", "onelogin": "onelogin.yaml"} {
+		cfg, err := config.Load(file)
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		if err := cfg.RequireService(); err != nil {
+			t.Errorf("%s: %v", file, err)
+		}
+		if got := cfg.Service.Source.Kind(); got != kind {
+			t.Errorf("%s: source %q", file, got)
+		}
+	}
+}
