@@ -66,11 +66,7 @@ func (s *State) checkLock(ctx context.Context, tx pgx.Tx) error {
 	if s.noLock {
 		return nil
 	}
-	key := uint64(lockKey(s.target))
-	var held bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-	AND pid = $1 AND classid::bigint = $2 AND objid::bigint = $3 AND objsubid = 1)`,
-		s.lockConn.PgConn().PID(), int64(key>>32), int64(key&0xffffffff)).Scan(&held)
+	held, err := s.lockHeld(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -81,6 +77,19 @@ func (s *State) checkLock(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("%w: %w of target %q", sync.ErrLocked, errLostLock, s.target)
 	}
 	return nil
+}
+
+// lockHeld asks the database whether the lock's session holds the lock.
+// The caller holds s.mu and the lock connection is open.
+func (s *State) lockHeld(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (bool, error) {
+	key := uint64(lockKey(s.target))
+	var held bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+	AND pid = $1 AND classid::bigint = $2 AND objid::bigint = $3 AND objsubid = 1)`,
+		s.lockConn.PgConn().PID(), int64(key>>32), int64(key&0xffffffff)).Scan(&held)
+	return held, err
 }
 
 func (s *State) dropLock(ctx context.Context) {
