@@ -264,6 +264,14 @@ func WithObserver(o Observer) RunnerOption {
 	return func(r *Runner) { r.observers = append(r.observers, o) }
 }
 
+// WithRunnerProgress calls fn after each change a cycle applies, with
+// the apply's progress (as Apply's WithProgress), from one goroutine at a
+// time; a progress bar or a periodic log line plugs in here. Give it more
+// than once for several.
+func WithRunnerProgress(fn func(Progress)) RunnerOption {
+	return func(r *Runner) { r.progress = append(r.progress, fn) }
+}
+
 // WithRetryLimit sets how many times in a row a change may fail before
 // the Runner reports it as a persistent failure and stops retrying it
 // (the escrow). Until then a failed change is retried with a backoff: at
@@ -296,6 +304,7 @@ type Runner struct {
 	retryLimit    int
 	notifiers     []Notifier
 	observers     []Observer
+	progress      []func(Progress)
 	meterProvider metric.MeterProvider
 	metrics       *runnerMetrics
 
@@ -545,12 +554,15 @@ func (r *Runner) cycle(ctx context.Context, trig Trigger) CycleReport {
 	done := make(chan cycleResult, 1)
 	go func() {
 		var cr cycleResult
-		cr.plan, cr.applied, cr.res, cr.err = r.eng.cycle(cctx, full, r.held, esc, reset, func(c *Change, o Outcome, retries int) {
-			ev := changeEvent(r.clock.Now(), rep.ID, c, o)
+		cr.plan, cr.applied, cr.res, cr.err = r.eng.cycle(cctx, full, r.held, esc, reset, func(c *Change, p Progress, retries int) {
+			ev := changeEvent(r.clock.Now(), rep.ID, c, p.Outcome)
 			ev.Retries = retries
 			r.metrics.change(ev)
 			for _, ob := range r.observers {
 				ob.ChangeDone(ev)
+			}
+			for _, fn := range r.progress {
+				fn(p)
 			}
 		})
 		if cr.plan != nil {
@@ -850,9 +862,10 @@ func (r *Runner) notify(ctx context.Context, n Notification) {
 // source read when asked) and apply, as one step under the engine's
 // lock, as Sync does. A plan held for a confirmation is applied only as
 // far as held allows; plan is the plan made, applied what was applied
-// (nil for none). onChange hears of each change applied.
+// (nil for none). onChange hears of each change applied, with the
+// apply's progress.
 func (e *Engine) cycle(ctx context.Context, full bool, held HeldPlans, esc *escrowConfig, reset bool,
-	onChange func(*Change, Outcome, int)) (plan, applied *Plan, res *Result, err error) {
+	onChange func(*Change, Progress, int)) (plan, applied *Plan, res *Result, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if reset {
@@ -879,7 +892,7 @@ func (e *Engine) cycle(ctx context.Context, full bool, held HeldPlans, esc *escr
 	}
 	res, err = e.apply(ctx, applied, WithProgress(func(p Progress) {
 		c := &applied.Changes[p.Outcome.Change]
-		onChange(c, p.Outcome, applied.retries(c))
+		onChange(c, p, applied.retries(c))
 	}))
 	return plan, applied, res, err
 }

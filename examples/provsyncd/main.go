@@ -251,7 +251,8 @@ func build(ctx context.Context, cfg *config.Config, o options, log *zap.Logger, 
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
 	a.closers = append(a.closers, func() error { return mp.Shutdown(context.WithoutCancel(ctx)) })
-	ropts := []sync.RunnerOption{sync.WithObserver(a.history), sync.WithMeterProvider(mp)}
+	ropts := []sync.RunnerOption{sync.WithObserver(a.history), sync.WithMeterProvider(mp),
+		sync.WithRunnerProgress(cli.NewProgress(out).Update)}
 	if d := s.Schedule.Interval; d > 0 {
 		ropts = append(ropts, sync.WithInterval(time.Duration(d)))
 	}

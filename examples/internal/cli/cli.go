@@ -158,7 +158,7 @@ func (n *Netskope) Decide(ctx context.Context, eng *sync.Engine, out io.Writer) 
 }
 
 // PlanAndApply plans, renders the plan to out and, with Apply, carries it
-// out. It returns the plan and, when applied, the result; a result with
+// out, showing its progress on out (see Progress). It returns the plan and, when applied, the result; a result with
 // failed changes is also an error.
 func (n *Netskope) PlanAndApply(ctx context.Context, eng *sync.Engine, out io.Writer) (*sync.Plan, *sync.Result, error) {
 	if done, err := n.Decide(ctx, eng, out); done || err != nil {
@@ -177,7 +177,9 @@ func (n *Netskope) PlanAndApply(ctx context.Context, eng *sync.Engine, out io.Wr
 		}
 		return p, nil, nil
 	}
-	var opts []sync.ApplyOption
+	// A long apply (10,000 users at Netskope's pace take about 45
+	// minutes) shows how far it has got and how long it has left.
+	opts := []sync.ApplyOption{sync.WithProgress(NewProgress(out).Update)}
 	if n.Confirm {
 		opts = append(opts, sync.Confirm())
 	}
