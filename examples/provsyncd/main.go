@@ -36,6 +36,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	gosync "sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -187,6 +188,15 @@ type app struct {
 	closers []func() error
 	// demoTokenFile is where -demo wrote its generated token.
 	demoTokenFile string
+	// netskope, src, tgt and state are the engine's parts, for
+	// provision on demand; onDemand runs one at a time.
+	netskope cli.Netskope
+	src      source.Source
+	tgt      *netskope.Client
+	state    sync.State
+	onDemand gosync.Mutex
+	// verbose is -v: the logger a has is a development one, not a no-op.
+	verbose bool
 }
 
 func (a *app) close() {
@@ -199,7 +209,7 @@ func (a *app) close() {
 // the engine and the Runner; extra options go to the Runner (tests add
 // observers).
 func build(ctx context.Context, cfg *config.Config, o options, log *zap.Logger, out io.Writer, extra ...sync.RunnerOption) (a *app, err error) {
-	a = &app{cfg: cfg, log: log, history: newHistory(historySize)}
+	a = &app{cfg: cfg, log: log, history: newHistory(historySize), verbose: o.verb}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -244,6 +254,7 @@ func build(ctx context.Context, cfg *config.Config, o options, log *zap.Logger, 
 	if a.eng, err = n.Engine(src, tgt, state, log, cfg.Options()...); err != nil {
 		return nil, err
 	}
+	a.netskope, a.src, a.tgt, a.state = n, src, tgt, state
 	a.metrics = prometheus.NewRegistry()
 	exp, err := otelprom.New(otelprom.WithRegisterer(a.metrics))
 	if err != nil {
@@ -389,6 +400,7 @@ func cycleLine(r sync.CycleReport) string {
 func (a *app) serve(ctx context.Context, out io.Writer) error {
 	l := a.cfg.Service.Listener
 	srv := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, a.token, l.TLSCert != "", a.log.Named("http"))
+	srv.provision, srv.audit = a.provision, auditLogger(a.log, a.verbose, os.Stderr)
 	ln, err := listen(l)
 	if err != nil {
 		return err

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/provlog"
@@ -84,6 +87,11 @@ type server struct {
 	plog    *provlog.Log
 	metrics *prometheus.Registry
 	log     *zap.Logger
+	// audit records each mutating call (who, which, its outcome; never
+	// the token): the provisioning log holds changes only. Default log.
+	audit *zap.Logger
+	// provision provisions one user on demand; nil answers 501.
+	provision func(ctx context.Context, user string) (*provisionResult, error)
 	// tokenSum is the SHA-256 of the API token, session the page's
 	// cookie value; both empty when no token is set, which refuses every
 	// mutating call.
@@ -97,7 +105,7 @@ type server struct {
 // nil; token is the bearer token of mutating calls ("" refuses them);
 // secure marks the session cookie for https only.
 func newServer(r *sync.Runner, eng *sync.Engine, h *history, plog *provlog.Log, metrics *prometheus.Registry, token string, secure bool, log *zap.Logger) *server {
-	s := &server{runner: r, eng: eng, history: h, plog: plog, metrics: metrics, log: log, secure: secure}
+	s := &server{runner: r, eng: eng, history: h, plog: plog, metrics: metrics, log: log, audit: log, secure: secure}
 	if token != "" {
 		s.hasToken = true
 		s.tokenSum = sha256.Sum256([]byte(token))
@@ -125,6 +133,7 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("POST /api/approvals/{id}/reject", s.mutate("reject", s.decide(false)))
 	mux.HandleFunc("POST /api/run", s.mutate("run", func(*http.Request) error { s.runner.TriggerNow(); return nil }))
 	mux.HandleFunc("POST /api/retry-failed", s.mutate("retry-failed", func(*http.Request) error { s.runner.RetryFailed(); return nil }))
+	mux.HandleFunc("POST /api/provision", s.provisionUser)
 	mux.HandleFunc("POST /api/restart", s.mutate("restart", func(*http.Request) error { s.runner.Restart(); return nil }))
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
@@ -230,10 +239,11 @@ func (s *server) mutate(name string, do func(*http.Request) error) http.HandlerF
 	return func(w http.ResponseWriter, r *http.Request) {
 		form, ok := s.authorize(w, r)
 		if !ok {
+			s.record(r, name, false, errRefused)
 			return
 		}
 		err := do(r)
-		s.log.Info("api call", zap.String("call", name), zap.String("id", r.PathValue("id")), zap.Bool("page", form), zap.Error(err))
+		s.record(r, name, form, err, zap.String("id", r.PathValue("id")))
 		switch {
 		case errors.Is(err, sync.ErrUnknownApproval):
 			writeError(w, http.StatusNotFound, err.Error())
@@ -245,6 +255,68 @@ func (s *server) mutate(name string, do func(*http.Request) error) http.HandlerF
 			writeJSON(w, http.StatusAccepted, map[string]string{"result": "accepted", "call": name})
 		}
 	}
+}
+
+// errRefused records a mutating call that authorize refused.
+var errRefused = errors.New("refused: no valid token or session")
+
+// record writes a mutating call to the audit log: the caller's address,
+// the call, its arguments and its outcome. Nothing of the request's
+// headers is logged, so neither the token nor the session cookie is.
+func (s *server) record(r *http.Request, call string, form bool, err error, args ...zap.Field) {
+	fields := append([]zap.Field{zap.String("remote", r.RemoteAddr), zap.String("call", call),
+		zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Bool("page", form)}, args...)
+	if err != nil {
+		fields = append(fields, zap.String("error", err.Error()))
+	}
+	s.audit.Info("api call", fields...)
+}
+
+// provisionUser is POST /api/provision: it provisions the source user
+// that the JSON body's "user" names (an id or a userName), now, and
+// answers the plan and the result.
+func (s *server) provisionUser(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r); !ok {
+		s.record(r, "provision", false, errRefused)
+		return
+	}
+	var body struct {
+		User string `json:"user"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || strings.TrimSpace(body.User) == "" {
+		msg := `want a JSON body {"user": "<source user id or userName>"}`
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		s.record(r, "provision", false, errors.New(msg))
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	if s.provision == nil {
+		s.record(r, "provision", false, errors.ErrUnsupported, zap.String("user", body.User))
+		writeError(w, http.StatusNotImplemented, "provision on demand is not available")
+		return
+	}
+	res, err := s.provision(r.Context(), body.User)
+	s.record(r, "provision", false, err, zap.String("user", body.User))
+	if err != nil {
+		writeError(w, provisionStatus(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// auditLogger is the logger of the API's mutating calls: log with -v,
+// else a JSON logger at Info on w (standard error), so that the calls
+// are recorded even when nothing else is logged.
+func auditLogger(log *zap.Logger, verbose bool, w io.Writer) *zap.Logger {
+	if verbose {
+		return log.Named("audit")
+	}
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zap.InfoLevel)).Named("audit")
 }
 
 // authorize checks a mutating request and answers it when it fails. A
