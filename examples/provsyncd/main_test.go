@@ -602,8 +602,9 @@ func TestPageEscapes(t *testing.T) {
 	}
 }
 
-// The README's provsyncd configuration parses and configures a service.
-func TestReadmeConfig(t *testing.T) {
+// readmeSection is the README's "Run provsyncd" section.
+func readmeSection(t *testing.T) string {
+	t.Helper()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -612,7 +613,13 @@ func TestReadmeConfig(t *testing.T) {
 	if !ok {
 		t.Fatal("README has no Run provsyncd section")
 	}
-	_, block, ok := strings.Cut(sec, "```yaml\n")
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	return sec
+}
+
+// The README's provsyncd configuration parses and configures a service.
+func TestReadmeConfig(t *testing.T) {
+	_, block, ok := strings.Cut(readmeSection(t), "```yaml\n")
 	if !ok {
 		t.Fatal("the section has no yaml block")
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +13,7 @@ import (
 // a stop timeout longer than the shutdown grace, and an ExecStart
 // the program's flags accept.
 func TestReadmeSystemdUnit(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sec, ok := strings.Cut(string(readme), "## Run provsyncd\n")
-	if !ok {
-		t.Fatal("README has no Run provsyncd section")
-	}
-	sec, _, _ = strings.Cut(sec, "\n## ")
+	sec := readmeSection(t)
 	_, block, ok := strings.Cut(sec, "```ini\n")
 	if !ok {
 		t.Fatal("the section has no ini block (the systemd unit)")
@@ -65,7 +56,7 @@ func TestReadmeSystemdUnit(t *testing.T) {
 		t.Fatalf("ExecStart %q", unit["ExecStart"])
 	}
 	// The flags parse; the file is absent here, so the error names it.
-	err = run(t.Context(), append(args[1:], "-check-config"), new(strings.Builder))
+	err := run(t.Context(), append(args[1:], "-check-config"), new(strings.Builder))
 	if err == nil || !strings.Contains(err.Error(), "/etc/provsync/provsync.yaml") || strings.Contains(err.Error(), "flag provided but not defined") {
 		t.Errorf("ExecStart's arguments: %v", err)
 	}
