@@ -192,7 +192,8 @@ func (s *server) approvals(w http.ResponseWriter, r *http.Request) {
 }
 
 // provlog answers the provisioning log's events, filtered by the query's
-// since and until (RFC 3339), object, action, outcome and cycle.
+// since and until (RFC 3339), object, action, kind (user, group or api),
+// outcome and cycle.
 func (s *server) provlog(w http.ResponseWriter, r *http.Request) {
 	if s.plog == nil {
 		writeError(w, http.StatusNotFound, "no provisioning log is configured (the log key)")
@@ -200,7 +201,7 @@ func (s *server) provlog(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := provlog.Filter{Object: q.Get("object"), Action: sync.Action(q.Get("action")), Outcome: sync.Status(q.Get("outcome")),
-		Cycle: q.Get("cycle")}
+		Cycle: q.Get("cycle"), Kind: sync.Kind(q.Get("kind"))}
 	for key, t := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := q.Get(key); v != "" {
 			var err error
@@ -237,13 +238,17 @@ func (s *server) decide(approve bool) func(*http.Request) error {
 // form post goes back to the page.
 func (s *server) mutate(name string, do func(*http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		var args map[string]string
+		if id := r.PathValue("id"); id != "" {
+			args = map[string]string{"id": id}
+		}
 		form, ok := s.authorize(w, r)
 		if !ok {
-			s.record(r, name, false, errRefused)
+			s.record(r, name, false, provlog.OutcomeRefused, errRefused, args)
 			return
 		}
 		err := do(r)
-		s.record(r, name, form, err, zap.String("id", r.PathValue("id")))
+		s.record(r, name, form, done(err), err, args)
 		switch {
 		case errors.Is(err, sync.ErrUnknownApproval):
 			writeError(w, http.StatusNotFound, err.Error())
@@ -260,16 +265,35 @@ func (s *server) mutate(name string, do func(*http.Request) error) http.HandlerF
 // errRefused records a mutating call that authorize refused.
 var errRefused = errors.New("refused: no valid token or session")
 
-// record writes a mutating call to the audit log: the caller's address,
-// the call, its arguments and its outcome. Nothing of the request's
-// headers is logged, so neither the token nor the session cookie is.
-func (s *server) record(r *http.Request, call string, form bool, err error, args ...zap.Field) {
-	fields := append([]zap.Field{zap.String("remote", r.RemoteAddr), zap.String("call", call),
-		zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Bool("page", form)}, args...)
+// done is the outcome of a call that was allowed and returned err.
+func done(err error) sync.Status {
+	if err != nil {
+		return sync.StatusFailed
+	}
+	return provlog.OutcomeAccepted
+}
+
+// record writes a mutating call to the audit log and to the provisioning
+// log, if there is one: the caller's address, the call, its arguments and
+// its outcome. Nothing of the request's headers is recorded, so neither
+// the token nor the session cookie is.
+func (s *server) record(r *http.Request, call string, form bool, outcome sync.Status, err error, args map[string]string) {
+	fields := []zap.Field{zap.String("remote", r.RemoteAddr), zap.String("call", call),
+		zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Bool("page", form), zap.String("outcome", string(outcome))}
+	for k, v := range args {
+		fields = append(fields, zap.String(k, v))
+	}
 	if err != nil {
 		fields = append(fields, zap.String("error", err.Error()))
 	}
 	s.audit.Info("api call", fields...)
+	if s.plog == nil {
+		return
+	}
+	c := provlog.APICall{Call: call, Args: args, Remote: r.RemoteAddr}
+	if werr := s.plog.Call(time.Now(), c, outcome, err); werr != nil {
+		s.log.Warn("provisioning log: API call not written", zap.String("call", call), zap.Error(werr))
+	}
 }
 
 // provisionUser is POST /api/provision: it provisions the source user
@@ -277,7 +301,7 @@ func (s *server) record(r *http.Request, call string, form bool, err error, args
 // answers the plan and the result.
 func (s *server) provisionUser(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.authorize(w, r); !ok {
-		s.record(r, "provision", false, errRefused)
+		s.record(r, "provision", false, provlog.OutcomeRefused, errRefused, nil)
 		return
 	}
 	var body struct {
@@ -290,17 +314,17 @@ func (s *server) provisionUser(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			msg += ": " + err.Error()
 		}
-		s.record(r, "provision", false, errors.New(msg))
+		s.record(r, "provision", false, provlog.OutcomeRefused, errors.New(msg), nil)
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
 	if s.provision == nil {
-		s.record(r, "provision", false, errors.ErrUnsupported, zap.String("user", body.User))
+		s.record(r, "provision", false, sync.StatusFailed, errors.ErrUnsupported, map[string]string{"user": body.User})
 		writeError(w, http.StatusNotImplemented, "provision on demand is not available")
 		return
 	}
 	res, err := s.provision(r.Context(), body.User)
-	s.record(r, "provision", false, err, zap.String("user", body.User))
+	s.record(r, "provision", false, done(err), err, map[string]string{"user": body.User})
 	if err != nil {
 		writeError(w, provisionStatus(err), err.Error())
 		return

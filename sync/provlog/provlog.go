@@ -6,6 +6,11 @@
 // An event holds the time, the cycle id, the action, the source and
 // target ids, the user's userName or the group's displayName, the names
 // of the attributes changed, the outcome, the error and the retry count.
+// The program that runs the Runner can add the calls of its API that
+// change something (approve, reject, run a cycle): Call writes an event
+// of kind KindAPI with the call, its arguments, the caller's address and
+// the outcome (OutcomeAccepted, OutcomeRefused or sync.StatusFailed).
+//
 // Attribute values are written only with WithValues, and even then the
 // values of attributes named like a credential (password, secret, token)
 // are redacted. The file is created with mode 0600: it names people.
@@ -56,12 +61,58 @@ var (
 )
 
 // Event is one line of the log: the change event, and the attribute
-// values when the Log was opened WithValues.
+// values when the Log was opened WithValues; or, of kind KindAPI, an API
+// call.
 type Event struct {
 	sync.ChangeEvent
 	// Values are the attribute changes of an update with their values
 	// (credentials redacted); empty unless the Log records values.
 	Values []sync.AttrChange `json:"values,omitempty"`
+	// API is the call of an event of kind KindAPI; nil otherwise.
+	API *APICall `json:"api,omitempty"`
+}
+
+// KindAPI is the kind of an event that records an API call.
+const KindAPI sync.Kind = "api"
+
+// Outcomes of an API call; a call that was allowed but failed is
+// sync.StatusFailed.
+const (
+	// OutcomeAccepted is a call that was allowed and did what it asked.
+	OutcomeAccepted sync.Status = "accepted"
+	// OutcomeRefused is a call refused before it did anything: no valid
+	// credential, or a malformed request.
+	OutcomeRefused sync.Status = "refused"
+)
+
+// APICall is what the log keeps of a call to a program's API that
+// changes something. It holds no credential: never the request's headers.
+type APICall struct {
+	// Call names the call, such as "approve" or "run".
+	Call string `json:"call"`
+	// Args are the call's arguments, such as the approval id.
+	Args map[string]string `json:"args,omitempty"`
+	// Remote is the caller's address.
+	Remote string `json:"remote,omitempty"`
+}
+
+// Call writes an API call made at t with its outcome (OutcomeAccepted,
+// OutcomeRefused or sync.StatusFailed) and error, if any. The event's
+// name is the call's "id" or "user" argument, so that Filter.Object finds
+// the calls about one approval or user.
+func (l *Log) Call(t time.Time, c APICall, outcome sync.Status, callErr error) error {
+	if c.Call == "" {
+		return errors.New("provlog: API call: call must not be empty")
+	}
+	e := Event{ChangeEvent: sync.ChangeEvent{Time: t, Kind: KindAPI, Outcome: outcome}, API: &c}
+	e.Name = c.Args["id"]
+	if e.Name == "" {
+		e.Name = c.Args["user"]
+	}
+	if callErr != nil {
+		e.Error = callErr.Error()
+	}
+	return l.append(e)
 }
 
 // Log is the provisioning log: a sync.Observer writing JSON Lines to a
@@ -206,8 +257,11 @@ func (l *Log) Err() error {
 
 // Write appends the event as one line, rotating the file first when the
 // line would take it past the maximum size.
-func (l *Log) Write(ev sync.ChangeEvent) error {
-	line, err := json.Marshal(l.event(ev))
+func (l *Log) Write(ev sync.ChangeEvent) error { return l.append(l.event(ev)) }
+
+// append writes one event as a line.
+func (l *Log) append(ev Event) error {
+	line, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("provlog: event of %s %s: %w", ev.Action, ev.Name, err)
 	}
@@ -336,6 +390,9 @@ type Filter struct {
 	Cycle string
 	// Action selects events by action, e.g. sync.ActionCreateUser.
 	Action sync.Action
+	// Kind selects events by kind: sync.KindUser, sync.KindGroup or
+	// KindAPI.
+	Kind sync.Kind
 }
 
 // Match reports whether e passes the filter.
@@ -345,6 +402,7 @@ func (f Filter) Match(e *Event) bool {
 		!f.Until.IsZero() && !e.Time.Before(f.Until),
 		f.Outcome != "" && e.Outcome != f.Outcome,
 		f.Action != "" && e.Action != f.Action,
+		f.Kind != "" && e.Kind != f.Kind,
 		f.Cycle != "" && e.Cycle != f.Cycle:
 		return false
 	}

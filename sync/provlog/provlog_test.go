@@ -423,3 +423,67 @@ func TestFiles(t *testing.T) {
 		t.Fatalf("a log that does not exist: %q %v, want no files and no error", files, err)
 	}
 }
+
+// API calls are events of kind KindAPI beside the changes: the Kind
+// filter separates them, Object finds them by their id or user argument,
+// and Outcome by accepted, refused or failed.
+func TestCall(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "prov.jsonl")
+	l := open(t, path)
+	write(t, l, event(0))
+	calls := []struct {
+		call    provlog.APICall
+		outcome sync.Status
+		err     error
+	}{
+		{provlog.APICall{Call: "approve", Args: map[string]string{"id": "a1"}, Remote: "127.0.0.1:5000"}, provlog.OutcomeAccepted, nil},
+		{provlog.APICall{Call: "run", Remote: "127.0.0.1:5001"}, provlog.OutcomeRefused, errors.New("no token")},
+		{provlog.APICall{Call: "provision", Args: map[string]string{"user": "ada@example.com"}}, sync.StatusFailed, errors.New("boom")},
+	}
+	for i, c := range calls {
+		if err := l.Call(t0.Add(time.Duration(i+1)*time.Minute), c.call, c.outcome, c.err); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Call(t0, provlog.APICall{}, provlog.OutcomeAccepted, nil); err == nil {
+		t.Error("a call without a name was written")
+	}
+	for _, tc := range []struct {
+		name string
+		f    provlog.Filter
+		want []string // the calls, or the names of changes
+	}{
+		{"api", provlog.Filter{Kind: provlog.KindAPI}, []string{"approve", "run", "provision"}},
+		{"users", provlog.Filter{Kind: sync.KindUser}, []string{"user0@example.com"}},
+		{"by id", provlog.Filter{Object: "a1"}, []string{"approve"}},
+		{"by user", provlog.Filter{Object: "ADA@example.com"}, []string{"provision"}},
+		{"refused", provlog.Filter{Outcome: provlog.OutcomeRefused}, []string{"run"}},
+		{"failed api", provlog.Filter{Kind: provlog.KindAPI, Outcome: sync.StatusFailed}, []string{"provision"}},
+	} {
+		evs, err := l.Query(tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range evs {
+			if e.API != nil {
+				got = append(got, e.API.Call)
+			} else {
+				got = append(got, e.Name)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	evs, err := l.Query(provlog.Filter{Kind: provlog.KindAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := evs[0]; e.API.Remote != "127.0.0.1:5000" || e.API.Args["id"] != "a1" || e.Error != "" || !e.Time.Equal(t0.Add(time.Minute)) {
+		t.Errorf("approve event %+v %+v", e, e.API)
+	}
+	if e := evs[1]; e.Error != "no token" || e.Outcome != provlog.OutcomeRefused {
+		t.Errorf("refused event %+v", e)
+	}
+}
