@@ -646,29 +646,8 @@ func TestProcessSIGTERMMidApply(t *testing.T) {
 	}
 	ns := netskopetest.NewServer()
 	defer ns.Close()
-	backend, err := url.Parse(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The gate holds the third write until the test has sent SIGTERM.
-	reached, release := make(chan struct{}), make(chan struct{})
-	var mu gosync.Mutex
-	writes := 0
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: backend.Scheme, Host: backend.Host})
-	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			mu.Lock()
-			writes++
-			n := writes
-			mu.Unlock()
-			if n == 3 {
-				close(reached)
-				<-release
-			}
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	defer gate.Close()
+	g := newGate(t, ns, 3)
 
 	dir := t.TempDir()
 	dirFile := filepath.Join(dir, "directory.yaml")
@@ -676,41 +655,19 @@ func TestProcessSIGTERMMidApply(t *testing.T) {
 	if err := os.WriteFile(dirFile, demoDirectory, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := "source: {file: {path: " + dirFile + "}}\ntarget:\n  url: " + gate.URL + backend.Path +
+	cfg := "source: {file: {path: " + dirFile + "}}\ntarget:\n  url: " + g.url +
 		"\n  token: {env: TEST_PROVSYNCD_NS_TOKEN}\nstate: " + filepath.Join(dir, "state.json") +
 		"\nlistener: {address: \"127.0.0.1:0\"}\n"
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	child := func(args ...string) (*exec.Cmd, *bufio.Scanner, *strings.Builder) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envChild+"="+strings.Join(args, "\n"), "TEST_PROVSYNCD_NS_TOKEN="+ns.Token())
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stderr := &strings.Builder{}
-		cmd.Stderr = stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill() })
-		return cmd, bufio.NewScanner(stdout), stderr
-	}
-	readAll := func(s *bufio.Scanner) string {
-		var b strings.Builder
-		for s.Scan() {
-			b.WriteString(s.Text() + "\n")
-		}
-		return b.String()
-	}
-
-	cmd, out, stderr := child("-config", cfgPath)
-	<-reached
+	env := []string{"TEST_PROVSYNCD_NS_TOKEN=" + ns.Token()}
+	cmd, out, stderr := startChild(t, env, "-config", cfgPath)
+	<-g.reached
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
+	g.open()
 	text := readAll(out)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("provsyncd after SIGTERM mid-apply: %v\n%s\nstderr:\n%s", err, text, stderr.String())
@@ -719,7 +676,7 @@ func TestProcessSIGTERMMidApply(t *testing.T) {
 		t.Errorf("first run:\n%s", text)
 	}
 
-	cmd, out, stderr = child("-config", cfgPath, "-once")
+	cmd, out, stderr = startChild(t, env, "-config", cfgPath, "-once")
 	text = readAll(out)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("second run: %v\n%s\nstderr:\n%s", err, text, stderr.String())
@@ -727,6 +684,83 @@ func TestProcessSIGTERMMidApply(t *testing.T) {
 	if !strings.Contains(text, "(start): succeeded; planned 0 changes") {
 		t.Errorf("the second run did not converge:\n%s", text)
 	}
+}
+
+// gate is a proxy in front of an embedded Netskope server that holds one
+// write (a request other than GET) until open is called; reached is
+// closed when it holds it.
+type gate struct {
+	url              string // the SCIM base URL through the gate
+	reached, release chan struct{}
+	once             gosync.Once
+	mu               gosync.Mutex
+	writes, holdAt   int // writes seen; the number of the one to hold (0: none)
+}
+
+// open lets the held write, and every later one, through.
+func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
+
+// newGate starts a gate before ns that holds write number holdAt (the
+// first is 1; 0 holds none until holdNext).
+func newGate(t *testing.T, ns *netskopetest.Server, holdAt int) *gate {
+	t.Helper()
+	backend, err := url.Parse(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gate{reached: make(chan struct{}), release: make(chan struct{}), holdAt: holdAt}
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: backend.Scheme, Host: backend.Host})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			g.mu.Lock()
+			g.writes++
+			hold := g.writes == g.holdAt
+			g.mu.Unlock()
+			if hold {
+				close(g.reached)
+				<-g.release
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { g.open(); srv.Close() })
+	g.url = srv.URL + backend.Path
+	return g
+}
+
+// holdNext makes the gate hold the next write.
+func (g *gate) holdNext() {
+	g.mu.Lock()
+	g.holdAt = g.writes + 1
+	g.mu.Unlock()
+}
+
+// startChild starts provsyncd's main with args in a child process (the
+// test binary running TestChild), with env added to its environment.
+func startChild(t *testing.T, env []string, args ...string) (*exec.Cmd, *bufio.Scanner, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), envChild+"="+strings.Join(args, "\n")), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, bufio.NewScanner(stdout), stderr
+}
+
+// readAll reads the rest of s.
+func readAll(s *bufio.Scanner) string {
+	var b strings.Builder
+	for s.Scan() {
+		b.WriteString(s.Text() + "\n")
+	}
+	return b.String()
 }
 
 // The configurations for each IdP parse as whole services.
