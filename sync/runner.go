@@ -107,6 +107,11 @@ const (
 	CycleFailed CycleOutcome = "failed"
 	// CycleCancelled: Run's context ended and the cycle was abandoned.
 	CycleCancelled CycleOutcome = "cancelled"
+	// CycleStandby: another process holds the state (ErrLocked), as a
+	// leader among replicas does. Nothing was written; this Runner stands
+	// by, is not quarantined, and tries again at its next tick, so it
+	// takes over within one interval of the leader's end.
+	CycleStandby CycleOutcome = "standby"
 )
 
 // QuarantineReason says why a cycle failed.
@@ -122,7 +127,8 @@ const (
 	// failed.
 	ReasonTooManyFailures QuarantineReason = "too-many-failures"
 	// ReasonStateLocked: another process holds the state (ErrLocked);
-	// only one may sync a state at a time.
+	// only one may sync a state at a time. The cycle's outcome is
+	// CycleStandby, not a failure.
 	ReasonStateLocked QuarantineReason = "state-locked"
 	// ReasonError: any other error, such as a failed target read or a
 	// state that cannot be stored.
@@ -180,7 +186,8 @@ type HeldPlan struct {
 // RunnerStatus is a Runner's state for health checks; it marshals to
 // JSON.
 type RunnerStatus struct {
-	// State is "idle", "running", "quarantined" or "stopped".
+	// State is "idle", "running", "standby" (another process holds the
+	// state), "quarantined" or "stopped".
 	State     string       `json:"state"`
 	LastCycle *CycleReport `json:"lastCycle,omitempty"`
 	// LastSuccess is when the last cycle that did not fail finished.
@@ -623,7 +630,7 @@ func (r *Runner) classify(rep *CycleReport, cr cycleResult, abandoned bool) {
 	case cr.err != nil && errors.Is(cr.err, target.ErrUnauthorized):
 		fail(ReasonUnauthorized, cr.err)
 	case cr.err != nil && errors.Is(cr.err, ErrLocked):
-		fail(ReasonStateLocked, cr.err)
+		rep.Outcome, rep.Reason, rep.Error = CycleStandby, ReasonStateLocked, cr.err.Error()
 	case cr.err != nil:
 		fail(ReasonError, cr.err)
 	case cr.res != nil && unauthorized(cr.res) != nil:
@@ -681,6 +688,14 @@ func (r *Runner) record(ctx context.Context, rep *CycleReport, cr cycleResult) {
 	}
 	switch rep.Outcome {
 	case CycleCancelled:
+	case CycleStandby:
+		// Not this Runner's failure: another process leads. No
+		// quarantine, no alert; the next tick tries again.
+		r.failures, st.Quarantine, st.State = 0, nil, "standby"
+		if r.anchor.IsZero() {
+			r.anchor = rep.Started
+		}
+		r.log.Info("standing by: another process holds the state", zap.String("cycle", rep.ID))
 	case CycleFailed:
 		r.failures++
 		r.anchor = time.Time{}

@@ -831,6 +831,10 @@ func TestRunnerQuarantineReasonChanges(t *testing.T) {
 }
 
 func TestRunnerStateLocked(t *testing.T) {
+	// Another process holds the state: this Runner is a standby. It
+	// writes nothing, is not quarantined and raises no alert, tries again
+	// at its next tick (one interval, not a growing backoff), and takes
+	// over once the lock is free.
 	e := newEnv(t, 3, 0)
 	path := filepath.Join(t.TempDir(), "state.json")
 	holder := sync.NewFileState(path)
@@ -844,15 +848,36 @@ func TestRunnerStateLocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startRunner(t, clocktest.New(runnerEpoch), eng)
-	c := h.cycle()
-	if c.Outcome != sync.CycleFailed || c.Reason != sync.ReasonStateLocked || e.srv.UserCount() != 0 {
-		t.Fatalf("cycle %s (%s: %s), %d users written; want a failure for the locked state and nothing written", c.Outcome, c.Reason, c.Error, e.srv.UserCount())
+	clk := clocktest.New(runnerEpoch)
+	h := startRunner(t, clk, eng, sync.WithInterval(time.Hour))
+	for i := range 3 {
+		var c sync.CycleReport
+		if i == 0 {
+			c = h.cycle() // the first cycle runs at once
+		} else {
+			c = h.tick()
+		}
+		if c.Outcome != sync.CycleStandby || c.Reason != sync.ReasonStateLocked || e.srv.UserCount() != 0 {
+			t.Fatalf("cycle %d: %s (%s: %s), %d users written; want standby and nothing written", i, c.Outcome, c.Reason, c.Error, e.srv.UserCount())
+		}
+		st := h.run.Status()
+		if st.State != "standby" || st.Quarantine != nil {
+			t.Fatalf("cycle %d: state %q, quarantine %+v; want standby, not quarantined", i, st.State, st.Quarantine)
+		}
+		if want := c.Started.Add(time.Hour); !st.NextCycle.Equal(want) {
+			t.Fatalf("cycle %d: next cycle at %s, want one interval later, %s", i, st.NextCycle, want)
+		}
+	}
+	if n := h.rec.notifications(); len(n) != 0 {
+		t.Errorf("a standby notified %d times: %+v", len(n), n)
 	}
 	if err := holder.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if c := h.tick(); c.Outcome != sync.CycleSucceeded || e.srv.UserCount() == 0 {
 		t.Errorf("once the lock is free: %s (%s)", c.Outcome, c.Error)
+	}
+	if st := h.run.Status(); st.State != "idle" {
+		t.Errorf("after taking over: state %q, want idle", st.State)
 	}
 }

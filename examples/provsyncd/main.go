@@ -375,7 +375,7 @@ func (a *app) runOnce(ctx context.Context, out io.Writer) error {
 		return errors.New("stopped before the cycle finished")
 	}
 	fmt.Fprintln(out, cycleLine(*rep))
-	if rep.Outcome == sync.CycleFailed || rep.Outcome == sync.CycleCancelled {
+	if rep.Outcome == sync.CycleFailed || rep.Outcome == sync.CycleCancelled || rep.Outcome == sync.CycleStandby {
 		return fmt.Errorf("cycle %s %s: %s", rep.ID, rep.Outcome, rep.Error)
 	}
 	return nil
