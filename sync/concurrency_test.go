@@ -5,7 +5,6 @@ import (
 	gosync "sync"
 	"testing"
 
-	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
 )
 
@@ -52,24 +51,7 @@ func TestConcurrentSyncsApprovalsAndRejections(t *testing.T) {
 	e.mustBeEmpty(eng)
 
 	// Ten users leave; their deactivations wait for approval.
-	var gone []string
-	for i := range e.dir.Users {
-		if e.dir.Users[i].State == source.StateActive && len(gone) < 10 {
-			gone = append(gone, e.dir.Users[i].ID)
-		}
-	}
-	e.edit(func(d *source.Directory) {
-		for _, id := range gone {
-			removeUser(d, id)
-		}
-	})
-	if _, _, err := eng.Sync(ctx(t)); err != nil {
-		t.Fatal(err)
-	}
-	held, err := eng.Approvals(ctx(t))
-	if err != nil || len(held) != len(gone) {
-		t.Fatalf("held %d changes (%v), want %d", len(held), err, len(gone))
-	}
+	held := e.holdLeavers(eng, 10)
 	approve, reject := held[:5], held[5:]
 	e.srv.ResetStats()
 

@@ -244,3 +244,28 @@ func TestStateOfAnotherTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// holdLeavers removes the first n active users from the source and syncs:
+// with deactivations requiring approval, it returns the held changes.
+func (e *env) holdLeavers(eng *sync.Engine, n int) []sync.Approval {
+	e.t.Helper()
+	var gone []string
+	for i := range e.dir.Users {
+		if e.dir.Users[i].State == source.StateActive && len(gone) < n {
+			gone = append(gone, e.dir.Users[i].ID)
+		}
+	}
+	e.edit(func(d *source.Directory) {
+		for _, id := range gone {
+			removeUser(d, id)
+		}
+	})
+	if _, _, err := eng.Sync(ctx(e.t)); err != nil {
+		e.t.Fatal(err)
+	}
+	held, err := eng.Approvals(ctx(e.t))
+	if err != nil || len(held) != len(gone) {
+		e.t.Fatalf("held %d changes (%v), want %d", len(held), err, len(gone))
+	}
+	return held
+}

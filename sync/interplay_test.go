@@ -289,24 +289,7 @@ func TestConcurrentSyncsAndDecisionsOnAFileState(t *testing.T) {
 	e.state = fs
 	eng := e.engine(sync.WithPolicy(pol), sync.WithConcurrency(4), sync.WithTargetName("acme"))
 	e.apply(eng)
-	var gone []string
-	for i := range e.dir.Users {
-		if e.dir.Users[i].State == source.StateActive && len(gone) < 8 {
-			gone = append(gone, e.dir.Users[i].ID)
-		}
-	}
-	e.edit(func(d *source.Directory) {
-		for _, id := range gone {
-			removeUser(d, id)
-		}
-	})
-	if _, _, err := eng.Sync(ctx(t)); err != nil {
-		t.Fatal(err)
-	}
-	held, err := eng.Approvals(ctx(t))
-	if err != nil || len(held) != len(gone) {
-		t.Fatalf("held %d changes (%v), want %d", len(held), err, len(gone))
-	}
+	held := e.holdLeavers(eng, 8)
 	approve, reject := held[:4], held[4:]
 	e.srv.ResetStats()
 
