@@ -94,6 +94,11 @@ func (s *State) lockHeld(ctx context.Context, q interface {
 
 func (s *State) dropLock(ctx context.Context) {
 	if s.lockConn != nil {
+		// Unlock first: a closed connection's backend releases its locks
+		// only once it notices the close, so another State could still
+		// find the lock held right after Close. On a connection that is
+		// already gone this fails, and there is nothing to release.
+		_, _ = s.lockConn.Exec(ctx, "SELECT pg_advisory_unlock($1)", lockKey(s.target))
 		_ = s.lockConn.Close(ctx)
 		s.lockConn = nil
 	}
