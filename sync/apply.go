@@ -121,7 +121,7 @@ type applier struct {
 	records []Record // every change made to snap, in order
 	recErr  error    // the first failure to store a record
 	res     *Result
-	done    int
+	done    int               // changes reported to the progress callback
 	users   map[string]string // source id → target id, for members
 	groups  map[string]string
 	// allUsers and allGroups are the listings adoption falls back on.
@@ -390,8 +390,7 @@ func (a *applier) record(i int, out Outcome) {
 	if out.Status == StatusApplied {
 		mark = a.markDeactivation(&a.plan.Changes[i])
 	}
-	a.done++
-	p := Progress{Done: a.done, Total: len(a.plan.Changes), Outcome: out}
+	p := Progress{Total: len(a.plan.Changes), Outcome: out}
 	a.mu.Unlock()
 	a.store(mark...)
 	lg := a.e.log.With(zap.String("action", string(out.Action)), zap.String("targetId", out.TargetID),
@@ -402,7 +401,11 @@ func (a *applier) record(i int, out Outcome) {
 		lg.Debug("change applied")
 	}
 	if a.cfg.progress != nil {
+		// Counted as delivered, under the lock, so that Done grows by one
+		// from call to call whatever order the changes finished in.
 		a.mu.Lock()
+		a.done++
+		p.Done = a.done
 		a.cfg.progress(p)
 		a.mu.Unlock()
 	}
