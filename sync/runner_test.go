@@ -860,12 +860,13 @@ func TestRunnerStateLocked(t *testing.T) {
 		if c.Outcome != sync.CycleStandby || c.Reason != sync.ReasonStateLocked || e.srv.UserCount() != 0 {
 			t.Fatalf("cycle %d: %s (%s: %s), %d users written; want standby and nothing written", i, c.Outcome, c.Reason, c.Error, e.srv.UserCount())
 		}
+		clk.BlockUntil(1) // the Runner has scheduled its next cycle and waits
 		st := h.run.Status()
 		if st.State != "standby" || st.Quarantine != nil {
 			t.Fatalf("cycle %d: state %q, quarantine %+v; want standby, not quarantined", i, st.State, st.Quarantine)
 		}
-		if want := c.Started.Add(time.Hour); !st.NextCycle.Equal(want) {
-			t.Fatalf("cycle %d: next cycle at %s, want one interval later, %s", i, st.NextCycle, want)
+		if due, _ := clk.Next(); !due.Equal(c.Started.Add(time.Hour)) || !st.NextCycle.Equal(due) {
+			t.Fatalf("cycle %d: waits until %s (status: %s), want one interval later, %s", i, due, st.NextCycle, c.Started.Add(time.Hour))
 		}
 	}
 	if n := h.rec.notifications(); len(n) != 0 {
