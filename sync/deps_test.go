@@ -44,7 +44,9 @@ func TestCoreDependencies(t *testing.T) {
 		}
 		// mapping/expr is part of the core: the expression language,
 		// standard library only.
+		// source/parallel is the bounded fan-out, standard library only.
 		return pkg == "github.com/provsync/provsync/mapping/expr" ||
+			pkg == "github.com/provsync/provsync/source/parallel" ||
 			strings.HasPrefix(pkg, "go.uber.org/zap") || strings.HasPrefix(pkg, "go.uber.org/multierr")
 	}
 	for _, pkg := range strings.Fields(string(out)) {

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	gosync "sync"
 
 	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/source/parallel"
 	"github.com/provsync/provsync/target"
 )
 
@@ -77,7 +77,7 @@ func (e *Engine) confirmGone(ctx context.Context, kind Kind, links map[string]Li
 	slices.SortFunc(missing, func(a, b goneLink) int { return cmp.Compare(a.targetID, b.targetID) })
 	e.log.Info("linked objects missing from the target's listing; reading each by id",
 		zap.String("kind", string(kind)), zap.Int("missing", len(missing)), zap.Int("linked", len(links)))
-	err := fanOut(ctx, len(missing), e.concurrency, func(ctx context.Context, i int) error {
+	err := parallel.Run(ctx, len(missing), e.concurrency, func(ctx context.Context, i int) error {
 		m := missing[i]
 		var err error
 		if kind == KindGroup {
@@ -128,7 +128,7 @@ func (e *Engine) fillMembers(ctx context.Context, groups []scim.Group) error {
 		return nil
 	}
 	e.log.Debug("reading members of groups listed without them", zap.Int("groups", len(missing)))
-	return fanOut(ctx, len(missing), e.concurrency, func(ctx context.Context, k int) error {
+	return parallel.Run(ctx, len(missing), e.concurrency, func(ctx context.Context, k int) error {
 		i := missing[k]
 		g, err := e.target.GetGroup(ctx, groups[i].ID, target.WithMembers())
 		if err != nil {
@@ -140,40 +140,4 @@ func (e *Engine) fillMembers(ctx context.Context, groups []scim.Group) error {
 		}
 		return nil
 	})
-}
-
-// fanOut calls fn for each i in [0, n), at most limit at once. The first
-// error cancels the context the other calls get and is returned; no call
-// outlives fanOut.
-func fanOut(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sem := make(chan struct{}, max(limit, 1))
-	var (
-		wg    gosync.WaitGroup
-		once  gosync.Once
-		first error
-	)
-	for i := 0; i < n; i++ {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(ctx, i); err != nil {
-				once.Do(func() { first = err; cancel(err) })
-			}
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
 }

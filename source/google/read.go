@@ -11,7 +11,7 @@ import (
 	admin "google.golang.org/api/admin/directory/v1"
 
 	"github.com/provsync/provsync/source"
-	"github.com/provsync/provsync/source/internal/parallel"
+	"github.com/provsync/provsync/source/parallel"
 )
 
 // Field masks. Each keeps nextPageToken: without it a partial response

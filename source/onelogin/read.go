@@ -19,7 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/source"
-	"github.com/provsync/provsync/source/internal/parallel"
+	"github.com/provsync/provsync/source/parallel"
 )
 
 // Attribute names the source sets on users, besides custom attributes,

@@ -1,5 +1,6 @@
-// Package parallel runs a source adapter's independent requests with
-// bounded concurrency, stopping them all at the first failure.
+// Package parallel runs independent requests with bounded concurrency,
+// stopping them all at the first failure: a source adapter's reads, and
+// the engine's reads of the target by id. Standard library only.
 package parallel
 
 import (
