@@ -121,17 +121,6 @@ func TestConcurrentSyncsApprovalsAndRejections(t *testing.T) {
 	if st.Writes() != len(approve) {
 		t.Errorf("the server received %d writes, want %d: one deactivation per approval", st.Writes(), len(approve))
 	}
-	left, err := eng.Approvals(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) != len(reject) {
-		t.Fatalf("%d approvals left, want the %d rejected ones", len(left), len(reject))
-	}
-	for _, a := range left {
-		if a.Status != sync.ApprovalRejected {
-			t.Errorf("approval %s is %s, want rejected (a decision was lost)", a.ID, a.Status)
-		}
-	}
+	e.mustHoldRejected(eng, len(reject))
 	e.mustBeEmpty(eng)
 }

@@ -159,15 +159,7 @@ func TestLandedButUnrecordedCreatesStayOwned(t *testing.T) {
 	}
 	e.mustBeEmpty(eng)
 
-	snap, err := e.state.Load(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := e.client.ListUsers(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := auditTarget(users, snap)
+	a, snap := e.auditState()
 	t.Logf("%d creates lost their answer; then %+v", len(lossy.lost), a)
 	if a.Duplicates != 0 || a.Unowned != 0 || a.Adopted != 0 {
 		t.Errorf("duplicates %d, unowned %d, adopted %d; want 0 each", a.Duplicates, a.Unowned, a.Adopted)
@@ -268,4 +260,37 @@ func (e *env) holdLeavers(eng *sync.Engine, n int) []sync.Approval {
 		e.t.Fatalf("held %d changes (%v), want %d", len(held), err, len(gone))
 	}
 	return held
+}
+
+// auditState reads the engine's state and the target's users, and audits
+// them; the snapshot is returned for the checks that need it.
+func (e *env) auditState() (audit, *sync.Snapshot) {
+	e.t.Helper()
+	snap, err := e.state.Load(ctx(e.t))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	users, err := e.client.ListUsers(ctx(e.t))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return auditTarget(users, snap), snap
+}
+
+// mustHoldRejected checks that the only approvals left are the n rejected
+// ones: no decision was lost.
+func (e *env) mustHoldRejected(eng *sync.Engine, n int) {
+	e.t.Helper()
+	left, err := eng.Approvals(ctx(e.t))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(left) != n {
+		e.t.Fatalf("%d approvals left, want the %d rejected ones", len(left), n)
+	}
+	for _, a := range left {
+		if a.Status != sync.ApprovalRejected {
+			e.t.Errorf("approval %s is %s, want rejected (a decision was lost)", a.ID, a.Status)
+		}
+	}
 }

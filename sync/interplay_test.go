@@ -68,15 +68,7 @@ func TestIntentsOutliveALyingListing(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			snap, err = e.state.Load(ctx(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			users, err := e.client.ListUsers(ctx(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := auditTarget(users, snap)
+			a, _ := e.auditState()
 			if a.Unowned != 0 || a.Duplicates != 0 {
 				t.Errorf("after the lie: %+v; want no unowned users and no duplicates", a)
 			}
@@ -251,15 +243,7 @@ func TestCrashThenNameCollision(t *testing.T) {
 	if _, err := eng.Apply(ctx(t), p); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := e.state.Load(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := e.client.ListUsers(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	au := auditTarget(users, snap)
+	au, snap := e.auditState()
 	if au.Unowned != 0 || au.Duplicates != 0 || au.Adopted != 0 || au.Users != created+1 {
 		t.Fatalf("after the collision run: %+v; want %d users (%d created before, 1 new), all owned, created, none duplicated", au, created+1, created)
 	}
@@ -334,18 +318,7 @@ func TestConcurrentSyncsAndDecisionsOnAFileState(t *testing.T) {
 	e.state = sync.NewFileState(path)
 	defer e.state.(*sync.FileState).Close()
 	eng = e.engine(sync.WithPolicy(pol), sync.WithTargetName("acme"))
-	left, err := eng.Approvals(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) != len(reject) {
-		t.Fatalf("%d approvals left, want the %d rejected ones", len(left), len(reject))
-	}
-	for _, a := range left {
-		if a.Status != sync.ApprovalRejected {
-			t.Errorf("approval %s is %s, want rejected", a.ID, a.Status)
-		}
-	}
+	e.mustHoldRejected(eng, len(reject))
 	e.mustBeEmpty(eng)
 }
 
