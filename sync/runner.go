@@ -321,7 +321,8 @@ type Runner struct {
 	mu        gosync.Mutex // guards what follows
 	status    RunnerStatus
 	seq       int
-	tag       string // this Runner's random part of its cycle ids
+	scheduled time.Time // the next cycle, set by record; only Run's goroutine uses it
+	tag       string    // this Runner's random part of its cycle ids
 	failures  int
 	anchor    time.Time // a scheduled tick; zero after a failure
 	lastFull  time.Time
@@ -496,7 +497,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if rep.Outcome == CycleCancelled {
 			return nil
 		}
-		next, why = r.schedule(rep), TriggerSchedule
+		next, why = r.scheduled, TriggerSchedule
 	}
 	return nil
 }
@@ -732,6 +733,11 @@ func (r *Runner) record(ctx context.Context, rep *CycleReport, cr cycleResult) {
 	}
 	r.updateEscrow(rep, cr, note)
 	r.mu.Unlock()
+	// The next cycle is scheduled before anyone hears of this one, so a
+	// Status read by an observer or a notifier already shows it.
+	if rep.Outcome != CycleCancelled {
+		r.scheduled = r.schedule(*rep)
+	}
 	r.metrics.cycle(rep, cr)
 	for _, n := range notes {
 		r.notify(ctx, n)
