@@ -106,3 +106,17 @@ func (c *Changes) Empty() bool {
 	return !c.Full && len(c.Users) == 0 && len(c.Groups) == 0 &&
 		len(c.RemovedUsers) == 0 && len(c.RemovedGroups) == 0
 }
+
+// Merged is an optional capability of a Source that merges the
+// directories of several sources into one. The ids of its users and
+// groups are unique across the sources it merges, and OwnerOf names the
+// source that owns each of them, so that the engine records, per link,
+// which source owns the target object.
+type Merged interface {
+	Source
+
+	// OwnerOf returns the name of the source that owns the user or group
+	// with this id in the merged directory, or "" for an id the merged
+	// directory does not hold.
+	OwnerOf(id string) string
+}
