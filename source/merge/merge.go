@@ -1,0 +1,321 @@
+// Package merge is a source that merges the directories of several
+// sources into one, for one engine that feeds a tenant from more than one
+// identity provider: employees from Entra and contractors from Google, or
+// two Entra tenants after a merger.
+//
+// The sources are given in precedence order, each under a name. The
+// merged directory follows these rules:
+//
+//   - Ids are unique across sources: a source's object id becomes
+//     "<name>/<id>" (see ID), and OwnerOf names the source that owns an
+//     id. The engine stores ids as SCIM externalId, so the target itself
+//     tells which source owns each object.
+//   - One person coming from several sources appears once. Users are the
+//     same person when their user names are equal ignoring case, or else
+//     when a user name or match attribute value of one (WithMatch; by
+//     default the primary e-mail address) equals one of the other's,
+//     ignoring case. Two users of one source are never one person. The highest-precedence
+//     source that holds the person owns them: the merged user carries that
+//     source's id and attributes, and the other sources only add group
+//     memberships (their groups list the owner's merged id). A source that
+//     reports the person deleted yields to the next source that holds them
+//     not deleted.
+//   - When the owning source drops the person, the next source in
+//     precedence owns them, and the merged id changes to that source's.
+//   - Groups of the same name from several sources are, by GroupMode:
+//     both emitted under their name (GroupsSeparate, the default, which
+//     the engine reports as a plan problem naming both and for which it
+//     writes nothing), renamed per source (GroupsNamespace, see
+//     WithGroupFormat), or merged into one (GroupsMerge: the
+//     highest-precedence source's group, whose members are the union of
+//     every source's members).
+//
+// A read reads every source; if any fails, the whole read fails, so that
+// the engine never mistakes one source's outage for its users leaving.
+package merge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	gosync "sync"
+
+	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/parallel"
+)
+
+// Member is one source of a merged directory.
+type Member struct {
+	// Name names the source in merged ids ("<name>/<id>"), in OwnerOf, in
+	// errors and in namespaced group names; see CheckName.
+	Name string
+	// Source is the source read.
+	Source source.Source
+}
+
+// GroupMode is what happens to groups of the same name (ignoring case)
+// from several sources.
+type GroupMode string
+
+// Group modes.
+const (
+	// GroupsSeparate emits every group under its own name: groups of the
+	// same name from several sources reach the engine as two groups of
+	// one name, which it reports as a plan problem and leaves alone, never
+	// letting one source take over the other's group. It is the default.
+	GroupsSeparate GroupMode = "separate"
+	// GroupsNamespace renames every group of every source with the group
+	// format (WithGroupFormat), so that names never collide and a name
+	// never changes when another source adds a group.
+	GroupsNamespace GroupMode = "namespace"
+	// GroupsMerge makes the groups of one name from several sources one
+	// group: the highest-precedence source's, with its attributes, whose
+	// members are the union of every source's members. A name that one
+	// source holds twice is not merged (the engine reports it).
+	GroupsMerge GroupMode = "merge"
+)
+
+// ParseGroupMode reads "separate", "namespace" or "merge"; "" is the
+// default, GroupsSeparate. Anything else is an error matching
+// source.ErrInvalid.
+func ParseGroupMode(s string) (GroupMode, error) {
+	switch GroupMode(s) {
+	case "", GroupsSeparate:
+		return GroupsSeparate, nil
+	case GroupsNamespace, GroupsMerge:
+		return GroupMode(s), nil
+	}
+	return "", fmt.Errorf("%w: group mode %q: want %s, %s or %s", source.ErrInvalid, s, GroupsSeparate, GroupsNamespace, GroupsMerge)
+}
+
+// DefaultGroupFormat is the name of a namespaced group: the source's
+// group name, then the member's name in parentheses.
+const DefaultGroupFormat = "{name} ({source})"
+
+// CheckGroupFormat checks a namespaced group name format: it holds
+// "{name}" (the group's name at its source) and "{source}" (the member's
+// name), so that two sources' names stay apart. A bad format is an error
+// matching source.ErrInvalid.
+func CheckGroupFormat(format string) error {
+	if !strings.Contains(format, "{name}") || !strings.Contains(format, "{source}") {
+		return fmt.Errorf("%w: group format %q: it must hold {name} and {source}", source.ErrInvalid, format)
+	}
+	return nil
+}
+
+// MaxMembers is the largest number of sources one merged source reads.
+const MaxMembers = 64
+
+// CheckName checks a member's name: 1 to 64 ASCII letters, digits, '.',
+// '_' or '-', starting with a letter or digit (it is the prefix of merged
+// ids and may appear in group names). A bad name is an error matching
+// source.ErrInvalid.
+func CheckName(name string) error {
+	bad := name == "" || len(name) > 64
+	for i, r := range name {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || r != '.' && r != '_' && r != '-') {
+			bad = true
+		}
+	}
+	if bad {
+		return fmt.Errorf("%w: source name %q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", source.ErrInvalid, name)
+	}
+	return nil
+}
+
+// ID returns the merged id of the object with id at the member called
+// name: "<name>/<id>".
+func ID(name, id string) string { return name + "/" + id }
+
+// Split splits a merged id into the member's name and the object's id at
+// that source; ok is false for an id that is not a merged one.
+func Split(merged string) (name, id string, ok bool) {
+	name, id, ok = strings.Cut(merged, "/")
+	if !ok || CheckName(name) != nil || id == "" {
+		return "", "", false
+	}
+	return name, id, true
+}
+
+// Option configures a Source.
+type Option func(*options)
+
+type options struct {
+	name   string
+	groups GroupMode
+	format string
+	match  []string
+	log    *zap.Logger
+}
+
+// WithName sets the name the source reports for logs and plans; the
+// default is "merge:" and the members' names joined with "+".
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithGroups sets what happens to groups of the same name from several
+// sources; the default is GroupsSeparate.
+func WithGroups(mode GroupMode) Option { return func(o *options) { o.groups = mode } }
+
+// WithGroupFormat sets the name of namespaced groups (GroupsNamespace),
+// with "{name}" for the group's name at its source and "{source}" for the
+// member's name: "{source}: {name}" prefixes, "{name} ({source})" (the
+// default) suffixes.
+func WithGroupFormat(format string) Option { return func(o *options) { o.format = format } }
+
+// WithMatch sets the user attributes, besides the user name, that make
+// users of different sources the same person: a value equal, ignoring
+// case, to one of the other user's values or user name matches. Names
+// resolve as source.User.Attr does: "email" (the primary address, the
+// default), "emails" (every address), "employeeId", ... User names are
+// compared first, alone: two sources' users of one user name are always
+// one person.
+func WithMatch(attrs ...string) Option { return func(o *options) { o.match = attrs } }
+
+// WithLogger sets the logger; zap.NewNop() by default. It logs ids and
+// counts, never names or addresses.
+func WithLogger(log *zap.Logger) Option { return func(o *options) { o.log = log } }
+
+// Source merges the directories of several sources. It is safe for
+// concurrent use.
+type Source struct {
+	members []Member
+	opts    options
+
+	mu    gosync.Mutex
+	owned map[string]string // merged id → member name, of the last read
+}
+
+var (
+	_ source.Source         = (*Source)(nil)
+	_ source.Merged         = (*Source)(nil)
+	_ source.RequestCounter = (*Source)(nil)
+)
+
+// New returns a source that merges members, in precedence order: the
+// first owns a person it shares with the others. Names must pass
+// CheckName and be unique ignoring case; there is at least one member and
+// at most MaxMembers. Errors match source.ErrInvalid.
+func New(members []Member, opts ...Option) (*Source, error) {
+	o := options{groups: GroupsSeparate, format: DefaultGroupFormat, match: []string{"email"}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var errs []error
+	if len(members) == 0 || len(members) > MaxMembers {
+		errs = append(errs, fmt.Errorf("%w: %d sources: want 1 to %d", source.ErrInvalid, len(members), MaxMembers))
+	}
+	seen := make(map[string]int, len(members))
+	names := make([]string, len(members))
+	for i, m := range members {
+		names[i] = m.Name
+		if err := CheckName(m.Name); err != nil {
+			errs = append(errs, fmt.Errorf("sources[%d]: %w", i, err))
+		} else if j, dup := seen[strings.ToLower(m.Name)]; dup {
+			errs = append(errs, fmt.Errorf("%w: sources[%d]: name %q: sources[%d] has it too", source.ErrInvalid, i, m.Name, j))
+		} else {
+			seen[strings.ToLower(m.Name)] = i
+		}
+		if m.Source == nil {
+			errs = append(errs, fmt.Errorf("%w: sources[%d] (%s): no source", source.ErrInvalid, i, m.Name))
+		}
+	}
+	if _, err := ParseGroupMode(string(o.groups)); err != nil {
+		errs = append(errs, err)
+	}
+	if o.groups == GroupsNamespace {
+		if err := CheckGroupFormat(o.format); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i, a := range o.match {
+		if strings.TrimSpace(a) == "" {
+			errs = append(errs, fmt.Errorf("%w: match[%d]: empty attribute name", source.ErrInvalid, i))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	if o.name == "" {
+		o.name = "merge:" + strings.Join(names, "+")
+	}
+	if o.log == nil {
+		o.log = zap.NewNop()
+	}
+	return &Source{members: append([]Member(nil), members...), opts: o}, nil
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.opts.name }
+
+// Members returns the members' names, in precedence order.
+func (s *Source) Members() []string {
+	names := make([]string, len(s.members))
+	for i, m := range s.members {
+		names[i] = m.Name
+	}
+	return names
+}
+
+// OwnerOf returns the name of the member that owns the user or group with
+// this merged id in the last directory Read returned, "" for an id it did
+// not hold.
+func (s *Source) OwnerOf(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owned[id]
+}
+
+// RequestCount sums the request counts of the members that count theirs.
+func (s *Source) RequestCount() int64 {
+	var n int64
+	for _, m := range s.members {
+		if c, ok := m.Source.(source.RequestCounter); ok {
+			n += c.RequestCount()
+		}
+	}
+	return n
+}
+
+// Read reads every member, at once, and merges their directories. If any
+// member fails, returns no directory or returns an invalid one, Read
+// fails naming it, with the member's error wrapped (it matches the
+// member's source.ErrUnavailable, ErrIncomplete or ErrInvalid, or the
+// context's error).
+func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	dirs := make([]*source.Directory, len(s.members))
+	err := parallel.Run(ctx, len(s.members), len(s.members), func(ctx context.Context, i int) error {
+		m := s.members[i]
+		dir, err := m.Source.Read(ctx)
+		switch {
+		case err != nil:
+			return fmt.Errorf("source %q: %w", m.Name, err)
+		case dir == nil:
+			return fmt.Errorf("source %q: %w: returned no directory", m.Name, source.ErrIncomplete)
+		}
+		if err := dir.Validate(); err != nil {
+			return fmt.Errorf("source %q: %w", m.Name, err)
+		}
+		dirs[i] = dir
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out, owned := s.merge(dirs)
+	if err := out.Validate(); err != nil {
+		return nil, fmt.Errorf("merged directory: %w", err)
+	}
+	s.mu.Lock()
+	s.owned = owned
+	s.mu.Unlock()
+	s.opts.log.Info("sources merged", zap.Strings("sources", s.Members()),
+		zap.Int("users", len(out.Users)), zap.Int("groups", len(out.Groups)))
+	return out, nil
+}
