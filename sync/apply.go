@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -277,7 +278,7 @@ func (a *applier) intend(idx []int) {
 	var recs []Record
 	for _, i := range idx {
 		c := &a.plan.Changes[i]
-		in := Intent{Kind: c.Object.Kind, SourceID: c.Object.SourceID, Since: a.e.now()}
+		in := Intent{Kind: c.Object.Kind, SourceID: c.Object.SourceID, Since: a.e.now(), Source: cmp.Or(c.Owner, a.e.owner)}
 		switch {
 		case c.Action == ActionCreateUser && c.User != nil:
 			in.Key, in.ExternalID = c.User.UserName, c.User.ExternalID
@@ -306,7 +307,7 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 	defer a.mu.Unlock()
 	p := a.plan
 	if len(a.records) == 0 && (p.read == nil || !withCursors) && len(p.Held) == 0 && len(p.clocks) == 0 &&
-		len(a.snap.Approvals) == 0 && !escrowChanged(a.snap, p, res) && a.snap.Version == stateVersion && (a.e.targetName == "" || a.snap.Target == a.e.targetName) {
+		len(a.snap.Approvals) == 0 && !escrowChanged(a.snap, p, res) && a.snap.Version == stateVersion && !a.snap.migrated && (a.e.targetName == "" || a.snap.Target == a.e.targetName) {
 		return nil
 	}
 	snap := a.snap
@@ -432,8 +433,10 @@ func (a *applier) markDeactivation(c *Change) []Record {
 	return []Record{{Op: OpLink, Kind: KindUser, SourceID: c.Object.SourceID, Link: &l}}
 }
 
-// link records that the engine owns targetID for sourceID.
-func (a *applier) link(kind Kind, sourceID, targetID string, origin Origin) {
+// link records that the engine owns targetID for the object c changes,
+// on behalf of the change's owner (the engine's, if it names none).
+func (a *applier) link(c *Change, targetID string, origin Origin) {
+	kind, sourceID, owner := c.Object.Kind, c.Object.SourceID, cmp.Or(c.Owner, a.e.owner)
 	a.mu.Lock()
 	links := a.snap.Users
 	if kind == KindGroup {
@@ -441,11 +444,11 @@ func (a *applier) link(kind Kind, sourceID, targetID string, origin Origin) {
 	}
 	l, ok := links[sourceID]
 	a.mu.Unlock()
-	if ok && l.TargetID == targetID {
+	if ok && l.TargetID == targetID && l.Source == owner {
 		return
 	}
 	a.store(Record{Op: OpLink, Kind: kind, SourceID: sourceID,
-		Link: &Link{TargetID: targetID, Origin: origin, Since: a.e.now()}})
+		Link: &Link{TargetID: targetID, Origin: origin, Since: a.e.now(), Source: owner}})
 }
 
 // unlink records that the engine no longer owns sourceID's object.
@@ -486,7 +489,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if err != nil {
 			return fail(err)
 		}
-		a.link(KindUser, obj.SourceID, u.ID, OriginCreated)
+		a.link(c, u.ID, OriginCreated)
 		return Outcome{TargetID: u.ID}
 
 	case ActionUpdateUser, ActionDeactivateUser:
@@ -496,7 +499,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 			}
 		}
 		if c.Adopt {
-			a.link(KindUser, obj.SourceID, obj.TargetID, OriginAdopted)
+			a.link(c, obj.TargetID, OriginAdopted)
 		}
 		return Outcome{TargetID: obj.TargetID}
 
@@ -527,7 +530,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if err != nil {
 			return fail(err)
 		}
-		a.link(KindGroup, obj.SourceID, created.ID, origin)
+		a.link(c, created.ID, origin)
 		if len(inline) < len(ids) {
 			if err := t.AddMembers(ctx, created.ID, ids); err != nil {
 				return Outcome{TargetID: created.ID, err: fmt.Errorf("%s %s: group created, members not added: %w", c.Action, obj, err)}
@@ -546,7 +549,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 			}
 		}
 		if c.Adopt {
-			a.link(KindGroup, obj.SourceID, obj.TargetID, OriginAdopted)
+			a.link(c, obj.TargetID, OriginAdopted)
 		}
 		return Outcome{TargetID: obj.TargetID}
 
@@ -672,7 +675,7 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 			return fail(err)
 		}
 	}
-	a.link(KindUser, obj.SourceID, o.ID, OriginAdopted)
+	a.link(c, o.ID, OriginAdopted)
 	return Outcome{TargetID: o.ID, Note: "existed already; adopted"}
 }
 

@@ -23,6 +23,17 @@ type planInput struct {
 	complete   bool
 	incomplete []string // reasons the source read was incomplete
 	now        time.Time
+	// ownerOf names the source owning a source object in a merged
+	// directory, "" for the engine's owner; nil for none.
+	ownerOf func(id string) string
+}
+
+// owner names the owner of source object id for Change.Owner.
+func (in *planInput) owner(id string) string {
+	if in.ownerOf == nil {
+		return ""
+	}
+	return in.ownerOf(id)
 }
 
 // userPlan is the per-desired-user outcome the group pass needs.
@@ -157,7 +168,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 				u.Active, reason = scim.Bool(false), "new at source, suspended there: created inactive"
 			}
 			up.create = true
-			p.Changes = append(p.Changes, Change{Action: ActionCreateUser, Object: ref, Reason: reason, User: &u})
+			p.Changes = append(p.Changes, Change{Action: ActionCreateUser, Object: ref, Reason: reason, User: &u, Owner: in.owner(du.SourceID)})
 			continue
 		}
 		o := &obs[j]
@@ -241,7 +252,11 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		if action == ActionUpdateUser && du.Event == mapping.EventNone && slices.ContainsFunc(attrs, func(a AttrChange) bool { return a.Path == scim.PathActive }) {
 			reason = "reactivated at source"
 		}
-		p.Changes = append(p.Changes, Change{Action: action, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs})
+		c := Change{Action: action, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs}
+		if adopt {
+			c.Owner = in.owner(du.SourceID)
+		}
+		p.Changes = append(p.Changes, c)
 	}
 
 	// Owned target users no source user matched have left scope.
@@ -485,7 +500,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		if j < 0 {
 			g := dg.Group
 			g.ID, g.Members = "", nil
-			p.Changes = append(p.Changes, Change{Action: ActionCreateGroup, Object: ref, Reason: withNote("new at source", dg.MembersNote),
+			p.Changes = append(p.Changes, Change{Action: ActionCreateGroup, Object: ref, Reason: withNote("new at source", dg.MembersNote), Owner: in.owner(dg.SourceID),
 				Group: &g, Members: members})
 			continue
 		}
@@ -516,7 +531,11 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			if len(attrs) == 0 {
 				reason = "adopt existing group"
 			}
-			p.Changes = append(p.Changes, Change{Action: ActionUpdateGroup, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs})
+			c := Change{Action: ActionUpdateGroup, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs}
+			if adopt {
+				c.Owner = in.owner(dg.SourceID)
+			}
+			p.Changes = append(p.Changes, c)
 			changed = true
 		}
 		have := make(map[string]bool, len(o.Members))

@@ -12,6 +12,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,8 @@ type Engine struct {
 	concurrency   int
 	inlineMembers int
 	targetName    string
+	owner         string // the engine's owner name (WithOwner, or the source's Name)
+	named         bool   // WithOwner was given
 	incremental   bool
 	partial       bool
 	now           func() time.Time
@@ -103,6 +106,13 @@ func WithPartialSource() Option { return func(e *Engine) { e.partial = true } }
 // WithTargetName names the target in plans, e.g. the tenant's host.
 func WithTargetName(name string) Option { return func(e *Engine) { e.targetName = name } }
 
+// WithOwner names the engine's owner: the source that owns the objects the
+// engine creates or adopts, recorded in each link (Link.Source). Default:
+// the source's Name. Naming the owner declares that the tenant may be fed
+// by other engines too; see the README's "Several sources, one tenant".
+// The name must not be empty or hold control characters.
+func WithOwner(name string) Option { return func(e *Engine) { e.owner, e.named = name, true } }
+
 // WithClock replaces the engine's clock (time.Now), which stamps plans,
 // links and approvals and measures policy delays.
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
@@ -127,6 +137,11 @@ func New(src source.Source, tgt target.Target, opts ...Option) (*Engine, error) 
 	}
 	for _, o := range opts {
 		o(e)
+	}
+	if !e.named {
+		e.owner = src.Name()
+	} else if err := validOwner(e.owner); err != nil {
+		return nil, err
 	}
 	if e.concurrency < 1 {
 		return nil, fmt.Errorf("sync: concurrency must be at least 1, not %d", e.concurrency)
@@ -165,6 +180,7 @@ func (e *Engine) load(ctx context.Context) (*Snapshot, error) {
 	if snap.Target != "" && e.targetName != "" && snap.Target != e.targetName {
 		return nil, fmt.Errorf("%w: it holds the links of target %q, and this engine syncs %q", ErrStateCorrupt, snap.Target, e.targetName)
 	}
+	e.claimLegacy(snap)
 	return snap, nil
 }
 
@@ -188,9 +204,14 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	reclaimed := reclaim(snap, users, groups)
+	reclaimed := reclaim(snap, users, groups, e.owner)
 	if len(reclaimed) > 0 {
 		e.log.Info("objects an interrupted run created are recognised as created", zap.Int("intents", len(reclaimed)))
+	}
+	var ownerOf func(string) string
+	if m, ok := e.source.(source.Merged); ok {
+		ownerOf = m.OwnerOf
+		reclaimed = append(reclaimed, relabel(snap, ownerOf)...)
 	}
 	var desired *mapping.Desired
 	if em, ok := e.mapper.(mapping.EntitlementMapper); ok {
@@ -208,7 +229,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	p, err := computePlan(planInput{
 		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
-		complete: !e.partial, now: e.now(),
+		complete: !e.partial, now: e.now(), ownerOf: ownerOf,
 	})
 	if err != nil {
 		return nil, err
@@ -338,7 +359,7 @@ func (e *Engine) Run(ctx context.Context, dryRun bool, opts ...ApplyOption) (*Pl
 // source id as its externalId is no one else's. It changes snap and
 // returns the records that make the same changes, which Apply stores. Two
 // candidates for one intent leave it pending.
-func reclaim(snap *Snapshot, users []scim.User, groups []scim.Group) []Record {
+func reclaim(snap *Snapshot, users []scim.User, groups []scim.Group, owner string) []Record {
 	if len(snap.Intents) == 0 {
 		return nil
 	}
@@ -371,7 +392,7 @@ func reclaim(snap *Snapshot, users []scim.User, groups []scim.Group) []Record {
 				continue
 			}
 		case 1:
-			r.Op, r.Link = OpLink, &Link{TargetID: found, Origin: OriginCreated, Since: in.Since}
+			r.Op, r.Link = OpLink, &Link{TargetID: found, Origin: OriginCreated, Since: in.Since, Source: cmp.Or(in.Source, owner)}
 		default:
 			continue
 		}

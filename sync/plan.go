@@ -93,6 +93,10 @@ type Change struct {
 	// Adopt is set when the change also takes over an existing target
 	// object the engine did not own yet.
 	Adopt bool `json:"adopt,omitempty"`
+	// Owner names the source that owns the object a create or adoption
+	// links (Link.Source), when the engine's source is a source.Merged;
+	// empty means the engine's owner.
+	Owner string `json:"owner,omitempty"`
 	// User is the user to create (create-user).
 	User *scim.User `json:"user,omitempty"`
 	// Group is the group to create (create-group).

@@ -43,6 +43,11 @@ type Link struct {
 	TargetID string `json:"targetId"`
 	// Origin says whether the engine created or adopted it.
 	Origin Origin `json:"origin"`
+	// Source names the source that owns the object: the engine's owner
+	// name (WithOwner; by default the source's Name), or, for a
+	// source.Merged, the source its OwnerOf names. A link stored before
+	// links named their source belongs to the engine that loads it.
+	Source string `json:"source,omitempty"`
 	// Since is when the link was made.
 	Since time.Time `json:"since"`
 	// DeactivatedAt is when the engine deactivated the user (or first saw
@@ -65,6 +70,8 @@ type Intent struct {
 	Key string `json:"key"`
 	// ExternalID is the externalId sent, if any.
 	ExternalID string `json:"externalId,omitempty"`
+	// Source names the source that will own the object (Link.Source).
+	Source string `json:"source,omitempty"`
 	// Since is when the create was decided.
 	Since time.Time `json:"since"`
 }
@@ -102,6 +109,10 @@ type Snapshot struct {
 	// It is saved with the snapshot, not journaled: a crash loses the
 	// failures counted by the cycle it interrupts.
 	Escrow map[string]EscrowEntry `json:"escrow,omitempty"`
+
+	// migrated: loading changed the snapshot (links stored before links
+	// named their source), so the next apply saves it.
+	migrated bool
 }
 
 // NewSnapshot returns an empty snapshot.

@@ -266,13 +266,13 @@ func cloneMap[V any](m map[string]V) map[string]V {
 }
 
 func loadLinks(ctx context.Context, tx pgx.Tx, target string, snap *sync.Snapshot) error {
-	rows, _ := tx.Query(ctx, `SELECT kind, source_id, target_id, origin, since, deactivated_at
+	rows, _ := tx.Query(ctx, `SELECT kind, source_id, target_id, origin, since, deactivated_at, source
 FROM provsync_links WHERE target = $1`, target)
-	var kind, src, tid, origin string
+	var kind, src, tid, origin, owner string
 	var since time.Time
 	var deact *time.Time
-	_, err := pgx.ForEachRow(rows, []any{&kind, &src, &tid, &origin, &since, &deact}, func() error {
-		l := sync.Link{TargetID: tid, Origin: sync.Origin(origin), Since: since}
+	_, err := pgx.ForEachRow(rows, []any{&kind, &src, &tid, &origin, &since, &deact, &owner}, func() error {
+		l := sync.Link{TargetID: tid, Origin: sync.Origin(origin), Since: since, Source: owner}
 		if deact != nil {
 			l.DeactivatedAt = *deact
 		}
@@ -290,11 +290,11 @@ FROM provsync_links WHERE target = $1`, target)
 }
 
 func loadIntents(ctx context.Context, tx pgx.Tx, target string, snap *sync.Snapshot) error {
-	rows, _ := tx.Query(ctx, `SELECT kind, source_id, key, external_id, since
+	rows, _ := tx.Query(ctx, `SELECT kind, source_id, key, external_id, since, source
 FROM provsync_intents WHERE target = $1`, target)
 	var in sync.Intent
 	var kind string
-	_, err := pgx.ForEachRow(rows, []any{&kind, &in.SourceID, &in.Key, &in.ExternalID, &in.Since}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&kind, &in.SourceID, &in.Key, &in.ExternalID, &in.Since, &in.Source}, func() error {
 		in.Kind = sync.Kind(kind)
 		if snap.Intents == nil {
 			snap.Intents = map[string]sync.Intent{}
@@ -311,23 +311,25 @@ func sameTime(a, b time.Time) bool {
 }
 
 func sameLink(a, b sync.Link) bool {
-	return a.TargetID == b.TargetID && a.Origin == b.Origin && sameTime(a.Since, b.Since) && sameTime(a.DeactivatedAt, b.DeactivatedAt)
+	return a.TargetID == b.TargetID && a.Origin == b.Origin && a.Source == b.Source &&
+		sameTime(a.Since, b.Since) && sameTime(a.DeactivatedAt, b.DeactivatedAt)
 }
 
 func sameIntent(a, b sync.Intent) bool {
-	return a.Kind == b.Kind && a.SourceID == b.SourceID && a.Key == b.Key && a.ExternalID == b.ExternalID && sameTime(a.Since, b.Since)
+	return a.Kind == b.Kind && a.SourceID == b.SourceID && a.Key == b.Key && a.ExternalID == b.ExternalID && a.Source == b.Source && sameTime(a.Since, b.Since)
 }
 
 const (
-	upsertLink = `INSERT INTO provsync_links (target, kind, source_id, target_id, origin, since, deactivated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+	upsertLink = `INSERT INTO provsync_links (target, kind, source_id, target_id, origin, since, deactivated_at, source)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (target, kind, source_id) DO UPDATE SET target_id = excluded.target_id,
-	origin = excluded.origin, since = excluded.since, deactivated_at = excluded.deactivated_at`
+	origin = excluded.origin, since = excluded.since, deactivated_at = excluded.deactivated_at,
+	source = excluded.source`
 	deleteLink   = `DELETE FROM provsync_links WHERE target = $1 AND kind = $2 AND source_id = $3`
-	upsertIntent = `INSERT INTO provsync_intents (target, kind, source_id, key, external_id, since)
-VALUES ($1, $2, $3, $4, $5, $6)
+	upsertIntent = `INSERT INTO provsync_intents (target, kind, source_id, key, external_id, since, source)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (target, kind, source_id) DO UPDATE SET key = excluded.key,
-	external_id = excluded.external_id, since = excluded.since`
+	external_id = excluded.external_id, since = excluded.since, source = excluded.source`
 	deleteIntent = `DELETE FROM provsync_intents WHERE target = $1 AND kind = $2 AND source_id = $3`
 )
 
@@ -339,11 +341,11 @@ func nullTime(t time.Time) *time.Time {
 }
 
 func (s *State) queueLink(b *pgx.Batch, kind sync.Kind, src string, l sync.Link) {
-	b.Queue(upsertLink, s.target, string(kind), src, l.TargetID, string(l.Origin), l.Since, nullTime(l.DeactivatedAt))
+	b.Queue(upsertLink, s.target, string(kind), src, l.TargetID, string(l.Origin), l.Since, nullTime(l.DeactivatedAt), l.Source)
 }
 
 func (s *State) queueIntent(b *pgx.Batch, in sync.Intent) {
-	b.Queue(upsertIntent, s.target, string(in.Kind), in.SourceID, in.Key, in.ExternalID, in.Since)
+	b.Queue(upsertIntent, s.target, string(in.Kind), in.SourceID, in.Key, in.ExternalID, in.Since, in.Source)
 }
 
 // Save stores snap in one transaction if snap.Serial is the stored serial
@@ -452,11 +454,11 @@ func (s *State) copyLinks(ctx context.Context, tx pgx.Tx, snap *sync.Snapshot) e
 	rows := make([][]any, 0, len(snap.Users)+len(snap.Groups))
 	for kind, links := range map[sync.Kind]map[string]sync.Link{sync.KindUser: snap.Users, sync.KindGroup: snap.Groups} {
 		for src, l := range links {
-			rows = append(rows, []any{s.target, string(kind), src, l.TargetID, string(l.Origin), l.Since, nullTime(l.DeactivatedAt)})
+			rows = append(rows, []any{s.target, string(kind), src, l.TargetID, string(l.Origin), l.Since, nullTime(l.DeactivatedAt), l.Source})
 		}
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"provsync_links"},
-		[]string{"target", "kind", "source_id", "target_id", "origin", "since", "deactivated_at"}, pgx.CopyFromRows(rows))
+		[]string{"target", "kind", "source_id", "target_id", "origin", "since", "deactivated_at", "source"}, pgx.CopyFromRows(rows))
 	return err
 }
 

@@ -124,7 +124,9 @@ func parts(t *testing.T, st sync.State) {
 	}
 	at := time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
 	s.Serial++
-	s.Users["u"] = sync.Link{TargetID: "tu", Origin: sync.OriginCreated, Since: at, DeactivatedAt: at.Add(time.Hour)}
+	s.Users["u"] = sync.Link{TargetID: "tu", Origin: sync.OriginCreated, Since: at, DeactivatedAt: at.Add(time.Hour), Source: "entra"}
+	s.Groups["g"] = sync.Link{TargetID: "tg", Origin: sync.OriginAdopted, Since: at, Source: "google:example.com"}
+	s.Intents = map[string]sync.Intent{"user:v": {Kind: sync.KindUser, SourceID: "v", Key: "v@x", Since: at, Source: "entra"}}
 	s.Cursors["google"] = "cursor-1"
 	s.Directories = map[string]*sync.CachedDirectory{"entra": {Dir: &source.Directory{
 		Users:  []source.User{{ID: "u", UserName: "u@example.com", State: source.StateActive}},
@@ -140,8 +142,14 @@ func parts(t *testing.T, st sync.State) {
 		t.Fatal(err)
 	}
 	u := got.Users["u"]
-	if !u.Since.Equal(at) || !u.DeactivatedAt.Equal(at.Add(time.Hour)) || got.Cursors["google"] != "cursor-1" {
+	if !u.Since.Equal(at) || !u.DeactivatedAt.Equal(at.Add(time.Hour)) || u.Source != "entra" || got.Cursors["google"] != "cursor-1" {
 		t.Errorf("link and cursor read back as %+v, %v", u, got.Cursors)
+	}
+	if g := got.Groups["g"]; g.Source != "google:example.com" || g.Origin != sync.OriginAdopted {
+		t.Errorf("group link read back as %+v", g)
+	}
+	if in := got.Intents["user:v"]; in.Source != "entra" || in.Key != "v@x" {
+		t.Errorf("intent read back as %+v", in)
 	}
 	if d := got.Directories["entra"]; d == nil || len(d.Dir.Users) != 1 || d.Dir.Users[0].UserName != "u@example.com" ||
 		len(d.Dir.Groups) != 1 || d.Dir.Groups[0].Members[0] != "u" {
@@ -157,10 +165,15 @@ func parts(t *testing.T, st sync.State) {
 	got.Serial++
 	got.Escrow["e1"] = sync.EscrowEntry{Action: sync.ActionCreateUser, Digest: "d", Attempts: 4}
 	got.Approvals = nil
+	// A link whose owner changes (a takeover) is saved too.
+	l := got.Users["u"]
+	l.Source = "google:example.com"
+	got.Users["u"] = l
 	if err := st.Save(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	if got, err = st.Load(ctx); err != nil || got.Escrow["e1"].Attempts != 4 || len(got.Approvals) != 0 || len(got.Directories) != 1 {
+	if got, err = st.Load(ctx); err != nil || got.Escrow["e1"].Attempts != 4 || len(got.Approvals) != 0 || len(got.Directories) != 1 ||
+		got.Users["u"].Source != "google:example.com" {
 		t.Errorf("Load after changing parts = %+v, %v", got, err)
 	}
 }
