@@ -451,6 +451,27 @@ func (a *applier) link(c *Change, targetID string, origin Origin) {
 		Link: &Link{TargetID: targetID, Origin: origin, Since: a.e.now(), Source: owner}})
 }
 
+// relink moves the link of c.TakeoverFrom to the object c changes, in
+// one batch of records: the target object keeps its origin and is owned
+// by the change's owner from now on.
+func (a *applier) relink(c *Change) {
+	kind, owner := c.Object.Kind, cmp.Or(c.Owner, a.e.owner)
+	a.mu.Lock()
+	links := a.snap.Users
+	if kind == KindGroup {
+		links = a.snap.Groups
+	}
+	old, ok := links[c.TakeoverFrom]
+	a.mu.Unlock()
+	l := Link{TargetID: c.Object.TargetID, Origin: OriginAdopted, Since: a.e.now(), Source: owner}
+	var recs []Record
+	if ok && old.TargetID == c.Object.TargetID {
+		l.Origin = old.Origin
+		recs = append(recs, Record{Op: OpUnlink, Kind: kind, SourceID: c.TakeoverFrom})
+	}
+	a.store(append(recs, Record{Op: OpLink, Kind: kind, SourceID: c.Object.SourceID, Link: &l})...)
+}
+
 // unlink records that the engine no longer owns sourceID's object.
 func (a *applier) unlink(kind Kind, sourceID string) {
 	a.store(Record{Op: OpUnlink, Kind: kind, SourceID: sourceID})
@@ -498,7 +519,9 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 				return fail(err)
 			}
 		}
-		if c.Adopt {
+		if c.TakeoverFrom != "" {
+			a.relink(c)
+		} else if c.Adopt {
 			a.link(c, obj.TargetID, OriginAdopted)
 		}
 		return Outcome{TargetID: obj.TargetID}
@@ -548,7 +571,9 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 				return fail(err)
 			}
 		}
-		if c.Adopt {
+		if c.TakeoverFrom != "" {
+			a.relink(c)
+		} else if c.Adopt {
 			a.link(c, obj.TargetID, OriginAdopted)
 		}
 		return Outcome{TargetID: obj.TargetID}

@@ -26,6 +26,9 @@ type planInput struct {
 	// ownerOf names the source owning a source object in a merged
 	// directory, "" for the engine's owner; nil for none.
 	ownerOf func(id string) string
+	// read is the directory the source yielded; nil (in tests) holds
+	// every id, so nothing is taken over.
+	read *sourceIDs
 }
 
 // owner names the owner of source object id for Change.Owner.
@@ -174,7 +177,10 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		o := &obs[j]
 		ref.TargetID = o.ID
 		adopt := false
-		if src, owned := owner[o.ID]; !owned || src != du.SourceID {
+		from := ""
+		if src, owned := owner[o.ID]; owned && src != du.SourceID && in.takesOver(KindUser, src, du.Event, ups) {
+			from = src
+		} else if !owned || src != du.SourceID {
 			if owned {
 				// Handing another source user's account over would give
 				// this user that user's access.
@@ -237,7 +243,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			}
 		}
 		attrs := diffUser(managed, du.CreateOnly, &desired, o)
-		if len(attrs) == 0 && !adopt {
+		if len(attrs) == 0 && !adopt && from == "" {
 			unchanged++
 			continue
 		}
@@ -253,8 +259,11 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			reason = "reactivated at source"
 		}
 		c := Change{Action: action, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs}
-		if adopt {
+		if adopt || from != "" {
 			c.Owner = in.owner(du.SourceID)
+		}
+		if from != "" {
+			c.TakeoverFrom, c.Reason = from, takeoverReason(KindUser, from, reason, len(attrs))
 		}
 		p.Changes = append(p.Changes, c)
 	}
@@ -506,8 +515,10 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		}
 		o := &obs[j]
 		ref.TargetID = o.ID
-		adopt := false
-		if src, owned := owner[o.ID]; !owned || src != dg.SourceID {
+		adopt, from := false, ""
+		if src, owned := owner[o.ID]; owned && src != dg.SourceID && in.takesOver(KindGroup, src, mapping.EventNone, nil) {
+			from = src
+		} else if !owned || src != dg.SourceID {
 			if owned {
 				protected[dg.SourceID] = true
 				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
@@ -526,14 +537,17 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		matched[j] = true
 		attrs := diffGroup(&dg.Group, o)
 		changed := false
-		if len(attrs) > 0 || adopt {
+		if len(attrs) > 0 || adopt || from != "" {
 			reason := "attributes changed"
 			if len(attrs) == 0 {
 				reason = "adopt existing group"
 			}
 			c := Change{Action: ActionUpdateGroup, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs}
-			if adopt {
+			if adopt || from != "" {
 				c.Owner = in.owner(dg.SourceID)
+			}
+			if from != "" {
+				c.TakeoverFrom, c.Reason = from, takeoverReason(KindGroup, from, reason, len(attrs))
 			}
 			p.Changes = append(p.Changes, c)
 			changed = true

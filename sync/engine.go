@@ -229,7 +229,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	p, err := computePlan(planInput{
 		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
-		complete: !e.partial, now: e.now(), ownerOf: ownerOf,
+		complete: !e.partial, now: e.now(), ownerOf: ownerOf, read: &sourceIDs{dir: dir},
 	})
 	if err != nil {
 		return nil, err

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	gosync "sync"
 
+	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/source"
 )
 
@@ -73,4 +75,70 @@ func relabel(snap *Snapshot, ownerOf func(string) string) []Record {
 		_ = snap.Apply(r) // valid by construction
 	}
 	return recs
+}
+
+// sourceIDs tells which ids the source's directory holds this cycle,
+// indexed on first use.
+type sourceIDs struct {
+	dir           *source.Directory
+	once          gosync.Once
+	users, groups map[string]bool
+}
+
+func (s *sourceIDs) has(kind Kind, id string) bool {
+	if s == nil || s.dir == nil {
+		return true
+	}
+	s.once.Do(func() {
+		s.users = make(map[string]bool, len(s.dir.Users))
+		for i := range s.dir.Users {
+			s.users[s.dir.Users[i].ID] = true
+		}
+		s.groups = make(map[string]bool, len(s.dir.Groups))
+		for i := range s.dir.Groups {
+			s.groups[s.dir.Groups[i].ID] = true
+		}
+	})
+	if kind == KindGroup {
+		return s.groups[id]
+	}
+	return s.users[id]
+}
+
+// takesOver decides whether a desired object that matched a target
+// object linked to another source object, from, takes the link over
+// instead of being reported: from must be gone from this cycle's
+// directory altogether (not deleted, suspended or out of scope there, and
+// not desired), the read complete, and the desired user active at the
+// source. That is the case when a merged directory's owning source drops
+// a person the next source in precedence holds (the person's merged id
+// changes), and when a user is deleted at the source and created again
+// under the same userName. Groups are taken over only in a merged
+// directory. The match itself is the ordinary one (the
+// matching properties, an ambiguous one is a problem), so one object is
+// taken over by one desired object at most.
+func (in *planInput) takesOver(kind Kind, from string, event mapping.Event, ups map[string]*userPlan) bool {
+	if !in.complete || event != mapping.EventNone || in.read == nil {
+		return false
+	}
+	if _, desired := ups[from]; desired {
+		return false
+	}
+	if kind == KindGroup {
+		// Group rules make groups no directory holds; only a merged
+		// directory's groups change ids when their owner changes.
+		if in.ownerOf == nil || slices.ContainsFunc(in.desired.Groups, func(g mapping.DesiredGroup) bool { return g.SourceID == from }) {
+			return false
+		}
+	}
+	return !in.read.has(kind, from)
+}
+
+// takeoverReason is the reason of a change that takes a link over.
+func takeoverReason(kind Kind, from, reason string, attrs int) string {
+	r := fmt.Sprintf("taken over from source %s %q, which is gone from the source", kind, from)
+	if attrs > 0 {
+		r += "; " + reason
+	}
+	return r
 }

@@ -25,16 +25,23 @@ func (m *mergedSource) OwnerOf(id string) string { return m.owners[id] }
 // linkSources returns the owner each stored link names, by kind and id.
 func linkSources(t *testing.T, st sync.State) map[string]string {
 	t.Helper()
+	return storedLinks(t, st, func(l sync.Link) string { return l.Source })
+}
+
+// storedLinks returns what field tells of each stored link, by kind and
+// source id.
+func storedLinks(t *testing.T, st sync.State, field func(sync.Link) string) map[string]string {
+	t.Helper()
 	snap, err := st.Load(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]string{}
 	for id, l := range snap.Users {
-		out["user:"+id] = l.Source
+		out["user:"+id] = field(l)
 	}
 	for id, l := range snap.Groups {
-		out["group:"+id] = l.Source
+		out["group:"+id] = field(l)
 	}
 	return out
 }

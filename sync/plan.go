@@ -93,6 +93,10 @@ type Change struct {
 	// Adopt is set when the change also takes over an existing target
 	// object the engine did not own yet.
 	Adopt bool `json:"adopt,omitempty"`
+	// TakeoverFrom names the source object whose link the change moves
+	// to Object.SourceID: that object is gone from the source, and the
+	// target object it owned is now this one's (see takesOver).
+	TakeoverFrom string `json:"takeoverFrom,omitempty"`
 	// Owner names the source that owns the object a create or adoption
 	// links (Link.Source), when the engine's source is a source.Merged;
 	// empty means the engine's owner.
