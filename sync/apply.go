@@ -114,6 +114,9 @@ func WithProgress(fn func(Progress)) ApplyOption { return func(c *applyConfig) {
 // applier carries out one plan.
 type applier struct {
 	e       *Engine
+	t       target.Target // the engine's target, guarded if it does not guard its writes itself
+	leader  Leader        // the state, if it can stop leading
+	leadErr error         // set once the state said it may no longer lead
 	plan    *Plan
 	cfg     applyConfig
 	cancel  context.CancelCauseFunc
@@ -137,7 +140,10 @@ type applier struct {
 // recorded as an intent before it is sent, so after a crash the state
 // lags the target by the writes in flight at most and the objects they
 // created are still recognised as created. If a record cannot be stored,
-// Apply sends nothing more and returns the error.
+// Apply sends nothing more and returns the error. With a State that can
+// stop leading (Leader), each write request goes out only after the
+// state says it still leads; once it does not, Apply sends nothing more
+// and returns an error wrapping ErrLocked.
 func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ...ApplyOption) (*Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -161,7 +167,7 @@ func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) 
 	}
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
-	a := &applier{e: e, plan: plan, cfg: cfg, snap: snap, cancel: cancel,
+	a := &applier{e: e, t: e.target, plan: plan, cfg: cfg, snap: snap, cancel: cancel,
 		res:   &Result{Started: e.now(), Outcomes: make([]Outcome, len(plan.Changes))},
 		users: map[string]string{}, groups: map[string]string{}}
 	for src, l := range snap.Users {
@@ -172,6 +178,13 @@ func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) 
 	}
 	for i, c := range plan.Changes {
 		a.res.Outcomes[i] = Outcome{Change: i, Action: c.Action, Object: c.Object, Status: StatusSkipped, Error: "not reached"}
+	}
+	if l, ok := e.state.(Leader); ok {
+		a.leader = l
+		ctx = target.WithWriteGuard(ctx, a.checkLeader)
+		if _, ok := e.target.(target.WriteGuarded); !ok {
+			a.t = guardedTarget{e.target}
+		}
 	}
 	a.store(plan.reclaim...)
 	a.store(goneRecords(snap, plan.gone)...)
@@ -192,6 +205,9 @@ func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) 
 	}
 	if a.recErr != nil {
 		return res, a.recErr
+	}
+	if a.leadErr != nil {
+		return res, a.leadErr
 	}
 	return res, parent.Err()
 }
@@ -380,7 +396,9 @@ func (a *applier) record(i int, out Outcome) {
 	out.Change, out.Action, out.Object = i, a.plan.Changes[i].Action, a.plan.Changes[i].Object
 	if out.err != nil {
 		out.Error = out.err.Error()
-		if out.Status == "" {
+		if out.Status == "" && a.leadErr != nil && errors.Is(out.err, ErrLocked) {
+			out.Status = StatusSkipped // refused before it was sent: this process may no longer lead
+		} else if out.Status == "" {
 			out.Status = StatusFailed
 		}
 	} else if out.Status == "" {
@@ -493,7 +511,7 @@ func (a *applier) targetID(r Ref) string {
 
 func (a *applier) apply(ctx context.Context, i int) Outcome {
 	c := &a.plan.Changes[i]
-	t := a.e.target
+	t := a.t
 	obj := c.Object
 	fail := func(err error) Outcome {
 		return Outcome{TargetID: obj.TargetID, err: changeFailed(c.Action, obj, err)}
@@ -696,7 +714,7 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 		managed = mapping.DefaultUserAttributes()
 	}
 	if attrs := diffUser(managed, nil, c.User, o); len(attrs) > 0 {
-		if err := a.e.target.PatchUser(ctx, o.ID, patchOps(attrs)...); err != nil {
+		if err := a.t.PatchUser(ctx, o.ID, patchOps(attrs)...); err != nil {
 			return fail(err)
 		}
 	}
@@ -725,7 +743,7 @@ func (a *applier) adoptGroup(ctx context.Context, g *scim.Group, conflict error)
 		return nil, fmt.Errorf("%w; the existing group belongs to source group %q", conflict, owner)
 	}
 	if attrs := diffGroup(g, &found[0]); len(attrs) > 0 {
-		if err := a.e.target.PatchGroup(ctx, found[0].ID, patchOps(attrs)...); err != nil {
+		if err := a.t.PatchGroup(ctx, found[0].ID, patchOps(attrs)...); err != nil {
 			return nil, err
 		}
 	}

@@ -41,6 +41,21 @@ func BenchmarkRecord(b *testing.B) {
 	}
 }
 
+// BenchmarkCheckLeader: the check the engine makes before each write
+// request it sends to the target.
+func BenchmarkCheckLeader(b *testing.B) {
+	ctx := context.Background()
+	st := benchState(b)
+	if _, err := st.Load(ctx); err != nil { // takes the lock
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := st.CheckLeader(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkSave: a save of a 10,000-link state that changed one link,
 // written as the difference ("one-change") or, when the State's knowledge
 // of the rows is out of date, rewritten whole ("rewrite").

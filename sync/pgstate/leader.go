@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
 
 	"github.com/provsync/provsync/sync"
 )
@@ -71,10 +73,60 @@ func (s *State) checkLock(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	if !held {
-		s.dropLock(ctx)
-		s.lost = true
-		s.log.Warn("leader lock lost")
-		return fmt.Errorf("%w: %w of target %q", sync.ErrLocked, errLostLock, s.target)
+		return s.lose(ctx, nil)
+	}
+	return nil
+}
+
+// lose drops the lock connection and marks the lock lost, so that nothing
+// more is written until a new Load takes the lock again; it returns the
+// ErrLocked error to report, with cause if there is one. The caller holds
+// s.mu.
+func (s *State) lose(ctx context.Context, cause error) error {
+	s.dropLock(ctx)
+	s.lost = true
+	s.log.Warn("leader lock lost", zap.NamedError("cause", cause))
+	if cause != nil {
+		return fmt.Errorf("%w: %w of target %q: %w", sync.ErrLocked, errLostLock, s.target, cause)
+	}
+	return fmt.Errorf("%w: %w of target %q", sync.ErrLocked, errLostLock, s.target)
+}
+
+// leaderCheckTimeout bounds CheckLeader's round trip: a lock connection
+// that does not answer in time (a network that dropped it silently) is
+// taken as lost.
+const leaderCheckTimeout = 10 * time.Second
+
+// CheckLeader tells whether this State still holds its target's leader
+// lock (sync.Leader): the engine calls it before each write request of an
+// apply. It asks on the lock's own connection whether that session holds
+// the lock: one round trip of a small query under the State's mutex
+// (about 0.5 ms against a local server on a busy 2-core machine;
+// BenchmarkCheckLeader). At a tenant's pace of 4 to 20 write requests a
+// second that is 4 to 20 such queries a second. If the session ended (its connection lost, its backend
+// terminated), does not answer within 10 seconds, or no longer holds the
+// lock, the lock is taken as lost: CheckLeader, Save and Record return
+// ErrLocked until a Load takes the lock again.
+func (s *State) CheckLeader(ctx context.Context) error {
+	if s.noLock {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstate: check the leader lock of target %q: %w", s.target, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.acquire(ctx, false); err != nil {
+		return fmt.Errorf("pgstate: check the leader lock of target %q: %w", s.target, err)
+	}
+	qctx, cancel := context.WithTimeout(ctx, leaderCheckTimeout)
+	defer cancel()
+	held, err := s.lockHeld(qctx, s.lockConn)
+	switch {
+	case err != nil:
+		return fmt.Errorf("pgstate: check the leader lock: %w", s.lose(qctx, err))
+	case !held:
+		return fmt.Errorf("pgstate: check the leader lock: %w", s.lose(qctx, nil))
 	}
 	return nil
 }

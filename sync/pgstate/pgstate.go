@@ -28,10 +28,12 @@
 // hash of the target's name) on a connection of its own, outside the
 // pool; the others get sync.ErrLocked, as a second FileState does, and
 // stand by. Every Save and Record checks, inside its transaction, that
-// the lock's session still holds the lock: a leader whose connection was
-// lost (or whose backend was terminated) writes nothing more and gets
-// ErrLocked, and takes the lock again only through a Load, the start of
-// a new cycle. WithoutLeaderLock turns the lock off.
+// the lock's session still holds the lock, and the engine asks
+// CheckLeader (sync.Leader) before each write request it sends to the
+// target: a leader whose connection was lost (or whose backend was
+// terminated) sends and writes nothing more and gets ErrLocked, and takes
+// the lock again only through a Load, the start of a new cycle.
+// WithoutLeaderLock turns the lock off.
 //
 // The State keeps a copy of the links it last loaded or saved, to write
 // only differences: memory of the order of the state's size.
@@ -75,7 +77,10 @@ type State struct {
 	beforeCommit func(ctx context.Context, tx pgx.Tx) error
 }
 
-var _ sync.State = (*State)(nil)
+var (
+	_ sync.State  = (*State)(nil)
+	_ sync.Leader = (*State)(nil)
+)
 
 // Option configures a State.
 type Option func(*State)

@@ -23,6 +23,7 @@ var (
 	_ target.Target           = (*Client)(nil)
 	_ target.Checker          = (*Client)(nil)
 	_ target.StatsReporter    = (*Client)(nil)
+	_ target.WriteGuarded     = (*Client)(nil)
 	_ zapcore.ObjectMarshaler = (*Client)(nil)
 )
 
@@ -53,6 +54,11 @@ type Client struct {
 
 	stats counters
 }
+
+// GuardsWrites marks the client as a target.WriteGuarded: it calls the
+// context's write guard before each write request it sends, after any
+// wait for its turn and before each retry and each chunk of members.
+func (*Client) GuardsWrites() {}
 
 // credential is the header that carries the token. It is kept behind a
 // pointer so that formatting a Client value prints an address, not the

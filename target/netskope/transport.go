@@ -84,6 +84,13 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		if err := c.waitTurn(ctx); err != nil {
 			return nil, c.canceled(r, attempt-1, lastStatus, err)
 		}
+		if r.method != http.MethodGet {
+			// After the wait for its turn, the last moment before the
+			// request goes out.
+			if err := target.GuardWrite(ctx); err != nil {
+				return nil, c.refused(r, attempt-1, err)
+			}
+		}
 		c.stats.request(r.method, attempt > 1)
 		sentAt := c.now()
 		start := time.Now()
@@ -444,6 +451,15 @@ func (c *Client) canceled(r *request, attempts, lastStatus int, cause error) err
 	} else {
 		e.Err = fmt.Errorf("stopped: %w", cause)
 	}
+	return e
+}
+
+// refused reports a write that the context's write guard stopped before
+// it was sent (target.WithWriteGuard).
+func (c *Client) refused(r *request, attempts int, cause error) error {
+	e := newError(r)
+	e.Attempts = attempts
+	e.Err = fmt.Errorf("not sent: %w", cause)
 	return e
 }
 
