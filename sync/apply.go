@@ -131,6 +131,9 @@ type applier struct {
 	// allUsers and allGroups are the listings adoption falls back on.
 	allUsers  lazyList[scim.User]
 	allGroups lazyList[scim.Group]
+	// mirrors follows the mirrors of the linked objects the plan writes
+	// to, by kind and source id (see trackMirrors).
+	mirrors map[string]*mirrorTrack
 }
 
 // Apply executes exactly the changes of plan: users, then groups, then
@@ -188,6 +191,10 @@ func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) 
 	}
 	a.store(plan.reclaim...)
 	a.store(goneRecords(snap, plan.gone)...)
+	for _, r := range plan.refresh {
+		_ = a.snap.Apply(r) // saved with the snapshot, not journaled: see Plan.refresh
+	}
+	a.trackMirrors()
 	// Run phase by phase; within a phase the changes are independent.
 	for phase := 0; phase <= 4 && ctx.Err() == nil; phase++ {
 		var idx []int
@@ -323,6 +330,7 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 	defer a.mu.Unlock()
 	p := a.plan
 	if len(a.records) == 0 && (p.read == nil || !withCursors) && len(p.Held) == 0 && len(p.clocks) == 0 &&
+		len(p.refresh) == 0 && !p.DriftCheck &&
 		len(a.snap.Approvals) == 0 && !escrowChanged(a.snap, p, res) && a.snap.Version == stateVersion && !a.snap.migrated && (a.e.targetName == "" || a.snap.Target == a.e.targetName) {
 		return nil
 	}
@@ -337,6 +345,9 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 		if snap, err = a.e.state.Load(sctx); err != nil {
 			return err
 		}
+		for _, r := range p.refresh {
+			_ = snap.Apply(r)
+		}
 		for _, r := range a.records {
 			_ = snap.Apply(r)
 		}
@@ -347,6 +358,9 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
 	if a.e.targetName != "" {
 		snap.Target = a.e.targetName
+	}
+	if a.plan.DriftCheck {
+		snap.LastDriftCheck, snap.TargetGroups = a.plan.CreatedAt, a.plan.targetGroups
 	}
 	recordApprovals(snap, a.plan, res)
 	recordEscrow(snap, a.plan, res)
@@ -409,6 +423,7 @@ func (a *applier) record(i int, out Outcome) {
 	if out.Status == StatusApplied {
 		mark = a.markDeactivation(&a.plan.Changes[i])
 	}
+	mark = append(mark, a.mirrorAfter(&a.plan.Changes[i], out.Status == StatusApplied)...)
 	p := Progress{Total: len(a.plan.Changes), Outcome: out}
 	a.mu.Unlock()
 	a.store(mark...)
@@ -452,8 +467,9 @@ func (a *applier) markDeactivation(c *Change) []Record {
 }
 
 // link records that the engine owns targetID for the object c changes,
-// on behalf of the change's owner (the engine's, if it names none).
-func (a *applier) link(c *Change, targetID string, origin Origin) {
+// on behalf of the change's owner (the engine's, if it names none), as
+// mirrored by m (nil: unknown).
+func (a *applier) link(c *Change, targetID string, origin Origin, m *Mirror) {
 	kind, sourceID, owner := c.Object.Kind, c.Object.SourceID, cmp.Or(c.Owner, a.e.owner)
 	a.mu.Lock()
 	links := a.snap.Users
@@ -466,7 +482,7 @@ func (a *applier) link(c *Change, targetID string, origin Origin) {
 		return
 	}
 	a.store(Record{Op: OpLink, Kind: kind, SourceID: sourceID,
-		Link: &Link{TargetID: targetID, Origin: origin, Since: a.e.now(), Source: owner}})
+		Link: &Link{TargetID: targetID, Origin: origin, Since: a.e.now(), Source: owner, Mirror: m}})
 }
 
 // relink moves the link of c.TakeoverFrom to the object c changes, in
@@ -528,7 +544,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if err != nil {
 			return fail(err)
 		}
-		a.link(c, u.ID, OriginCreated)
+		a.link(c, u.ID, OriginCreated, userMirror(c.User))
 		return Outcome{TargetID: u.ID}
 
 	case ActionUpdateUser, ActionDeactivateUser:
@@ -540,7 +556,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if c.TakeoverFrom != "" {
 			a.relink(c)
 		} else if c.Adopt {
-			a.link(c, obj.TargetID, OriginAdopted)
+			a.link(c, obj.TargetID, OriginAdopted, nil)
 		}
 		return Outcome{TargetID: obj.TargetID}
 
@@ -571,9 +587,22 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if err != nil {
 			return fail(err)
 		}
-		a.link(c, created.ID, origin)
+		var m *Mirror
+		if origin == OriginCreated {
+			m = groupMirror(&scim.Group{DisplayName: g.DisplayName, ExternalID: g.ExternalID, Members: g.Members})
+		}
+		a.link(c, created.ID, origin, m)
 		if len(inline) < len(ids) {
-			if err := t.AddMembers(ctx, created.ID, ids); err != nil {
+			err := t.AddMembers(ctx, created.ID, ids)
+			if m != nil {
+				// What landed is not known after a failure.
+				if err != nil {
+					m = nil
+				}
+				a.store(Record{Op: OpMirror, Kind: KindGroup, SourceID: obj.SourceID,
+					Mirror: m.afterChange(&Change{Action: ActionAddMembers}, ids)})
+			}
+			if err != nil {
 				return Outcome{TargetID: created.ID, err: fmt.Errorf("%s %s: group created, members not added: %w", c.Action, obj, err)}
 			}
 		}
@@ -592,7 +621,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if c.TakeoverFrom != "" {
 			a.relink(c)
 		} else if c.Adopt {
-			a.link(c, obj.TargetID, OriginAdopted)
+			a.link(c, obj.TargetID, OriginAdopted, nil)
 		}
 		return Outcome{TargetID: obj.TargetID}
 
@@ -718,7 +747,7 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 			return fail(err)
 		}
 	}
-	a.link(c, o.ID, OriginAdopted)
+	a.link(c, o.ID, OriginAdopted, nil)
 	return Outcome{TargetID: o.ID, Note: "existed already; adopted"}
 }
 

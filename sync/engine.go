@@ -53,6 +53,7 @@ type Engine struct {
 	named         bool   // WithOwner was given
 	incremental   bool
 	partial       bool
+	driftEvery    time.Duration
 	now           func() time.Time
 	// membersListed: a listing of the target's groups has carried members,
 	// so a group listed without them has none (see fillMembers).
@@ -103,6 +104,17 @@ func WithIncremental(on bool) Option { return func(e *Engine) { e.incremental = 
 // the source yielded; everyone else is left as it is.
 func WithPartialSource() Option { return func(e *Engine) { e.partial = true } }
 
+// WithDriftCheck sets how often a plan reads the whole target (a drift
+// check) instead of comparing the source with the state's mirrors of the
+// objects the engine owns: once the last drift check is older than every.
+// A drift check corrects what was changed by hand in the tenant and
+// re-verifies ownership; plans in between write only what the source
+// changed and read nothing but the objects whose mirror is unknown. 0
+// makes every plan a drift check. Default DefaultDriftCheck. The first
+// plan over a state, Reapply and DriftCheck make a drift check whatever
+// the interval.
+func WithDriftCheck(every time.Duration) Option { return func(e *Engine) { e.driftEvery = every } }
+
 // WithTargetName names the target in plans, e.g. the tenant's host.
 func WithTargetName(name string) Option { return func(e *Engine) { e.targetName = name } }
 
@@ -133,6 +145,7 @@ func New(src source.Source, tgt target.Target, opts ...Option) (*Engine, error) 
 		concurrency:   8,
 		inlineMembers: 1000,
 		incremental:   true,
+		driftEvery:    DefaultDriftCheck,
 		now:           time.Now,
 	}
 	for _, o := range opts {
@@ -142,6 +155,9 @@ func New(src source.Source, tgt target.Target, opts ...Option) (*Engine, error) 
 		e.owner = src.Name()
 	} else if err := validOwner(e.owner); err != nil {
 		return nil, err
+	}
+	if e.driftEvery < 0 {
+		return nil, fmt.Errorf("sync: drift check every %s: want 0 (every plan) or more", e.driftEvery)
 	}
 	if e.concurrency < 1 {
 		return nil, fmt.Errorf("sync: concurrency must be at least 1, not %d", e.concurrency)
@@ -200,11 +216,12 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		return nil, err
 	}
 	readTook := e.now().Sub(readStart)
-	users, groups, gone, err := e.readTarget(ctx, snap)
+	obs, err := e.observe(ctx, snap, pc)
 	if err != nil {
 		return nil, err
 	}
-	reclaimed := reclaim(snap, users, groups, e.owner)
+	users, groups := obs.users, obs.groups
+	reclaimed := obs.reclaim
 	if len(reclaimed) > 0 {
 		e.log.Info("objects an interrupted run created are recognised as created", zap.Int("intents", len(reclaimed)))
 	}
@@ -215,11 +232,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	}
 	var desired *mapping.Desired
 	if em, ok := e.mapper.(mapping.EntitlementMapper); ok {
-		ent := mapping.Entitlements{Groups: make([]string, len(groups))}
-		for i := range groups {
-			ent.Groups[i] = groups[i].DisplayName
-		}
-		desired, err = em.MapWith(ctx, dir, ent)
+		desired, err = em.MapWith(ctx, dir, mapping.Entitlements{Groups: obs.groupNames})
 	} else {
 		desired, err = e.mapper.Map(ctx, dir)
 	}
@@ -245,8 +258,8 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	}
 	p.CreatedAt, p.Source, p.Target = e.now(), e.source.Name(), e.targetName
 	p.read, p.Incremental = pending, pending != nil && pending.incremental
-	p.gone = gone
-	p.reclaim = reclaimed
+	p.gone, p.reclaim, p.refresh = obs.gone, reclaimed, obs.refresh
+	p.DriftCheck, p.targetGroups = obs.drift, obs.foreign
 	p.readTook, p.ownedUsers, p.ownedGroups = readTook, len(snap.Users), len(snap.Groups)
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
 	if pc.escrow != nil {
@@ -255,7 +268,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	e.log.Info("plan computed",
 		zap.Int("sourceUsers", len(dir.Users)), zap.Int("sourceGroups", len(dir.Groups)),
 		zap.Int("targetUsers", len(users)), zap.Int("targetGroups", len(groups)),
-		zap.Int("changes", len(p.Changes)), zap.Int("problems", len(p.Problems)),
+		zap.Int("changes", len(p.Changes)), zap.Int("problems", len(p.Problems)), zap.Bool("driftCheck", p.DriftCheck),
 		zap.Bool("applyable", p.Applyable), zap.Duration("took", e.now().Sub(start)))
 	return p, nil
 }
@@ -320,16 +333,24 @@ type PlanOption func(*planConfig)
 
 type planConfig struct {
 	reapply bool
+	drift   bool
 	escrow  *escrowConfig
 }
 
 // Reapply re-evaluates every object, as Entra's "restart provisioning"
 // and OneLogin's "reapply mappings" do after a mapping change: the source
 // is read in full even when it could report changes since the last run,
-// and every user and group is mapped and compared again. (Plans always
-// compare every object with the target; what Reapply adds is the full
-// source read.)
+// the target is read in full too (a drift check, see DriftCheck), and
+// every user and group is mapped and compared again.
 func Reapply() PlanOption { return func(c *planConfig) { c.reapply = true } }
+
+// DriftCheck makes the plan read the whole target instead of comparing
+// the source with the state's mirrors of the owned objects: what was
+// changed by hand in the tenant is corrected, the owned objects' mirrors
+// are refreshed, and ownership is verified again. The source is read as
+// usual (see Reapply for a full source read too). Plans make one on their
+// own as WithDriftCheck says.
+func DriftCheck() PlanOption { return func(c *planConfig) { c.drift = true } }
 
 // Run plans and, unless dryRun, applies, as Sync does.
 //
@@ -359,7 +380,11 @@ func (e *Engine) Run(ctx context.Context, dryRun bool, opts ...ApplyOption) (*Pl
 // source id as its externalId is no one else's. It changes snap and
 // returns the records that make the same changes, which Apply stores. Two
 // candidates for one intent leave it pending.
-func reclaim(snap *Snapshot, users []scim.User, groups []scim.Group, owner string) []Record {
+//
+// With listed false, users and groups are not a listing of the target but
+// the objects found for some intents (by name): an intent nothing matches
+// then stays pending whatever it sent.
+func reclaim(snap *Snapshot, users []scim.User, groups []scim.Group, owner string, listed bool) []Record {
 	if len(snap.Intents) == 0 {
 		return nil
 	}
@@ -388,7 +413,7 @@ func reclaim(snap *Snapshot, users []scim.User, groups []scim.Group, owner strin
 		r := Record{Op: OpSettle, Kind: in.Kind, SourceID: in.SourceID}
 		switch n {
 		case 0:
-			if in.ExternalID != "" {
+			if in.ExternalID != "" || !listed {
 				continue
 			}
 		case 1:

@@ -374,10 +374,11 @@ func keepUsers(d *source.Directory, n int) {
 }
 
 // A server that leaves members out of group lists, even when asked, makes
-// the engine read each group's members on its own, and still converge.
+// the engine read each group's members on its own at a drift check, and
+// still converge.
 func TestServerWithoutMembersInLists(t *testing.T) {
 	e := newEnv(t, 30, 4, netskopetest.WithoutListMembers())
-	eng := e.engine()
+	eng := e.engine(sync.WithDriftCheck(0))
 	e.apply(eng)
 	before := e.srv.Stats().Count("GET", netskopetest.EndpointGroup)
 	e.mustBeEmpty(eng)

@@ -81,7 +81,7 @@ func Example() {
 	}
 	fmt.Println(again.SummaryLine())
 	// Output:
-	// Users: 2 to create, 0 to update, 0 to deactivate, 0 to delete. Groups: 1 to create, 0 to update, 0 to delete. Memberships: +2 -0.
+	// Users: 2 to create, 0 to update, 0 to deactivate, 0 to delete. Groups: 1 to create, 0 to update, 0 to delete. Memberships: +2 -0. Drift check: the target was read in full.
 	//   + create-user user "ada@example.com" (new at source)
 	//   + create-user user "alan@example.com" (new at source)
 	//   + create-group group "Engineering" (new at source)

@@ -181,6 +181,12 @@ type Plan struct {
 	// Incremental is set when the source was read as changes since the
 	// last run rather than in full.
 	Incremental bool `json:"incremental,omitempty"`
+	// DriftCheck is set when the plan compared the source with a full
+	// read of the target (a drift check), which corrects changes made by
+	// hand in the tenant and refreshes the state's mirrors; other plans
+	// compare it with the mirrors, reading only the objects whose mirror
+	// is unknown (see Mirror).
+	DriftCheck bool `json:"driftCheck,omitempty"`
 	// Escrowed are the changes a Runner held back because they failed
 	// before: waiting for their retry, or failed persistently (see
 	// EscrowEntry). Plans made outside a Runner hold none back.
@@ -201,6 +207,15 @@ type Plan struct {
 	// an externalId that no listed object matches, settled (see reclaim).
 	// Apply stores them first.
 	reclaim []Record
+	// refresh are the mirrors of owned objects the plan read from the
+	// target (all of them at a drift check, those read by id otherwise).
+	// Apply puts them in its snapshot, which it saves at the end, without
+	// journaling them: lost in a crash, they leave the mirrors as they
+	// were, which claim no more than before the read.
+	refresh []Record
+	// targetGroups are the display names of the target groups the engine
+	// does not own, as a drift check listed them.
+	targetGroups []string
 	// escrow is how a Runner's cycle treats failed changes; nil outside
 	// one. escrowDrop are the escrow entries Apply drops, as their change
 	// is another now or needless; escrowView is the escrow as planned.
@@ -272,13 +287,17 @@ func (p *Plan) MarshalIndentJSON() ([]byte, error) { return json.MarshalIndent(p
 // SummaryLine describes the plan in one line.
 func (p *Plan) SummaryLine() string {
 	s := p.Summary
+	drift := ""
+	if p.DriftCheck {
+		drift = " Drift check: the target was read in full."
+	}
 	if p.Empty() {
-		return fmt.Sprintf("No changes: %d users and %d groups are up to date.", s.UnchangedUsers, s.UnchangedGroups)
+		return fmt.Sprintf("No changes: %d users and %d groups are up to date.%s", s.UnchangedUsers, s.UnchangedGroups, drift)
 	}
 	return fmt.Sprintf("Users: %d to create, %d to update, %d to deactivate, %d to delete. "+
-		"Groups: %d to create, %d to update, %d to delete. Memberships: +%d -%d.",
+		"Groups: %d to create, %d to update, %d to delete. Memberships: +%d -%d.%s",
 		s.CreateUsers, s.UpdateUsers, s.DeactivateUsers, s.DeleteUsers,
-		s.CreateGroups, s.UpdateGroups, s.DeleteGroups, s.AddMembers, s.RemoveMembers)
+		s.CreateGroups, s.UpdateGroups, s.DeleteGroups, s.AddMembers, s.RemoveMembers, drift)
 }
 
 // Render writes the plan for people: a summary, then one block a change,

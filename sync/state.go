@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	gosync "sync"
 	"time"
 )
@@ -54,6 +55,9 @@ type Link struct {
 	// it deactivated), for policies that delete after a delay; zero while
 	// the user is active.
 	DeactivatedAt time.Time `json:"deactivatedAt,omitzero"`
+	// Mirror is the target object as the engine last wrote or read it;
+	// nil while unknown (see Mirror).
+	Mirror *Mirror `json:"mirror,omitempty"`
 }
 
 // Intent is a create the engine is about to send: recorded before the
@@ -109,6 +113,14 @@ type Snapshot struct {
 	// It is saved with the snapshot, not journaled: a crash loses the
 	// failures counted by the cycle it interrupts.
 	Escrow map[string]EscrowEntry `json:"escrow,omitempty"`
+	// LastDriftCheck is when the engine last read the whole target (a
+	// drift check) and refreshed every link's mirror from it; zero if it
+	// never did, which makes the next plan a drift check.
+	LastDriftCheck time.Time `json:"lastDriftCheck,omitzero"`
+	// TargetGroups are the display names of the target groups the engine
+	// does not own, as the last drift check listed them: with the owned
+	// groups' mirrors, what an EntitlementMapper is told the target has.
+	TargetGroups []string `json:"targetGroups,omitempty"`
 
 	// migrated: loading changed the snapshot (links stored before links
 	// named their source), so the next apply saves it.
@@ -123,6 +135,7 @@ func NewSnapshot() *Snapshot {
 // Clone returns a deep copy of s.
 func (s *Snapshot) Clone() *Snapshot {
 	c := &Snapshot{Version: s.Version, Target: s.Target, Serial: s.Serial,
+		LastDriftCheck: s.LastDriftCheck, TargetGroups: slices.Clone(s.TargetGroups),
 		Users:   make(map[string]Link, len(s.Users)),
 		Groups:  make(map[string]Link, len(s.Groups)),
 		Cursors: make(map[string]string, len(s.Cursors))}
@@ -187,6 +200,9 @@ const (
 	// OpSettle drops the intent of (Kind, SourceID): its create did not
 	// land, or was resolved otherwise.
 	OpSettle RecordOp = "settle"
+	// OpMirror sets the mirror of the link of (Kind, SourceID) to Mirror
+	// (nil: unknown), if the link exists.
+	OpMirror RecordOp = "mirror"
 )
 
 // Record is one change to the state, stored as it happens (State.Record)
@@ -197,6 +213,7 @@ type Record struct {
 	SourceID string   `json:"sourceId"`
 	Link     *Link    `json:"link,omitempty"`
 	Intent   *Intent  `json:"intent,omitempty"`
+	Mirror   *Mirror  `json:"mirror,omitempty"`
 }
 
 // Apply applies r to s.
@@ -230,6 +247,11 @@ func (s *Snapshot) Apply(r Record) error {
 		s.Intents[key] = *r.Intent
 	case OpSettle:
 		delete(s.Intents, key)
+	case OpMirror:
+		if l, ok := links[r.SourceID]; ok {
+			l.Mirror = r.Mirror
+			links[r.SourceID] = l
+		}
 	default:
 		return fmt.Errorf("%w: unknown record operation %q", ErrStateCorrupt, r.Op)
 	}

@@ -56,7 +56,8 @@ func TestLyingTargetStripsNothing(t *testing.T) {
 			pol := sync.DefaultPolicy()
 			pol.LeftScope = sync.Delete
 			pol.DeleteGroups = true
-			eng := e.engine(sync.WithPolicy(pol))
+			// Listings are read at drift checks: make every plan one.
+			eng := e.engine(sync.WithPolicy(pol), sync.WithDriftCheck(0))
 			e.apply(eng)
 			users, members := e.srv.UserCount(), e.storedMemberships()
 			if members == 0 {
@@ -99,7 +100,7 @@ func TestLyingTargetStripsNothing(t *testing.T) {
 // of the others, and later plans do not read them again.
 func TestLinkedObjectGoneIsConfirmed(t *testing.T) {
 	e := newEnv(t, 20, 2)
-	eng := e.engine()
+	eng := e.engine(sync.WithDriftCheck(0))
 	e.apply(eng)
 	snap, err := e.state.Load(ctx(t))
 	if err != nil {
@@ -165,11 +166,11 @@ func TestGroupsWithoutEmptyMembersAreNotReread(t *testing.T) {
 }
 
 // TestGroupsListedWithoutMembersAreRead: a target that never lists members
-// has each group read by id, every plan, and the plans stay empty.
+// has each group read by id, every drift check, and the plans stay empty.
 func TestGroupsListedWithoutMembersAreRead(t *testing.T) {
 	e := newEnv(t, 30, 4, netskopetest.WithoutListMembers(), netskopetest.WithoutEmptyMembers())
 	e.edit(func(d *source.Directory) { d.Groups[0].Members = nil })
-	eng := e.engine()
+	eng := e.engine(sync.WithDriftCheck(0))
 	e.apply(eng)
 	for round := range 2 {
 		e.srv.ResetStats()
@@ -202,7 +203,7 @@ func TestLinkedGroupsAreConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	hidden, gone := e.dir.Groups[0].ID, e.dir.Groups[1].ID
-	eng, err := sync.New(e.src, hidingTarget{e.client, snap.Groups[hidden].TargetID}, sync.WithState(e.state))
+	eng, err := sync.New(e.src, hidingTarget{e.client, snap.Groups[hidden].TargetID}, sync.WithState(e.state), sync.WithDriftCheck(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestLinkedGroupsAreConfirmed(t *testing.T) {
 	e.edit(func(d *source.Directory) {
 		d.Groups = slices.DeleteFunc(d.Groups, func(g source.Group) bool { return g.ID == gone })
 	})
-	eng = e.engine()
+	eng = e.engine(sync.WithDriftCheck(0))
 	e.apply(eng)
 	if snap, err = e.state.Load(ctx(t)); err != nil {
 		t.Fatal(err)

@@ -208,6 +208,9 @@ func (s *State) Load(ctx context.Context) (*sync.Snapshot, error) {
 		if err != nil {
 			return err
 		}
+		if err := loadDrift(ctx, tx, s.target, snap); err != nil {
+			return err
+		}
 		if exists {
 			snap.Target = s.target
 		}
@@ -270,16 +273,46 @@ func cloneMap[V any](m map[string]V) map[string]V {
 	return out
 }
 
+// loadDrift reads the last drift check's time and the target groups it
+// listed.
+func loadDrift(ctx context.Context, tx pgx.Tx, target string, snap *sync.Snapshot) error {
+	var at *time.Time
+	var groups []byte
+	err := tx.QueryRow(ctx, "SELECT drift_checked_at, target_groups::text FROM provsync_state WHERE target = $1", target).Scan(&at, &groups)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	if at != nil {
+		snap.LastDriftCheck = *at
+	}
+	if len(groups) > 0 {
+		if err := json.Unmarshal(groups, &snap.TargetGroups); err != nil {
+			return fmt.Errorf("%w: target groups: %w", sync.ErrStateCorrupt, err)
+		}
+	}
+	return nil
+}
+
 func loadLinks(ctx context.Context, tx pgx.Tx, target string, snap *sync.Snapshot) error {
-	rows, _ := tx.Query(ctx, `SELECT kind, source_id, target_id, origin, since, deactivated_at, source
+	rows, _ := tx.Query(ctx, `SELECT kind, source_id, target_id, origin, since, deactivated_at, source, mirror::text
 FROM provsync_links WHERE target = $1`, target)
 	var kind, src, tid, origin, owner string
 	var since time.Time
 	var deact *time.Time
-	_, err := pgx.ForEachRow(rows, []any{&kind, &src, &tid, &origin, &since, &deact, &owner}, func() error {
+	var mirror []byte
+	_, err := pgx.ForEachRow(rows, []any{&kind, &src, &tid, &origin, &since, &deact, &owner, &mirror}, func() error {
 		l := sync.Link{TargetID: tid, Origin: sync.Origin(origin), Since: since, Source: owner}
 		if deact != nil {
 			l.DeactivatedAt = *deact
+		}
+		if len(mirror) > 0 {
+			l.Mirror = &sync.Mirror{}
+			if err := json.Unmarshal(mirror, l.Mirror); err != nil {
+				return fmt.Errorf("%w: mirror of %s %q: %w", sync.ErrStateCorrupt, kind, src, err)
+			}
 		}
 		switch sync.Kind(kind) {
 		case sync.KindUser:
@@ -317,7 +350,7 @@ func sameTime(a, b time.Time) bool {
 
 func sameLink(a, b sync.Link) bool {
 	return a.TargetID == b.TargetID && a.Origin == b.Origin && a.Source == b.Source &&
-		sameTime(a.Since, b.Since) && sameTime(a.DeactivatedAt, b.DeactivatedAt)
+		sameTime(a.Since, b.Since) && sameTime(a.DeactivatedAt, b.DeactivatedAt) && a.Mirror.Equal(b.Mirror)
 }
 
 func sameIntent(a, b sync.Intent) bool {
@@ -325,11 +358,12 @@ func sameIntent(a, b sync.Intent) bool {
 }
 
 const (
-	upsertLink = `INSERT INTO provsync_links (target, kind, source_id, target_id, origin, since, deactivated_at, source)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	upsertLink = `INSERT INTO provsync_links (target, kind, source_id, target_id, origin, since, deactivated_at, source, mirror)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (target, kind, source_id) DO UPDATE SET target_id = excluded.target_id,
 	origin = excluded.origin, since = excluded.since, deactivated_at = excluded.deactivated_at,
-	source = excluded.source`
+	source = excluded.source, mirror = excluded.mirror`
+	setMirror = `UPDATE provsync_links SET mirror = $4 WHERE target = $1 AND kind = $2 AND source_id = $3`
 	deleteLink   = `DELETE FROM provsync_links WHERE target = $1 AND kind = $2 AND source_id = $3`
 	upsertIntent = `INSERT INTO provsync_intents (target, kind, source_id, key, external_id, since, source)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -346,7 +380,20 @@ func nullTime(t time.Time) *time.Time {
 }
 
 func (s *State) queueLink(b *pgx.Batch, kind sync.Kind, src string, l sync.Link) {
-	b.Queue(upsertLink, s.target, string(kind), src, l.TargetID, string(l.Origin), l.Since, nullTime(l.DeactivatedAt), l.Source)
+	b.Queue(upsertLink, s.target, string(kind), src, l.TargetID, string(l.Origin), l.Since, nullTime(l.DeactivatedAt), l.Source, mirrorJSON(l.Mirror))
+}
+
+// mirrorJSON is a mirror as stored: JSON text, or NULL for none.
+func mirrorJSON(m *sync.Mirror) *string {
+	if m == nil {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil // stored as unknown: the engine reads the object again
+	}
+	j := string(b)
+	return &j
 }
 
 func (s *State) queueIntent(b *pgx.Batch, in sync.Intent) {
@@ -364,6 +411,15 @@ func (s *State) Save(ctx context.Context, snap *sync.Snapshot) error {
 	docs, err := docsOf(snap)
 	if err != nil {
 		return fmt.Errorf("pgstate: save state of target %q: %w", s.target, err)
+	}
+	var groupsJSON *string
+	if len(snap.TargetGroups) > 0 {
+		b, err := json.Marshal(snap.TargetGroups)
+		if err != nil {
+			return fmt.Errorf("pgstate: save state of target %q: target groups: %w", s.target, err)
+		}
+		j := string(b)
+		groupsJSON = &j
 	}
 	if err := s.acquire(ctx, false); err != nil {
 		return fmt.Errorf("pgstate: save state of target %q: %w", s.target, err)
@@ -420,9 +476,12 @@ ON CONFLICT (target, %[2]s) DO UPDATE SET %[3]s = excluded.%[3]s`, t.table, t.ke
 				}
 			}
 		}
-		b.Queue(`INSERT INTO provsync_state (target, version, serial, generation) VALUES ($1, $2, $3, $4)
+		b.Queue(`INSERT INTO provsync_state (target, version, serial, generation, drift_checked_at, target_groups)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (target) DO UPDATE SET version = excluded.version, serial = excluded.serial,
-	generation = excluded.generation, updated_at = now()`, s.target, snapshotVersion, snap.Serial, gen+1)
+	generation = excluded.generation, updated_at = now(),
+	drift_checked_at = excluded.drift_checked_at, target_groups = excluded.target_groups`,
+			s.target, snapshotVersion, snap.Serial, gen+1, nullTime(snap.LastDriftCheck), groupsJSON)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
@@ -459,11 +518,11 @@ func (s *State) copyLinks(ctx context.Context, tx pgx.Tx, snap *sync.Snapshot) e
 	rows := make([][]any, 0, len(snap.Users)+len(snap.Groups))
 	for kind, links := range map[sync.Kind]map[string]sync.Link{sync.KindUser: snap.Users, sync.KindGroup: snap.Groups} {
 		for src, l := range links {
-			rows = append(rows, []any{s.target, string(kind), src, l.TargetID, string(l.Origin), l.Since, nullTime(l.DeactivatedAt), l.Source})
+			rows = append(rows, []any{s.target, string(kind), src, l.TargetID, string(l.Origin), l.Since, nullTime(l.DeactivatedAt), l.Source, mirrorJSON(l.Mirror)})
 		}
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"provsync_links"},
-		[]string{"target", "kind", "source_id", "target_id", "origin", "since", "deactivated_at", "source"}, pgx.CopyFromRows(rows))
+		[]string{"target", "kind", "source_id", "target_id", "origin", "since", "deactivated_at", "source", "mirror"}, pgx.CopyFromRows(rows))
 	return err
 }
 
@@ -504,6 +563,8 @@ func (s *State) Record(ctx context.Context, recs ...sync.Record) error {
 			s.queueIntent(b, in)
 		case sync.OpSettle:
 			b.Queue(deleteIntent, s.target, string(r.Kind), r.SourceID)
+		case sync.OpMirror:
+			b.Queue(setMirror, s.target, string(r.Kind), r.SourceID, mirrorJSON(r.Mirror))
 		}
 	}
 	s.mu.Lock()

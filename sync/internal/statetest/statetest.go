@@ -18,6 +18,63 @@ func Run(t *testing.T, newState func(t *testing.T) sync.State) {
 	t.Run("SaveLoadCompareAndSwap", func(t *testing.T) { saveLoad(t, newState(t)) })
 	t.Run("RecordsOnTopOfSnapshot", func(t *testing.T) { records(t, newState(t)) })
 	t.Run("EveryPartRoundTrips", func(t *testing.T) { parts(t, newState(t)) })
+	t.Run("MirrorsRoundTrip", func(t *testing.T) { mirrors(t, newState(t)) })
+}
+
+func mirrors(t *testing.T, st sync.State) {
+	ctx := context.Background()
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)
+	user := &sync.Mirror{User: []byte(`{"userName":"a@x","active":false,"emails":[{"value":"a@x","primary":true}]}`)}
+	group := &sync.Mirror{DisplayName: "Eng", ExternalID: "g", Members: []string{"t-1", "t-2"}}
+	s.Serial++
+	s.Users["u"] = sync.Link{TargetID: "t-1", Origin: sync.OriginCreated, Mirror: user}
+	s.Users["v"] = sync.Link{TargetID: "t-2", Origin: sync.OriginCreated} // unknown
+	s.Groups["g"] = sync.Link{TargetID: "tg", Origin: sync.OriginCreated, Mirror: group}
+	s.LastDriftCheck, s.TargetGroups = at, []string{"Hand-made", "Other"}
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Users["u"].Mirror.Equal(user) || got.Users["v"].Mirror != nil || !got.Groups["g"].Mirror.Equal(group) {
+		t.Fatalf("mirrors read back as %+v, %+v, %+v", got.Users["u"].Mirror, got.Users["v"].Mirror, got.Groups["g"].Mirror)
+	}
+	if !got.LastDriftCheck.Equal(at) || len(got.TargetGroups) != 2 || got.TargetGroups[1] != "Other" {
+		t.Fatalf("drift check read back as %v, %v", got.LastDriftCheck, got.TargetGroups)
+	}
+	// A mirror record sets one mirror, or makes it unknown; one for a
+	// link that does not exist changes nothing.
+	moved := &sync.Mirror{DisplayName: "Eng", ExternalID: "g", Members: []string{"t-2"}}
+	if err := st.Record(ctx,
+		sync.Record{Op: sync.OpMirror, Kind: sync.KindUser, SourceID: "u"},
+		sync.Record{Op: sync.OpMirror, Kind: sync.KindUser, SourceID: "v", Mirror: user},
+		sync.Record{Op: sync.OpMirror, Kind: sync.KindGroup, SourceID: "g", Mirror: moved},
+		sync.Record{Op: sync.OpMirror, Kind: sync.KindUser, SourceID: "nobody", Mirror: user},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = st.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got.Users["u"].Mirror != nil || !got.Users["v"].Mirror.Equal(user) || !got.Groups["g"].Mirror.Equal(moved) || len(got.Users) != 2 {
+		t.Fatalf("after mirror records: %+v", got.Users)
+	}
+	// The next Save keeps them, and a cleared drift check is saved too.
+	got.Serial++
+	got.LastDriftCheck, got.TargetGroups = time.Time{}, nil
+	if err := st.Save(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = st.Load(ctx); err != nil || got.Users["u"].Mirror != nil || !got.Groups["g"].Mirror.Equal(moved) ||
+		!got.LastDriftCheck.IsZero() || len(got.TargetGroups) != 0 {
+		t.Fatalf("Load after Save = %+v, %v", got, err)
+	}
 }
 
 func saveLoad(t *testing.T, st sync.State) {

@@ -1,0 +1,233 @@
+package sync
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+
+	"github.com/provsync/provsync/scim"
+)
+
+// Mirror is what the engine knows of an owned target object: the object
+// as the engine last wrote it, or as the last read of the target (a drift
+// check, or a read by id) found it. Plans between drift checks compare the
+// source with the mirrors instead of reading the target. A link without a
+// mirror is unknown: the next plan reads the object by id.
+//
+// A Mirror is never changed once made; a new one replaces it.
+type Mirror struct {
+	// User is a user's SCIM JSON, without id, schemas, meta and groups.
+	User json.RawMessage `json:"user,omitempty"`
+	// DisplayName and ExternalID are a group's.
+	DisplayName string `json:"displayName,omitempty"`
+	ExternalID  string `json:"externalId,omitempty"`
+	// Members are a group's members' target ids, sorted.
+	Members []string `json:"members,omitempty"`
+}
+
+// Equal reports whether m and o hold the same object (both nil: both
+// unknown).
+func (m *Mirror) Equal(o *Mirror) bool {
+	if m == nil || o == nil {
+		return m == o
+	}
+	return string(m.User) == string(o.User) && m.DisplayName == o.DisplayName &&
+		m.ExternalID == o.ExternalID && slices.Equal(m.Members, o.Members)
+}
+
+// userMirror returns the mirror of u.
+func userMirror(u *scim.User) *Mirror {
+	c := *u
+	c.ID, c.Schemas, c.Meta, c.Groups = "", nil, nil, nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return nil // a user that does not marshal is not mirrored: unknown
+	}
+	return &Mirror{User: b}
+}
+
+// user returns the user m mirrors, with id; false if m holds no user.
+func (m *Mirror) user(id string) (scim.User, bool) {
+	var u scim.User
+	if m == nil || len(m.User) == 0 || json.Unmarshal(m.User, &u) != nil {
+		return u, false
+	}
+	u.ID = id
+	return u, true
+}
+
+// groupMirror returns the mirror of g, whose Members must be known.
+func groupMirror(g *scim.Group) *Mirror {
+	m := &Mirror{DisplayName: g.DisplayName, ExternalID: g.ExternalID, Members: make([]string, 0, len(g.Members))}
+	for _, mem := range g.Members {
+		m.Members = append(m.Members, mem.Value)
+	}
+	slices.Sort(m.Members)
+	m.Members = slices.Compact(m.Members)
+	return m
+}
+
+// group returns the group m mirrors, with id and members.
+func (m *Mirror) group(id string) scim.Group {
+	g := scim.Group{ID: id, DisplayName: m.DisplayName, ExternalID: m.ExternalID, Members: make([]scim.Member, len(m.Members))}
+	for i, v := range m.Members {
+		g.Members[i].Value = v
+	}
+	return g
+}
+
+// afterChange returns the mirror of an object after c landed on it, m
+// being its mirror before; nil (unknown) if m is nil or c is not a change
+// the engine can follow.
+func (m *Mirror) afterChange(c *Change, memberIDs []string) *Mirror {
+	if m == nil {
+		return nil
+	}
+	switch c.Action {
+	case ActionUpdateUser, ActionDeactivateUser:
+		u, ok := m.user("")
+		if !ok {
+			return nil
+		}
+		for _, a := range c.Attributes {
+			attr, ok := scim.LookupUserAttr(a.Path)
+			if !ok {
+				return nil
+			}
+			v := a.After
+			if isEmpty(v) {
+				v = nil
+			}
+			if attr.Path == scim.PathActive && v == nil {
+				u.Active = nil
+				continue
+			}
+			if err := attr.Set(&u, v); err != nil {
+				return nil
+			}
+		}
+		return userMirror(&u)
+	case ActionUpdateGroup:
+		n := *m
+		for _, a := range c.Attributes {
+			s, _ := a.After.(string)
+			switch {
+			case strings.EqualFold(a.Path, scim.PathDisplayName):
+				n.DisplayName = s
+			case strings.EqualFold(a.Path, scim.PathExternalID):
+				n.ExternalID = s
+			default:
+				return nil
+			}
+		}
+		return &n
+	case ActionAddMembers:
+		n := *m
+		n.Members = append(slices.Clone(m.Members), memberIDs...)
+		slices.Sort(n.Members)
+		n.Members = slices.Compact(n.Members)
+		return &n
+	case ActionRemoveMembers:
+		n := *m
+		n.Members = slices.DeleteFunc(slices.Clone(m.Members), func(id string) bool { return slices.Contains(memberIDs, id) })
+		return &n
+	}
+	return nil
+}
+
+// mirrorTrack follows one linked object's mirror through an apply.
+type mirrorTrack struct {
+	m       *Mirror // the mirror after the writes landed so far
+	pending int     // writes to it not finished yet
+	failed  bool    // a write failed or was not made: what landed is unknown
+}
+
+// writesLinked reports whether c writes to the object its link already
+// names (creates make their links, and their mirrors, as they land).
+func writesLinked(c *Change) bool {
+	switch c.Action {
+	case ActionUpdateUser, ActionDeactivateUser, ActionUpdateGroup, ActionAddMembers, ActionRemoveMembers,
+		ActionDeleteGroup, ActionDeleteUser:
+		return c.Object.TargetID != ""
+	}
+	return false
+}
+
+// trackMirrors marks unknown, in one batch of records stored before any
+// write is sent, the mirror of every linked object the plan writes to,
+// so that a crash or a failed write leaves no mirror claiming what the
+// target may no longer hold; as all of an object's writes land, its new
+// mirror is recorded (mirrorAfter).
+func (a *applier) trackMirrors() {
+	a.mirrors = map[string]*mirrorTrack{}
+	var recs []Record
+	a.mu.Lock()
+	for i := range a.plan.Changes {
+		c := &a.plan.Changes[i]
+		if !writesLinked(c) {
+			continue
+		}
+		links := a.snap.Users
+		if c.Object.Kind == KindGroup {
+			links = a.snap.Groups
+		}
+		l, ok := links[c.Object.SourceID]
+		if !ok || l.TargetID != c.Object.TargetID {
+			continue
+		}
+		key := intentKey(c.Object.Kind, c.Object.SourceID)
+		t := a.mirrors[key]
+		if t == nil {
+			t = &mirrorTrack{m: l.Mirror}
+			a.mirrors[key] = t
+			if l.Mirror != nil {
+				recs = append(recs, Record{Op: OpMirror, Kind: c.Object.Kind, SourceID: c.Object.SourceID})
+			}
+		}
+		t.pending++
+	}
+	a.mu.Unlock()
+	a.store(recs...)
+}
+
+// mirrorAfter follows change c, which landed if applied, on its object's
+// mirror and returns the record of the new mirror once the object's last
+// write landed. The caller holds a.mu.
+func (a *applier) mirrorAfter(c *Change, applied bool) []Record {
+	key := intentKey(c.Object.Kind, c.Object.SourceID)
+	t := a.mirrors[key]
+	if t == nil || !writesLinked(c) {
+		return nil
+	}
+	t.pending--
+	switch {
+	case !applied:
+		t.failed = true
+	case c.Action == ActionDeleteUser || c.Action == ActionDeleteGroup:
+		t.failed = true // unlinked: no mirror
+	case c.Action == ActionAddMembers || c.Action == ActionRemoveMembers:
+		ids := make([]string, 0, len(c.Members))
+		for _, r := range c.Members {
+			if id := a.resolvedUser(r); id != "" {
+				ids = append(ids, id)
+			}
+		}
+		t.m = t.m.afterChange(c, ids)
+	default:
+		t.m = t.m.afterChange(c, nil)
+	}
+	if t.pending > 0 || t.failed || t.m == nil {
+		return nil
+	}
+	return []Record{{Op: OpMirror, Kind: c.Object.Kind, SourceID: c.Object.SourceID, Mirror: t.m}}
+}
+
+// resolvedUser is the target id a member ref was written as: its own, or
+// the link this apply or the state holds for its source id. The caller
+// holds a.mu.
+func (a *applier) resolvedUser(r Ref) string {
+	if r.TargetID != "" {
+		return r.TargetID
+	}
+	return a.users[r.SourceID]
+}

@@ -1,0 +1,238 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/source/parallel"
+	"github.com/provsync/provsync/target"
+)
+
+// DefaultDriftCheck is how often, by default, a plan reads the whole
+// target (a drift check) instead of comparing the source with the state's
+// mirrors.
+const DefaultDriftCheck = 24 * time.Hour
+
+// targetView is the target as a plan sees it: the objects compared with the
+// source, and what Apply stores about them.
+type targetView struct {
+	users   []scim.User
+	groups  []scim.Group
+	gone    []goneLink
+	reclaim []Record
+	refresh []Record
+	drift   bool
+	// groupNames are the target groups' display names, for an
+	// EntitlementMapper; foreign are those of groups no link owns, which
+	// a drift check stores.
+	groupNames, foreign []string
+}
+
+// driftDue says why the plan must be a drift check, "" if it need not.
+func (e *Engine) driftDue(snap *Snapshot, pc planConfig) string {
+	switch {
+	case pc.drift:
+		return "asked for"
+	case pc.reapply:
+		return "reapply"
+	case snap.LastDriftCheck.IsZero():
+		return "no drift check yet"
+	case e.driftEvery == 0:
+		return "every plan is one"
+	case e.now().Sub(snap.LastDriftCheck) >= e.driftEvery:
+		return "the last one is older than " + Duration(e.driftEvery).String()
+	}
+	return ""
+}
+
+// observe reads the target as the plan needs it. A drift check lists it
+// in full (readTarget) and refreshes every owned object's mirror. Any
+// other plan compares the source with the mirrors: it reads by id only
+// the owned objects whose mirror is unknown (a write to them failed or
+// was cut short) and, for each create an interrupted run may have landed
+// (an intent), the objects of that name; it lists nothing. When those
+// reads would outnumber a listing's pages, it makes a drift check instead.
+func (e *Engine) observe(ctx context.Context, snap *Snapshot, pc planConfig) (*targetView, error) {
+	why := e.driftDue(snap, pc)
+	if why == "" {
+		unknown := len(snap.Intents)
+		for _, l := range snap.Users {
+			if l.Mirror == nil {
+				unknown++
+			}
+		}
+		for _, l := range snap.Groups {
+			if l.Mirror == nil {
+				unknown++
+			}
+		}
+		if total := len(snap.Users) + len(snap.Groups); unknown > 20 && unknown*100 > total {
+			why = fmt.Sprintf("%d objects to read by id", unknown)
+		}
+	}
+	if why != "" {
+		e.log.Info("drift check: reading the whole target", zap.String("why", why))
+		return e.observeAll(ctx, snap)
+	}
+	return e.observeMirrors(ctx, snap)
+}
+
+// observeAll is a drift check.
+func (e *Engine) observeAll(ctx context.Context, snap *Snapshot) (*targetView, error) {
+	users, groups, gone, err := e.readTarget(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
+	o := &targetView{users: users, groups: groups, gone: gone, drift: true}
+	o.reclaim = reclaim(snap, users, groups, e.owner, true)
+	owned := reverseLinks(snap.Users)
+	for i := range users {
+		if src, ok := owned[users[i].ID]; ok {
+			o.refresh = append(o.refresh, Record{Op: OpMirror, Kind: KindUser, SourceID: src, Mirror: userMirror(&users[i])})
+		}
+	}
+	owned = reverseLinks(snap.Groups)
+	o.groupNames = make([]string, len(groups))
+	for i := range groups {
+		o.groupNames[i] = groups[i].DisplayName
+		if src, ok := owned[groups[i].ID]; ok {
+			o.refresh = append(o.refresh, Record{Op: OpMirror, Kind: KindGroup, SourceID: src, Mirror: groupMirror(&groups[i])})
+		} else {
+			o.foreign = append(o.foreign, groups[i].DisplayName)
+		}
+	}
+	return o, nil
+}
+
+// observeMirrors builds the target from the mirrors, reading by id what
+// they do not know.
+func (e *Engine) observeMirrors(ctx context.Context, snap *Snapshot) (*targetView, error) {
+	o := &targetView{}
+	found, foundGroups, err := e.readIntents(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
+	// A group reclaimed here has no mirror yet: it is read by id below,
+	// members included.
+	o.reclaim = reclaim(snap, found, foundGroups, e.owner, false)
+	listed := make(map[string]*scim.User, len(found))
+	for i := range found {
+		listed[found[i].ID] = &found[i]
+	}
+	var unknown []goneLink
+	o.users = make([]scim.User, 0, len(snap.Users))
+	for src, l := range snap.Users {
+		if u, ok := l.Mirror.user(l.TargetID); ok {
+			o.users = append(o.users, u)
+		} else if u := listed[l.TargetID]; u != nil {
+			o.users = append(o.users, *u)
+			o.refresh = append(o.refresh, Record{Op: OpMirror, Kind: KindUser, SourceID: src, Mirror: userMirror(u)})
+		} else {
+			unknown = append(unknown, goneLink{kind: KindUser, sourceID: src, targetID: l.TargetID})
+		}
+	}
+	o.groups = make([]scim.Group, 0, len(snap.Groups))
+	for src, l := range snap.Groups {
+		if l.Mirror != nil {
+			o.groups = append(o.groups, l.Mirror.group(l.TargetID))
+		} else {
+			unknown = append(unknown, goneLink{kind: KindGroup, sourceID: src, targetID: l.TargetID})
+		}
+	}
+	if err := e.readUnknown(ctx, unknown, o); err != nil {
+		return nil, err
+	}
+	o.groupNames = slices.Clone(snap.TargetGroups)
+	for i := range o.groups {
+		o.groupNames = append(o.groupNames, o.groups[i].DisplayName)
+	}
+	return o, nil
+}
+
+// readUnknown reads by id the owned objects whose mirror is unknown. One
+// that answers 404 is gone: its link is dropped, as a drift check drops
+// it, and the plan sees no object for it.
+func (e *Engine) readUnknown(ctx context.Context, unknown []goneLink, o *targetView) error {
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.SortFunc(unknown, func(a, b goneLink) int { return strings.Compare(a.targetID, b.targetID) })
+	e.log.Info("reading by id the owned objects whose mirror is unknown", zap.Int("objects", len(unknown)))
+	users := make([]*scim.User, len(unknown))
+	groups := make([]*scim.Group, len(unknown))
+	gone := make([]bool, len(unknown))
+	err := parallel.Run(ctx, len(unknown), e.concurrency, func(ctx context.Context, i int) error {
+		u := unknown[i]
+		var err error
+		if u.kind == KindGroup {
+			groups[i], err = e.target.GetGroup(ctx, u.targetID, target.WithMembers())
+		} else {
+			users[i], err = e.target.GetUser(ctx, u.targetID)
+		}
+		switch {
+		case errors.Is(err, target.ErrNotFound):
+			gone[i] = true
+			return nil
+		case err != nil:
+			return fmt.Errorf("%w: reading %s id=%s (source %s %q), whose mirror is unknown: %w",
+				ErrTargetRead, u.kind, u.targetID, u.kind, u.sourceID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, u := range unknown {
+		switch {
+		case gone[i]:
+			o.gone = append(o.gone, u)
+		case users[i] != nil:
+			o.users = append(o.users, *users[i])
+			o.refresh = append(o.refresh, Record{Op: OpMirror, Kind: KindUser, SourceID: u.sourceID, Mirror: userMirror(users[i])})
+		case groups[i] != nil:
+			g := groups[i]
+			if g.Members == nil {
+				g.Members = []scim.Member{} // read by id with members asked for: none
+			}
+			o.groups = append(o.groups, *g)
+			o.refresh = append(o.refresh, Record{Op: OpMirror, Kind: KindGroup, SourceID: u.sourceID, Mirror: groupMirror(g)})
+		}
+	}
+	if len(o.gone) > 0 {
+		e.log.Info("owned objects gone from the target; their links are dropped", zap.Int("gone", len(o.gone)))
+	}
+	return nil
+}
+
+// readIntents reads, for each create an interrupted run may have landed
+// (an intent), the target users of its userName (groups: of its
+// displayName), by filter. What a filter does not find stays pending
+// (reclaim with listed false) until a drift check lists the target.
+func (e *Engine) readIntents(ctx context.Context, snap *Snapshot) ([]scim.User, []scim.Group, error) {
+	var users []scim.User
+	var groups []scim.Group
+	for _, in := range snap.Intents {
+		switch in.Kind {
+		case KindUser:
+			found, err := e.target.ListUsers(ctx, target.WithFilter(scim.Eq(scim.PathUserName, in.Key)))
+			if err != nil && !errors.Is(err, target.ErrInvalid) {
+				return nil, nil, fmt.Errorf("%w: users named %q (a create an earlier run sent): %w", ErrTargetRead, in.Key, err)
+			}
+			users = append(users, withName(found, in.Key, func(u *scim.User) string { return u.UserName })...)
+		case KindGroup:
+			found, err := e.target.ListGroups(ctx, target.WithFilter(scim.Eq(scim.PathDisplayName, in.Key)))
+			if err != nil && !errors.Is(err, target.ErrInvalid) {
+				return nil, nil, fmt.Errorf("%w: groups named %q (a create an earlier run sent): %w", ErrTargetRead, in.Key, err)
+			}
+			groups = append(groups, withName(found, in.Key, func(g *scim.Group) string { return g.DisplayName })...)
+		}
+	}
+	return users, groups, nil
+}
