@@ -211,7 +211,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		return nil, err
 	}
 	readStart := e.now()
-	dir, pending, err := e.read(ctx, snap, pc.reapply)
+	dir, pending, err := e.read(ctx, snap, pc.reapply || pc.fullSource)
 	if err != nil {
 		return nil, err
 	}
@@ -332,9 +332,10 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 type PlanOption func(*planConfig)
 
 type planConfig struct {
-	reapply bool
-	drift   bool
-	escrow  *escrowConfig
+	reapply    bool
+	drift      bool
+	fullSource bool // read the source in full (a Runner's scheduled full read)
+	escrow     *escrowConfig
 }
 
 // Reapply re-evaluates every object, as Entra's "restart provisioning"

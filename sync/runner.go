@@ -144,6 +144,9 @@ type CycleReport struct {
 	Outcome  CycleOutcome `json:"outcome"`
 	// FullRead is set when the source was read in full, not as changes.
 	FullRead bool `json:"fullRead"`
+	// DriftCheck is set when the target was read in full (a drift
+	// check), not compared through the state's mirrors.
+	DriftCheck bool `json:"driftCheck,omitempty"`
 	// Planned counts the plan's changes; Applied, Failed and Skipped what
 	// became of those that were applied.
 	Planned Summary `json:"planned"`
@@ -230,11 +233,13 @@ func WithRandSource(src rand.Source) RunnerOption { return func(r *Runner) { r.r
 // each failure in a row. Default DefaultMaxBackoff.
 func WithMaxBackoff(d time.Duration) RunnerOption { return func(r *Runner) { r.maxBackoff = d } }
 
-// WithFullReadEvery makes a cycle read the source in full (Reapply) when
-// the last full read is older than d, and, with cycles > 0, after that
-// many cycles that read only changes. The first cycle of a Runner, and
-// the first after Restart, read in full. d = 0 turns the time off.
-// Default DefaultFullReadEvery and no cycle count.
+// WithFullReadEvery makes a cycle read the source in full when the last
+// full read is older than d, and, with cycles > 0, after that many cycles
+// that read only changes. The first cycle of a Runner, and the first after
+// Restart, read in full. d = 0 turns the time off. Default
+// DefaultFullReadEvery and no cycle count. A full source read does not
+// read the target in full: the engine's WithDriftCheck says when that
+// happens; the cycle after Restart does both, as Reapply does.
 func WithFullReadEvery(d time.Duration, cycles int) RunnerOption {
 	return func(r *Runner) { r.fullEvery, r.fullCycles = d, cycles }
 }
@@ -553,7 +558,7 @@ func (r *Runner) cycle(ctx context.Context, trig Trigger) CycleReport {
 		esc = &escrowConfig{now: start, base: r.interval, maxWait: r.maxBackoff, limit: r.retryLimit,
 			failShare: r.failShare, only: trig == TriggerRetryFailed}
 	}
-	resets, reset := r.resets, r.resets > r.cleared
+	resets, reset, drift := r.resets, r.resets > r.cleared, r.forceFull
 	r.mu.Unlock()
 	r.log.Info("cycle started", zap.String("cycle", rep.ID), zap.String("trigger", string(trig)), zap.Bool("full", full))
 
@@ -562,7 +567,7 @@ func (r *Runner) cycle(ctx context.Context, trig Trigger) CycleReport {
 	done := make(chan cycleResult, 1)
 	go func() {
 		var cr cycleResult
-		cr.plan, cr.applied, cr.res, cr.err = r.eng.cycle(cctx, full, r.held, esc, reset, func(c *Change, p Progress, retries int) {
+		cr.plan, cr.applied, cr.res, cr.err = r.eng.cycle(cctx, full, drift, r.held, esc, reset, func(c *Change, p Progress, retries int) {
 			ev := changeEvent(r.clock.Now(), rep.ID, c, p.Outcome)
 			ev.Retries = retries
 			r.metrics.change(ev)
@@ -603,7 +608,7 @@ func (r *Runner) cycle(ctx context.Context, trig Trigger) CycleReport {
 // classify sets the report's outcome and counts from the cycle's result.
 func (r *Runner) classify(rep *CycleReport, cr cycleResult, abandoned bool) {
 	if p := cr.plan; p != nil {
-		rep.FullRead, rep.Planned = !p.Incremental, p.Summary
+		rep.FullRead, rep.DriftCheck, rep.Planned = !p.Incremental, p.DriftCheck, p.Summary
 		rep.Held = !p.Applyable
 		rep.Escrowed = len(p.Escrowed)
 		for _, h := range p.Held {
@@ -880,12 +885,12 @@ func (r *Runner) notify(ctx context.Context, n Notification) {
 }
 
 // cycle is the engine's part of a Runner's cycle: plan (with a full
-// source read when asked) and apply, as one step under the engine's
+// source read when asked, and a drift check too when drift) and apply, as one step under the engine's
 // lock, as Sync does. A plan held for a confirmation is applied only as
 // far as held allows; plan is the plan made, applied what was applied
 // (nil for none). onChange hears of each change applied, with the
 // apply's progress.
-func (e *Engine) cycle(ctx context.Context, full bool, held HeldPlans, esc *escrowConfig, reset bool,
+func (e *Engine) cycle(ctx context.Context, full, drift bool, held HeldPlans, esc *escrowConfig, reset bool,
 	onChange func(*Change, Progress, int)) (plan, applied *Plan, res *Result, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -896,6 +901,9 @@ func (e *Engine) cycle(ctx context.Context, full bool, held HeldPlans, esc *escr
 	}
 	var po []PlanOption
 	if full {
+		po = append(po, func(c *planConfig) { c.fullSource = true })
+	}
+	if drift {
 		po = append(po, Reapply())
 	}
 	if esc != nil {

@@ -94,6 +94,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -304,7 +305,8 @@ func limitBounds(n *yaml.Node, file, path string) []error {
 func (c *Config) Mapper() *mapping.RuleMapper { return c.mapper }
 
 // Options returns the engine options the configuration sets: the mapper,
-// the policy and the matching properties. Add state, logger and the rest.
+// the policy, the matching properties and the drift check interval
+// (schedule.driftCheck). Add state, logger and the rest.
 func (c *Config) Options() []sync.Option {
 	opts := []sync.Option{sync.WithMapper(c.mapper), sync.WithPolicy(c.Policy)}
 	if len(c.Matching.Users) > 0 {
@@ -312,6 +314,9 @@ func (c *Config) Options() []sync.Option {
 	}
 	if len(c.Matching.Groups) > 0 {
 		opts = append(opts, sync.WithGroupMatch(c.Matching.Groups...))
+	}
+	if d := c.Service.Schedule.DriftCheck; d > 0 {
+		opts = append(opts, sync.WithDriftCheck(time.Duration(d)))
 	}
 	return opts
 }

@@ -55,7 +55,7 @@ policy:
 	}
 	fmt.Print(b.String())
 	// Output:
-	// Users: 2 to create, 0 to update, 0 to deactivate, 0 to delete. Groups: 1 to create, 0 to update, 0 to delete. Memberships: +1 -0.
+	// Users: 2 to create, 0 to update, 0 to deactivate, 0 to delete. Groups: 1 to create, 0 to update, 0 to delete. Memberships: +1 -0. Drift check: the target was read in full.
 	//   + create-user user "ada@example.com" (new at source)
 	//   + create-user user "bob@example.com" (new at source, suspended there: created inactive)
 	//   + create-group group "Netskope Engineering" (new at source)

@@ -123,6 +123,10 @@ type Schedule struct {
 	// HeldPlans is what a cycle does while a plan waits for
 	// confirmation; "" keeps sync.HeldWait.
 	HeldPlans sync.HeldPlans `yaml:"heldPlans"`
+	// DriftCheck is how often a cycle reads the whole target to correct
+	// changes made by hand (sync.WithDriftCheck); 0 keeps
+	// sync.DefaultDriftCheck.
+	DriftCheck sync.Duration `yaml:"driftCheck"`
 }
 
 // Webhook is where notifications are posted.
@@ -253,7 +257,7 @@ func (s *Service) secrets() map[string]*Secret {
 
 // serviceDurations are the service's duration keys, checked before the
 // decoder runs (it reports a bad one without its line).
-var serviceDurations = []string{"schedule.interval", "schedule.jitter"}
+var serviceDurations = []string{"schedule.interval", "schedule.jitter", "schedule.driftCheck"}
 
 // validateService checks the service keys that are present and locates
 // the secrets for Resolve's errors.
@@ -298,6 +302,9 @@ func (c *Config) validateService(add func(path string, err error)) {
 	}
 	if s.Schedule.Jitter < 0 {
 		add("schedule.jitter", errors.New("negative"))
+	}
+	if s.Schedule.DriftCheck < 0 {
+		add("schedule.driftCheck", errors.New("negative"))
 	}
 	if h := s.Schedule.HeldPlans; h != "" && h != sync.HeldWait && h != sync.HeldApplyRest {
 		add("schedule.heldPlans", fmt.Errorf("%q: want %s or %s", h, sync.HeldWait, sync.HeldApplyRest))

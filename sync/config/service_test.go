@@ -23,7 +23,7 @@ target:
   token: {file: TOKENFILE}
 state: /var/lib/provsync/state.json
 log: /var/lib/provsync/prov.jsonl
-schedule: {interval: 30m, jitter: 2m, heldPlans: apply-rest}
+schedule: {interval: 30m, jitter: 2m, heldPlans: apply-rest, driftCheck: 6h}
 webhook: {url: https://hooks.example.com/x, secret: {env: TEST_HOOK_SECRET}}
 listener:
   address: 0.0.0.0:8443
@@ -50,7 +50,7 @@ func TestServiceParses(t *testing.T) {
 	s := cfg.Service
 	if s.Source.Kind() != "onelogin" || s.Source.OneLogin.AppID != 42 || s.Target.URL != "https://acme.goskope.com/api/v2/scim" ||
 		time.Duration(s.Schedule.Interval) != 30*time.Minute || time.Duration(s.Schedule.Jitter) != 2*time.Minute ||
-		s.Schedule.HeldPlans != sync.HeldApplyRest || s.Listener.ListenAddress() != "0.0.0.0:8443" || s.Log == "" {
+		s.Schedule.HeldPlans != sync.HeldApplyRest || time.Duration(s.Schedule.DriftCheck) != 6*time.Hour || len(cfg.Options()) != 3 || s.Listener.ListenAddress() != "0.0.0.0:8443" || s.Log == "" {
 		t.Errorf("service read as %+v", s)
 	}
 	if v, err := s.Target.Token.Resolve(); err != nil || v != "file-token" {
@@ -83,6 +83,7 @@ func TestServiceErrorsLocated(t *testing.T) {
 		{"empty file path", "source:\n  file: {path: \"\"}\n", "f.yaml:2:16: source.file.path: "},
 		{"bad interval", "schedule:\n  interval: 10 minutes\n", "f.yaml:2:13: schedule.interval: "},
 		{"negative jitter", "schedule:\n  jitter: -5m\n", "f.yaml:2:11: schedule.jitter: "},
+		{"negative drift check", "schedule:\n  driftCheck: -1h\n", "f.yaml:2:15: schedule.driftCheck: "},
 		{"held plans", "schedule:\n  heldPlans: sometimes\n", "f.yaml:2:14: schedule.heldPlans: "},
 		{"not loopback", "listener:\n  address: 0.0.0.0:8080\n", "f.yaml:2:12: listener.address: "},
 		{"not loopback, TLS but no token", "listener:\n  address: 10.0.0.5:8443\n  tlsCert: c.pem\n  tlsKey: k.pem\n", "f.yaml:2:12: listener.address: "},

@@ -363,7 +363,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (target, kind, source_id) DO UPDATE SET target_id = excluded.target_id,
 	origin = excluded.origin, since = excluded.since, deactivated_at = excluded.deactivated_at,
 	source = excluded.source, mirror = excluded.mirror`
-	setMirror = `UPDATE provsync_links SET mirror = $4 WHERE target = $1 AND kind = $2 AND source_id = $3`
+	setMirror    = `UPDATE provsync_links SET mirror = $4 WHERE target = $1 AND kind = $2 AND source_id = $3`
 	deleteLink   = `DELETE FROM provsync_links WHERE target = $1 AND kind = $2 AND source_id = $3`
 	upsertIntent = `INSERT INTO provsync_intents (target, kind, source_id, key, external_id, since, source)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
