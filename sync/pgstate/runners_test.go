@@ -2,12 +2,14 @@ package pgstate
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	gosync "sync"
 	"testing"
 	"time"
 
+	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/internal/clocktest"
@@ -20,23 +22,73 @@ type cycles chan sync.CycleReport
 func (c cycles) ChangeDone(sync.ChangeEvent)    {}
 func (c cycles) CycleDone(rep sync.CycleReport) { c <- rep }
 
+// busyDay returns dir after the changes of changed, plus four hires:
+// a plan of creates, updates, deactivations and member changes.
+func busyDay(dir *source.Directory) *source.Directory {
+	c := changed(dir)
+	hires := synth.Generate(synth.Config{Users: 4, Seed: 99, Domain: "hired.example.com"})
+	c.Users = append(c.Users, hires.Users...)
+	for i, u := range hires.Users {
+		g := &c.Groups[i%len(c.Groups)]
+		g.Members = append(g.Members, u.ID)
+	}
+	return c
+}
+
 // TestThreeRunnersFailOver: three Runners, each with its own State and
-// client, sync one target from one database. Runner 0 leads; at its 10th
-// create the other two start, and their cycles are refused
-// (state-locked); then runner 0's lock session is terminated. Its cycle
-// stops there; each create the server receives comes from the Runner
-// whose session holds the lock at that moment; the first standby to
-// cycle next takes over and converges the target, with no create sent
-// twice; and its next cycle has nothing to do.
+// client, sync one target from one database, the target already
+// provisioned from an earlier directory. The plan holds creates, updates,
+// deactivations and member changes. Runner 0 leads; at its 10th write
+// request (an update) the other two start, and their cycles stand by (state-locked);
+// then runner 0's lock session is terminated. Its cycle stops there, a
+// standby cycle. Every write request the server receives comes from the
+// Runner whose session holds the lock at that moment (one leader at a
+// time), and no Runner writes after another has; the first standby to
+// cycle next takes over and converges the target; the writes of all
+// Runners add up to the plan's, none sent twice; and the new leader's
+// next cycle has nothing to do.
 func TestThreeRunnersFailOver(t *testing.T) {
 	ctx := context.Background()
 	pool := newPool(t)
 	srv := netskopetest.New(t)
-	dir := synth.Generate(synth.Config{Users: 30, Groups: 3, MembershipsPerUser: 1, Seed: 11})
-	const n, killAt = 3, 10
+	const n, killAt = 3, 11
+	dir := synth.Generate(synth.Config{Users: 30, Groups: 4, MembershipsPerUser: 1, Seed: 11})
+	src := static{dir.Clone()}
+
+	// An earlier process provisioned dir, and ended.
+	direct, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := open(t, pool, "acme")
+	eng, err := sync.New(src, direct, sync.WithState(first), sync.WithTargetName("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := eng.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	*src.dir = *busyDay(dir)
+	p, err := eng.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	needed := len(p.Changes) // one request each: no group outgrows a chunk
+	if s := p.Summary; s.CreateUsers == 0 || s.UpdateUsers == 0 || s.DeactivateUsers == 0 || s.AddMembers == 0 || needed <= killAt {
+		t.Fatalf("the plan (%+v) should create, update, deactivate and add members, and outlast write %d", s, killAt)
+	}
+	// The lock is lost at an update followed by another: no record of the
+	// leader's own (a create's link, a deactivation's time) would stop it.
+	if a, b := p.Changes[killAt-1].Action, p.Changes[killAt].Action; a != sync.ActionUpdateUser || b != sync.ActionUpdateUser {
+		t.Fatalf("changes %d and %d are %s and %s; want two updates", killAt, killAt+1, a, b)
+	}
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	var mu gosync.Mutex
-	posts := 0
+	var writers []int                      // the Runner of each write request, in order
+	reads := make([]int, n)                // GET requests by Runner
 	standby := make([]sync.CycleReport, n) // first cycles of runners 1 and 2
 	var start func(i int)
 	var problems []string
@@ -60,15 +112,27 @@ func TestThreeRunnersFailOver(t *testing.T) {
 	for i := range n {
 		states[i] = open(t, pool, "acme")
 		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost {
+			if r.Method == http.MethodGet {
 				mu.Lock()
-				posts++
-				if !holds(i) {
-					problems = append(problems, "runner "+string(rune('A'+i))+" sent a create without the lock")
+				reads[i]++
+				mu.Unlock()
+			} else {
+				mu.Lock()
+				if k := len(writers); k > 0 && writers[k-1] != i {
+					for _, j := range writers {
+						if j == i {
+							problems = append(problems, fmt.Sprintf("runner %d wrote again after runner %d had", i, writers[k-1]))
+							break
+						}
+					}
 				}
-				if posts == killAt {
-					// The standbys start and are refused while the
-					// leader lives; then its lock session ends.
+				writers = append(writers, i)
+				if !holds(i) {
+					problems = append(problems, fmt.Sprintf("runner %d sent %s %s without the lock", i, r.Method, r.URL.Path))
+				}
+				if len(writers) == killAt {
+					// The standbys start and stand by while the leader
+					// lives; then its lock session ends.
 					for j := 1; j < n; j++ {
 						start(j)
 						standby[j] = <-reports[j]
@@ -84,7 +148,7 @@ func TestThreeRunnersFailOver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eng, err := sync.New(static{dir}, client, sync.WithState(states[i]), sync.WithTargetName("acme"), sync.WithConcurrency(1))
+		eng, err := sync.New(src, client, sync.WithState(states[i]), sync.WithTargetName("acme"), sync.WithConcurrency(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,23 +167,26 @@ func TestThreeRunnersFailOver(t *testing.T) {
 	}
 	start(0) // the leader: the others start while it applies
 	rep := <-reports[0]
-	if rep.Outcome == sync.CycleSucceeded || rep.Reason != sync.ReasonStateLocked {
-		t.Fatalf("the killed leader's cycle: %s (%s) %s; want failed, state-locked", rep.Outcome, rep.Reason, rep.Error)
+	if rep.Outcome != sync.CycleStandby || rep.Reason != sync.ReasonStateLocked {
+		t.Fatalf("the killed leader's cycle: %s (%s) %s; want standby, state-locked", rep.Outcome, rep.Reason, rep.Error)
 	}
 	mu.Lock()
-	if sent := posts; sent != killAt {
-		t.Errorf("the killed leader sent %d creates; it lost its lock at the %dth", sent, killAt)
+	if sent := len(writers); sent != killAt {
+		t.Errorf("the killed leader sent %d write requests; it lost its lock at the %dth", sent, killAt)
 	}
 	mu.Unlock()
 	for i := 1; i < n; i++ {
-		if standby[i].Outcome == sync.CycleSucceeded || standby[i].Reason != sync.ReasonStateLocked {
-			t.Fatalf("runner %d's cycle while the leader lived: %s (%s) %s; want state-locked", i, standby[i].Outcome, standby[i].Reason, standby[i].Error)
+		if standby[i].Outcome != sync.CycleStandby || standby[i].Reason != sync.ReasonStateLocked {
+			t.Fatalf("runner %d's cycle while the leader lived: %s (%s) %s; want standby, state-locked", i, standby[i].Outcome, standby[i].Reason, standby[i].Error)
 		}
 	}
-	// Then a cycle of one Runner at a time.
+	// Then a cycle of one Runner at a time, one interval later: the
+	// standbys first.
 	succeeded := -1
-	for j := range n {
-		i := []int{1, 2, 0}[j] // the standbys first: they take over
+	mu.Lock()
+	readsBefore := reads[1]
+	mu.Unlock()
+	for _, i := range []int{1, 2, 0} {
 		clocks[i].BlockUntil(1)
 		clocks[i].AdvanceTo(runners[i].Status().NextCycle)
 		rep := <-reports[i]
@@ -127,12 +194,19 @@ func TestThreeRunnersFailOver(t *testing.T) {
 			succeeded = i
 			break
 		}
-		if rep.Reason != sync.ReasonStateLocked {
+		if rep.Outcome != sync.CycleStandby {
 			t.Fatalf("runner %d: %s (%s) %s", i, rep.Outcome, rep.Reason, rep.Error)
 		}
 	}
 	if succeeded != 1 {
 		t.Fatalf("the first standby to cycle after the leader died (runner 1) did not take over; runner %d did", succeeded)
+	}
+	mu.Lock()
+	t.Logf("failover: the new leader's first cycle read %d pages and sent %d writes (the rest of the plan's %d)",
+		reads[1]-readsBefore, len(writers)-killAt, needed)
+	mu.Unlock()
+	if st := runners[0].Status(); st.State != "standby" || st.Quarantine != nil {
+		t.Errorf("the old leader's status: %q, quarantine %+v; want standby", st.State, st.Quarantine)
 	}
 	// The new leader's next cycle has nothing to do.
 	clocks[succeeded].BlockUntil(1)
@@ -148,9 +222,9 @@ func TestThreeRunnersFailOver(t *testing.T) {
 	for _, p := range problems {
 		t.Error(p)
 	}
-	want := len(dir.Users) + len(dir.Groups)
-	if posts != want || srv.UserCount() != len(dir.Users) || srv.GroupCount() != len(dir.Groups) {
-		t.Fatalf("%d creates received, the server holds %d users and %d groups; want %d creates, %d, %d",
-			posts, srv.UserCount(), srv.GroupCount(), want, len(dir.Users), len(dir.Groups))
+	want := busyDay(dir)
+	if len(writers) != needed || srv.UserCount() != len(want.Users) || srv.GroupCount() != len(want.Groups) {
+		t.Fatalf("%d write requests received, the server holds %d users and %d groups; want %d writes, %d, %d",
+			len(writers), srv.UserCount(), srv.GroupCount(), needed, len(want.Users), len(want.Groups))
 	}
 }
