@@ -4,16 +4,22 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
+
+	"github.com/provsync/provsync/source"
 )
 
 // FileState is a State kept in a JSON file, a journal beside it and a
@@ -32,6 +38,13 @@ import (
 //     lags the target by no more than the writes in flight. Load applies
 //     the journal and, if it held records, saves the result (one rewrite
 //     per crash, not per change); Save empties it.
+//   - path+".dir-" followed by a SHA-256 in hex holds the directory an
+//     incremental source last yielded (Snapshot.Directories), one file per
+//     source, in a compact binary encoding; the snapshot refers to it by
+//     that SHA-256. A save writes such a file only when the directory
+//     changed (no file of its sum exists yet), and before the snapshot
+//     that refers to it, so the cursor saved with a directory is never
+//     read back with another. Files no snapshot refers to are removed.
 //   - path+".lock" is locked (flock) from the first Load, Save or Record
 //     until Close: a second process, or a second FileState on the same
 //     path, gets ErrLocked instead of using the state. The lock file
@@ -54,6 +67,9 @@ type FileState struct {
 	flushed  uint64 // records durably written
 	flushing bool
 	broken   error // a failed journal write; cleared by the next Save
+
+	dirWrites        int          // directory files written, for tests
+	afterDirectories func() error // tests: runs between the directory files and the snapshot
 }
 
 var _ State = (*FileState)(nil)
@@ -206,11 +222,135 @@ func (f *FileState) readSnapshot() (*Snapshot, error) {
 		return nil, fmt.Errorf("%w: %s has version %d; this engine reads version %d", ErrStateCorrupt, f.path, *head.Version, stateVersion)
 	}
 	s := NewSnapshot()
-	if err := json.Unmarshal(b, s); err != nil {
+	fsnap := fileSnapshot{Snapshot: s}
+	if err := json.Unmarshal(b, &fsnap); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrStateCorrupt, f.path, err)
 	}
 	s.normalize()
+	for name, sum := range fsnap.DirectoryFiles {
+		d, err := f.readDirectory(sum)
+		if err != nil {
+			return nil, fmt.Errorf("%w: cached directory of source %q: %w", ErrStateCorrupt, name, err)
+		}
+		if s.Directories == nil {
+			s.Directories = map[string]*CachedDirectory{}
+		}
+		s.Directories[name] = &CachedDirectory{Dir: d}
+	}
+	// Directory files no snapshot refers to are left by a save that
+	// failed or was interrupted before its snapshot was written.
+	f.removeDirFiles(fsnap.DirectoryFiles)
 	return s, nil
+}
+
+// fileSnapshot is the form of the snapshot file: the snapshot, with its
+// cached directories kept in files of their own (see writeDirectories)
+// and referred to by the SHA-256 of their content, by source name.
+type fileSnapshot struct {
+	*Snapshot
+	DirectoryFiles map[string]string `json:"directoryFiles,omitempty"`
+}
+
+// dirFilePrefix starts the names of the cached directories' files.
+func (f *FileState) dirFilePrefix() string { return filepath.Base(f.path) + ".dir-" }
+
+// dirFile returns the path of the directory file whose content has the
+// given SHA-256 (in hex).
+func (f *FileState) dirFile(sum string) string {
+	return filepath.Join(filepath.Dir(f.path), f.dirFilePrefix()+sum)
+}
+
+// readDirectory reads and decodes the directory file of sum, checking
+// that its content is what the snapshot refers to.
+func (f *FileState) readDirectory(sum string) (*source.Directory, error) {
+	if len(sum) != 2*sha256.Size || strings.Trim(sum, "0123456789abcdef") != "" {
+		return nil, fmt.Errorf("%q is not a SHA-256", sum)
+	}
+	b, err := os.ReadFile(f.dirFile(sum))
+	if err != nil {
+		return nil, err
+	}
+	if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != sum {
+		return nil, fmt.Errorf("%s does not hold the directory the snapshot refers to", f.dirFile(sum))
+	}
+	return decodeDirectory(b)
+}
+
+// writeDirectories stores each cached directory of dirs in a file named
+// by the SHA-256 of its compact encoding, unless that file exists
+// already, and returns the sums by source name. A directory that did not
+// change since the last save is therefore not written again. New files
+// are written to a temporary file, synced, renamed and the directory
+// synced before the snapshot that refers to them is written, so a crash
+// leaves either the old snapshot with its old directory and cursor, or
+// the new snapshot with its new ones.
+func (f *FileState) writeDirectories(dirs map[string]*CachedDirectory) (map[string]string, error) {
+	if len(dirs) == 0 {
+		return nil, nil
+	}
+	sums := make(map[string]string, len(dirs))
+	wrote := false
+	for name, c := range dirs {
+		if c == nil || c.Dir == nil {
+			continue
+		}
+		b, err := encodeDirectory(c.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", name, err)
+		}
+		sum := sha256.Sum256(b)
+		sums[name] = hex.EncodeToString(sum[:])
+		path := f.dirFile(sums[name])
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		if err := f.writeFile(path, b); err != nil {
+			return nil, fmt.Errorf("cached directory of source %q: %w", name, err)
+		}
+		f.dirWrites++
+		wrote = true
+	}
+	if wrote {
+		syncDir(filepath.Dir(f.path))
+	}
+	return sums, nil
+}
+
+// removeDirFiles deletes the directory files not in keep (sums by source
+// name). The caller holds the lock.
+func (f *FileState) removeDirFiles(keep map[string]string) {
+	m, err := filepath.Glob(filepath.Join(filepath.Dir(f.path), f.dirFilePrefix()+"*"))
+	if err != nil {
+		return
+	}
+	kept := slices.Collect(maps.Values(keep))
+	for _, p := range m {
+		if !slices.Contains(kept, strings.TrimPrefix(filepath.Base(p), f.dirFilePrefix())) {
+			_ = os.Remove(p)
+		}
+	}
+}
+
+// writeFile writes b to path atomically: a temporary file in the same
+// directory, synced, then renamed over path. The caller syncs the
+// directory.
+func (f *FileState) writeFile(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(f.path), f.tempPattern())
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	return err
 }
 
 // legacyState reports whether a state file without a version is one an
@@ -294,31 +434,25 @@ func (f *FileState) Save(_ context.Context, s *Snapshot) error {
 // The caller holds f.mu and the lock.
 func (f *FileState) write(s *Snapshot) error {
 	s.Version = stateVersion
-	b, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("sync: save state: %w", err)
-	}
-	dir := filepath.Dir(f.path)
-	tmp, err := os.CreateTemp(dir, f.tempPattern())
-	if err != nil {
-		return fmt.Errorf("sync: save state: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), f.path)
+	sums, err := f.writeDirectories(s.Directories)
+	if err == nil && f.afterDirectories != nil {
+		err = f.afterDirectories()
 	}
 	if err != nil {
 		return fmt.Errorf("sync: save state: %w", err)
 	}
-	syncDir(dir)
+	flat := *s
+	flat.Directories = nil
+	b, err := json.Marshal(fileSnapshot{Snapshot: &flat, DirectoryFiles: sums})
+	if err != nil {
+		return fmt.Errorf("sync: save state: %w", err)
+	}
+	if err := f.writeFile(f.path, b); err != nil {
+		return fmt.Errorf("sync: save state: %w", err)
+	}
+	syncDir(filepath.Dir(f.path))
 	f.serial, f.loaded = s.Serial, true
+	f.removeDirFiles(sums)
 	// Start the journal over; until this lands, the old journal's head
 	// names the old serial and is ignored.
 	if err := f.resetJournal(); err != nil {

@@ -364,7 +364,8 @@ func stateSize(path string) int64 {
 		return 0
 	}
 	var n int64
-	for _, p := range []string{path, path + ".journal"} {
+	dirs, _ := filepath.Glob(path + ".dir-*") // cached directories
+	for _, p := range append([]string{path, path + ".journal"}, dirs...) {
 		if fi, err := os.Stat(p); err == nil {
 			n += fi.Size()
 		}

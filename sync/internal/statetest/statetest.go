@@ -5,6 +5,8 @@ package statetest
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,6 +21,103 @@ func Run(t *testing.T, newState func(t *testing.T) sync.State) {
 	t.Run("RecordsOnTopOfSnapshot", func(t *testing.T) { records(t, newState(t)) })
 	t.Run("EveryPartRoundTrips", func(t *testing.T) { parts(t, newState(t)) })
 	t.Run("MirrorsRoundTrip", func(t *testing.T) { mirrors(t, newState(t)) })
+	t.Run("CachedDirectoryFollowsSaves", func(t *testing.T) { directories(t, newState(t)) })
+}
+
+// Directory returns a cached directory of n users (u1, u2, ...) in one
+// group, with an attribute of every type an attribute may have.
+func Directory(n int, tag string) *source.Directory {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 8, time.FixedZone("", 3600))
+	d := &source.Directory{Groups: []source.Group{{ID: "g", DisplayName: "G " + tag, Description: "d",
+		Attributes: map[string]any{"n": int64(-3)}, MemberGroups: nil}}}
+	for i := 1; i <= n; i++ {
+		id := "u" + strconv.Itoa(i)
+		d.Users = append(d.Users, source.User{ID: id, UserName: id + "@example.com", GivenName: "Zoë", FamilyName: tag,
+			Emails: []source.Email{{Value: id + "@example.com", Type: "work", Primary: true}, {Value: id + "@home.example"}},
+			State:  source.State(i % 3), DeletedAt: at,
+			Attributes: map[string]any{"department": "Sales", "employeeId": int64(i), "ratio": 0.5, "remote": i%2 == 0,
+				"roleIds": []string{"r1", "r2"}, "hired": at.Add(time.Duration(i) * time.Hour)}})
+		d.Groups[0].Members = append(d.Groups[0].Members, id)
+	}
+	return d
+}
+
+// directories: a cached directory is read back as saved, attribute types
+// included, stays across saves that do not change it, follows one that
+// replaces it, is kept with its cursor, and goes once removed.
+func directories(t *testing.T, st sync.State) {
+	ctx := context.Background()
+	save := func(s *sync.Snapshot) *sync.Snapshot {
+		t.Helper()
+		s.Serial++
+		if err := st.Save(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	check := func(got *sync.Snapshot, name string, want *source.Directory, cursor string) {
+		t.Helper()
+		c := got.Directories[name]
+		switch {
+		case want == nil && c != nil:
+			t.Fatalf("directory of %s read back as %+v, want none", name, c.Dir)
+		case want == nil:
+		case c == nil || c.Dir == nil:
+			t.Fatalf("directory of %s not read back", name)
+		case !reflect.DeepEqual(normal(c.Dir), normal(want)):
+			t.Fatalf("directory of %s read back as\n%+v\nwant\n%+v", name, c.Dir, want)
+		}
+		if got.Cursors[name] != cursor {
+			t.Fatalf("cursor of %s = %q, want %q", name, got.Cursors[name], cursor)
+		}
+	}
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, d2 := Directory(3, "one"), Directory(4, "two")
+	s.Directories = map[string]*sync.CachedDirectory{"entra": {Dir: d1}, "okta": {Dir: Directory(1, "okta")}}
+	s.Cursors["entra"], s.Cursors["okta"] = "c1", "k1"
+	got := save(s)
+	check(got, "entra", d1, "c1")
+	check(got, "okta", Directory(1, "okta"), "k1")
+
+	got.Users["x"] = sync.Link{TargetID: "tx", Origin: sync.OriginCreated}
+	got.Cursors["entra"] = "c2" // a cursor moves with no change to the directory
+	got = save(got)
+	check(got, "entra", d1, "c2")
+
+	got.Directories["entra"] = &sync.CachedDirectory{Dir: d2}
+	got.Cursors["entra"] = "c3"
+	got = save(got)
+	check(got, "entra", d2, "c3")
+	check(got, "okta", Directory(1, "okta"), "k1")
+
+	delete(got.Directories, "okta")
+	delete(got.Cursors, "okta")
+	got = save(got)
+	check(got, "okta", nil, "")
+	check(got, "entra", d2, "c3")
+}
+
+// normal returns d with times in UTC, so that directories compare by
+// instant, as time.Time.Equal does.
+func normal(d *source.Directory) *source.Directory {
+	c := d.Clone()
+	for i := range c.Users {
+		u := &c.Users[i]
+		u.DeletedAt = u.DeletedAt.UTC()
+		for k, v := range u.Attributes {
+			if tm, ok := v.(time.Time); ok {
+				u.Attributes[k] = tm.UTC()
+			}
+		}
+	}
+	return c
 }
 
 func mirrors(t *testing.T, st sync.State) {

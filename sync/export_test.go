@@ -1,0 +1,22 @@
+package sync
+
+import "github.com/provsync/provsync/source"
+
+// Test hooks for the external tests of this package.
+
+// SetAfterDirectories makes f's saves call fn between writing the
+// directory files and the snapshot; an error stops the save there, as a
+// crash would.
+func SetAfterDirectories(f *FileState, fn func() error) { f.afterDirectories = fn }
+
+// DirectoryWrites returns how many directory files f has written.
+func DirectoryWrites(f *FileState) int { return f.dirWrites }
+
+// EncodeDirectory and DecodeDirectory are the cached directory's codec.
+func EncodeDirectory(d *source.Directory) ([]byte, error) { return encodeDirectory(d) }
+
+// DecodeDirectory reads what EncodeDirectory wrote.
+func DecodeDirectory(b []byte) (*source.Directory, error) { return decodeDirectory(b) }
+
+// DirMagic starts every encoded directory.
+const DirMagic = dirMagic

@@ -1,0 +1,343 @@
+package sync_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/internal/statetest"
+)
+
+// dirFiles returns the names of the directory files beside path.
+func dirFiles(t *testing.T, path string) []string {
+	t.Helper()
+	m, err := filepath.Glob(path + ".dir-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m {
+		m[i] = filepath.Base(m[i])
+	}
+	return m
+}
+
+// saveDir saves s with the directory and cursor of source "entra".
+func saveDir(t *testing.T, st *sync.FileState, s *sync.Snapshot, d *source.Directory, cursor string) error {
+	t.Helper()
+	s.Serial++
+	s.Directories = map[string]*sync.CachedDirectory{"entra": {Dir: d}}
+	s.Cursors["entra"] = cursor
+	return st.Save(context.Background(), s)
+}
+
+func sameDirectory(t *testing.T, got, want *source.Directory) {
+	t.Helper()
+	a, _ := sync.EncodeDirectory(got)
+	b, _ := sync.EncodeDirectory(want)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("directory read back as %+v, want %+v", got, want)
+	}
+}
+
+// TestFileStateWritesDirectoryOnlyWhenChanged: the cached directory lives
+// in a file of its own, written by the saves that change it and by no
+// other; the snapshot file holds none of it.
+func TestFileStateWritesDirectoryOnlyWhenChanged(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	st := sync.NewFileState(path)
+	defer st.Close()
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := saveDir(t, st, s, statetest.Directory(50, "one"), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	files := dirFiles(t, path)
+	if sync.DirectoryWrites(st) != 1 || len(files) != 1 {
+		t.Fatalf("after the first save: %d directory writes, files %v; want 1 and one file", sync.DirectoryWrites(st), files)
+	}
+	fi1, err := os.Stat(filepath.Join(filepath.Dir(path), files[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("u7@example.com")) {
+		t.Errorf("the snapshot file holds the directory's users: %.200s", b)
+	}
+	// Cursor moves, links change, the directory (a copy) does not.
+	for i, cursor := range []string{"c2", "c3", "c4"} {
+		s.Users[cursor] = sync.Link{TargetID: "t" + cursor}
+		if err := saveDir(t, st, s, statetest.Directory(50, "one"), cursor); err != nil {
+			t.Fatal(err)
+		}
+		if sync.DirectoryWrites(st) != 1 {
+			t.Fatalf("save %d with an unchanged directory wrote it (%d writes)", i+2, sync.DirectoryWrites(st))
+		}
+	}
+	fi2, err := os.Stat(filepath.Join(filepath.Dir(path), files[0]))
+	if err != nil || !os.SameFile(fi1, fi2) {
+		t.Fatalf("the directory file was replaced by saves that did not change it (%v)", err)
+	}
+	got, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Cursors["entra"] != "c4" || len(got.Users) != 3 {
+		t.Fatalf("Load = cursor %q, users %v", got.Cursors["entra"], got.Users)
+	}
+	sameDirectory(t, got.Directories["entra"].Dir, statetest.Directory(50, "one"))
+
+	// A changed directory is written once, the old file removed.
+	if err := saveDir(t, st, got, statetest.Directory(51, "one"), "c5"); err != nil {
+		t.Fatal(err)
+	}
+	if now := dirFiles(t, path); sync.DirectoryWrites(st) != 2 || len(now) != 1 || now[0] == files[0] {
+		t.Fatalf("after changing the directory: %d writes, files %v (before: %v); want 2 writes and one new file", sync.DirectoryWrites(st), now, files)
+	}
+	// No directory: no file.
+	got.Serial++
+	got.Directories = nil
+	if err := st.Save(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if now := dirFiles(t, path); len(now) != 0 {
+		t.Fatalf("after dropping the directory the files %v remain", now)
+	}
+}
+
+// TestFileStateCrashBetweenDirectoryAndSnapshot: a save that stops after
+// writing the new directory file and before the snapshot (a crash there)
+// leaves the old cursor with the old directory; the orphaned file goes
+// at the next Load. A crash after the snapshot and before the old file
+// is removed leaves the new cursor with the new directory.
+func TestFileStateCrashBetweenDirectoryAndSnapshot(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	st := sync.NewFileState(path)
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, d2 := statetest.Directory(5, "old"), statetest.Directory(6, "new")
+	if err := saveDir(t, st, s, d1, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	old := dirFiles(t, path)
+	crash := errors.New("crash")
+	sync.SetAfterDirectories(st, func() error { return crash })
+	if err := saveDir(t, st, s, d2, "c2"); !errors.Is(err, crash) {
+		t.Fatalf("save = %v, want the crash", err)
+	}
+	if n := len(dirFiles(t, path)); n != 2 {
+		t.Fatalf("%d directory files after the crash, want the old and the new", n)
+	}
+	st.Close()
+
+	st = sync.NewFileState(path)
+	got, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Cursors["entra"] != "c1" || got.Serial != 1 {
+		t.Fatalf("after the crash: cursor %q serial %d, want c1 and 1", got.Cursors["entra"], got.Serial)
+	}
+	sameDirectory(t, got.Directories["entra"].Dir, d1)
+	if now := dirFiles(t, path); !reflect.DeepEqual(now, old) {
+		t.Fatalf("directory files after Load: %v, want only %v", now, old)
+	}
+
+	// Now the crash comes after the snapshot: the old file is left.
+	if err := saveDir(t, st, got, d2, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	newer := dirFiles(t, path)
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), old[0]), mustEncode(t, d1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = sync.NewFileState(path)
+	defer st.Close()
+	if got, err = st.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got.Cursors["entra"] != "c2" {
+		t.Fatalf("cursor %q, want c2", got.Cursors["entra"])
+	}
+	sameDirectory(t, got.Directories["entra"].Dir, d2)
+	if now := dirFiles(t, path); !reflect.DeepEqual(now, newer) {
+		t.Fatalf("directory files after Load: %v, want only %v", now, newer)
+	}
+}
+
+func mustEncode(t *testing.T, d *source.Directory) []byte {
+	t.Helper()
+	b, err := sync.EncodeDirectory(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestFileStateDirectoryCorrupt: a directory file that does not hold what
+// the snapshot refers to, or is missing, makes Load fail with
+// sync.ErrStateCorrupt rather than plan from a wrong directory.
+func TestFileStateDirectoryCorrupt(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(t *testing.T, file string)
+	}{
+		{"missing", func(t *testing.T, file string) { _ = os.Remove(file) }},
+		{"flipped byte", func(t *testing.T, file string) {
+			b, _ := os.ReadFile(file)
+			b[len(b)/2] ^= 1
+			_ = os.WriteFile(file, b, 0o600)
+		}},
+		{"truncated", func(t *testing.T, file string) {
+			b, _ := os.ReadFile(file)
+			_ = os.WriteFile(file, b[:len(b)-3], 0o600)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.json")
+			st := sync.NewFileState(path)
+			s, err := st.Load(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := saveDir(t, st, s, statetest.Directory(3, "x"), "c1"); err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			tt.spoil(t, filepath.Join(filepath.Dir(path), dirFiles(t, path)[0]))
+			st = sync.NewFileState(path)
+			defer st.Close()
+			if _, err := st.Load(context.Background()); !errors.Is(err, sync.ErrStateCorrupt) {
+				t.Fatalf("Load = %v, want sync.ErrStateCorrupt", err)
+			}
+		})
+	}
+}
+
+// TestFileStateInlineDirectoryMovesOut: a state file of an earlier
+// version, with the directory inline, is read, and the next save moves
+// the directory into its own file.
+func TestFileStateInlineDirectoryMovesOut(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	d := statetest.Directory(4, "inline")
+	old := sync.NewSnapshot()
+	old.Version, old.Target, old.Serial = 1, "", 3
+	old.Cursors["entra"] = "c1"
+	old.Directories = map[string]*sync.CachedDirectory{"entra": {Dir: d}}
+	b, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := sync.NewFileState(path)
+	defer st.Close()
+	got, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameDirectory(t, got.Directories["entra"].Dir, d)
+	got.Serial++
+	if err := st.Save(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); strings.Contains(string(b), "u3@example.com") || len(dirFiles(t, path)) != 1 {
+		t.Fatalf("after a save the snapshot file still holds the directory, or no directory file: %.300s", b)
+	}
+	if got, err = st.Load(ctx); err != nil || got.Cursors["entra"] != "c1" {
+		t.Fatalf("Load = %v, %v", got, err)
+	}
+	sameDirectory(t, got.Directories["entra"].Dir, d)
+}
+
+func TestDirectoryCodec(t *testing.T) {
+	d := statetest.Directory(20, "codec")
+	d.Users[3].DeletedAt = time.Time{}
+	d.Users[4].Emails = nil
+	d.Users[5].Attributes = nil
+	d.Groups = append(d.Groups, source.Group{ID: "h", MembersNote: "note", MemberGroups: []string{"g"}, Members: []string{"u1"}})
+	b := mustEncode(t, d)
+	got, err := sync.DecodeDirectory(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, d) {
+		t.Fatalf("decoded\n%+v\nwant\n%+v", got, d)
+	}
+	// Member ids share the users' strings.
+	if unsafe.StringData(got.Groups[0].Members[1]) != unsafe.StringData(got.Users[1].ID) {
+		t.Error("a member id is a string of its own, not the user's id")
+	}
+	// Every truncation, and trailing bytes, are refused.
+	for n := range len(b) {
+		if _, err := sync.DecodeDirectory(b[:n]); !errors.Is(err, sync.ErrStateCorrupt) {
+			t.Fatalf("decoding the first %d of %d bytes = %v, want sync.ErrStateCorrupt", n, len(b), err)
+		}
+	}
+	if _, err := sync.DecodeDirectory(append(b, 0)); !errors.Is(err, sync.ErrStateCorrupt) {
+		t.Fatalf("decoding with a trailing byte = %v, want sync.ErrStateCorrupt", err)
+	}
+	// An attribute of a type the cache cannot keep is an error, not lost.
+	d.Users[0].Attributes["bad"] = []int{1}
+	if _, err := sync.EncodeDirectory(d); err == nil || !strings.Contains(err.Error(), `"bad"`) {
+		t.Fatalf("encoding an attribute of type []int = %v, want an error naming it", err)
+	}
+}
+
+func FuzzDecodeDirectory(f *testing.F) {
+	b, _ := sync.EncodeDirectory(statetest.Directory(2, "fuzz"))
+	f.Add(b)
+	f.Add([]byte(sync.DirMagic))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := sync.DecodeDirectory(b)
+		if err != nil {
+			return
+		}
+		again, err := sync.EncodeDirectory(d)
+		if err != nil {
+			t.Fatalf("a decoded directory does not encode: %v", err)
+		}
+		if _, err := sync.DecodeDirectory(again); err != nil {
+			t.Fatalf("a re-encoded directory does not decode: %v", err)
+		}
+	})
+}
+
+func BenchmarkDirectoryCodec(b *testing.B) {
+	d := statetest.Directory(20000, "bench")
+	enc, err := sync.EncodeDirectory(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = sync.EncodeDirectory(d)
+		}
+		b.ReportMetric(float64(len(enc))/float64(len(d.Users)), "bytes/user")
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = sync.DecodeDirectory(enc)
+		}
+	})
+}
