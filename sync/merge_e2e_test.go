@@ -348,7 +348,6 @@ func TestMergedSourceRemoved(t *testing.T) {
 // externalId and attributes), never deactivated or deleted, and her
 // memberships of the contractors' groups stay.
 func TestMergedSourceTakeover(t *testing.T) {
-	t.Skip("pending: the engine does not yet hand a link over to the next source's id; until it does, it deactivates Ada and reports her contractors' user as a problem")
 	e := newMergeEnv(t)
 	eng := e.engine(both, []merge.Option{merge.WithGroups(merge.GroupsNamespace)})
 	e.apply(eng, e.plan(eng))
@@ -376,6 +375,43 @@ func TestMergedSourceTakeover(t *testing.T) {
 			ada.ID, adaID, ada.ExternalID, ada.Name, ada.IsActive())
 	}
 	if got, want := e.groups(), "Contractors (contractors)[ada cy dee] Engineering (contractors)[ada cy] Engineering (employees)[bob] Staff (employees)[bob]"; got != want {
+		t.Errorf("target groups\n got %s\nwant %s", got, want)
+	}
+	e.settled(eng)
+}
+
+// In merged groups, when the employees drop Engineering, the
+// contractors' Engineering owns the group: the same target group, the
+// contractors' id, and only their members.
+func TestMergedGroupTakeover(t *testing.T) {
+	e := newMergeEnv(t)
+	eng := e.engine(both, []merge.Option{merge.WithGroups(merge.GroupsMerge)})
+	e.apply(eng, e.plan(eng))
+	var before scim.Group
+	for _, g := range e.srv.Groups() {
+		if g.DisplayName == "Engineering" {
+			before = g
+		}
+	}
+	d := employees()
+	d.Groups = d.Groups[1:]
+	e.employees.Set(d)
+	p := e.plan(eng)
+	for _, c := range p.Changes {
+		if c.Action == sync.ActionDeleteGroup || c.Action == sync.ActionCreateGroup {
+			t.Errorf("the plan has %s %s", c.Action, c.Object.Key)
+		}
+	}
+	if len(p.Problems) > 0 {
+		t.Errorf("problems: %+v", p.Problems)
+	}
+	e.apply(eng, p)
+	for _, g := range e.srv.Groups() {
+		if g.DisplayName == "Engineering" && (g.ID != before.ID || g.ExternalID != "contractors/h-eng") {
+			t.Errorf("Engineering after the takeover: id %s (was %s), externalId %q", g.ID, before.ID, g.ExternalID)
+		}
+	}
+	if got, want := e.groups(), "Contractors[ada cy dee] Engineering[ada cy] Staff[ada bob]"; got != want {
 		t.Errorf("target groups\n got %s\nwant %s", got, want)
 	}
 	e.settled(eng)

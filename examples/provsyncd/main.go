@@ -36,6 +36,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -50,6 +51,7 @@ import (
 	"github.com/provsync/provsync/source/entra"
 	"github.com/provsync/provsync/source/file"
 	"github.com/provsync/provsync/source/google"
+	"github.com/provsync/provsync/source/merge"
 	"github.com/provsync/provsync/source/onelogin"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/config"
@@ -139,7 +141,11 @@ func loadConfig(o options) (*config.Config, error) {
 func checkConfig(cfg *config.Config, o options, out io.Writer) error {
 	s := cfg.Service
 	var errs []error
-	for _, sec := range []config.Secret{s.Target.Token, s.Webhook.Secret, s.Listener.Token, entraSecret(s.Source), oneloginSecret(s.Source)} {
+	secrets := []config.Secret{s.Target.Token, s.Webhook.Secret, s.Listener.Token, entraSecret(s.Source), oneloginSecret(s.Source)}
+	for _, n := range s.Sources {
+		secrets = append(secrets, entraSecret(n.SourceConfig), oneloginSecret(n.SourceConfig))
+	}
+	for _, sec := range secrets {
 		if sec.Set() {
 			if _, err := sec.Resolve(); err != nil {
 				errs = append(errs, err)
@@ -154,8 +160,21 @@ func checkConfig(cfg *config.Config, o options, out io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(out, "configuration OK: source %s, target %s, state %s, listener %s\n",
-		s.Source.Kind(), s.Target.URL, s.State, s.Listener.ListenAddress())
+		sourceKinds(s), s.Target.URL, s.State, s.Listener.ListenAddress())
 	return nil
+}
+
+// sourceKinds names the source, or the merged sources in precedence
+// order as name=kind.
+func sourceKinds(s config.Service) string {
+	if len(s.Sources) == 0 {
+		return s.Source.Kind()
+	}
+	kinds := make([]string, len(s.Sources))
+	for i, n := range s.Sources {
+		kinds[i] = n.Name + "=" + n.Kind()
+	}
+	return "merge(" + strings.Join(kinds, ", ") + ")"
 }
 
 func entraSecret(s config.SourceConfig) config.Secret {
@@ -238,7 +257,7 @@ func build(ctx context.Context, cfg *config.Config, o options, log *zap.Logger, 
 		if n.Token, err = s.Target.Token.Resolve(); err != nil {
 			return nil, err
 		}
-		if src, err = openSource(ctx, s.Source, log); err != nil {
+		if src, err = openSources(ctx, s, log); err != nil {
 			return nil, err
 		}
 		if tgt, err = n.Connect(ctx, log, out); err != nil {
@@ -326,6 +345,24 @@ func (a *app) demoToken() error {
 	a.token = hex.EncodeToString(b)
 	a.demoTokenFile = filepath.Join(dir, "token")
 	return os.WriteFile(a.demoTokenFile, []byte(a.token+"\n"), 0o600)
+}
+
+// openSources opens the identity provider the configuration chooses or,
+// for several, each and their merge, in the order given (the
+// precedence).
+func openSources(ctx context.Context, s config.Service, log *zap.Logger) (source.Source, error) {
+	if len(s.Sources) == 0 {
+		return openSource(ctx, s.Source, log)
+	}
+	members := make([]merge.Member, len(s.Sources))
+	for i, n := range s.Sources {
+		src, err := openSource(ctx, n.SourceConfig, log.With(zap.String("member", n.Name)))
+		if err != nil {
+			return nil, fmt.Errorf("sources[%d] (%s): %w", i, n.Name, err)
+		}
+		members[i] = merge.Member{Name: n.Name, Source: src}
+	}
+	return merge.New(members, append(s.Merge.Options(), merge.WithLogger(log))...)
 }
 
 // openSource opens the identity provider the configuration chooses.

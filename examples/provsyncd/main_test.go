@@ -439,15 +439,21 @@ func TestServeStopsAndSaves(t *testing.T) {
 	}
 }
 
-func TestCheckConfig(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
+// writer returns a function that writes files into dir and returns
+// their paths.
+func writer(t *testing.T, dir string) func(name, body string) string {
+	return func(name, body string) string {
+		t.Helper()
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	write := writer(t, t.TempDir())
 	good := write("good.yaml", "source: {file: {path: d.yaml}}\ntarget: {url: https://t.example/scim, token: {env: TEST_PROVSYNCD_NS}}\nstate: s.json\n")
 	t.Setenv("TEST_PROVSYNCD_NS", "")
 	var out strings.Builder
@@ -603,23 +609,28 @@ func TestPageEscapes(t *testing.T) {
 }
 
 // readmeSection is the README's "Run provsyncd" section.
-func readmeSection(t *testing.T) string {
+func readmeSection(t *testing.T) string { return readmeSectionNamed(t, "Run provsyncd") }
+
+// readmeSectionNamed is the README's section with this title.
+func readmeSectionNamed(t *testing.T, title string) string {
 	t.Helper()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sec, ok := strings.Cut(string(readme), "## Run provsyncd\n")
+	_, sec, ok := strings.Cut(string(readme), "## "+title+"\n")
 	if !ok {
-		t.Fatal("README has no Run provsyncd section")
+		t.Fatalf("README has no %s section", title)
 	}
 	sec, _, _ = strings.Cut(sec, "\n## ")
 	return sec
 }
 
-// The README's provsyncd configuration parses and configures a service.
-func TestReadmeConfig(t *testing.T) {
-	_, block, ok := strings.Cut(readmeSection(t), "```yaml\n")
+// readmeConfig parses the first yaml block of the README's section with
+// this title.
+func readmeConfig(t *testing.T, title string) *config.Config {
+	t.Helper()
+	_, block, ok := strings.Cut(readmeSectionNamed(t, title), "```yaml\n")
 	if !ok {
 		t.Fatal("the section has no yaml block")
 	}
@@ -628,6 +639,12 @@ func TestReadmeConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the README's configuration: %v\n%s", err, block)
 	}
+	return cfg
+}
+
+// The README's provsyncd configuration parses and configures a service.
+func TestReadmeConfig(t *testing.T) {
+	cfg := readmeConfig(t, "Run provsyncd")
 	if err := cfg.RequireService(); err != nil {
 		t.Errorf("the README's configuration is not a whole service: %v", err)
 	}

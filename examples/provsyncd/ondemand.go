@@ -64,11 +64,23 @@ func (o oneUser) Read(ctx context.Context) (*source.Directory, error) {
 	return out, nil
 }
 
+// mergedOneUser is oneUser of a merged source: it names the owners of
+// the user and groups as the merged source does.
+type mergedOneUser struct{ oneUser }
+
+var _ source.Merged = mergedOneUser{}
+
+// OwnerOf asks the merged source.
+func (o mergedOneUser) OwnerOf(id string) string { return o.src.(source.Merged).OwnerOf(id) }
+
 // userSource is the source of one user of src: Entra's own on-demand
-// read, else oneUser.
+// read, else oneUser (mergedOneUser for several sources merged).
 func userSource(src source.Source, user string) source.Source {
-	if e, ok := src.(*entra.Source); ok {
-		return e.OnDemand(user)
+	switch s := src.(type) {
+	case *entra.Source:
+		return s.OnDemand(user)
+	case source.Merged:
+		return mergedOneUser{oneUser{src: src, user: user}}
 	}
 	return oneUser{src: src, user: user}
 }

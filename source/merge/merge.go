@@ -47,6 +47,18 @@ import (
 	"github.com/provsync/provsync/source/parallel"
 )
 
+// invalidError is a bad configuration: it matches source.ErrInvalid
+// without the sentinel's words in its message, so that a caller locating
+// it (a configuration file's line) adds its own context once.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == source.ErrInvalid }
+
+func invalid(format string, args ...any) error {
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
+}
+
 // Member is one source of a merged directory.
 type Member struct {
 	// Name names the source in merged ids ("<name>/<id>"), in OwnerOf, in
@@ -88,7 +100,7 @@ func ParseGroupMode(s string) (GroupMode, error) {
 	case GroupsNamespace, GroupsMerge:
 		return GroupMode(s), nil
 	}
-	return "", fmt.Errorf("%w: group mode %q: want %s, %s or %s", source.ErrInvalid, s, GroupsSeparate, GroupsNamespace, GroupsMerge)
+	return "", invalid("group mode %q: want %s, %s or %s", s, GroupsSeparate, GroupsNamespace, GroupsMerge)
 }
 
 // DefaultGroupFormat is the name of a namespaced group: the source's
@@ -101,7 +113,7 @@ const DefaultGroupFormat = "{name} ({source})"
 // matching source.ErrInvalid.
 func CheckGroupFormat(format string) error {
 	if !strings.Contains(format, "{name}") || !strings.Contains(format, "{source}") {
-		return fmt.Errorf("%w: group format %q: it must hold {name} and {source}", source.ErrInvalid, format)
+		return invalid("group format %q: it must hold {name} and {source}", format)
 	}
 	return nil
 }
@@ -122,7 +134,7 @@ func CheckName(name string) error {
 		}
 	}
 	if bad {
-		return fmt.Errorf("%w: source name %q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", source.ErrInvalid, name)
+		return invalid("source name %q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}
 	return nil
 }
@@ -206,7 +218,7 @@ func New(members []Member, opts ...Option) (*Source, error) {
 	}
 	var errs []error
 	if len(members) == 0 || len(members) > MaxMembers {
-		errs = append(errs, fmt.Errorf("%w: %d sources: want 1 to %d", source.ErrInvalid, len(members), MaxMembers))
+		errs = append(errs, invalid("%d sources: want 1 to %d", len(members), MaxMembers))
 	}
 	seen := make(map[string]int, len(members))
 	names := make([]string, len(members))
@@ -215,12 +227,12 @@ func New(members []Member, opts ...Option) (*Source, error) {
 		if err := CheckName(m.Name); err != nil {
 			errs = append(errs, fmt.Errorf("sources[%d]: %w", i, err))
 		} else if j, dup := seen[strings.ToLower(m.Name)]; dup {
-			errs = append(errs, fmt.Errorf("%w: sources[%d]: name %q: sources[%d] has it too", source.ErrInvalid, i, m.Name, j))
+			errs = append(errs, invalid("sources[%d]: name %q: sources[%d] has it too", i, m.Name, j))
 		} else {
 			seen[strings.ToLower(m.Name)] = i
 		}
 		if m.Source == nil {
-			errs = append(errs, fmt.Errorf("%w: sources[%d] (%s): no source", source.ErrInvalid, i, m.Name))
+			errs = append(errs, invalid("sources[%d] (%s): no source", i, m.Name))
 		}
 	}
 	if _, err := ParseGroupMode(string(o.groups)); err != nil {
@@ -233,7 +245,7 @@ func New(members []Member, opts ...Option) (*Source, error) {
 	}
 	for i, a := range o.match {
 		if strings.TrimSpace(a) == "" {
-			errs = append(errs, fmt.Errorf("%w: match[%d]: empty attribute name", source.ErrInvalid, i))
+			errs = append(errs, invalid("match[%d]: empty attribute name", i))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

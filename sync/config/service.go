@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/provsync/provsync/source/merge"
 	"github.com/provsync/provsync/sync"
 )
 
@@ -24,6 +25,15 @@ import (
 //	  google:   {adminEmail: ..., customer: my_customer, domain: "", keyFile: /etc/provsync/sa.json}
 //	  onelogin: {url: https://acme.onelogin.com, clientId: ..., clientSecret: {env: ONELOGIN_CLIENT_SECRET}, appId: 123}
 //	  file:     {path: directory.yaml}
+//	sources:                     # or several, merged, in precedence order (see source/merge)
+//	  - name: employees          # letters, digits, . _ -; ids become "employees/<id>"
+//	    entra: {...}             # exactly one of entra, google, onelogin, file, as under source
+//	  - name: contractors
+//	    google: {...}
+//	merge:                       # how sources merge; only with sources
+//	  groups: separate           # separate (default: same-named groups are a plan problem) | namespace | merge
+//	  groupFormat: "{name} ({source})"   # namespace: the group's name with {name} and {source}
+//	  match: [email]             # user attributes that, besides userName, make one person
 //	target:
 //	  url: https://acme.goskope.com/api/v2/scim
 //	  token: {env: NETSKOPE_TOKEN}   # or {file: /etc/provsync/netskope-token}
@@ -40,7 +50,12 @@ import (
 // Secrets are never written in the file: a secret key takes {env: NAME}
 // or {file: PATH}, and a literal value is an error.
 type Service struct {
-	Source   SourceConfig `yaml:"source"`
+	Source SourceConfig `yaml:"source"`
+	// Sources are several sources merged into one directory, in
+	// precedence order; give Source or Sources, not both.
+	Sources []NamedSource `yaml:"sources"`
+	// Merge is how Sources merge.
+	Merge    MergeConfig  `yaml:"merge"`
 	Target   TargetConfig `yaml:"target"`
 	State    string       `yaml:"state"`
 	Log      string       `yaml:"log"`
@@ -71,6 +86,41 @@ func (s SourceConfig) Kind() string {
 		return "file"
 	}
 	return ""
+}
+
+// NamedSource is one of several merged sources: its name (the prefix
+// of its objects' ids, see merge.CheckName) and its provider.
+type NamedSource struct {
+	Name         string `yaml:"name"`
+	SourceConfig `yaml:",inline"`
+}
+
+// MergeConfig is how several sources merge; see source/merge.
+type MergeConfig struct {
+	// Groups is separate (""), namespace or merge: see merge.GroupMode.
+	Groups string `yaml:"groups"`
+	// GroupFormat is the name of a namespaced group; "" keeps
+	// merge.DefaultGroupFormat.
+	GroupFormat string `yaml:"groupFormat"`
+	// Match are the user attributes that, besides the user name, make
+	// users of different sources one person; empty keeps the primary
+	// e-mail address.
+	Match []string `yaml:"match"`
+}
+
+// Options returns the merge options the configuration sets.
+func (m MergeConfig) Options() []merge.Option {
+	var opts []merge.Option
+	if m.Groups != "" {
+		opts = append(opts, merge.WithGroups(merge.GroupMode(m.Groups)))
+	}
+	if m.GroupFormat != "" {
+		opts = append(opts, merge.WithGroupFormat(m.GroupFormat))
+	}
+	if len(m.Match) > 0 {
+		opts = append(opts, merge.WithMatch(m.Match...))
+	}
+	return opts
 }
 
 // EntraSource is Microsoft Entra ID's app registration and enterprise
@@ -246,13 +296,21 @@ func (s Secret) fail(err error) error {
 // secrets returns the service's secrets with their key paths.
 func (s *Service) secrets() map[string]*Secret {
 	m := map[string]*Secret{"target.token": &s.Target.Token, "webhook.secret": &s.Webhook.Secret, "listener.token": &s.Listener.Token}
-	if s.Source.Entra != nil {
-		m["source.entra.clientSecret"] = &s.Source.Entra.ClientSecret
-	}
-	if s.Source.OneLogin != nil {
-		m["source.onelogin.clientSecret"] = &s.Source.OneLogin.ClientSecret
+	sourceSecrets(m, "source", &s.Source)
+	for i := range s.Sources {
+		sourceSecrets(m, fmt.Sprintf("sources[%d]", i), &s.Sources[i].SourceConfig)
 	}
 	return m
+}
+
+// sourceSecrets adds a source's secrets to m, under path.
+func sourceSecrets(m map[string]*Secret, path string, s *SourceConfig) {
+	if s.Entra != nil {
+		m[path+".entra.clientSecret"] = &s.Entra.ClientSecret
+	}
+	if s.OneLogin != nil {
+		m[path+".onelogin.clientSecret"] = &s.OneLogin.ClientSecret
+	}
 }
 
 // serviceDurations are the service's duration keys, checked before the
@@ -279,21 +337,8 @@ func (c *Config) validateService(add func(path string, err error)) {
 			add(path, errors.New("give env or file, not both"))
 		}
 	}
-	set := 0
-	for _, ok := range []bool{s.Source.Entra != nil, s.Source.Google != nil, s.Source.OneLogin != nil, s.Source.File != nil} {
-		if ok {
-			set++
-		}
-	}
-	if set > 1 {
-		add("source", errors.New("choose one of entra, google, onelogin and file"))
-	}
-	if e := s.Source.Entra; e != nil && e.AppID != "" && e.ServicePrincipalID != "" {
-		add("source.entra.appId", errors.New("give appId or servicePrincipalId, not both"))
-	}
-	if f := s.Source.File; f != nil && strings.TrimSpace(f.Path) == "" {
-		add("source.file.path", errors.New("empty"))
-	}
+	validateSource(add, "source", &s.Source)
+	c.validateSources(add)
 	if u := s.Target.URL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		add("target.url", fmt.Errorf("%q: want an https:// URL", u))
 	}
@@ -324,6 +369,72 @@ func (c *Config) validateService(add func(path string, err error)) {
 	}
 }
 
+// validateSource checks one source's keys, under path.
+func validateSource(add func(path string, err error), path string, s *SourceConfig) {
+	set := 0
+	for _, ok := range []bool{s.Entra != nil, s.Google != nil, s.OneLogin != nil, s.File != nil} {
+		if ok {
+			set++
+		}
+	}
+	if set > 1 {
+		add(path, errors.New("choose one of entra, google, onelogin and file"))
+	}
+	if e := s.Entra; e != nil && e.AppID != "" && e.ServicePrincipalID != "" {
+		add(path+".entra.appId", errors.New("give appId or servicePrincipalId, not both"))
+	}
+	if f := s.File; f != nil && strings.TrimSpace(f.Path) == "" {
+		add(path+".file.path", errors.New("empty"))
+	}
+}
+
+// validateSources checks the merged sources and how they merge.
+func (c *Config) validateSources(add func(path string, err error)) {
+	s := &c.Service
+	if len(s.Sources) > 0 && s.Source.Kind() != "" {
+		add("sources", errors.New("give source or sources, not both"))
+	}
+	if len(s.Sources) > merge.MaxMembers {
+		add("sources", fmt.Errorf("%d sources: at most %d", len(s.Sources), merge.MaxMembers))
+	}
+	names := map[string]int{}
+	for i := range s.Sources {
+		n := &s.Sources[i]
+		path := fmt.Sprintf("sources[%d]", i)
+		if err := merge.CheckName(n.Name); err != nil {
+			add(path+".name", err)
+		} else if j, dup := names[strings.ToLower(n.Name)]; dup {
+			add(path+".name", fmt.Errorf("%q: sources[%d] has that name too", n.Name, j))
+		} else {
+			names[strings.ToLower(n.Name)] = i
+		}
+		if n.Kind() == "" {
+			add(path, errors.New("missing: choose entra, google, onelogin or file"))
+		}
+		validateSource(add, path, &n.SourceConfig)
+	}
+	m := s.Merge
+	if len(s.Sources) == 0 && (m.Groups != "" || m.GroupFormat != "" || len(m.Match) > 0) {
+		add("merge", errors.New("merge settings need sources"))
+	}
+	mode, err := merge.ParseGroupMode(m.Groups)
+	if err != nil {
+		add("merge.groups", err)
+	}
+	if m.GroupFormat != "" {
+		if err := merge.CheckGroupFormat(m.GroupFormat); err != nil {
+			add("merge.groupFormat", err)
+		} else if mode != merge.GroupsNamespace {
+			add("merge.groupFormat", fmt.Errorf("a group format needs groups: %s", merge.GroupsNamespace))
+		}
+	}
+	for i, a := range m.Match {
+		if strings.TrimSpace(a) == "" {
+			add(fmt.Sprintf("merge.match[%d]", i), errors.New("empty"))
+		}
+	}
+}
+
 // RequireService checks that the file configures a service that can
 // start: a source, a target URL and token, and a state file. Each
 // missing key is an error located at its parent.
@@ -334,8 +445,8 @@ func (c *Config) RequireService() error {
 		errs = append(errs, &Error{File: c.file, Line: line, Column: col, Path: path, Err: fmt.Errorf("%w: %w", ErrInvalid, err)})
 	}
 	s := &c.Service
-	if s.Source.Kind() == "" {
-		add("source", errors.New("missing: choose entra, google, onelogin or file"))
+	if s.Source.Kind() == "" && len(s.Sources) == 0 {
+		add("source", errors.New("missing: choose entra, google, onelogin or file, or give sources"))
 	}
 	if s.Target.URL == "" {
 		add("target.url", errors.New("missing"))

@@ -93,26 +93,32 @@ func TestServiceErrorsLocated(t *testing.T) {
 		{"unknown key", "target:\n  url: https://x\n  password: p\n", "f.yaml:3:3: "},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "f.yaml")
-			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := config.Load(path)
-			if err == nil {
-				t.Fatal("Load accepted it")
-			}
-			msg := strings.ReplaceAll(err.Error(), filepath.Dir(path)+string(filepath.Separator), "")
-			if !strings.HasPrefix(msg, tt.want) {
-				t.Errorf("error %q; want it to start %q", msg, tt.want)
-			}
-			if strings.Contains(msg, "hunter2-value") {
-				t.Errorf("the error shows the secret: %q", msg)
-			}
-			if !errors.Is(err, config.ErrInvalid) {
-				t.Errorf("error does not wrap ErrInvalid: %v", err)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { refused(t, tt.yaml, tt.want) })
+	}
+}
+
+// refused loads body from f.yaml and checks that the error starts with
+// want (the file named without its directory), wraps ErrInvalid and
+// never shows the secret "hunter2-value".
+func refused(t *testing.T, body, want string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Load(path)
+	if err == nil {
+		t.Fatal("Load accepted it")
+	}
+	msg := strings.ReplaceAll(err.Error(), filepath.Dir(path)+string(filepath.Separator), "")
+	if !strings.HasPrefix(msg, want) {
+		t.Errorf("error %q; want it to start %q", msg, want)
+	}
+	if strings.Contains(msg, "hunter2-value") {
+		t.Errorf("the error shows the secret: %q", msg)
+	}
+	if !errors.Is(err, config.ErrInvalid) {
+		t.Errorf("error does not wrap ErrInvalid: %v", err)
 	}
 }
 
