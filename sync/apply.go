@@ -581,7 +581,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		origin := OriginCreated
 		created, err := t.CreateGroup(ctx, &g)
 		if errors.Is(err, target.ErrConflict) {
-			created, err = a.adoptGroup(ctx, &g, err)
+			created, err = a.adoptGroup(ctx, c, &g, err)
 			origin, inline = OriginAdopted, nil // members of an adopted group are added below
 		}
 		if err != nil {
@@ -732,6 +732,9 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 		return fail(fmt.Errorf("%w; %d users found by userName", conflict, len(found)))
 	}
 	o := &found[0]
+	if fo := foreignOwner(o.ExternalID, a.ours()); fo != "" {
+		return fail(fmt.Errorf("%w; %s", conflict, foreignMessage(KindUser, "userName", fo, o.ExternalID, obj.SourceID, cmp.Or(c.Owner, a.e.owner))))
+	}
 	a.mu.Lock()
 	owner := reverseLinks(a.snap.Users)[o.ID]
 	a.mu.Unlock()
@@ -754,7 +757,7 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 // adoptGroup resolves a group create that conflicted, as adoptUser does
 // for users: the group found by displayName is brought up to date with g
 // and returned, to be linked as adopted.
-func (a *applier) adoptGroup(ctx context.Context, g *scim.Group, conflict error) (*scim.Group, error) {
+func (a *applier) adoptGroup(ctx context.Context, c *Change, g *scim.Group, conflict error) (*scim.Group, error) {
 	if !a.e.policy.Adopt {
 		return nil, fmt.Errorf("%w; adoption is off", conflict)
 	}
@@ -764,6 +767,9 @@ func (a *applier) adoptGroup(ctx context.Context, g *scim.Group, conflict error)
 	}
 	if len(found) != 1 {
 		return nil, fmt.Errorf("%w; %d groups found by displayName", conflict, len(found))
+	}
+	if fo := foreignOwner(found[0].ExternalID, a.ours()); fo != "" {
+		return nil, fmt.Errorf("%w; %s", conflict, foreignMessage(KindGroup, "displayName", fo, found[0].ExternalID, c.Object.SourceID, cmp.Or(c.Owner, a.e.owner)))
 	}
 	a.mu.Lock()
 	owner := reverseLinks(a.snap.Groups)[found[0].ID]
@@ -777,6 +783,15 @@ func (a *applier) adoptGroup(ctx context.Context, g *scim.Group, conflict error)
 		}
 	}
 	return &found[0], nil
+}
+
+// ours are the owner names of the engine's markers: the plan's, or for a
+// plan read back from JSON, the engine's own and its members'.
+func (a *applier) ours() map[string]bool {
+	if a.plan.ours != nil {
+		return a.plan.ours
+	}
+	return a.e.owners(nil)
 }
 
 // patchOps turns attribute changes into PATCH operations: replace with the

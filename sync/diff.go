@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -29,6 +30,18 @@ type planInput struct {
 	// read is the directory the source yielded; nil (in tests) holds
 	// every id, so nothing is taken over.
 	read *sourceIDs
+	// ours are the owner names of this engine's markers; a target object
+	// whose marker names another is foreign. nil: no marker is foreign.
+	ours map[string]bool
+	// marks bounds the updates that only add the owner marker.
+	marks *markPacer
+	// self is the engine's owner name.
+	self string
+}
+
+// ownerName names the owner of source object id, for messages.
+func (in *planInput) ownerName(id string) string {
+	return cmp.Or(in.owner(id), in.self)
 }
 
 // owner names the owner of source object id for Change.Owner.
@@ -176,6 +189,15 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		}
 		o := &obs[j]
 		ref.TargetID = o.ID
+		if fo := in.foreign(o.ExternalID); fo != "" {
+			up.skip, matched[j] = true, true
+			protected[du.SourceID] = true
+			if src, owned := owner[o.ID]; owned {
+				protected[src] = true
+			}
+			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindUser, m.By[i], fo, o.ExternalID, du.SourceID, in.ownerName(du.SourceID))})
+			continue
+		}
 		adopt := false
 		from := ""
 		if src, owned := owner[o.ID]; owned && src != du.SourceID && in.takesOver(KindUser, src, du.Event, ups) {
@@ -243,7 +265,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			}
 		}
 		attrs := diffUser(managed, du.CreateOnly, &desired, o)
-		if len(attrs) == 0 && !adopt && from == "" {
+		if len(attrs) == 0 && !adopt && from == "" || !adopt && from == "" && in.marks.hold(attrs) {
 			unchanged++
 			continue
 		}
@@ -282,6 +304,10 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			continue
 		}
 		ref := Ref{Kind: KindUser, SourceID: src, TargetID: o.ID, Key: o.UserName}
+		if fo := in.foreign(o.ExternalID); fo != "" {
+			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindUser, "link", fo, o.ExternalID, src, in.ownerName(src))})
+			continue
+		}
 		switch in.policy.LeftScope {
 		case Delete:
 			p.Changes = append(p.Changes, Change{Action: ActionDeleteUser, Object: ref, Reason: "left scope"})
@@ -515,6 +541,15 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		}
 		o := &obs[j]
 		ref.TargetID = o.ID
+		if fo := in.foreign(o.ExternalID); fo != "" {
+			matched[j] = true
+			protected[dg.SourceID] = true
+			if src, owned := owner[o.ID]; owned {
+				protected[src] = true
+			}
+			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindGroup, m.By[i], fo, o.ExternalID, dg.SourceID, in.ownerName(dg.SourceID))})
+			continue
+		}
 		adopt, from := false, ""
 		if src, owned := owner[o.ID]; owned && src != dg.SourceID && in.takesOver(KindGroup, src, mapping.EventNone, nil) {
 			from = src
@@ -536,6 +571,9 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		}
 		matched[j] = true
 		attrs := diffGroup(&dg.Group, o)
+		if !adopt && from == "" && in.marks.hold(attrs) {
+			attrs = nil
+		}
 		changed := false
 		if len(attrs) > 0 || adopt || from != "" {
 			reason := "attributes changed"
@@ -604,6 +642,11 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		o := &obs[j]
 		src, owned := owner[o.ID]
 		if matched[j] || !owned || protected[src] {
+			continue
+		}
+		if fo := in.foreign(o.ExternalID); fo != "" {
+			p.Problems = append(p.Problems, Problem{Object: Ref{Kind: KindGroup, SourceID: src, TargetID: o.ID, Key: o.DisplayName},
+				Field: scim.PathExternalID, Message: foreignMessage(KindGroup, "link", fo, o.ExternalID, src, in.ownerName(src))})
 			continue
 		}
 		p.Changes = append(p.Changes, Change{Action: ActionDeleteGroup, Reason: "left scope",

@@ -51,6 +51,9 @@ type Engine struct {
 	targetName    string
 	owner         string // the engine's owner name (WithOwner, or the source's Name)
 	named         bool   // WithOwner was given
+	marking       bool   // the owner marker is written (WithOwnerMarker)
+	markingSet    bool
+	markBatch     int
 	incremental   bool
 	partial       bool
 	driftEvery    time.Duration
@@ -147,6 +150,7 @@ func New(src source.Source, tgt target.Target, opts ...Option) (*Engine, error) 
 		incremental:   true,
 		driftEvery:    DefaultDriftCheck,
 		now:           time.Now,
+		markBatch:     defaultMarkerBatch,
 	}
 	for _, o := range opts {
 		o(e)
@@ -158,6 +162,9 @@ func New(src source.Source, tgt target.Target, opts ...Option) (*Engine, error) 
 	}
 	if e.driftEvery < 0 {
 		return nil, fmt.Errorf("sync: drift check every %s: want 0 (every plan) or more", e.driftEvery)
+	}
+	if !e.markingSet {
+		e.marking = e.named
 	}
 	if e.concurrency < 1 {
 		return nil, fmt.Errorf("sync: concurrency must be at least 1, not %d", e.concurrency)
@@ -239,11 +246,19 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", named("mapping", err))
 	}
-	p, err := computePlan(planInput{
+	if e.marking {
+		e.mark(desired)
+	}
+	pin := planInput{
 		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
 		complete: !e.partial, now: e.now(), ownerOf: ownerOf, read: &sourceIDs{dir: dir},
-	})
+		ours: e.owners(desired), self: e.owner,
+	}
+	if e.marking {
+		pin.marks = &markPacer{limit: e.markBatch}
+	}
+	p, err := computePlan(pin)
 	if err != nil {
 		return nil, err
 	}
@@ -251,6 +266,10 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		p.Reasons = append(p.Reasons, "partial source (provision on demand): nothing is deprovisioned, and only the memberships of the users read change")
 	}
 	p.Warnings = desired.Warnings
+	p.ours = pin.ours
+	if m := pin.marks; m != nil && m.deferred > 0 {
+		p.Reasons = append(p.Reasons, fmt.Sprintf("owner marker: %d owned objects are marked by this plan and %d more wait for later plans (WithMarkerBatch)", m.used, m.deferred))
+	}
 	if desired.ScopeSuspect {
 		p.NeedsConfirmation = p.Applyable || p.NeedsConfirmation
 		p.Applyable = false

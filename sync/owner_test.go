@@ -145,7 +145,7 @@ func TestLegacyLinksBelongToTheLoader(t *testing.T) {
 			e.state = st
 			var src source.Source = e.src
 			want := "hr"
-			opts := []sync.Option{sync.WithState(st), sync.WithOwner("hr")}
+			opts := []sync.Option{sync.WithState(st), sync.WithOwner("hr"), sync.WithOwnerMarker(false)}
 			if merged {
 				owners := map[string]string{}
 				for _, u := range e.dir.Users {

@@ -216,6 +216,9 @@ type Plan struct {
 	// targetGroups are the display names of the target groups the engine
 	// does not own, as a drift check listed them.
 	targetGroups []string
+	// ours are the owner names the engine's own markers carry; an object
+	// carrying another's is foreign (see WithOwnerMarker).
+	ours map[string]bool
 	// escrow is how a Runner's cycle treats failed changes; nil outside
 	// one. escrowDrop are the escrow entries Apply drops, as their change
 	// is another now or needless; escrowView is the escrow as planned.
