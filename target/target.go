@@ -23,7 +23,10 @@ type Target interface {
 	ListUsers(ctx context.Context, opts ...ReadOption) ([]scim.User, error)
 	// GetUser returns the user with the given id.
 	GetUser(ctx context.Context, id string) (*scim.User, error)
-	// CreateUser creates u and returns it as stored, with its id.
+	// CreateUser creates u and returns it with the id the target
+	// assigned. An implementation may return u as sent with only the id
+	// (and meta) filled in rather than decode the whole response; read
+	// the user back with GetUser for the form the target stored.
 	CreateUser(ctx context.Context, u *scim.User) (*scim.User, error)
 	// ReplaceUser replaces the user with the given id by u (PUT).
 	ReplaceUser(ctx context.Context, id string, u *scim.User) (*scim.User, error)
@@ -38,7 +41,8 @@ type Target interface {
 	// GetGroup returns the group with the given id; members are included
 	// only when WithMembers is given.
 	GetGroup(ctx context.Context, id string, opts ...ReadOption) (*scim.Group, error)
-	// CreateGroup creates g, members included, and returns it as stored.
+	// CreateGroup creates g, members included, and returns it with the
+	// id the target assigned, as CreateUser does.
 	CreateGroup(ctx context.Context, g *scim.Group) (*scim.Group, error)
 	// ReplaceGroup replaces the group with the given id by g (PUT).
 	ReplaceGroup(ctx context.Context, id string, g *scim.Group) (*scim.Group, error)

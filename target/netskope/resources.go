@@ -45,53 +45,71 @@ func (c *Client) get(ctx context.Context, op, collection, id string, q url.Value
 	return c.decode(r, res, out)
 }
 
-// CreateUser creates u (POST /Users) and returns it as stored, with its
-// id. The body carries the schemas u needs; id, meta and the read-only
-// groups attribute are not sent.
+// CreateUser creates u (POST /Users) and returns the user sent with the
+// id and meta the server assigned. The body carries the schemas u needs;
+// id, meta and the read-only groups attribute are not sent. Only the id
+// and meta of the response are decoded (the rest echoes the body), so an
+// attribute the server changed on creation shows in GetUser, not here.
+// The user returned shares its slices (emails, ...) with u.
 func (c *Client) CreateUser(ctx context.Context, u *scim.User) (*scim.User, error) {
 	r := &request{op: "create user", method: http.MethodPost, path: pathUsers}
 	if u == nil {
 		return nil, c.invalid(r, "nil user")
 	}
 	r.object = "userName=" + u.UserName
-	r.body = userBody(u)
-	out := new(scim.User)
-	if err := c.create(ctx, r, out, func() string { return out.ID }); err != nil {
+	body := userBody(u)
+	r.body = body
+	id, meta, err := c.create(ctx, r)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	body.ID, body.Meta = id, meta
+	return &body, nil
 }
 
-// CreateGroup creates g (POST /Groups), members included, and returns it
-// as stored, with its id.
+// CreateGroup creates g (POST /Groups), members included, and returns the
+// group sent with the id and meta the server assigned; as for CreateUser,
+// the rest of the response is not decoded.
 func (c *Client) CreateGroup(ctx context.Context, g *scim.Group) (*scim.Group, error) {
 	r := &request{op: "create group", method: http.MethodPost, path: pathGroups}
 	if g == nil {
 		return nil, c.invalid(r, "nil group")
 	}
 	r.object = "displayName=" + g.DisplayName
-	r.body = groupBody(g)
-	out := new(scim.Group)
-	if err := c.create(ctx, r, out, func() string { return out.ID }); err != nil {
+	body := groupBody(g)
+	r.body = body
+	id, meta, err := c.create(ctx, r)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	body.ID, body.Meta = id, meta
+	return &body, nil
 }
 
-// create sends a POST and decodes the created resource, which must carry
-// an id (Netskope answers 201; a 200 with the body is accepted too).
-func (c *Client) create(ctx context.Context, r *request, out any, id func() string) error {
+// createdResource is what a POST response is decoded into: the id and
+// meta the server assigned. The other attributes echo the request and
+// are skipped, which spares an allocation per attribute on every create.
+type createdResource struct {
+	ID   string     `json:"id"`
+	Meta *scim.Meta `json:"meta"`
+}
+
+// create sends a POST and returns the id and meta of the created
+// resource, which must carry an id (Netskope answers 201; a 200 with the
+// body is accepted too).
+func (c *Client) create(ctx context.Context, r *request) (string, *scim.Meta, error) {
 	res, err := c.do(ctx, r)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	if err := c.decode(r, res, out); err != nil {
-		return err
+	var out createdResource
+	if err := c.decode(r, res, &out); err != nil {
+		return "", nil, err
 	}
-	if id() == "" {
-		return c.protocolError(r, res, "the created resource has no id")
+	if out.ID == "" {
+		return "", nil, c.protocolError(r, res, "the created resource has no id")
 	}
-	return nil
+	return out.ID, out.Meta, nil
 }
 
 // ReplaceUser replaces the user with the given id by u (PUT) and returns

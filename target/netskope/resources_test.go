@@ -87,6 +87,41 @@ func TestCreate(t *testing.T) {
 	}
 }
 
+// TestCreateDecodesOnlyIDAndMeta: a POST response is read for its id and
+// meta only, so attributes a full decode would refuse (a string where a
+// list or a bool belongs) or spend allocations on do not fail a create
+// that landed, and the user returned is the one sent with the server's id
+// and meta.
+func TestCreateDecodesOnlyIDAndMeta(t *testing.T) {
+	body := `{"schemas":["x"],"id":"new-7","userName":"a@example.com","active":"perhaps","emails":"not a list",` +
+		`"members":7,"displayName":{"odd":true},"meta":{"resourceType":"User","location":"https://t.example/Users/new-7"},` +
+		`"extra":[1,2,{"deep":null}]}`
+	srv, _ := newServer(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		writeRaw(w, http.StatusCreated, "application/scim+json", body)
+	})
+	c, _ := newTestClient(t, srv.URL)
+	in := &scim.User{UserName: "a@example.com", Enterprise: &scim.EnterpriseUser{Department: "R&D"},
+		Groups: []scim.GroupRef{{Value: "g0"}}}
+	u, err := c.CreateUser(ctxT(t), in)
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	if u.ID != "new-7" || u.Meta == nil || u.Meta.Location != "https://t.example/Users/new-7" ||
+		u.UserName != "a@example.com" || u.Enterprise == nil || u.Enterprise.Department != "R&D" || u.Groups != nil {
+		t.Errorf("CreateUser returned %+v", u)
+	}
+	g, err := c.CreateGroup(ctxT(t), &scim.Group{DisplayName: "G", Members: scim.MemberValues([]string{"u1"})})
+	if err != nil {
+		t.Fatalf("CreateGroup: %v", err)
+	}
+	if g.ID != "new-7" || g.DisplayName != "G" || len(g.Members) != 1 || g.Meta == nil {
+		t.Errorf("CreateGroup returned %+v", g)
+	}
+	if in.ID != "" || in.Meta != nil || in.Schemas != nil {
+		t.Errorf("CreateUser changed its argument: %+v", in)
+	}
+}
+
 func TestReplace(t *testing.T) {
 	tests := []struct {
 		name   string
