@@ -54,7 +54,7 @@ func (s *Source) groups(dirs []*source.Directory, names []string, userIDs map[re
 	out := make([]source.Group, 0, len(emitted))
 	for _, ps := range emitted {
 		owner := ps[0]
-		g := owner.group.Clone()
+		g := *owner.group // moved, not copied, as users are
 		g.ID = groupIDs[ref{owner.member, owner.group.ID}]
 		if s.opts.groups == GroupsNamespace {
 			g.DisplayName = strings.NewReplacer("{name}", g.DisplayName, "{source}", names[owner.member]).Replace(s.opts.format)

@@ -133,8 +133,9 @@ func findPeople(dirs []*source.Directory, match []string, names []string, log *z
 // union-find whose roots are the earliest entries, each cluster holding at
 // most one user per member.
 func (p *people) cluster(idx []int, nkeys int, names []string, log *zap.Logger) {
-	parent := make(map[int]int, len(idx))
-	members := make(map[int]uint64, len(idx))
+	// Indexed by entry; only the entries of idx are used.
+	parent := make([]int, len(p.entries))
+	members := make([]uint64, len(p.entries))
 	for _, i := range idx {
 		parent[i] = i
 		members[i] = 1 << uint(p.entries[i].member)
@@ -195,7 +196,9 @@ func (p *people) users(names []string) ([]source.User, map[ref]string) {
 		if p.person[i] != i {
 			continue
 		}
-		u := e.user.Clone()
+		// The members' directories are the merge's to keep: the user is
+		// moved, not copied.
+		u := *e.user
 		u.ID = ids[ref{e.member, e.user.ID}]
 		// The manager is named by its id at the same source: it becomes
 		// the manager's person's id.
