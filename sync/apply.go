@@ -330,7 +330,7 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 	defer a.mu.Unlock()
 	p := a.plan
 	if len(a.records) == 0 && (p.read == nil || !withCursors) && len(p.Held) == 0 && len(p.clocks) == 0 &&
-		len(p.refresh) == 0 && !p.DriftCheck &&
+		len(p.refresh) == 0 && !p.readAll &&
 		len(a.snap.Approvals) == 0 && !escrowChanged(a.snap, p, res) && a.snap.Version == stateVersion && !a.snap.migrated && (a.e.targetName == "" || a.snap.Target == a.e.targetName) {
 		return nil
 	}
@@ -359,7 +359,7 @@ func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
 	if a.e.targetName != "" {
 		snap.Target = a.e.targetName
 	}
-	if a.plan.DriftCheck {
+	if a.plan.readAll {
 		snap.LastDriftCheck, snap.TargetGroups = a.plan.CreatedAt, a.plan.targetGroups
 	}
 	recordApprovals(snap, a.plan, res)

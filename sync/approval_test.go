@@ -275,12 +275,21 @@ func (m *entMapper) MapWith(ctx context.Context, dir *source.Directory, ent mapp
 	return m.Map(ctx, dir)
 }
 
+// TestEntitlementsReachTheMapper: the mapper is told the target's groups:
+// between drift checks, the owned groups' mirrors and the other groups the
+// last drift check listed (one made by hand here).
 func TestEntitlementsReachTheMapper(t *testing.T) {
 	e := newEnv(t, 5, 2)
+	if _, err := e.srv.AddGroup(scim.Group{DisplayName: "Made by hand"}); err != nil {
+		t.Fatal(err)
+	}
 	e.apply(e.engine())
 	m := &entMapper{}
-	e.apply(e.engine(sync.WithMapper(m)))
-	want := []string{e.dir.Groups[0].DisplayName, e.dir.Groups[1].DisplayName}
+	e.srv.ResetStats()
+	if p, _ := e.apply(e.engine(sync.WithMapper(m))); p.DriftCheck || e.srv.Stats().Requests != 0 {
+		t.Fatalf("plan %s, %d requests; want one against the mirrors, reading nothing", p.SummaryLine(), e.srv.Stats().Requests)
+	}
+	want := []string{e.dir.Groups[0].DisplayName, e.dir.Groups[1].DisplayName, "Made by hand"}
 	slices.Sort(want)
 	got := slices.Sorted(slices.Values(m.got))
 	if !slices.Equal(got, want) {

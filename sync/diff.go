@@ -406,7 +406,10 @@ func delayedDelete(p *Plan, in planInput, event mapping.Event, sourceID string, 
 	return fmt.Sprintf("deactivated since %s, and policy deletes after %s", start.UTC().Format(time.RFC3339), Duration(after)), true
 }
 
-// diffUser compares the managed attributes of desired and observed.
+// diffUser compares the managed attributes of desired and observed. Values
+// are compared unboxed (strings, the active flag, emails) and boxed into
+// an AttrChange only when they differ: it runs for every user a plan
+// compares.
 func diffUser(managed, createOnly []string, desired, observed *scim.User) []AttrChange {
 	var out []AttrChange
 	for _, path := range managed {
@@ -417,8 +420,24 @@ func diffUser(managed, createOnly []string, desired, observed *scim.User) []Attr
 		if !ok {
 			continue
 		}
-		if path == scim.PathActive && desired.Active == nil {
-			continue // the mapping does not manage active
+		switch a.Path {
+		case scim.PathActive:
+			if desired.Active == nil {
+				continue // the mapping does not manage active
+			}
+			if desired.IsActive() == observed.IsActive() {
+				continue
+			}
+		case scim.PathEmails:
+			if sameEmails(desired.Emails, observed.Emails) {
+				continue
+			}
+		default:
+			want, ok1 := a.GetString(desired)
+			have, ok2 := a.GetString(observed)
+			if ok1 && ok2 && want == have {
+				continue
+			}
 		}
 		want, have := a.Get(desired), a.Get(observed)
 		if !equalValue(want, have) {
@@ -456,6 +475,26 @@ func equalValue(a, b any) bool {
 func sameEmails(a, b []scim.Email) bool {
 	if len(a) != len(b) {
 		return false
+	}
+	same := func(x, y *scim.Email) bool {
+		return x.Primary == y.Primary && strings.EqualFold(x.Value, y.Value) && strings.EqualFold(x.Type, y.Type)
+	}
+	if len(a) <= 8 {
+		// Match each of a to an unused equal one of b, without
+		// allocating: equality is an equivalence, so a greedy match
+		// finds one whenever the multisets are equal.
+		var used [8]bool
+	next:
+		for i := range a {
+			for j := range b {
+				if !used[j] && same(&a[i], &b[j]) {
+					used[j] = true
+					continue next
+				}
+			}
+			return false
+		}
+		return true
 	}
 	key := func(e scim.Email) string {
 		return strings.ToLower(e.Value) + "\x00" + strings.ToLower(e.Type) + "\x00" + fmt.Sprint(e.Primary)

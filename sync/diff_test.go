@@ -233,3 +233,20 @@ func TestDeletionLimit(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkDiffUnchangedUser compares a user with its unchanged target
+// copy, as every plan does for every user the source did not change.
+func BenchmarkDiffUnchangedUser(b *testing.B) {
+	u := scim.User{UserName: "ada@example.com", ExternalID: "s-1", DisplayName: "Ada Lovelace", Active: scim.Bool(true),
+		Name:   &scim.Name{GivenName: "Ada", FamilyName: "Lovelace"},
+		Emails: []scim.Email{{Value: "ada@example.com", Type: "work", Primary: true}}}
+	o := u
+	o.ID, o.Emails = "t-1", []scim.Email{{Value: "ADA@example.com", Type: "work", Primary: true}}
+	managed := mapping.DefaultUserAttributes()
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := diffUser(managed, nil, &u, &o); len(d) != 0 {
+			b.Fatalf("diff %v", d)
+		}
+	}
+}

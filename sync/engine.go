@@ -278,7 +278,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	p.CreatedAt, p.Source, p.Target = e.now(), e.source.Name(), e.targetName
 	p.read, p.Incremental = pending, pending != nil && pending.incremental
 	p.gone, p.reclaim, p.refresh = obs.gone, reclaimed, obs.refresh
-	p.DriftCheck, p.targetGroups = obs.drift, obs.foreign
+	p.DriftCheck, p.readAll, p.targetGroups = obs.drift, obs.drift, obs.foreign
 	p.readTook, p.ownedUsers, p.ownedGroups = readTook, len(snap.Users), len(snap.Groups)
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
 	if pc.escrow != nil {

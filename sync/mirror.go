@@ -129,7 +129,11 @@ func (m *Mirror) afterChange(c *Change, memberIDs []string) *Mirror {
 		return &n
 	case ActionRemoveMembers:
 		n := *m
-		n.Members = slices.DeleteFunc(slices.Clone(m.Members), func(id string) bool { return slices.Contains(memberIDs, id) })
+		gone := make(map[string]bool, len(memberIDs))
+		for _, id := range memberIDs {
+			gone[id] = true
+		}
+		n.Members = slices.DeleteFunc(slices.Clone(m.Members), func(id string) bool { return gone[id] })
 		return &n
 	}
 	return nil

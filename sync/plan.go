@@ -214,8 +214,12 @@ type Plan struct {
 	// were, which claim no more than before the read.
 	refresh []Record
 	// targetGroups are the display names of the target groups the engine
-	// does not own, as a drift check listed them.
+	// does not own, as a drift check listed them; readAll is set when this
+	// plan (not one decoded from JSON, which lacks both and the refresh)
+	// read the whole target, which Apply then records as the last drift
+	// check.
 	targetGroups []string
+	readAll      bool
 	// ours are the owner names the engine's own markers carry; an object
 	// carrying another's is foreign (see WithOwnerMarker).
 	ours map[string]bool
