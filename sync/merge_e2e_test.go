@@ -179,13 +179,28 @@ func (e *mergeEnv) checkPeople(wantActive ...string) {
 			e.t.Errorf("user %s is missing", name)
 			continue
 		}
-		if u.ExternalID != w.externalID || u.Name == nil || u.Name.GivenName != w.given {
+		if unmark(u.ExternalID) != w.externalID || u.Name == nil || u.Name.GivenName != w.given {
 			e.t.Errorf("user %s: externalId %q, name %+v; want %q, given name %q", name, u.ExternalID, u.Name, w.externalID, w.given)
 		}
 		if active := slices.Contains(wantActive, name); u.IsActive() != active {
 			e.t.Errorf("user %s: active = %v, want %v", name, u.IsActive(), active)
 		}
 	}
+}
+
+// unmark returns an externalId without its owner marker
+// (provsync:<owner>:<id>), checking that the marker names the source of
+// the merged id it holds.
+func unmark(ext string) string {
+	rest, ok := strings.CutPrefix(ext, "provsync:")
+	if !ok {
+		return ext
+	}
+	owner, id, _ := strings.Cut(rest, ":")
+	if src, _, _ := merge.Split(id); src != owner {
+		return ext
+	}
+	return id
 }
 
 var everyone = []string{"ada@example.com", "bob@example.com", "cy@example.com", "dee@example.com"}
@@ -303,44 +318,87 @@ func TestMergedGroupMembersPerSource(t *testing.T) {
 }
 
 // Removing the contractors from the configuration deprovisions what only
-// they owned, and nothing of the employees', within the deletion limits.
+// they owned, and nothing of the employees', within the deletion limits:
+// by dropping them from the list for an engine that does not mark its
+// objects, and by naming them retired for one that does (WithOwner).
 func TestMergedSourceRemoved(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		opts    []sync.Option
+		retired bool
+	}{
+		{"dropped", nil, false},
+		{"dropped, retired", nil, true},
+		{"named engine, retired", []sync.Option{sync.WithOwner("corp")}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newMergeEnv(t)
+			ns := []merge.Option{merge.WithGroups(merge.GroupsNamespace)}
+			eng := e.engine(both, ns, tt.opts...)
+			e.apply(eng, e.plan(eng))
+			e.settled(eng)
+			if tt.retired {
+				ns = append(ns, merge.WithRetired("contractors"))
+			}
+
+			// A limit of one user deprovision holds the plan: it would
+			// remove two.
+			strict := sync.DefaultPolicy()
+			strict.UserLimit.MaxCount = 1
+			alone := e.engine([]string{"employees"}, ns, append(tt.opts, sync.WithPolicy(strict))...)
+			p := e.plan(alone)
+			if p.Applyable || !p.NeedsConfirmation {
+				t.Fatalf("a plan deactivating 2 users with a limit of 1 is applyable (%v) or needs no confirmation; reasons %v", p.Applyable, p.Reasons)
+			}
+			if _, err := alone.Apply(ctx(t), p); err == nil {
+				t.Fatal("Apply carried out a held plan")
+			}
+			e.checkPeople(everyone...)
+
+			alone = e.engine([]string{"employees"}, ns, tt.opts...)
+			p = e.plan(alone)
+			if len(p.Problems) > 0 {
+				t.Errorf("problems: %+v", p.Problems)
+			}
+			var got []string
+			for _, c := range p.Changes {
+				got = append(got, string(c.Action)+" "+c.Object.Key)
+			}
+			sort.Strings(got)
+			want := []string{"deactivate-user cy@example.com", "deactivate-user dee@example.com",
+				"delete-group Contractors (contractors)", "delete-group Engineering (contractors)"}
+			if strings.Join(got, ", ") != strings.Join(want, ", ") {
+				t.Errorf("changes\n got %v\nwant %v", got, want)
+			}
+			e.apply(alone, p)
+			e.checkPeople("ada@example.com", "bob@example.com")
+			if got, want := e.groups(), "Engineering (employees)[ada bob] Staff (employees)[ada bob]"; got != want {
+				t.Errorf("target groups\n got %s\nwant %s", got, want)
+			}
+			e.settled(alone)
+		})
+	}
+}
+
+// An engine that marks its objects with their owners, given the
+// employees alone, leaves the contractors' objects alone: without
+// WithRetired, they may be another engine's.
+func TestMergedSourceDroppedNamed(t *testing.T) {
 	e := newMergeEnv(t)
-	ns := []merge.Option{merge.WithGroups(merge.GroupsNamespace)}
-	eng := e.engine(both, ns)
+	eng := e.engine(both, nil, sync.WithOwner("corp"))
 	e.apply(eng, e.plan(eng))
-
-	// A limit of one user deprovision holds the plan: it would remove two.
-	strict := sync.DefaultPolicy()
-	strict.UserLimit.MaxCount = 1
-	alone := e.engine([]string{"employees"}, ns, sync.WithPolicy(strict))
+	alone := e.engine([]string{"employees"}, nil, sync.WithOwner("corp"))
 	p := e.plan(alone)
-	if p.Applyable || !p.NeedsConfirmation {
-		t.Fatalf("a plan deactivating 2 users with a limit of 1 is applyable (%v) or needs no confirmation; reasons %v", p.Applyable, p.Reasons)
-	}
-	if _, err := alone.Apply(ctx(t), p); err == nil {
-		t.Fatal("Apply carried out a held plan")
-	}
-	e.checkPeople(everyone...)
-
-	alone = e.engine([]string{"employees"}, ns)
-	p = e.plan(alone)
-	var got []string
 	for _, c := range p.Changes {
-		got = append(got, string(c.Action)+" "+c.Object.Key)
+		if c.Action == sync.ActionDeactivateUser || c.Action == sync.ActionDeleteUser || c.Action == sync.ActionDeleteGroup {
+			t.Errorf("the plan has %s %s", c.Action, c.Object.Key)
+		}
 	}
-	sort.Strings(got)
-	want := []string{"deactivate-user cy@example.com", "deactivate-user dee@example.com",
-		"delete-group Contractors (contractors)", "delete-group Engineering (contractors)"}
-	if strings.Join(got, ", ") != strings.Join(want, ", ") {
-		t.Errorf("changes\n got %v\nwant %v", got, want)
+	if p.Summary.Problems == 0 {
+		t.Error("no problem reports the contractors' objects")
 	}
 	e.apply(alone, p)
-	e.checkPeople("ada@example.com", "bob@example.com")
-	if got, want := e.groups(), "Engineering (employees)[ada bob] Staff (employees)[ada bob]"; got != want {
-		t.Errorf("target groups\n got %s\nwant %s", got, want)
-	}
-	e.settled(alone)
+	e.checkPeople(everyone...)
 }
 
 // When the employees drop Ada, the contractors, next in precedence, own

@@ -12,7 +12,7 @@ import (
 // merge merges the members' directories (valid, in precedence order) and
 // returns the owner of every merged id.
 func (s *Source) merge(dirs []*source.Directory) (*source.Directory, map[string]string) {
-	names := s.Members()
+	names := s.read()
 	p := findPeople(dirs, s.opts.match, names, s.opts.log)
 	users, userIDs := p.users(names)
 	groups := s.groups(dirs, names, userIDs)

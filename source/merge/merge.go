@@ -32,6 +32,11 @@
 //
 // A read reads every source; if any fails, the whole read fails, so that
 // the engine never mistakes one source's outage for its users leaving.
+//
+// A source dropped from the list no longer yields objects, so an engine
+// deprovisions what it owned; an engine that marks objects with their
+// owners (sync.WithOwner) needs the dropped name in WithRetired for that,
+// and otherwise leaves them alone as another engine's.
 package merge
 
 import (
@@ -157,11 +162,12 @@ func Split(merged string) (name, id string, ok bool) {
 type Option func(*options)
 
 type options struct {
-	name   string
-	groups GroupMode
-	format string
-	match  []string
-	log    *zap.Logger
+	name    string
+	groups  GroupMode
+	format  string
+	match   []string
+	retired []string
+	log     *zap.Logger
 }
 
 // WithName sets the name the source reports for logs and plans; the
@@ -186,6 +192,16 @@ func WithGroupFormat(format string) Option { return func(o *options) { o.format 
 // compared first, alone: two sources' users of one user name are always
 // one person.
 func WithMatch(attrs ...string) Option { return func(o *options) { o.match = attrs } }
+
+// WithRetired names sources that were members and are no longer read:
+// their objects are still this merged source's (Members lists them), and
+// as none is in the merged directory any more, an engine deprovisions
+// them like users who left scope, within its deletion limits. Without
+// it, dropping a member from the list has the same effect on an engine
+// that does not mark its objects with their owners; one that does
+// (sync.WithOwner) takes the dropped member's objects for another
+// engine's and leaves them alone.
+func WithRetired(names ...string) Option { return func(o *options) { o.retired = names } }
 
 // WithLogger sets the logger; zap.NewNop() by default. It logs ids and
 // counts, never names or addresses.
@@ -235,6 +251,15 @@ func New(members []Member, opts ...Option) (*Source, error) {
 			errs = append(errs, invalid("sources[%d] (%s): no source", i, m.Name))
 		}
 	}
+	for i, n := range o.retired {
+		if err := CheckName(n); err != nil {
+			errs = append(errs, fmt.Errorf("retired[%d]: %w", i, err))
+		} else if j, dup := seen[strings.ToLower(n)]; dup {
+			errs = append(errs, invalid("retired[%d]: name %q: %s has it too", i, n, nameAt(j, len(members))))
+		} else {
+			seen[strings.ToLower(n)] = len(members) + i
+		}
+	}
 	if _, err := ParseGroupMode(string(o.groups)); err != nil {
 		errs = append(errs, err)
 	}
@@ -260,11 +285,27 @@ func New(members []Member, opts ...Option) (*Source, error) {
 	return &Source{members: append([]Member(nil), members...), opts: o}, nil
 }
 
+// nameAt says where the name at index i of the members and then the
+// retired names is.
+func nameAt(i, members int) string {
+	if i < members {
+		return fmt.Sprintf("sources[%d]", i)
+	}
+	return fmt.Sprintf("retired[%d]", i-members)
+}
+
 // Name returns the source's name.
 func (s *Source) Name() string { return s.opts.name }
 
-// Members returns the members' names, in precedence order.
+// Members returns the names of the sources whose objects the merged
+// source owns: the members, in precedence order, then the retired ones
+// (WithRetired).
 func (s *Source) Members() []string {
+	return append(s.read(), s.opts.retired...)
+}
+
+// read returns the names of the members read, in precedence order.
+func (s *Source) read() []string {
 	names := make([]string, len(s.members))
 	for i, m := range s.members {
 		names[i] = m.Name
@@ -327,7 +368,7 @@ func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
 	s.mu.Lock()
 	s.owned = owned
 	s.mu.Unlock()
-	s.opts.log.Info("sources merged", zap.Strings("sources", s.Members()),
+	s.opts.log.Info("sources merged", zap.Strings("sources", s.read()),
 		zap.Int("users", len(out.Users)), zap.Int("groups", len(out.Groups)))
 	return out, nil
 }

@@ -466,6 +466,10 @@ func TestNew(t *testing.T) {
 		{"format without source", m("a"), []merge.Option{merge.WithGroups(merge.GroupsNamespace), merge.WithGroupFormat("{name}")}, `group format "{name}"`},
 		{"format ignored unless namespacing", m("a"), []merge.Option{merge.WithGroupFormat("{name}")}, ""},
 		{"empty match attribute", m("a"), []merge.Option{merge.WithMatch("email", " ")}, "match[1]: empty"},
+		{"retired", m("a"), []merge.Option{merge.WithRetired("b", "c")}, ""},
+		{"retired and read", m("a", "b"), []merge.Option{merge.WithRetired("B")}, `retired[0]: name "B": sources[1] has it too`},
+		{"retired twice", m("a"), []merge.Option{merge.WithRetired("b", "b")}, `retired[1]: name "b": retired[0] has it too`},
+		{"retired bad name", m("a"), []merge.Option{merge.WithRetired("x y")}, `retired[0]: source name "x y"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := merge.New(tt.members, tt.opts...)
@@ -487,7 +491,10 @@ func TestNew(t *testing.T) {
 	if err != nil || s.Name() != "corp" || fmt.Sprint(s.Members()) != "[entra google]" {
 		t.Errorf("WithName: %v, %v, %v", s, err, s.Members())
 	}
-	s, _ = merge.New(m("entra", "google"))
+	s, _ = merge.New(m("entra", "google"), merge.WithRetired("onelogin"))
+	if fmt.Sprint(s.Members()) != "[entra google onelogin]" {
+		t.Errorf("Members() = %v, want the members then the retired", s.Members())
+	}
 	if s.Name() != "merge:entra+google" {
 		t.Errorf("default name %q", s.Name())
 	}

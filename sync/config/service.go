@@ -34,6 +34,7 @@ import (
 //	  groups: separate           # separate (default: same-named groups are a plan problem) | namespace | merge
 //	  groupFormat: "{name} ({source})"   # namespace: the group's name with {name} and {source}
 //	  match: [email]             # user attributes that, besides userName, make one person
+//	  retired: [lab]             # sources no longer read whose objects are still this engine's to deprovision
 //	target:
 //	  url: https://acme.goskope.com/api/v2/scim
 //	  token: {env: NETSKOPE_TOKEN}   # or {file: /etc/provsync/netskope-token}
@@ -106,6 +107,9 @@ type MergeConfig struct {
 	// users of different sources one person; empty keeps the primary
 	// e-mail address.
 	Match []string `yaml:"match"`
+	// Retired names sources removed from Sources whose objects are still
+	// this engine's to deprovision; see merge.WithRetired.
+	Retired []string `yaml:"retired"`
 }
 
 // Options returns the merge options the configuration sets.
@@ -119,6 +123,9 @@ func (m MergeConfig) Options() []merge.Option {
 	}
 	if len(m.Match) > 0 {
 		opts = append(opts, merge.WithMatch(m.Match...))
+	}
+	if len(m.Retired) > 0 {
+		opts = append(opts, merge.WithRetired(m.Retired...))
 	}
 	return opts
 }
@@ -414,7 +421,19 @@ func (c *Config) validateSources(add func(path string, err error)) {
 		validateSource(add, path, &n.SourceConfig)
 	}
 	m := s.Merge
-	if len(s.Sources) == 0 && (m.Groups != "" || m.GroupFormat != "" || len(m.Match) > 0) {
+	for i, n := range m.Retired {
+		path := fmt.Sprintf("merge.retired[%d]", i)
+		if err := merge.CheckName(n); err != nil {
+			add(path, err)
+		} else if j, dup := names[strings.ToLower(n)]; dup && j >= 0 {
+			add(path, fmt.Errorf("%q is sources[%d]: a retired source is one no longer read", n, j))
+		} else if dup {
+			add(path, fmt.Errorf("%q is listed twice", n))
+		} else {
+			names[strings.ToLower(n)] = -1
+		}
+	}
+	if len(s.Sources) == 0 && (m.Groups != "" || m.GroupFormat != "" || len(m.Match) > 0 || len(m.Retired) > 0) {
 		add("merge", errors.New("merge settings need sources"))
 	}
 	mode, err := merge.ParseGroupMode(m.Groups)

@@ -26,6 +26,7 @@ merge:
   groups: namespace
   groupFormat: "{source}: {name}"
   match: [email, employeeId]
+  retired: [interns]
 target:
   url: https://acme.goskope.com/api/v2/scim
   token: {env: TEST_TOKEN}
@@ -45,7 +46,8 @@ func TestSourcesParse(t *testing.T) {
 		s.Sources[1].Kind() != "google" || s.Sources[2].File.Path != "lab.yaml" || s.Source.Kind() != "" {
 		t.Fatalf("sources read as %+v", s.Sources)
 	}
-	if s.Merge.Groups != "namespace" || s.Merge.GroupFormat != "{source}: {name}" || strings.Join(s.Merge.Match, ",") != "email,employeeId" {
+	if s.Merge.Groups != "namespace" || s.Merge.GroupFormat != "{source}: {name}" || strings.Join(s.Merge.Match, ",") != "email,employeeId" ||
+		strings.Join(s.Merge.Retired, ",") != "interns" {
 		t.Errorf("merge read as %+v", s.Merge)
 	}
 	t.Setenv("TEST_ENTRA_SECRET", "")
@@ -96,6 +98,9 @@ func TestSourcesErrorsLocated(t *testing.T) {
 		{"group format", "sources:\n  - name: a\n    file: {path: a.yaml}\nmerge:\n  groups: namespace\n  groupFormat: \"{name}\"\n", "f.yaml:6:16: merge.groupFormat: "},
 		{"group format unused", "sources:\n  - name: a\n    file: {path: a.yaml}\nmerge:\n  groupFormat: \"{source} {name}\"\n", "f.yaml:5:16: merge.groupFormat: config: invalid: a group format needs groups: namespace"},
 		{"empty match", "sources:\n  - name: a\n    file: {path: a.yaml}\nmerge:\n  match: [email, \"\"]\n", "f.yaml:5:18: merge.match[1]: config: invalid: empty"},
+		{"retired and read", "sources:\n  - name: a\n    file: {path: a.yaml}\nmerge:\n  retired: [b, A]\n", "f.yaml:5:16: merge.retired[1]: config: invalid: \"A\" is sources[0]"},
+		{"retired twice", "sources:\n  - name: a\n    file: {path: a.yaml}\nmerge:\n  retired: [b, b]\n", "f.yaml:5:16: merge.retired[1]: config: invalid: \"b\" is listed twice"},
+		{"retired bad name", "sources:\n  - name: a\n    file: {path: a.yaml}\nmerge:\n  retired: [\"b c\"]\n", "f.yaml:5:13: merge.retired[0]: config: invalid: source name"},
 		{"unknown key", "sources:\n  - name: a\n    ldap: {url: x}\n", "f.yaml:3:5: "},
 	}
 	for _, tt := range tests {
