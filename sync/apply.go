@@ -269,7 +269,7 @@ func (a *applier) store(recs ...Record) {
 	// Records of writes that landed are kept even after a cancel.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := a.e.state.Record(ctx, recs...); err != nil {
+	if err := a.e.record(ctx, recs); err != nil {
 		a.mu.Lock()
 		if a.recErr == nil {
 			a.recErr = fmt.Errorf("sync: apply stopped, the state cannot record its changes: %w", err)
@@ -338,11 +338,11 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 	for try := 0; ; try++ {
 		a.finalize(snap, res, withCursors)
 		snap.Serial++
-		err := a.e.state.Save(sctx, snap)
+		err := a.e.save(sctx, snap)
 		if err == nil || !errors.Is(err, ErrStaleState) || try == 2 {
 			return err
 		}
-		if snap, err = a.e.state.Load(sctx); err != nil {
+		if snap, err = a.e.load(sctx); err != nil {
 			return err
 		}
 		for _, r := range p.refresh {
@@ -732,8 +732,8 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 		return fail(fmt.Errorf("%w; %d users found by userName", conflict, len(found)))
 	}
 	o := &found[0]
-	if fo := foreignOwner(o.ExternalID, a.ours()); fo != "" {
-		return fail(fmt.Errorf("%w; %s", conflict, foreignMessage(KindUser, "userName", fo, o.ExternalID, obj.SourceID, cmp.Or(c.Owner, a.e.owner))))
+	if fo, why := foreignOwner(KindUser, o.ID, o.ExternalID, a.ours(), a.snap.foreign); fo != "" {
+		return fail(fmt.Errorf("%w; %s", conflict, foreignMessage(KindUser, "userName", fo, why, obj.SourceID, cmp.Or(c.Owner, a.e.owner))))
 	}
 	a.mu.Lock()
 	owner := reverseLinks(a.snap.Users)[o.ID]
@@ -768,8 +768,8 @@ func (a *applier) adoptGroup(ctx context.Context, c *Change, g *scim.Group, conf
 	if len(found) != 1 {
 		return nil, fmt.Errorf("%w; %d groups found by displayName", conflict, len(found))
 	}
-	if fo := foreignOwner(found[0].ExternalID, a.ours()); fo != "" {
-		return nil, fmt.Errorf("%w; %s", conflict, foreignMessage(KindGroup, "displayName", fo, found[0].ExternalID, c.Object.SourceID, cmp.Or(c.Owner, a.e.owner)))
+	if fo, why := foreignOwner(KindGroup, found[0].ID, found[0].ExternalID, a.ours(), a.snap.foreign); fo != "" {
+		return nil, fmt.Errorf("%w; %s", conflict, foreignMessage(KindGroup, "displayName", fo, why, c.Object.SourceID, cmp.Or(c.Owner, a.e.owner)))
 	}
 	a.mu.Lock()
 	owner := reverseLinks(a.snap.Groups)[found[0].ID]

@@ -213,7 +213,7 @@ func (e *Engine) decide(ctx context.Context, status ApprovalStatus, ids []string
 		a.Status, a.Decided = status, e.now()
 	}
 	snap.Serial++
-	return e.state.Save(ctx, snap)
+	return e.save(ctx, snap)
 }
 
 // ErrNoRules is returned by AffectedUsers when the engine's mapper has no

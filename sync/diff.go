@@ -189,13 +189,13 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		}
 		o := &obs[j]
 		ref.TargetID = o.ID
-		if fo := in.foreign(o.ExternalID); fo != "" {
+		if fo, why := in.foreign(KindUser, o.ID, o.ExternalID); fo != "" {
 			up.skip, matched[j] = true, true
 			protected[du.SourceID] = true
 			if src, owned := owner[o.ID]; owned {
 				protected[src] = true
 			}
-			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindUser, m.By[i], fo, o.ExternalID, du.SourceID, in.ownerName(du.SourceID))})
+			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindUser, m.By[i], fo, why, du.SourceID, in.ownerName(du.SourceID))})
 			continue
 		}
 		adopt := false
@@ -304,8 +304,8 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			continue
 		}
 		ref := Ref{Kind: KindUser, SourceID: src, TargetID: o.ID, Key: o.UserName}
-		if fo := in.foreign(o.ExternalID); fo != "" {
-			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindUser, "link", fo, o.ExternalID, src, in.ownerName(src))})
+		if fo, why := in.foreign(KindUser, o.ID, o.ExternalID); fo != "" {
+			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindUser, "link", fo, why, src, in.ownerName(src))})
 			continue
 		}
 		switch in.policy.LeftScope {
@@ -580,13 +580,13 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		}
 		o := &obs[j]
 		ref.TargetID = o.ID
-		if fo := in.foreign(o.ExternalID); fo != "" {
+		if fo, why := in.foreign(KindGroup, o.ID, o.ExternalID); fo != "" {
 			matched[j] = true
 			protected[dg.SourceID] = true
 			if src, owned := owner[o.ID]; owned {
 				protected[src] = true
 			}
-			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindGroup, m.By[i], fo, o.ExternalID, dg.SourceID, in.ownerName(dg.SourceID))})
+			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindGroup, m.By[i], fo, why, dg.SourceID, in.ownerName(dg.SourceID))})
 			continue
 		}
 		adopt, from := false, ""
@@ -683,9 +683,9 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		if matched[j] || !owned || protected[src] {
 			continue
 		}
-		if fo := in.foreign(o.ExternalID); fo != "" {
+		if fo, why := in.foreign(KindGroup, o.ID, o.ExternalID); fo != "" {
 			p.Problems = append(p.Problems, Problem{Object: Ref{Kind: KindGroup, SourceID: src, TargetID: o.ID, Key: o.DisplayName},
-				Field: scim.PathExternalID, Message: foreignMessage(KindGroup, "link", fo, o.ExternalID, src, in.ownerName(src))})
+				Field: scim.PathExternalID, Message: foreignMessage(KindGroup, "link", fo, why, src, in.ownerName(src))})
 			continue
 		}
 		p.Changes = append(p.Changes, Change{Action: ActionDeleteGroup, Reason: "left scope",

@@ -203,6 +203,7 @@ func (e *Engine) load(ctx context.Context) (*Snapshot, error) {
 	if snap.Target != "" && e.targetName != "" && snap.Target != e.targetName {
 		return nil, fmt.Errorf("%w: it holds the links of target %q, and this engine syncs %q", ErrStateCorrupt, snap.Target, e.targetName)
 	}
+	e.view(snap)
 	e.claimLegacy(snap)
 	return snap, nil
 }

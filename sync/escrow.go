@@ -260,7 +260,7 @@ func (e *Engine) clearEscrow(ctx context.Context) error {
 	}
 	snap.Escrow = nil
 	snap.Serial++
-	if err := e.state.Save(ctx, snap); err != nil {
+	if err := e.save(ctx, snap); err != nil {
 		return fmt.Errorf("sync: clear the escrow: %w", err)
 	}
 	return nil

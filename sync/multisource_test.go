@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -226,4 +227,163 @@ func TestOwnerMarker(t *testing.T) {
 		t.Error("the new user was not created with the marker")
 	}
 	e.mustBeEmpty(eng)
+}
+
+// TestEnginesSharingAStateKeepApart: two named engines share one state,
+// and their sources use the same ids ("1", "g") for different people and
+// groups. Each plans only against its own links, stored under its name:
+// neither updates, adopts or deprovisions the other's objects, and
+// removing a user from one source deprovisions only that source's user.
+// (The owner markers keep the two "1"s' externalIds apart in the target;
+// without them the second "1" would match the first's externalId, a plan
+// problem.)
+func TestEnginesSharingAStateKeepApart(t *testing.T) {
+	for _, st := range []struct {
+		name string
+		new  func(t *testing.T) sync.State
+	}{
+		{"memory", func(*testing.T) sync.State { return sync.NewMemoryState() }},
+		{"file", func(t *testing.T) sync.State {
+			f := sync.NewFileState(filepath.Join(t.TempDir(), "state.json"))
+			t.Cleanup(func() { f.Close() })
+			return f
+		}},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			e := newEnv(t, 0, 0)
+			state := st.new(t)
+			hr := file.FromDirectory(&source.Directory{
+				Users:  []source.User{{ID: "1", UserName: "ann@example.com", GivenName: "Ann", State: source.StateActive}},
+				Groups: []source.Group{{ID: "g", DisplayName: "Staff", Members: []string{"1"}}},
+			})
+			ctDir := &source.Directory{
+				Users: []source.User{
+					{ID: "1", UserName: "cy@contractor.example", GivenName: "Cy", State: source.StateActive},
+					{ID: "2", UserName: "di@contractor.example", GivenName: "Di", State: source.StateActive},
+				},
+				Groups: []source.Group{{ID: "g", DisplayName: "Contractors", Members: []string{"1", "2"}}},
+			}
+			ct := file.FromDirectory(ctDir)
+			newEngine := func(src source.Source, owner string) *sync.Engine {
+				eng, err := sync.New(src, e.client, sync.WithState(state), sync.WithOwner(owner))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return eng
+			}
+			hrEng, ctEng := newEngine(hr, "hr"), newEngine(ct, "contractors")
+			e.apply(hrEng)
+			before := targetState(e.srv)
+			p, _ := e.apply(ctEng)
+			if p.Summary.CreateUsers != 2 || p.Summary.CreateGroups != 1 || len(p.Problems) != 0 {
+				t.Fatalf("contractors' first plan: %s, problems %+v", p.SummaryLine(), p.Problems)
+			}
+			for _, line := range strings.Split(before, "\n") {
+				if !strings.Contains(targetState(e.srv), line) {
+					t.Errorf("hr's object changed: %q", line)
+				}
+			}
+			e.mustBeEmpty(hrEng)
+			e.mustBeEmpty(ctEng)
+			if n := len(linkTargets(t, state)); n != 5 {
+				t.Errorf("the shared state holds %d links, want 5 (hr's 2 and contractors' 3)", n)
+			}
+
+			// Cy (contractors' "1") leaves: only Cy is deactivated.
+			ctDir.Users = ctDir.Users[1:]
+			ctDir.Groups[0].Members = []string{"2"}
+			ct.Set(ctDir)
+			p, _ = e.apply(ctEng)
+			if p.Summary.DeactivateUsers != 1 || p.Changes[0].Object.Key != "cy@contractor.example" {
+				t.Errorf("contractors' plan after Cy left: %s %+v", p.SummaryLine(), p.Changes)
+			}
+			for _, u := range e.srv.Users() {
+				if u.UserName == "ann@example.com" && !u.IsActive() {
+					t.Error("hr's Ann was deactivated")
+				}
+			}
+			e.mustBeEmpty(hrEng)
+			e.mustBeEmpty(ctEng)
+		})
+	}
+}
+
+// TestSharedStateForeignObjectIsNotAdopted: in a shared state, another
+// engine's link tells its object apart even without a marker: a second
+// engine whose user has the same userName (and whose source id is the
+// first's externalId) reports it, and adopts nothing.
+func TestSharedStateForeignObjectIsNotAdopted(t *testing.T) {
+	e := newEnv(t, 0, 0)
+	state := sync.NewMemoryState()
+	a := file.FromDirectory(&source.Directory{Users: []source.User{{ID: "7", UserName: "ann@example.com", State: source.StateActive}}})
+	b := file.FromDirectory(&source.Directory{Users: []source.User{{ID: "7", UserName: "ANN@example.com", State: source.StateActive}}})
+	var engs []*sync.Engine
+	for _, x := range []struct {
+		src   source.Source
+		owner string
+	}{{a, "a"}, {b, "b"}} {
+		eng, err := sync.New(x.src, e.client, sync.WithState(state), sync.WithOwner(x.owner), sync.WithOwnerMarker(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		engs = append(engs, eng)
+	}
+	e.apply(engs[0])
+	p, err := engs[1].Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 0 || len(p.Problems) != 1 || !strings.Contains(p.Problems[0].Message, `belongs to source "a"`) {
+		t.Fatalf("b's plan: changes %+v, problems %+v; want one problem naming a", p.Changes, p.Problems)
+	}
+}
+
+// TestSharedStateMigration: a state an engine without a name wrote (its
+// links keyed by bare source id) is taken by that engine once named,
+// stored under its name by the next apply, and left alone by a second
+// named engine that shares it.
+func TestSharedStateMigration(t *testing.T) {
+	e := newEnv(t, 6, 2)
+	state := sync.NewMemoryState()
+	e.state = state
+	e.apply(e.engine())
+	legacy := linkTargets(t, state)
+	named := e.engine(sync.WithOwner("hr"), sync.WithOwnerMarker(false))
+	p, err := named.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 0 || len(p.Problems) != 0 {
+		t.Fatalf("the named engine's plan over its unnamed state: %+v %+v", p.Changes, p.Problems)
+	}
+	e.edit(func(d *source.Directory) { d.Users[0].GivenName = "Renamed" })
+	e.apply(named)
+	stored := linkTargets(t, state)
+	if len(stored) != len(legacy) {
+		t.Fatalf("%d links stored, want %d", len(stored), len(legacy))
+	}
+	for k, tid := range legacy {
+		kind, id, _ := strings.Cut(k, ":")
+		if got := stored[kind+":hr\x1f"+id]; got != tid {
+			t.Errorf("link %s stored as %q under hr's name, want %q", k, got, tid)
+		}
+	}
+	for k, s := range linkSources(t, state) {
+		if s != "hr" {
+			t.Errorf("link %q names owner %q, want hr", k, s)
+		}
+	}
+	// A second named engine sharing the state sees none of it.
+	other, err := sync.New(file.FromDirectory(&source.Directory{}), e.client, sync.WithState(state), sync.WithOwner("other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = other.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 0 {
+		t.Errorf("an empty source's engine sharing the state plans %+v", p.Changes)
+	}
+	e.mustBeEmpty(named)
 }

@@ -44,6 +44,10 @@ func (e *Engine) driftDue(snap *Snapshot, pc planConfig) string {
 		return "reapply"
 	case snap.LastDriftCheck.IsZero():
 		return "no drift check yet"
+	case snap.foreign.shared():
+		// The drift check's time and listing are one per state, and
+		// another engine's objects appear without this one's writes.
+		return "the state is shared with other engines"
 	case e.driftEvery == 0:
 		return "every plan is one"
 	case e.now().Sub(snap.LastDriftCheck) >= e.driftEvery:

@@ -248,30 +248,33 @@ func (e *Engine) mark(d *mapping.Desired) {
 	}
 }
 
-// foreign returns the owner of a target object's marker when it is
-// another source's, "" when the object carries no marker or one of this
-// engine's owners.
-func (in *planInput) foreign(externalID string) string {
-	return foreignOwner(externalID, in.ours)
+// foreign returns the source that owns a target object when it is not
+// this engine: the owner its externalId's marker names, or the engine
+// whose link owns it in a state shared with this one; and how that is
+// known. "" when the object is no other source's.
+func (in *planInput) foreign(kind Kind, targetID, externalID string) (owner, why string) {
+	return foreignOwner(kind, targetID, externalID, in.ours, in.snap.foreign)
 }
 
-func foreignOwner(externalID string, ours map[string]bool) string {
-	o, _, ok := parseMarker(externalID)
-	if !ok || ours == nil || ours[o] {
-		return ""
+func foreignOwner(kind Kind, targetID, externalID string, ours map[string]bool, fp *foreignPart) (owner, why string) {
+	if o, _, ok := parseMarker(externalID); ok && ours != nil && !ours[o] {
+		return o, fmt.Sprintf("its externalId %q carries that source's marker", externalID)
 	}
-	return o
+	if o := fp.ownerOf(kind, targetID); o != "" {
+		return o, "the state this engine shares with it links it"
+	}
+	return "", ""
 }
 
-// foreignMessage says why an object carrying another source's marker is
-// left alone by source object sourceID, which owner owns.
-func foreignMessage(kind Kind, by, foreignOwner, externalID, sourceID, owner string) string {
+// foreignMessage says why an object another source owns (why: how that
+// is known) is left alone by source object sourceID, which owner owns.
+func foreignMessage(kind Kind, by, foreignOwner, why, sourceID, owner string) string {
 	how := "matches by " + by + " and"
 	if by == "link" {
 		how = "this engine's state links to"
 	}
-	return fmt.Sprintf("the target %s that source %s %q (of source %q) %s belongs to source %q (its externalId %q carries that source's marker): an object another source owns is never adopted, updated or deprovisioned by this one; make the names unique across the sources, or merge the sources in one engine",
-		kind, kind, sourceID, owner, how, foreignOwner, externalID)
+	return fmt.Sprintf("the target %s that source %s %q (of source %q) %s belongs to source %q (%s): an object another source owns is never adopted, updated or deprovisioned by this one; make the names unique across the sources, or merge the sources in one engine",
+		kind, kind, sourceID, owner, how, foreignOwner, why)
 }
 
 // markPacer bounds the marker-only updates of one plan.

@@ -125,6 +125,9 @@ type Snapshot struct {
 	// migrated: loading changed the snapshot (links stored before links
 	// named their source), so the next apply saves it.
 	migrated bool
+	// foreign is what the stored state holds for other engines (see
+	// Engine.view); nil when it holds nothing else.
+	foreign *foreignPart
 }
 
 // NewSnapshot returns an empty snapshot.
@@ -136,6 +139,7 @@ func NewSnapshot() *Snapshot {
 func (s *Snapshot) Clone() *Snapshot {
 	c := &Snapshot{Version: s.Version, Target: s.Target, Serial: s.Serial,
 		LastDriftCheck: s.LastDriftCheck, TargetGroups: slices.Clone(s.TargetGroups),
+		migrated: s.migrated, foreign: s.foreign, // foreign is never changed once loaded
 		Users:   make(map[string]Link, len(s.Users)),
 		Groups:  make(map[string]Link, len(s.Groups)),
 		Cursors: make(map[string]string, len(s.Cursors))}

@@ -14,8 +14,6 @@ import (
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/internal/statetest"
 	"github.com/provsync/provsync/sync/pgstate/internal/pgtest"
-	"github.com/provsync/provsync/target/netskope"
-	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -278,11 +276,7 @@ func (s static) Read(context.Context) (*source.Directory, error) {
 func TestEngineEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	pool := newPool(t)
-	srv := netskopetest.New(t)
-	client, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, client := newServer(t)
 	dir := synth.Generate(synth.Config{Users: 60, Groups: 5, MembershipsPerUser: 2, Seed: 3})
 	first := open(t, pool, "acme")
 	eng, err := sync.New(static{dir}, client, sync.WithState(first), sync.WithTargetName("acme"))
