@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -471,6 +472,54 @@ func TestMergedGroupTakeover(t *testing.T) {
 	}
 	if got, want := e.groups(), "Contractors[ada cy dee] Engineering[ada cy] Staff[ada bob]"; got != want {
 		t.Errorf("target groups\n got %s\nwant %s", got, want)
+	}
+	e.settled(eng)
+}
+
+// A tenant fed from one source moves to a merged configuration: the ids
+// gain the source's name, and every user and group is handed over to its
+// new id (externalId updated), none deprovisioned or created again.
+func TestMergedFromSingleSource(t *testing.T) {
+	e := newMergeEnv(t)
+	single, err := sync.New(e.employees, e.client, sync.WithState(e.state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.apply(single, e.plan(single))
+	before := map[string]string{}
+	for _, u := range e.srv.Users() {
+		before[u.UserName] = u.ID
+	}
+	for _, g := range e.srv.Groups() {
+		before[g.DisplayName] = g.ID
+	}
+
+	eng := e.engine([]string{"employees"}, nil)
+	p := e.plan(eng)
+	if len(p.Problems) > 0 {
+		t.Errorf("problems: %+v", p.Problems)
+	}
+	for _, c := range p.Changes {
+		if c.Action != sync.ActionUpdateUser && c.Action != sync.ActionUpdateGroup {
+			t.Errorf("the plan has %s %s (%s)", c.Action, c.Object.Key, c.Reason)
+		}
+	}
+	e.apply(eng, p)
+	after := map[string]string{}
+	for _, u := range e.srv.Users() {
+		after[u.UserName] = u.ID
+		if !strings.HasPrefix(u.ExternalID, "employees/") || !u.IsActive() {
+			t.Errorf("user %s: externalId %q, active %v", u.UserName, u.ExternalID, u.IsActive())
+		}
+	}
+	for _, g := range e.srv.Groups() {
+		after[g.DisplayName] = g.ID
+		if !strings.HasPrefix(g.ExternalID, "employees/") {
+			t.Errorf("group %s: externalId %q", g.DisplayName, g.ExternalID)
+		}
+	}
+	if fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("target objects changed identity:\nbefore %v\nafter  %v", before, after)
 	}
 	e.settled(eng)
 }
