@@ -472,3 +472,93 @@ func TestRunnerDriftChecks(t *testing.T) {
 		t.Errorf("cycle after Restart %+v; want a drift check", c)
 	}
 }
+
+// TestUnknownMirrorsMakeADriftCheck: a few owned objects whose mirror is
+// unknown are read by id; when more are unknown than a listing costs, or
+// the state never saw a drift check (one an earlier provsync wrote), the
+// plan reads the whole target instead.
+func TestUnknownMirrorsMakeADriftCheck(t *testing.T) {
+	tests := []struct {
+		name    string
+		unknown int
+		never   bool
+		drift   bool
+	}{
+		{"three unknown", 3, false, false},
+		{"thirty unknown", 30, false, true},
+		{"no drift check recorded", 0, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, eng, _ := mirrored(t, 40, 2)
+			snap, err := e.state.Load(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for src, l := range snap.Users {
+				if n < tt.unknown {
+					l.Mirror = nil
+					snap.Users[src] = l
+					n++
+				}
+			}
+			if tt.never {
+				snap.LastDriftCheck = time.Time{}
+			}
+			snap.Serial++
+			if err := e.state.Save(ctx(t), snap); err != nil {
+				t.Fatal(err)
+			}
+			p, _ := e.apply(eng)
+			s := e.srv.Stats()
+			if !p.Empty() || p.DriftCheck != tt.drift {
+				t.Fatalf("plan %s (drift check %v); want empty, drift check %v", p.SummaryLine(), p.DriftCheck, tt.drift)
+			}
+			if !tt.drift && (s.Requests != tt.unknown || s.Count(http.MethodGet, netskopetest.EndpointUser) != tt.unknown) {
+				t.Errorf("%s; want %d reads by id", requests(s), tt.unknown)
+			}
+			if tt.drift && s.Count(http.MethodGet, netskopetest.EndpointUser) != 0 {
+				t.Errorf("%s; want the listing, no read by id", requests(s))
+			}
+			// Either way the mirrors are known again.
+			e.srv.ResetStats()
+			e.mustBeEmpty(eng)
+			if e.srv.Stats().Requests != 0 {
+				t.Errorf("next plan: %s; want none", requests(e.srv.Stats()))
+			}
+		})
+	}
+}
+
+// TestGroupDeletedByHand: an owned group deleted by hand is found gone
+// when a membership change meets 404; the next plan reads it by id, drops
+// its link and creates it again with its members.
+func TestGroupDeletedByHand(t *testing.T) {
+	e, eng, _ := mirrored(t, 20, 2)
+	snap, err := e.state.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := e.dir.Groups[0]
+	old := snap.Groups[g.ID].TargetID
+	if err := e.client.DeleteGroup(ctx(t), old); err != nil {
+		t.Fatal(err)
+	}
+	e.edit(func(d *source.Directory) { d.Groups[0].Members = d.Groups[0].Members[1:] })
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Apply(ctx(t), p)
+	if err != nil || res.Failed != 1 || !errors.Is(res.Err(), target.ErrNotFound) {
+		t.Fatalf("Apply of the member removal: %v, %s: %v; want it to fail with 404", err, res.SummaryLine(), res.Err())
+	}
+	e.srv.ResetStats()
+	p, _ = e.apply(eng)
+	if p.Summary.CreateGroups != 1 || p.Summary.AddMembers != len(e.dir.Groups[0].Members) ||
+		e.srv.Stats().Count(http.MethodGet, netskopetest.EndpointGroup) != 1 {
+		t.Fatalf("plan %s, %s; want the group read by id and created again", p.SummaryLine(), requests(e.srv.Stats()))
+	}
+	e.mustBeEmpty(eng)
+}
