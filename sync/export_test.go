@@ -12,6 +12,9 @@ func SetAfterDirectories(f *FileState, fn func() error) { f.afterDirectories = f
 // DirectoryWrites returns how many directory files f has written.
 func DirectoryWrites(f *FileState) int { return f.dirWrites }
 
+// FileReads returns how many times f has read its state file.
+func FileReads(f *FileState) int { return f.fileReads }
+
 // EncodeDirectory and DecodeDirectory are the cached directory's codec.
 func EncodeDirectory(d *source.Directory) ([]byte, error) { return encodeDirectory(d) }
 

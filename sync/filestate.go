@@ -37,7 +37,12 @@ import (
 //     pays about one fsync per N landed writes, and after a crash the state
 //     lags the target by no more than the writes in flight. Load applies
 //     the journal and, if it held records, saves the result (one rewrite
-//     per crash, not per change); Save empties it.
+//     per crash, not per change); Save empties it. While the lock is
+//     held nothing else writes these files, so Load reads them once and
+//     afterwards returns a copy of the snapshot it keeps in memory, with
+//     every Save and Record applied: its maps are the caller's own, its
+//     link mirrors and cached directories are shared (replace them, do not
+//     modify them in place).
 //   - path+".dir-" followed by a SHA-256 in hex holds the directory an
 //     incremental source last yielded (Snapshot.Directories), one file per
 //     source, in a compact binary encoding; the snapshot refers to it by
@@ -67,8 +72,13 @@ type FileState struct {
 	flushed  uint64 // records durably written
 	flushing bool
 	broken   error // a failed journal write; cleared by the next Save
+	// base is the stored snapshot with every record since applied, kept
+	// so that Load need not read and decode the file again while the
+	// lock is held (nothing else writes it then); nil when unknown.
+	base *Snapshot
 
 	dirWrites        int          // directory files written, for tests
+	fileReads        int          // state files read, for tests
 	afterDirectories func() error // tests: runs between the directory files and the snapshot
 }
 
@@ -109,6 +119,7 @@ func (f *FileState) Close() error {
 		f.lock = nil
 	}
 	f.loaded = false
+	f.base = nil
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sync: close state %s: %w", f.path, err)
 	}
@@ -172,7 +183,12 @@ func (f *FileState) Load(context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	f.quiesce()
-	return f.load()
+	if f.base == nil {
+		if _, err := f.load(); err != nil {
+			return nil, err
+		}
+	}
+	return f.base.clone(false), nil
 }
 
 func (f *FileState) load() (*Snapshot, error) {
@@ -191,10 +207,12 @@ func (f *FileState) load() (*Snapshot, error) {
 			return nil, err
 		}
 	}
+	f.base = s
 	return s, nil
 }
 
 func (f *FileState) readSnapshot() (*Snapshot, error) {
+	f.fileReads++
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return NewSnapshot(), nil
@@ -434,6 +452,7 @@ func (f *FileState) Save(_ context.Context, s *Snapshot) error {
 // The caller holds f.mu and the lock.
 func (f *FileState) write(s *Snapshot) error {
 	s.Version = stateVersion
+	f.base = nil // unknown until the save is complete
 	sums, err := f.writeDirectories(s.Directories)
 	if err == nil && f.afterDirectories != nil {
 		err = f.afterDirectories()
@@ -459,6 +478,7 @@ func (f *FileState) write(s *Snapshot) error {
 		return fmt.Errorf("sync: save state: %w", err)
 	}
 	f.broken = nil
+	f.base = s.clone(false)
 	return nil
 }
 
@@ -524,6 +544,14 @@ func (f *FileState) Record(_ context.Context, recs ...Record) error {
 	}
 	f.pending = append(f.pending, buf.Bytes()...)
 	f.seq++
+	if f.base != nil {
+		for _, r := range recs {
+			if f.base.Apply(r) != nil {
+				f.base = nil // read back from the file next time
+				break
+			}
+		}
+	}
 	mine := f.seq
 	for f.flushed < mine && f.broken == nil {
 		if f.flushing {
@@ -541,6 +569,7 @@ func (f *FileState) Record(_ context.Context, recs ...Record) error {
 		f.flushing = false
 		if err != nil {
 			f.broken = fmt.Errorf("sync: record state: %w", err)
+			f.base = nil // what the journal holds is not known
 		}
 		f.flushed = upto
 		f.cond.Broadcast()

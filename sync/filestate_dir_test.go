@@ -341,3 +341,49 @@ func BenchmarkDirectoryCodec(b *testing.B) {
 		}
 	})
 }
+
+// TestFileStateLoadKeepsTheSnapshot: while the lock is held nothing else
+// writes the state, so Load reads the file once and then returns copies
+// of the snapshot it keeps (with every save and record applied), each the
+// caller's own to change.
+func TestFileStateLoadKeepsTheSnapshot(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	st := sync.NewFileState(path)
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Users["a"] = sync.Link{TargetID: "ta"}
+	if err := saveDir(t, st, s, statetest.Directory(3, "keep"), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Record(ctx, sync.Record{Op: sync.OpLink, Kind: sync.KindUser, SourceID: "b", Link: &sync.Link{TargetID: "tb"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		got, err := st.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Serial != 1 || got.Users["a"].TargetID != "ta" || got.Users["b"].TargetID != "tb" || len(got.Users) != 2 ||
+			got.Cursors["entra"] != "c1" || len(got.Directories["entra"].Dir.Users) != 3 {
+			t.Fatalf("Load %d = %+v", i, got)
+		}
+		// The caller's changes stay the caller's.
+		got.Users["x"] = sync.Link{TargetID: "tx"}
+		delete(got.Users, "a")
+		got.Cursors["entra"] = "changed"
+		got.Directories["entra"] = nil
+	}
+	if n := sync.FileReads(st); n != 1 {
+		t.Errorf("the state file was read %d times, want once", n)
+	}
+	st.Close()
+	st = sync.NewFileState(path)
+	defer st.Close()
+	got, err := st.Load(ctx)
+	if err != nil || got.Users["b"].TargetID != "tb" || got.Cursors["entra"] != "c1" || sync.FileReads(st) != 1 {
+		t.Fatalf("Load after a restart = %+v, %v (%d reads)", got, err, sync.FileReads(st))
+	}
+}

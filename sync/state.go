@@ -136,22 +136,16 @@ func NewSnapshot() *Snapshot {
 }
 
 // Clone returns a deep copy of s.
-func (s *Snapshot) Clone() *Snapshot {
+func (s *Snapshot) Clone() *Snapshot { return s.clone(true) }
+
+// clone returns a copy of s with maps of its own; the cached directories
+// are deep copies with deepDirs, shared with s without.
+func (s *Snapshot) clone(deepDirs bool) *Snapshot {
 	c := &Snapshot{Version: s.Version, Target: s.Target, Serial: s.Serial,
 		LastDriftCheck: s.LastDriftCheck, TargetGroups: slices.Clone(s.TargetGroups),
 		migrated: s.migrated, foreign: s.foreign, // foreign is never changed once loaded
-		Users:   make(map[string]Link, len(s.Users)),
-		Groups:  make(map[string]Link, len(s.Groups)),
-		Cursors: make(map[string]string, len(s.Cursors))}
-	for k, v := range s.Users {
-		c.Users[k] = v
-	}
-	for k, v := range s.Groups {
-		c.Groups[k] = v
-	}
-	for k, v := range s.Cursors {
-		c.Cursors[k] = v
-	}
+		Users: maps.Clone(s.Users), Groups: maps.Clone(s.Groups), Cursors: maps.Clone(s.Cursors)}
+	c.normalize()
 	if len(s.Intents) > 0 {
 		c.Intents = make(map[string]Intent, len(s.Intents))
 		for k, v := range s.Intents {
@@ -171,7 +165,11 @@ func (s *Snapshot) Clone() *Snapshot {
 	if len(s.Directories) > 0 {
 		c.Directories = make(map[string]*CachedDirectory, len(s.Directories))
 		for k, v := range s.Directories {
-			c.Directories[k] = &CachedDirectory{Dir: v.Dir.Clone()}
+			d := v.Dir
+			if deepDirs {
+				d = d.Clone()
+			}
+			c.Directories[k] = &CachedDirectory{Dir: d}
 		}
 	}
 	return c
