@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/provsync/provsync/sync/config"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
@@ -77,5 +78,19 @@ func TestReadmeMergedConfig(t *testing.T) {
 	if len(s.Sources) != 2 || s.Sources[0].Name != "employees" || s.Sources[0].Kind() != "entra" ||
 		s.Sources[1].Name != "contractors" || s.Sources[1].Kind() != "google" || s.Merge.Groups != "separate" {
 		t.Errorf("the README's configuration read as %+v", s)
+	}
+}
+
+// examples/provsyncd/merged.yaml parses as a whole service of two sources.
+func TestMergedExampleConfig(t *testing.T) {
+	cfg, err := config.Load("merged.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.RequireService(); err != nil {
+		t.Fatal(err)
+	}
+	if got := sourceKinds(cfg.Service); got != "merge(employees=entra, contractors=google)" {
+		t.Errorf("sources %s", got)
 	}
 }
