@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	gosync "sync"
+	"unicode"
 
 	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/scim"
@@ -18,10 +19,8 @@ func validOwner(name string) error {
 	if name == "" {
 		return errors.New("sync: WithOwner needs a name")
 	}
-	for i, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("sync: owner name %q holds a control character at byte %d", name, i)
-		}
+	if i := strings.IndexFunc(name, unicode.IsControl); i >= 0 {
+		return fmt.Errorf("sync: owner name %q holds a control character at byte %d", name, i)
 	}
 	return nil
 }

@@ -305,8 +305,9 @@ func limitBounds(n *yaml.Node, file, path string) []error {
 func (c *Config) Mapper() *mapping.RuleMapper { return c.mapper }
 
 // Options returns the engine options the configuration sets: the mapper,
-// the policy, the matching properties and the drift check interval
-// (schedule.driftCheck). Add state, logger and the rest.
+// the policy, the matching properties, the drift check interval
+// (schedule.driftCheck) and the owner (owner, ownerMarker, markerBatch).
+// Add state, logger and the rest.
 func (c *Config) Options() []sync.Option {
 	opts := []sync.Option{sync.WithMapper(c.mapper), sync.WithPolicy(c.Policy)}
 	if len(c.Matching.Users) > 0 {
@@ -317,6 +318,15 @@ func (c *Config) Options() []sync.Option {
 	}
 	if d := c.Service.Schedule.DriftCheck; d > 0 {
 		opts = append(opts, sync.WithDriftCheck(time.Duration(d)))
+	}
+	if o := c.Service.Owner; o != "" {
+		opts = append(opts, sync.WithOwner(o))
+	}
+	if m := c.Service.OwnerMarker; m != nil {
+		opts = append(opts, sync.WithOwnerMarker(*m))
+	}
+	if n := c.Service.MarkerBatch; n > 0 {
+		opts = append(opts, sync.WithMarkerBatch(n))
 	}
 	return opts
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -35,6 +36,9 @@ import (
 //	  groupFormat: "{name} ({source})"   # namespace: the group's name with {name} and {source}
 //	  match: [email]             # user attributes that, besides userName, make one person
 //	  retired: [lab]             # sources no longer read whose objects are still this engine's to deprovision
+//	owner: entra                 # this engine's name, when other engines feed the tenant (sync.WithOwner)
+//	ownerMarker: true            # "provsync:<owner>:<id>" as externalId; default: on with owner
+//	markerBatch: 2000            # objects a plan marks when nothing else changes
 //	target:
 //	  url: https://acme.goskope.com/api/v2/scim
 //	  token: {env: NETSKOPE_TOKEN}   # or {file: /etc/provsync/netskope-token}
@@ -56,13 +60,22 @@ type Service struct {
 	// precedence order; give Source or Sources, not both.
 	Sources []NamedSource `yaml:"sources"`
 	// Merge is how Sources merge.
-	Merge    MergeConfig  `yaml:"merge"`
-	Target   TargetConfig `yaml:"target"`
-	State    string       `yaml:"state"`
-	Log      string       `yaml:"log"`
-	Schedule Schedule     `yaml:"schedule"`
-	Webhook  Webhook      `yaml:"webhook"`
-	Listener Listener     `yaml:"listener"`
+	Merge MergeConfig `yaml:"merge"`
+	// Owner names the engine's owner (sync.WithOwner): set it when
+	// another engine feeds the same tenant, or shares the state.
+	Owner string `yaml:"owner"`
+	// OwnerMarker turns the owner marker in externalId on or off
+	// (sync.WithOwnerMarker); left out, it is on when Owner is set.
+	OwnerMarker *bool `yaml:"ownerMarker"`
+	// MarkerBatch bounds the objects a plan marks when nothing else about
+	// them changes (sync.WithMarkerBatch); 0 keeps the default.
+	MarkerBatch int          `yaml:"markerBatch"`
+	Target      TargetConfig `yaml:"target"`
+	State       string       `yaml:"state"`
+	Log         string       `yaml:"log"`
+	Schedule    Schedule     `yaml:"schedule"`
+	Webhook     Webhook      `yaml:"webhook"`
+	Listener    Listener     `yaml:"listener"`
 }
 
 // SourceConfig chooses the identity provider: exactly one is set.
@@ -357,6 +370,12 @@ func (c *Config) validateService(add func(path string, err error)) {
 	}
 	if s.Schedule.DriftCheck < 0 {
 		add("schedule.driftCheck", errors.New("negative"))
+	}
+	if strings.IndexFunc(s.Owner, unicode.IsControl) >= 0 {
+		add("owner", fmt.Errorf("%q holds a control character", s.Owner))
+	}
+	if s.MarkerBatch < 0 {
+		add("markerBatch", errors.New("negative"))
 	}
 	if h := s.Schedule.HeldPlans; h != "" && h != sync.HeldWait && h != sync.HeldApplyRest {
 		add("schedule.heldPlans", fmt.Errorf("%q: want %s or %s", h, sync.HeldWait, sync.HeldApplyRest))
