@@ -14,12 +14,12 @@
 //     same person when their user names are equal ignoring case, or else
 //     when a user name or match attribute value of one (WithMatch; by
 //     default the primary e-mail address) equals one of the other's,
-//     ignoring case. Two users of one source are never one person. The highest-precedence
-//     source that holds the person owns them: the merged user carries that
-//     source's id and attributes, and the other sources only add group
-//     memberships (their groups list the owner's merged id). A source that
-//     reports the person deleted yields to the next source that holds them
-//     not deleted.
+//     ignoring case. Two users of one source are never one person. The
+//     highest-precedence source that holds the person owns them: the
+//     merged user carries that source's id and attributes, and the other
+//     sources only add group memberships (their groups list the owner's
+//     merged id). A source that reports the person deleted yields to the
+//     next source that holds them not deleted.
 //   - When the owning source drops the person, the next source in
 //     precedence owns them, and the merged id changes to that source's.
 //   - Groups of the same name from several sources are, by GroupMode:
