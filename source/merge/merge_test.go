@@ -456,6 +456,7 @@ func TestNew(t *testing.T) {
 		{"one source", m("entra"), nil, ""},
 		{"names with dots, dashes, underscores", m("entra-1", "g.workspace", "x_y"), nil, ""},
 		{"none", nil, nil, "0 sources"},
+		{"too many", m(strings.Fields(strings.Repeat("x ", merge.MaxMembers+1))...), nil, "65 sources: want 1 to 64"},
 		{"empty name", m(""), nil, `source name ""`},
 		{"slash in a name", m("a/b"), nil, `source name "a/b"`},
 		{"space in a name", m("a b"), nil, `source name "a b"`},
