@@ -20,7 +20,10 @@ import (
 // wait for its turn and before every retry and every chunk of members
 // (target.WithWriteGuard). So it runs once per write request, and an
 // implementation must be cheap: a round trip to its database is, at a
-// tenant's pace of 4 to 20 requests a second.
+// tenant's pace of 4 to 20 requests a second. A request already on its
+// way when the lead is lost (at most one per concurrent change,
+// WithConcurrency) still lands; the next leader plans from the target and
+// the recorded state, so it is not sent twice.
 type Leader interface {
 	// CheckLeader returns nil while this State still leads its target,
 	// and an error once it may not. The apply then sends nothing more,

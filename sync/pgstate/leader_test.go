@@ -32,7 +32,7 @@ func terminateLeader(t *testing.T, pool *pgxpool.Pool, st *State) {
 
 // TestLeaderLock: one State per target leads; the others get ErrLocked
 // on every call. A leader whose lock session is terminated writes
-// nothing more, and a standby takes over; the old leader leads again
+// nothing more (CheckLeader says so), and a standby takes over; the old leader leads again
 // only after the new one closes, and only through a Load.
 func TestLeaderLock(t *testing.T) {
 	ctx := context.Background()
@@ -60,11 +60,25 @@ func TestLeaderLock(t *testing.T) {
 	if !a.Leader() || b.Leader() {
 		t.Fatalf("Leader: a %v, b %v; want a only", a.Leader(), b.Leader())
 	}
+	if err := a.CheckLeader(ctx); err != nil {
+		t.Fatalf("the leader's CheckLeader = %v", err)
+	}
+	if err := b.CheckLeader(ctx); !errors.Is(err, sync.ErrLocked) {
+		t.Fatalf("standby CheckLeader = %v, want ErrLocked", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := a.CheckLeader(cancelled); err == nil || !a.Leader() {
+		t.Fatalf("CheckLeader with a cancelled context = %v, leader %v; want an error, and the lock kept", err, a.Leader())
+	}
 	if err := a.Record(ctx, link("a1")); err != nil {
 		t.Fatal(err)
 	}
 
 	terminateLeader(t, pool, a)
+	if err := a.CheckLeader(ctx); !errors.Is(err, sync.ErrLocked) || a.Leader() {
+		t.Fatalf("CheckLeader after the lock's session ended = %v, leader %v; want ErrLocked, not leader", err, a.Leader())
+	}
 	if err := a.Record(ctx, link("a2")); !errors.Is(err, sync.ErrLocked) {
 		t.Fatalf("Record after the lock was lost = %v, want ErrLocked", err)
 	}
