@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,14 +16,22 @@ import (
 // file of its own: a magic line, then every user and group as
 // length-prefixed strings (uvarint lengths), counts as uvarints, and
 // attributes as sorted (name, type tag, value) triples that keep the
-// value's type (string, bool, int64, float64, []string, time.Time). It is
-// about a tenth of the JSON form's size and is read without reflection.
-// Decoding shares equal strings: a group's member ids are the users' own
-// id strings, and repeated attribute names and values are stored once.
+// value's type (string, bool, int64, float64, []string, time.Time).
+// Strings that tend to repeat (names, attribute names and values, email
+// types, group ids) are written once and then referred to by number, and
+// a group's members by their user's position, so the encoding is about a
+// twentieth of the JSON form's size, is read without reflection, and
+// decodes to shared strings: a member id is its user's own id string.
 
-// dirMagic starts every encoded directory; the digit is the format's
-// version.
-const dirMagic = "provsync directory 1\n"
+// dirMagicPrefix starts every encoded directory, followed by the format's
+// version and a newline (dirMagic).
+const (
+	dirMagicPrefix = "provsync directory "
+	dirMagic       = dirMagicPrefix + "2\n"
+)
+
+// errDirVersion: the encoding is of another version of the format.
+var errDirVersion = errors.New("another version of the cached directory's encoding")
 
 // Attribute type tags.
 const (
@@ -38,19 +47,42 @@ const (
 var errDirTruncated = errors.New("truncated")
 
 type dirEncoder struct {
-	b    []byte
-	keys []string // scratch for sorting attribute names
+	b     []byte
+	keys  []string          // scratch for sorting attribute names
+	table map[string]uint64 // strings written by shared, numbered from 1
+}
+
+// shared writes s as 0 and the string the first time, as its number
+// afterwards. The empty string is never numbered.
+func (e *dirEncoder) shared(s string) {
+	if n, ok := e.table[s]; ok {
+		e.uint(n)
+		return
+	}
+	e.uint(0)
+	e.str(s)
+	if s != "" {
+		e.table[s] = uint64(len(e.table) + 1)
+	}
+}
+
+// refs writes ids by their position in at plus one, or as 0 and the id
+// for one at does not hold.
+func (e *dirEncoder) refs(ids []string, at map[string]int) {
+	e.uint(uint64(len(ids)))
+	for _, id := range ids {
+		if i, ok := at[id]; ok {
+			e.uint(uint64(i) + 1)
+		} else {
+			e.uint(0)
+			e.str(id)
+		}
+	}
 }
 
 func (e *dirEncoder) uint(n uint64) { e.b = binary.AppendUvarint(e.b, n) }
 func (e *dirEncoder) str(s string)  { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
 func (e *dirEncoder) flag(c byte)   { e.b = append(e.b, c) }
-func (e *dirEncoder) strs(l []string) {
-	e.uint(uint64(len(l)))
-	for _, s := range l {
-		e.str(s)
-	}
-}
 
 func (e *dirEncoder) time(t time.Time) error {
 	tb, err := t.MarshalBinary()
@@ -69,11 +101,11 @@ func (e *dirEncoder) attrs(m map[string]any) error {
 	slices.Sort(e.keys)
 	e.uint(uint64(len(e.keys)))
 	for _, k := range e.keys {
-		e.str(k)
+		e.shared(k)
 		switch v := m[k].(type) {
 		case string:
 			e.flag(tagString)
-			e.str(v)
+			e.shared(v)
 		case bool:
 			e.flag(tagBool)
 			if v {
@@ -89,7 +121,10 @@ func (e *dirEncoder) attrs(m map[string]any) error {
 			e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v))
 		case []string:
 			e.flag(tagList)
-			e.strs(v)
+			e.uint(uint64(len(v)))
+			for _, s := range v {
+				e.shared(s)
+			}
 		case time.Time:
 			e.flag(tagTime)
 			if err := e.time(v); err != nil {
@@ -105,20 +140,24 @@ func (e *dirEncoder) attrs(m map[string]any) error {
 // encodeDirectory returns d in the compact encoding. Equal directories
 // encode to equal bytes (attributes are written in name order).
 func encodeDirectory(d *source.Directory) ([]byte, error) {
-	e := &dirEncoder{b: make([]byte, 0, 64+200*len(d.Users)+100*len(d.Groups))}
+	e := &dirEncoder{b: make([]byte, 0, 64+150*len(d.Users)+50*len(d.Groups)), table: map[string]uint64{}}
 	e.b = append(e.b, dirMagic...)
 	e.uint(uint64(len(d.Users)))
+	userAt := make(map[string]int, len(d.Users))
 	for i := range d.Users {
 		u := &d.Users[i]
+		if _, dup := userAt[u.ID]; !dup {
+			userAt[u.ID] = i
+		}
 		e.str(u.ID)
 		e.str(u.UserName)
-		e.str(u.GivenName)
-		e.str(u.FamilyName)
+		e.shared(u.GivenName)
+		e.shared(u.FamilyName)
 		e.str(u.DisplayName)
 		e.uint(uint64(len(u.Emails)))
 		for _, m := range u.Emails {
 			e.str(m.Value)
-			e.str(m.Type)
+			e.shared(m.Type)
 			if m.Primary {
 				e.flag(1)
 			} else {
@@ -141,24 +180,27 @@ func encodeDirectory(d *source.Directory) ([]byte, error) {
 	e.uint(uint64(len(d.Groups)))
 	for i := range d.Groups {
 		g := &d.Groups[i]
-		e.str(g.ID)
+		e.shared(g.ID)
 		e.str(g.DisplayName)
 		e.str(g.Email)
 		e.str(g.Description)
 		if err := e.attrs(g.Attributes); err != nil {
 			return nil, fmt.Errorf("sync: cache: group %s: %w", g.ID, err)
 		}
-		e.str(g.MembersNote)
-		e.strs(g.Members)
-		e.strs(g.MemberGroups)
+		e.shared(g.MembersNote)
+		e.refs(g.Members, userAt)
+		e.uint(uint64(len(g.MemberGroups)))
+		for _, id := range g.MemberGroups {
+			e.shared(id)
+		}
 	}
 	return e.b, nil
 }
 
 type dirDecoder struct {
-	b      []byte
-	err    error
-	intern map[string]string // strings met more than once are shared
+	b     []byte
+	err   error
+	table []string // strings read by shared, by number less one
 }
 
 func (d *dirDecoder) fail(err error) {
@@ -202,21 +244,53 @@ func (d *dirDecoder) bytes() []byte {
 	return s
 }
 
-// str reads a string without sharing it.
+// str reads a string.
 func (d *dirDecoder) str() string { return string(d.bytes()) }
 
-// shared reads a string, sharing it with equal strings read before.
+// shared reads what dirEncoder.shared wrote.
 func (d *dirDecoder) shared() string {
-	b := d.bytes()
-	if len(b) == 0 {
-		return ""
-	}
-	if s, ok := d.intern[string(b)]; ok {
+	n := d.uint()
+	if n == 0 {
+		s := d.str()
+		if s != "" {
+			d.table = append(d.table, s)
+		}
 		return s
 	}
-	s := string(b)
-	d.intern[s] = s
-	return s
+	if n > uint64(len(d.table)) {
+		d.fail(fmt.Errorf("string %d referred to before it was written", n))
+		d.b = nil
+		return ""
+	}
+	return d.table[n-1]
+}
+
+// list reads a count and that many strings with read; nil for none.
+func (d *dirDecoder) list(read func() string) []string {
+	n := d.count(1)
+	if n == 0 {
+		return nil
+	}
+	l := make([]string, n)
+	for i := range l {
+		l[i] = read()
+	}
+	return l
+}
+
+// ref reads what dirEncoder.refs wrote for one id; users are the ids by
+// position.
+func (d *dirDecoder) ref(users []source.User) string {
+	n := d.uint()
+	if n == 0 {
+		return d.str()
+	}
+	if n > uint64(len(users)) {
+		d.fail(fmt.Errorf("member %d of %d users", n, len(users)))
+		d.b = nil
+		return ""
+	}
+	return users[n-1].ID
 }
 
 func (d *dirDecoder) flag() byte {
@@ -227,22 +301,6 @@ func (d *dirDecoder) flag() byte {
 	c := d.b[0]
 	d.b = d.b[1:]
 	return c
-}
-
-func (d *dirDecoder) strs(shared bool) []string {
-	n := d.count(1)
-	if n == 0 {
-		return nil
-	}
-	l := make([]string, n)
-	for i := range l {
-		if shared {
-			l[i] = d.shared()
-		} else {
-			l[i] = d.str()
-		}
-	}
-	return l
 }
 
 func (d *dirDecoder) time() time.Time {
@@ -282,7 +340,7 @@ func (d *dirDecoder) attrs() map[string]any {
 			m[k] = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
 			d.b = d.b[8:]
 		case tagList:
-			l := d.strs(true)
+			l := d.list(d.shared)
 			if l == nil {
 				l = []string{}
 			}
@@ -303,21 +361,22 @@ func (d *dirDecoder) attrs() map[string]any {
 // decodeDirectory reads what encodeDirectory wrote. Errors match
 // ErrStateCorrupt.
 func decodeDirectory(b []byte) (*source.Directory, error) {
-	if len(b) < len(dirMagic) || string(b[:len(dirMagic)]) != dirMagic {
-		return nil, fmt.Errorf("%w: not a cached directory of this version", ErrStateCorrupt)
+	if !bytes.HasPrefix(b, []byte(dirMagic)) {
+		if v, _, ok := bytes.Cut(b[min(len(b), len(dirMagicPrefix)):], []byte("\n")); ok && bytes.HasPrefix(b, []byte(dirMagicPrefix)) && len(v) < 8 {
+			return nil, errDirVersion
+		}
+		return nil, fmt.Errorf("%w: not a cached directory", ErrStateCorrupt)
 	}
-	d := &dirDecoder{b: b[len(dirMagic):], intern: map[string]string{}}
+	d := &dirDecoder{b: b[len(dirMagic):]}
 	dir := &source.Directory{}
 	// A user takes at least 8 bytes (5 strings, 2 counts, a state and a
 	// deletion flag), a group 8 (5 strings, 3 counts).
 	if n := d.count(8); n > 0 {
 		dir.Users = make([]source.User, n)
 	}
-	ids := make(map[string]string, len(dir.Users))
 	for i := range dir.Users {
 		u := &dir.Users[i]
 		u.ID = d.str()
-		ids[u.ID] = u.ID
 		u.UserName = d.str()
 		u.GivenName = d.shared()
 		u.FamilyName = d.shared()
@@ -337,8 +396,6 @@ func decodeDirectory(b []byte) (*source.Directory, error) {
 			return nil, fmt.Errorf("%w: cached directory, user %d: %w", ErrStateCorrupt, i+1, d.err)
 		}
 	}
-	// Member ids share the users' id strings.
-	d.intern = mergeIntern(d.intern, ids)
 	if n := d.count(8); n > 0 {
 		dir.Groups = make([]source.Group, n)
 	}
@@ -350,8 +407,8 @@ func decodeDirectory(b []byte) (*source.Directory, error) {
 		g.Description = d.str()
 		g.Attributes = d.attrs()
 		g.MembersNote = d.shared()
-		g.Members = d.strs(true)
-		g.MemberGroups = d.strs(true)
+		g.Members = d.list(func() string { return d.ref(dir.Users) })
+		g.MemberGroups = d.list(d.shared)
 		if d.err != nil {
 			return nil, fmt.Errorf("%w: cached directory, group %d: %w", ErrStateCorrupt, i+1, d.err)
 		}
@@ -363,15 +420,4 @@ func decodeDirectory(b []byte) (*source.Directory, error) {
 		return nil, fmt.Errorf("%w: cached directory: %w", ErrStateCorrupt, d.err)
 	}
 	return dir, nil
-}
-
-// mergeIntern adds the strings of more to m and returns it.
-func mergeIntern(m, more map[string]string) map[string]string {
-	if len(m) < len(more) {
-		m, more = more, m
-	}
-	for k, v := range more {
-		m[k] = v
-	}
-	return m
 }

@@ -247,6 +247,14 @@ func (f *FileState) readSnapshot() (*Snapshot, error) {
 	s.normalize()
 	for name, sum := range fsnap.DirectoryFiles {
 		d, err := f.readDirectory(sum)
+		if errors.Is(err, errDirVersion) {
+			// Written by another version of provsync: the directory and
+			// its cursor are dropped together, and the source is read in
+			// full again.
+			delete(s.Cursors, name)
+			delete(fsnap.DirectoryFiles, name)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: cached directory of source %q: %w", ErrStateCorrupt, name, err)
 		}

@@ -3,6 +3,8 @@ package sync_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -385,5 +387,47 @@ func TestFileStateLoadKeepsTheSnapshot(t *testing.T) {
 	got, err := st.Load(ctx)
 	if err != nil || got.Users["b"].TargetID != "tb" || got.Cursors["entra"] != "c1" || sync.FileReads(st) != 1 {
 		t.Fatalf("Load after a restart = %+v, %v (%d reads)", got, err, sync.FileReads(st))
+	}
+}
+
+// TestFileStateDirectoryOfAnotherVersion: a cached directory in another
+// version of the encoding is dropped together with its cursor, so the
+// source is read in full, rather than failing the state or planning from
+// a directory read wrongly.
+func TestFileStateDirectoryOfAnotherVersion(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	st := sync.NewFileState(path)
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Cursors["other"] = "k1"
+	if err := saveDir(t, st, s, statetest.Directory(2, "v"), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	old := strings.TrimPrefix(dirFiles(t, path)[0], "state.json.dir-")
+	content := []byte("provsync directory 1\n\x01\x02")
+	sum := sha256.Sum256(content)
+	newSum := hex.EncodeToString(sum[:])
+	if err := os.WriteFile(path+".dir-"+newSum, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.ReplaceAll(b, []byte(old), []byte(newSum)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st = sync.NewFileState(path)
+	defer st.Close()
+	got, err := st.Load(ctx)
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	if _, ok := got.Cursors["entra"]; ok || got.Directories["entra"] != nil || got.Cursors["other"] != "k1" {
+		t.Fatalf("Load kept the directory or cursor of another version, or lost another cursor: %+v, %v", got.Cursors, got.Directories)
 	}
 }
