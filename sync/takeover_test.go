@@ -28,17 +28,7 @@ func TestTakeoverMovesTheLink(t *testing.T) {
 			}
 			dir := &source.Directory{Users: users, Groups: []source.Group{{ID: "entra/g", DisplayName: "Engineering", Members: []string{"entra/1", "entra/2"}}}}
 			owners := map[string]string{"entra/1": "entra", "entra/2": "entra", "entra/g": "entra"}
-			e := newEnv(t, 0, 0)
-			e.dir, e.src = dir, file.FromDirectory(dir)
-			var src source.Source = e.src
-			if merged {
-				src = &mergedSource{Source: e.src, owners: owners}
-			}
-			eng, err := sync.New(src, e.client, sync.WithState(e.state))
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.apply(eng)
+			e, eng := syncedOnce(t, dir, owners, merged)
 			before := linkTargets(t, e.state)
 			ann := before["user:entra/1"]
 
@@ -135,4 +125,72 @@ func TestTakeoverNeedsTheOldObjectGone(t *testing.T) {
 func linkTargets(t *testing.T, st sync.State) map[string]string {
 	t.Helper()
 	return storedLinks(t, st, func(l sync.Link) string { return l.TargetID })
+}
+
+// TestGroupTakeoverOnlyMerged: in a merged directory, a group whose owning
+// source drops it while the next source holds it (same displayName, the
+// next source's id) keeps its target group: the link moves, and no group
+// is deleted or created. A group of a plain source whose id changes is
+// not taken over.
+func TestGroupTakeoverOnlyMerged(t *testing.T) {
+	for _, merged := range []bool{true, false} {
+		t.Run(map[bool]string{true: "merged", false: "plain"}[merged], func(t *testing.T) {
+			dir := &source.Directory{
+				Users:  []source.User{{ID: "entra/1", UserName: "ann@example.com", State: source.StateActive}},
+				Groups: []source.Group{{ID: "entra/g", DisplayName: "Engineering", Members: []string{"entra/1"}}},
+			}
+			owners := map[string]string{"entra/1": "entra", "entra/g": "entra"}
+			e, eng := syncedOnce(t, dir, owners, merged)
+			group := linkTargets(t, e.state)["group:entra/g"]
+			e.edit(func(d *source.Directory) { d.Groups[0].ID = "google/g" })
+			owners["google/g"] = "google"
+			delete(owners, "entra/g")
+			p, err := eng.Plan(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			takeover := false
+			for _, c := range p.Changes {
+				takeover = takeover || c.TakeoverFrom == "entra/g" && c.Object.SourceID == "google/g" && c.Object.TargetID == group
+				if merged && (c.Action == sync.ActionDeleteGroup || c.Action == sync.ActionCreateGroup) {
+					t.Errorf("change %s %s", c.Action, c.Object)
+				}
+			}
+			if takeover != merged {
+				t.Fatalf("takeover planned: %v, want %v (changes %+v, problems %+v)", takeover, merged, p.Changes, p.Problems)
+			}
+			if !merged {
+				return
+			}
+			e.srv.ResetStats()
+			if _, err := eng.Apply(ctx(t), p); err != nil {
+				t.Fatal(err)
+			}
+			if n := e.srv.Stats().Count(http.MethodPost, netskopetest.EndpointGroups) + e.srv.Stats().Count(http.MethodDelete, netskopetest.EndpointGroup); n != 0 {
+				t.Errorf("%d group creates or deletes during the takeover", n)
+			}
+			if got := linkTargets(t, e.state); got["group:google/g"] != group || got["group:entra/g"] != "" {
+				t.Errorf("links after the takeover: %v", got)
+			}
+			e.mustBeEmpty(eng)
+		})
+	}
+}
+
+// syncedOnce syncs dir into a new server, through a merged source whose
+// owners are owners when merged, and returns the setup and its engine.
+func syncedOnce(t *testing.T, dir *source.Directory, owners map[string]string, merged bool) (*env, *sync.Engine) {
+	t.Helper()
+	e := newEnv(t, 0, 0)
+	e.dir, e.src = dir, file.FromDirectory(dir)
+	var src source.Source = e.src
+	if merged {
+		src = &mergedSource{Source: e.src, owners: owners}
+	}
+	eng, err := sync.New(src, e.client, sync.WithState(e.state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.apply(eng)
+	return e, eng
 }
