@@ -21,8 +21,10 @@ type Mirror struct {
 	// DisplayName and ExternalID are a group's.
 	DisplayName string `json:"displayName,omitempty"`
 	ExternalID  string `json:"externalId,omitempty"`
-	// Members are a group's members' target ids, sorted.
-	Members []string `json:"members,omitempty"`
+	// Members are a group's members' target ids, sorted, one per line:
+	// one string per group keeps a large tenant's state small in memory
+	// and on disk.
+	Members string `json:"members,omitempty"`
 }
 
 // Equal reports whether m and o hold the same object (both nil: both
@@ -32,7 +34,7 @@ func (m *Mirror) Equal(o *Mirror) bool {
 		return m == o
 	}
 	return string(m.User) == string(o.User) && m.DisplayName == o.DisplayName &&
-		m.ExternalID == o.ExternalID && slices.Equal(m.Members, o.Members)
+		m.ExternalID == o.ExternalID && m.Members == o.Members
 }
 
 // userMirror returns the mirror of u.
@@ -56,22 +58,48 @@ func (m *Mirror) user(id string) (scim.User, bool) {
 	return u, true
 }
 
-// groupMirror returns the mirror of g, whose Members must be known.
+// groupMirror returns the mirror of g, whose Members must be known; nil
+// (unknown) if a member id holds a line break or is empty, which the
+// mirror's encoding cannot keep.
 func groupMirror(g *scim.Group) *Mirror {
-	m := &Mirror{DisplayName: g.DisplayName, ExternalID: g.ExternalID, Members: make([]string, 0, len(g.Members))}
+	ids := make([]string, 0, len(g.Members))
 	for _, mem := range g.Members {
-		m.Members = append(m.Members, mem.Value)
+		ids = append(ids, mem.Value)
 	}
-	slices.Sort(m.Members)
-	m.Members = slices.Compact(m.Members)
+	return withMembers(&Mirror{DisplayName: g.DisplayName, ExternalID: g.ExternalID}, ids)
+}
+
+// withMembers sets m's members to ids (sorted and deduplicated here) and
+// returns m; nil if an id cannot be kept.
+func withMembers(m *Mirror, ids []string) *Mirror {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for _, id := range ids {
+		if id == "" || strings.ContainsAny(id, "\n\r") {
+			return nil
+		}
+	}
+	m.Members = strings.Join(ids, "\n")
 	return m
 }
 
-// group returns the group m mirrors, with id and members.
+// memberIDs returns the target ids of m's members.
+func (m *Mirror) memberIDs() []string {
+	if m.Members == "" {
+		return nil
+	}
+	return strings.Split(m.Members, "\n")
+}
+
+// group returns the group m mirrors, with id and members (whose values
+// share the mirror's string).
 func (m *Mirror) group(id string) scim.Group {
-	g := scim.Group{ID: id, DisplayName: m.DisplayName, ExternalID: m.ExternalID, Members: make([]scim.Member, len(m.Members))}
-	for i, v := range m.Members {
-		g.Members[i].Value = v
+	g := scim.Group{ID: id, DisplayName: m.DisplayName, ExternalID: m.ExternalID,
+		Members: make([]scim.Member, 0, strings.Count(m.Members, "\n")+1)}
+	for v := range strings.SplitSeq(m.Members, "\n") {
+		if v != "" {
+			g.Members = append(g.Members, scim.Member{Value: v})
+		}
 	}
 	return g
 }
@@ -123,18 +151,14 @@ func (m *Mirror) afterChange(c *Change, memberIDs []string) *Mirror {
 		return &n
 	case ActionAddMembers:
 		n := *m
-		n.Members = append(slices.Clone(m.Members), memberIDs...)
-		slices.Sort(n.Members)
-		n.Members = slices.Compact(n.Members)
-		return &n
+		return withMembers(&n, append(m.memberIDs(), memberIDs...))
 	case ActionRemoveMembers:
 		n := *m
 		gone := make(map[string]bool, len(memberIDs))
 		for _, id := range memberIDs {
 			gone[id] = true
 		}
-		n.Members = slices.DeleteFunc(slices.Clone(m.Members), func(id string) bool { return gone[id] })
-		return &n
+		return withMembers(&n, slices.DeleteFunc(m.memberIDs(), func(id string) bool { return gone[id] }))
 	}
 	return nil
 }

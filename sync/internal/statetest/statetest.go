@@ -128,7 +128,7 @@ func mirrors(t *testing.T, st sync.State) {
 	}
 	at := time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)
 	user := &sync.Mirror{User: []byte(`{"userName":"a@x","active":false,"emails":[{"value":"a@x","primary":true}]}`)}
-	group := &sync.Mirror{DisplayName: "Eng", ExternalID: "g", Members: []string{"t-1", "t-2"}}
+	group := &sync.Mirror{DisplayName: "Eng", ExternalID: "g", Members: "t-1\nt-2"}
 	s.Serial++
 	s.Users["u"] = sync.Link{TargetID: "t-1", Origin: sync.OriginCreated, Mirror: user}
 	s.Users["v"] = sync.Link{TargetID: "t-2", Origin: sync.OriginCreated} // unknown
@@ -149,7 +149,7 @@ func mirrors(t *testing.T, st sync.State) {
 	}
 	// A mirror record sets one mirror, or makes it unknown; one for a
 	// link that does not exist changes nothing.
-	moved := &sync.Mirror{DisplayName: "Eng", ExternalID: "g", Members: []string{"t-2"}}
+	moved := &sync.Mirror{DisplayName: "Eng", ExternalID: "g", Members: "t-2"}
 	if err := st.Record(ctx,
 		sync.Record{Op: sync.OpMirror, Kind: sync.KindUser, SourceID: "u"},
 		sync.Record{Op: sync.OpMirror, Kind: sync.KindUser, SourceID: "v", Mirror: user},
