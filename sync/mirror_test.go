@@ -562,3 +562,70 @@ func TestGroupDeletedByHand(t *testing.T) {
 	}
 	e.mustBeEmpty(eng)
 }
+
+// TestHireMatchingAHandMadeAccount: between drift checks a new source
+// user is planned as a create, since the plan reads no listing; when an
+// account of that userName exists already, the create meets 409 and the
+// adoption rules decide, as at a drift check: adopted when Policy.Adopt
+// allows and the user is active at the source, left alone (the change
+// fails, naming why) when the source user is suspended and
+// Policy.AdoptSuspended is off.
+func TestHireMatchingAHandMadeAccount(t *testing.T) {
+	for _, suspended := range []bool{false, true} {
+		t.Run(fmt.Sprintf("suspended=%v", suspended), func(t *testing.T) {
+			pol := sync.DefaultPolicy()
+			pol.CreateSuspended = true
+			e, eng, _ := mirrored(t, 10, 1, sync.WithPolicy(pol))
+			hand, err := e.srv.AddUser(scim.User{UserName: "Hire2@example.com", Active: scim.Bool(true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.srv.ResetStats()
+			state := source.StateActive
+			if suspended {
+				state = source.StateSuspended
+			}
+			e.edit(func(d *source.Directory) {
+				d.Users = append(d.Users, source.User{ID: "hire-2", UserName: "hire2@example.com", GivenName: "Hire", FamilyName: "Two",
+					State: state, Emails: []source.Email{{Value: "hire2@example.com", Primary: true}}})
+			})
+			p, err := eng.Plan(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.DriftCheck || p.Summary.CreateUsers != 1 || len(p.Changes) != 1 {
+				t.Fatalf("plan %s; want one create, planned against the mirrors", p.SummaryLine())
+			}
+			res, err := eng.Apply(ctx(t), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap, err := e.state.Load(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			now, _ := e.srv.User(hand.ID)
+			if suspended {
+				if res.Failed != 1 || !errors.Is(res.Err(), target.ErrConflict) || !now.IsActive() {
+					t.Fatalf("%s: %v, account active %v; want the conflict reported and the account left alone", res.SummaryLine(), res.Err(), now.IsActive())
+				}
+				if _, ok := snap.Users["hire-2"]; ok {
+					t.Error("the hand-made account was linked to a suspended source user")
+				}
+				return
+			}
+			if res.Failed != 0 || res.Outcomes[0].TargetID != hand.ID || snap.Users["hire-2"].Origin != sync.OriginAdopted {
+				t.Fatalf("%s: %v, link %+v; want the account adopted", res.SummaryLine(), res.Err(), snap.Users["hire-2"])
+			}
+			if now.Name == nil || now.Name.GivenName != "Hire" {
+				t.Errorf("adopted account not brought up to date: %+v", now.Name)
+			}
+			// Its mirror is unknown after the adoption: one read by id.
+			e.srv.ResetStats()
+			e.mustBeEmpty(eng)
+			if s := e.srv.Stats(); s.Requests != 1 || s.Count(http.MethodGet, netskopetest.EndpointUser) != 1 {
+				t.Errorf("plan after the adoption: %s; want one read by id", requests(s))
+			}
+		})
+	}
+}
