@@ -439,37 +439,52 @@ func countUsersNamed(e *env, name string) int {
 
 // TestRunnerDriftChecks: a Runner's cycles read the whole target on the
 // first cycle, then as the engine's WithDriftCheck says (on the Runner's
-// clock, which the engine shares here), and after Restart; the cycles in
-// between, scheduled full source reads included, send no request when
-// nothing changed.
+// clock, which the engine shares here) or once WithDriftCheckCycles
+// cycles have passed, and after Restart; the cycles in between, scheduled
+// full source reads included, send no request when nothing changed.
 func TestRunnerDriftChecks(t *testing.T) {
-	e := newEnv(t, 30, 3)
-	clk := clocktest.New(runnerEpoch)
-	eng := e.engine(sync.WithClock(clk.Now), sync.WithDriftCheck(3*time.Hour))
-	h := startRunner(t, clk, eng, sync.WithInterval(time.Hour), sync.WithFullReadEvery(2*time.Hour, 0))
-	if c := h.cycle(); !c.DriftCheck || !c.FullRead || c.Outcome != sync.CycleSucceeded {
-		t.Fatalf("first cycle %+v; want a drift check", c)
+	tests := []struct {
+		name   string
+		every  time.Duration
+		cycles int
+		want   []int
+	}{
+		{"every 3 hours", 3 * time.Hour, 0, []int{3, 6}},
+		{"2 cycles between", 100 * time.Hour, 2, []int{3, 6}},
+		{"1 cycle between", 100 * time.Hour, 1, []int{2, 4, 6}},
 	}
-	var drift []int
-	for k := 1; k <= 6; k++ {
-		e.srv.ResetStats()
-		c := h.tick()
-		if c.Outcome != sync.CycleSucceeded {
-			t.Fatalf("cycle %d: %s (%s)", k, c.Outcome, c.Error)
-		}
-		if c.DriftCheck {
-			drift = append(drift, k)
-		} else if n := e.srv.Stats().Requests; n != 0 {
-			t.Errorf("cycle %d (full source read %v): %d requests; want none", k, c.FullRead, n)
-		}
-	}
-	if !slices.Equal(drift, []int{3, 6}) {
-		t.Errorf("drift checks at cycles %v of an hour each; want 3 and 6 (every 3 hours)", drift)
-	}
-	h.clk.BlockUntil(1)
-	h.run.Restart()
-	if c := h.cycle(); !c.DriftCheck || c.Trigger != sync.TriggerRestart {
-		t.Errorf("cycle after Restart %+v; want a drift check", c)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, 30, 3)
+			clk := clocktest.New(runnerEpoch)
+			eng := e.engine(sync.WithClock(clk.Now), sync.WithDriftCheck(tt.every))
+			h := startRunner(t, clk, eng, sync.WithInterval(time.Hour), sync.WithFullReadEvery(2*time.Hour, 0),
+				sync.WithDriftCheckCycles(tt.cycles))
+			if c := h.cycle(); !c.DriftCheck || !c.FullRead || c.Outcome != sync.CycleSucceeded {
+				t.Fatalf("first cycle %+v; want a drift check", c)
+			}
+			var drift []int
+			for k := 1; k <= 6; k++ {
+				e.srv.ResetStats()
+				c := h.tick()
+				if c.Outcome != sync.CycleSucceeded {
+					t.Fatalf("cycle %d: %s (%s)", k, c.Outcome, c.Error)
+				}
+				if c.DriftCheck {
+					drift = append(drift, k)
+				} else if n := e.srv.Stats().Requests; n != 0 {
+					t.Errorf("cycle %d (full source read %v): %d requests; want none", k, c.FullRead, n)
+				}
+			}
+			if !slices.Equal(drift, tt.want) {
+				t.Errorf("drift checks at cycles %v of an hour each; want %v", drift, tt.want)
+			}
+			h.clk.BlockUntil(1)
+			h.run.Restart()
+			if c := h.cycle(); !c.DriftCheck || !c.FullRead || c.Trigger != sync.TriggerRestart {
+				t.Errorf("cycle after Restart %+v; want a drift check and a full source read", c)
+			}
+		})
 	}
 }
 

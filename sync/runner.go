@@ -244,6 +244,12 @@ func WithFullReadEvery(d time.Duration, cycles int) RunnerOption {
 	return func(r *Runner) { r.fullEvery, r.fullCycles = d, cycles }
 }
 
+// WithDriftCheckCycles makes a cycle a drift check (DriftCheck: the whole
+// target is read, and hand-made changes corrected) once n cycles have
+// passed since the last one, besides the engine's WithDriftCheck
+// interval. 0, the default, leaves drift checks to the interval.
+func WithDriftCheckCycles(n int) RunnerOption { return func(r *Runner) { r.driftCycles = n } }
+
 // WithFailureShare sets the share of a cycle's changes (0 to 1) whose
 // failure fails the cycle: more than share failed means quarantine.
 // Default DefaultFailureShare.
@@ -309,6 +315,7 @@ type Runner struct {
 	maxBackoff    time.Duration
 	fullEvery     time.Duration
 	fullCycles    int
+	driftCycles   int
 	failShare     float64
 	grace         time.Duration
 	held          HeldPlans
@@ -332,6 +339,7 @@ type Runner struct {
 	anchor    time.Time // a scheduled tick; zero after a failure
 	lastFull  time.Time
 	sinceFull int  // cycles since the last full read
+	driftAgo  int  // cycles planned since the last drift check
 	forceFull bool // Restart asked for a full read
 	approvals string
 	heldPlan  *Plan
@@ -371,6 +379,8 @@ func NewRunner(eng *Engine, opts ...RunnerOption) (*Runner, error) {
 		return nil, fmt.Errorf("sync: runner notify timeout %s: want a positive duration", r.notifyTimeout)
 	case r.retryLimit < 0:
 		return nil, fmt.Errorf("sync: runner retry limit %d: want 0 (no escrow) or more", r.retryLimit)
+	case r.driftCycles < 0:
+		return nil, fmt.Errorf("sync: runner drift check every %d cycles: want 0 (off) or more", r.driftCycles)
 	case r.fullCycles < 0:
 		return nil, fmt.Errorf("sync: runner full read every %d cycles: want 0 (off) or more", r.fullCycles)
 	case !(r.failShare >= 0 && r.failShare <= 1):
@@ -558,7 +568,8 @@ func (r *Runner) cycle(ctx context.Context, trig Trigger) CycleReport {
 		esc = &escrowConfig{now: start, base: r.interval, maxWait: r.maxBackoff, limit: r.retryLimit,
 			failShare: r.failShare, only: trig == TriggerRetryFailed}
 	}
-	resets, reset, drift := r.resets, r.resets > r.cleared, r.forceFull
+	resets, reset := r.resets, r.resets > r.cleared
+	drift := r.forceFull || (r.driftCycles > 0 && r.driftAgo >= r.driftCycles)
 	r.mu.Unlock()
 	r.log.Info("cycle started", zap.String("cycle", rep.ID), zap.String("trigger", string(trig)), zap.Bool("full", full))
 
@@ -691,6 +702,11 @@ func (r *Runner) record(ctx context.Context, rep *CycleReport, cr cycleResult) {
 		r.lastFull, r.sinceFull, r.forceFull = rep.Started, 0, false
 	} else if p != nil {
 		r.sinceFull++
+	}
+	if p := cr.plan; p != nil && p.DriftCheck {
+		r.driftAgo = 0
+	} else if p != nil {
+		r.driftAgo++
 	}
 	switch rep.Outcome {
 	case CycleCancelled:
@@ -885,7 +901,7 @@ func (r *Runner) notify(ctx context.Context, n Notification) {
 }
 
 // cycle is the engine's part of a Runner's cycle: plan (with a full
-// source read when asked, and a drift check too when drift) and apply, as one step under the engine's
+// source read when full, a drift check when drift) and apply, as one step under the engine's
 // lock, as Sync does. A plan held for a confirmation is applied only as
 // far as held allows; plan is the plan made, applied what was applied
 // (nil for none). onChange hears of each change applied, with the
@@ -904,7 +920,7 @@ func (e *Engine) cycle(ctx context.Context, full, drift bool, held HeldPlans, es
 		po = append(po, func(c *planConfig) { c.fullSource = true })
 	}
 	if drift {
-		po = append(po, Reapply())
+		po = append(po, DriftCheck())
 	}
 	if esc != nil {
 		po = append(po, func(c *planConfig) { c.escrow = esc })
