@@ -15,6 +15,10 @@ func DirectoryWrites(f *FileState) int { return f.dirWrites }
 // FileReads returns how many times f has read its state file.
 func FileReads(f *FileState) int { return f.fileReads }
 
+// SetAppendMin sets the smallest snapshot file whose saves f may append
+// to its journal.
+func SetAppendMin(f *FileState, n int64) { f.appendMin = n }
+
 // EncodeDirectory and DecodeDirectory are the cached directory's codec.
 func EncodeDirectory(d *source.Directory) ([]byte, error) { return encodeDirectory(d) }
 

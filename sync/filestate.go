@@ -37,12 +37,19 @@ import (
 //     pays about one fsync per N landed writes, and after a crash the state
 //     lags the target by no more than the writes in flight. Load applies
 //     the journal and, if it held records, saves the result (one rewrite
-//     per crash, not per change); Save empties it. While the lock is
-//     held nothing else writes these files, so Load reads them once and
-//     afterwards returns a copy of the snapshot it keeps in memory, with
-//     every Save and Record applied: its maps are the caller's own, its
-//     link mirrors and cached directories are shared (replace them, do not
-//     modify them in place).
+//     per crash, not per change); Save empties it, except that a save
+//     changing few links of a large state (a snapshot file of 1 MiB or
+//     more) is appended to the journal as one line instead: the links
+//     that changed and the rest of the snapshot, which is small. A torn
+//     line is ignored, so a crash mid-append leaves the state before that
+//     save. Once appending would make the journal more than half the
+//     snapshot's size, or a save changes more than an eighth of the links,
+//     the save rewrites the snapshot and empties the journal. While the
+//     lock is held nothing else writes these files, so Load reads them
+//     once and afterwards returns a copy of the snapshot it keeps in
+//     memory, with every Save and Record applied: its maps are the
+//     caller's own, its link mirrors and cached directories are shared
+//     (replace them, do not modify them in place).
 //   - path+".dir-" followed by a SHA-256 in hex holds the directory an
 //     incremental source last yielded (Snapshot.Directories), one file per
 //     source, in a compact binary encoding; the snapshot refers to it by
@@ -61,17 +68,24 @@ import (
 type FileState struct {
 	path string
 
-	mu       gosync.Mutex
-	cond     *gosync.Cond
-	lock     *os.File
-	loaded   bool  // serial is the stored serial
-	serial   int64 // serial of the stored snapshot
-	journal  *os.File
-	pending  []byte // records waiting for the next flush
-	seq      uint64 // records queued
-	flushed  uint64 // records durably written
-	flushing bool
-	broken   error // a failed journal write; cleared by the next Save
+	mu     gosync.Mutex
+	cond   *gosync.Cond
+	lock   *os.File
+	loaded bool  // serial is the stored serial
+	serial int64 // serial of the stored snapshot
+	// headSerial is the serial of the snapshot file, which the journal
+	// follows; saves appended to the journal (appendSave) move serial on
+	// past it.
+	headSerial int64
+	fileBytes  int64 // size of the snapshot file
+	jourBytes  int64 // size of the journal
+	appendMin  int64 // smallest snapshot file whose saves may be appended
+	journal    *os.File
+	pending    []byte // records waiting for the next flush
+	seq        uint64 // records queued
+	flushed    uint64 // records durably written
+	flushing   bool
+	broken     error // a failed journal write; cleared by the next Save
 	// base is the stored snapshot with every record since applied, kept
 	// so that Load need not read and decode the file again while the
 	// lock is held (nothing else writes it then); nil when unknown.
@@ -88,12 +102,16 @@ var _ State = (*FileState)(nil)
 // first Save or Record; its directory must exist. Call Close when done to
 // release the lock.
 func NewFileState(path string) *FileState {
-	f := &FileState{path: path}
+	f := &FileState{path: path, appendMin: defaultAppendMin}
 	f.cond = gosync.NewCond(&f.mu)
 	return f
 }
 
 func (f *FileState) journalPath() string { return f.path + ".journal" }
+
+// defaultAppendMin is the size of snapshot file from which a save may go
+// to the journal: smaller states are rewritten, which costs little.
+const defaultAppendMin = 1 << 20
 
 // tempPattern names this state's temporary files; only the lock holder
 // writes them, so the lock holder may remove any it finds.
@@ -192,15 +210,19 @@ func (f *FileState) Load(context.Context) (*Snapshot, error) {
 }
 
 func (f *FileState) load() (*Snapshot, error) {
-	s, err := f.readSnapshot()
+	s, sums, err := f.readSnapshot()
 	if err != nil {
+		return nil, err
+	}
+	f.headSerial = s.Serial
+	n, err := f.replay(s, &sums)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.readDirectories(s, sums); err != nil {
 		return nil, err
 	}
 	f.serial, f.loaded = s.Serial, true
-	n, err := f.replay(s)
-	if err != nil {
-		return nil, err
-	}
 	if n > 0 {
 		s.Serial++
 		if err := f.write(s); err != nil {
@@ -211,15 +233,19 @@ func (f *FileState) load() (*Snapshot, error) {
 	return s, nil
 }
 
-func (f *FileState) readSnapshot() (*Snapshot, error) {
+// readSnapshot reads the snapshot file, and the sums of the directory
+// files it refers to by source name.
+func (f *FileState) readSnapshot() (*Snapshot, map[string]string, error) {
 	f.fileReads++
+	f.fileBytes = 0
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return NewSnapshot(), nil
+		return NewSnapshot(), nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sync: load state %s: %w", f.path, err)
+		return nil, nil, fmt.Errorf("sync: load state %s: %w", f.path, err)
 	}
+	f.fileBytes = int64(len(b))
 	var head struct {
 		Version *int            `json:"version"`
 		Target  *string         `json:"target"`
@@ -228,45 +254,50 @@ func (f *FileState) readSnapshot() (*Snapshot, error) {
 		Groups  json.RawMessage `json:"groups"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrStateCorrupt, f.path, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrStateCorrupt, f.path, err)
 	}
 	switch {
 	case head.Version == nil && head.Target == nil && legacyState(head.Serial, head.Users, head.Groups):
 		// Written by a provsync from before versioned states: it is
 		// read as it is and written back with a version at the next save.
 	case head.Version == nil || head.Target == nil:
-		return nil, fmt.Errorf("%w: %s is not a state provsync wrote (no version or target)", ErrStateCorrupt, f.path)
+		return nil, nil, fmt.Errorf("%w: %s is not a state provsync wrote (no version or target)", ErrStateCorrupt, f.path)
 	case *head.Version != stateVersion:
-		return nil, fmt.Errorf("%w: %s has version %d; this engine reads version %d", ErrStateCorrupt, f.path, *head.Version, stateVersion)
+		return nil, nil, fmt.Errorf("%w: %s has version %d; this engine reads version %d", ErrStateCorrupt, f.path, *head.Version, stateVersion)
 	}
 	s := NewSnapshot()
 	fsnap := fileSnapshot{Snapshot: s}
 	if err := json.Unmarshal(b, &fsnap); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrStateCorrupt, f.path, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrStateCorrupt, f.path, err)
 	}
 	s.normalize()
-	for name, sum := range fsnap.DirectoryFiles {
+	return s, fsnap.DirectoryFiles, nil
+}
+
+// readDirectories reads the directory files of sums into s, and removes
+// those no snapshot refers to: a save that failed or was interrupted
+// before its snapshot was written leaves them.
+func (f *FileState) readDirectories(s *Snapshot, sums map[string]string) error {
+	for name, sum := range sums {
 		d, err := f.readDirectory(sum)
 		if errors.Is(err, errDirVersion) {
 			// Written by another version of provsync: the directory and
 			// its cursor are dropped together, and the source is read in
 			// full again.
 			delete(s.Cursors, name)
-			delete(fsnap.DirectoryFiles, name)
+			delete(sums, name)
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: cached directory of source %q: %w", ErrStateCorrupt, name, err)
+			return fmt.Errorf("%w: cached directory of source %q: %w", ErrStateCorrupt, name, err)
 		}
 		if s.Directories == nil {
 			s.Directories = map[string]*CachedDirectory{}
 		}
 		s.Directories[name] = &CachedDirectory{Dir: d}
 	}
-	// Directory files no snapshot refers to are left by a save that
-	// failed or was interrupted before its snapshot was written.
-	f.removeDirFiles(fsnap.DirectoryFiles)
-	return s, nil
+	f.removeDirFiles(sums)
+	return nil
 }
 
 // fileSnapshot is the form of the snapshot file: the snapshot, with its
@@ -399,14 +430,52 @@ type journalHead struct {
 	Serial  int64 `json:"serial"`
 }
 
-// replay applies the journal's records to s and returns how many there
-// were. A torn last line (a crash mid-append) is ignored: its write was
-// still in flight.
-func (f *FileState) replay(s *Snapshot) (int, error) {
+// journalLine is a line of the journal after its head: a record, or a
+// save appended (appendSave): the saved snapshot without its links and
+// directories, the directory files by source name, and the links that
+// changed since the state before it (null: removed).
+type journalLine struct {
+	Record
+	Save   *fileSnapshot    `json:"save,omitempty"`
+	Users  map[string]*Link `json:"users,omitempty"`
+	Groups map[string]*Link `json:"groups,omitempty"`
+}
+
+// apply makes s the snapshot a save line holds, on top of s's links, and
+// sets *sums to its directory files.
+func (l *journalLine) apply(s *Snapshot, sums *map[string]string) {
+	users, groups := s.Users, s.Groups
+	for k, v := range l.Users {
+		if v == nil {
+			delete(users, k)
+		} else {
+			users[k] = *v
+		}
+	}
+	for k, v := range l.Groups {
+		if v == nil {
+			delete(groups, k)
+		} else {
+			groups[k] = *v
+		}
+	}
+	*s = *l.Save.Snapshot
+	s.Users, s.Groups, s.Directories = users, groups, nil
+	s.normalize()
+	*sums = l.Save.DirectoryFiles
+}
+
+// replay applies the journal's records and saves to s, setting *sums to
+// the directory files of the last save, and returns how many records
+// follow the last save. A torn last line (a crash mid-append) is ignored:
+// its write was still in flight.
+func (f *FileState) replay(s *Snapshot, sums *map[string]string) (int, error) {
+	f.jourBytes = 0
 	b, err := os.ReadFile(f.journalPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
+	f.jourBytes = int64(len(b))
 	if err != nil {
 		return 0, fmt.Errorf("sync: load state journal %s: %w", f.journalPath(), err)
 	}
@@ -424,11 +493,16 @@ func (f *FileState) replay(s *Snapshot) (int, error) {
 	n := 0
 	last := len(lines) - 1 // the text after the last newline: empty or torn
 	for i, line := range lines[1:last] {
-		var r Record
-		if err := json.Unmarshal(line, &r); err != nil {
+		var l journalLine
+		if err := json.Unmarshal(line, &l); err != nil {
 			return 0, fmt.Errorf("%w: %s line %d: %w", ErrStateCorrupt, f.journalPath(), i+2, err)
 		}
-		if err := s.Apply(r); err != nil {
+		if l.Save != nil && l.Save.Snapshot != nil {
+			l.apply(s, sums)
+			n = 0
+			continue
+		}
+		if err := s.Apply(l.Record); err != nil {
 			return 0, fmt.Errorf("%s line %d: %w", f.journalPath(), i+2, err)
 		}
 		n++
@@ -453,23 +527,112 @@ func (f *FileState) Save(_ context.Context, s *Snapshot) error {
 	if s.Serial != f.serial+1 {
 		return fmt.Errorf("%w: saving serial %d over serial %d", ErrStaleState, s.Serial, f.serial)
 	}
+	if ok, err := f.appendSave(s); ok || err != nil {
+		return err
+	}
 	return f.write(s)
 }
 
-// write stores s as the snapshot and starts an empty journal after it.
-// The caller holds f.mu and the lock.
-func (f *FileState) write(s *Snapshot) error {
+// appendSave saves s by appending to the journal what changed since the
+// stored snapshot, as one line, when the snapshot file is large
+// (appendMin) and the journal would stay under half its size; false if it
+// did not. The line is synced before it returns; a crash mid-append tears
+// it, and a torn line is ignored, so either the old state or the new one
+// is read back. The caller holds f.mu and the lock, with no flush pending.
+func (f *FileState) appendSave(s *Snapshot) (bool, error) {
+	if f.base == nil || f.broken != nil || f.journal == nil || f.fileBytes < f.appendMin {
+		return false, nil
+	}
+	users, groups := linkDiff(f.base.Users, s.Users), linkDiff(f.base.Groups, s.Groups)
+	if len(users)+len(groups) > len(s.Users)/8+len(s.Groups)/8+16 {
+		return false, nil // much changed: rewrite
+	}
+	sums, flat, err := f.prepare(s)
+	if err != nil {
+		return true, fmt.Errorf("sync: save state: %w", err)
+	}
+	flat.Users, flat.Groups = nil, nil
+	line, err := json.Marshal(journalLine{Save: &fileSnapshot{Snapshot: &flat, DirectoryFiles: sums}, Users: users, Groups: groups})
+	if err != nil {
+		return true, fmt.Errorf("sync: save state: %w", err)
+	}
+	line = append(line, '\n')
+	if f.jourBytes+int64(len(line)) > f.fileBytes/2 {
+		f.base = nil
+		return false, nil // compact: rewrite
+	}
+	_, err = f.journal.Write(line)
+	if err == nil {
+		err = f.journal.Sync()
+	}
+	if err != nil {
+		// What the journal holds now is not known: later records fail
+		// and the next save rewrites.
+		f.broken = fmt.Errorf("sync: save state: %w", err)
+		return true, f.broken
+	}
+	f.jourBytes += int64(len(line))
+	f.serial = s.Serial
+	f.base = s.clone(false)
+	f.removeDirFiles(sums)
+	return true, nil
+}
+
+// linkDiff returns the links of to that differ from those of from, and
+// nil for those to lacks.
+func linkDiff(from, to map[string]Link) map[string]*Link {
+	var d map[string]*Link
+	put := func(k string, l *Link) {
+		if d == nil {
+			d = map[string]*Link{}
+		}
+		d[k] = l
+	}
+	for k, l := range to {
+		if o, ok := from[k]; !ok || !sameLink(o, l) {
+			put(k, &l)
+		}
+	}
+	for k := range from {
+		if _, ok := to[k]; !ok {
+			put(k, nil)
+		}
+	}
+	return d
+}
+
+// sameLink reports whether a and b are the same link, mirrors compared by
+// content.
+func sameLink(a, b Link) bool {
+	if a.Mirror != b.Mirror && !a.Mirror.Equal(b.Mirror) {
+		return false
+	}
+	a.Mirror, b.Mirror = nil, nil
+	return a == b
+}
+
+// prepare begins a save of s: it writes the directory files and returns
+// their sums, and s without its directories. The caller holds f.mu and
+// the lock.
+func (f *FileState) prepare(s *Snapshot) (map[string]string, Snapshot, error) {
 	s.Version = stateVersion
 	f.base = nil // unknown until the save is complete
 	sums, err := f.writeDirectories(s.Directories)
 	if err == nil && f.afterDirectories != nil {
 		err = f.afterDirectories()
 	}
+	flat := *s
+	flat.Directories = nil
+	return sums, flat, err
+}
+
+// write stores s as the snapshot and starts an empty journal after it.
+// The caller holds f.mu and the lock.
+func (f *FileState) write(s *Snapshot) error {
+	sums, flat, err := f.prepare(s)
 	if err != nil {
 		return fmt.Errorf("sync: save state: %w", err)
 	}
-	flat := *s
-	flat.Directories = nil
 	b, err := json.Marshal(fileSnapshot{Snapshot: &flat, DirectoryFiles: sums})
 	if err != nil {
 		return fmt.Errorf("sync: save state: %w", err)
@@ -478,7 +641,7 @@ func (f *FileState) write(s *Snapshot) error {
 		return fmt.Errorf("sync: save state: %w", err)
 	}
 	syncDir(filepath.Dir(f.path))
-	f.serial, f.loaded = s.Serial, true
+	f.serial, f.headSerial, f.loaded, f.fileBytes = s.Serial, s.Serial, true, int64(len(b))
 	f.removeDirFiles(sums)
 	// Start the journal over; until this lands, the old journal's head
 	// names the old serial and is ignored.
@@ -510,10 +673,11 @@ func (f *FileState) resetJournal() error {
 	if err := f.journal.Truncate(0); err != nil {
 		return err
 	}
-	head, _ := json.Marshal(journalHead{Journal: stateVersion, Serial: f.serial})
+	head, _ := json.Marshal(journalHead{Journal: stateVersion, Serial: f.headSerial})
 	if _, err := f.journal.Write(append(head, '\n')); err != nil {
 		return err
 	}
+	f.jourBytes = int64(len(head) + 1)
 	return f.journal.Sync()
 }
 
@@ -575,6 +739,7 @@ func (f *FileState) Record(_ context.Context, recs ...Record) error {
 		}
 		f.mu.Lock()
 		f.flushing = false
+		f.jourBytes += int64(len(batch))
 		if err != nil {
 			f.broken = fmt.Errorf("sync: record state: %w", err)
 			f.base = nil // what the journal holds is not known
@@ -597,7 +762,7 @@ func (f *FileState) openJournal() error {
 	head, err := bufio.NewReader(j).ReadString('\n')
 	var h journalHead
 	if err == nil && json.Unmarshal([]byte(strings.TrimSpace(head)), &h) == nil &&
-		h.Journal == stateVersion && h.Serial == f.serial {
+		h.Journal == stateVersion && h.Serial == f.headSerial {
 		return ensureNewline(j)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {

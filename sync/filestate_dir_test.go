@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -429,5 +430,210 @@ func TestFileStateDirectoryOfAnotherVersion(t *testing.T) {
 	}
 	if _, ok := got.Cursors["entra"]; ok || got.Directories["entra"] != nil || got.Cursors["other"] != "k1" {
 		t.Fatalf("Load kept the directory or cursor of another version, or lost another cursor: %+v, %v", got.Cursors, got.Directories)
+	}
+}
+
+// linkedSnapshot returns a snapshot of n user links with mirrors.
+func linkedSnapshot(s *sync.Snapshot, n int) {
+	for i := range n {
+		id := "u" + strconv.Itoa(i)
+		s.Users[id] = sync.Link{TargetID: "t-" + id, Origin: sync.OriginCreated,
+			Mirror: &sync.Mirror{User: json.RawMessage(`{"userName":"` + id + `@example.com","displayName":"User ` + id + `"}`)}}
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// appendingState opens a FileState at path that appends saves whatever
+// the state's size, and loads it.
+func appendingState(t *testing.T, path string) (*sync.FileState, *sync.Snapshot) {
+	t.Helper()
+	st := sync.NewFileState(path)
+	sync.SetAppendMin(st, 0)
+	s, err := st.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, s
+}
+
+// TestFileStateSaveAppendsWhatChanged: a save that changes a few links of
+// a large state appends them to the journal, in proportion to the
+// change, instead of rewriting the snapshot; a new process reads the same
+// state back, without rewriting it; a record after the save is replayed
+// on top of it.
+func TestFileStateSaveAppendsWhatChanged(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	st, s := appendingState(t, path)
+	linkedSnapshot(s, 500)
+	if err := saveDir(t, st, s, statetest.Directory(3, "a"), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	fi1, _ := os.Stat(path)
+	j1 := fileSize(t, path+".journal")
+
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := s.Users["u1"]
+	l.Mirror = &sync.Mirror{User: json.RawMessage(`{"userName":"renamed@example.com"}`)}
+	s.Users["u1"] = l
+	delete(s.Users, "u2")
+	s.Users["new"] = sync.Link{TargetID: "t-new", Origin: sync.OriginAdopted}
+	s.Target = "acme"
+	if err := saveDir(t, st, s, statetest.Directory(4, "b"), "c2"); err != nil {
+		t.Fatal(err)
+	}
+	fi2, _ := os.Stat(path)
+	if !os.SameFile(fi1, fi2) {
+		t.Fatal("a save changing 3 of 500 links rewrote the snapshot file")
+	}
+	if grew := fileSize(t, path+".journal") - j1; grew > 1500 || fi1.Size() < 20*grew {
+		t.Fatalf("the journal grew by %d bytes for 3 links (snapshot %d bytes)", grew, fi1.Size())
+	}
+	check := func(st *sync.FileState, serial int64) {
+		t.Helper()
+		got, err := st.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Serial != serial || len(got.Users) != 500 || got.Users["new"].TargetID != "t-new" || got.Target != "acme" ||
+			string(got.Users["u1"].Mirror.User) != `{"userName":"renamed@example.com"}` || got.Cursors["entra"] != "c2" {
+			t.Fatalf("Load = serial %d, %d users, target %q, cursor %q, u1 %+v", got.Serial, len(got.Users), got.Target, got.Cursors["entra"], got.Users["u1"])
+		}
+		if _, ok := got.Users["u2"]; ok {
+			t.Fatal("a removed link came back")
+		}
+		sameDirectory(t, got.Directories["entra"].Dir, statetest.Directory(4, "b"))
+	}
+	check(st, 2)
+	if err := st.Save(ctx, s); !errors.Is(err, sync.ErrStaleState) {
+		t.Fatalf("a second save of serial 2 = %v, want ErrStaleState", err)
+	}
+	st.Close()
+	st = sync.NewFileState(path)
+	sync.SetAppendMin(st, 0)
+	check(st, 2)
+	if fi3, _ := os.Stat(path); !os.SameFile(fi1, fi3) {
+		t.Fatal("reading the appended save back rewrote the snapshot")
+	}
+	// A record after the appended save is replayed on top of it.
+	if err := st.Record(ctx, sync.Record{Op: sync.OpUnlink, Kind: sync.KindUser, SourceID: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = sync.NewFileState(path)
+	defer st.Close()
+	got, err := st.Load(ctx)
+	if err != nil || got.Serial != 3 || len(got.Users) != 499 || got.Target != "acme" {
+		t.Fatalf("Load after a record = %+v, %v", got, err)
+	}
+}
+
+// TestFileStateTornAppendedSave: a crash mid-append of a save leaves the
+// state before it, whole; later records and saves go on. (The directory
+// does not change: a save removes the old directory file only once its
+// line is synced, which a torn line never was.)
+func TestFileStateTornAppendedSave(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	st, s := appendingState(t, path)
+	linkedSnapshot(s, 300)
+	if err := saveDir(t, st, s, statetest.Directory(2, "a"), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	j1 := fileSize(t, path+".journal")
+	s.Users["u5"] = sync.Link{TargetID: "changed"}
+	if err := saveDir(t, st, s, statetest.Directory(2, "a"), "c2"); err != nil {
+		t.Fatal(err)
+	}
+	j2 := fileSize(t, path+".journal")
+	if j2 <= j1 {
+		t.Fatal("the save was not appended")
+	}
+	st.Close()
+	if err := os.Truncate(path+".journal", j2-5); err != nil { // torn
+		t.Fatal(err)
+	}
+	st = sync.NewFileState(path)
+	sync.SetAppendMin(st, 0)
+	defer st.Close()
+	got, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Serial != 1 || got.Users["u5"].TargetID != "t-u5" || got.Cursors["entra"] != "c1" {
+		t.Fatalf("Load after a torn save = serial %d, u5 %+v, cursor %q; want the state before it", got.Serial, got.Users["u5"], got.Cursors["entra"])
+	}
+	sameDirectory(t, got.Directories["entra"].Dir, statetest.Directory(2, "a"))
+	if err := st.Record(ctx, sync.Record{Op: sync.OpUnlink, Kind: sync.KindUser, SourceID: "u7"}); err != nil {
+		t.Fatal(err)
+	}
+	got.Serial++
+	got.Users["u9"] = sync.Link{TargetID: "nine"}
+	delete(got.Users, "u7")
+	if err := st.Save(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st2 := sync.NewFileState(path)
+	defer st2.Close()
+	if got, err = st2.Load(ctx); err != nil || got.Serial != 2 || got.Users["u9"].TargetID != "nine" || len(got.Users) != 299 {
+		t.Fatalf("Load = %+v, %v", got, err)
+	}
+}
+
+// TestFileStateAppendedSavesCompact: once the appended saves would make
+// the journal more than half the snapshot's size, the next save rewrites
+// the snapshot and starts the journal over.
+func TestFileStateAppendedSavesCompact(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	st := sync.NewFileState(path)
+	sync.SetAppendMin(st, 0)
+	defer st.Close()
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	linkedSnapshot(s, 100)
+	s.Users["u80"] = sync.Link{TargetID: "t-u80"}
+	s.Serial++
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	fi1, _ := os.Stat(path)
+	rewrote := 0
+	for i := range 80 {
+		s.Serial++
+		s.Users["u"+strconv.Itoa(i)] = sync.Link{TargetID: "again-" + strconv.Itoa(i)}
+		if err := st.Save(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(path); !os.SameFile(fi1, fi) {
+			rewrote++
+			fi1 = fi
+		}
+		if j, f := fileSize(t, path+".journal"), fileSize(t, path); j > f/2+200 {
+			t.Fatalf("save %d: journal %d bytes, snapshot %d", i, j, f)
+		}
+	}
+	if rewrote == 0 || rewrote > 20 {
+		t.Fatalf("%d of 80 saves rewrote the snapshot; want some, not most", rewrote)
+	}
+	st.Close()
+	st = sync.NewFileState(path)
+	got, err := st.Load(ctx)
+	if err != nil || got.Serial != s.Serial || got.Users["u79"].TargetID != "again-79" || got.Users["u80"].TargetID != "t-u80" {
+		t.Fatalf("Load = serial %d (want %d), %v", got.Serial, s.Serial, err)
 	}
 }

@@ -21,4 +21,12 @@ func TestStateContract(t *testing.T) {
 			return st
 		})
 	})
+	t.Run("file, saves appended", func(t *testing.T) {
+		statetest.Run(t, func(t *testing.T) sync.State {
+			st := sync.NewFileState(filepath.Join(t.TempDir(), "state.json"))
+			sync.SetAppendMin(st, 0)
+			t.Cleanup(func() { st.Close() })
+			return st
+		})
+	})
 }
