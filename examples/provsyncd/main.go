@@ -40,6 +40,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -55,6 +56,7 @@ import (
 	"github.com/provsync/provsync/source/onelogin"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/config"
+	"github.com/provsync/provsync/sync/pgstate"
 	"github.com/provsync/provsync/sync/provlog"
 	"github.com/provsync/provsync/sync/webhook"
 	"github.com/provsync/provsync/target/netskope"
@@ -141,7 +143,7 @@ func loadConfig(o options) (*config.Config, error) {
 func checkConfig(cfg *config.Config, o options, out io.Writer) error {
 	s := cfg.Service
 	var errs []error
-	secrets := []config.Secret{s.Target.Token, s.Webhook.Secret, s.Listener.Token, entraSecret(s.Source), oneloginSecret(s.Source)}
+	secrets := []config.Secret{s.Target.Token, s.Webhook.Secret, s.Listener.Token, s.State.Postgres, entraSecret(s.Source), oneloginSecret(s.Source)}
 	for _, n := range s.Sources {
 		secrets = append(secrets, entraSecret(n.SourceConfig), oneloginSecret(n.SourceConfig))
 	}
@@ -216,6 +218,9 @@ type app struct {
 	onDemand gosync.Mutex
 	// verbose is -v: the logger a has is a development one, not a no-op.
 	verbose bool
+	// leader is a PostgreSQL state's leader lock; nil for a file or
+	// memory state.
+	leader interface{ Leader() bool }
 }
 
 func (a *app) close() {
@@ -229,9 +234,10 @@ func (a *app) close() {
 // observers).
 func build(ctx context.Context, cfg *config.Config, o options, log *zap.Logger, out io.Writer, extra ...sync.RunnerOption) (a *app, err error) {
 	a = &app{cfg: cfg, log: log, history: newHistory(historySize), verbose: o.verb}
+	opened := a // a is nil once an error is returned
 	defer func() {
 		if err != nil {
-			a.close()
+			opened.close()
 		}
 	}()
 	s := cfg.Service
@@ -264,11 +270,13 @@ func build(ctx context.Context, cfg *config.Config, o options, log *zap.Logger, 
 			return nil, err
 		}
 	}
-	var state sync.State = sync.NewMemoryState()
-	if s.State != "" {
-		fst := sync.NewFileState(s.State)
-		a.closers = append(a.closers, fst.Close)
-		state = fst
+	name := s.Target.Name
+	if name == "" {
+		name = n.URL // as n.Engine names it
+	}
+	state, err := a.openState(ctx, s, name, log)
+	if err != nil {
+		return nil, err
 	}
 	if a.eng, err = n.Engine(src, tgt, state, log, cfg.Options()...); err != nil {
 		return nil, err
@@ -328,6 +336,79 @@ func build(ctx context.Context, cfg *config.Config, o options, log *zap.Logger, 
 		}
 	}
 	return a, nil
+}
+
+// openState opens the configured state: PostgreSQL (sync/pgstate, its
+// rows keyed by target, the engine's target name, and the leader lock
+// shared by every replica), a file, or, with neither (-demo), memory.
+// What it opens is closed with a.
+func (a *app) openState(ctx context.Context, s config.Service, target string, log *zap.Logger) (sync.State, error) {
+	switch s.State.Kind() {
+	case "file":
+		fst := sync.NewFileState(s.State.File)
+		a.closers = append(a.closers, fst.Close)
+		return fst, nil
+	case "postgres":
+	default:
+		return sync.NewMemoryState(), nil
+	}
+	dsn, err := s.State.Postgres.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's message quotes the connection string, its password
+		// masked only as far as the string parses: say nothing of it.
+		return nil, fmt.Errorf("state.postgres (%s): %w", s.State, errConnString)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, redact(fmt.Errorf("state.postgres: %w", err), pcfg.ConnConfig.Password)
+	}
+	a.closers = append(a.closers, func() error { pool.Close(); return nil })
+	st, err := pgstate.Open(ctx, pool, target, pgstate.WithLogger(log.Named("pgstate")))
+	if err != nil {
+		return nil, redact(fmt.Errorf("state.postgres: %w", err), pcfg.ConnConfig.Password)
+	}
+	a.closers = append(a.closers, func() error { return st.Close(context.WithoutCancel(ctx)) })
+	a.leader = st
+	return st, nil
+}
+
+// errConnString: state.postgres names no valid connection string.
+var errConnString = errors.New("not a PostgreSQL connection string: give a postgres:// URL or key=value pairs (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING)")
+
+// redactedError is an error whose message has a secret masked; Unwrap
+// keeps the cause reachable for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact masks secret in err's message, should a driver's message quote
+// it.
+func redact(err error, secret string) error {
+	if secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), secret, "xxxxx"), err: err}
+}
+
+// role is "leader" or "standby" for a replica sharing a PostgreSQL state:
+// whether its state holds the target's leader lock. It is "" for a file
+// or memory state, which one process holds alone.
+func (a *app) role() string {
+	switch {
+	case a.leader == nil:
+		return ""
+	case a.leader.Leader():
+		return "leader"
+	}
+	return "standby"
 }
 
 // demoToken makes a random API token for -demo and writes it to a file
@@ -437,7 +518,7 @@ func cycleLine(r sync.CycleReport) string {
 func (a *app) serve(ctx context.Context, out io.Writer) error {
 	l := a.cfg.Service.Listener
 	srv := newServer(a.runner, a.eng, a.history, a.plog, a.metrics, a.token, l.TLSCert != "", a.log.Named("http"))
-	srv.provision, srv.audit = a.provision, auditLogger(a.log, a.verbose, os.Stderr)
+	srv.provision, srv.audit, srv.role = a.provision, auditLogger(a.log, a.verbose, os.Stderr), a.role
 	ln, err := listen(l)
 	if err != nil {
 		return err

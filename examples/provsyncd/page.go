@@ -57,7 +57,16 @@ func render(w io.Writer, d pageData) error {
 		p(" (%d ticks skipped)", st.SkippedTicks)
 	}
 	p(`</td></tr>
-<tr><th>Waiting for approval</th><td id="pending">%d</td></tr>
+`)
+	switch d.Role {
+	case "leader":
+		p(`<tr><th>Role</th><td id="role">leader: this replica holds the target's lock in the shared state</td></tr>
+`)
+	case "standby":
+		p(`<tr><th>Role</th><td id="role">standby: another replica leads; this one takes over once the lock is free</td></tr>
+`)
+	}
+	p(`<tr><th>Waiting for approval</th><td id="pending">%d</td></tr>
 <tr><th>Failed changes in escrow</th><td id="escrow">%d</td></tr>
 </table>
 `, st.PendingApprovals, st.Escrow)

@@ -92,6 +92,9 @@ type server struct {
 	audit *zap.Logger
 	// provision provisions one user on demand; nil answers 501.
 	provision func(ctx context.Context, user string) (*provisionResult, error)
+	// role tells "leader" or "standby" for a replica sharing its state,
+	// "" otherwise; nil is "".
+	role func() string
 	// tokenSum is the SHA-256 of the API token, session the page's
 	// cookie value; both empty when no token is set, which refuses every
 	// mutating call.
@@ -121,7 +124,7 @@ func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.runner.Status()) })
+	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.apiStatus()) })
 	mux.HandleFunc("GET /api/cycles", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.history.Reports()) })
 	mux.HandleFunc("GET /api/plan", s.plan)
 	mux.HandleFunc("GET /api/approvals", s.approvals)
@@ -139,6 +142,27 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("POST /logout", s.logout)
 	mux.HandleFunc("GET /{$}", s.status)
 	return securityHeaders(mux)
+}
+
+// apiStatus is what /api/status answers: the Runner's status and, for a
+// replica sharing its state, its role.
+type apiStatus struct {
+	sync.RunnerStatus
+	// Role is "leader" or "standby" for a replica whose state is shared
+	// (PostgreSQL); omitted otherwise.
+	Role string `json:"role,omitempty"`
+}
+
+func (s *server) apiStatus() apiStatus {
+	return apiStatus{RunnerStatus: s.runner.Status(), Role: s.roleNow()}
+}
+
+// roleNow is s.role's answer, "" without one.
+func (s *server) roleNow() string {
+	if s.role == nil {
+		return ""
+	}
+	return s.role()
 }
 
 // securityHeaders keeps the page out of frames and other origins'
@@ -426,7 +450,9 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 
 // pageData is what the status page shows.
 type pageData struct {
-	Status    sync.RunnerStatus
+	Status sync.RunnerStatus
+	// Role is "leader" or "standby" for a replica sharing its state.
+	Role      string
 	Cycles    []sync.CycleReport
 	MaxChange int
 	Approvals []sync.Approval
@@ -437,7 +463,7 @@ type pageData struct {
 }
 
 func (s *server) status(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Status: s.runner.Status(), Cycles: s.history.Reports(), HasToken: s.hasToken, Now: time.Now()}
+	d := pageData{Status: s.runner.Status(), Role: s.roleNow(), Cycles: s.history.Reports(), HasToken: s.hasToken, Now: time.Now()}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		d.LoggedIn = s.sessionOK(c.Value)
 	}

@@ -306,7 +306,8 @@ func (c *Config) Mapper() *mapping.RuleMapper { return c.mapper }
 
 // Options returns the engine options the configuration sets: the mapper,
 // the policy, the matching properties, the drift check interval
-// (schedule.driftCheck) and the owner (owner, ownerMarker, markerBatch).
+// (schedule.driftCheck), the owner (owner, ownerMarker, markerBatch) and
+// the target's name (target.name).
 // Add state, logger and the rest.
 func (c *Config) Options() []sync.Option {
 	opts := []sync.Option{sync.WithMapper(c.mapper), sync.WithPolicy(c.Policy)}
@@ -321,6 +322,9 @@ func (c *Config) Options() []sync.Option {
 	}
 	if o := c.Service.Owner; o != "" {
 		opts = append(opts, sync.WithOwner(o))
+	}
+	if n := c.Service.Target.Name; n != "" {
+		opts = append(opts, sync.WithTargetName(n))
 	}
 	if m := c.Service.OwnerMarker; m != nil {
 		opts = append(opts, sync.WithOwnerMarker(*m))

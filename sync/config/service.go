@@ -42,7 +42,9 @@ import (
 //	target:
 //	  url: https://acme.goskope.com/api/v2/scim
 //	  token: {env: NETSKOPE_TOKEN}   # or {file: /etc/provsync/netskope-token}
-//	state: /var/lib/provsync/state.json
+//	  name: acme                     # the target's name (sync.WithTargetName); default: url
+//	state: /var/lib/provsync/state.json   # a state file (or {file: PATH}), one process at a time
+//	state: {postgres: {env: PROVSYNC_DATABASE_URL}}   # or PostgreSQL (sync/pgstate): replicas, one leader per target
 //	log: /var/lib/provsync/prov.jsonl  # the provisioning log; omit for none
 //	schedule: {interval: 40m, jitter: 5m, heldPlans: wait}   # heldPlans: wait | apply-rest
 //	webhook: {url: https://hooks.example.com/provsync, secret: {env: PROVSYNC_WEBHOOK_SECRET}}
@@ -71,11 +73,93 @@ type Service struct {
 	// them changes (sync.WithMarkerBatch); 0 keeps the default.
 	MarkerBatch int          `yaml:"markerBatch"`
 	Target      TargetConfig `yaml:"target"`
-	State       string       `yaml:"state"`
+	State       StateConfig  `yaml:"state"`
 	Log         string       `yaml:"log"`
 	Schedule    Schedule     `yaml:"schedule"`
 	Webhook     Webhook      `yaml:"webhook"`
 	Listener    Listener     `yaml:"listener"`
+}
+
+// StateConfig is where the engine's state lives: a file (state: PATH or
+// state: {file: PATH}), which one process at a time may hold, or a
+// PostgreSQL database (state: {postgres: {env: NAME}}), which replicas
+// share with one leader per target name (see sync/pgstate).
+type StateConfig struct {
+	// File is the state file's path.
+	File string `yaml:"file"`
+	// Postgres is the database's connection string (a URL or key=value
+	// pairs, as libpq takes them), a secret: it may hold a password.
+	Postgres Secret `yaml:"postgres"`
+
+	connString bool   // written as a connection string in place of a path: refused
+	badKey     string // a key other than file and postgres
+}
+
+// UnmarshalYAML reads a path, or {file: PATH} or {postgres: SECRET}. A
+// connection string written as the path is recorded, not kept, and
+// reported by Parse.
+func (s *StateConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if looksLikeConnString(n.Value) {
+			s.connString = true
+			return nil
+		}
+		s.File = n.Value
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: state: want a path, {file: PATH} or {postgres: {env: NAME}}", n.Line)
+	}
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		key, v := n.Content[k].Value, n.Content[k+1]
+		switch key {
+		case "file":
+			if err := v.Decode(&s.File); err != nil {
+				return err
+			}
+		case "postgres":
+			if err := v.Decode(&s.Postgres); err != nil {
+				return err
+			}
+		default:
+			s.badKey = key
+		}
+	}
+	return nil
+}
+
+// looksLikeConnString reports whether a state path is a PostgreSQL
+// connection string instead.
+func looksLikeConnString(v string) bool {
+	v = strings.ToLower(strings.TrimSpace(v))
+	return strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") ||
+		strings.Contains(v, "host=") || strings.Contains(v, "password=") || strings.Contains(v, "dbname=")
+}
+
+// Kind names the state chosen: "file", "postgres", or "" for none.
+func (s StateConfig) Kind() string {
+	switch {
+	case s.Postgres.Set():
+		return "postgres"
+	case strings.TrimSpace(s.File) != "":
+		return "file"
+	}
+	return ""
+}
+
+// String describes the state without its secret: the file's path, or
+// "postgres" and where the connection string comes from.
+func (s StateConfig) String() string {
+	switch s.Kind() {
+	case "postgres":
+		if s.Postgres.Env != "" {
+			return "postgres (connection string from $" + s.Postgres.Env + ")"
+		}
+		return "postgres (connection string from " + s.Postgres.File + ")"
+	case "file":
+		return s.File
+	}
+	return "none"
 }
 
 // SourceConfig chooses the identity provider: exactly one is set.
@@ -182,6 +266,11 @@ type FileSource struct {
 type TargetConfig struct {
 	URL   string `yaml:"url"`
 	Token Secret `yaml:"token"`
+	// Name names the target in plans and states (sync.WithTargetName)
+	// and is the key of its rows in a PostgreSQL state; "" keeps the
+	// URL. A state holds one target's name: renaming it refuses the
+	// state saved under the old name.
+	Name string `yaml:"name"`
 }
 
 // Schedule is when cycles run.
@@ -315,7 +404,8 @@ func (s Secret) fail(err error) error {
 
 // secrets returns the service's secrets with their key paths.
 func (s *Service) secrets() map[string]*Secret {
-	m := map[string]*Secret{"target.token": &s.Target.Token, "webhook.secret": &s.Webhook.Secret, "listener.token": &s.Listener.Token}
+	m := map[string]*Secret{"target.token": &s.Target.Token, "webhook.secret": &s.Webhook.Secret, "listener.token": &s.Listener.Token,
+		"state.postgres": &s.State.Postgres}
 	sourceSecrets(m, "source", &s.Source)
 	for i := range s.Sources {
 		sourceSecrets(m, fmt.Sprintf("sources[%d]", i), &s.Sources[i].SourceConfig)
@@ -361,6 +451,18 @@ func (c *Config) validateService(add func(path string, err error)) {
 	c.validateSources(add)
 	if u := s.Target.URL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		add("target.url", fmt.Errorf("%q: want an https:// URL", u))
+	}
+	if n := s.Target.Name; n != "" && (strings.TrimSpace(n) != n || strings.IndexFunc(n, unicode.IsControl) >= 0) {
+		add("target.name", fmt.Errorf("%q: no control characters, nor spaces around it", n))
+	}
+	st := s.State
+	switch {
+	case st.connString:
+		add("state", errors.New("a connection string is a secret, never written in the file: give {postgres: {env: NAME}} or {postgres: {file: PATH}}"))
+	case st.badKey != "":
+		add("state", fmt.Errorf("key %q: state takes file or postgres", st.badKey))
+	case st.Postgres.Set() && st.File != "":
+		add("state", errors.New("give file or postgres, not both"))
 	}
 	if s.Schedule.Interval < 0 {
 		add("schedule.interval", errors.New("negative"))
@@ -474,7 +576,8 @@ func (c *Config) validateSources(add func(path string, err error)) {
 }
 
 // RequireService checks that the file configures a service that can
-// start: a source, a target URL and token, and a state file. Each
+// start: a source, a target URL and token, and a state (a file or
+// PostgreSQL). Each
 // missing key is an error located at its parent.
 func (c *Config) RequireService() error {
 	var errs []error
@@ -492,8 +595,8 @@ func (c *Config) RequireService() error {
 	if !s.Target.Token.Set() {
 		add("target.token", errors.New("missing: give {env: NAME} or {file: PATH}"))
 	}
-	if strings.TrimSpace(s.State) == "" {
-		add("state", errors.New("missing: the state file's path"))
+	if s.State.Kind() == "" {
+		add("state", errors.New("missing: the state file's path, or {postgres: {env: NAME}}"))
 	}
 	return errors.Join(errs...)
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/provsync/provsync/sync"
-	"github.com/provsync/provsync/sync/pgstate/internal/pgtest"
+	"github.com/provsync/provsync/sync/pgstate/pgtest"
 )
 
 func benchState(b *testing.B) *State {

@@ -13,7 +13,7 @@ import (
 	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/internal/statetest"
-	"github.com/provsync/provsync/sync/pgstate/internal/pgtest"
+	"github.com/provsync/provsync/sync/pgstate/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/provsync/provsync/sync/pgstate/internal/pgtest"
+	"github.com/provsync/provsync/sync/pgstate/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

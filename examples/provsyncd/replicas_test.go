@@ -1,0 +1,438 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/config"
+	"github.com/provsync/provsync/sync/pgstate/pgtest"
+	"github.com/provsync/provsync/target/netskope/netskopetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// lockedBuffer is an io.Writer that several goroutines share.
+type lockedBuffer struct {
+	mu gosync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// pgPassword is the password the tests put in the state's connection
+// string; the test server trusts every local connection, so it is only
+// there to be looked for where it must never appear.
+const pgPassword = "pg-pw-7f3a9c1e5b"
+
+// pgDSN returns the connection string of a new database, with pgPassword
+// in it, and sets it as the environment variable env.
+func pgDSN(t *testing.T, env string) string {
+	t.Helper()
+	u, err := url.Parse(pgtest.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), pgPassword)
+	t.Setenv(env, u.String())
+	return u.String()
+}
+
+// directoryYAML is a directory file of users u1..uN (those in gone
+// left out, those in renamed with another given name) and groups g-a and
+// g-b of the users listed.
+func directoryYAML(n int, gone, renamed map[int]bool, a, b []int) string {
+	var s strings.Builder
+	s.WriteString("users:\n")
+	for i := 1; i <= n; i++ {
+		if gone[i] {
+			continue
+		}
+		given := fmt.Sprintf("User%d", i)
+		if renamed[i] {
+			given = fmt.Sprintf("Renamed%d", i)
+		}
+		fmt.Fprintf(&s, "  - {id: u%d, userName: u%d@example.com, email: u%d@example.com, givenName: %s, familyName: Example}\n", i, i, i, given)
+	}
+	s.WriteString("groups:\n")
+	for _, g := range []struct {
+		id      string
+		members []int
+	}{{"g-a", a}, {"g-b", b}} {
+		ids := make([]string, len(g.members))
+		for i, m := range g.members {
+			ids[i] = fmt.Sprintf("u%d", m)
+		}
+		fmt.Fprintf(&s, "  - {id: %s, displayName: %s, members: [%s]}\n", g.id, g.id, strings.Join(ids, ", "))
+	}
+	return s.String()
+}
+
+// replica is one provsyncd of TestReplicasSharePostgres.
+type replica struct {
+	a       *app
+	reports cycles
+	api     client
+	cancel  context.CancelFunc
+	stopped chan error
+}
+
+// status is the replica's /api/status.
+func (r *replica) status(t *testing.T) apiStatus {
+	t.Helper()
+	var st apiStatus
+	if err := json.Unmarshal([]byte(r.api.status("GET", "/api/status", nil, 200)), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// cycle asks for a cycle and returns its report.
+func (r *replica) cycle() sync.CycleReport {
+	r.a.runner.TriggerNow()
+	return <-r.reports
+}
+
+// Three provsyncd replicas, built from one configuration file as the
+// program builds them (source file, the embedded Netskope server behind
+// a proxy per replica that counts its writes, state in one PostgreSQL
+// with the connection string from the environment), sync one target.
+// Cycles are asked for (TriggerNow) and awaited through an observer; the
+// interval is a day, so no other cycle runs.
+//
+//   - Replica 0 starts first and leads; 1 and 2 start and stand by: their
+//     cycles are standby and /api/status says "standby" (state and role),
+//     the leader's role "leader".
+//   - Replica 0's lock session is terminated at its 4th write of the next
+//     plan: its cycle ends standby; replica 1's next cycle takes over and
+//     finishes the plan, replica 2's and 0's stand by. The writes of 0 and
+//     1 add up to the plan's changes, none sent twice, and 1's next cycle
+//     has nothing to do.
+//   - Replica 1 stops (its Run ends, the app closes, the lock is
+//     released): replica 2's next cycle leads and applies the next change
+//     of the source; 0 stands by.
+//
+// No write ever comes from a replica after another replica wrote, and the
+// connection string's password appears in no output, log, status, cycle
+// report or page.
+func TestReplicasSharePostgres(t *testing.T) {
+	pgDSN(t, "TEST_PROVSYNCD_PG")
+	ns := netskopetest.New(t)
+	t.Setenv("TEST_PROVSYNCD_NS_TOKEN", ns.Token())
+	dir := t.TempDir()
+	dirFile := filepath.Join(dir, "directory.yaml")
+	writeDir := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(dirFile, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeDir(directoryYAML(8, nil, nil, []int{1, 2, 3, 4}, []int{5, 6, 7, 8}))
+
+	var mu gosync.Mutex
+	var writers []int // the replica of each write request, in order
+	var problems []string
+	killAt := -1 // terminate the leader's lock session at this write
+	var killed int
+	terminate := func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, os.Getenv("TEST_PROVSYNCD_PG"))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(ctx)
+		// The leader lock: the one session-level advisory lock held in this
+		// database (pg_terminate_backend with a timeout waits for the
+		// backend to end).
+		if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid, 60000)) FROM pg_locks
+			WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&killed); err != nil {
+			t.Error(err)
+		}
+	}
+	logs := &lockedBuffer{}
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(logs), zapcore.DebugLevel))
+	outs := &lockedBuffer{}
+	reps := make([]*replica, 3)
+	for i := range reps {
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet {
+				mu.Lock()
+				if k := len(writers); k > 0 && writers[k-1] != i {
+					for _, j := range writers {
+						if j == i {
+							problems = append(problems, fmt.Sprintf("replica %d wrote again after replica %d had", i, writers[k-1]))
+							break
+						}
+					}
+				}
+				writers = append(writers, i)
+				if len(writers) == killAt {
+					terminate()
+				}
+				mu.Unlock()
+			}
+			ns.Handler().ServeHTTP(w, r)
+		}))
+		t.Cleanup(front.Close)
+		cfgPath := filepath.Join(dir, fmt.Sprintf("provsync-%d.yaml", i))
+		cfg := fmt.Sprintf(`source: {file: {path: %s}}
+target:
+  url: %s
+  token: {env: TEST_PROVSYNCD_NS_TOKEN}
+  name: acme
+state: {postgres: {env: TEST_PROVSYNCD_PG}}
+schedule: {interval: 24h}
+`, dirFile, front.URL+netskopetest.BasePath)
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadConfig(options{config: cfgPath})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &replica{reports: make(cycles, 4), stopped: make(chan error, 1)}
+		if r.a, err = build(context.Background(), c, options{config: cfgPath}, log.Named(fmt.Sprint("replica", i)), outs, sync.WithObserver(r.reports)); err != nil {
+			t.Fatal(err)
+		}
+		srv := newServer(r.a.runner, r.a.eng, r.a.history, r.a.plog, r.a.metrics, "", false, zap.NewNop())
+		srv.role = r.a.role
+		hs := httptest.NewServer(srv.handler())
+		t.Cleanup(hs.Close)
+		r.api = client{t, hs.URL}
+		reps[i] = r
+	}
+	// Each build checked its access to the tenant with a DELETE of an id
+	// that does not exist (netskope.Client.Check): not a write of the sync.
+	mu.Lock()
+	writers = nil
+	mu.Unlock()
+	start := func(r *replica) sync.CycleReport {
+		ctx, cancel := context.WithCancel(context.Background())
+		r.cancel = cancel
+		go func() { r.stopped <- r.a.runner.Run(ctx) }()
+		return <-r.reports
+	}
+	stop := func(r *replica) {
+		if r.cancel == nil {
+			return
+		}
+		r.cancel()
+		if err := <-r.stopped; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		r.a.close()
+		r.cancel = nil
+	}
+	t.Cleanup(func() {
+		for _, r := range reps {
+			stop(r)
+		}
+	})
+	// writesBy counts the writes of replica i from write from on.
+	writesBy := func(i, from int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, w := range writers[from:] {
+			if w == i {
+				n++
+			}
+		}
+		return n
+	}
+	sent := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(writers)
+	}
+	planned := func(r *replica) int { return len(r.a.runner.LastPlan().Changes) }
+	wantRoles := func(roles ...string) {
+		t.Helper()
+		for i, want := range roles {
+			st := reps[i].status(t)
+			if st.Role != want || (want == "standby" && st.State != "standby") {
+				t.Errorf("replica %d: /api/status has role %q and state %q; want role %q", i, st.Role, st.State, want)
+			}
+			if page := reps[i].api.status("GET", "/", nil, 200); !strings.Contains(page, `<td id="role">`+want+":") {
+				t.Errorf("replica %d: the page does not show the role %s", i, want)
+			}
+		}
+	}
+
+	// Replica 0 leads; 1 and 2 stand by.
+	if rep := start(reps[0]); rep.Outcome != sync.CycleSucceeded || rep.Applied == 0 {
+		t.Fatalf("the first replica's first cycle: %s, %d applied (%s)", rep.Outcome, rep.Applied, rep.Error)
+	}
+	if n, want := sent(), planned(reps[0]); n != want {
+		t.Errorf("the first cycle sent %d writes for a plan of %d changes", n, want)
+	}
+	for i := 1; i < 3; i++ {
+		if rep := start(reps[i]); rep.Outcome != sync.CycleStandby || rep.Reason != sync.ReasonStateLocked || rep.Applied != 0 {
+			t.Fatalf("replica %d's first cycle: %s (%s), %d applied; want standby, state-locked", i, rep.Outcome, rep.Reason, rep.Applied)
+		}
+	}
+	wantRoles("leader", "standby", "standby")
+
+	// The source changes: six hires, two renames, one leaver, new
+	// members. Replica 0's lock session ends at its 4th write.
+	writeDir(directoryYAML(14, map[int]bool{8: true}, map[int]bool{1: true, 2: true}, []int{1, 2, 3, 4, 9, 10}, []int{5, 6, 7}))
+	before := sent()
+	mu.Lock()
+	killAt = before + 4
+	mu.Unlock()
+	if rep := reps[0].cycle(); rep.Outcome != sync.CycleStandby || rep.Reason != sync.ReasonStateLocked {
+		t.Fatalf("the leader's cycle after it lost its lock: %s (%s) %s; want standby, state-locked", rep.Outcome, rep.Reason, rep.Error)
+	}
+	if killed != 1 {
+		t.Fatalf("%d lock sessions terminated; want the leader's", killed)
+	}
+	needed := planned(reps[0])
+	if needed <= 4 {
+		t.Fatalf("the plan has %d changes; the test needs more than 4", needed)
+	}
+	if rep := reps[1].cycle(); rep.Outcome != sync.CycleSucceeded {
+		t.Fatalf("replica 1 after the leader's session ended: %s (%s) %s; want it to take over", rep.Outcome, rep.Reason, rep.Error)
+	}
+	for _, i := range []int{2, 0} {
+		if rep := reps[i].cycle(); rep.Outcome != sync.CycleStandby {
+			t.Errorf("replica %d while replica 1 leads: %s (%s) %s; want standby", i, rep.Outcome, rep.Reason, rep.Error)
+		}
+	}
+	wantRoles("standby", "leader", "standby")
+	if w0, w1, all := writesBy(0, before), writesBy(1, before), sent()-before; w0 < 4 || w0+w1 != all || all != needed {
+		t.Errorf("replicas 0 and 1 sent %d and %d writes, %d in all, for a plan of %d changes; want each sent once", w0, w1, all, needed)
+	}
+	if rep := reps[1].cycle(); rep.Outcome != sync.CycleSucceeded || changes(rep.Planned) != 0 || rep.Applied != 0 {
+		t.Errorf("the new leader's next cycle: %s, planned %+v; want nothing to do", rep.Outcome, rep.Planned)
+	}
+	if users, active := ns.UserCount(), activeUsers(ns); users != 14 || active != 13 {
+		t.Errorf("the target holds %d users, %d active; want 14, 13 (u8 left)", users, active)
+	}
+
+	// Replica 1 stops and releases the lock: replica 2 takes over at its
+	// next cycle and applies the source's next change.
+	stop(reps[1])
+	writeDir(directoryYAML(16, map[int]bool{8: true}, map[int]bool{1: true, 2: true, 3: true}, []int{1, 2, 3, 4, 9, 10, 15}, []int{5, 6, 7, 16}))
+	before = sent()
+	if rep := reps[2].cycle(); rep.Outcome != sync.CycleSucceeded || rep.Applied == 0 {
+		t.Fatalf("replica 2 after replica 1 stopped: %s, %d applied (%s)", rep.Outcome, rep.Applied, rep.Error)
+	}
+	if rep := reps[0].cycle(); rep.Outcome != sync.CycleStandby {
+		t.Errorf("replica 0 while replica 2 leads: %s (%s) %s; want standby", rep.Outcome, rep.Reason, rep.Error)
+	}
+	if w2, all, want := writesBy(2, before), sent()-before, planned(reps[2]); w2 != all || all != want {
+		t.Errorf("after the handover %d writes were sent, %d by replica 2, for a plan of %d changes", all, w2, want)
+	}
+	for i, want := range []string{"standby", "", "leader"} {
+		if i != 1 {
+			if st := reps[i].status(t); st.Role != want {
+				t.Errorf("replica %d's role: %q; want %q", i, st.Role, want)
+			}
+		}
+	}
+	if users := ns.UserCount(); users != 16 {
+		t.Errorf("the target holds %d users; want 16", users)
+	}
+
+	mu.Lock()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	mu.Unlock()
+	// The password is nowhere to be seen.
+	seen := map[string]string{"output": outs.String(), "log": logs.String()}
+	for i, r := range reps {
+		if i == 1 {
+			continue
+		}
+		seen[fmt.Sprintf("replica %d's status", i)] = r.api.status("GET", "/api/status", nil, 200)
+		seen[fmt.Sprintf("replica %d's cycles", i)] = r.api.status("GET", "/api/cycles", nil, 200)
+		seen[fmt.Sprintf("replica %d's page", i)] = r.api.status("GET", "/", nil, 200)
+	}
+	for what, text := range seen {
+		if strings.Contains(text, pgPassword) {
+			t.Errorf("the %s shows the database password", what)
+		}
+	}
+	if !strings.Contains(logs.String(), "leader lock taken") {
+		t.Error("the log does not say when a replica took the lead")
+	}
+}
+
+// activeUsers counts the server's active users.
+func activeUsers(ns *netskopetest.Server) int {
+	n := 0
+	for _, u := range ns.Users() {
+		if u.Active == nil || *u.Active {
+			n++
+		}
+	}
+	return n
+}
+
+// A connection string that does not parse, or a database that cannot be
+// reached, is an error that names the key and never the password; so is
+// the output of -check-config.
+func TestPostgresStateErrorsHideThePassword(t *testing.T) {
+	ns := netskopetest.New(t)
+	t.Setenv("TEST_PROVSYNCD_NS_TOKEN", ns.Token())
+	dir := t.TempDir()
+	write := writer(t, dir)
+	dirFile := write("directory.yaml", directoryYAML(1, nil, nil, nil, nil))
+	cfgPath := write("provsync.yaml", fmt.Sprintf(`source: {file: {path: %s}}
+target: {url: %s, token: {env: TEST_PROVSYNCD_NS_TOKEN}}
+state: {postgres: {env: TEST_PROVSYNCD_PG}}
+`, dirFile, ns.URL()))
+	for _, dsn := range []string{
+		"postgres://provsync:" + pgPassword + "@127.0.0.1:notaport/provsync",
+		"postgres://provsync:" + pgPassword + "@127.0.0.1:1/provsync?connect_timeout=5",
+		"host=127.0.0.1 port=1 user=provsync password=" + pgPassword + " connect_timeout=5",
+		"host=127.0.0.1 port=x password='" + pgPassword + "'",
+	} {
+		t.Setenv("TEST_PROVSYNCD_PG", dsn)
+		var out strings.Builder
+		err := run(context.Background(), []string{"-config", cfgPath, "-check-config"}, &out)
+		if err != nil || !strings.Contains(out.String(), "state postgres (connection string from $TEST_PROVSYNCD_PG)") || strings.Contains(out.String(), pgPassword) {
+			t.Errorf("-check-config: %v\n%s", err, out.String())
+		}
+		out.Reset()
+		err = run(context.Background(), []string{"-config", cfgPath, "-once"}, &out)
+		if err == nil || !strings.Contains(err.Error(), "state.postgres") {
+			t.Errorf("-once with %s: %v; want an error naming state.postgres", strings.ReplaceAll(dsn, pgPassword, "PASSWORD"), err)
+		}
+		if err != nil && strings.Contains(err.Error(), pgPassword) || strings.Contains(out.String(), pgPassword) {
+			t.Errorf("the error or the output shows the password: %s\n%s",
+				strings.ReplaceAll(fmt.Sprint(err), pgPassword, "PASSWORD"), strings.ReplaceAll(out.String(), pgPassword, "PASSWORD"))
+		}
+	}
+	// Written in the file, the connection string is refused, and not
+	// repeated.
+	literal := write("literal.yaml", "state: postgres://provsync:"+pgPassword+"@db.example.com/provsync\n")
+	if _, err := config.Load(literal); err == nil || strings.Contains(err.Error(), pgPassword) || !strings.Contains(err.Error(), "literal.yaml:1:8: state: ") {
+		t.Errorf("a connection string as the state's path: %v", err != nil)
+	}
+}
