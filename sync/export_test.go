@@ -1,7 +1,5 @@
 package sync
 
-import "github.com/provsync/provsync/source"
-
 // Test hooks for the external tests of this package.
 
 // SetAfterDirectories makes f's saves call fn between writing the
@@ -18,12 +16,3 @@ func FileReads(f *FileState) int { return f.fileReads }
 // SetAppendMin sets the smallest snapshot file whose saves f may append
 // to its journal.
 func SetAppendMin(f *FileState, n int64) { f.appendMin = n }
-
-// EncodeDirectory and DecodeDirectory are the cached directory's codec.
-func EncodeDirectory(d *source.Directory) ([]byte, error) { return encodeDirectory(d) }
-
-// DecodeDirectory reads what EncodeDirectory wrote.
-func DecodeDirectory(b []byte) (*source.Directory, error) { return decodeDirectory(b) }
-
-// DirMagic starts every encoded directory.
-const DirMagic = dirMagic

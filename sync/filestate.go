@@ -280,7 +280,7 @@ func (f *FileState) readSnapshot() (*Snapshot, map[string]string, error) {
 func (f *FileState) readDirectories(s *Snapshot, sums map[string]string) error {
 	for name, sum := range sums {
 		d, err := f.readDirectory(sum)
-		if errors.Is(err, errDirVersion) {
+		if errors.Is(err, source.ErrBinaryVersion) {
 			// Written by another version of provsync: the directory and
 			// its cursor are dropped together, and the source is read in
 			// full again.
@@ -330,7 +330,11 @@ func (f *FileState) readDirectory(sum string) (*source.Directory, error) {
 	if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != sum {
 		return nil, fmt.Errorf("%s does not hold the directory the snapshot refers to", f.dirFile(sum))
 	}
-	return decodeDirectory(b)
+	d := new(source.Directory)
+	if err := d.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // writeDirectories stores each cached directory of dirs in a file named
@@ -351,7 +355,7 @@ func (f *FileState) writeDirectories(dirs map[string]*CachedDirectory) (map[stri
 		if c == nil || c.Dir == nil {
 			continue
 		}
-		b, err := encodeDirectory(c.Dir)
+		b, err := c.Dir.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("source %q: %w", name, err)
 		}

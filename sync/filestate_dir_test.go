@@ -13,12 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-	"unsafe"
 
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/sourcetest"
 	"github.com/provsync/provsync/sync"
-	"github.com/provsync/provsync/sync/internal/statetest"
 )
 
 // dirFiles returns the names of the directory files beside path.
@@ -45,8 +43,8 @@ func saveDir(t *testing.T, st *sync.FileState, s *sync.Snapshot, d *source.Direc
 
 func sameDirectory(t *testing.T, got, want *source.Directory) {
 	t.Helper()
-	a, _ := sync.EncodeDirectory(got)
-	b, _ := sync.EncodeDirectory(want)
+	a, _ := got.MarshalBinary()
+	b, _ := want.MarshalBinary()
 	if !bytes.Equal(a, b) {
 		t.Fatalf("directory read back as %+v, want %+v", got, want)
 	}
@@ -64,7 +62,7 @@ func TestFileStateWritesDirectoryOnlyWhenChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := saveDir(t, st, s, statetest.Directory(50, "one"), "c1"); err != nil {
+	if err := saveDir(t, st, s, sourcetest.AttributeDirectory(50, "one"), "c1"); err != nil {
 		t.Fatal(err)
 	}
 	files := dirFiles(t, path)
@@ -81,7 +79,7 @@ func TestFileStateWritesDirectoryOnlyWhenChanged(t *testing.T) {
 	// Cursor moves, links change, the directory (a copy) does not.
 	for i, cursor := range []string{"c2", "c3", "c4"} {
 		s.Users[cursor] = sync.Link{TargetID: "t" + cursor}
-		if err := saveDir(t, st, s, statetest.Directory(50, "one"), cursor); err != nil {
+		if err := saveDir(t, st, s, sourcetest.AttributeDirectory(50, "one"), cursor); err != nil {
 			t.Fatal(err)
 		}
 		if sync.DirectoryWrites(st) != 1 {
@@ -99,10 +97,10 @@ func TestFileStateWritesDirectoryOnlyWhenChanged(t *testing.T) {
 	if got.Cursors["entra"] != "c4" || len(got.Users) != 3 {
 		t.Fatalf("Load = cursor %q, users %v", got.Cursors["entra"], got.Users)
 	}
-	sameDirectory(t, got.Directories["entra"].Dir, statetest.Directory(50, "one"))
+	sameDirectory(t, got.Directories["entra"].Dir, sourcetest.AttributeDirectory(50, "one"))
 
 	// A changed directory is written once, the old file removed.
-	if err := saveDir(t, st, got, statetest.Directory(51, "one"), "c5"); err != nil {
+	if err := saveDir(t, st, got, sourcetest.AttributeDirectory(51, "one"), "c5"); err != nil {
 		t.Fatal(err)
 	}
 	if now := dirFiles(t, path); sync.DirectoryWrites(st) != 2 || len(now) != 1 || now[0] == files[0] {
@@ -132,7 +130,7 @@ func TestFileStateCrashBetweenDirectoryAndSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d1, d2 := statetest.Directory(5, "old"), statetest.Directory(6, "new")
+	d1, d2 := sourcetest.AttributeDirectory(5, "old"), sourcetest.AttributeDirectory(6, "new")
 	if err := saveDir(t, st, s, d1, "c1"); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +183,7 @@ func TestFileStateCrashBetweenDirectoryAndSnapshot(t *testing.T) {
 
 func mustEncode(t *testing.T, d *source.Directory) []byte {
 	t.Helper()
-	b, err := sync.EncodeDirectory(d)
+	b, err := d.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +217,7 @@ func TestFileStateDirectoryCorrupt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := saveDir(t, st, s, statetest.Directory(3, "x"), "c1"); err != nil {
+			if err := saveDir(t, st, s, sourcetest.AttributeDirectory(3, "x"), "c1"); err != nil {
 				t.Fatal(err)
 			}
 			st.Close()
@@ -239,7 +237,7 @@ func TestFileStateDirectoryCorrupt(t *testing.T) {
 func TestFileStateInlineDirectoryMovesOut(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.json")
-	d := statetest.Directory(4, "inline")
+	d := sourcetest.AttributeDirectory(4, "inline")
 	old := sync.NewSnapshot()
 	old.Version, old.Target, old.Serial = 1, "", 3
 	old.Cursors["entra"] = "c1"
@@ -271,80 +269,6 @@ func TestFileStateInlineDirectoryMovesOut(t *testing.T) {
 	sameDirectory(t, got.Directories["entra"].Dir, d)
 }
 
-func TestDirectoryCodec(t *testing.T) {
-	d := statetest.Directory(20, "codec")
-	d.Users[3].DeletedAt = time.Time{}
-	d.Users[4].Emails = nil
-	d.Users[5].Attributes = nil
-	d.Groups = append(d.Groups, source.Group{ID: "h", MembersNote: "note", MemberGroups: []string{"g"}, Members: []string{"u1"}})
-	b := mustEncode(t, d)
-	got, err := sync.DecodeDirectory(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, d) {
-		t.Fatalf("decoded\n%+v\nwant\n%+v", got, d)
-	}
-	// Member ids share the users' strings.
-	if unsafe.StringData(got.Groups[0].Members[1]) != unsafe.StringData(got.Users[1].ID) {
-		t.Error("a member id is a string of its own, not the user's id")
-	}
-	// Every truncation, and trailing bytes, are refused.
-	for n := range len(b) {
-		if _, err := sync.DecodeDirectory(b[:n]); !errors.Is(err, sync.ErrStateCorrupt) {
-			t.Fatalf("decoding the first %d of %d bytes = %v, want sync.ErrStateCorrupt", n, len(b), err)
-		}
-	}
-	if _, err := sync.DecodeDirectory(append(b, 0)); !errors.Is(err, sync.ErrStateCorrupt) {
-		t.Fatalf("decoding with a trailing byte = %v, want sync.ErrStateCorrupt", err)
-	}
-	// An attribute of a type the cache cannot keep is an error, not lost.
-	d.Users[0].Attributes["bad"] = []int{1}
-	if _, err := sync.EncodeDirectory(d); err == nil || !strings.Contains(err.Error(), `"bad"`) {
-		t.Fatalf("encoding an attribute of type []int = %v, want an error naming it", err)
-	}
-}
-
-func FuzzDecodeDirectory(f *testing.F) {
-	b, _ := sync.EncodeDirectory(statetest.Directory(2, "fuzz"))
-	f.Add(b)
-	f.Add([]byte(sync.DirMagic))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := sync.DecodeDirectory(b)
-		if err != nil {
-			return
-		}
-		again, err := sync.EncodeDirectory(d)
-		if err != nil {
-			t.Fatalf("a decoded directory does not encode: %v", err)
-		}
-		if _, err := sync.DecodeDirectory(again); err != nil {
-			t.Fatalf("a re-encoded directory does not decode: %v", err)
-		}
-	})
-}
-
-func BenchmarkDirectoryCodec(b *testing.B) {
-	d := statetest.Directory(20000, "bench")
-	enc, err := sync.EncodeDirectory(d)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("encode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			_, _ = sync.EncodeDirectory(d)
-		}
-		b.ReportMetric(float64(len(enc))/float64(len(d.Users)), "bytes/user")
-	})
-	b.Run("decode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			_, _ = sync.DecodeDirectory(enc)
-		}
-	})
-}
-
 // TestFileStateLoadKeepsTheSnapshot: while the lock is held nothing else
 // writes the state, so Load reads the file once and then returns copies
 // of the snapshot it keeps (with every save and record applied), each the
@@ -358,7 +282,7 @@ func TestFileStateLoadKeepsTheSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Users["a"] = sync.Link{TargetID: "ta"}
-	if err := saveDir(t, st, s, statetest.Directory(3, "keep"), "c1"); err != nil {
+	if err := saveDir(t, st, s, sourcetest.AttributeDirectory(3, "keep"), "c1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Record(ctx, sync.Record{Op: sync.OpLink, Kind: sync.KindUser, SourceID: "b", Link: &sync.Link{TargetID: "tb"}}); err != nil {
@@ -404,7 +328,7 @@ func TestFileStateDirectoryOfAnotherVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Cursors["other"] = "k1"
-	if err := saveDir(t, st, s, statetest.Directory(2, "v"), "c1"); err != nil {
+	if err := saveDir(t, st, s, sourcetest.AttributeDirectory(2, "v"), "c1"); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -474,7 +398,7 @@ func TestFileStateSaveAppendsWhatChanged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	st, s := appendingState(t, path)
 	linkedSnapshot(s, 500)
-	if err := saveDir(t, st, s, statetest.Directory(3, "a"), "c1"); err != nil {
+	if err := saveDir(t, st, s, sourcetest.AttributeDirectory(3, "a"), "c1"); err != nil {
 		t.Fatal(err)
 	}
 	fi1, _ := os.Stat(path)
@@ -490,7 +414,7 @@ func TestFileStateSaveAppendsWhatChanged(t *testing.T) {
 	delete(s.Users, "u2")
 	s.Users["new"] = sync.Link{TargetID: "t-new", Origin: sync.OriginAdopted}
 	s.Target = "acme"
-	if err := saveDir(t, st, s, statetest.Directory(4, "b"), "c2"); err != nil {
+	if err := saveDir(t, st, s, sourcetest.AttributeDirectory(4, "b"), "c2"); err != nil {
 		t.Fatal(err)
 	}
 	fi2, _ := os.Stat(path)
@@ -513,7 +437,7 @@ func TestFileStateSaveAppendsWhatChanged(t *testing.T) {
 		if _, ok := got.Users["u2"]; ok {
 			t.Fatal("a removed link came back")
 		}
-		sameDirectory(t, got.Directories["entra"].Dir, statetest.Directory(4, "b"))
+		sameDirectory(t, got.Directories["entra"].Dir, sourcetest.AttributeDirectory(4, "b"))
 	}
 	check(st, 2)
 	if err := st.Save(ctx, s); !errors.Is(err, sync.ErrStaleState) {
@@ -548,12 +472,12 @@ func TestFileStateTornAppendedSave(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	st, s := appendingState(t, path)
 	linkedSnapshot(s, 300)
-	if err := saveDir(t, st, s, statetest.Directory(2, "a"), "c1"); err != nil {
+	if err := saveDir(t, st, s, sourcetest.AttributeDirectory(2, "a"), "c1"); err != nil {
 		t.Fatal(err)
 	}
 	j1 := fileSize(t, path+".journal")
 	s.Users["u5"] = sync.Link{TargetID: "changed"}
-	if err := saveDir(t, st, s, statetest.Directory(2, "a"), "c2"); err != nil {
+	if err := saveDir(t, st, s, sourcetest.AttributeDirectory(2, "a"), "c2"); err != nil {
 		t.Fatal(err)
 	}
 	j2 := fileSize(t, path+".journal")
@@ -574,7 +498,7 @@ func TestFileStateTornAppendedSave(t *testing.T) {
 	if got.Serial != 1 || got.Users["u5"].TargetID != "t-u5" || got.Cursors["entra"] != "c1" {
 		t.Fatalf("Load after a torn save = serial %d, u5 %+v, cursor %q; want the state before it", got.Serial, got.Users["u5"], got.Cursors["entra"])
 	}
-	sameDirectory(t, got.Directories["entra"].Dir, statetest.Directory(2, "a"))
+	sameDirectory(t, got.Directories["entra"].Dir, sourcetest.AttributeDirectory(2, "a"))
 	if err := st.Record(ctx, sync.Record{Op: sync.OpUnlink, Kind: sync.KindUser, SourceID: "u7"}); err != nil {
 		t.Fatal(err)
 	}

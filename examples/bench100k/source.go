@@ -12,13 +12,17 @@ import (
 	"github.com/provsync/provsync/source"
 )
 
-// dirSource is one directory held in memory and the batches of changes
-// the benchmark made to it. The engine sees it through fullSource or
-// incSource.
+// dirSource is one directory and the batches of changes the benchmark
+// made to it. The engine sees it through fullSource or incSource. The
+// directory is held encoded (source.Directory.MarshalBinary, about a tenth
+// of its decoded size), since this process's peak memory is the engine's
+// figure: each read decodes a copy for the engine, as an adapter builds
+// its directory from the provider's responses.
 type dirSource struct {
-	mu      gosync.RWMutex
-	dir     *source.Directory
-	batches []*source.Changes
+	mu            gosync.RWMutex
+	enc           []byte
+	users, groups int // in the directory
+	batches       []*source.Changes
 	// planned is, per batch, the changes a plan needs for it: one per
 	// user changed, hired or gone, one per group renamed, and per group
 	// one for members added and one for members removed.
@@ -38,6 +42,31 @@ var _ source.Incremental = incSource{}
 
 func (s *dirSource) Name() string { return "bench" }
 
+// newDirSource holds d, encoded.
+func newDirSource(d *source.Directory) (*dirSource, error) {
+	s := &dirSource{}
+	return s, s.store(d)
+}
+
+// store makes d the directory. The caller holds s.mu or is its only user.
+func (s *dirSource) store(d *source.Directory) error {
+	enc, err := d.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	s.enc, s.users, s.groups = enc, len(d.Users), len(d.Groups)
+	return nil
+}
+
+// directory returns a copy of the directory. The caller holds s.mu.
+func (s *dirSource) directory() (*source.Directory, error) {
+	d := new(source.Directory)
+	if err := d.UnmarshalBinary(s.enc); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return d, nil
+}
+
 // Read returns all of the directory, as a deep copy: the caller owns what
 // it gets.
 func (s *dirSource) Read(ctx context.Context) (*source.Directory, error) {
@@ -46,7 +75,7 @@ func (s *dirSource) Read(ctx context.Context) (*source.Directory, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.dir.Clone(), nil
+	return s.directory()
 }
 
 // ReadChanges reports the batches of changes since cursor, the number of
@@ -61,7 +90,10 @@ func (s incSource) ReadChanges(ctx context.Context, cursor string) (*source.Chan
 	defer s.mu.RUnlock()
 	next := strconv.Itoa(len(s.batches))
 	if cursor == "" {
-		d := s.dir.Clone()
+		d, err := s.directory()
+		if err != nil {
+			return nil, err
+		}
 		return &source.Changes{Users: d.Users, Groups: d.Groups, Cursor: next, Full: true}, nil
 	}
 	n, err := strconv.Atoi(cursor)
@@ -106,7 +138,10 @@ func (m changeMix) usersNeeded() int { return m.Renames + m.Suspensions + m.Move
 func (s *dirSource) change(r *rand.Rand, round int, mix changeMix) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.dir
+	d, err := s.directory()
+	if err != nil {
+		return err
+	}
 	var active []int
 	for i := range d.Users {
 		if d.Users[i].State == source.StateActive {
@@ -212,7 +247,10 @@ func (s *dirSource) change(r *rand.Rand, round int, mix changeMix) error {
 	d.Users = slices.DeleteFunc(d.Users, func(u source.User) bool { return gone[u.ID] })
 	s.batches = append(s.batches, b)
 	s.planned = append(s.planned, len(b.Users)+len(removed)+mix.GroupRenames+len(added)+len(dropped))
-	return d.Validate()
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	return s.store(d)
 }
 
 // cmpBool orders false before true.

@@ -2,6 +2,7 @@ package sourcetest
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -183,4 +184,23 @@ func change(base *source.Directory) (*source.Directory, expectation) {
 		}
 	}
 	return next, exp
+}
+
+// AttributeDirectory returns a directory of n users (u1, u2, ...) in one
+// group, with an attribute of every type an attribute may have, for tests
+// of code that stores directories.
+func AttributeDirectory(n int, tag string) *source.Directory {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 8, time.FixedZone("", 3600))
+	d := &source.Directory{Groups: []source.Group{{ID: "g", DisplayName: "G " + tag, Description: "d",
+		Attributes: map[string]any{"n": int64(-3)}, MemberGroups: nil}}}
+	for i := 1; i <= n; i++ {
+		id := "u" + strconv.Itoa(i)
+		d.Users = append(d.Users, source.User{ID: id, UserName: id + "@example.com", GivenName: "Zoë", FamilyName: tag,
+			Emails: []source.Email{{Value: id + "@example.com", Type: "work", Primary: true}, {Value: id + "@home.example"}},
+			State:  source.State(i % 3), DeletedAt: at,
+			Attributes: map[string]any{"department": "Sales", "employeeId": int64(i), "ratio": 0.5, "remote": i%2 == 0,
+				"roleIds": []string{"r1", "r2"}, "hired": at.Add(time.Duration(i) * time.Hour)}})
+		d.Groups[0].Members = append(d.Groups[0].Members, id)
+	}
+	return d
 }

@@ -6,11 +6,11 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/sourcetest"
 	"github.com/provsync/provsync/sync"
 )
 
@@ -22,24 +22,6 @@ func Run(t *testing.T, newState func(t *testing.T) sync.State) {
 	t.Run("EveryPartRoundTrips", func(t *testing.T) { parts(t, newState(t)) })
 	t.Run("MirrorsRoundTrip", func(t *testing.T) { mirrors(t, newState(t)) })
 	t.Run("CachedDirectoryFollowsSaves", func(t *testing.T) { directories(t, newState(t)) })
-}
-
-// Directory returns a cached directory of n users (u1, u2, ...) in one
-// group, with an attribute of every type an attribute may have.
-func Directory(n int, tag string) *source.Directory {
-	at := time.Date(2026, 3, 4, 5, 6, 7, 8, time.FixedZone("", 3600))
-	d := &source.Directory{Groups: []source.Group{{ID: "g", DisplayName: "G " + tag, Description: "d",
-		Attributes: map[string]any{"n": int64(-3)}, MemberGroups: nil}}}
-	for i := 1; i <= n; i++ {
-		id := "u" + strconv.Itoa(i)
-		d.Users = append(d.Users, source.User{ID: id, UserName: id + "@example.com", GivenName: "Zoë", FamilyName: tag,
-			Emails: []source.Email{{Value: id + "@example.com", Type: "work", Primary: true}, {Value: id + "@home.example"}},
-			State:  source.State(i % 3), DeletedAt: at,
-			Attributes: map[string]any{"department": "Sales", "employeeId": int64(i), "ratio": 0.5, "remote": i%2 == 0,
-				"roleIds": []string{"r1", "r2"}, "hired": at.Add(time.Duration(i) * time.Hour)}})
-		d.Groups[0].Members = append(d.Groups[0].Members, id)
-	}
-	return d
 }
 
 // directories: a cached directory is read back as saved, attribute types
@@ -79,12 +61,12 @@ func directories(t *testing.T, st sync.State) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d1, d2 := Directory(3, "one"), Directory(4, "two")
-	s.Directories = map[string]*sync.CachedDirectory{"entra": {Dir: d1}, "okta": {Dir: Directory(1, "okta")}}
+	d1, d2 := sourcetest.AttributeDirectory(3, "one"), sourcetest.AttributeDirectory(4, "two")
+	s.Directories = map[string]*sync.CachedDirectory{"entra": {Dir: d1}, "okta": {Dir: sourcetest.AttributeDirectory(1, "okta")}}
 	s.Cursors["entra"], s.Cursors["okta"] = "c1", "k1"
 	got := save(s)
 	check(got, "entra", d1, "c1")
-	check(got, "okta", Directory(1, "okta"), "k1")
+	check(got, "okta", sourcetest.AttributeDirectory(1, "okta"), "k1")
 
 	got.Users["x"] = sync.Link{TargetID: "tx", Origin: sync.OriginCreated}
 	got.Cursors["entra"] = "c2" // a cursor moves with no change to the directory
@@ -95,7 +77,7 @@ func directories(t *testing.T, st sync.State) {
 	got.Cursors["entra"] = "c3"
 	got = save(got)
 	check(got, "entra", d2, "c3")
-	check(got, "okta", Directory(1, "okta"), "k1")
+	check(got, "okta", sourcetest.AttributeDirectory(1, "okta"), "k1")
 
 	delete(got.Directories, "okta")
 	delete(got.Cursors, "okta")

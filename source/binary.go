@@ -1,4 +1,4 @@
-package sync
+package source
 
 import (
 	"bytes"
@@ -8,12 +8,11 @@ import (
 	"math"
 	"slices"
 	"time"
-
-	"github.com/provsync/provsync/source"
 )
 
-// The compact encoding of a cached directory, which FileState keeps in a
-// file of its own: a magic line, then every user and group as
+// The compact encoding of a directory (Directory.MarshalBinary), in which
+// the sync engine's file state keeps an incremental source's directory: a
+// magic line, then every user and group as
 // length-prefixed strings (uvarint lengths), counts as uvarints, and
 // attributes as sorted (name, type tag, value) triples that keep the
 // value's type (string, bool, int64, float64, []string, time.Time).
@@ -30,8 +29,9 @@ const (
 	dirMagic       = dirMagicPrefix + "2\n"
 )
 
-// errDirVersion: the encoding is of another version of the format.
-var errDirVersion = errors.New("another version of the cached directory's encoding")
+// ErrBinaryVersion: Directory.UnmarshalBinary was given a directory
+// encoded in another version of the format.
+var ErrBinaryVersion = errors.New("source: a directory encoded in another version of the format")
 
 // Attribute type tags.
 const (
@@ -137,9 +137,11 @@ func (e *dirEncoder) attrs(m map[string]any) error {
 	return nil
 }
 
-// encodeDirectory returns d in the compact encoding. Equal directories
-// encode to equal bytes (attributes are written in name order).
-func encodeDirectory(d *source.Directory) ([]byte, error) {
+// MarshalBinary returns d in a compact binary encoding that keeps every
+// attribute's type; an attribute of a type Validate refuses is an error.
+// Equal directories encode to equal bytes (attributes are written in name
+// order).
+func (d *Directory) MarshalBinary() ([]byte, error) {
 	e := &dirEncoder{b: make([]byte, 0, 64+150*len(d.Users)+50*len(d.Groups)), table: map[string]uint64{}}
 	e.b = append(e.b, dirMagic...)
 	e.uint(uint64(len(d.Users)))
@@ -170,11 +172,11 @@ func encodeDirectory(d *source.Directory) ([]byte, error) {
 		} else {
 			e.flag(1)
 			if err := e.time(u.DeletedAt); err != nil {
-				return nil, fmt.Errorf("sync: cache: user %s: deletedAt: %w", u.ID, err)
+				return nil, fmt.Errorf("source: encode user %s: deletedAt: %w", u.ID, err)
 			}
 		}
 		if err := e.attrs(u.Attributes); err != nil {
-			return nil, fmt.Errorf("sync: cache: user %s: %w", u.ID, err)
+			return nil, fmt.Errorf("source: encode user %s: %w", u.ID, err)
 		}
 	}
 	e.uint(uint64(len(d.Groups)))
@@ -185,7 +187,7 @@ func encodeDirectory(d *source.Directory) ([]byte, error) {
 		e.str(g.Email)
 		e.str(g.Description)
 		if err := e.attrs(g.Attributes); err != nil {
-			return nil, fmt.Errorf("sync: cache: group %s: %w", g.ID, err)
+			return nil, fmt.Errorf("source: encode group %s: %w", g.ID, err)
 		}
 		e.shared(g.MembersNote)
 		e.refs(g.Members, userAt)
@@ -280,7 +282,7 @@ func (d *dirDecoder) list(read func() string) []string {
 
 // ref reads what dirEncoder.refs wrote for one id; users are the ids by
 // position.
-func (d *dirDecoder) ref(users []source.User) string {
+func (d *dirDecoder) ref(users []User) string {
 	n := d.uint()
 	if n == 0 {
 		return d.str()
@@ -358,21 +360,31 @@ func (d *dirDecoder) attrs() map[string]any {
 	return m
 }
 
-// decodeDirectory reads what encodeDirectory wrote. Errors match
-// ErrStateCorrupt.
-func decodeDirectory(b []byte) (*source.Directory, error) {
+// UnmarshalBinary sets d to the directory MarshalBinary encoded in b. An
+// encoding of another version of the format is ErrBinaryVersion; any
+// other that cannot be read matches ErrInvalid.
+func (d *Directory) UnmarshalBinary(b []byte) error {
+	dir, err := decodeDirectory(b)
+	if err != nil {
+		return err
+	}
+	*d = *dir
+	return nil
+}
+
+func decodeDirectory(b []byte) (*Directory, error) {
 	if !bytes.HasPrefix(b, []byte(dirMagic)) {
 		if v, _, ok := bytes.Cut(b[min(len(b), len(dirMagicPrefix)):], []byte("\n")); ok && bytes.HasPrefix(b, []byte(dirMagicPrefix)) && len(v) < 8 {
-			return nil, errDirVersion
+			return nil, ErrBinaryVersion
 		}
-		return nil, fmt.Errorf("%w: not a cached directory", ErrStateCorrupt)
+		return nil, fmt.Errorf("%w: not an encoded directory", ErrInvalid)
 	}
 	d := &dirDecoder{b: b[len(dirMagic):]}
-	dir := &source.Directory{}
+	dir := &Directory{}
 	// A user takes at least 8 bytes (5 strings, 2 counts, a state and a
 	// deletion flag), a group 8 (5 strings, 3 counts).
 	if n := d.count(8); n > 0 {
-		dir.Users = make([]source.User, n)
+		dir.Users = make([]User, n)
 	}
 	for i := range dir.Users {
 		u := &dir.Users[i]
@@ -382,22 +394,22 @@ func decodeDirectory(b []byte) (*source.Directory, error) {
 		u.FamilyName = d.shared()
 		u.DisplayName = d.str()
 		if n := d.count(3); n > 0 {
-			u.Emails = make([]source.Email, n)
+			u.Emails = make([]Email, n)
 			for j := range u.Emails {
-				u.Emails[j] = source.Email{Value: d.str(), Type: d.shared(), Primary: d.flag() == 1}
+				u.Emails[j] = Email{Value: d.str(), Type: d.shared(), Primary: d.flag() == 1}
 			}
 		}
-		u.State = source.State(d.flag())
+		u.State = State(d.flag())
 		if d.flag() == 1 {
 			u.DeletedAt = d.time()
 		}
 		u.Attributes = d.attrs()
 		if d.err != nil {
-			return nil, fmt.Errorf("%w: cached directory, user %d: %w", ErrStateCorrupt, i+1, d.err)
+			return nil, fmt.Errorf("%w: encoded directory, user %d: %w", ErrInvalid, i+1, d.err)
 		}
 	}
 	if n := d.count(8); n > 0 {
-		dir.Groups = make([]source.Group, n)
+		dir.Groups = make([]Group, n)
 	}
 	for i := range dir.Groups {
 		g := &dir.Groups[i]
@@ -410,14 +422,14 @@ func decodeDirectory(b []byte) (*source.Directory, error) {
 		g.Members = d.list(func() string { return d.ref(dir.Users) })
 		g.MemberGroups = d.list(d.shared)
 		if d.err != nil {
-			return nil, fmt.Errorf("%w: cached directory, group %d: %w", ErrStateCorrupt, i+1, d.err)
+			return nil, fmt.Errorf("%w: encoded directory, group %d: %w", ErrInvalid, i+1, d.err)
 		}
 	}
 	if d.err == nil && len(d.b) > 0 {
 		d.err = fmt.Errorf("%d bytes after the last group", len(d.b))
 	}
 	if d.err != nil {
-		return nil, fmt.Errorf("%w: cached directory: %w", ErrStateCorrupt, d.err)
+		return nil, fmt.Errorf("%w: encoded directory: %w", ErrInvalid, d.err)
 	}
 	return dir, nil
 }
