@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,10 +9,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
@@ -308,7 +312,7 @@ schedule: {interval: 24h}
 		t.Fatalf("the leader's cycle after it lost its lock: %s (%s) %s; want standby, state-locked", rep.Outcome, rep.Reason, rep.Error)
 	}
 	if killed != 1 {
-		t.Fatalf("%d lock sessions terminated; want the leader's", killed)
+		t.Fatalf("%d lock sessions terminated (%d writes sent, %d before the cycle); want the leader's\nlog:\n%s", killed, sent(), before, logs.String())
 	}
 	needed := planned(reps[0])
 	if needed <= 4 {
@@ -434,5 +438,185 @@ state: {postgres: {env: TEST_PROVSYNCD_PG}}
 	literal := write("literal.yaml", "state: postgres://provsync:"+pgPassword+"@db.example.com/provsync\n")
 	if _, err := config.Load(literal); err == nil || strings.Contains(err.Error(), pgPassword) || !strings.Contains(err.Error(), "literal.yaml:1:8: state: ") {
 		t.Errorf("a connection string as the state's path: %v", err != nil)
+	}
+}
+
+// The README's replicas configuration parses, with its state in
+// PostgreSQL under the target's name.
+func TestReadmeReplicasConfig(t *testing.T) {
+	_, sec, ok := strings.Cut(readmeSection(t), "### Replicas\n")
+	if !ok {
+		t.Fatal("the Run provsyncd section has no Replicas part")
+	}
+	_, block, ok := strings.Cut(sec, "```yaml\n")
+	if !ok {
+		t.Fatal("the Replicas part has no yaml block")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	cfg, err := config.Parse([]byte(block))
+	if err != nil {
+		t.Fatalf("the README's replicas configuration: %v\n%s", err, block)
+	}
+	if s := cfg.Service; s.State.Kind() != "postgres" || s.State.Postgres.Env == "" || s.Target.Name == "" {
+		t.Errorf("the README's replicas configuration read as state %s, target name %q", s.State, s.Target.Name)
+	}
+}
+
+// childLines reads a child provsyncd's output line by line.
+type childLines struct {
+	t      *testing.T
+	lines  *bufio.Scanner
+	stderr *strings.Builder
+	seen   []string
+}
+
+// next reads lines up to one that contains want, and returns it.
+func (c *childLines) next(want string) string {
+	c.t.Helper()
+	for c.lines.Scan() {
+		c.seen = append(c.seen, c.lines.Text())
+		if strings.Contains(c.lines.Text(), want) {
+			return c.lines.Text()
+		}
+	}
+	c.t.Fatalf("the output ended before %q:\n%s\nstderr:\n%s", want, strings.Join(c.seen, "\n"), c.stderr.String())
+	return ""
+}
+
+// Two provsyncd processes with one configuration and the state in one
+// PostgreSQL: the first leads, the second stands by (its status says
+// so). The leader is killed (SIGKILL) while a write of its cycle is held
+// in flight, the held write then landing; once PostgreSQL has ended its
+// session, the standby's next cycle takes over and creates the hires the
+// dead leader had not, each exactly once, and its next cycle has nothing
+// to do.
+func TestReplicaKilledMidApply(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGKILL")
+	}
+	dsn := pgDSN(t, "TEST_PROVSYNCD_PG")
+	ns := netskopetest.New(t)
+	const token = "replica-api-token-81d2"
+	env := []string{"TEST_PROVSYNCD_NS_TOKEN=" + ns.Token(), "TEST_PROVSYNCD_PG=" + dsn, "TEST_PROVSYNCD_API_TOKEN=" + token}
+
+	var mu gosync.Mutex
+	creates, holdAt := 0, 0
+	reached, release := make(chan struct{}), make(chan struct{})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			mu.Lock()
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/Users") {
+				creates++
+			}
+			hold := creates == holdAt && r.Method == http.MethodPost
+			mu.Unlock()
+			if hold {
+				close(reached)
+				<-release
+			}
+		}
+		// The request lands even if its sender died meanwhile.
+		ns.Handler().ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+	}))
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+		front.Close()
+	})
+	dir := t.TempDir()
+	write := writer(t, dir)
+	write("directory.yaml", directoryYAML(4, nil, nil, []int{1, 2}, []int{3, 4}))
+	cfgPath := write("provsync.yaml", fmt.Sprintf(`source: {file: {path: %s}}
+target: {url: %s, token: {env: TEST_PROVSYNCD_NS_TOKEN}, name: acme}
+state: {postgres: {env: TEST_PROVSYNCD_PG}}
+schedule: {interval: 24h}
+listener: {address: "127.0.0.1:0", token: {env: TEST_PROVSYNCD_API_TOKEN}}
+`, filepath.Join(dir, "directory.yaml"), front.URL+netskopetest.BasePath))
+
+	startReplica := func() (*exec.Cmd, *childLines, client) {
+		cmd, out, stderr := startChild(t, env, "-config", cfgPath)
+		c := &childLines{t: t, lines: out, stderr: stderr}
+		base := strings.TrimSuffix(strings.TrimPrefix(c.next("status page at "), "status page at "), "/")
+		return cmd, c, client{t, base}
+	}
+	role := func(c client) string {
+		var st apiStatus
+		if err := json.Unmarshal([]byte(c.status("GET", "/api/status", nil, 200)), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Role
+	}
+	leader, leaderOut, leaderAPI := startReplica()
+	if line := leaderOut.next("(start): "); !strings.Contains(line, "succeeded") {
+		t.Fatalf("the first replica's first cycle: %s", line)
+	}
+	_, standbyOut, standbyAPI := startReplica()
+	if line := standbyOut.next("(start): "); !strings.Contains(line, "standby") {
+		t.Fatalf("the second replica's first cycle: %s", line)
+	}
+	if l, s := role(leaderAPI), role(standbyAPI); l != "leader" || s != "standby" {
+		t.Fatalf("roles: %q and %q; want leader and standby", l, s)
+	}
+
+	// Eight hires; the leader dies while its third create is in flight.
+	const hires = 8
+	mu.Lock()
+	before := creates
+	holdAt = before + 3
+	mu.Unlock()
+	write("directory.yaml", directoryYAML(4+hires, nil, nil, []int{1, 2}, []int{3, 4}))
+	leaderAPI.status("POST", "/api/run", bearer(token), 202)
+	<-reached
+	if err := leader.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = leader.Wait()
+	close(release)
+
+	// PostgreSQL ends the dead leader's session as it notices the closed
+	// connection; wait for that, not for a time.
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		var held int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+		if held == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dead leader's lock is still held after a minute")
+		}
+	}
+	standbyAPI.status("POST", "/api/run", bearer(token), 202)
+	if line := standbyOut.next("(manual): "); !strings.Contains(line, "succeeded") || !strings.Contains(line, " 0 failed") {
+		t.Fatalf("the standby's cycle after the leader died: %s", line)
+	}
+	if r := role(standbyAPI); r != "leader" {
+		t.Errorf("the standby's role after it took over: %q", r)
+	}
+	standbyAPI.status("POST", "/api/run", bearer(token), 202)
+	if line := standbyOut.next("(manual): "); !strings.Contains(line, "succeeded; planned 0 changes") {
+		t.Errorf("the new leader's next cycle: %s", line)
+	}
+	mu.Lock()
+	sent := creates - before
+	mu.Unlock()
+	if users := ns.UserCount(); sent != hires || users != 4+hires {
+		t.Errorf("%d user creates sent for %d hires; the target holds %d users, want %d", sent, hires, users, 4+hires)
+	}
+	for _, line := range append(leaderOut.seen, standbyOut.seen...) {
+		if strings.Contains(line, pgPassword) {
+			t.Errorf("the output shows the database password")
+		}
 	}
 }
