@@ -11,7 +11,10 @@
 //
 // The configuration is sync/config's format: the mapping, policy and
 // approvals, and the service keys (source, target, state, log, schedule,
-// webhook, listener; see config.Service). Secrets come from environment
+// webhook, listener; see config.Service). With the state in PostgreSQL
+// (state: {postgres: {env: NAME}}), several provsyncd with one
+// configuration are replicas: one leads the target, the others stand by,
+// and /api/status says which (role). Secrets come from environment
 // variables or files, never from the file itself. On SIGTERM or SIGINT a
 // cycle in flight may finish within 10 seconds; then what landed is saved
 // and the program exits 0.

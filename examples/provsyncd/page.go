@@ -63,7 +63,7 @@ func render(w io.Writer, d pageData) error {
 		p(`<tr><th>Role</th><td id="role">leader: this replica holds the target's lock in the shared state</td></tr>
 `)
 	case "standby":
-		p(`<tr><th>Role</th><td id="role">standby: another replica leads; this one takes over once the lock is free</td></tr>
+		p(`<tr><th>Role</th><td id="role">standby: another replica leads (approvals are decided on its page); this one takes over once the lock is free</td></tr>
 `)
 	}
 	p(`<tr><th>Waiting for approval</th><td id="pending">%d</td></tr>

@@ -300,6 +300,18 @@ schedule: {interval: 24h}
 		}
 	}
 	wantRoles("leader", "standby", "standby")
+	// A standby holds no approvals: it says so, and to ask the leader.
+	token := "standby-token"
+	standby := newServer(reps[1].a.runner, reps[1].a.eng, reps[1].a.history, nil, nil, token, false, zap.NewNop())
+	standby.role = reps[1].a.role
+	hs := httptest.NewServer(standby.handler())
+	c := client{t, hs.URL}
+	c.status("GET", "/api/approvals", nil, http.StatusServiceUnavailable)
+	c.status("POST", "/api/approvals/0123456789abcdef/approve", bearer(token), http.StatusServiceUnavailable)
+	if page := c.status("GET", "/", nil, 200); strings.Contains(page, `class="failed"`) {
+		t.Errorf("a standby's page shows a failure:\n%s", page)
+	}
+	hs.Close()
 
 	// The source changes: six hires, two renames, one leaver, new
 	// members. Replica 0's lock session ends at its 4th write.

@@ -206,7 +206,7 @@ func (s *server) plan(w http.ResponseWriter, _ *http.Request) {
 func (s *server) approvals(w http.ResponseWriter, r *http.Request) {
 	list, err := s.eng.Approvals(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeError(w, errorStatus(err), err.Error())
 		return
 	}
 	if list == nil {
@@ -277,13 +277,23 @@ func (s *server) mutate(name string, do func(*http.Request) error) http.HandlerF
 		case errors.Is(err, sync.ErrUnknownApproval):
 			writeError(w, http.StatusNotFound, err.Error())
 		case err != nil:
-			writeError(w, http.StatusInternalServerError, err.Error())
+			writeError(w, errorStatus(err), err.Error())
 		case form:
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 		default:
 			writeJSON(w, http.StatusAccepted, map[string]string{"result": "accepted", "call": name})
 		}
 	}
+}
+
+// errorStatus is the HTTP status of a call that failed with err: 503 on
+// a replica that stands by (another process holds the state: ask the
+// leader), else 500.
+func errorStatus(err error) int {
+	if errors.Is(err, sync.ErrLocked) {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // errRefused records a mutating call that authorize refused.
@@ -473,6 +483,9 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	list, err := s.eng.Approvals(r.Context())
 	if err != nil {
 		d.Error = err.Error()
+		if errors.Is(err, sync.ErrLocked) {
+			d.Error = "" // the role says it; the leader's page holds the approvals
+		}
 	}
 	for _, a := range list {
 		if a.Status == sync.ApprovalPending {
