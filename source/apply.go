@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Apply folds changes into a snapshot and returns the new snapshot; dir and
@@ -16,6 +17,20 @@ import (
 // and removed, or upserted twice, is an error. The result must pass Validate, or Apply returns
 // the problems; all errors match ErrInvalid.
 func Apply(dir *Directory, ch *Changes) (*Directory, error) {
+	return apply(dir, ch, false)
+}
+
+// ApplyShared is Apply for a caller that modifies neither dir nor the
+// result in place: the objects the changes leave as they were are not
+// copied, so the result shares their attribute maps, emails and member
+// lists with dir (ch is copied still, and neither input is modified).
+// Folding a few changes into a large directory then costs memory in
+// proportion to the changes, not to the directory.
+func ApplyShared(dir *Directory, ch *Changes) (*Directory, error) {
+	return apply(dir, ch, true)
+}
+
+func apply(dir *Directory, ch *Changes, share bool) (*Directory, error) {
 	if ch == nil {
 		return nil, fmt.Errorf("%w: apply: no changes", ErrInvalid)
 	}
@@ -27,7 +42,7 @@ func Apply(dir *Directory, ch *Changes) (*Directory, error) {
 			return nil, fmt.Errorf("%w: apply: partial changes need a snapshot to apply to", ErrInvalid)
 		}
 		var err error
-		if out, err = applyPartial(dir, ch); err != nil {
+		if out, err = applyPartial(dir, ch, share); err != nil {
 			return nil, err
 		}
 	}
@@ -37,7 +52,7 @@ func Apply(dir *Directory, ch *Changes) (*Directory, error) {
 	return out, nil
 }
 
-func applyPartial(dir *Directory, ch *Changes) (*Directory, error) {
+func applyPartial(dir *Directory, ch *Changes, share bool) (*Directory, error) {
 	removedUsers := toSet(ch.RemovedUsers)
 	removedGroups := toSet(ch.RemovedGroups)
 	var p problems
@@ -55,7 +70,11 @@ func applyPartial(dir *Directory, ch *Changes) (*Directory, error) {
 	for i := range dir.Users {
 		if id := dir.Users[i].ID; !removedUsers[id] {
 			userAt[id] = len(out.Users)
-			out.Users = append(out.Users, dir.Users[i].Clone())
+			if share {
+				out.Users = append(out.Users, dir.Users[i])
+			} else {
+				out.Users = append(out.Users, dir.Users[i].Clone())
+			}
 		}
 	}
 	for i := range ch.Users {
@@ -71,7 +90,11 @@ func applyPartial(dir *Directory, ch *Changes) (*Directory, error) {
 	for i := range dir.Groups {
 		if id := dir.Groups[i].ID; !removedGroups[id] {
 			groupAt[id] = len(out.Groups)
-			out.Groups = append(out.Groups, dir.Groups[i].Clone())
+			if share {
+				out.Groups = append(out.Groups, dir.Groups[i])
+			} else {
+				out.Groups = append(out.Groups, dir.Groups[i].Clone())
+			}
 		}
 	}
 	for i := range ch.Groups {
@@ -86,8 +109,8 @@ func applyPartial(dir *Directory, ch *Changes) (*Directory, error) {
 	if len(removedUsers) > 0 || len(removedGroups) > 0 {
 		for i := range out.Groups {
 			g := &out.Groups[i]
-			g.Members = without(g.Members, removedUsers)
-			g.MemberGroups = without(g.MemberGroups, removedGroups)
+			g.Members = without(g.Members, removedUsers, share)
+			g.MemberGroups = without(g.MemberGroups, removedGroups, share)
 		}
 	}
 	return out, nil
@@ -118,13 +141,22 @@ func toSet(ids []string) map[string]bool {
 	return s
 }
 
-// without removes the ids in drop from ids, in place.
-func without(ids []string, drop map[string]bool) []string {
+// without removes the ids in drop from ids: in place, or with shared
+// into a new slice when there is one to remove, since ids may be another
+// directory's.
+func without(ids []string, drop map[string]bool, shared bool) []string {
 	if len(drop) == 0 {
 		return ids
 	}
-	out := ids[:0]
-	for _, id := range ids {
+	out, rest := ids[:0], ids
+	if shared {
+		i := slices.IndexFunc(ids, func(id string) bool { return drop[id] })
+		if i < 0 {
+			return ids
+		}
+		out, rest = append(make([]string, 0, len(ids)-1), ids[:i]...), ids[i:]
+	}
+	for _, id := range rest {
 		if !drop[id] {
 			out = append(out, id)
 		}

@@ -3,6 +3,7 @@ package source_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,31 +117,76 @@ func TestApply(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var before *source.Directory
-			if tt.dir != nil {
-				before = tt.dir.Clone()
-			}
-			got, err := source.Apply(tt.dir, tt.ch)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, source.ErrInvalid) {
-					t.Fatalf("Apply() error = %v, want ErrInvalid containing %q", err, tt.wantErr)
+		for _, fn := range []struct {
+			name  string
+			apply func(*source.Directory, *source.Changes) (*source.Directory, error)
+		}{{"Apply", source.Apply}, {"ApplyShared", source.ApplyShared}} {
+			t.Run(fn.name+"/"+tt.name, func(t *testing.T) {
+				var before *source.Directory
+				if tt.dir != nil {
+					before = tt.dir.Clone()
 				}
-				if got != nil {
-					t.Fatalf("Apply() returned a directory with an error")
+				got, err := fn.apply(tt.dir, tt.ch)
+				if tt.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, source.ErrInvalid) {
+						t.Fatalf("Apply() error = %v, want ErrInvalid containing %q", err, tt.wantErr)
+					}
+					if got != nil {
+						t.Fatalf("Apply() returned a directory with an error")
+					}
+					return
 				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Apply() = %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Apply() =\n%+v\nwant\n%+v", got, tt.want)
-			}
-			if tt.dir != nil && !reflect.DeepEqual(tt.dir, before) {
-				t.Error("Apply() modified its input")
-			}
-		})
+				if err != nil {
+					t.Fatalf("Apply() = %v", err)
+				}
+				if !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("Apply() =\n%+v\nwant\n%+v", got, tt.want)
+				}
+				if tt.dir != nil && !reflect.DeepEqual(tt.dir, before) {
+					t.Error("Apply() modified its input")
+				}
+			})
+		}
+	}
+}
+
+// TestApplySharedSharesUnchanged: ApplyShared keeps the objects the
+// changes leave alone as they are in dir (same attribute maps, emails,
+// members), copies the changed ones, and modifies neither input, even
+// when a removal drops a member from a group it shares.
+func TestApplySharedSharesUnchanged(t *testing.T) {
+	dir := validDir()
+	dir.Users[1].Attributes = map[string]any{"department": "R&D"}
+	dir.Users[1].Emails = []source.Email{{Value: "bob@example.com", Primary: true}}
+	before := dir.Clone()
+	gone := dir.Users[0].ID
+	ch := &source.Changes{Users: []source.User{{ID: "u-5", UserName: "five@example.com", Emails: []source.Email{{Value: "e@x"}}}},
+		RemovedUsers: []string{gone}}
+	got, err := source.ApplyShared(dir, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dir, before) {
+		t.Fatalf("ApplyShared modified its input:\n%+v\nwas\n%+v", dir, before)
+	}
+	var kept *source.User
+	for i := range got.Users {
+		if got.Users[i].ID == dir.Users[1].ID {
+			kept = &got.Users[i]
+		}
+	}
+	if kept == nil || reflect.ValueOf(kept.Attributes).Pointer() != reflect.ValueOf(dir.Users[1].Attributes).Pointer() ||
+		&kept.Emails[0] != &dir.Users[1].Emails[0] {
+		t.Error("an unchanged user was copied")
+	}
+	for _, g := range got.Groups {
+		if slices.Contains(g.Members, gone) {
+			t.Errorf("group %s still lists the removed user", g.ID)
+		}
+	}
+	added := got.Users[len(got.Users)-1]
+	if &added.Emails[0] == &ch.Users[0].Emails[0] {
+		t.Error("a changed user shares its emails with the changes")
 	}
 }
 

@@ -339,7 +339,7 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 		if err := dir.Validate(); err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrSourceRead, named(name, err))
 		}
-	} else if dir, err = source.Apply(cached.Dir, ch); err != nil {
+	} else if dir, err = source.ApplyShared(cached.Dir, ch); err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: folding changes into the cached directory: %w", ErrSourceRead, name, err)
 	}
 	e.log.Info("source read", zap.String("source", name), zap.Bool("full", ch.Full || cursor == ""),
