@@ -363,7 +363,11 @@ func (a *app) openState(ctx context.Context, s config.Service, target string, lo
 	if err != nil {
 		// pgx's message quotes the connection string, its password
 		// masked only as far as the string parses: say nothing of it.
-		return nil, fmt.Errorf("state.postgres (%s): %w", s.State, errConnString)
+		from := s.State.Postgres.File
+		if e := s.State.Postgres.Env; e != "" {
+			from = "$" + e
+		}
+		return nil, fmt.Errorf("state.postgres: the connection string from %s: %w", from, errConnString)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

@@ -440,6 +440,7 @@ state: {postgres: {env: TEST_PROVSYNCD_PG}}
 		if err == nil || !strings.Contains(err.Error(), "state.postgres") {
 			t.Errorf("-once with %s: %v; want an error naming state.postgres", strings.ReplaceAll(dsn, pgPassword, "PASSWORD"), err)
 		}
+		t.Logf("-once: %s", strings.ReplaceAll(fmt.Sprint(err), pgPassword, "PASSWORD"))
 		if err != nil && strings.Contains(err.Error(), pgPassword) || strings.Contains(out.String(), pgPassword) {
 			t.Errorf("the error or the output shows the password: %s\n%s",
 				strings.ReplaceAll(fmt.Sprint(err), pgPassword, "PASSWORD"), strings.ReplaceAll(out.String(), pgPassword, "PASSWORD"))
