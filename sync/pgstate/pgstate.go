@@ -37,6 +37,10 @@
 //
 // The State keeps a copy of the links it last loaded or saved, to write
 // only differences: memory of the order of the state's size.
+//
+// Log is the provisioning log of sync/provlog kept in the same database
+// (table provsync_log, keyed by target): the replicas of a target write
+// and read one history.
 package pgstate
 
 import (

@@ -101,8 +101,18 @@ type APICall struct {
 // name is the call's "id" or "user" argument, so that Filter.Object finds
 // the calls about one approval or user.
 func (l *Log) Call(t time.Time, c APICall, outcome sync.Status, callErr error) error {
+	e, err := CallEvent(t, c, outcome, callErr)
+	if err != nil {
+		return err
+	}
+	return l.append(e)
+}
+
+// CallEvent is the event Call writes of an API call: other stores of the
+// log make their events with it.
+func CallEvent(t time.Time, c APICall, outcome sync.Status, callErr error) (Event, error) {
 	if c.Call == "" {
-		return errors.New("provlog: API call: call must not be empty")
+		return Event{}, errors.New("provlog: API call: call must not be empty")
 	}
 	e := Event{ChangeEvent: sync.ChangeEvent{Time: t, Kind: KindAPI, Outcome: outcome}, API: &c}
 	e.Name = c.Args["id"]
@@ -112,7 +122,7 @@ func (l *Log) Call(t time.Time, c APICall, outcome sync.Status, callErr error) e
 	if callErr != nil {
 		e.Error = callErr.Error()
 	}
-	return l.append(e)
+	return e, nil
 }
 
 // Log is the provisioning log: a sync.Observer writing JSON Lines to a
@@ -122,8 +132,7 @@ type Log struct {
 	path    string
 	maxSize int64
 	keep    int
-	values  bool
-	only    map[string]bool // with values: the attributes whose values are kept; nil for all
+	format  Format
 	log     *zap.Logger
 
 	mu     gosync.Mutex // guards what follows
@@ -150,14 +159,33 @@ func WithRotation(maxSize int64, keep int) Option {
 // credential are redacted whatever is asked.
 func WithValues(attributes ...string) Option {
 	return func(l *Log) {
-		l.values = true
+		l.format.values = true
 		if len(attributes) > 0 {
-			l.only = map[string]bool{}
+			l.format.only = map[string]bool{}
 			for _, a := range attributes {
-				l.only[strings.ToLower(a)] = true
+				l.format.only[strings.ToLower(a)] = true
 			}
 		}
 	}
+}
+
+// Format makes the events a log keeps of a Runner's change events: the
+// attribute values only as WithValues asks, those of credentials
+// redacted. Its zero value keeps no values. Other stores of the log
+// (such as sync/pgstate's) make their events with it.
+type Format struct {
+	values bool
+	only   map[string]bool // with values: the attributes whose values are kept; nil for all
+}
+
+// NewFormat returns the Format the options ask for: WithValues; the
+// other options are not about events and change nothing.
+func NewFormat(opts ...Option) Format {
+	var l Log
+	for _, o := range opts {
+		o(&l)
+	}
+	return l.format
 }
 
 // WithLogger sets the logger for write errors, which the Observer
@@ -257,7 +285,7 @@ func (l *Log) Err() error {
 
 // Write appends the event as one line, rotating the file first when the
 // line would take it past the maximum size.
-func (l *Log) Write(ev sync.ChangeEvent) error { return l.append(l.event(ev)) }
+func (l *Log) Write(ev sync.ChangeEvent) error { return l.append(l.format.Event(ev)) }
 
 // append writes one event as a line.
 func (l *Log) append(ev Event) error {
@@ -293,15 +321,15 @@ func (l *Log) append(ev Event) error {
 	return nil
 }
 
-// event makes the line of ev, with the values the Log records.
-func (l *Log) event(ev sync.ChangeEvent) Event {
+// Event makes the event of ev, with the values f records.
+func (f Format) Event(ev sync.ChangeEvent) Event {
 	e := Event{ChangeEvent: ev}
 	e.Changes = nil
-	if !l.values {
+	if !f.values {
 		return e
 	}
 	for _, c := range ev.Changes {
-		if l.only != nil && !l.only[strings.ToLower(c.Path)] {
+		if f.only != nil && !f.only[strings.ToLower(c.Path)] {
 			continue
 		}
 		if secretAttribute(c.Path) {

@@ -16,20 +16,16 @@ import (
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/file"
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/internal/logtest"
 	"github.com/provsync/provsync/sync/provlog"
 	"github.com/provsync/provsync/target/netskope"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
-var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+var t0 = logtest.T0
 
 // event returns the i-th event of a test: one a minute from t0.
-func event(i int) sync.ChangeEvent {
-	return sync.ChangeEvent{Time: t0.Add(time.Duration(i) * time.Minute), Cycle: fmt.Sprintf("c%d", i/10),
-		Action: sync.ActionUpdateUser, Kind: sync.KindUser, SourceID: fmt.Sprintf("s%d", i),
-		TargetID: fmt.Sprintf("t%d", i), Name: fmt.Sprintf("user%d@example.com", i),
-		Attributes: []string{"title"}, Outcome: sync.StatusApplied}
-}
+func event(i int) sync.ChangeEvent { return logtest.Base(i) }
 
 func open(t *testing.T, path string, opts ...provlog.Option) *provlog.Log {
 	t.Helper()
@@ -50,13 +46,7 @@ func write(t *testing.T, l *provlog.Log, evs ...sync.ChangeEvent) {
 	}
 }
 
-func names(evs []provlog.Event) []string {
-	var out []string
-	for _, e := range evs {
-		out = append(out, e.Name)
-	}
-	return out
-}
+func names(evs []provlog.Event) []string { return logtest.Names(evs) }
 
 func TestRotation(t *testing.T) {
 	for _, keep := range []int{0, 1, 3} {
@@ -108,51 +98,21 @@ func TestRotation(t *testing.T) {
 func TestQueryFilters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "prov.jsonl")
 	l := open(t, path, provlog.WithRotation(700, 100)) // several files
-	for i := range 30 {
-		ev := event(i)
-		if i%4 == 0 {
-			ev.Outcome, ev.Error = sync.StatusFailed, "409 conflict"
-		}
-		if i%5 == 0 {
-			ev.Action = sync.ActionDeleteUser
-		}
-		write(t, l, ev)
+	for i := range logtest.Events {
+		write(t, l, logtest.Event(i))
 	}
-	tests := []struct {
-		name string
-		f    provlog.Filter
-		want []int
-	}{
-		{"all", provlog.Filter{}, seq(0, 30)},
-		{"since", provlog.Filter{Since: t0.Add(25 * time.Minute)}, seq(25, 30)},
-		{"until excludes its own minute", provlog.Filter{Until: t0.Add(3 * time.Minute)}, seq(0, 3)},
-		{"range", provlog.Filter{Since: t0.Add(10 * time.Minute), Until: t0.Add(12 * time.Minute)}, []int{10, 11}},
-		{"source id", provlog.Filter{Object: "s7"}, []int{7}},
-		{"target id", provlog.Filter{Object: "t17"}, []int{17}},
-		{"name in another case", provlog.Filter{Object: "USER21@example.com"}, []int{21}},
-		{"unknown object", provlog.Filter{Object: "nobody"}, nil},
-		{"failed", provlog.Filter{Outcome: sync.StatusFailed}, []int{0, 4, 8, 12, 16, 20, 24, 28}},
-		{"failed in a range", provlog.Filter{Outcome: sync.StatusFailed, Since: t0.Add(5 * time.Minute), Until: t0.Add(17 * time.Minute)}, []int{8, 12, 16}},
-		{"applied object", provlog.Filter{Outcome: sync.StatusApplied, Object: "s8"}, nil},
-		{"cycle", provlog.Filter{Cycle: "c2"}, seq(20, 30)},
-		{"action", provlog.Filter{Action: sync.ActionDeleteUser}, []int{0, 5, 10, 15, 20, 25}},
-		{"failed deletes", provlog.Filter{Action: sync.ActionDeleteUser, Outcome: sync.StatusFailed}, []int{0, 20}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := l.Query(tt.f)
+	for _, tt := range logtest.Cases() {
+		t.Run(tt.Name, func(t *testing.T) {
+			got, err := l.Query(tt.Filter)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want []string
-			for _, i := range tt.want {
-				want = append(want, event(i).Name)
-			}
+			want := tt.Names()
 			if !slices.Equal(names(got), want) {
 				t.Errorf("got %v, want %v", names(got), want)
 			}
 			// Reading the files without the Log gives the same.
-			again, err := provlog.Query(path, tt.f)
+			again, err := provlog.Query(path, tt.Filter)
 			if err != nil || !slices.Equal(names(again), want) {
 				t.Errorf("provlog.Query: %v %v, want %v", names(again), err, want)
 			}
@@ -161,14 +121,6 @@ func TestQueryFilters(t *testing.T) {
 	if files, _ := provlog.Files(path); len(files) < 3 {
 		t.Fatalf("the test wants the events spread over several files, got %v", files)
 	}
-}
-
-func seq(from, to int) []int {
-	var out []int
-	for i := from; i < to; i++ {
-		out = append(out, i)
-	}
-	return out
 }
 
 func TestConcurrentWrites(t *testing.T) {

@@ -1,0 +1,281 @@
+package pgstate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	gosync "sync"
+	"time"
+	"unicode"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/provlog"
+)
+
+// Defaults of a Log.
+const (
+	// DefaultLogTimeout bounds a write of the log's pending events.
+	DefaultLogTimeout = 10 * time.Second
+	// DefaultLogPending is how many events a Log keeps while the database
+	// cannot take them; past it the oldest are dropped.
+	DefaultLogPending = 10000
+)
+
+// Log is the provisioning log (the events of sync/provlog) of one target
+// in the database, in table provsync_log: replicas that share the
+// database write one history per target, and each reads all of it.
+//
+// It plays the roles of a provlog.Log: a sync.Observer of a Runner, Call
+// for the calls of a program's API, and Query. ChangeDone only queues the
+// event, so that the database never holds a cycle back; CycleDone, Call,
+// Query, Flush and Close write what is queued, in one statement, within
+// the Log's timeout. A write that fails is logged and kept for Err, as
+// provlog does, and its events stay queued for the next write (up to
+// DefaultLogPending; past it the oldest are dropped). Attribute values
+// are kept only WithLogValues, credentials redacted (provlog.Format). It
+// is safe for concurrent use.
+type Log struct {
+	pool    *pgxpool.Pool
+	target  string
+	format  provlog.Format
+	log     *zap.Logger
+	timeout time.Duration
+	max     int
+
+	flush gosync.Mutex // one write at a time, so rows keep the queue's order
+
+	mu      gosync.Mutex // guards what follows
+	pending []provlog.Event
+	err     error // the last write error, cleared by a good write
+	closed  bool
+}
+
+var _ sync.Observer = (*Log)(nil)
+
+// LogOption sets an optional setting of a Log.
+type LogOption func(*Log)
+
+// WithLogValues records the attribute values of updates, as
+// provlog.WithValues does: of the attributes named, or of all when none
+// is named; those of credentials are redacted.
+func WithLogValues(attributes ...string) LogOption {
+	return func(l *Log) { l.format = provlog.NewFormat(provlog.WithValues(attributes...)) }
+}
+
+// WithLogLogger sets the logger for write errors (no-op by default).
+func WithLogLogger(log *zap.Logger) LogOption { return func(l *Log) { l.log = log } }
+
+// WithLogTimeout bounds each write of the queued events; default
+// DefaultLogTimeout.
+func WithLogTimeout(d time.Duration) LogOption { return func(l *Log) { l.timeout = d } }
+
+// OpenLog migrates the database (Migrate) and returns the provisioning
+// log of the target named target (the name the State of the same engine
+// has). The pool stays the caller's to close; Close the Log first.
+func OpenLog(ctx context.Context, pool *pgxpool.Pool, target string, opts ...LogOption) (*Log, error) {
+	l := &Log{pool: pool, target: target, log: zap.NewNop(), timeout: DefaultLogTimeout, max: DefaultLogPending}
+	for _, o := range opts {
+		o(l)
+	}
+	switch {
+	case target == "":
+		return nil, errors.New("pgstate: open log: the target name is empty")
+	case l.timeout <= 0:
+		return nil, fmt.Errorf("pgstate: open log of %s: timeout %v: want a positive duration", target, l.timeout)
+	case l.log == nil:
+		return nil, fmt.Errorf("pgstate: open log of %s: logger must not be nil", target)
+	}
+	if err := Migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// ChangeDone queues the event; CycleDone writes it.
+func (l *Log) ChangeDone(ev sync.ChangeEvent) {
+	if err := l.queue(l.format.Event(ev)); err != nil {
+		l.log.Warn("provisioning log: event not written", zap.String("cycle", ev.Cycle),
+			zap.String("action", string(ev.Action)), zap.Error(err))
+	}
+}
+
+// CycleDone writes the queued events. An error is logged and kept for
+// Err; the Runner goes on.
+func (l *Log) CycleDone(rep sync.CycleReport) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
+	if err := l.Flush(ctx); err != nil {
+		l.log.Warn("provisioning log: events not written", zap.String("cycle", rep.ID), zap.Error(err))
+	}
+}
+
+// Call writes an API call made at t with its outcome and error, as
+// provlog.Log.Call does, and the events queued before it.
+func (l *Log) Call(t time.Time, c provlog.APICall, outcome sync.Status, callErr error) error {
+	e, err := provlog.CallEvent(t, c, outcome, callErr)
+	if err != nil {
+		return err
+	}
+	if err := l.queue(e); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
+	return l.Flush(ctx)
+}
+
+// Err returns the error of the last write if it failed, nil otherwise.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// queue adds e to the events to write, dropping the oldest past the
+// limit.
+func (l *Log) queue(e provlog.Event) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return provlog.ErrClosed
+	}
+	l.pending = append(l.pending, e)
+	if n := len(l.pending) - l.max; n > 0 {
+		l.pending = l.pending[n:]
+		l.err = fmt.Errorf("pgstate: provisioning log of %s: %d events dropped while the database took none", l.target, n)
+		return l.err
+	}
+	return nil
+}
+
+// Flush writes the queued events, in one statement. On an error they
+// stay queued, and the error is kept for Err.
+func (l *Log) Flush(ctx context.Context) error {
+	l.flush.Lock()
+	defer l.flush.Unlock()
+	l.mu.Lock()
+	evs := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	if len(evs) == 0 {
+		return nil
+	}
+	err := l.insert(ctx, evs)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.pending = append(evs, l.pending...)
+		if n := len(l.pending) - l.max; n > 0 {
+			l.pending = l.pending[n:]
+		}
+		l.err = fmt.Errorf("pgstate: provisioning log of %s: %d events not written: %w", l.target, len(evs), err)
+		return l.err
+	}
+	l.err = nil
+	return nil
+}
+
+// insert writes evs as rows, in order.
+func (l *Log) insert(ctx context.Context, evs []provlog.Event) error {
+	rows := make([][]any, 0, len(evs))
+	for _, e := range evs {
+		doc, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("event of %s %s: %w", e.Action, e.Name, err)
+		}
+		rows = append(rows, []any{l.target, e.Time, e.Cycle, string(e.Kind), string(e.Action), string(e.Outcome),
+			e.SourceID, e.TargetID, foldKey(e.Name), json.RawMessage(doc)})
+	}
+	_, err := l.pool.CopyFrom(ctx, pgx.Identifier{"provsync_log"},
+		[]string{"target", "at", "cycle", "kind", "action", "outcome", "source_id", "target_id", "name_key", "event"},
+		pgx.CopyFromRows(rows))
+	return err
+}
+
+// foldKey maps each rune of s to the least of the runes it equals in any
+// case, so that two names have the same key exactly when
+// strings.EqualFold holds of them (provlog.Filter's Object).
+func foldKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
+}
+
+// Query writes the queued events, then returns the target's events that
+// pass f in the order written, oldest first, as provlog.Log.Query does.
+// (A failed write is kept for Err; the query goes on.)
+func (l *Log) Query(ctx context.Context, f provlog.Filter) ([]provlog.Event, error) {
+	_ = l.Flush(ctx)
+	q := "SELECT event FROM provsync_log WHERE target = $1"
+	args := []any{l.target}
+	where := func(cond string, v any) {
+		args = append(args, v)
+		q += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	// The database keeps microseconds: its bounds take in the events of
+	// the bounds' microseconds, and Match below decides to the
+	// nanosecond.
+	if !f.Since.IsZero() {
+		where("at >= $%d", f.Since)
+	}
+	if !f.Until.IsZero() {
+		where("at <= $%d", f.Until)
+	}
+	if f.Cycle != "" {
+		where("cycle = $%d", f.Cycle)
+	}
+	if f.Kind != "" {
+		where("kind = $%d", string(f.Kind))
+	}
+	if f.Action != "" {
+		where("action = $%d", string(f.Action))
+	}
+	if f.Outcome != "" {
+		where("outcome = $%d", string(f.Outcome))
+	}
+	if f.Object != "" {
+		args = append(args, f.Object, foldKey(f.Object))
+		q += fmt.Sprintf(" AND (source_id = $%d OR target_id = $%d OR name_key = $%d)", len(args)-1, len(args)-1, len(args))
+	}
+	rows, err := l.pool.Query(ctx, q+" ORDER BY id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("pgstate: query the provisioning log of %s: %w", l.target, err)
+	}
+	var (
+		out []provlog.Event
+		doc []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&doc}, func() error {
+		var e provlog.Event
+		if err := json.Unmarshal(doc, &e); err != nil {
+			return err
+		}
+		if f.Match(&e) {
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstate: read the provisioning log of %s: %w", l.target, err)
+	}
+	return out, nil
+}
+
+// Close writes the queued events; later writes fail with
+// provlog.ErrClosed.
+func (l *Log) Close(ctx context.Context) error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	return l.Flush(ctx)
+}
