@@ -250,6 +250,10 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if e.marking {
 		e.mark(desired)
 	}
+	if err := e.mirroredUsers(ctx, snap, desired, obs); err != nil {
+		return nil, err
+	}
+	users = obs.users
 	pin := planInput{
 		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
@@ -281,6 +285,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	p.gone, p.reclaim, p.refresh = obs.gone, reclaimed, obs.refresh
 	p.DriftCheck, p.readAll, p.targetGroups = obs.drift, obs.drift, obs.foreign
 	p.readTook, p.ownedUsers, p.ownedGroups = readTook, len(snap.Users), len(snap.Groups)
+	p.decodedMirrors = obs.decoded
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
 	if pc.escrow != nil {
 		applyEscrow(p, snap, pc.escrow)

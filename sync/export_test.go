@@ -16,3 +16,6 @@ func FileReads(f *FileState) int { return f.fileReads }
 // SetAppendMin sets the smallest snapshot file whose saves f may append
 // to its journal.
 func SetAppendMin(f *FileState, n int64) { f.appendMin = n }
+
+// DecodedMirrors returns how many user mirrors p's plan decoded.
+func DecodedMirrors(p *Plan) int { return p.decodedMirrors }

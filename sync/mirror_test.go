@@ -644,3 +644,51 @@ func TestHireMatchingAHandMadeAccount(t *testing.T) {
 		})
 	}
 }
+
+// TestUnchangedUsersMirrorsAreNotDecoded: between drift checks a plan
+// decodes only the mirrors of the users the source changed; the others
+// hold exactly what the mapped user would write. A user changed by hand
+// in the tenant still matches its mirror, so it waits for the drift
+// check, which corrects it, and after which no mirror is decoded again.
+func TestUnchangedUsersMirrorsAreNotDecoded(t *testing.T) {
+	e, eng, _ := mirrored(t, 40, 4, sync.WithDriftCheck(6*time.Hour))
+	p, _ := e.apply(eng)
+	if !p.Empty() || p.DriftCheck || sync.DecodedMirrors(p) != 0 {
+		t.Fatalf("no-op plan: %s, %d mirrors decoded; want empty and none", p.SummaryLine(), sync.DecodedMirrors(p))
+	}
+	const renames = 3
+	idx := activeUsers(t, e.dir, renames)
+	e.edit(func(d *source.Directory) {
+		for _, i := range idx {
+			d.Users[i].FamilyName += "-renamed"
+		}
+	})
+	p, _ = e.apply(eng)
+	if p.Summary.UpdateUsers != renames || sync.DecodedMirrors(p) != renames {
+		t.Fatalf("plan after %d renames: %s, %d mirrors decoded; want %d updates and %d decoded",
+			renames, p.SummaryLine(), sync.DecodedMirrors(p), renames, renames)
+	}
+	uid, _, _, given := handChanges(t, e)
+	p, _ = e.apply(eng)
+	if !p.Empty() || sync.DecodedMirrors(p) != 0 || e.srv.Stats().Requests != 0 {
+		t.Fatalf("plan after the hand-made changes: %s, %d decoded, %s; want empty, none, no request",
+			p.SummaryLine(), sync.DecodedMirrors(p), requests(e.srv.Stats()))
+	}
+	p, err := eng.Plan(ctx(t), sync.DriftCheck())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.DriftCheck || p.Summary.UpdateUsers != 1 {
+		t.Fatalf("drift check plan: %s; want the hand-made rename undone", p.SummaryLine())
+	}
+	if res, err := eng.Apply(ctx(t), p); err != nil || res.Failed != 0 {
+		t.Fatalf("Apply: %v, %v", err, res.Err())
+	}
+	if u := e.targetUser(uid); u.Name == nil || u.Name.GivenName != given {
+		t.Fatalf("after the drift check the user is named %+v; want given name %q", u.Name, given)
+	}
+	p, _ = e.apply(eng)
+	if !p.Empty() || p.DriftCheck || sync.DecodedMirrors(p) != 0 {
+		t.Errorf("plan after the drift check: %s, %d mirrors decoded; want empty and none", p.SummaryLine(), sync.DecodedMirrors(p))
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source/parallel"
 	"github.com/provsync/provsync/target"
@@ -29,6 +30,12 @@ type targetView struct {
 	reclaim []Record
 	refresh []Record
 	drift   bool
+	// mirrored: the owned users are still to be built from their mirrors
+	// (mirroredUsers), found being the users the intents' reads found;
+	// decoded counts the mirrors that had to be decoded.
+	mirrored bool
+	found    []scim.User
+	decoded  int
 	// groupNames are the target groups' display names, for an
 	// EntitlementMapper; foreign are those of groups no link owns, which
 	// a drift check stores.
@@ -115,8 +122,9 @@ func (e *Engine) observeAll(ctx context.Context, snap *Snapshot) (*targetView, e
 	return o, nil
 }
 
-// observeMirrors builds the target from the mirrors, reading by id what
-// they do not know.
+// observeMirrors builds the target's groups from the mirrors, reading by
+// id what they do not know; the users follow once the source is mapped
+// (mirroredUsers).
 func (e *Engine) observeMirrors(ctx context.Context, snap *Snapshot) (*targetView, error) {
 	o := &targetView{}
 	found, foundGroups, err := e.readIntents(ctx, snap)
@@ -126,22 +134,10 @@ func (e *Engine) observeMirrors(ctx context.Context, snap *Snapshot) (*targetVie
 	// A group reclaimed here has no mirror yet: it is read by id below,
 	// members included.
 	o.reclaim = reclaim(snap, found, foundGroups, e.owner, false)
-	listed := make(map[string]*scim.User, len(found))
-	for i := range found {
-		listed[found[i].ID] = &found[i]
-	}
+	// The users are built from their mirrors once the source is mapped
+	// (mirroredUsers): a mirror equal to the user as mapped is not decoded.
+	o.found, o.mirrored = found, true
 	var unknown []goneLink
-	o.users = make([]scim.User, 0, len(snap.Users))
-	for src, l := range snap.Users {
-		if u, ok := l.Mirror.user(l.TargetID); ok {
-			o.users = append(o.users, u)
-		} else if u := listed[l.TargetID]; u != nil {
-			o.users = append(o.users, *u)
-			o.refresh = append(o.refresh, Record{Op: OpMirror, Kind: KindUser, SourceID: src, Mirror: userMirror(u)})
-		} else {
-			unknown = append(unknown, goneLink{kind: KindUser, sourceID: src, targetID: l.TargetID})
-		}
-	}
 	o.groups = make([]scim.Group, 0, len(snap.Groups))
 	for src, l := range snap.Groups {
 		if l.Mirror != nil {
@@ -158,6 +154,68 @@ func (e *Engine) observeMirrors(ctx context.Context, snap *Snapshot) (*targetVie
 		o.groupNames = append(o.groupNames, o.groups[i].DisplayName)
 	}
 	return o, nil
+}
+
+// mirroredUsers builds the owned users of a plan between drift checks
+// from their mirrors, after the source is mapped (d). A user whose mirror
+// holds exactly what the mapped user would write (the same JSON) is that
+// mapped user, so its mirror is not decoded: a cycle decodes only the
+// mirrors of the users that changed. Users whose mirror is unknown, or
+// does not decode, are read by id (or found among the intents' reads).
+func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.Desired, o *targetView) error {
+	if !o.mirrored {
+		return nil
+	}
+	mapped := make(map[string]*scim.User, len(d.Users))
+	for i := range d.Users {
+		mapped[d.Users[i].SourceID] = &d.Users[i].User
+	}
+	listed := make(map[string]*scim.User, len(o.found))
+	for i := range o.found {
+		listed[o.found[i].ID] = &o.found[i]
+	}
+	var unknown []goneLink
+	users := make([]scim.User, 0, len(snap.Users)+len(o.users))
+	for src, l := range snap.Users {
+		if u, ok := sameAsMirror(mapped[src], l, snap.Users); ok {
+			users = append(users, u)
+		} else if u, ok := l.Mirror.user(l.TargetID); ok {
+			o.decoded++
+			users = append(users, u)
+		} else if u := listed[l.TargetID]; u != nil {
+			users = append(users, *u)
+			o.refresh = append(o.refresh, Record{Op: OpMirror, Kind: KindUser, SourceID: src, Mirror: userMirror(u)})
+		} else {
+			unknown = append(unknown, goneLink{kind: KindUser, sourceID: src, targetID: l.TargetID})
+		}
+	}
+	o.users, o.found = append(users, o.users...), nil
+	return e.readUnknown(ctx, unknown, o)
+}
+
+// sameAsMirror returns mapped user u (its manager resolved through the
+// links, as the engine writes it) with link l's target id, and true, if
+// l's mirror holds exactly u's JSON: decoding the mirror would yield u.
+func sameAsMirror(u *scim.User, l Link, links map[string]Link) (scim.User, bool) {
+	if u == nil || l.Mirror == nil || len(l.Mirror.User) == 0 {
+		return scim.User{}, false
+	}
+	c := *u
+	if c.Enterprise != nil && c.Enterprise.Manager != nil && c.Enterprise.Manager.Value != "" {
+		ext := *c.Enterprise
+		if m, ok := links[ext.Manager.Value]; ok && m.TargetID != "" {
+			ext.Manager = &scim.Manager{Value: m.TargetID}
+		} else {
+			ext.Manager = nil
+		}
+		c.Enterprise = &ext
+	}
+	m := userMirror(&c)
+	if m == nil || string(m.User) != string(l.Mirror.User) {
+		return scim.User{}, false
+	}
+	c.ID, c.Schemas, c.Meta, c.Groups = l.TargetID, nil, nil, nil
+	return c, true
 }
 
 // readUnknown reads by id the owned objects whose mirror is unknown. One

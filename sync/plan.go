@@ -234,6 +234,9 @@ type Plan struct {
 	// metrics.
 	readTook                time.Duration
 	ownedUsers, ownedGroups int
+	// decodedMirrors counts the user mirrors the plan decoded (those
+	// that differ from the mapped user), for tests.
+	decodedMirrors int
 }
 
 // pendingRead is an incremental source read waiting for its plan to be
