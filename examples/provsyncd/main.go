@@ -203,7 +203,9 @@ type app struct {
 	eng     *sync.Engine
 	runner  *sync.Runner
 	history *history
-	plog    *provlog.Log
+	// plog is the provisioning log: in the state's database when the
+	// state is in PostgreSQL, else the log file, if any.
+	plog eventLog
 	// metrics is the registry /metrics serves: the Runner's
 	// OpenTelemetry metrics through the Prometheus exporter.
 	metrics *prometheus.Registry
@@ -224,6 +226,11 @@ type app struct {
 	// leader is a PostgreSQL state's leader lock; nil for a file or
 	// memory state.
 	leader interface{ Leader() bool }
+	// pool is a PostgreSQL state's database, and poolPassword the
+	// password of its connection string, to keep out of errors; nil and
+	// "" for a file or memory state.
+	pool         *pgxpool.Pool
+	poolPassword string
 }
 
 func (a *app) close() {
@@ -318,12 +325,27 @@ func build(ctx context.Context, cfg *config.Config, o options, log *zap.Logger, 
 		}
 		ropts = append(ropts, sync.WithNotifier(hook))
 	}
-	if s.Log != "" {
-		if a.plog, err = provlog.Open(s.Log, provlog.WithLogger(log)); err != nil {
+	switch {
+	case a.pool != nil:
+		// Replicas share the database: one history of the target for all.
+		if s.Log != "" {
+			fmt.Fprintf(out, "provsyncd: log: %s is not written: with the state in PostgreSQL the provisioning log is in its database\n", s.Log)
+		}
+		pl, err := pgstate.OpenLog(ctx, a.pool, name, pgstate.WithLogLogger(log.Named("provlog")))
+		if err != nil {
+			return nil, redact(fmt.Errorf("state.postgres: %w", err), a.poolPassword)
+		}
+		a.closers = append(a.closers, func() error { return pl.Close(context.WithoutCancel(ctx)) })
+		a.plog = pl
+		ropts = append(ropts, sync.WithObserver(pl))
+	case s.Log != "":
+		fl, err := provlog.Open(s.Log, provlog.WithLogger(log))
+		if err != nil {
 			return nil, err
 		}
-		a.closers = append(a.closers, a.plog.Close)
-		ropts = append(ropts, sync.WithObserver(a.plog))
+		a.closers = append(a.closers, fl.Close)
+		a.plog = fileLog{fl}
+		ropts = append(ropts, sync.WithObserver(fl))
 	}
 	if a.runner, err = sync.NewRunner(a.eng, append(ropts, extra...)...); err != nil {
 		return nil, err
@@ -380,6 +402,7 @@ func (a *app) openState(ctx context.Context, s config.Service, target string, lo
 	}
 	a.closers = append(a.closers, func() error { return st.Close(context.WithoutCancel(ctx)) })
 	a.leader = st
+	a.pool, a.poolPassword = pool, pcfg.ConnConfig.Password
 	return st, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,6 +25,7 @@ import (
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/config"
 	"github.com/provsync/provsync/sync/pgstate/pgtest"
+	"github.com/provsync/provsync/sync/provlog"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
@@ -102,6 +104,35 @@ type replica struct {
 	api     client
 	cancel  context.CancelFunc
 	stopped chan error
+}
+
+// buildReplica writes a replica's configuration to cfgPath (the source
+// file dirFile, the target at url with the token from
+// $TEST_PROVSYNCD_NS_TOKEN, named acme, the state in PostgreSQL from
+// $TEST_PROVSYNCD_PG, a daily interval, and extra) and builds the
+// replica as the program does, its cycle reports observed.
+func buildReplica(t *testing.T, cfgPath, dirFile, url, extra string, log *zap.Logger, out io.Writer) *replica {
+	t.Helper()
+	cfg := fmt.Sprintf(`source: {file: {path: %s}}
+target:
+  url: %s
+  token: {env: TEST_PROVSYNCD_NS_TOKEN}
+  name: acme
+state: {postgres: {env: TEST_PROVSYNCD_PG}}
+schedule: {interval: 24h}
+`, dirFile, url) + extra
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(options{config: cfgPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{reports: make(cycles, 4), stopped: make(chan error, 1)}
+	if r.a, err = build(context.Background(), c, options{config: cfgPath}, log, out, sync.WithObserver(r.reports)); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // status is the replica's /api/status.
@@ -202,26 +233,8 @@ func TestReplicasSharePostgres(t *testing.T) {
 			ns.Handler().ServeHTTP(w, r)
 		}))
 		t.Cleanup(front.Close)
-		cfgPath := filepath.Join(dir, fmt.Sprintf("provsync-%d.yaml", i))
-		cfg := fmt.Sprintf(`source: {file: {path: %s}}
-target:
-  url: %s
-  token: {env: TEST_PROVSYNCD_NS_TOKEN}
-  name: acme
-state: {postgres: {env: TEST_PROVSYNCD_PG}}
-schedule: {interval: 24h}
-`, dirFile, front.URL+netskopetest.BasePath)
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		c, err := loadConfig(options{config: cfgPath})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := &replica{reports: make(cycles, 4), stopped: make(chan error, 1)}
-		if r.a, err = build(context.Background(), c, options{config: cfgPath}, log.Named(fmt.Sprint("replica", i)), outs, sync.WithObserver(r.reports)); err != nil {
-			t.Fatal(err)
-		}
+		r := buildReplica(t, filepath.Join(dir, fmt.Sprintf("provsync-%d.yaml", i)), dirFile, front.URL+netskopetest.BasePath, "",
+			log.Named(fmt.Sprint("replica", i)), outs)
 		srv := newServer(r.a.runner, r.a.eng, r.a.history, r.a.plog, r.a.metrics, "", false, zap.NewNop())
 		srv.role = r.a.role
 		hs := httptest.NewServer(srv.handler())
@@ -631,5 +644,88 @@ listener: {address: "127.0.0.1:0", token: {env: TEST_PROVSYNCD_API_TOKEN}}
 		if strings.Contains(line, pgPassword) {
 			t.Errorf("the output shows the database password")
 		}
+	}
+}
+
+// TestReplicasShareTheProvisioningLog: two replicas with the state in
+// PostgreSQL. Replica 0 leads and provisions the directory while replica 1
+// stands by; replica 0 stops, the source renames u1, and replica 1 takes
+// over. Replica 1's /api/log holds the whole history: replica 0's create
+// of u1, then its own update, and every applied change of both cycles.
+// Replica 1's log: key names a file, which is not written.
+func TestReplicasShareTheProvisioningLog(t *testing.T) {
+	pgDSN(t, "TEST_PROVSYNCD_PG")
+	ns := netskopetest.New(t)
+	t.Setenv("TEST_PROVSYNCD_NS_TOKEN", ns.Token())
+	dir := t.TempDir()
+	dirFile := filepath.Join(dir, "directory.yaml")
+	if err := os.WriteFile(dirFile, []byte(directoryYAML(6, nil, nil, []int{1, 2, 3}, []int{4, 5, 6})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(dir, "prov.jsonl")
+	outs := &lockedBuffer{}
+	reps := make([]*replica, 2)
+	for i := range reps {
+		extra := ""
+		if i == 1 {
+			extra = "log: " + logFile + "\n"
+		}
+		r := buildReplica(t, filepath.Join(dir, fmt.Sprintf("provsync-%d.yaml", i)), dirFile, ns.URL(), extra, zap.NewNop(), outs)
+		hs := httptest.NewServer(newServer(r.a.runner, r.a.eng, r.a.history, r.a.plog, r.a.metrics, "", false, zap.NewNop()).handler())
+		t.Cleanup(hs.Close)
+		r.api = client{t, hs.URL}
+		ctx, cancel := context.WithCancel(context.Background())
+		r.cancel = cancel
+		go func() { r.stopped <- r.a.runner.Run(ctx) }()
+		t.Cleanup(func() {
+			if r.cancel != nil {
+				r.cancel()
+				<-r.stopped
+				r.a.close()
+			}
+		})
+		reps[i] = r
+	}
+	first := <-reps[0].reports
+	if first.Outcome != sync.CycleSucceeded || first.Applied == 0 {
+		t.Fatalf("replica 0's first cycle: %s, %d applied (%s)", first.Outcome, first.Applied, first.Error)
+	}
+	if rep := <-reps[1].reports; rep.Outcome != sync.CycleStandby {
+		t.Fatalf("replica 1's first cycle: %s (%s); want standby", rep.Outcome, rep.Reason)
+	}
+	reps[0].cancel()
+	if err := <-reps[0].stopped; err != nil {
+		t.Fatal(err)
+	}
+	reps[0].a.close()
+	reps[0].cancel = nil
+	if err := os.WriteFile(dirFile, []byte(directoryYAML(6, nil, map[int]bool{1: true}, []int{1, 2, 3}, []int{4, 5, 6})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	second := reps[1].cycle()
+	if second.Outcome != sync.CycleSucceeded || second.Applied == 0 {
+		t.Fatalf("replica 1 after replica 0 stopped: %s, %d applied (%s)", second.Outcome, second.Applied, second.Error)
+	}
+
+	var u1 []provlog.Event
+	if err := json.Unmarshal([]byte(reps[1].api.status("GET", "/api/log?object=U1@example.com", nil, 200)), &u1); err != nil {
+		t.Fatal(err)
+	}
+	if len(u1) != 2 || u1[0].Action != sync.ActionCreateUser || u1[0].Cycle != first.ID ||
+		u1[1].Action != sync.ActionUpdateUser || u1[1].Cycle != second.ID {
+		t.Fatalf("replica 1's history of u1: %+v; want replica 0's create, then its own update", u1)
+	}
+	var applied []provlog.Event
+	if err := json.Unmarshal([]byte(reps[1].api.status("GET", "/api/log?outcome=applied", nil, 200)), &applied); err != nil {
+		t.Fatal(err)
+	}
+	if want := first.Applied + second.Applied; len(applied) != want {
+		t.Errorf("replica 1's history holds %d applied changes; the two cycles applied %d", len(applied), want)
+	}
+	if _, err := os.Stat(logFile); !os.IsNotExist(err) {
+		t.Errorf("the log file was written (%v); the log is in the database", err)
+	}
+	if !strings.Contains(outs.String(), "log: "+logFile+" is not written") {
+		t.Errorf("the output does not say that the log file is not written:\n%s", outs.String())
 	}
 }

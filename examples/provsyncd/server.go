@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/pgstate"
 	"github.com/provsync/provsync/sync/provlog"
 )
 
@@ -84,7 +85,7 @@ type server struct {
 	runner  *sync.Runner
 	eng     *sync.Engine
 	history *history
-	plog    *provlog.Log
+	plog    eventLog
 	metrics *prometheus.Registry
 	log     *zap.Logger
 	// audit records each mutating call (who, which, its outcome; never
@@ -104,10 +105,32 @@ type server struct {
 	secure   bool
 }
 
+// eventLog is the provisioning log that /api/log reads and the API's
+// calls are written to: a file (fileLog) or the state's PostgreSQL
+// database (pgstate.Log).
+type eventLog interface {
+	Call(t time.Time, c provlog.APICall, outcome sync.Status, err error) error
+	Query(ctx context.Context, f provlog.Filter) ([]provlog.Event, error)
+}
+
+var (
+	_ eventLog = fileLog{}
+	_ eventLog = (*pgstate.Log)(nil)
+)
+
+// fileLog is a provlog.Log as an eventLog: its Query reads local files
+// and takes no context.
+type fileLog struct{ *provlog.Log }
+
+// Query returns the file log's events that pass f.
+func (l fileLog) Query(_ context.Context, f provlog.Filter) ([]provlog.Event, error) {
+	return l.Log.Query(f)
+}
+
 // newServer returns the HTTP side of a Runner. plog and metrics may be
 // nil; token is the bearer token of mutating calls ("" refuses them);
 // secure marks the session cookie for https only.
-func newServer(r *sync.Runner, eng *sync.Engine, h *history, plog *provlog.Log, metrics *prometheus.Registry, token string, secure bool, log *zap.Logger) *server {
+func newServer(r *sync.Runner, eng *sync.Engine, h *history, plog eventLog, metrics *prometheus.Registry, token string, secure bool, log *zap.Logger) *server {
 	s := &server{runner: r, eng: eng, history: h, plog: plog, metrics: metrics, log: log, audit: log, secure: secure}
 	if token != "" {
 		s.hasToken = true
@@ -235,7 +258,7 @@ func (s *server) provlog(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	events, err := s.plog.Query(f)
+	events, err := s.plog.Query(r.Context(), f)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
