@@ -213,6 +213,35 @@ func (d *Directory) Validate() error {
 	return errors.Join(p...)
 }
 
+// lowerCollide reports whether two of attrs' names are the same in lower
+// case. A few names (the usual case) are compared pairwise, EqualFold
+// sorting out the pairs worth lowering, with no map or copy per object.
+func lowerCollide(attrs map[string]any) bool {
+	if len(attrs) > 16 {
+		seen := make(map[string]bool, len(attrs))
+		for k := range attrs {
+			lk := strings.ToLower(k)
+			if seen[lk] {
+				return true
+			}
+			seen[lk] = true
+		}
+		return false
+	}
+	var keys [16]string
+	n := 0
+	for k := range attrs {
+		for _, o := range keys[:n] {
+			if strings.EqualFold(o, k) && strings.ToLower(o) == strings.ToLower(k) {
+				return true
+			}
+		}
+		keys[n] = k
+		n++
+	}
+	return false
+}
+
 // validateAttrs checks attribute names and value types, reporting in name
 // order.
 func validateAttrs(p *problems, kind, id string, index int, attrs map[string]any, builtins []string) {
@@ -228,15 +257,7 @@ func validateAttrs(p *problems, kind, id string, index int, attrs map[string]any
 		}
 	}
 	if ok && len(attrs) > 1 {
-		seen := make(map[string]bool, len(attrs))
-		for k := range attrs {
-			lk := strings.ToLower(k)
-			if seen[lk] {
-				ok = false
-				break
-			}
-			seen[lk] = true
-		}
+		ok = !lowerCollide(attrs)
 	}
 	if ok {
 		return
