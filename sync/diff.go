@@ -542,6 +542,9 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 	}
 	matched := make([]bool, len(obs))
 	unchanged := 0
+	// The sets of a group's wanted and present member ids, reused from
+	// group to group: a map made per group was a tenth of a no-op plan.
+	var wantIDs, have map[string]bool
 	clash := sameName(len(d.Groups), "group", "displayName",
 		func(i int) string { return d.Groups[i].Group.DisplayName }, func(i int) string { return d.Groups[i].SourceID })
 	for i := range d.Groups {
@@ -559,7 +562,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		}
 		// Desired members as refs; users with a target id are keyed by it.
 		members := make([]Ref, 0, len(dg.Members))
-		wantIDs := make(map[string]bool, len(dg.Members))
+		wantIDs = reuseSet(wantIDs, len(dg.Members))
 		for _, sid := range dg.Members {
 			up, ok := ups[sid]
 			if !ok || up.skip || (up.targetID == "" && !up.create) {
@@ -629,7 +632,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			p.Changes = append(p.Changes, c)
 			changed = true
 		}
-		have := make(map[string]bool, len(o.Members))
+		have = reuseSet(have, len(o.Members))
 		for _, mem := range o.Members {
 			have[mem.Value] = true
 		}
@@ -700,6 +703,17 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 	return unchanged, nil
 }
 
+// reuseSet returns set emptied for about n keys: cleared when it is small
+// (clearing costs its capacity, which a large group's left behind), made
+// anew otherwise.
+func reuseSet(set map[string]bool, n int) map[string]bool {
+	if set == nil || len(set) > 4096 {
+		return make(map[string]bool, n)
+	}
+	clear(set)
+	return set
+}
+
 // checkLimits blocks a plan whose deprovisions exceed the policy's limits:
 // user deactivations and deletions, group deletions and membership
 // removals, each against its own limit. A group deletion removes the
@@ -729,6 +743,12 @@ func checkLimits(p *Plan, in planInput) {
 		removals = fmt.Sprintf("membership removals (%d of them by the group deletions)", inDeleted)
 	}
 	memberships += inDeleted
+	// Counting the owned memberships walks every member of every group:
+	// only a plan that removes some needs it.
+	var owned int
+	if memberships > 0 {
+		owned = ownedMemberships(in)
+	}
 	for _, l := range []struct {
 		what         string
 		limit        Limit
@@ -736,7 +756,7 @@ func checkLimits(p *Plan, in planInput) {
 	}{
 		{"user deprovisions", in.policy.UserLimit, users, len(in.snap.Users)},
 		{"group deletions", in.policy.GroupLimit, groups, len(in.snap.Groups)},
-		{removals, in.policy.MembershipLimit, memberships, ownedMemberships(in)},
+		{removals, in.policy.MembershipLimit, memberships, owned},
 	} {
 		if msg, over := l.limit.exceeded(l.count, l.owned); over {
 			p.Applyable, p.NeedsConfirmation = false, true
