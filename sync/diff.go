@@ -3,6 +3,7 @@ package sync
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,16 +15,19 @@ import (
 
 // planInput is everything a plan is computed from.
 type planInput struct {
-	desired    *mapping.Desired
-	users      []scim.User
-	groups     []scim.Group
-	snap       *Snapshot
-	policy     Policy
-	userKeys   []mapping.MatchKey
-	groupKeys  []mapping.MatchKey
-	complete   bool
-	incomplete []string // reasons the source read was incomplete
-	now        time.Time
+	desired *mapping.Desired
+	users   []scim.User
+	groups  []scim.Group
+	// groupMirrors hold the members of the first groups, whose Members
+	// are nil: walk a group's members with members.
+	groupMirrors []*Mirror
+	snap         *Snapshot
+	policy       Policy
+	userKeys     []mapping.MatchKey
+	groupKeys    []mapping.MatchKey
+	complete     bool
+	incomplete   []string // reasons the source read was incomplete
+	now          time.Time
 	// ownerOf names the source owning a source object in a merged
 	// directory, "" for the engine's owner; nil for none.
 	ownerOf func(id string) string
@@ -37,6 +41,27 @@ type planInput struct {
 	marks *markPacer
 	// self is the engine's owner name.
 	self string
+}
+
+// members yields the members of in.groups[j], from its mirror's string
+// when the group was built from one (no []scim.Member is kept for the
+// groups of a large tenant).
+func (in *planInput) members(j int) iter.Seq[scim.Member] {
+	return func(yield func(scim.Member) bool) {
+		if j < len(in.groupMirrors) {
+			for v := range strings.SplitSeq(in.groupMirrors[j].Members, "\n") {
+				if v != "" && !yield(scim.Member{Value: v}) {
+					return
+				}
+			}
+			return
+		}
+		for _, m := range in.groups[j].Members {
+			if !yield(m) {
+				return
+			}
+		}
+	}
 }
 
 // ownerName names the owner of source object id, for messages.
@@ -632,8 +657,8 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			p.Changes = append(p.Changes, c)
 			changed = true
 		}
-		have = reuseSet(have, len(o.Members))
-		for _, mem := range o.Members {
+		have = reuseSet(have, len(members))
+		for mem := range in.members(j) {
 			have[mem.Value] = true
 		}
 		var add, remove []Ref
@@ -642,7 +667,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 				add = append(add, r)
 			}
 		}
-		for _, mem := range o.Members {
+		for mem := range in.members(j) {
 			// Only members that are users the engine manages are removed;
 			// others were put there by someone else. A partial read (one
 			// user on demand) speaks only for the users it yielded. The
@@ -721,9 +746,9 @@ func reuseSet(set map[string]bool, n int) map[string]bool {
 func checkLimits(p *Plan, in planInput) {
 	var users, groups, memberships, inDeleted int
 	ownedUsers := reverseLinks(in.snap.Users)
-	byID := make(map[string]*scim.Group, len(in.groups))
+	byID := make(map[string]int, len(in.groups))
 	for i := range in.groups {
-		byID[in.groups[i].ID] = &in.groups[i]
+		byID[in.groups[i].ID] = i
 	}
 	for _, c := range p.Changes {
 		switch c.Action {
@@ -731,8 +756,8 @@ func checkLimits(p *Plan, in planInput) {
 			users++
 		case ActionDeleteGroup:
 			groups++
-			if g := byID[c.Object.TargetID]; g != nil {
-				inDeleted += ownedMembers(g, ownedUsers)
+			if j, ok := byID[c.Object.TargetID]; ok {
+				inDeleted += ownedMembers(&in, j, ownedUsers)
 			}
 		case ActionRemoveMembers:
 			memberships += len(c.Members)
@@ -772,17 +797,17 @@ func ownedMemberships(in planInput) int {
 	n := 0
 	for i := range in.groups {
 		if _, ok := groups[in.groups[i].ID]; ok {
-			n += ownedMembers(&in.groups[i], users)
+			n += ownedMembers(&in, i, users)
 		}
 	}
 	return n
 }
 
-// ownedMembers counts the members of g that are owned users (by target
-// id, as reverseLinks returns them).
-func ownedMembers(g *scim.Group, owned map[string]string) int {
+// ownedMembers counts the members of in.groups[j] that are owned users
+// (by target id, as reverseLinks returns them).
+func ownedMembers(in *planInput, j int, owned map[string]string) int {
 	n := 0
-	for _, m := range g.Members {
+	for m := range in.members(j) {
 		if _, ok := owned[m.Value]; ok {
 			n++
 		}

@@ -255,7 +255,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	}
 	users = obs.users
 	pin := planInput{
-		desired: desired, users: users, groups: groups, snap: snap, policy: e.policy,
+		desired: desired, users: users, groups: groups, groupMirrors: obs.groupMirrors, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
 		complete: !e.partial, now: e.now(), ownerOf: ownerOf, read: &sourceIDs{dir: dir},
 		ours: e.owners(desired), self: e.owner,

@@ -91,19 +91,6 @@ func (m *Mirror) memberIDs() []string {
 	return strings.Split(m.Members, "\n")
 }
 
-// group returns the group m mirrors, with id and members (whose values
-// share the mirror's string).
-func (m *Mirror) group(id string) scim.Group {
-	g := scim.Group{ID: id, DisplayName: m.DisplayName, ExternalID: m.ExternalID,
-		Members: make([]scim.Member, 0, strings.Count(m.Members, "\n")+1)}
-	for v := range strings.SplitSeq(m.Members, "\n") {
-		if v != "" {
-			g.Members = append(g.Members, scim.Member{Value: v})
-		}
-	}
-	return g
-}
-
 // afterChange returns the mirror of an object after c landed on it, m
 // being its mirror before; nil (unknown) if m is nil or c is not a change
 // the engine can follow.

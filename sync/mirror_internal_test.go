@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/provsync/provsync/scim"
@@ -36,10 +37,7 @@ func TestMirrorAfterChange(t *testing.T) {
 		{"members added", gm, Change{Action: ActionAddMembers}, []string{"c", "a"},
 			func(m *Mirror) bool { return m.Members == "a\nb\nc" && gm.Members == "a\nb" }},
 		{"members removed", gm, Change{Action: ActionRemoveMembers}, []string{"a", "b"},
-			func(m *Mirror) bool {
-				g := m.group("g")
-				return m.Members == "" && len(g.Members) == 0 && g.Members != nil
-			}},
+			func(m *Mirror) bool { return m != nil && m.Members == "" && len(m.memberIDs()) == 0 }},
 		{"member id with a line break", gm, Change{Action: ActionAddMembers}, []string{"x\ny"},
 			func(m *Mirror) bool { return m == nil }},
 	}
@@ -50,7 +48,33 @@ func TestMirrorAfterChange(t *testing.T) {
 			}
 		})
 	}
-	if g := gm.group("g"); g.ID != "g" || len(g.Members) != 2 || g.Members[0].Value != "a" || g.Members[1].Value != "b" {
-		t.Errorf("group from mirror = %+v", g)
+	if ids := gm.memberIDs(); strings.Join(ids, " ") != "a b" {
+		t.Errorf("member ids from mirror = %q", ids)
+	}
+}
+
+// TestPlanMembersFromMirrors: a plan walks the members of a group built
+// from its mirror in the mirror's string, and those of a group read from
+// the target (after the mirrored ones) in its Members.
+func TestPlanMembersFromMirrors(t *testing.T) {
+	gm := groupMirror(&scim.Group{DisplayName: "Eng", Members: scim.MemberValues([]string{"u-2", "u-1"})})
+	empty := groupMirror(&scim.Group{DisplayName: "Empty", Members: []scim.Member{}})
+	in := planInput{
+		groups: []scim.Group{{ID: "g-1", DisplayName: "Eng"}, {ID: "g-2", DisplayName: "Empty"},
+			{ID: "g-3", DisplayName: "Read", Members: scim.MemberValues([]string{"u-3"})}},
+		groupMirrors: []*Mirror{gm, empty},
+	}
+	for j, want := range []string{"u-1 u-2", "", "u-3"} {
+		var got []string
+		for m := range in.members(j) {
+			got = append(got, m.Value)
+		}
+		if s := strings.Join(got, " "); s != want {
+			t.Errorf("members of %s: %q, want %q", in.groups[j].ID, s, want)
+		}
+	}
+	owned := map[string]string{"u-1": "s-1", "u-3": "s-3"}
+	if n := ownedMembers(&in, 0, owned) + ownedMembers(&in, 2, owned); n != 2 {
+		t.Errorf("owned members: %d, want 2", n)
 	}
 }

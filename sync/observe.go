@@ -36,6 +36,9 @@ type targetView struct {
 	mirrored bool
 	found    []scim.User
 	decoded  int
+	// groupMirrors are the mirrors whose strings hold the members of
+	// the first groups (planInput.members); groups read by id follow.
+	groupMirrors []*Mirror
 	// groupNames are the target groups' display names, for an
 	// EntitlementMapper; foreign are those of groups no link owns, which
 	// a drift check stores.
@@ -141,7 +144,10 @@ func (e *Engine) observeMirrors(ctx context.Context, snap *Snapshot) (*targetVie
 	o.groups = make([]scim.Group, 0, len(snap.Groups))
 	for src, l := range snap.Groups {
 		if l.Mirror != nil {
-			o.groups = append(o.groups, l.Mirror.group(l.TargetID))
+			// Its members stay in the mirror's string until the plan
+			// walks them (planInput.members).
+			o.groups = append(o.groups, scim.Group{ID: l.TargetID, DisplayName: l.Mirror.DisplayName, ExternalID: l.Mirror.ExternalID})
+			o.groupMirrors = append(o.groupMirrors, l.Mirror)
 		} else {
 			unknown = append(unknown, goneLink{kind: KindGroup, sourceID: src, targetID: l.TargetID})
 		}
