@@ -651,7 +651,8 @@ listener: {address: "127.0.0.1:0", token: {env: TEST_PROVSYNCD_API_TOKEN}}
 // PostgreSQL. Replica 0 leads and provisions the directory while replica 1
 // stands by; replica 0 stops, the source renames u1, and replica 1 takes
 // over. Replica 1's /api/log holds the whole history: replica 0's create
-// of u1, then its own update, and every applied change of both cycles.
+// of u1, then its own update, every applied change of both cycles, and
+// the API call made to replica 0.
 // Replica 1's log: key names a file, which is not written.
 func TestReplicasShareTheProvisioningLog(t *testing.T) {
 	pgDSN(t, "TEST_PROVSYNCD_PG")
@@ -693,6 +694,8 @@ func TestReplicasShareTheProvisioningLog(t *testing.T) {
 	if rep := <-reps[1].reports; rep.Outcome != sync.CycleStandby {
 		t.Fatalf("replica 1's first cycle: %s (%s); want standby", rep.Outcome, rep.Reason)
 	}
+	// A call to replica 0's API (refused: it has no token) is history too.
+	reps[0].api.status("POST", "/api/retry-failed", nil, http.StatusForbidden)
 	reps[0].cancel()
 	if err := <-reps[0].stopped; err != nil {
 		t.Fatal(err)
@@ -721,6 +724,13 @@ func TestReplicasShareTheProvisioningLog(t *testing.T) {
 	}
 	if want := first.Applied + second.Applied; len(applied) != want {
 		t.Errorf("replica 1's history holds %d applied changes; the two cycles applied %d", len(applied), want)
+	}
+	var calls []provlog.Event
+	if err := json.Unmarshal([]byte(reps[1].api.status("GET", "/api/log?kind=api", nil, 200)), &calls); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || calls[0].API == nil || calls[0].API.Call != "retry-failed" || calls[0].Outcome != provlog.OutcomeRefused {
+		t.Errorf("replica 1's history of API calls: %+v; want replica 0's refused retry-failed", calls)
 	}
 	if _, err := os.Stat(logFile); !os.IsNotExist(err) {
 		t.Errorf("the log file was written (%v); the log is in the database", err)
