@@ -216,13 +216,8 @@ func TestReplicasSharePostgres(t *testing.T) {
 		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodGet {
 				mu.Lock()
-				if k := len(writers); k > 0 && writers[k-1] != i {
-					for _, j := range writers {
-						if j == i {
-							problems = append(problems, fmt.Sprintf("replica %d wrote again after replica %d had", i, writers[k-1]))
-							break
-						}
-					}
+				if j, ok := pgtest.Interleaved(writers, i); ok {
+					problems = append(problems, fmt.Sprintf("replica %d wrote again after replica %d had", i, j))
 				}
 				writers = append(writers, i)
 				if len(writers) == killAt {

@@ -14,6 +14,7 @@ import (
 	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/internal/clocktest"
+	"github.com/provsync/provsync/sync/pgstate/pgtest"
 	"github.com/provsync/provsync/target/netskope"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
@@ -123,13 +124,8 @@ func TestThreeRunnersFailOver(t *testing.T) {
 				mu.Unlock()
 			} else {
 				mu.Lock()
-				if k := len(writers); k > 0 && writers[k-1] != i {
-					for _, j := range writers {
-						if j == i {
-							problems = append(problems, fmt.Sprintf("runner %d wrote again after runner %d had", i, writers[k-1]))
-							break
-						}
-					}
+				if j, ok := pgtest.Interleaved(writers, i); ok {
+					problems = append(problems, fmt.Sprintf("runner %d wrote again after runner %d had", i, j))
 				}
 				writers = append(writers, i)
 				if !holds(i) {

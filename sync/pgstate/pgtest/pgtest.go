@@ -198,3 +198,20 @@ func (s *Server) Stop() {
 	_ = s.run("pg_ctl", "-D", s.data, "-m", "immediate", "-w", "stop")
 	os.RemoveAll(s.dir)
 }
+
+// Interleaved reports whether a write by replica i, coming after the
+// writes of order (the replica of each write so far), breaks the rule of
+// one leader at a time: i wrote before, and another replica has written
+// since. It returns that other replica, the last one to write.
+func Interleaved(order []int, i int) (other int, ok bool) {
+	k := len(order)
+	if k == 0 || order[k-1] == i {
+		return 0, false
+	}
+	for _, j := range order {
+		if j == i {
+			return order[k-1], true
+		}
+	}
+	return 0, false
+}
