@@ -69,6 +69,20 @@ func (in *planInput) ownerName(id string) string {
 	return cmp.Or(in.owner(id), in.self)
 }
 
+// updateChange is the change that updates, adopts or takes over (from
+// the link of source object from) the target object of source object
+// sourceID; an adopted or taken-over object is stamped with its owner.
+func (in *planInput) updateChange(action Action, ref Ref, reason string, adopt bool, attrs []AttrChange, sourceID, from string) Change {
+	c := Change{Action: action, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs}
+	if adopt || from != "" {
+		c.Owner = in.owner(sourceID)
+	}
+	if from != "" {
+		c.TakeoverFrom, c.Reason = from, takeoverReason(ref.Kind, from, reason, len(attrs))
+	}
+	return c
+}
+
 // owner names the owner of source object id for Change.Owner.
 func (in *planInput) owner(id string) string {
 	if in.ownerOf == nil {
@@ -305,14 +319,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		if action == ActionUpdateUser && du.Event == mapping.EventNone && slices.ContainsFunc(attrs, func(a AttrChange) bool { return a.Path == scim.PathActive }) {
 			reason = "reactivated at source"
 		}
-		c := Change{Action: action, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs}
-		if adopt || from != "" {
-			c.Owner = in.owner(du.SourceID)
-		}
-		if from != "" {
-			c.TakeoverFrom, c.Reason = from, takeoverReason(KindUser, from, reason, len(attrs))
-		}
-		p.Changes = append(p.Changes, c)
+		p.Changes = append(p.Changes, in.updateChange(action, ref, reason, adopt, attrs, du.SourceID, from))
 	}
 
 	// Owned target users no source user matched have left scope.
@@ -647,14 +654,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			if len(attrs) == 0 {
 				reason = "adopt existing group"
 			}
-			c := Change{Action: ActionUpdateGroup, Object: ref, Reason: reason, Adopt: adopt, Attributes: attrs}
-			if adopt || from != "" {
-				c.Owner = in.owner(dg.SourceID)
-			}
-			if from != "" {
-				c.TakeoverFrom, c.Reason = from, takeoverReason(KindGroup, from, reason, len(attrs))
-			}
-			p.Changes = append(p.Changes, c)
+			p.Changes = append(p.Changes, in.updateChange(ActionUpdateGroup, ref, reason, adopt, attrs, dg.SourceID, from))
 			changed = true
 		}
 		have = reuseSet(have, len(members))
