@@ -5,12 +5,15 @@
 // (as Google is read) and for an incremental one (a change feed, as
 // Entra's delta queries), runs these cycles against an empty tenant:
 //
-//	initial                   the first sync: everything is created
-//	no-op                     nothing changed at the source
-//	100 changes               40 renames, 30 suspensions, 15 membership
-//	                          moves, 5 hires, 5 leavers, 5 group renames
-//	no-op, drift check        as no-op, planned with sync.Reapply
-//	100 changes, drift check  another 100 changes, with sync.Reapply
+//	initial                     the first sync: everything is created
+//	no-op                       nothing changed at the source
+//	issue mix                   issue 13's 100-change cycle: 40 renames,
+//	                            30 suspensions, 15 membership moves
+//	broad mix                   the same and 5 hires, 5 leavers, 5 group
+//	                            renames
+//	no-op, drift check          as no-op, planned with sync.Reapply
+//	issue mix, drift check      another issue mix, with sync.Reapply
+//	broad mix, drift check      another broad mix, with sync.Reapply
 //
 // For each it prints the wall time, the engine's CPU time (user and
 // system), the engine's peak resident memory during the cycle, the
@@ -74,14 +77,14 @@ type config struct {
 	idleConns            int
 	sources              []string // "full", "incremental"
 	memoryState          bool
-	mix                  changeMix
+	issueMix, broadMix   changeMix // the batches of the issue and broad mix cycles
 	cpuProfile, heapProf string
 	timeout              time.Duration
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench100k", flag.ContinueOnError)
-	c := config{mix: defaultMix()}
+	c := config{issueMix: issueMix(), broadMix: broadMix()}
 	fs.IntVar(&c.users, "users", 100000, "users in the synthetic directory")
 	fs.IntVar(&c.groups, "groups", 5000, "groups in the synthetic directory")
 	fs.Float64Var(&c.memberships, "memberships", 10, "average groups per user")
@@ -123,26 +126,49 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // phase is one cycle of the benchmark.
 type phase struct {
 	name    string
-	changes bool // make a batch of changes at the source first
-	drift   bool // plan with sync.Reapply
-	profile bool // covered by -cpuprofile and -memprofile
+	mix     mixKind // the batch of changes made at the source first, if any
+	drift   bool    // plan with sync.Reapply
+	profile bool    // covered by -cpuprofile and -memprofile
+}
+
+// mixKind names a config's change mix.
+type mixKind int
+
+const (
+	noChanges mixKind = iota
+	issueChanges
+	broadChanges
+)
+
+// mix is the batch a phase of kind k makes.
+func (c config) mix(k mixKind) changeMix {
+	switch k {
+	case issueChanges:
+		return c.issueMix
+	case broadChanges:
+		return c.broadMix
+	}
+	return changeMix{}
 }
 
 var phases = []phase{
 	{name: "initial", profile: true},
 	{name: "no-op", profile: true},
-	{name: "100 changes", changes: true},
+	{name: "issue mix", mix: issueChanges},
+	{name: "broad mix", mix: broadChanges},
 	{name: "no-op, drift check", drift: true},
-	{name: "100 changes, drift check", changes: true, drift: true},
+	{name: "issue mix, drift check", mix: issueChanges, drift: true},
+	{name: "broad mix, drift check", mix: broadChanges, drift: true},
 }
 
 // result is what one cycle measured.
 type result struct {
 	source, phase string
-	objects       int // users and groups at the source
-	planned       int // changes in the plan
-	changed       int // objects the cycle's batch changed at the source
-	expected      int // changes a plan needs for the batch (see dirSource.planned)
+	mix           changeMix // the batch made at the source before the cycle
+	objects       int       // users and groups at the source
+	planned       int       // changes in the plan
+	changed       int       // objects the cycle's batch changed at the source
+	expected      int       // changes a plan needs for the batch (see dirSource.planned)
 	wall, cpu     time.Duration
 	peakRSS       int64 // bytes
 	requests      netskope.Stats
@@ -156,8 +182,10 @@ func (r result) perObject() float64 { return float64(r.requests.Requests) / floa
 // bench runs every phase for every source of c, prints a table to out
 // and returns the figures.
 func bench(ctx context.Context, c config, out io.Writer) ([]result, error) {
-	if c.mix.usersNeeded() > c.users/2 || c.groups < 4*c.mix.GroupRenames {
-		return nil, fmt.Errorf("-users %d and -groups %d are too few for batches of %d changes: at least %d users and %d groups", c.users, c.groups, c.mix.total(), 2*c.mix.usersNeeded(), 4*c.mix.GroupRenames)
+	for _, m := range []changeMix{c.issueMix, c.broadMix} {
+		if m.usersNeeded() > c.users/2 || c.groups < 4*m.GroupRenames {
+			return nil, fmt.Errorf("-users %d and -groups %d are too few for batches of %d changes: at least %d users and %d groups", c.users, c.groups, m.total(), 2*m.usersNeeded(), 4*m.GroupRenames)
+		}
 	}
 	fmt.Fprintf(out, "bench100k: %d users, %d groups, %.3g memberships per user; concurrency %d, page size %d, %s, %s; %s/%s, %d CPUs\n",
 		c.users, c.groups, c.memberships, c.concurrency, c.pageSize, rateNote(c.rps), idleNote(c.idleConns), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
@@ -170,11 +198,11 @@ func bench(ctx context.Context, c config, out io.Writer) ([]result, error) {
 		res, err := benchSource(ctx, c, kind, out)
 		all = append(all, res...)
 		if err != nil {
-			printTable(out, all)
+			printTable(out, c, all)
 			return all, fmt.Errorf("%s source: %w", kind, err)
 		}
 	}
-	printTable(out, all)
+	printTable(out, c, all)
 	return all, nil
 }
 
@@ -264,14 +292,15 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 	var results []result
 	round := 0
 	for _, ph := range phases {
-		if ph.changes {
+		if ph.mix != noChanges {
 			round++
-			if err := ds.change(rng, round, c.mix); err != nil {
+			if err := ds.change(rng, round, c.mix(ph.mix)); err != nil {
 				return results, err
 			}
 		}
 		r, err := cycle(ctx, c, eng, client, srv, kind, ph)
-		if ph.changes {
+		r.mix = c.mix(ph.mix)
+		if ph.mix != noChanges {
 			b := ds.batches[len(ds.batches)-1]
 			r.changed = len(b.Users) + len(b.Groups) + len(b.RemovedUsers) + len(b.RemovedGroups)
 			r.expected = ds.planned[len(ds.planned)-1]
@@ -282,7 +311,7 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 			return results, fmt.Errorf("%s: %w", ph.name, err)
 		}
 		results = append(results, r)
-		fmt.Fprintf(out, "  %-26s %8s wall, %8s CPU, %4.0f MB peak RSS, %6d requests, %6d changes planned\n",
+		fmt.Fprintf(out, "  %-24s %8s wall, %8s CPU, %4.0f MB peak RSS, %6d requests, %6d changes planned\n",
 			ph.name, r.wall.Round(time.Millisecond), r.cpu.Round(time.Millisecond), mb(r.peakRSS), r.requests.Requests, r.planned)
 	}
 	return results, nil
@@ -331,7 +360,7 @@ func cycle(ctx context.Context, c config, eng *sync.Engine, client *netskope.Cli
 		return r, fmt.Errorf("%d changes failed: %w", res.Failed, res.Err())
 	}
 	r.planned = len(p.Changes)
-	wantChanges := ph.changes || ph.name == "initial"
+	wantChanges := ph.mix != noChanges || ph.name == "initial"
 	if p.Empty() == wantChanges {
 		return r, fmt.Errorf("the plan has %d changes; expected %s", len(p.Changes), map[bool]string{true: "some", false: "none"}[wantChanges])
 	}
@@ -344,8 +373,9 @@ func cycle(ctx context.Context, c config, eng *sync.Engine, client *netskope.Cli
 	return r, nil
 }
 
-// printTable prints the figures of every cycle.
-func printTable(out io.Writer, rs []result) {
+// printTable prints the figures of every cycle, then what the mixes were.
+func printTable(out io.Writer, c config, rs []result) {
+
 	if len(rs) == 0 {
 		return
 	}
@@ -359,6 +389,8 @@ func printTable(out io.Writer, rs []result) {
 			q.Get, q.Post, q.Patch, q.Put, q.Delete, r.served, r.serverCPU.Seconds(), r.perObject(), mb(r.stateBytes))
 	}
 	_ = w.Flush()
+	fmt.Fprintf(out, "issue mix: issue 13's 100-change cycle, %s (its goal: at most 110 requests)\nbroad mix: %s\n",
+		c.issueMix, c.broadMix)
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }

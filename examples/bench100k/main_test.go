@@ -29,6 +29,11 @@ func TestMain(m *testing.M) {
 // source's batch calls for, and the server seeing exactly the requests
 // the client counted.
 //
+// The issue mix (40 renames, 30 suspensions, 15 membership moves) must
+// cost one PATCH per user renamed or suspended and one per group a move
+// takes a member from or gives one to, whatever the source: at most 100
+// writes, no POST, and no read between drift checks.
+//
 // The GET figures: the first cycle and the drift checks (planned with
 // sync.Reapply) list the whole tenant (its users, leavers included as
 // deactivated, and its groups); the cycles between plan against the
@@ -36,24 +41,27 @@ func TestMain(m *testing.M) {
 // a cycle with changes sends its writes alone.
 func TestBenchTiny(t *testing.T) {
 	const users, groups, page = 200, 20, 50
-	mix := defaultMix()
+	issue, broad := issueMix(), broadMix()
 	pages := func(n int) int64 { return int64((n + page - 1) / page) }
 	listing := func(hiresSoFar int) int64 { return pages(users+hiresSoFar) + pages(groups) }
 	tests := []struct {
 		phase string
 		get   int64
+		mix   changeMix
 	}{
-		{"initial", 2}, // the empty tenant: one page of users, one of groups
-		{"no-op", 0},
-		{"100 changes", 0},
-		{"no-op, drift check", listing(mix.Hires)},
-		{"100 changes, drift check", listing(mix.Hires)},
+		{"initial", 2, changeMix{}}, // the empty tenant: one page of users, one of groups
+		{"no-op", 0, changeMix{}},
+		{"issue mix", 0, issue},
+		{"broad mix", 0, broad},
+		{"no-op, drift check", listing(broad.Hires), changeMix{}},
+		{"issue mix, drift check", listing(broad.Hires), issue},
+		{"broad mix, drift check", listing(broad.Hires), broad},
 	}
 	var out strings.Builder
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rs, err := bench(ctx, config{users: users, groups: groups, memberships: 3, seed: 1, concurrency: 16,
-		pageSize: page, sources: []string{"full", "incremental"}, memoryState: false, mix: mix}, &out)
+		pageSize: page, sources: []string{"full", "incremental"}, memoryState: false, issueMix: issue, broadMix: broad}, &out)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
@@ -63,7 +71,7 @@ func TestBenchTiny(t *testing.T) {
 	for i, r := range rs {
 		tt := tests[i%len(tests)]
 		name := r.source + "/" + r.phase
-		if r.phase != tt.phase {
+		if r.phase != tt.phase || r.mix != tt.mix {
 			t.Fatalf("result %d is %s; want phase %q", i, name, tt.phase)
 		}
 		q := r.requests
@@ -93,14 +101,25 @@ func TestBenchTiny(t *testing.T) {
 			if r.changed == 0 || r.planned != r.expected {
 				t.Errorf("%s: %d changes planned for %d objects changed at the source; want %d", name, r.planned, r.changed, r.expected)
 			}
-			if q.Post != int64(mix.Hires) {
-				t.Errorf("%s: %d POSTs; want one per hire, %d", name, q.Post, mix.Hires)
+			if q.Post != int64(tt.mix.Hires) {
+				t.Errorf("%s: %d POSTs; want one per hire, %d", name, q.Post, tt.mix.Hires)
+			}
+		}
+		if tt.mix == issue {
+			// One PATCH per user and per group changed: the users' 70,
+			// and the groups the 15 moves take from and give to, 30 at
+			// most.
+			users := int64(issue.Renames + issue.Suspensions)
+			if q.Patch != writes || q.Patch < users+1 || q.Patch > users+2*int64(issue.Moves) {
+				t.Errorf("%s: %d PATCHes of %d writes; want only PATCHes, %d for the users and 1 to %d for the groups",
+					name, q.Patch, writes, users, 2*issue.Moves)
 			}
 		}
 		if want := float64(q.Requests) / float64(r.objects); r.perObject() != want {
 			t.Errorf("%s: %v requests per object; want %v", name, r.perObject(), want)
 		}
 	}
+	t.Log(out.String())
 	if !strings.Contains(out.String(), "req/object") {
 		t.Errorf("no table printed:\n%s", out.String())
 	}

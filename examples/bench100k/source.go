@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	gosync "sync"
 
 	"github.com/provsync/provsync/source"
@@ -111,17 +112,41 @@ func (s incSource) ReadChanges(ctx context.Context, cursor string) (*source.Chan
 	return nil, fmt.Errorf("bench: cursor %q is more than one batch old: %w", cursor, source.ErrCursorExpired)
 }
 
-// changeMix is how many changes of each kind one batch makes. The
-// default is the issue's 100-change cycle: 40 renames, 30 suspensions, 15
-// membership moves, and 15 others: 5 hires (a new user in one group),
-// 5 leavers (users gone from the source, so from their groups too) and
-// 5 group renames.
+// changeMix is how many changes of each kind one batch makes. Two mixes
+// run, each once between drift checks and once as a drift check:
+//
+//   - issueMix is issue 13's 100-change cycle exactly: 40 renames, 30
+//     suspensions and 15 membership moves. A move takes a user out of one
+//     group and into another, so the plan holds 40 + 30 user updates and,
+//     when the 15 moves touch 30 distinct groups, 30 member changes: 100
+//     writes, where the issue's goal is at most 110 requests.
+//   - broadMix adds 5 hires (a new user in one group), 5 leavers (users
+//     gone from the source, so from their groups too: about 10 groups
+//     each) and 5 group renames to those 85, 100 source changes that cost
+//     about 150 writes.
 type changeMix struct {
 	Renames, Suspensions, Moves, Hires, Leavers, GroupRenames int
 }
 
-func defaultMix() changeMix {
+func issueMix() changeMix { return changeMix{Renames: 40, Suspensions: 30, Moves: 15} }
+
+func broadMix() changeMix {
 	return changeMix{Renames: 40, Suspensions: 30, Moves: 15, Hires: 5, Leavers: 5, GroupRenames: 5}
+}
+
+// String lists the mix's non-zero counts: "40 renames, 30 suspensions, ...".
+func (m changeMix) String() string {
+	var parts []string
+	for _, k := range []struct {
+		n    int
+		what string
+	}{{m.Renames, "renames"}, {m.Suspensions, "suspensions"}, {m.Moves, "membership moves"},
+		{m.Hires, "hires"}, {m.Leavers, "leavers"}, {m.GroupRenames, "group renames"}} {
+		if k.n > 0 {
+			parts = append(parts, strconv.Itoa(k.n)+" "+k.what)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (m changeMix) total() int {
