@@ -3,6 +3,7 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -149,6 +150,14 @@ func (u User) WithSchemas() User {
 // as some servers send them.
 func (u *User) UnmarshalJSON(b []byte) error {
 	type plain User
+	// Most servers send a boolean: decode straight into u, and decode
+	// again, reading active by hand, only when active is not one.
+	*u = User{}
+	err := json.Unmarshal(b, (*plain)(u))
+	var te *json.UnmarshalTypeError
+	if err == nil || !errors.As(err, &te) || !strings.EqualFold(te.Field, "active") {
+		return err
+	}
 	var aux struct {
 		plain
 		Active json.RawMessage `json:"active,omitempty"`

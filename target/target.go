@@ -8,6 +8,7 @@ package target
 
 import (
 	"context"
+	"iter"
 
 	"github.com/provsync/provsync/scim"
 )
@@ -55,6 +56,25 @@ type Target interface {
 	AddMembers(ctx context.Context, groupID string, userIDs []string) error
 	// RemoveMembers removes the users with the given ids from a group.
 	RemoveMembers(ctx context.Context, groupID string, userIDs []string) error
+}
+
+// Streamer is implemented by targets that can hand over a listing one
+// object at a time, as its pages are decoded, instead of as one slice: a
+// caller that keeps only part of each object then never holds the whole
+// decoded listing.
+//
+// Each yields the objects the matching Target method returns, in the same
+// order. The yielded object is the target's, reused once the loop body
+// returns: copy what is kept. A listing that fails yields (nil, err) last;
+// some failures (pages that contradict each other) show only after
+// objects were yielded, so a caller discards everything it got from a
+// listing that ends in an error. Breaking out of the loop stops the
+// listing.
+type Streamer interface {
+	// ListUsersSeq yields what ListUsers returns.
+	ListUsersSeq(ctx context.Context, opts ...ReadOption) iter.Seq2[*scim.User, error]
+	// ListGroupsSeq yields what ListGroups returns.
+	ListGroupsSeq(ctx context.Context, opts ...ReadOption) iter.Seq2[*scim.Group, error]
 }
 
 // Checker is implemented by targets that can check their configuration

@@ -3,6 +3,7 @@ package netskope
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -65,8 +66,9 @@ func (c *Client) checkRead(ctx context.Context, coll string) error {
 	}
 	res, err := c.do(ctx, r)
 	if err == nil {
-		var page listPage[map[string]any]
-		if err = c.decode(r, res, &page); err == nil && page.TotalResults == nil && page.Resources == nil {
+		var page pageHead
+		page, err = decodePage(c, r, res, 1, func(int, *json.RawMessage) error { return nil })
+		if err == nil && page.total == nil && !page.resources {
 			err = c.protocolError(r, res, "the response is not a SCIM ListResponse")
 		}
 	}

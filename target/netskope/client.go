@@ -22,6 +22,7 @@ import (
 var (
 	_ target.Target           = (*Client)(nil)
 	_ target.Checker          = (*Client)(nil)
+	_ target.Streamer         = (*Client)(nil)
 	_ target.StatsReporter    = (*Client)(nil)
 	_ target.WriteGuarded     = (*Client)(nil)
 	_ zapcore.ObjectMarshaler = (*Client)(nil)

@@ -1,8 +1,13 @@
 package netskope
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,14 +26,6 @@ const (
 // groupAttributes are the attributes asked for when a group read wants
 // members: Netskope leaves members out unless they are named.
 const groupAttributes = "id,externalId,displayName,members,meta"
-
-// listPage is a ListResponse whose totalResults and Resources can be told
-// absent from empty, so that a JSON body that is not a list is refused
-// instead of read as "no resources".
-type listPage[T any] struct {
-	TotalResults *int `json:"totalResults"`
-	Resources    []T  `json:"Resources"`
-}
 
 // resourcePath returns the escaped path of one resource. An id that would
 // address something else ("", ".", "..") is refused.
@@ -75,9 +72,48 @@ func withNames(names []string, more ...string) []string {
 	return out
 }
 
-// listAll reads every page of a collection. It advances startIndex by the
-// number of resources each page holds and stops once totalResults are read
-// or at an empty page.
+// listAll reads every page of a collection into one slice (listEach).
+func listAll[T any](ctx context.Context, c *Client, op, path string, o target.ReadOptions, groups bool,
+	idOf func(*T) string,
+) ([]T, error) {
+	var out []T
+	err := listEach(ctx, c, op, path, o, groups, idOf, func(v *T) error {
+		out = append(out, *v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// listSeq is listEach as an iterator: it yields each resource, and a
+// failed listing yields (nil, err) last. Breaking out of the loop stops
+// the listing before its next page.
+func listSeq[T any](ctx context.Context, c *Client, op, path string, o target.ReadOptions, groups bool,
+	idOf func(*T) string,
+) iter.Seq2[*T, error] {
+	return func(yield func(*T, error) bool) {
+		err := listEach(ctx, c, op, path, o, groups, idOf, func(v *T) error {
+			if !yield(v, nil) {
+				return errStopped
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopped) {
+			yield(nil, err)
+		}
+	}
+}
+
+// errStopped ends a listing whose caller stopped iterating.
+var errStopped = errors.New("listing stopped by its caller")
+
+// listEach reads every page of a collection and hands each resource to
+// each as the page is decoded, one element of Resources at a time; the
+// *T is reused for the next resource, so each keeps what it needs of it.
+// It advances startIndex by the number of resources each page holds and
+// stops once totalResults are read or at an empty page.
 //
 // The pages must agree with each other, or the listing is refused with
 // target.ErrIncomplete, since what it lacks could not be told from what
@@ -87,22 +123,25 @@ func withNames(names []string, more ...string) []string {
 // followed by more; an id comes twice. A page holding only resources
 // already read is target.ErrProtocol: the server ignores startIndex. A
 // totalResults of 0 on pages that hold resources is read as not given.
-func listAll[T any](ctx context.Context, c *Client, op, path string, o target.ReadOptions, groups bool,
-	idOf func(*T) string,
-) ([]T, error) {
+// Some of these show only once a page is read to its end, so a caller
+// that gets an error discards whatever each was given: it is not the
+// listing.
+func listEach[T any](ctx context.Context, c *Client, op, path string, o target.ReadOptions, groups bool,
+	idOf func(*T) string, each func(*T) error,
+) error {
 	q := readQuery(o, groups)
 	r := &request{op: op, method: http.MethodGet, path: path, query: q}
 	if !o.Filter.IsZero() {
 		expr, err := o.Filter.Build()
 		if err != nil {
-			return nil, c.invalid(r, err.Error())
+			return c.invalid(r, err.Error())
 		}
 		q.Set("filter", expr)
 		r.hasFilter = true
 	}
 
 	var (
-		out        []T
+		read       int // resources handed to each
 		seen       = make(map[string]struct{})
 		firstTotal *int
 		firstLen   int
@@ -113,76 +152,192 @@ func listAll[T any](ctx context.Context, c *Client, op, path string, o target.Re
 		q.Set("count", strconv.Itoa(c.pageSize))
 		res, err := c.do(ctx, r)
 		if err != nil {
-			return nil, err
-		}
-		var page listPage[T]
-		if err := c.decode(r, res, &page); err != nil {
-			return nil, err
-		}
-		if page.TotalResults == nil && page.Resources == nil {
-			return nil, c.protocolError(r, res, "the response is not a SCIM ListResponse (no totalResults, no Resources)")
-		}
-		n := len(page.Resources)
-		if start == 1 {
-			firstTotal, firstLen = page.TotalResults, n
-		} else if !sameTotal(firstTotal, page.TotalResults) {
-			return nil, c.incomplete(r, res, fmt.Sprintf("totalResults changed from %s on the first page to %s at startIndex=%d",
-				totalString(firstTotal), totalString(page.TotalResults), start))
-		}
-		total := -1 // not given
-		if t := page.TotalResults; t != nil && (*t > 0 || n == 0) {
-			total = *t
-		}
-		if n == 0 {
-			if total > len(out) {
-				return nil, c.incomplete(r, res, fmt.Sprintf("the listing ended at startIndex=%d after %d of totalResults %d",
-					start, len(out), total))
-			}
-			return out, nil
-		}
-		if shortAt > 0 {
-			return nil, c.incomplete(r, res, fmt.Sprintf(
-				"the page at startIndex=%d held fewer resources than the first page, yet more followed at startIndex=%d",
-				shortAt, start))
+			return err
 		}
 		fresh, repeated := 0, ""
-		for i := range page.Resources {
-			id := idOf(&page.Resources[i])
+		page, err := decodePage(c, r, res, start, func(i int, v *T) error {
+			id := idOf(v)
 			if id == "" {
-				return nil, c.protocolError(r, res, fmt.Sprintf("resource %d of the page at startIndex=%d has no id", i+1, start))
+				return c.protocolError(r, res, fmt.Sprintf("resource %d of the page at startIndex=%d has no id", i, start))
 			}
 			if _, dup := seen[id]; dup {
 				if repeated == "" {
 					repeated = id
 				}
-				continue
+				return nil
 			}
 			seen[id] = struct{}{}
-			out = append(out, page.Resources[i])
 			fresh++
+			read++
+			return each(v)
+		})
+		if err != nil {
+			return err
+		}
+		if page.total == nil && !page.resources {
+			return c.protocolError(r, res, "the response is not a SCIM ListResponse (no totalResults, no Resources)")
+		}
+		n := page.n
+		if start == 1 {
+			firstTotal, firstLen = page.total, n
+		} else if !sameTotal(firstTotal, page.total) {
+			return c.incomplete(r, res, fmt.Sprintf("totalResults changed from %s on the first page to %s at startIndex=%d",
+				totalString(firstTotal), totalString(page.total), start))
+		}
+		total := -1 // not given
+		if t := page.total; t != nil && (*t > 0 || n == 0) {
+			total = *t
+		}
+		if n == 0 {
+			if total > read {
+				return c.incomplete(r, res, fmt.Sprintf("the listing ended at startIndex=%d after %d of totalResults %d",
+					start, read, total))
+			}
+			return nil
+		}
+		if shortAt > 0 {
+			return c.incomplete(r, res, fmt.Sprintf(
+				"the page at startIndex=%d held fewer resources than the first page, yet more followed at startIndex=%d",
+				shortAt, start))
 		}
 		switch {
 		case fresh == 0:
-			return nil, c.protocolError(r, res, fmt.Sprintf(
+			return c.protocolError(r, res, fmt.Sprintf(
 				"the page at startIndex=%d repeats only resources already listed; the server seems to ignore startIndex, "+
 					"so the list cannot be read to its end", start))
 		case repeated != "":
-			return nil, c.incomplete(r, res, fmt.Sprintf(
+			return c.incomplete(r, res, fmt.Sprintf(
 				"id %q came again at startIndex=%d: the pages overlap, so others may have been skipped", repeated, start))
-		case total >= 0 && len(out) > total:
-			return nil, c.incomplete(r, res, fmt.Sprintf("%d resources read by startIndex=%d, more than totalResults %d",
-				len(out), start, total))
-		case total >= 0 && len(out) == total:
-			return out, nil
+		case total >= 0 && read > total:
+			return c.incomplete(r, res, fmt.Sprintf("%d resources read by startIndex=%d, more than totalResults %d",
+				read, start, total))
+		case total >= 0 && read == total:
+			return nil
 		case n < firstLen && total >= 0:
-			return nil, c.incomplete(r, res, fmt.Sprintf(
+			return c.incomplete(r, res, fmt.Sprintf(
 				"the page at startIndex=%d held %d resources, fewer than the first page's %d, with %d of totalResults %d read",
-				start, n, firstLen, len(out), total))
+				start, n, firstLen, read, total))
 		case n < firstLen:
 			shortAt = start
 		}
 		start += n
 	}
+}
+
+// pageHead is what a list page says besides its resources.
+type pageHead struct {
+	total     *int // totalResults; nil if not given (or null)
+	resources bool // Resources was given, as an array
+	n         int  // resources the page held
+}
+
+// decodePage decodes the ListResponse in res's body, the page at
+// startIndex start, handing each element of Resources to each as it is
+// decoded (i counts from 1; v is reused). Attribute names match
+// case-insensitively, as SCIM's do. A body that is not one JSON object,
+// or an element that does not decode, is target.ErrProtocol naming the
+// element and the page.
+func decodePage[T any](c *Client, r *request, res *response, start int, each func(i int, v *T) error) (pageHead, error) {
+	var h pageHead
+	if len(bytes.TrimSpace(res.body)) == 0 {
+		return h, c.protocolError(r, res, "empty response body")
+	}
+	notSCIM := func(err error) error {
+		return c.protocolError(r, res, fmt.Sprintf("response is not SCIM JSON (Content-Type %q): %v",
+			res.header.Get("Content-Type"), err))
+	}
+	dec := json.NewDecoder(bytes.NewReader(res.body))
+	tok, err := dec.Token()
+	switch {
+	case err != nil:
+		return h, notSCIM(err)
+	case tok == nil: // null: no totalResults, no Resources
+		return h, trailing(dec, notSCIM)
+	case tok != json.Delim('{'):
+		return h, notSCIM(fmt.Errorf("the body is %s, not a JSON object", tokenKind(tok)))
+	}
+	seenResources := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return h, notSCIM(err)
+		}
+		key, _ := tok.(string)
+		switch {
+		case strings.EqualFold(key, "totalResults"):
+			h.total = nil
+			if err := dec.Decode(&h.total); err != nil {
+				return h, notSCIM(fmt.Errorf("totalResults: %w", err))
+			}
+		case strings.EqualFold(key, "Resources"):
+			if seenResources {
+				return h, c.protocolError(r, res, fmt.Sprintf("the page at startIndex=%d holds Resources twice", start))
+			}
+			seenResources = true
+			tok, err := dec.Token()
+			switch {
+			case err != nil:
+				return h, notSCIM(fmt.Errorf("Resources: %w", err))
+			case tok == nil:
+				continue
+			case tok != json.Delim('['):
+				return h, notSCIM(fmt.Errorf("Resources is %s, not an array", tokenKind(tok)))
+			}
+			h.resources = true
+			var v T
+			for dec.More() {
+				h.n++
+				var zero T
+				v = zero
+				if err := dec.Decode(&v); err != nil {
+					return h, c.protocolError(r, res, fmt.Sprintf("resource %d of the page at startIndex=%d does not decode: %v",
+						h.n, start, err))
+				}
+				if err := each(h.n, &v); err != nil {
+					return h, err
+				}
+			}
+			if _, err := dec.Token(); err != nil { // ]
+				return h, notSCIM(fmt.Errorf("Resources: %w", err))
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return h, notSCIM(fmt.Errorf("%s: %w", key, err))
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return h, notSCIM(err)
+	}
+	return h, trailing(dec, notSCIM)
+}
+
+// trailing checks that dec holds nothing after the value it read.
+func trailing(dec *json.Decoder, notSCIM func(error) error) error {
+	if _, err := dec.Token(); err != io.EOF {
+		return notSCIM(errors.New("data after the top-level value"))
+	}
+	return nil
+}
+
+// tokenKind names the kind of a JSON token, for messages: never its
+// value, which may be personal data.
+func tokenKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		if tok == json.Delim('[') {
+			return "an array"
+		}
+		return "a delimiter"
+	case string:
+		return "a string"
+	case float64, json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return "null"
 }
 
 // sameTotal reports whether two pages gave the same totalResults.
@@ -210,5 +365,22 @@ func (c *Client) ListUsers(ctx context.Context, opts ...target.ReadOption) ([]sc
 // Netskope does by default.
 func (c *Client) ListGroups(ctx context.Context, opts ...target.ReadOption) ([]scim.Group, error) {
 	return listAll(ctx, c, "list groups", pathGroups, target.ApplyReadOptions(opts...), true,
+		func(g *scim.Group) string { return g.ID })
+}
+
+// ListUsersSeq yields the users ListUsers returns, one at a time as each
+// page is decoded, so that a caller keeps only what it needs of each
+// (target.Streamer). The yielded user is reused once the loop body
+// returns. A failed listing yields (nil, err) last, after which what was
+// yielded must be discarded: it is not the whole listing.
+func (c *Client) ListUsersSeq(ctx context.Context, opts ...target.ReadOption) iter.Seq2[*scim.User, error] {
+	return listSeq(ctx, c, "list users", pathUsers, target.ApplyReadOptions(opts...), false,
+		func(u *scim.User) string { return u.ID })
+}
+
+// ListGroupsSeq yields the groups ListGroups returns, one at a time, as
+// ListUsersSeq yields users.
+func (c *Client) ListGroupsSeq(ctx context.Context, opts ...target.ReadOption) iter.Seq2[*scim.Group, error] {
+	return listSeq(ctx, c, "list groups", pathGroups, target.ApplyReadOptions(opts...), true,
 		func(g *scim.Group) string { return g.ID })
 }

@@ -1,0 +1,264 @@
+package netskope
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/target"
+)
+
+// TestListDecodesEachElement serves pages whose bodies break in one place
+// and checks that the listing fails with a protocol error naming the
+// page, the element and the attribute, never with a partial listing.
+func TestListDecodesEachElement(t *testing.T) {
+	const good = `{"id":"u1","userName":"a@example.com"},{"id":"u2","userName":"b@example.com"}`
+	tests := []struct {
+		name string
+		body string
+		want []string // in the error
+	}{
+		{"an attribute of the wrong type", `{"totalResults":3,"Resources":[` + good + `,{"id":"u3","userName":"c","emails":"c@example.com"}]}`,
+			[]string{"resource 3 of the page at startIndex=1", "emails"}},
+		{"active neither boolean nor one spelled", `{"totalResults":3,"Resources":[` + good + `,{"id":"u3","userName":"c","active":"maybe"}]}`,
+			[]string{"resource 3 of the page at startIndex=1", "active"}},
+		{"an element that is not an object", `{"totalResults":3,"Resources":[` + good + `,"u3"]}`,
+			[]string{"resource 3 of the page at startIndex=1"}},
+		{"a body cut in the middle of an element", `{"totalResults":3,"Resources":[` + good + `,{"id":"u3","userN`,
+			[]string{"resource 3 of the page at startIndex=1", "unexpected EOF"}},
+		{"a body cut after an element", `{"totalResults":3,"Resources":[` + good,
+			[]string{"not SCIM JSON"}},
+		{"a syntax error between elements", `{"totalResults":3,"Resources":[` + good + ` {"id":"u3"}]}`,
+			[]string{"resource 3 of the page at startIndex=1"}},
+		{"Resources not an array", `{"totalResults":1,"Resources":{"id":"u1"}}`,
+			[]string{"Resources is a delimiter, not an array"}},
+		{"Resources twice", `{"totalResults":2,"Resources":[` + good + `],"Resources":[]}`,
+			[]string{"holds Resources twice"}},
+		{"totalResults not a number", `{"totalResults":"2","Resources":[` + good + `]}`,
+			[]string{"totalResults"}},
+		{"a second value after the page", `{"totalResults":2,"Resources":[` + good + `]} {}`,
+			[]string{"data after the top-level value"}},
+		{"an array for a body", `[` + good + `]`,
+			[]string{"not SCIM JSON", "an array"}},
+		{"null", `null`,
+			[]string{"not a SCIM ListResponse"}},
+		{"Resources null, no totalResults", `{"Resources":null,"itemsPerPage":0}`,
+			[]string{"not a SCIM ListResponse"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := newServer(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+				writeRaw(w, http.StatusOK, "application/scim+json", tt.body)
+			})
+			c, _ := newTestClient(t, srv.URL, noLimit())
+			got, err := c.ListUsers(ctxT(t))
+			var te *target.Error
+			if !errors.Is(err, target.ErrProtocol) || !errors.As(err, &te) || te.Status != 200 || got != nil {
+				t.Fatalf("ListUsers = %d users, %v; want none and a protocol error carrying the 200", len(got), err)
+			}
+			if !strings.HasPrefix(err.Error(), "list users") {
+				t.Errorf("error %q does not start with the op", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "c@example.com") {
+				t.Errorf("error %q repeats a value of the body", err)
+			}
+		})
+	}
+}
+
+// TestListPageForms checks the page forms a listing accepts: attribute
+// names in any case, other attributes skipped, Resources null on the
+// page that ends the listing, and itemsPerPage and startIndex that lie
+// (the client counts the resources a page holds, not what it claims).
+func TestListPageForms(t *testing.T) {
+	u := makeUsers(5)
+	enc := func(us []scim.User) string {
+		parts := make([]string, len(us))
+		for i := range us {
+			parts[i] = fmt.Sprintf(`{"id":%q,"userName":%q,"x-vendor":{"a":[1,2,{"b":null}]}}`, us[i].ID, us[i].UserName)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	tests := []struct {
+		name  string
+		pages map[string]string // body by startIndex
+		want  int
+	}{
+		{"lower-case attribute names", map[string]string{
+			"1": `{"totalresults":5,"resources":` + enc(u[0:2]) + `}`,
+			"3": `{"TOTALRESULTS":5,"RESOURCES":` + enc(u[2:4]) + `}`,
+			"5": `{"totalResults":5,"Resources":` + enc(u[4:5]) + `}`,
+		}, 5},
+		{"Resources before totalResults, other attributes around", map[string]string{
+			"1": `{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"Resources":` + enc(u[0:2]) + `,"totalResults":3,"x":{"y":[]}}`,
+			"3": `{"Resources":` + enc(u[2:3]) + `,"startIndex":1,"totalResults":3}`,
+		}, 3},
+		{"itemsPerPage and startIndex that lie", map[string]string{
+			"1": `{"totalResults":4,"itemsPerPage":1000,"startIndex":7,"Resources":` + enc(u[0:2]) + `}`,
+			"3": `{"totalResults":4,"itemsPerPage":1,"startIndex":1,"Resources":` + enc(u[2:4]) + `}`,
+		}, 4},
+		{"no totalResults, Resources empty at the end", map[string]string{
+			"1": `{"Resources":` + enc(u[0:2]) + `}`,
+			"3": `{"Resources":[],"itemsPerPage":0}`,
+		}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+				body, ok := tt.pages[r.URL.Query().Get("startIndex")]
+				if !ok {
+					body = `{"totalResults":0,"Resources":[]}`
+				}
+				writeRaw(w, http.StatusOK, "application/scim+json", body)
+			})
+			c, _ := newTestClient(t, srv.URL, noLimit(), WithPageSize(2))
+			got, err := c.ListUsers(ctxT(t))
+			if err != nil || len(got) != tt.want {
+				t.Fatalf("ListUsers = %d users, %v; want %d", len(got), err, tt.want)
+			}
+			for i := range got {
+				if got[i].ID != u[i].ID || got[i].UserName != u[i].UserName {
+					t.Errorf("user %d = %s %s, want %s %s", i, got[i].ID, got[i].UserName, u[i].ID, u[i].UserName)
+				}
+			}
+		})
+	}
+}
+
+// TestListUsersSeq checks the iterator: it yields the listing in order,
+// one page read ahead at most; a listing that turns out to lie yields
+// its error last; a loop that breaks reads no further page.
+func TestListUsersSeq(t *testing.T) {
+	users := makeUsers(7)
+	t.Run("the whole listing, each user fresh", func(t *testing.T) {
+		p := &pager[scim.User]{items: users}
+		srv, rec := newServer(t, func(w http.ResponseWriter, r *http.Request, _ int) { p.serve(w, r) })
+		c, _ := newTestClient(t, srv.URL, noLimit(), WithPageSize(3))
+		var ids []string
+		for u, err := range c.ListUsersSeq(ctxT(t)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Schemas == nil || !u.IsActive() {
+				t.Errorf("user %s decoded without its attributes", u.ID)
+			}
+			ids = append(ids, u.ID)
+		}
+		if len(ids) != len(users) || rec.count() != 3 {
+			t.Fatalf("%d users in %d requests, want %d in 3", len(ids), rec.count(), len(users))
+		}
+		for i, id := range ids {
+			if id != users[i].ID {
+				t.Fatalf("user %d = %s, want %s", i, id, users[i].ID)
+			}
+		}
+	})
+	t.Run("a page that lies about totalResults", func(t *testing.T) {
+		srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+			start, _ := strconv.Atoi(r.URL.Query().Get("startIndex"))
+			total := 7
+			if start > 1 {
+				total = 6 // the tenant changed, or the server miscounts
+			}
+			to := min(start+2, len(users))
+			writeJSON(w, http.StatusOK, map[string]any{"totalResults": total, "Resources": users[start-1 : to]})
+		})
+		c, _ := newTestClient(t, srv.URL, noLimit(), WithPageSize(3))
+		var n int
+		var last error
+		for u, err := range c.ListUsersSeq(ctxT(t)) {
+			if last != nil {
+				t.Fatalf("yielded %v after the error %v", u, last)
+			}
+			if err != nil {
+				last = err
+				continue
+			}
+			n++
+		}
+		if !errors.Is(last, target.ErrIncomplete) || !strings.Contains(last.Error(), "startIndex=4") {
+			t.Fatalf("after %d users, error %v; want ErrIncomplete naming startIndex=4", n, last)
+		}
+	})
+	t.Run("break", func(t *testing.T) {
+		p := &pager[scim.User]{items: users}
+		srv, rec := newServer(t, func(w http.ResponseWriter, r *http.Request, _ int) { p.serve(w, r) })
+		c, _ := newTestClient(t, srv.URL, noLimit(), WithPageSize(3))
+		n := 0
+		for _, err := range c.ListUsersSeq(ctxT(t)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n++; n == 4 {
+				break
+			}
+		}
+		if rec.count() != 2 {
+			t.Errorf("%d requests after a break in the second page, want 2", rec.count())
+		}
+	})
+}
+
+// TestListGroupsSeqMembers checks that a group's members, and their
+// absence, come through the iterator as ListGroups returns them.
+func TestListGroupsSeqMembers(t *testing.T) {
+	body := `{"totalResults":3,"Resources":[` +
+		`{"id":"g1","displayName":"A","members":[{"value":"u1"},{"value":"u2","display":"B"}]},` +
+		`{"id":"g2","displayName":"B","members":[]},` +
+		`{"id":"g3","displayName":"C"}]}`
+	srv, _ := newServer(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		writeRaw(w, http.StatusOK, "application/scim+json", body)
+	})
+	c, _ := newTestClient(t, srv.URL, noLimit())
+	var got []string
+	for g, err := range c.ListGroupsSeq(ctxT(t), target.WithMembers()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s:%v:%d", g.ID, g.Members == nil, len(g.Members)))
+	}
+	if want := "g1:false:2 g2:false:0 g3:true:0"; strings.Join(got, " ") != want {
+		t.Errorf("groups %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// TestListRetriesAPageCutInTransit cuts the first answer to the second
+// page off in the middle of an element: the page is sent again, and each
+// user is listed once.
+func TestListRetriesAPageCutInTransit(t *testing.T) {
+	users := makeUsers(6)
+	p := &pager[scim.User]{items: users}
+	cut := true
+	srv, rec := newServer(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		if r.URL.Query().Get("startIndex") == "4" && cut {
+			cut = false
+			w.Header().Set("Content-Length", "4096")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`{"totalResults":6,"Resources":[{"id":"u-00004","userNa`))
+			return // the server ends the response short of its length
+		}
+		p.serve(w, r)
+	})
+	c, _ := newTestClient(t, srv.URL, noLimit(), WithPageSize(3))
+	got, err := c.ListUsers(ctxT(t))
+	if err != nil || len(got) != len(users) {
+		t.Fatalf("ListUsers = %d users, %v; want %d", len(got), err, len(users))
+	}
+	for i := range got {
+		if got[i].ID != users[i].ID {
+			t.Fatalf("user %d = %s, want %s", i, got[i].ID, users[i].ID)
+		}
+	}
+	if rec.count() != 3 {
+		t.Errorf("%d requests, want 3 (the cut page sent again)", rec.count())
+	}
+}
