@@ -240,9 +240,20 @@ func (a *applier) finish() *Result {
 }
 
 // store applies recs to the apply's snapshot and stores them in the
-// state before returning. A failure stops the apply: writes that cannot
-// be recorded must not go on.
-func (a *applier) store(recs ...Record) {
+// state, synced to disk, before returning. A failure stops the apply:
+// writes that cannot be recorded must not go on.
+func (a *applier) store(recs ...Record) { a.put(true, recs) }
+
+// storeLanded stores records of writes that landed which a crash of the
+// system may lose without harm, because a synced record stored before
+// the write covers them: the link of a created object (its intent) and
+// an object's new mirror (its mirror recorded as unknown). They need not
+// wait for an fsync: the state holds them once the call returns, so a
+// SIGKILL of the process does not lose them, and the next synced record
+// or save makes them durable.
+func (a *applier) storeLanded(recs ...Record) { a.put(false, recs) }
+
+func (a *applier) put(synced bool, recs []Record) {
 	if len(recs) == 0 {
 		return
 	}
@@ -269,7 +280,7 @@ func (a *applier) store(recs ...Record) {
 	// Records of writes that landed are kept even after a cancel.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := a.e.record(ctx, recs); err != nil {
+	if err := a.e.record(ctx, recs, synced); err != nil {
 		a.mu.Lock()
 		if a.recErr == nil {
 			a.recErr = fmt.Errorf("sync: apply stopped, the state cannot record its changes: %w", err)
@@ -423,10 +434,11 @@ func (a *applier) record(i int, out Outcome) {
 	if out.Status == StatusApplied {
 		mark = a.markDeactivation(&a.plan.Changes[i])
 	}
-	mark = append(mark, a.mirrorAfter(&a.plan.Changes[i], out.Status == StatusApplied)...)
+	mirror := a.mirrorAfter(&a.plan.Changes[i], out.Status == StatusApplied)
 	p := Progress{Total: len(a.plan.Changes), Outcome: out}
 	a.mu.Unlock()
 	a.store(mark...)
+	a.storeLanded(mirror...)
 	lg := a.e.log.With(zap.String("action", string(out.Action)), zap.String("targetId", out.TargetID),
 		zap.String("sourceId", out.Object.SourceID), zap.String("status", string(out.Status)))
 	if out.err != nil {
@@ -481,8 +493,13 @@ func (a *applier) link(c *Change, targetID string, origin Origin, m *Mirror) {
 	if ok && l.TargetID == targetID && l.Source == owner {
 		return
 	}
-	a.store(Record{Op: OpLink, Kind: kind, SourceID: sourceID,
-		Link: &Link{TargetID: targetID, Origin: origin, Since: a.e.now(), Source: owner, Mirror: m}})
+	r := Record{Op: OpLink, Kind: kind, SourceID: sourceID,
+		Link: &Link{TargetID: targetID, Origin: origin, Since: a.e.now(), Source: owner, Mirror: m}}
+	if origin == OriginCreated {
+		a.storeLanded(r) // its intent covers it
+		return
+	}
+	a.store(r)
 }
 
 // relink moves the link of c.TakeoverFrom to the object c changes, in

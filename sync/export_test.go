@@ -19,3 +19,19 @@ func SetAppendMin(f *FileState, n int64) { f.appendMin = n }
 
 // DecodedMirrors returns how many user mirrors p's plan decoded.
 func DecodedMirrors(p *Plan) int { return p.decodedMirrors }
+
+// JournalSyncs returns how many fsyncs of its journal f's records (and
+// Close) have made.
+func JournalSyncs(f *FileState) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.syncs
+}
+
+// SyncedJournalSize returns how many bytes of f's journal the last fsync
+// covered: what a crash of the system would leave of it.
+func SyncedJournalSize(f *FileState) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.syncedSize
+}

@@ -32,10 +32,14 @@ import (
 //     or "{}" say) is ErrStateCorrupt; a missing file is an empty state.
 //   - path+".journal" holds the records (links made and removed, creates
 //     about to be sent) since that snapshot, one JSON line each, appended
-//     and fsynced as the writes they describe land. Concurrent records
-//     share one fsync (group commit), so an apply with N changes in flight
-//     pays about one fsync per N landed writes, and after a crash the state
-//     lags the target by no more than the writes in flight. Load applies
+//     as the writes they describe land and fsynced before Record returns.
+//     Concurrent records share one fsync (group commit). The engine
+//     stores the links of created objects and the new mirrors of written
+//     ones without waiting for an fsync (a crash of the system may lose
+//     them, a SIGKILL of the process cannot: the intent or unknown mirror
+//     synced before the write covers them); the next synced record, save
+//     or Close syncs them. After a SIGKILL the state lags the target by no
+//     more than the writes in flight. Load applies
 //     the journal and, if it held records, saves the result (one rewrite
 //     per crash, not per change); Save empties it, except that a save
 //     changing few links of a large state (a snapshot file of 1 MiB or
@@ -81,11 +85,12 @@ type FileState struct {
 	jourBytes  int64 // size of the journal
 	appendMin  int64 // smallest snapshot file whose saves may be appended
 	journal    *os.File
-	pending    []byte // records waiting for the next flush
-	seq        uint64 // records queued
-	flushed    uint64 // records durably written
-	flushing   bool
-	broken     error // a failed journal write; cleared by the next Save
+	seq        uint64 // Record calls written to the journal
+	flushed    uint64 // Record calls synced
+	flushing   bool   // an fsync of the journal runs
+	syncs      int    // fsyncs of the journal by Record and Close, for tests
+	syncedSize int64  // journal bytes an fsync covers, for tests
+	broken     error  // a failed journal write; cleared by the next Save
 	// base is the stored snapshot with every record since applied, kept
 	// so that Load need not read and decode the file again while the
 	// lock is held (nothing else writes it then); nil when unknown.
@@ -128,6 +133,10 @@ func (f *FileState) Close() error {
 	defer f.mu.Unlock()
 	f.quiesce()
 	var errs []error
+	if f.journal != nil && f.broken == nil && f.flushed < f.seq {
+		// Records written without an fsync (recordUnsynced).
+		errs = append(errs, f.syncJournal(f.seq))
+	}
 	if f.journal != nil {
 		errs = append(errs, f.journal.Close())
 		f.journal = nil
@@ -183,10 +192,10 @@ func (f *FileState) removeTemps() {
 	}
 }
 
-// quiesce waits until no journal flush runs or is pending; the caller
-// holds f.mu.
+// quiesce waits until no fsync of the journal runs; the caller holds
+// f.mu.
 func (f *FileState) quiesce() {
-	for f.flushing || len(f.pending) > 0 {
+	for f.flushing {
 		f.cond.Wait()
 	}
 }
@@ -576,6 +585,7 @@ func (f *FileState) appendSave(s *Snapshot) (bool, error) {
 		return true, f.broken
 	}
 	f.jourBytes += int64(len(line))
+	f.flushed, f.syncedSize = f.seq, f.jourBytes
 	f.serial = s.Serial
 	f.base = s.clone(false)
 	f.removeDirFiles(sums)
@@ -682,12 +692,33 @@ func (f *FileState) resetJournal() error {
 		return err
 	}
 	f.jourBytes = int64(len(head) + 1)
-	return f.journal.Sync()
+	if err := f.journal.Sync(); err != nil {
+		return err
+	}
+	f.flushed, f.syncedSize = f.seq, f.jourBytes
+	return nil
 }
 
 // Record appends recs to the journal and returns once they are synced to
-// disk. Records from concurrent calls are written and synced together.
+// disk. Records from concurrent calls are synced together.
 func (f *FileState) Record(_ context.Context, recs ...Record) error {
+	return f.record(recs, true)
+}
+
+// recordUnsynced appends recs to the journal and returns once the system
+// holds them (a SIGKILL of the process no longer loses them), without
+// waiting for an fsync: the next synced record, save or Close syncs them.
+// Only a crash of the system itself can lose them.
+func (f *FileState) recordUnsynced(_ context.Context, recs ...Record) error {
+	return f.record(recs, false)
+}
+
+// record appends recs to the journal and, if synced, waits until an
+// fsync covers them. Each call writes its lines at once, under f.mu, so
+// the journal holds the records in the order they were made; only the
+// fsync runs outside f.mu, and one fsync covers every record written
+// before it (group commit).
+func (f *FileState) record(recs []Record, synced bool) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -718,7 +749,12 @@ func (f *FileState) Record(_ context.Context, recs ...Record) error {
 	if f.broken != nil {
 		return f.broken
 	}
-	f.pending = append(f.pending, buf.Bytes()...)
+	if _, err := f.journal.Write(buf.Bytes()); err != nil {
+		f.broken = fmt.Errorf("sync: record state: %w", err)
+		f.base = nil // what the journal holds is not known
+		return f.broken
+	}
+	f.jourBytes += int64(buf.Len())
 	f.seq++
 	if f.base != nil {
 		for _, r := range recs {
@@ -728,27 +764,33 @@ func (f *FileState) Record(_ context.Context, recs ...Record) error {
 			}
 		}
 	}
-	mine := f.seq
-	for f.flushed < mine && f.broken == nil {
+	if !synced {
+		return nil
+	}
+	return f.syncJournal(f.seq)
+}
+
+// syncJournal returns once an fsync that began after record upto was
+// written has finished: by this call, or by a concurrent one. The
+// caller holds f.mu.
+func (f *FileState) syncJournal(upto uint64) error {
+	for f.flushed < upto && f.broken == nil {
 		if f.flushing {
 			f.cond.Wait()
 			continue
 		}
-		batch, upto, j := f.pending, f.seq, f.journal
-		f.pending, f.flushing = nil, true
+		written, size, j := f.seq, f.jourBytes, f.journal
+		f.flushing = true
 		f.mu.Unlock()
-		_, err := j.Write(batch)
-		if err == nil {
-			err = j.Sync()
-		}
+		err := j.Sync()
 		f.mu.Lock()
 		f.flushing = false
-		f.jourBytes += int64(len(batch))
+		f.syncs++
 		if err != nil {
 			f.broken = fmt.Errorf("sync: record state: %w", err)
 			f.base = nil // what the journal holds is not known
 		}
-		f.flushed = upto
+		f.flushed, f.syncedSize = written, size
 		f.cond.Broadcast()
 	}
 	return f.broken
@@ -767,6 +809,7 @@ func (f *FileState) openJournal() error {
 	var h journalHead
 	if err == nil && json.Unmarshal([]byte(strings.TrimSpace(head)), &h) == nil &&
 		h.Journal == stateVersion && h.Serial == f.headSerial {
+		f.syncedSize = f.jourBytes
 		return ensureNewline(j)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {

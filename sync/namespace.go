@@ -264,20 +264,31 @@ func (e *Engine) save(ctx context.Context, s *Snapshot) error {
 }
 
 // record stores recs, made against the engine's view, under the stored
-// keys.
-func (e *Engine) record(ctx context.Context, recs []Record) error {
-	if !e.named {
-		return e.state.Record(ctx, recs...)
-	}
-	out := make([]Record, len(recs))
-	for i, r := range recs {
-		r.SourceID = e.stored(r.SourceID)
-		if r.Intent != nil {
-			in := *r.Intent
-			in.SourceID = r.SourceID
-			r.Intent = &in
+// keys. With synced false, a state that can (unsyncedRecorder) returns
+// before they are synced to disk.
+func (e *Engine) record(ctx context.Context, recs []Record, synced bool) error {
+	if e.named {
+		out := make([]Record, len(recs))
+		for i, r := range recs {
+			r.SourceID = e.stored(r.SourceID)
+			if r.Intent != nil {
+				in := *r.Intent
+				in.SourceID = r.SourceID
+				r.Intent = &in
+			}
+			out[i] = r
 		}
-		out[i] = r
+		recs = out
 	}
-	return e.state.Record(ctx, out...)
+	if u, ok := e.state.(unsyncedRecorder); ok && !synced {
+		return u.recordUnsynced(ctx, recs...)
+	}
+	return e.state.Record(ctx, recs...)
+}
+
+// unsyncedRecorder is a State that can store records without waiting for
+// them to reach the disk, as FileState does: the process may die once the
+// call returns without losing them, the system may not.
+type unsyncedRecorder interface {
+	recordUnsynced(ctx context.Context, recs ...Record) error
 }
