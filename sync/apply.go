@@ -134,6 +134,9 @@ type applier struct {
 	// mirrors follows the mirrors of the linked objects the plan writes
 	// to, by kind and source id (see trackMirrors).
 	mirrors map[string]*mirrorTrack
+	// conflicts are the creates that met an account the engine may not
+	// adopt, by source user id (see Conflict).
+	conflicts map[string]Conflict
 }
 
 // Apply executes exactly the changes of plan: users, then groups, then
@@ -342,7 +345,7 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 	p := a.plan
 	if len(a.records) == 0 && (p.read == nil || !withCursors) && len(p.Held) == 0 && len(p.clocks) == 0 &&
 		len(p.refresh) == 0 && !p.readAll &&
-		len(a.snap.Approvals) == 0 && !escrowChanged(a.snap, p, res) && a.snap.Version == stateVersion && !a.snap.migrated && (a.e.targetName == "" || a.snap.Target == a.e.targetName) {
+		len(a.snap.Approvals) == 0 && !escrowChanged(a.snap, p, res) && sameConflicts(a.snap.Conflicts, nextConflicts(a.snap, p, a.conflicts)) && a.snap.Version == stateVersion && !a.snap.migrated && (a.e.targetName == "" || a.snap.Target == a.e.targetName) {
 		return nil
 	}
 	snap := a.snap
@@ -375,6 +378,7 @@ func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
 	}
 	recordApprovals(snap, a.plan, res)
 	recordEscrow(snap, a.plan, res)
+	snap.Conflicts = nextConflicts(snap, a.plan, a.conflicts)
 	for _, src := range a.plan.clocks {
 		if l, ok := snap.Users[src]; ok && l.DeactivatedAt.IsZero() {
 			l.DeactivatedAt = a.e.now()
@@ -727,20 +731,16 @@ func (a *applier) membersOutcome(groupID string, missing []Ref) Outcome {
 }
 
 // adoptUser resolves a create that conflicted: the user exists already
-// (made by an earlier, interrupted run, or by someone else). If it is
-// found by userName and adoption is allowed, it is linked and brought up
-// to date.
+// (made by an earlier, interrupted run, or by someone else). It is looked
+// up by userName; if adoption is allowed, it is linked and brought up to
+// date. An account the engine may not adopt (adoption is off, it belongs
+// to another source user or carries another engine's owner marker) is
+// recorded as a conflict, which the plans until the next drift check
+// report as a problem instead of sending the create again, and the
+// create's intent is settled: the 409 says it did not land.
 func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outcome {
 	obj := c.Object
 	fail := func(err error) Outcome { return Outcome{err: changeFailed(c.Action, obj, err)} }
-	if !a.e.policy.Adopt {
-		return fail(fmt.Errorf("%w; adoption is off", conflict))
-	}
-	if !c.User.IsActive() && !a.e.policy.AdoptSuspended {
-		// The user is created inactive because it is suspended at the
-		// source: adopting the existing one would deactivate it.
-		return fail(fmt.Errorf("%w; the source user is suspended, and Policy.AdoptSuspended is off", conflict))
-	}
 	found, err := a.usersNamed(ctx, c.User.UserName)
 	if err != nil {
 		return fail(errors.Join(conflict, err))
@@ -749,14 +749,40 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 		return fail(fmt.Errorf("%w; %d users found by userName", conflict, len(found)))
 	}
 	o := &found[0]
-	if fo, why := foreignOwner(KindUser, o.ID, o.ExternalID, a.ours(), a.snap.foreign); fo != "" {
-		return fail(fmt.Errorf("%w; %s", conflict, foreignMessage(KindUser, "userName", fo, why, obj.SourceID, cmp.Or(c.Owner, a.e.owner))))
+	if !a.e.policy.Adopt && o.ExternalID != "" && o.ExternalID == c.User.ExternalID {
+		// Most likely this engine's own create, landed by an interrupted
+		// run: the intent stays, and the next plan links it as created.
+		return fail(fmt.Errorf("%w; adoption is off", conflict))
 	}
+	fo, why := foreignOwner(KindUser, o.ID, o.ExternalID, a.ours(), a.snap.foreign)
 	a.mu.Lock()
 	owner := reverseLinks(a.snap.Users)[o.ID]
 	a.mu.Unlock()
-	if owner != "" && owner != obj.SourceID {
-		return fail(fmt.Errorf("%w; the existing user belongs to source user %q", conflict, owner))
+	var msg string
+	policy := false
+	switch {
+	case fo != "":
+		msg = foreignMessage(KindUser, "userName", fo, why, obj.SourceID, cmp.Or(c.Owner, a.e.owner))
+	case owner != "" && owner != obj.SourceID:
+		msg = fmt.Sprintf("the existing user belongs to source user %q", owner)
+	case !a.e.policy.Adopt:
+		msg, policy = "adoption is off", true
+	case !c.User.IsActive() && !a.e.policy.AdoptSuspended:
+		// The user is created inactive because it is suspended at the
+		// source: adopting the existing one would deactivate it.
+		msg, policy = "the source user is suspended, and Policy.AdoptSuspended is off", true
+	}
+	if msg != "" {
+		a.mu.Lock()
+		if a.conflicts == nil {
+			a.conflicts = map[string]Conflict{}
+		}
+		a.conflicts[obj.SourceID] = Conflict{UserName: c.User.UserName, TargetID: o.ID, TargetUserName: o.UserName,
+			Foreign: fo, Policy: policy, Message: msg, Since: a.e.now()}
+		a.mu.Unlock()
+		a.store(Record{Op: OpSettle, Kind: KindUser, SourceID: obj.SourceID})
+		return fail(fmt.Errorf("%w; target user id=%s (userName %q) holds the userName: %s; until the next drift check, plans report it as a problem and send no create",
+			conflict, o.ID, o.UserName, msg))
 	}
 	managed := a.plan.ManagedUserAttributes
 	if len(managed) == 0 {

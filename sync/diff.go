@@ -27,7 +27,10 @@ type planInput struct {
 	groupKeys    []mapping.MatchKey
 	complete     bool
 	incomplete   []string // reasons the source read was incomplete
-	now          time.Time
+	// drift is set when users and groups are a listing of the whole
+	// target (a drift check), not the mirrors of the owned objects.
+	drift bool
+	now   time.Time
 	// ownerOf names the source owning a source object in a merged
 	// directory, "" for the engine's owner; nil for none.
 	ownerOf func(id string) string
@@ -101,9 +104,21 @@ type userPlan struct {
 
 // computePlan diffs desired against observed state. It is pure: no I/O.
 func computePlan(in planInput) (*Plan, error) {
-	p := &Plan{Complete: in.complete, Applyable: true, StateSerial: in.snap.Serial}
+	p := &Plan{Complete: in.complete, Applyable: true, StateSerial: in.snap.Serial, conflictsPlanned: true}
 	p.Reasons = append(p.Reasons, in.incomplete...)
 	d := in.desired
+	if !in.complete && len(in.snap.Conflicts) > 0 {
+		// A partial read speaks only for the users it yielded.
+		read := make(map[string]bool, len(d.Users))
+		for i := range d.Users {
+			read[d.Users[i].SourceID] = true
+		}
+		for id, c := range in.snap.Conflicts {
+			if !read[id] {
+				p.keepConflict(id, c)
+			}
+		}
+	}
 
 	// Objects whose mapping failed are left alone, and so are their
 	// target counterparts.
@@ -216,6 +231,12 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 				up.skip = true // nothing to provision for a suspended or deleted user
 				continue
 			}
+			if c, ok := in.conflict(du, createInactive); ok {
+				up.skip = true
+				p.keepConflict(du.SourceID, c)
+				p.Problems = append(p.Problems, c.problem(du.SourceID))
+				continue
+			}
 			u := du.User
 			u.ID = ""
 			reason := "new at source"
@@ -234,7 +255,8 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			if src, owned := owner[o.ID]; owned {
 				protected[src] = true
 			}
-			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindUser, m.By[i], fo, why, du.SourceID, in.ownerName(du.SourceID))})
+			msg := foreignMessage(KindUser, m.By[i], fo, why, du.SourceID, in.ownerName(du.SourceID))
+			in.unadoptable(p, du, ref, o, scim.PathExternalID, fo, false, msg)
 			continue
 		}
 		adopt := false
@@ -246,15 +268,15 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 				// Handing another source user's account over would give
 				// this user that user's access.
 				up.skip = true
-				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
-					"matches by %s a target user that belongs to source user %q; make the %s unique at the source",
-					m.By[i], src, m.By[i])})
+				msg := fmt.Sprintf("matches by %s a target user that belongs to source user %q; make the %s unique at the source",
+					m.By[i], src, m.By[i])
+				in.unadoptable(p, du, ref, o, "", "", false, msg)
 				continue
 			}
 			if !in.policy.Adopt {
 				up.skip = true
-				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
-					"a target user not created by provsync matches by %s; adoption is off, so it is left alone", m.By[i])})
+				msg := fmt.Sprintf("a target user not created by provsync matches by %s; adoption is off, so it is left alone", m.By[i])
+				in.unadoptable(p, du, ref, o, "", "", true, msg)
 				continue
 			}
 			// Adoption never deprovisions on first contact: an account
@@ -262,8 +284,8 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			// policy says to adopt those) is not taken over.
 			if msg := noAdoption(du.Event, in.policy); msg != "" {
 				up.skip = true
-				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
-					"a target user not created by provsync matches by %s %s; it is left alone", m.By[i], msg)})
+				msg = fmt.Sprintf("a target user not created by provsync matches by %s %s; it is left alone", m.By[i], msg)
+				in.unadoptable(p, du, ref, o, "", "", true, msg)
 				continue
 			}
 			adopt = true

@@ -257,7 +257,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	pin := planInput{
 		desired: desired, users: users, groups: groups, groupMirrors: obs.groupMirrors, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
-		complete: !e.partial, now: e.now(), ownerOf: ownerOf, read: &sourceIDs{dir: dir},
+		complete: !e.partial, drift: obs.drift, now: e.now(), ownerOf: ownerOf, read: &sourceIDs{dir: dir},
 		ours: e.owners(desired), self: e.owner,
 	}
 	if e.marking {

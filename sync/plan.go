@@ -229,6 +229,12 @@ type Plan struct {
 	escrow     *escrowConfig
 	escrowDrop []string
 	escrowView map[string]EscrowEntry
+	// conflicts are the source users this plan reports as not created,
+	// as an account the engine may not adopt holds their userName (see
+	// Conflict); Apply stores them. conflictsPlanned is unset in a plan
+	// decoded from JSON, whose Apply keeps the stored conflicts.
+	conflicts        map[string]Conflict
+	conflictsPlanned bool
 	// readTook is how long the source read took; ownedUsers and
 	// ownedGroups count the state's links when the plan was made. For
 	// metrics.

@@ -113,6 +113,12 @@ type Snapshot struct {
 	// It is saved with the snapshot, not journaled: a crash loses the
 	// failures counted by the cycle it interrupts.
 	Escrow map[string]EscrowEntry `json:"escrow,omitempty"`
+	// Conflicts are the source users not created because an account the
+	// engine may not adopt holds their userName, by source user id (see
+	// Conflict). Saved with the snapshot, not journaled: a crash loses
+	// those found by the cycle it interrupts, and their creates are sent
+	// once more.
+	Conflicts map[string]Conflict `json:"conflicts,omitempty"`
 	// LastDriftCheck is when the engine last read the whole target (a
 	// drift check) and refreshed every link's mirror from it; zero if it
 	// never did, which makes the next plan a drift check.
@@ -162,6 +168,7 @@ func (s *Snapshot) clone(deepDirs bool) *Snapshot {
 	if len(s.Escrow) > 0 {
 		c.Escrow = maps.Clone(s.Escrow)
 	}
+	c.Conflicts = maps.Clone(s.Conflicts)
 	if len(s.Directories) > 0 {
 		c.Directories = make(map[string]*CachedDirectory, len(s.Directories))
 		for k, v := range s.Directories {
