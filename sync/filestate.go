@@ -256,11 +256,11 @@ func (f *FileState) readSnapshot() (*Snapshot, map[string]string, error) {
 	}
 	f.fileBytes = int64(len(b))
 	var head struct {
-		Version *int            `json:"version"`
-		Target  *string         `json:"target"`
-		Serial  int64           `json:"serial"`
-		Users   json.RawMessage `json:"users"`
-		Groups  json.RawMessage `json:"groups"`
+		Version *int     `json:"version"`
+		Target  *string  `json:"target"`
+		Serial  int64    `json:"serial"`
+		Users   jsonKind `json:"users"`
+		Groups  jsonKind `json:"groups"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %w", ErrStateCorrupt, f.path, err)
@@ -405,12 +405,25 @@ func (f *FileState) removeDirFiles(keep map[string]string) {
 // directory, synced, then renamed over path. The caller syncs the
 // directory.
 func (f *FileState) writeFile(path string, b []byte) error {
+	return f.writeFileWith(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// writeFileWith is writeFile with the content written by write, through
+// a buffer, so that it need not be held in memory whole.
+func (f *FileState) writeFileWith(path string, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(f.path), f.tempPattern())
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	_, err = tmp.Write(b)
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -427,12 +440,21 @@ func (f *FileState) writeFile(path string, b []byte) error {
 // earlier provsync wrote: every save of those wrote a serial of at least 1
 // and the users and groups as JSON objects. A null, an empty object or a
 // file missing any of these is not one.
-func legacyState(serial int64, users, groups json.RawMessage) bool {
-	object := func(m json.RawMessage) bool {
-		m = bytes.TrimSpace(m)
-		return len(m) > 0 && m[0] == '{'
+func legacyState(serial int64, users, groups jsonKind) bool {
+	return serial >= 1 && users == '{' && groups == '{'
+}
+
+// jsonKind is the first byte of a JSON value ('{' for an object), kept
+// instead of the value: the head of a large state is checked without
+// copying its links.
+type jsonKind byte
+
+// UnmarshalJSON keeps the first byte of b.
+func (k *jsonKind) UnmarshalJSON(b []byte) error {
+	if b = bytes.TrimSpace(b); len(b) > 0 {
+		*k = jsonKind(b[0])
 	}
-	return serial >= 1 && object(users) && object(groups)
+	return nil
 }
 
 // journalHead is a journal's first line: the serial of the snapshot its
@@ -647,15 +669,18 @@ func (f *FileState) write(s *Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("sync: save state: %w", err)
 	}
-	b, err := json.Marshal(fileSnapshot{Snapshot: &flat, DirectoryFiles: sums})
+	var size int64
+	err = f.writeFileWith(f.path, func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		err := writeSnapshot(cw, &flat, sums)
+		size = cw.n
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("sync: save state: %w", err)
 	}
-	if err := f.writeFile(f.path, b); err != nil {
-		return fmt.Errorf("sync: save state: %w", err)
-	}
 	syncDir(filepath.Dir(f.path))
-	f.serial, f.headSerial, f.loaded, f.fileBytes = s.Serial, s.Serial, true, int64(len(b))
+	f.serial, f.headSerial, f.loaded, f.fileBytes = s.Serial, s.Serial, true, size
 	f.removeDirFiles(sums)
 	// Start the journal over; until this lands, the old journal's head
 	// names the old serial and is ignored.
@@ -665,6 +690,76 @@ func (f *FileState) write(s *Snapshot) error {
 	f.broken = nil
 	f.base = s.clone(false)
 	return nil
+}
+
+// linksHole is how the snapshot's links marshal when they are nil: the
+// place in the snapshot file's JSON where writeSnapshot streams them.
+const linksHole = `"users":null,"groups":null`
+
+// writeSnapshot writes the snapshot file's JSON of s and sums to w: the
+// same value json.Marshal gives, except for the whitespace between the
+// links, which are written one at a time (in key order) so that the
+// state is never held in memory as one piece of JSON too.
+func writeSnapshot(w io.Writer, s *Snapshot, sums map[string]string) error {
+	head := *s
+	head.Users, head.Groups = nil, nil
+	b, err := json.Marshal(fileSnapshot{Snapshot: &head, DirectoryFiles: sums})
+	if err != nil {
+		return err
+	}
+	// The links follow the version, target and serial; the target is a
+	// JSON string, in which a quote is escaped, so the first match is
+	// the links' place.
+	i := bytes.Index(b, []byte(linksHole))
+	if i < 0 {
+		return errors.New("snapshot JSON without its links")
+	}
+	if _, err := w.Write(b[:i]); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	for _, part := range []struct {
+		name  string
+		links map[string]Link
+	}{{`"users":`, s.Users}, {`,"groups":`, s.Groups}} {
+		if _, err := io.WriteString(w, part.name+"{"); err != nil {
+			return err
+		}
+		for j, k := range slices.Sorted(maps.Keys(part.links)) {
+			if j > 0 {
+				if _, err := io.WriteString(w, ","); err != nil {
+					return err
+				}
+			}
+			l := part.links[k]
+			if err := enc.Encode(k); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(w, ":"); err != nil {
+				return err
+			}
+			if err := enc.Encode(&l); err != nil {
+				return err
+			}
+		}
+		if _, err := io.WriteString(w, "}"); err != nil {
+			return err
+		}
+	}
+	_, err = w.Write(b[i+len(linksHole):])
+	return err
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func syncDir(dir string) {
