@@ -203,6 +203,13 @@ type dirDecoder struct {
 	b     []byte
 	err   error
 	table []string // strings read by shared, by number less one
+	// boxed holds, by the same numbers, the strings of table once
+	// needed as attribute values: stored in an any, a string takes an
+	// allocation of its own, so each repeated value is boxed once.
+	boxed []any
+	// values holds the time and list attribute values decoded so far,
+	// by their encoding, so that repeated ones are shared too.
+	values map[string]any
 }
 
 func (d *dirDecoder) fail(err error) {
@@ -249,22 +256,72 @@ func (d *dirDecoder) bytes() []byte {
 // str reads a string.
 func (d *dirDecoder) str() string { return string(d.bytes()) }
 
+// strLike reads a string, which is often like (an email address that is
+// the user's name): then like itself is returned, not a copy.
+func (d *dirDecoder) strLike(like string) string {
+	if b := d.bytes(); string(b) != like {
+		return string(b)
+	}
+	return like
+}
+
 // shared reads what dirEncoder.shared wrote.
 func (d *dirDecoder) shared() string {
+	s, _ := d.sharedAt()
+	return s
+}
+
+// sharedAt reads what dirEncoder.shared wrote, and returns its number
+// less one (-1 for the empty string).
+func (d *dirDecoder) sharedAt() (string, int) {
 	n := d.uint()
 	if n == 0 {
 		s := d.str()
-		if s != "" {
-			d.table = append(d.table, s)
+		if s == "" {
+			return "", -1
 		}
-		return s
+		d.table = append(d.table, s)
+		return s, len(d.table) - 1
 	}
 	if n > uint64(len(d.table)) {
 		d.fail(fmt.Errorf("string %d referred to before it was written", n))
 		d.b = nil
-		return ""
+		return "", -1
 	}
-	return d.table[n-1]
+	return d.table[n-1], int(n - 1)
+}
+
+// sharedValue reads what dirEncoder.shared wrote as an attribute value:
+// the same string read again is the same boxed value.
+func (d *dirDecoder) sharedValue() any {
+	s, i := d.sharedAt()
+	if i < 0 {
+		return s
+	}
+	if len(d.boxed) < len(d.table) {
+		d.boxed = append(d.boxed, make([]any, len(d.table)-len(d.boxed))...)
+	}
+	if d.boxed[i] == nil {
+		d.boxed[i] = s
+	}
+	return d.boxed[i]
+}
+
+// value returns the attribute value decoded from enc (the bytes read
+// for it), decoding it with decode the first time only: equal times and
+// lists are shared between the users that hold them.
+func (d *dirDecoder) value(enc []byte, decode func() any) any {
+	if v, ok := d.values[string(enc)]; ok {
+		return v
+	}
+	v := decode()
+	if d.err == nil {
+		if d.values == nil {
+			d.values = map[string]any{}
+		}
+		d.values[string(enc)] = v
+	}
+	return v
 }
 
 // list reads a count and that many strings with read; nil for none.
@@ -323,7 +380,7 @@ func (d *dirDecoder) attrs() map[string]any {
 		k := d.shared()
 		switch tag := d.flag(); tag {
 		case tagString:
-			m[k] = d.shared()
+			m[k] = d.sharedValue()
 		case tagBool:
 			m[k] = d.flag() == 1
 		case tagInt:
@@ -342,13 +399,26 @@ func (d *dirDecoder) attrs() map[string]any {
 			m[k] = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
 			d.b = d.b[8:]
 		case tagList:
+			at := d.b
 			l := d.list(d.shared)
-			if l == nil {
-				l = []string{}
+			enc := at[:len(at)-len(d.b)]
+			if d.err == nil {
+				// Shared by every user holding the same list; its capacity
+				// is its length, so an append makes a copy.
+				m[k] = d.value(append([]byte{tagList}, enc...), func() any {
+					if l == nil {
+						return []string{}
+					}
+					return l[:len(l):len(l)]
+				})
 			}
-			m[k] = l
 		case tagTime:
-			m[k] = d.time()
+			at := d.b
+			t := d.time()
+			enc := at[:len(at)-len(d.b)]
+			if d.err == nil {
+				m[k] = d.value(append([]byte{tagTime}, enc...), func() any { return t })
+			}
 		default:
 			d.fail(fmt.Errorf("attribute %q has unknown type tag %q", k, tag))
 			return nil
@@ -396,7 +466,7 @@ func decodeDirectory(b []byte) (*Directory, error) {
 		if n := d.count(3); n > 0 {
 			u.Emails = make([]Email, n)
 			for j := range u.Emails {
-				u.Emails[j] = Email{Value: d.str(), Type: d.shared(), Primary: d.flag() == 1}
+				u.Emails[j] = Email{Value: d.strLike(u.UserName), Type: d.shared(), Primary: d.flag() == 1}
 			}
 		}
 		u.State = State(d.flag())

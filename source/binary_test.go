@@ -3,6 +3,7 @@ package source_test
 import (
 	"errors"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/sourcetest"
+	"github.com/provsync/provsync/source/synth"
 )
 
 func decode(b []byte) (*source.Directory, error) {
@@ -61,6 +63,79 @@ func TestDirectoryBinary(t *testing.T) {
 	if _, err := d.MarshalBinary(); err == nil || !strings.Contains(err.Error(), `"bad"`) {
 		t.Fatalf("encoding an attribute of type []int = %v, want an error naming it", err)
 	}
+}
+
+// boxOf returns the data word of an interface value: equal for two
+// values that share one boxed copy.
+func boxOf(v any) unsafe.Pointer { return (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] }
+
+// TestDirectoryBinarySharesValues: attribute values that repeat across
+// users (a department, a hire date, a list of licenses) decode to one
+// shared value each, which appending to cannot change for the others,
+// and an email that is the user's name to the name's string.
+func TestDirectoryBinarySharesValues(t *testing.T) {
+	hired := time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC)
+	d := &source.Directory{}
+	for _, id := range []string{"u1", "u2", "u3"} {
+		d.Users = append(d.Users, source.User{ID: id, UserName: id + "@example.com",
+			Emails: []source.Email{{Value: id + "@example.com", Primary: true}, {Value: id + "@example.org"}}, Attributes: map[string]any{
+				"department": "Sales", "hireDate": hired, "licenses": []string{"E3", "Copilot"}, "level": int64(300)}})
+	}
+	got, err := decode(mustMarshal(t, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, d) {
+		t.Fatalf("decoded\n%+v\nwant\n%+v", got, d)
+	}
+	for _, name := range []string{"department", "hireDate", "licenses"} {
+		// The first user's list and time are read where the encoding
+		// writes their strings out; the next ones share a value.
+		if a, b := got.Users[1].Attributes[name], got.Users[2].Attributes[name]; boxOf(a) != boxOf(b) {
+			t.Errorf("%s: users 2 and 3 hold copies of one value, not one shared value", name)
+		}
+	}
+	if u := got.Users[0]; unsafe.StringData(u.Emails[0].Value) != unsafe.StringData(u.UserName) {
+		t.Error("an email that is the user's name is a string of its own")
+	}
+	l := got.Users[1].Attributes["licenses"].([]string)
+	_ = append(l, "Teams")
+	if other := got.Users[2].Attributes["licenses"].([]string); cap(other) != len(other) {
+		t.Errorf("a shared list has room (cap %d, len %d): an append to one user's would write into another's", cap(other), len(other))
+	}
+}
+
+// BenchmarkDirectoryDecodedSize reports the heap a decoded synthetic
+// directory holds per user (20,000 users, 1,000 groups, 10 memberships
+// each), as a source decodes it for each read:
+//
+//	go test ./source -run '^$' -bench DirectoryDecodedSize -benchtime 3x
+func BenchmarkDirectoryDecodedSize(b *testing.B) {
+	const users = 20000
+	enc, err := synth.Generate(synth.Config{Users: users, Groups: users / 20, MembershipsPerUser: 10, Seed: 1}).MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var live uint64
+	for b.Loop() {
+		before := heapInUse()
+		d, err := decode(enc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		live = heapInUse() - before
+		runtime.KeepAlive(d)
+	}
+	b.ReportMetric(float64(live)/users, "live-B/user")
+	b.ReportMetric(float64(len(enc))/users, "encoded-B/user")
+}
+
+// heapInUse is the heap reachable after a full collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }
 
 func FuzzDirectoryUnmarshalBinary(f *testing.F) {
