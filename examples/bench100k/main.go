@@ -28,6 +28,12 @@
 // and the client then paces itself with its defaults). The server child
 // ends when this program does. -cpuprofile and -memprofile write CPU and
 // heap profiles of the engine for the initial and no-op cycles.
+//
+// The peak live heap column is the most a garbage collection found
+// reachable during the cycle: with the default GOGC the peak RSS is about
+// twice it. -peakprofile writes, for every cycle, a heap profile taken
+// near that peak, which shows what the cycle holds at once (the heap
+// profile -memprofile writes at a cycle's end does not).
 package main
 
 import (
@@ -79,6 +85,7 @@ type config struct {
 	memoryState          bool
 	issueMix, broadMix   changeMix // the batches of the issue and broad mix cycles
 	cpuProfile, heapProf string
+	peakProf             string
 	timeout              time.Duration
 }
 
@@ -97,6 +104,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	state := fs.String("state", "file", "engine state: file (in a temporary directory) or memory")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write CPU profiles of the initial and no-op cycles to this path, with the source and cycle before its extension (cpu.pprof: cpu.full-initial.pprof, ...)")
 	fs.StringVar(&c.heapProf, "memprofile", "", "write heap profiles at the end of the initial and no-op cycles, named as -cpuprofile's; allocations count from the program's start, so compare a cycle's with -diff_base of the one before")
+	fs.StringVar(&c.peakProf, "peakprofile", "", "write a heap profile of each cycle near its peak live heap, named as -cpuprofile's (without a forced collection: it shows what was live at the peak)")
 	fs.DurationVar(&c.timeout, "timeout", time.Hour, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -116,6 +124,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		c.memoryState = true
 	default:
 		return fmt.Errorf("-state must be file or memory, not %q", *state)
+	}
+	if c.peakProf != "" {
+		runtime.MemProfileRate = 64 << 10 // finer than the default 512 KiB: the profiles are read for their shares
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -171,6 +182,7 @@ type result struct {
 	expected      int       // changes a plan needs for the batch (see dirSource.planned)
 	wall, cpu     time.Duration
 	peakRSS       int64 // bytes
+	peakLive      int64 // bytes: the most the garbage collector found live
 	requests      netskope.Stats
 	served        int // requests the server received
 	serverCPU     time.Duration
@@ -311,8 +323,8 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 			return results, fmt.Errorf("%s: %w", ph.name, err)
 		}
 		results = append(results, r)
-		fmt.Fprintf(out, "  %-24s %8s wall, %8s CPU, %4.0f MB peak RSS, %6d requests, %6d changes planned\n",
-			ph.name, r.wall.Round(time.Millisecond), r.cpu.Round(time.Millisecond), mb(r.peakRSS), r.requests.Requests, r.planned)
+		fmt.Fprintf(out, "  %-24s %8s wall, %8s CPU, %4.0f MB peak RSS, %4.0f MB peak live heap, %6d requests, %6d changes planned\n",
+			ph.name, r.wall.Round(time.Millisecond), r.cpu.Round(time.Millisecond), mb(r.peakRSS), mb(r.peakLive), r.requests.Requests, r.planned)
 	}
 	return results, nil
 }
@@ -339,10 +351,16 @@ func cycle(ctx context.Context, c config, eng *sync.Engine, client *netskope.Cli
 			return r, err
 		}
 	}
+	peakProf := ""
+	if c.peakProf != "" {
+		peakProf = profilePath(c.peakProf, name)
+	}
+	live := watchLive(peakProf)
 	cpu0, _ := rusage()
 	start := time.Now()
 	p, res, err := eng.Sync(ctx, opts...)
 	r.wall = time.Since(start)
+	r.peakLive = live.end()
 	cpu1, maxRSS := rusage()
 	stopCPU()
 	r.cpu = cpu1 - cpu0
@@ -381,11 +399,11 @@ func printTable(out io.Writer, c config, rs []result) {
 	}
 	fmt.Fprintln(out)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "source\tcycle\tchanged objects\tplanned\twall s\tCPU s\tpeak RSS MB\trequests\tGET\tPOST\tPATCH\tPUT\tDELETE\tserved\tserver CPU s\treq/object\tstate MB\t")
+	fmt.Fprintln(w, "source\tcycle\tchanged objects\tplanned\twall s\tCPU s\tpeak RSS MB\tpeak live MB\trequests\tGET\tPOST\tPATCH\tPUT\tDELETE\tserved\tserver CPU s\treq/object\tstate MB\t")
 	for _, r := range rs {
 		q := r.requests
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.0f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.4f\t%.1f\t\n",
-			r.source, r.phase, r.changed, r.planned, r.wall.Seconds(), r.cpu.Seconds(), mb(r.peakRSS), q.Requests,
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.0f\t%.0f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.4f\t%.1f\t\n",
+			r.source, r.phase, r.changed, r.planned, r.wall.Seconds(), r.cpu.Seconds(), mb(r.peakRSS), mb(r.peakLive), q.Requests,
 			q.Get, q.Post, q.Patch, q.Put, q.Delete, r.served, r.serverCPU.Seconds(), r.perObject(), mb(r.stateBytes))
 	}
 	_ = w.Flush()
@@ -433,6 +451,16 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	runtime.GC() // in-use figures as of now
+	err = pprof.WriteHeapProfile(f)
+	return errors.Join(err, f.Close())
+}
+
+// writeHeapProfileNoGC writes a heap profile as of the last collections.
+func writeHeapProfileNoGC(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
 	err = pprof.WriteHeapProfile(f)
 	return errors.Join(err, f.Close())
 }
