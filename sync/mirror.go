@@ -41,11 +41,7 @@ func (m *Mirror) Equal(o *Mirror) bool {
 func userMirror(u *scim.User) *Mirror {
 	c := *u
 	c.ID, c.Schemas, c.Meta, c.Groups = "", nil, nil, nil
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return nil // a user that does not marshal is not mirrored: unknown
-	}
-	return &Mirror{User: b}
+	return &Mirror{User: c.AppendJSON(make([]byte, 0, 384))}
 }
 
 // user returns the user m mirrors, with id; false if m holds no user.

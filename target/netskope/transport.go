@@ -63,7 +63,7 @@ type response struct {
 func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	var payload []byte
 	if r.body != nil {
-		b, err := json.Marshal(r.body)
+		b, err := encodeBody(r.body)
 		if err != nil {
 			return nil, c.invalid(r, fmt.Sprintf("encoding the request body: %v", err))
 		}
@@ -502,4 +502,17 @@ func (c *Client) decode(r *request, res *response, v any) error {
 			res.header.Get("Content-Type"), err))
 	}
 	return nil
+}
+
+// encodeBody encodes a request body: users and groups without
+// reflection (the same bytes json.Marshal makes), anything else with
+// json.Marshal.
+func encodeBody(body any) ([]byte, error) {
+	switch b := body.(type) {
+	case scim.User:
+		return b.AppendJSON(make([]byte, 0, 512)), nil
+	case scim.Group:
+		return b.AppendJSON(make([]byte, 0, 128+48*len(b.Members))), nil
+	}
+	return json.Marshal(body)
 }

@@ -1,0 +1,294 @@
+package scim
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// AppendJSON appends u's JSON encoding to b and returns the result. It is
+// byte for byte what encoding/json's Marshal makes of u (escaping
+// included), without reflection; request bodies and mirrors of users are
+// encoded with it.
+func (u *User) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	n := len(b)
+	if len(u.Schemas) > 0 {
+		b = appendKey(b, n, "schemas")
+		b = appendStrings(b, u.Schemas)
+	}
+	b = appendField(b, n, "id", u.ID)
+	b = appendField(b, n, "externalId", u.ExternalID)
+	b = appendKey(b, n, "userName")
+	b = AppendString(b, u.UserName)
+	if u.Name != nil {
+		b = appendKey(b, n, "name")
+		b = u.Name.appendJSON(b)
+	}
+	b = appendField(b, n, "displayName", u.DisplayName)
+	b = appendField(b, n, "nickName", u.NickName)
+	b = appendField(b, n, "profileUrl", u.ProfileURL)
+	b = appendField(b, n, "title", u.Title)
+	b = appendField(b, n, "userType", u.UserType)
+	b = appendField(b, n, "preferredLanguage", u.PreferredLanguage)
+	b = appendField(b, n, "locale", u.Locale)
+	b = appendField(b, n, "timezone", u.Timezone)
+	if u.Active != nil {
+		b = appendKey(b, n, "active")
+		b = appendBool(b, *u.Active)
+	}
+	if len(u.Emails) > 0 {
+		b = appendKey(b, n, "emails")
+		b = appendList(b, u.Emails, func(b []byte, e *Email) []byte {
+			return appendMultiValue(b, e.Value, e.Display, e.Type, e.Primary)
+		})
+	}
+	if len(u.PhoneNumbers) > 0 {
+		b = appendKey(b, n, "phoneNumbers")
+		b = appendList(b, u.PhoneNumbers, func(b []byte, p *PhoneNumber) []byte {
+			return appendMultiValue(b, p.Value, p.Display, p.Type, p.Primary)
+		})
+	}
+	if len(u.Addresses) > 0 {
+		b = appendKey(b, n, "addresses")
+		b = appendList(b, u.Addresses, func(b []byte, a *Address) []byte { return a.appendJSON(b) })
+	}
+	if len(u.Groups) > 0 {
+		b = appendKey(b, n, "groups")
+		b = appendList(b, u.Groups, func(b []byte, g *GroupRef) []byte {
+			b = append(b, '{')
+			n := len(b)
+			b = appendField(b, n, "value", g.Value)
+			b = appendField(b, n, "$ref", g.Ref)
+			b = appendField(b, n, "display", g.Display)
+			b = appendField(b, n, "type", g.Type)
+			return append(b, '}')
+		})
+	}
+	if u.Enterprise != nil {
+		b = appendKey(b, n, SchemaEnterpriseUser)
+		b = u.Enterprise.appendJSON(b)
+	}
+	if u.Meta != nil {
+		b = appendKey(b, n, "meta")
+		b = u.Meta.appendJSON(b)
+	}
+	return append(b, '}')
+}
+
+// AppendJSON appends g's JSON encoding to b and returns the result, byte
+// for byte what encoding/json's Marshal makes of g, without reflection.
+func (g *Group) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	n := len(b)
+	if len(g.Schemas) > 0 {
+		b = appendKey(b, n, "schemas")
+		b = appendStrings(b, g.Schemas)
+	}
+	b = appendField(b, n, "id", g.ID)
+	b = appendField(b, n, "externalId", g.ExternalID)
+	b = appendKey(b, n, "displayName")
+	b = AppendString(b, g.DisplayName)
+	if len(g.Members) > 0 {
+		b = appendKey(b, n, "members")
+		b = appendList(b, g.Members, func(b []byte, m *Member) []byte {
+			b = append(b, `{"value":`...)
+			b = AppendString(b, m.Value)
+			b = appendField(b, 0, "$ref", m.Ref)
+			b = appendField(b, 0, "display", m.Display)
+			b = appendField(b, 0, "type", m.Type)
+			return append(b, '}')
+		})
+	}
+	if g.Meta != nil {
+		b = appendKey(b, n, "meta")
+		b = g.Meta.appendJSON(b)
+	}
+	return append(b, '}')
+}
+
+func (m *Name) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	n := len(b)
+	b = appendField(b, n, "formatted", m.Formatted)
+	b = appendField(b, n, "familyName", m.FamilyName)
+	b = appendField(b, n, "givenName", m.GivenName)
+	b = appendField(b, n, "middleName", m.MiddleName)
+	b = appendField(b, n, "honorificPrefix", m.HonorificPrefix)
+	b = appendField(b, n, "honorificSuffix", m.HonorificSuffix)
+	return append(b, '}')
+}
+
+func (a *Address) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	n := len(b)
+	b = appendField(b, n, "formatted", a.Formatted)
+	b = appendField(b, n, "streetAddress", a.StreetAddress)
+	b = appendField(b, n, "locality", a.Locality)
+	b = appendField(b, n, "region", a.Region)
+	b = appendField(b, n, "postalCode", a.PostalCode)
+	b = appendField(b, n, "country", a.Country)
+	b = appendField(b, n, "type", a.Type)
+	if a.Primary {
+		b = appendKey(b, n, "primary")
+		b = append(b, "true"...)
+	}
+	return append(b, '}')
+}
+
+func (e *EnterpriseUser) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	n := len(b)
+	b = appendField(b, n, "employeeNumber", e.EmployeeNumber)
+	b = appendField(b, n, "costCenter", e.CostCenter)
+	b = appendField(b, n, "organization", e.Organization)
+	b = appendField(b, n, "division", e.Division)
+	b = appendField(b, n, "department", e.Department)
+	if m := e.Manager; m != nil {
+		b = appendKey(b, n, "manager")
+		b = append(b, '{')
+		n := len(b)
+		b = appendField(b, n, "value", m.Value)
+		b = appendField(b, n, "$ref", m.Ref)
+		b = appendField(b, n, "displayName", m.DisplayName)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+func (m *Meta) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	n := len(b)
+	b = appendField(b, n, "resourceType", m.ResourceType)
+	b = appendField(b, n, "created", m.Created)
+	b = appendField(b, n, "lastModified", m.LastModified)
+	b = appendField(b, n, "location", m.Location)
+	b = appendField(b, n, "version", m.Version)
+	return append(b, '}')
+}
+
+// appendMultiValue appends an email or phone number.
+func appendMultiValue(b []byte, value, display, typ string, primary bool) []byte {
+	b = append(b, '{')
+	n := len(b)
+	b = appendField(b, n, "value", value)
+	b = appendField(b, n, "display", display)
+	b = appendField(b, n, "type", typ)
+	if primary {
+		b = appendKey(b, n, "primary")
+		b = append(b, "true"...)
+	}
+	return append(b, '}')
+}
+
+func appendList[T any](b []byte, items []T, item func([]byte, *T) []byte) []byte {
+	b = append(b, '[')
+	for i := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = item(b, &items[i])
+	}
+	return append(b, ']')
+}
+
+func appendStrings(b []byte, s []string) []byte {
+	b = append(b, '[')
+	for i, v := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, v)
+	}
+	return append(b, ']')
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, "true"...)
+	}
+	return append(b, "false"...)
+}
+
+// appendKey appends a member's name and colon, after a comma unless it is
+// the first member of the object whose members begin at b[start]. The
+// names are this file's constants, which need no escaping.
+func appendKey(b []byte, start int, key string) []byte {
+	if len(b) > start {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, key...)
+	return append(b, '"', ':')
+}
+
+// appendField appends a string member that is omitted when empty.
+func appendField(b []byte, start int, key, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = appendKey(b, start, key)
+	return AppendString(b, v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// plainJSON marks the ASCII characters a JSON string holds as they are.
+var plainJSON = func() (t [utf8.RuneSelf]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = !strings.ContainsRune(`"\<>&`, c)
+	}
+	return t
+}()
+
+// AppendString appends s as a JSON string, escaped as encoding/json
+// escapes it: quotes, backslashes and control characters, the HTML
+// characters <, > and &, U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
+func AppendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if plainJSON[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
