@@ -1,7 +1,11 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"runtime"
 	"syscall"
 	"testing"
@@ -63,3 +67,93 @@ func BenchmarkSync10k(b *testing.B) {
 		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
 	}
 }
+
+// BenchmarkDriftCheck10k plans a drift check (sync.DriftCheck: the whole
+// target listed, members included) of 10,000 users and 500 groups with
+// about 10 memberships per user, synced before; nothing changed, so the
+// plan is empty. The list pages are the embedded server's, recorded once
+// and replayed from memory, so that the figures are the engine's own.
+// Run it with
+//
+//	go test ./sync -run '^$' -bench DriftCheck10k -benchmem
+//
+// live-MB is the heap the plan still holds when it is made (after a
+// collection), beyond what was live before it.
+func BenchmarkDriftCheck10k(b *testing.B) {
+	dir := synth.Generate(synth.Config{Users: 10000, Groups: 500, MembershipsPerUser: 10, Seed: 1})
+	srv := netskopetest.NewServer()
+	defer srv.Close()
+	state := sync.NewMemoryState()
+	ctx := context.Background()
+	engine := func(hc *http.Client) *sync.Engine {
+		c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0), netskope.WithPageSize(1000),
+			netskope.WithHTTPClient(hc))
+		if err != nil {
+			b.Fatal(err)
+		}
+		eng, err := sync.New(file.FromDirectory(dir), c, sync.WithConcurrency(16), sync.WithState(state))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return eng
+	}
+	if _, res, err := engine(http.DefaultClient).Sync(ctx); err != nil || res.Failed > 0 {
+		b.Fatalf("initial sync: %v %v", err, res.Err())
+	}
+	// A first drift check, recorded, stores the mirrors as the server
+	// lists them.
+	pages := replay{}
+	rec := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+		res, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil || r.Method != http.MethodGet {
+			return res, err
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		pages[r.URL.String()] = body
+		res.Body = io.NopCloser(bytes.NewReader(body))
+		return res, err
+	})}
+	if _, _, err := engine(rec).Sync(ctx, sync.DriftCheck()); err != nil {
+		b.Fatal(err)
+	}
+	eng := engine(&http.Client{Transport: pages})
+	var live float64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		p, err := eng.Plan(ctx, sync.DriftCheck())
+		if err != nil || !p.Empty() || !p.DriftCheck {
+			b.Fatalf("drift check: %v, %d changes", err, len(p.Changes))
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(p)
+		live = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / (1 << 20)
+		b.StartTimer()
+	}
+	b.ReportMetric(live, "live-MB")
+}
+
+// replay answers GET requests with the bodies recorded for their URLs.
+type replay map[string][]byte
+
+func (rp replay) RoundTrip(r *http.Request) (*http.Response, error) {
+	body, ok := rp[r.URL.String()]
+	if !ok || r.Method != http.MethodGet {
+		return nil, fmt.Errorf("no recorded answer to %s %s", r.Method, r.URL.Path)
+	}
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/scim+json"}},
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
+}
+
+// roundTrip is an http.RoundTripper made of a function.
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

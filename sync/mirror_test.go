@@ -386,20 +386,8 @@ func TestLostMirrorRecordIsNotTrusted(t *testing.T) {
 // finds the user by its userName (one filtered read, no listing) and
 // links it as created, instead of creating it again.
 func TestLostLinkOfAHireIsReclaimed(t *testing.T) {
-	e, _, clk := mirrored(t, 20, 2)
-	cs := &crashingState{State: e.state, crashAt: func(r sync.Record) bool { return r.Op == sync.OpLink && r.SourceID == "hire-1" }}
-	eng, err := sync.New(e.src, e.client, sync.WithState(cs), sync.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.edit(func(d *source.Directory) {
-		d.Users = append(d.Users, source.User{ID: "hire-1", UserName: "hire1@example.com", GivenName: "Hire", FamilyName: "One",
-			State: source.StateActive, Emails: []source.Email{{Value: "hire1@example.com", Primary: true}}})
-	})
-	if _, res, err := eng.Sync(ctx(t)); err != nil || res.Applied != 1 || !cs.crashed {
-		t.Fatalf("hire: %v, %+v, crashed %v", err, res, cs.crashed)
-	}
-	eng = e.engine(sync.WithClock(clk.Now))
+	e, clk := lostHireLink(t)
+	eng := e.engine(sync.WithClock(clk.Now))
 	e.srv.ResetStats()
 	p, _ := e.apply(eng)
 	s := e.srv.Stats()
@@ -416,6 +404,26 @@ func TestLostLinkOfAHireIsReclaimed(t *testing.T) {
 	if n := countUsersNamed(e, "hire1@example.com"); n != 1 {
 		t.Errorf("%d target users named hire1@example.com, want 1", n)
 	}
+}
+
+// lostHireLink syncs a hire (source id hire-1) whose create lands but
+// whose link is lost: the process dies as it records it.
+func lostHireLink(t *testing.T) (*env, *clocktest.Clock) {
+	t.Helper()
+	e, _, clk := mirrored(t, 20, 2)
+	cs := &crashingState{State: e.state, crashAt: func(r sync.Record) bool { return r.Op == sync.OpLink && r.SourceID == "hire-1" }}
+	eng, err := sync.New(e.src, e.client, sync.WithState(cs), sync.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.edit(func(d *source.Directory) {
+		d.Users = append(d.Users, source.User{ID: "hire-1", UserName: "hire1@example.com", GivenName: "Hire", FamilyName: "One",
+			State: source.StateActive, Emails: []source.Email{{Value: "hire1@example.com", Primary: true}}})
+	})
+	if _, res, err := eng.Sync(ctx(t)); err != nil || res.Applied != 1 || !cs.crashed {
+		t.Fatalf("hire: %v, %+v, crashed %v", err, res, cs.crashed)
+	}
+	return e, clk
 }
 
 func userNamed(e *env, name string) (scim.User, bool) {

@@ -36,6 +36,10 @@ type targetView struct {
 	mirrored bool
 	found    []scim.User
 	decoded  int
+	// listed are, at a drift check, the mirrors of the owned users as
+	// the listing found them, by source id; they stand for the state's
+	// mirrors in mirroredUsers.
+	listed map[string]*Mirror
 	// groupMirrors are the mirrors whose strings hold the members of
 	// the first groups (planInput.members); groups read by id follow.
 	groupMirrors []*Mirror
@@ -98,31 +102,64 @@ func (e *Engine) observe(ctx context.Context, snap *Snapshot, pc planConfig) (*t
 	return e.observeMirrors(ctx, snap)
 }
 
-// observeAll is a drift check.
+// observeAll is a drift check. The owned users are built from the
+// listing's mirrors once the source is mapped (mirroredUsers), as between
+// drift checks; the other users are kept as listed, and the groups hold
+// their members in their mirrors' strings.
 func (e *Engine) observeAll(ctx context.Context, snap *Snapshot) (*targetView, error) {
-	users, groups, gone, err := e.readTarget(ctx, snap)
+	l, err := e.readTarget(ctx, snap)
 	if err != nil {
 		return nil, err
 	}
-	o := &targetView{users: users, groups: groups, gone: gone, drift: true}
-	o.reclaim = reclaim(snap, users, groups, e.owner, true)
-	owned := reverseLinks(snap.Users)
-	for i := range users {
-		if src, ok := owned[users[i].ID]; ok {
-			o.refresh = append(o.refresh, Record{Op: OpMirror, Kind: KindUser, SourceID: src, Mirror: userMirror(&users[i])})
-		}
-	}
-	owned = reverseLinks(snap.Groups)
-	o.groupNames = make([]string, len(groups))
-	for i := range groups {
-		o.groupNames[i] = groups[i].DisplayName
-		if src, ok := owned[groups[i].ID]; ok {
-			o.refresh = append(o.refresh, Record{Op: OpMirror, Kind: KindGroup, SourceID: src, Mirror: groupMirror(&groups[i])})
-		} else {
-			o.foreign = append(o.foreign, groups[i].DisplayName)
+	o := &targetView{users: l.users, groups: l.groups, groupMirrors: l.groupMirrors, gone: l.gone, drift: true,
+		mirrored: true, listed: l.mirrors, refresh: l.refresh}
+	o.reclaim = reclaim(snap, l.users, l.groups, e.owner, true)
+	o.refresh = append(o.refresh, reclaimedMirrors(o)...)
+	owned := reverseLinks(snap.Groups)
+	o.groupNames = make([]string, len(o.groups))
+	for i := range o.groups {
+		o.groupNames[i] = o.groups[i].DisplayName
+		if _, ok := owned[o.groups[i].ID]; !ok {
+			o.foreign = append(o.foreign, o.groups[i].DisplayName)
 		}
 	}
 	return o, nil
+}
+
+// reclaimedMirrors returns the mirrors of the objects a drift check's
+// reclaim linked, as the listing found them: no link owned them when
+// they were listed.
+func reclaimedMirrors(o *targetView) []Record {
+	var recs []Record
+	var users, groups map[string]int // target id -> index
+	for _, r := range o.reclaim {
+		if r.Op != OpLink {
+			continue
+		}
+		if users == nil {
+			users, groups = make(map[string]int, len(o.users)), make(map[string]int, len(o.groups))
+			for i := range o.users {
+				users[o.users[i].ID] = i
+			}
+			for j := range o.groups {
+				groups[o.groups[j].ID] = j
+			}
+		}
+		rec := Record{Op: OpMirror, Kind: r.Kind, SourceID: r.SourceID}
+		if i, ok := users[r.Link.TargetID]; ok && r.Kind == KindUser {
+			rec.Mirror = userMirror(&o.users[i])
+		} else if j, ok := groups[r.Link.TargetID]; ok && r.Kind == KindGroup {
+			if j < len(o.groupMirrors) {
+				rec.Mirror = o.groupMirrors[j]
+			} else {
+				rec.Mirror = groupMirror(&o.groups[j])
+			}
+		} else {
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	return recs
 }
 
 // observeMirrors builds the target's groups from the mirrors, reading by
@@ -162,8 +199,8 @@ func (e *Engine) observeMirrors(ctx context.Context, snap *Snapshot) (*targetVie
 	return o, nil
 }
 
-// mirroredUsers builds the owned users of a plan between drift checks
-// from their mirrors, after the source is mapped (d). A user whose mirror
+// mirroredUsers builds the owned users of a plan from their mirrors (at a
+// drift check, the listing's), after the source is mapped (d). A user whose mirror
 // holds exactly what the mapped user would write (the same JSON) is that
 // mapped user, so its mirror is not decoded: a cycle decodes only the
 // mirrors of the users that changed. Users whose mirror is unknown, or
@@ -183,6 +220,13 @@ func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.D
 	var unknown []goneLink
 	users := make([]scim.User, 0, len(snap.Users)+len(o.users))
 	for src, l := range snap.Users {
+		if o.listed != nil {
+			m, ok := o.listed[src]
+			if !ok {
+				continue // gone, or listed in full (o.users)
+			}
+			l.Mirror = m
+		}
 		if u, ok := sameAsMirror(mapped[src], l, snap.Users); ok {
 			users = append(users, u)
 		} else if u, ok := l.Mirror.user(l.TargetID); ok {

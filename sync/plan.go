@@ -208,7 +208,8 @@ type Plan struct {
 	// Apply stores them first.
 	reclaim []Record
 	// refresh are the mirrors of owned objects the plan read from the
-	// target (all of them at a drift check, those read by id otherwise).
+	// target (at a drift check, those whose listed form differs from the
+	// stored mirror; otherwise those read by id).
 	// Apply puts them in its snapshot, which it saves at the end, without
 	// journaling them: lost in a crash, they leave the mirrors as they
 	// were, which claim no more than before the read.

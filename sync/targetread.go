@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 
 	"go.uber.org/zap"
@@ -14,7 +15,34 @@ import (
 	"github.com/provsync/provsync/target"
 )
 
-// readTarget reads the target's users and groups, group members included.
+// listing is a drift check's read of the target, kept compact: an owned
+// user is its mirror alone, and a group its id, names and a mirror
+// holding its members' ids in one string. A mirror equal to the one the
+// state stores is that one, so a listing of an unchanged tenant holds
+// little beyond the state. Each decoded object is dropped once folded in.
+type listing struct {
+	// mirrors are the users some link owned when listed, by the link's
+	// source id.
+	mirrors map[string]*Mirror
+	// users are the other users, in full (and any owned one whose mirror
+	// could not be made).
+	users []scim.User
+	// groups are the groups without members; the first
+	// len(groupMirrors) have their members in groupMirrors (as
+	// planInput.groups and groupMirrors), the rest in Members.
+	groups       []scim.Group
+	groupMirrors []*Mirror
+	// refresh are the mirrors of the objects some link owned when listed
+	// whose listed form differs from the mirror the state stores.
+	refresh []Record
+	// gone are the links whose object the listing lacked and a read by id
+	// did not find.
+	gone []goneLink
+}
+
+// readTarget reads the target's users and groups, group members included,
+// into a listing. A target that is a target.Streamer hands over one
+// object at a time, so the whole decoded listing is never held.
 //
 // A listing is trusted only if it holds every object the state links, or
 // if a read by id answers 404 for each linked object it lacks. A target
@@ -23,36 +51,124 @@ import (
 // linked object that the listing left out but a read by id finds makes
 // the whole read ErrTargetRead (and target.ErrIncomplete), and nothing is
 // planned. The links confirmed gone are returned, so that Apply can drop
-// them.
-func (e *Engine) readTarget(ctx context.Context, snap *Snapshot) ([]scim.User, []scim.Group, []goneLink, error) {
-	users, err := e.target.ListUsers(ctx)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: users: %w", ErrTargetRead, err)
-	}
-	listed := make(map[string]bool, len(users))
-	for i := range users {
-		listed[users[i].ID] = true
+// them. A listing that fails part way is discarded whole.
+func (e *Engine) readTarget(ctx context.Context, snap *Snapshot) (*listing, error) {
+	l := &listing{mirrors: make(map[string]*Mirror, len(snap.Users))}
+	owned := reverseLinks(snap.Users)
+	listed := make(map[string]bool, len(snap.Users)) // linked target ids listed
+	for u, err := range usersOf(ctx, e.target) {
+		if err != nil {
+			return nil, fmt.Errorf("%w: users: %w", ErrTargetRead, err)
+		}
+		if src, ok := owned[u.ID]; ok {
+			link := snap.Users[src]
+			listed[link.TargetID] = true
+			m := userMirror(u)
+			if !m.Equal(link.Mirror) {
+				l.refresh = append(l.refresh, Record{Op: OpMirror, Kind: KindUser, SourceID: src, Mirror: m})
+			}
+			if m != nil {
+				l.mirrors[src] = sameMirror(m, link.Mirror)
+				continue
+			}
+		}
+		l.users = append(l.users, *u)
 	}
 	goneUsers, err := e.confirmGone(ctx, KindUser, snap.Users, listed)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	groups, err := e.target.ListGroups(ctx, target.WithMembers())
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: groups: %w", ErrTargetRead, err)
+
+	owned = reverseLinks(snap.Groups)
+	listed = make(map[string]bool, len(snap.Groups))
+	var full, bare []scim.Group // members not mirrorable; listed without members
+	fold := func(g *scim.Group) {
+		m := groupMirror(g)
+		var stored *Mirror
+		if src, ok := owned[g.ID]; ok {
+			stored = snap.Groups[src].Mirror
+			if !m.Equal(stored) {
+				l.refresh = append(l.refresh, Record{Op: OpMirror, Kind: KindGroup, SourceID: src, Mirror: m})
+			}
+		}
+		head := scim.Group{ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.DisplayName}
+		if m != nil {
+			l.groups = append(l.groups, head)
+			l.groupMirrors = append(l.groupMirrors, sameMirror(m, stored))
+			return
+		}
+		head.Members = g.Members
+		full = append(full, head)
 	}
-	listed = make(map[string]bool, len(groups))
-	for i := range groups {
-		listed[groups[i].ID] = true
+	for g, err := range groupsOf(ctx, e.target, target.WithMembers()) {
+		if err != nil {
+			return nil, fmt.Errorf("%w: groups: %w", ErrTargetRead, err)
+		}
+		if src, ok := owned[g.ID]; ok {
+			listed[snap.Groups[src].TargetID] = true
+		}
+		if g.Members == nil {
+			bare = append(bare, scim.Group{ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.DisplayName})
+			continue
+		}
+		e.membersListed.Store(true)
+		fold(g)
 	}
 	goneGroups, err := e.confirmGone(ctx, KindGroup, snap.Groups, listed)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	if err := e.fillMembers(ctx, groups); err != nil {
-		return nil, nil, nil, err
+	if err := e.fillMembers(ctx, bare); err != nil {
+		return nil, err
 	}
-	return users, groups, append(goneUsers, goneGroups...), nil
+	for i := range bare {
+		fold(&bare[i])
+	}
+	l.groups = append(l.groups, full...)
+	l.gone = append(goneUsers, goneGroups...)
+	return l, nil
+}
+
+// sameMirror returns stored if it holds what m holds, else m: a listing
+// of an unchanged object keeps no copy of its mirror.
+func sameMirror(m, stored *Mirror) *Mirror {
+	if stored != nil && m.Equal(stored) {
+		return stored
+	}
+	return m
+}
+
+// usersOf yields the target's users one at a time: as a target.Streamer
+// decodes them, or from ListUsers.
+func usersOf(ctx context.Context, t target.Target, opts ...target.ReadOption) iter.Seq2[*scim.User, error] {
+	if s, ok := t.(target.Streamer); ok {
+		return s.ListUsersSeq(ctx, opts...)
+	}
+	return eachOf(func() ([]scim.User, error) { return t.ListUsers(ctx, opts...) })
+}
+
+// groupsOf yields the target's groups one at a time, as usersOf users.
+func groupsOf(ctx context.Context, t target.Target, opts ...target.ReadOption) iter.Seq2[*scim.Group, error] {
+	if s, ok := t.(target.Streamer); ok {
+		return s.ListGroupsSeq(ctx, opts...)
+	}
+	return eachOf(func() ([]scim.Group, error) { return t.ListGroups(ctx, opts...) })
+}
+
+// eachOf yields the elements of the slice list returns, or its error.
+func eachOf[T any](list func() ([]T, error)) iter.Seq2[*T, error] {
+	return func(yield func(*T, error) bool) {
+		all, err := list()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for i := range all {
+			if !yield(&all[i], nil) {
+				return
+			}
+		}
+	}
 }
 
 // goneLink is a link whose target object a read by id did not find.
@@ -110,26 +226,17 @@ func (e *Engine) confirmGone(ctx context.Context, kind Kind, links map[string]Li
 // each such group is read by id; once a listing has shown members, the
 // engine stops doing that. A group read by id without members has none.
 func (e *Engine) fillMembers(ctx context.Context, groups []scim.Group) error {
-	var missing []int
-	for i := range groups {
-		if groups[i].Members == nil {
-			missing = append(missing, i)
-		} else {
-			e.membersListed.Store(true)
-		}
-	}
-	if len(missing) == 0 {
+	if len(groups) == 0 {
 		return nil
 	}
 	if e.membersListed.Load() {
-		for _, i := range missing {
+		for i := range groups {
 			groups[i].Members = []scim.Member{}
 		}
 		return nil
 	}
-	e.log.Debug("reading members of groups listed without them", zap.Int("groups", len(missing)))
-	return parallel.Run(ctx, len(missing), e.concurrency, func(ctx context.Context, k int) error {
-		i := missing[k]
+	e.log.Debug("reading members of groups listed without them", zap.Int("groups", len(groups)))
+	return parallel.Run(ctx, len(groups), e.concurrency, func(ctx context.Context, i int) error {
 		g, err := e.target.GetGroup(ctx, groups[i].ID, target.WithMembers())
 		if err != nil {
 			return fmt.Errorf("%w: members of group %q: %w", ErrTargetRead, groups[i].DisplayName, err)

@@ -3,6 +3,8 @@ package sync_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"iter"
 	"net/http"
 	"slices"
 	"testing"
@@ -192,6 +194,16 @@ func (h hidingTarget) ListGroups(ctx context.Context, opts ...target.ReadOption)
 	return slices.DeleteFunc(gs, func(g scim.Group) bool { return g.ID == h.hide }), err
 }
 
+func (h hidingTarget) ListGroupsSeq(ctx context.Context, opts ...target.ReadOption) iter.Seq2[*scim.Group, error] {
+	return func(yield func(*scim.Group, error) bool) {
+		for g, err := range h.Client.ListGroupsSeq(ctx, opts...) {
+			if (err != nil || g.ID != h.hide) && !yield(g, err) {
+				return
+			}
+		}
+	}
+}
+
 // TestLinkedGroupsAreConfirmed: a group listing that lacks a linked group
 // which a read by id finds plans nothing; one whose missing linked group is
 // gone (404) plans on and drops the link.
@@ -230,4 +242,145 @@ func TestLinkedGroupsAreConfirmed(t *testing.T) {
 		t.Errorf("the link of group %s, gone from source and target, was kept", gone)
 	}
 	e.mustBeEmpty(eng)
+}
+
+// cutTarget is a target whose listings of one kind hand over every object
+// and then fail, as a listing does whose last page contradicts the first.
+type cutTarget struct {
+	*netskope.Client
+	groups bool // cut the group listing, else the user listing
+}
+
+var errCut = errors.New("the last page contradicts the first")
+
+func (c cutTarget) ListUsersSeq(ctx context.Context, opts ...target.ReadOption) iter.Seq2[*scim.User, error] {
+	return cutAfter(c.Client.ListUsersSeq(ctx, opts...), !c.groups)
+}
+
+func (c cutTarget) ListGroupsSeq(ctx context.Context, opts ...target.ReadOption) iter.Seq2[*scim.Group, error] {
+	return cutAfter(c.Client.ListGroupsSeq(ctx, opts...), c.groups)
+}
+
+func cutAfter[T any](seq iter.Seq2[*T, error], cut bool) iter.Seq2[*T, error] {
+	return func(yield func(*T, error) bool) {
+		for v, err := range seq {
+			if !yield(v, err) || err != nil {
+				return
+			}
+		}
+		if cut {
+			yield(nil, fmt.Errorf("%w: %w", target.ErrIncomplete, errCut))
+		}
+	}
+}
+
+// TestDriftCheckDiscardsAFailedListing: a user or group listing that
+// fails after handing over every object plans nothing, though the source
+// dropped users and memberships: no write, the state as it was.
+func TestDriftCheckDiscardsAFailedListing(t *testing.T) {
+	for _, groups := range []bool{false, true} {
+		t.Run(fmt.Sprintf("groups=%v", groups), func(t *testing.T) {
+			e := newEnv(t, 20, 3)
+			e.apply(e.engine())
+			before, err := e.state.Load(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.edit(func(d *source.Directory) {
+				d.Users = d.Users[:10]
+				for i := range d.Groups {
+					d.Groups[i].Members = nil
+				}
+			})
+			eng, err := sync.New(e.src, cutTarget{e.client, groups}, sync.WithState(e.state), sync.WithDriftCheck(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writes, members := e.srv.Stats().Writes(), e.storedMemberships()
+			p, _, err := eng.Sync(ctx(t))
+			if !errors.Is(err, sync.ErrTargetRead) || !errors.Is(err, target.ErrIncomplete) || !errors.Is(err, errCut) || p != nil {
+				t.Fatalf("Sync over a failed listing = %v, %v; want ErrTargetRead carrying the listing's error", p != nil, err)
+			}
+			if e.srv.Stats().Writes() != writes || e.storedMemberships() != members || len(e.srv.Users()) != 20 {
+				t.Fatal("a failed listing led to writes")
+			}
+			after, err := e.state.Load(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.Serial != before.Serial || len(after.Users) != len(before.Users) {
+				t.Errorf("state serial %d -> %d, %d -> %d user links; want it untouched", before.Serial, after.Serial, len(before.Users), len(after.Users))
+			}
+		})
+	}
+}
+
+// listOnly is a target without target.Streamer: its listings come whole.
+type listOnly struct{ target.Target }
+
+// TestDriftCheckWithAndWithoutStreamer: a drift check over a target that
+// hands its listing over whole plans what one over a target.Streamer
+// plans: the hand-made rename and membership removal undone, and the
+// mirrors refreshed, so that the next plan reads nothing.
+func TestDriftCheckWithAndWithoutStreamer(t *testing.T) {
+	for _, stream := range []bool{true, false} {
+		t.Run(fmt.Sprintf("streamer=%v", stream), func(t *testing.T) {
+			e, _, clk := mirrored(t, 30, 3)
+			uid, gid, mid, given := handChanges(t, e)
+			var tg target.Target = e.client
+			if !stream {
+				tg = listOnly{e.client}
+			}
+			if _, ok := tg.(target.Streamer); ok != stream {
+				t.Fatalf("target is a Streamer: %v", ok)
+			}
+			eng, err := sync.New(e.src, tg, sync.WithState(e.state), sync.WithClock(clk.Now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := eng.Plan(ctx(t), sync.DriftCheck())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.DriftCheck || p.Summary.UpdateUsers != 1 || p.Summary.AddMembers != 1 || len(p.Changes) != 2 {
+				t.Fatalf("drift check plan: %s; want the rename and the membership undone", p.SummaryLine())
+			}
+			if res, err := eng.Apply(ctx(t), p); err != nil || res.Failed != 0 {
+				t.Fatalf("Apply: %v, %v", err, res.Err())
+			}
+			if !corrected(t, e, uid, gid, mid, given) {
+				t.Fatal("the drift check did not undo the hand-made changes")
+			}
+			e.srv.ResetStats()
+			if p, _ := e.apply(eng); !p.Empty() || p.DriftCheck || e.srv.Stats().Requests != 0 {
+				t.Errorf("plan after the drift check: %s, %s; want empty and no request", p.SummaryLine(), requests(e.srv.Stats()))
+			}
+		})
+	}
+}
+
+// TestDriftCheckReclaimKeepsTheListedMirror: a hire's create lands but
+// its link is lost; a drift check links it as created and stores its
+// mirror as listed, so that the next plan reads nothing by id.
+func TestDriftCheckReclaimKeepsTheListedMirror(t *testing.T) {
+	e, clk := lostHireLink(t)
+	eng := e.engine(sync.WithClock(clk.Now))
+	p, err := eng.Plan(ctx(t), sync.DriftCheck())
+	if err != nil || !p.Empty() || !p.DriftCheck {
+		t.Fatalf("drift check after the lost link: %v, %v", p, err)
+	}
+	if res, err := eng.Apply(ctx(t), p); err != nil || res.Failed != 0 {
+		t.Fatalf("Apply: %v, %v", err, res.Err())
+	}
+	snap, err := e.state.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := snap.Users["hire-1"]; l.TargetID == "" || l.Origin != sync.OriginCreated || l.Mirror == nil || len(snap.Intents) != 0 {
+		t.Fatalf("link %+v, intents %v; want the hire linked as created, with a mirror", l, snap.Intents)
+	}
+	e.srv.ResetStats()
+	if p, _ := e.apply(eng); !p.Empty() || e.srv.Stats().Requests != 0 {
+		t.Errorf("plan after the drift check: %s, %s; want empty and no request", p.SummaryLine(), requests(e.srv.Stats()))
+	}
 }

@@ -69,7 +69,12 @@ type Target interface {
 // some failures (pages that contradict each other) show only after
 // objects were yielded, so a caller discards everything it got from a
 // listing that ends in an error. Breaking out of the loop stops the
-// listing.
+// listing. Only the yielded struct is reused, not the strings and slices
+// it points to: a shallow copy keeps an object.
+//
+// The sync engine prefers these methods to ListUsers and ListGroups: a
+// wrapper that embeds a Streamer and changes what those return must
+// change these alike.
 type Streamer interface {
 	// ListUsersSeq yields what ListUsers returns.
 	ListUsersSeq(ctx context.Context, opts ...ReadOption) iter.Seq2[*scim.User, error]
