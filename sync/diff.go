@@ -52,8 +52,8 @@ type planInput struct {
 func (in *planInput) members(j int) iter.Seq[scim.Member] {
 	return func(yield func(scim.Member) bool) {
 		if j < len(in.groupMirrors) {
-			for v := range strings.SplitSeq(in.groupMirrors[j].Members, "\n") {
-				if v != "" && !yield(scim.Member{Value: v}) {
+			for v := range in.groupMirrors[j].Members.all() {
+				if !yield(scim.Member{Value: v}) {
 					return
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,6 +24,8 @@ func streamSnapshot() *Snapshot {
 	s.Users["<u2>"] = Link{TargetID: "t2", Origin: OriginAdopted, Since: since, DeactivatedAt: since.Add(time.Hour)}
 	s.Groups["g1"] = Link{TargetID: "tg1", Origin: OriginCreated, Since: since,
 		Mirror: &Mirror{DisplayName: "Sales & Marketing", ExternalID: "g1", Members: "t1\nt2"}}
+	s.Groups["g2"] = Link{TargetID: "tg2", Origin: OriginCreated, Since: since,
+		Mirror: withMembers(&Mirror{DisplayName: "Packed"}, uuids(3))}
 	s.Cursors[linksHole] = "c1"
 	s.Intents = map[string]Intent{"user:u3": {Kind: KindUser, SourceID: "u3", Key: "c@example.com", Since: since}}
 	s.TargetGroups = []string{"Everyone"}
@@ -62,6 +65,8 @@ func TestWriteSnapshotIsTheSnapshotJSON(t *testing.T) {
 // TestFileStateStreamedSaveLoadsBack: a state saved by the streaming
 // writer loads back as it was saved, by a FileState of its own, and the
 // save counts the file's size (which decides when saves are appended).
+// Packed member lists are written one id per line, as before, and read
+// back packed.
 func TestFileStateStreamedSaveLoadsBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	st := NewFileState(path)
@@ -76,6 +81,13 @@ func TestFileStateStreamedSaveLoadsBack(t *testing.T) {
 	}
 	if st.fileBytes != fi.Size() {
 		t.Errorf("the save counted %d bytes, the file has %d", st.fileBytes, fi.Size())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, _ := json.Marshal(strings.Join(uuids(3), "\n")); !bytes.Contains(b, text) {
+		t.Errorf("the file does not hold the packed members one per line, as states written before do:\n%s", b)
 	}
 	st.Close()
 	st = NewFileState(path)

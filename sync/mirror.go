@@ -2,6 +2,8 @@ package sync
 
 import (
 	"encoding/json"
+	"errors"
+	"iter"
 	"slices"
 	"strings"
 
@@ -21,10 +23,174 @@ type Mirror struct {
 	// DisplayName and ExternalID are a group's.
 	DisplayName string `json:"displayName,omitempty"`
 	ExternalID  string `json:"externalId,omitempty"`
-	// Members are a group's members' target ids, sorted, one per line:
-	// one string per group keeps a large tenant's state small in memory
-	// and on disk.
-	Members string `json:"members,omitempty"`
+	// Members are a group's members' target ids, sorted (see MemberList).
+	Members MemberList `json:"members,omitempty"`
+}
+
+// MemberList holds a group's members' target ids, sorted, in one string:
+// one string per group keeps a large tenant's state small in memory and
+// on disk. In JSON, and as written by hand, it is the ids one per line;
+// the engine keeps ids that are all lowercase UUIDs (Netskope's) packed,
+// 16 bytes each after a zero byte, less than half the size of the text.
+// IDs returns the ids in either form.
+type MemberList string
+
+// packedMarker starts a packed MemberList; no id holds a zero byte of its
+// own in a list the engine makes, and no text list starts with one.
+const packedMarker = "\x00"
+
+// uuidLen is the length of a UUID's text form.
+const uuidLen = 36
+
+// IDs returns the target ids of l.
+func (l MemberList) IDs() []string {
+	if l == "" {
+		return nil
+	}
+	ids := make([]string, 0, l.count())
+	for id := range l.all() {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// count is the number of ids in l.
+func (l MemberList) count() int {
+	if p, ok := strings.CutPrefix(string(l), packedMarker); ok {
+		return len(p) / 16
+	}
+	return strings.Count(string(l), "\n") + 1
+}
+
+// all yields the ids of l, in order.
+func (l MemberList) all() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if p, ok := strings.CutPrefix(string(l), packedMarker); ok {
+			for i := 0; i+16 <= len(p); i += 16 {
+				if !yield(unpackUUID(p[i : i+16])) {
+					return
+				}
+			}
+			return
+		}
+		for v := range strings.SplitSeq(string(l), "\n") {
+			if v != "" && !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// text returns l one id per line.
+func (l MemberList) text() string {
+	if !strings.HasPrefix(string(l), packedMarker) {
+		return string(l)
+	}
+	var b strings.Builder
+	b.Grow(l.count() * (uuidLen + 1))
+	for id := range l.all() {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(id)
+	}
+	return b.String()
+}
+
+// MarshalJSON writes l one id per line, whatever its form in memory.
+func (l MemberList) MarshalJSON() ([]byte, error) { return json.Marshal(l.text()) }
+
+// UnmarshalJSON reads ids one per line and keeps them packed when they
+// are sorted lowercase UUIDs.
+func (l *MemberList) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if strings.HasPrefix(s, packedMarker) {
+		return errors.New("a member id starts with a zero byte")
+	}
+	*l = packMembers(s)
+	return nil
+}
+
+// packMembers returns the ids of text (one per line) packed, if they are
+// all lowercase UUIDs in order; text as it is otherwise.
+func packMembers(text string) MemberList {
+	if text == "" || (len(text)+1)%(uuidLen+1) != 0 {
+		return MemberList(text)
+	}
+	n := (len(text) + 1) / (uuidLen + 1)
+	p := make([]byte, 0, len(packedMarker)+16*n)
+	p = append(p, packedMarker...)
+	prev := ""
+	for i := range n {
+		id := text[i*(uuidLen+1) : i*(uuidLen+1)+uuidLen]
+		if i < n-1 && text[i*(uuidLen+1)+uuidLen] != '\n' {
+			return MemberList(text)
+		}
+		var ok bool
+		if p, ok = appendUUID(p, id); !ok || id <= prev {
+			return MemberList(text)
+		}
+		prev = id
+	}
+	return MemberList(p)
+}
+
+// appendUUID appends the 16 bytes of id, a lowercase UUID, to p; false if
+// id is not one.
+func appendUUID(p []byte, id string) ([]byte, bool) {
+	if len(id) != uuidLen {
+		return p, false
+	}
+	var b [16]byte
+	j := 0
+	for i := 0; i < uuidLen; i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if id[i] != '-' {
+				return p, false
+			}
+			continue
+		}
+		hi, ok1 := fromHex(id[i])
+		lo, ok2 := fromHex(id[i+1])
+		if !ok1 || !ok2 {
+			return p, false
+		}
+		b[j] = hi<<4 | lo
+		j++
+		i++
+	}
+	return append(p, b[:]...), true
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// unpackUUID returns the text form of a UUID's 16 bytes.
+func unpackUUID(b string) string {
+	const digits = "0123456789abcdef"
+	var t [uuidLen]byte
+	j := 0
+	for i := 0; i < 16; i++ {
+		switch j {
+		case 8, 13, 18, 23:
+			t[j] = '-'
+			j++
+		}
+		t[j], t[j+1] = digits[b[i]>>4], digits[b[i]&15]
+		j += 2
+	}
+	return string(t[:])
 }
 
 // Equal reports whether m and o hold the same object (both nil: both
@@ -34,7 +200,7 @@ func (m *Mirror) Equal(o *Mirror) bool {
 		return m == o
 	}
 	return string(m.User) == string(o.User) && m.DisplayName == o.DisplayName &&
-		m.ExternalID == o.ExternalID && m.Members == o.Members
+		m.ExternalID == o.ExternalID && (m.Members == o.Members || m.Members.text() == o.Members.text())
 }
 
 // userMirror returns the mirror of u.
@@ -55,8 +221,8 @@ func (m *Mirror) user(id string) (scim.User, bool) {
 }
 
 // groupMirror returns the mirror of g, whose Members must be known; nil
-// (unknown) if a member id holds a line break or is empty, which the
-// mirror's encoding cannot keep.
+// (unknown) if a member id holds a line break or a zero byte or is empty,
+// which the mirror's encoding cannot keep.
 func groupMirror(g *scim.Group) *Mirror {
 	ids := make([]string, 0, len(g.Members))
 	for _, mem := range g.Members {
@@ -71,21 +237,16 @@ func withMembers(m *Mirror, ids []string) *Mirror {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	for _, id := range ids {
-		if id == "" || strings.ContainsAny(id, "\n\r") {
+		if id == "" || strings.ContainsAny(id, "\n\r\x00") {
 			return nil
 		}
 	}
-	m.Members = strings.Join(ids, "\n")
+	m.Members = packMembers(strings.Join(ids, "\n"))
 	return m
 }
 
 // memberIDs returns the target ids of m's members.
-func (m *Mirror) memberIDs() []string {
-	if m.Members == "" {
-		return nil
-	}
-	return strings.Split(m.Members, "\n")
-}
+func (m *Mirror) memberIDs() []string { return m.Members.IDs() }
 
 // afterChange returns the mirror of an object after c landed on it, m
 // being its mirror before; nil (unknown) if m is nil or c is not a change
