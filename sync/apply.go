@@ -394,11 +394,13 @@ func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
 	}
 }
 
-// run applies the changes at idx with at most e.concurrency at once.
+// run applies the changes at idx with at most e.concurrency at once. A
+// group's member additions and removals go out together, in one request
+// (see pairMembers).
 func (a *applier) run(ctx context.Context, idx []int) {
 	sem := make(chan struct{}, a.e.concurrency)
 	var wg gosync.WaitGroup
-	for _, i := range idx {
+	for _, job := range a.pairMembers(idx) {
 		if ctx.Err() != nil {
 			break
 		}
@@ -410,14 +412,84 @@ func (a *applier) run(ctx context.Context, idx []int) {
 			break
 		}
 		wg.Add(1)
-		go func(i int) {
+		go func(job applyJob) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out := a.apply(ctx, i)
-			a.record(i, out)
-		}(i)
+			if job.with < 0 {
+				a.record(job.i, a.apply(ctx, job.i))
+				return
+			}
+			first, second := a.applyMembers(ctx, job.i, job.with)
+			a.record(job.i, first)
+			a.record(job.with, second)
+		}(job)
 	}
 	wg.Wait()
+}
+
+// applyJob is one change to apply, or two (with >= 0): a group's
+// add-members and remove-members changes, sent as one request.
+type applyJob struct{ i, with int }
+
+// pairMembers returns the changes at idx as jobs, in order, pairing the
+// add-members and remove-members changes of one group when one request
+// carries both: at most as many members as a create carries inline.
+func (a *applier) pairMembers(idx []int) []applyJob {
+	jobs := make([]applyJob, 0, len(idx))
+	var open map[Ref]int // a group's unpaired member change → its job
+	for _, i := range idx {
+		c := &a.plan.Changes[i]
+		if c.Action != ActionAddMembers && c.Action != ActionRemoveMembers {
+			jobs = append(jobs, applyJob{i: i, with: -1})
+			continue
+		}
+		if j, ok := open[c.Object]; ok {
+			other := &a.plan.Changes[jobs[j].i]
+			if other.Action != c.Action && len(other.Members)+len(c.Members) <= a.e.inlineMembers {
+				jobs[j].with = i
+				delete(open, c.Object)
+				continue
+			}
+		}
+		if open == nil {
+			open = map[Ref]int{}
+		}
+		open[c.Object] = len(jobs)
+		jobs = append(jobs, applyJob{i: i, with: -1})
+	}
+	return jobs
+}
+
+// applyMembers applies the add-members and remove-members changes i and
+// j of one group (in either order) with one PATCH holding a remove and an
+// add operation, and returns their outcomes.
+func (a *applier) applyMembers(ctx context.Context, i, j int) (Outcome, Outcome) {
+	add, rm := &a.plan.Changes[i], &a.plan.Changes[j]
+	if add.Action == ActionRemoveMembers {
+		add, rm = rm, add
+	}
+	gid := a.ownedGroup(add.Object)
+	if gid == "" {
+		return a.apply(ctx, i), a.apply(ctx, j) // each skipped, as alone
+	}
+	addIDs, addMissing := a.ownedIDs(add.Members)
+	rmIDs, rmMissing := a.memberIDs(rm.Members)
+	var ops []scim.PatchOperation
+	if len(rmIDs) > 0 {
+		ops = append(ops, scim.Remove("members", scim.MemberValues(rmIDs)))
+	}
+	if len(addIDs) > 0 {
+		ops = append(ops, scim.Add("members", scim.MemberValues(addIDs)))
+	}
+	addOut, rmOut := a.membersOutcome(gid, addMissing), a.membersOutcome(gid, rmMissing)
+	if err := a.t.PatchGroup(ctx, gid, ops...); err != nil {
+		addOut = Outcome{TargetID: add.Object.TargetID, err: changeFailed(add.Action, add.Object, err)}
+		rmOut = Outcome{TargetID: rm.Object.TargetID, err: changeFailed(rm.Action, rm.Object, err)}
+	}
+	if add == &a.plan.Changes[i] {
+		return addOut, rmOut
+	}
+	return rmOut, addOut
 }
 
 func (a *applier) record(i int, out Outcome) {

@@ -180,6 +180,7 @@ type result struct {
 	planned       int       // changes in the plan
 	changed       int       // objects the cycle's batch changed at the source
 	expected      int       // changes a plan needs for the batch (see dirSource.planned)
+	writes        int       // write requests those changes take (see dirSource.writes)
 	wall, cpu     time.Duration
 	peakRSS       int64 // bytes
 	peakLive      int64 // bytes: the most the garbage collector found live
@@ -316,6 +317,7 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 			b := ds.batches[len(ds.batches)-1]
 			r.changed = len(b.Users) + len(b.Groups) + len(b.RemovedUsers) + len(b.RemovedGroups)
 			r.expected = ds.planned[len(ds.planned)-1]
+			r.writes = ds.writes[len(ds.writes)-1]
 		}
 		r.objects = ds.users + ds.groups
 		r.stateBytes = stateSize(statePath)

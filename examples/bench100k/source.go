@@ -26,8 +26,10 @@ type dirSource struct {
 	batches       []*source.Changes
 	// planned is, per batch, the changes a plan needs for it: one per
 	// user changed, hired or gone, one per group renamed, and per group
-	// one for members added and one for members removed.
-	planned []int
+	// one for members added and one for members removed. writes is the
+	// write requests they take: the same, but one per group whose
+	// members change, as its additions and removals go in one PATCH.
+	planned, writes []int
 }
 
 // fullSource reads in full every time, as a provider without a change
@@ -272,6 +274,8 @@ func (s *dirSource) change(r *rand.Rand, round int, mix changeMix) error {
 	d.Users = slices.DeleteFunc(d.Users, func(u source.User) bool { return gone[u.ID] })
 	s.batches = append(s.batches, b)
 	s.planned = append(s.planned, len(b.Users)+len(removed)+mix.GroupRenames+len(added)+len(dropped))
+	maps.Copy(added, dropped)
+	s.writes = append(s.writes, len(b.Users)+len(removed)+mix.GroupRenames+len(added))
 	if err := d.Validate(); err != nil {
 		return err
 	}

@@ -75,7 +75,8 @@ func TestThreeRunnersFailOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	needed := len(p.Changes) // one request each: no group outgrows a chunk
+	req := requestOf(p)
+	needed := req[len(req)-1] // no group outgrows a chunk
 	if s := p.Summary; s.CreateUsers == 0 || s.UpdateUsers == 0 || s.DeactivateUsers == 0 || s.AddMembers == 0 || needed <= killAt {
 		t.Fatalf("the plan (%+v) should create, update, deactivate and add members, and outlast write %d", s, killAt)
 	}
