@@ -254,10 +254,15 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		return nil, err
 	}
 	users = obs.users
+	// The directory is not needed past here: the plan works on the
+	// mapped objects, and for a full read nothing else holds it, so it is
+	// released before the plan's indexes are built (it is the largest
+	// thing a cycle holds).
+	read, sourceUsers, sourceGroups := newSourceIDs(dir), len(dir.Users), len(dir.Groups)
 	pin := planInput{
 		desired: desired, users: users, groups: groups, groupMirrors: obs.groupMirrors, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
-		complete: !e.partial, drift: obs.drift, now: e.now(), ownerOf: ownerOf, read: &sourceIDs{dir: dir},
+		complete: !e.partial, drift: obs.drift, now: e.now(), ownerOf: ownerOf, read: read,
 		ours: e.owners(desired), self: e.owner,
 	}
 	if e.marking {
@@ -278,7 +283,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if desired.ScopeSuspect {
 		p.NeedsConfirmation = p.Applyable || p.NeedsConfirmation
 		p.Applyable = false
-		p.Reasons = append(p.Reasons, fmt.Sprintf("the scoping filters accept none of the %d source users, and a filter tests what no source user has (see the warnings); fix the filter, or apply with confirmation", len(dir.Users)))
+		p.Reasons = append(p.Reasons, fmt.Sprintf("the scoping filters accept none of the %d source users, and a filter tests what no source user has (see the warnings); fix the filter, or apply with confirmation", sourceUsers))
 	}
 	p.CreatedAt, p.Source, p.Target = e.now(), e.source.Name(), e.targetName
 	p.read, p.Incremental = pending, pending != nil && pending.incremental
@@ -291,7 +296,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		applyEscrow(p, snap, pc.escrow)
 	}
 	e.log.Info("plan computed",
-		zap.Int("sourceUsers", len(dir.Users)), zap.Int("sourceGroups", len(dir.Groups)),
+		zap.Int("sourceUsers", sourceUsers), zap.Int("sourceGroups", sourceGroups),
 		zap.Int("targetUsers", len(users)), zap.Int("targetGroups", len(groups)),
 		zap.Int("changes", len(p.Changes)), zap.Int("problems", len(p.Problems)), zap.Bool("driftCheck", p.DriftCheck),
 		zap.Bool("applyable", p.Applyable), zap.Duration("took", e.now().Sub(start)))

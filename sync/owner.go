@@ -79,25 +79,42 @@ func relabel(snap *Snapshot, ownerOf func(string) string) []Record {
 }
 
 // sourceIDs tells which ids the source's directory holds this cycle,
-// indexed on first use.
+// indexed on first use. It keeps the ids only, not the directory, which
+// the plan releases once mapped.
 type sourceIDs struct {
-	dir           *source.Directory
-	once          gosync.Once
-	users, groups map[string]bool
+	userIDs, groupIDs []string
+	once              gosync.Once
+	users, groups     map[string]bool
+}
+
+// newSourceIDs returns the ids of dir's users and groups; nil (every id
+// is held) for no directory.
+func newSourceIDs(dir *source.Directory) *sourceIDs {
+	if dir == nil {
+		return nil
+	}
+	s := &sourceIDs{userIDs: make([]string, len(dir.Users)), groupIDs: make([]string, len(dir.Groups))}
+	for i := range dir.Users {
+		s.userIDs[i] = dir.Users[i].ID
+	}
+	for i := range dir.Groups {
+		s.groupIDs[i] = dir.Groups[i].ID
+	}
+	return s
 }
 
 func (s *sourceIDs) has(kind Kind, id string) bool {
-	if s == nil || s.dir == nil {
+	if s == nil {
 		return true
 	}
 	s.once.Do(func() {
-		s.users = make(map[string]bool, len(s.dir.Users))
-		for i := range s.dir.Users {
-			s.users[s.dir.Users[i].ID] = true
+		s.users = make(map[string]bool, len(s.userIDs))
+		for _, id := range s.userIDs {
+			s.users[id] = true
 		}
-		s.groups = make(map[string]bool, len(s.dir.Groups))
-		for i := range s.dir.Groups {
-			s.groups[s.dir.Groups[i].ID] = true
+		s.groups = make(map[string]bool, len(s.groupIDs))
+		for _, id := range s.groupIDs {
+			s.groups[id] = true
 		}
 	})
 	if kind == KindGroup {
