@@ -6,7 +6,8 @@
 // recorded in provsync_schema_version) has a row per target in
 // provsync_state (its serial and a generation), and a table per part of
 // the snapshot: provsync_links, provsync_intents, provsync_cursors,
-// provsync_directories, provsync_approvals and provsync_escrow.
+// provsync_directories, provsync_approvals, provsync_escrow and
+// provsync_conflicts.
 //
 //   - Save runs in one transaction: it locks the target's provsync_state
 //     row, compares the stored serial with the snapshot's (ErrStaleState
@@ -128,6 +129,7 @@ var docTables = [...]docTable{
 	{"provsync_directories", "source", "doc"},
 	{"provsync_approvals", "id", "doc"},
 	{"provsync_escrow", "key", "doc"},
+	{"provsync_conflicts", "source_id", "doc"},
 }
 
 // docsOf returns the snapshot's maps stored in docTables, by table.
@@ -146,6 +148,9 @@ func docsOf(s *sync.Snapshot) ([len(docTables)]map[string]string, error) {
 	}
 	if out[3], err = marshalEach(s.Escrow); err != nil {
 		return out, fmt.Errorf("escrow: %w", err)
+	}
+	if out[4], err = marshalEach(s.Conflicts); err != nil {
+		return out, fmt.Errorf("conflict: %w", err)
 	}
 	return out, nil
 }
@@ -172,8 +177,10 @@ func setDoc(s *sync.Snapshot, table int, key, value string) error {
 		return putDoc(&s.Directories, key, value)
 	case 2:
 		return putDoc(&s.Approvals, key, value)
-	default:
+	case 3:
 		return putDoc(&s.Escrow, key, value)
+	default:
+		return putDoc(&s.Conflicts, key, value)
 	}
 }
 
