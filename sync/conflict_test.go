@@ -9,6 +9,7 @@ import (
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/internal/clocktest"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
@@ -213,5 +214,44 @@ func TestHireAdoptsAnUnownedAccount(t *testing.T) {
 	}
 	if n := e.srv.Stats().Count(http.MethodPost, netskopetest.EndpointUsers); n != 1 || e.srv.UserCount() != users {
 		t.Errorf("%d POST /Users, %d users (want 1 POST, %d users)", n, e.srv.UserCount(), users)
+	}
+}
+
+// TestRunnerHireConflictLeavesNoEscrow: under a Runner, a hire meeting an
+// account it may not adopt is not retried cycle after cycle until the
+// escrow gives up: after its one 409 the escrow holds nothing, no
+// persistent failure is reported, and each later cycle succeeds, its plan
+// counting the problem.
+func TestRunnerHireConflictLeavesNoEscrow(t *testing.T) {
+	e := newEnv(t, 6, 2)
+	pol := sync.DefaultPolicy()
+	pol.Adopt = false
+	eng := e.engine(sync.WithPolicy(pol))
+	hireMeetsAccount(t, e, eng, "")
+	h := startRunner(t, clocktest.New(runnerEpoch), eng, sync.WithRetryLimit(2))
+	for i := range 5 {
+		var c sync.CycleReport
+		if i == 0 {
+			c = h.cycle()
+		} else {
+			c = h.tick()
+		}
+		if i == 0 {
+			// The create meets 409: with the hire's membership, all of
+			// this small cycle's changes fail, so the cycle does.
+			if c.Failed != 2 || c.Planned.CreateUsers != 1 {
+				t.Fatalf("cycle 1: %s, %+v planned, %d failed: %s; want the create and the membership failed", c.Outcome, c.Planned, c.Failed, c.Error)
+			}
+			continue
+		}
+		if c.Outcome != sync.CycleSucceeded || c.Planned.Problems != 1 || c.Escrowed != 0 || c.Failed != 0 {
+			t.Fatalf("cycle %d: %s, %+v planned, %d escrowed: %s; want a success with one problem", i+1, c.Outcome, c.Planned, c.Escrowed, c.Error)
+		}
+	}
+	if n := e.srv.Stats().Count(http.MethodPost, netskopetest.EndpointUsers); n > 1 {
+		t.Errorf("%d POST /Users over five cycles; want at most one", n)
+	}
+	if s := h.run.Status(); s.Escrow != 0 || len(s.PersistentFailures) != 0 || len(persistentNotes(h.rec.notifications())) != 0 {
+		t.Errorf("escrow %d, persistent failures %+v; want none", s.Escrow, s.PersistentFailures)
 	}
 }
