@@ -134,7 +134,7 @@ func (f *FileState) Close() error {
 	f.quiesce()
 	var errs []error
 	if f.journal != nil && f.broken == nil && f.flushed < f.seq {
-		// Records written without an fsync (recordUnsynced).
+		// Records written without an fsync (recordOwn).
 		errs = append(errs, f.syncJournal(f.seq))
 	}
 	if f.journal != nil {
@@ -797,15 +797,17 @@ func (f *FileState) resetJournal() error {
 // Record appends recs to the journal and returns once they are synced to
 // disk. Records from concurrent calls are synced together.
 func (f *FileState) Record(_ context.Context, recs ...Record) error {
-	return f.record(recs, true)
+	return f.record(recs, true, true)
 }
 
-// recordUnsynced appends recs to the journal and returns once the system
-// holds them (a SIGKILL of the process no longer loses them), without
-// waiting for an fsync: the next synced record, save or Close syncs them.
-// Only a crash of the system itself can lose them.
-func (f *FileState) recordUnsynced(_ context.Context, recs ...Record) error {
-	return f.record(recs, false)
+// recordOwn appends the engine's own records to the journal. With synced
+// false it returns once the system holds them (a SIGKILL of the process
+// no longer loses them), without waiting for an fsync: the next synced
+// record, save or Close syncs them, and only a crash of the system itself
+// can lose them. The mirrors' JSON is the engine's, valid by
+// construction, and is not checked again.
+func (f *FileState) recordOwn(_ context.Context, synced bool, recs ...Record) error {
+	return f.record(recs, synced, false)
 }
 
 // record appends recs to the journal and, if synced, waits until an
@@ -813,16 +815,13 @@ func (f *FileState) recordUnsynced(_ context.Context, recs ...Record) error {
 // the journal holds the records in the order they were made; only the
 // fsync runs outside f.mu, and one fsync covers every record written
 // before it (group commit).
-func (f *FileState) record(recs []Record, synced bool) error {
+func (f *FileState) record(recs []Record, synced, validate bool) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf) // one line per record
-	for i := range recs {
-		if err := enc.Encode(&recs[i]); err != nil {
-			return fmt.Errorf("sync: record state: %w", err)
-		}
+	buf, err := encodeRecords(recs, validate)
+	if err != nil {
+		return fmt.Errorf("sync: record state: %w", err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -844,12 +843,12 @@ func (f *FileState) record(recs []Record, synced bool) error {
 	if f.broken != nil {
 		return f.broken
 	}
-	if _, err := f.journal.Write(buf.Bytes()); err != nil {
+	if _, err := f.journal.Write(buf); err != nil {
 		f.broken = fmt.Errorf("sync: record state: %w", err)
 		f.base = nil // what the journal holds is not known
 		return f.broken
 	}
-	f.jourBytes += int64(buf.Len())
+	f.jourBytes += int64(len(buf))
 	f.seq++
 	if f.base != nil {
 		for _, r := range recs {

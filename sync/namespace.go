@@ -264,7 +264,7 @@ func (e *Engine) save(ctx context.Context, s *Snapshot) error {
 }
 
 // record stores recs, made against the engine's view, under the stored
-// keys. With synced false, a state that can (unsyncedRecorder) returns
+// keys. With synced false, a state that can (ownRecorder) returns
 // before they are synced to disk.
 func (e *Engine) record(ctx context.Context, recs []Record, synced bool) error {
 	if e.named {
@@ -280,15 +280,16 @@ func (e *Engine) record(ctx context.Context, recs []Record, synced bool) error {
 		}
 		recs = out
 	}
-	if u, ok := e.state.(unsyncedRecorder); ok && !synced {
-		return u.recordUnsynced(ctx, recs...)
+	if o, ok := e.state.(ownRecorder); ok {
+		return o.recordOwn(ctx, synced, recs...)
 	}
 	return e.state.Record(ctx, recs...)
 }
 
-// unsyncedRecorder is a State that can store records without waiting for
-// them to reach the disk, as FileState does: the process may die once the
-// call returns without losing them, the system may not.
-type unsyncedRecorder interface {
-	recordUnsynced(ctx context.Context, recs ...Record) error
+// ownRecorder is a State that stores the engine's own records more
+// cheaply than Record, as FileState does: with synced false, without
+// waiting for them to reach the disk (the process may die once the call
+// returns without losing them, the system may not).
+type ownRecorder interface {
+	recordOwn(ctx context.Context, synced bool, recs ...Record) error
 }
