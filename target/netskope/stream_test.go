@@ -262,3 +262,61 @@ func TestListRetriesAPageCutInTransit(t *testing.T) {
 		t.Errorf("%d requests, want 3 (the cut page sent again)", rec.count())
 	}
 }
+
+// TestListUsersActiveForms: a listing reads active as a boolean, as a
+// "true"/"false" string in any case (some servers send those), null or
+// absent (active), whichever element of the page it is.
+func TestListUsersActiveForms(t *testing.T) {
+	body := `{"totalResults":6,"Resources":[` +
+		`{"id":"u1","userName":"a","active":"False","emails":[{"value":"a@example.com"}]},` +
+		`{"id":"u2","userName":"b","active":true},` +
+		`  {"id":"u3","userName":"c","active":"TRUE","name":{"givenName":"C"}} ,` +
+		`{"id":"u4","userName":"d","active":null},` +
+		`{"id":"u5","userName":"e"},` +
+		"\n" + `{"id":"u6","userName":"f","active":false}]}`
+	srv, _ := newServer(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		writeRaw(w, http.StatusOK, "application/scim+json", body)
+	})
+	c, _ := newTestClient(t, srv.URL, noLimit())
+	got, err := c.ListUsers(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, u := range got {
+		states = append(states, fmt.Sprintf("%s:%s:%v:%v", u.ID, u.UserName, u.Active != nil, u.IsActive()))
+	}
+	want := "u1:a:true:false u2:b:true:true u3:c:true:true u4:d:false:true u5:e:false:true u6:f:true:false"
+	if strings.Join(states, " ") != want {
+		t.Errorf("users %q, want %q", strings.Join(states, " "), want)
+	}
+	if got[0].PrimaryEmail() != "a@example.com" || got[2].Name == nil || got[2].Name.GivenName != "C" {
+		t.Errorf("attributes beside active lost: %+v, %+v", got[0], got[2])
+	}
+}
+
+// TestReadInto reads bodies into one reused buffer, with a Content-Length
+// that is right, unknown, too small or too large: each read returns the
+// body exactly, whatever the buffer held before.
+func TestReadInto(t *testing.T) {
+	long := strings.Repeat("0123456789", 300)
+	var buf []byte
+	for _, tt := range []struct {
+		body string
+		size int64
+	}{
+		{long, int64(len(long))},
+		{"short", -1},
+		{long, 10},
+		{"", -1},
+		{long[:700], 5000},
+		{long + long, -1},
+		{"x", 1},
+	} {
+		got, err := readInto(strings.NewReader(tt.body), buf, tt.size)
+		if err != nil || string(got) != tt.body {
+			t.Fatalf("readInto(%d bytes, size %d) = %d bytes %q..., %v", len(tt.body), tt.size, len(got), got[:min(len(got), 10)], err)
+		}
+		buf = got
+	}
+}
