@@ -19,6 +19,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 )
 
@@ -665,6 +666,7 @@ func (f *FileState) prepare(s *Snapshot) (map[string]string, Snapshot, error) {
 // write stores s as the snapshot and starts an empty journal after it.
 // The caller holds f.mu and the lock.
 func (f *FileState) write(s *Snapshot) error {
+	known := f.base // its mirrors were checked as they were stored
 	sums, flat, err := f.prepare(s)
 	if err != nil {
 		return fmt.Errorf("sync: save state: %w", err)
@@ -672,7 +674,7 @@ func (f *FileState) write(s *Snapshot) error {
 	var size int64
 	err = f.writeFileWith(f.path, func(w io.Writer) error {
 		cw := &countingWriter{w: w}
-		err := writeSnapshot(cw, &flat, sums)
+		err := writeSnapshotAfter(cw, &flat, sums, known)
 		size = cw.n
 		return err
 	})
@@ -701,6 +703,14 @@ const linksHole = `"users":null,"groups":null`
 // links, which are written one at a time (in key order) so that the
 // state is never held in memory as one piece of JSON too.
 func writeSnapshot(w io.Writer, s *Snapshot, sums map[string]string) error {
+	return writeSnapshotAfter(w, s, sums, nil)
+}
+
+// writeSnapshotAfter is writeSnapshot for a state whose stored snapshot
+// is known (nil: not known). The links are encoded by appendLink; a
+// mirror's user JSON is checked unless known holds the same mirror for
+// that link, which was checked when it was stored.
+func writeSnapshotAfter(w io.Writer, s *Snapshot, sums map[string]string, known *Snapshot) error {
 	head := *s
 	head.Users, head.Groups = nil, nil
 	b, err := json.Marshal(fileSnapshot{Snapshot: &head, DirectoryFiles: sums})
@@ -717,28 +727,36 @@ func writeSnapshot(w io.Writer, s *Snapshot, sums map[string]string) error {
 	if _, err := w.Write(b[:i]); err != nil {
 		return err
 	}
-	enc := json.NewEncoder(w)
+	var knownUsers, knownGroups map[string]Link
+	if known != nil {
+		knownUsers, knownGroups = known.Users, known.Groups
+	}
+	var line []byte
 	for _, part := range []struct {
 		name  string
 		links map[string]Link
-	}{{`"users":`, s.Users}, {`,"groups":`, s.Groups}} {
+		known map[string]Link
+	}{{`"users":`, s.Users, knownUsers}, {`,"groups":`, s.Groups, knownGroups}} {
 		if _, err := io.WriteString(w, part.name+"{"); err != nil {
 			return err
 		}
 		for j, k := range slices.Sorted(maps.Keys(part.links)) {
+			l := part.links[k]
+			line = line[:0]
 			if j > 0 {
-				if _, err := io.WriteString(w, ","); err != nil {
+				line = append(line, ',')
+			}
+			line = append(scim.AppendString(line, k), ':')
+			kl, ok := part.known[k]
+			validate := l.Mirror != nil && len(l.Mirror.User) > 0 && !(ok && kl.Mirror == l.Mirror)
+			if line, err = appendLink(line, &l, validate); err != nil {
+				// encoding/json refuses it and says why.
+				if _, err := json.Marshal(&l); err != nil {
 					return err
 				}
+				return fmt.Errorf("link %s: %w", k, err)
 			}
-			l := part.links[k]
-			if err := enc.Encode(k); err != nil {
-				return err
-			}
-			if _, err := io.WriteString(w, ":"); err != nil {
-				return err
-			}
-			if err := enc.Encode(&l); err != nil {
+			if _, err := w.Write(line); err != nil {
 				return err
 			}
 		}

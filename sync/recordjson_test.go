@@ -137,3 +137,35 @@ func TestRecordRefusesInvalidMirrorJSON(t *testing.T) {
 		t.Errorf("state after the refused record: %+v", s.Users)
 	}
 }
+
+// TestSaveRefusesInvalidMirrorJSON: a caller's snapshot whose mirror is
+// not JSON is not saved, as encoding/json refused it, and the saved state
+// stays as it was.
+func TestSaveRefusesInvalidMirrorJSON(t *testing.T) {
+	path := t.TempDir() + "/state.json"
+	st := NewFileState(path)
+	defer st.Close()
+	s, err := st.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Serial++
+	s.Users["ok"] = Link{TargetID: "t", Mirror: &Mirror{User: json.RawMessage(`{"userName":"ok"}`)}}
+	if err := st.Save(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	s.Serial++
+	s.Users["bad"] = Link{TargetID: "b", Mirror: &Mirror{User: json.RawMessage(`{"userName":`)}}
+	if err := st.Save(t.Context(), s); err == nil {
+		t.Fatal("Save of a mirror that is not JSON succeeded")
+	}
+	st.Close()
+	st = NewFileState(path)
+	got, err := st.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Serial != 1 || len(got.Users) != 1 {
+		t.Errorf("after the refused save: serial %d, links %v; want serial 1 and one link", got.Serial, got.Users)
+	}
+}
