@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/target"
 )
@@ -131,7 +133,11 @@ func listEach[T any](ctx context.Context, c *Client, op, path string, o target.R
 ) error {
 	q := readQuery(o, groups)
 	// Each page is decoded before the next is read into the same buffer.
-	r := &request{op: op, method: http.MethodGet, path: path, query: q, buf: new([]byte)}
+	// Group pages, which grow with the groups' members, are decoded as
+	// they arrive instead; user pages, bounded by the page size, are read
+	// whole, so that a user whose active attribute is a string can be
+	// decoded again from its bytes (decodeUser).
+	r := &request{op: op, method: http.MethodGet, path: path, query: q, buf: new([]byte), stream: groups}
 	if !o.Filter.IsZero() {
 		expr, err := o.Filter.Build()
 		if err != nil {
@@ -151,27 +157,65 @@ func listEach[T any](ctx context.Context, c *Client, op, path string, o target.R
 	for start := 1; ; {
 		q.Set("startIndex", strconv.Itoa(start))
 		q.Set("count", strconv.Itoa(c.pageSize))
-		res, err := c.do(ctx, r)
-		if err != nil {
-			return err
-		}
-		fresh, repeated := 0, ""
-		page, err := decodePage(c, r, res, start, func(i int, v *T) error {
-			id := idOf(v)
-			if id == "" {
-				return c.protocolError(r, res, fmt.Sprintf("resource %d of the page at startIndex=%d has no id", i, start))
+		var (
+			res      *response
+			page     pageHead
+			err      error
+			fresh    int
+			repeated string
+			ids      []string // of a streamed page's resources, in order
+		)
+		for attempt := 1; ; attempt++ {
+			if res, err = c.do(ctx, r); err != nil {
+				return err
 			}
-			if _, dup := seen[id]; dup {
-				if repeated == "" {
-					repeated = id
+			page, err = decodePage(c, r, res, start, func(i int, v *T) error {
+				id := idOf(v)
+				if i <= len(ids) {
+					// Handed on before the page was cut off in transit.
+					if id != ids[i-1] {
+						return c.incomplete(r, res, fmt.Sprintf(
+							"resource %d of the page at startIndex=%d, read again after the page was cut off in transit, "+
+								"is id %q, not %q as before", i, start, id, ids[i-1]))
+					}
+					return nil
 				}
-				return nil
+				if id == "" {
+					return c.protocolError(r, res, fmt.Sprintf("resource %d of the page at startIndex=%d has no id", i, start))
+				}
+				if res.stream != nil {
+					ids = append(ids, id)
+				}
+				if _, dup := seen[id]; dup {
+					if repeated == "" {
+						repeated = id
+					}
+					return nil
+				}
+				seen[id] = struct{}{}
+				fresh++
+				read++
+				return each(v)
+			})
+			var cut *cutOff
+			if !errors.As(err, &cut) {
+				break
 			}
-			seen[id] = struct{}{}
-			fresh++
-			read++
-			return each(v)
-		})
+			// A page cut off in transit is read again; the resources
+			// handed on before the cut are checked, not handed on again.
+			if ctx.Err() != nil {
+				return c.canceled(r, attempt, 0, ctx.Err())
+			}
+			if attempt > c.policy.Retries() {
+				return c.unavailable(r, attempt, cut.err)
+			}
+			wait := c.retryWait(nil, attempt)
+			c.log.Debug("netskope list page cut off in transit; reading it again", zap.String("op", r.op),
+				zap.Int("startIndex", start), zap.Int("resourcesRead", len(ids)), zap.Duration("retryIn", wait))
+			if err := c.pause(ctx, wait); err != nil {
+				return c.canceled(r, attempt, 0, err)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -238,18 +282,38 @@ type pageHead struct {
 // case-insensitively, as SCIM's do. A body that is not one JSON object,
 // or an element that does not decode, is target.ErrProtocol naming the
 // element and the page.
-func decodePage[T any](c *Client, r *request, res *response, start int, each func(i int, v *T) error) (pageHead, error) {
-	var h pageHead
-	if len(bytes.TrimSpace(res.body)) == 0 {
-		return h, c.protocolError(r, res, "empty response body")
+func decodePage[T any](c *Client, r *request, res *response, start int, each func(i int, v *T) error) (h pageHead, err error) {
+	var src io.Reader
+	if s := res.stream; s != nil {
+		src = s
+		handed := false // err is each's
+		defer func() {
+			if err != nil && !handed && s.err != nil {
+				err = &cutOff{err: s.err}
+			}
+			s.Close()
+		}()
+		each0 := each
+		each = func(i int, v *T) error {
+			err := each0(i, v)
+			handed = err != nil
+			return err
+		}
+	} else {
+		if len(bytes.TrimSpace(res.body)) == 0 {
+			return h, c.protocolError(r, res, "empty response body")
+		}
+		src = bytes.NewReader(res.body)
 	}
 	notSCIM := func(err error) error {
 		return c.protocolError(r, res, fmt.Sprintf("response is not SCIM JSON (Content-Type %q): %v",
 			res.header.Get("Content-Type"), err))
 	}
-	dec := json.NewDecoder(bytes.NewReader(res.body))
+	dec := json.NewDecoder(src)
 	tok, err := dec.Token()
 	switch {
+	case err == io.EOF:
+		return h, c.protocolError(r, res, "empty response body")
 	case err != nil:
 		return h, notSCIM(err)
 	case tok == nil: // null: no totalResults, no Resources
@@ -336,11 +400,17 @@ func decodeUser(dec *json.Decoder, body []byte, u *scim.User) error {
 	start := dec.InputOffset()
 	err := dec.Decode((*wireUser)(u))
 	var te *json.UnmarshalTypeError
-	if err == nil || !errors.As(err, &te) || !strings.EqualFold(te.Field, "active") {
-		return err
+	if err == nil || body == nil || !errors.As(err, &te) || !strings.EqualFold(te.Field, "active") {
+		return err // body is nil for a streamed page: it is not kept
 	}
 	return u.UnmarshalJSON(bytes.TrimLeft(body[start:dec.InputOffset()], ", \t\r\n"))
 }
+
+// cutOff is a streamed page whose body failed in transit (a transport
+// error, not JSON that ends too early): the page is read again.
+type cutOff struct{ err error }
+
+func (e *cutOff) Error() string { return "the page was cut off in transit: " + e.err.Error() }
 
 // trailing checks that dec holds nothing after the value it read.
 func trailing(dec *json.Decoder, notSCIM func(error) error) error {

@@ -1,6 +1,7 @@
 package netskope
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -318,5 +319,84 @@ func TestReadInto(t *testing.T) {
 			t.Fatalf("readInto(%d bytes, size %d) = %d bytes %q..., %v", len(tt.body), tt.size, len(got), got[:min(len(got), 10)], err)
 		}
 		buf = got
+	}
+}
+
+// TestGroupPagesStreamed: group pages are decoded as they arrive. One cut
+// off in transit after some groups were handed on is read again: the
+// groups handed on are checked, not handed on twice; if the page read
+// again differs there, or every attempt is cut off, the listing fails.
+// JSON that ends early in a body that arrived whole is not read again.
+func TestGroupPagesStreamed(t *testing.T) {
+	groups := make([]scim.Group, 5)
+	for i := range groups {
+		groups[i] = scim.Group{ID: fmt.Sprintf("g%d", i+1), DisplayName: fmt.Sprintf("G%d", i+1),
+			Members: []scim.Member{{Value: "u1"}, {Value: fmt.Sprintf("u%d", i+2)}}}
+	}
+	page := func(gs []scim.Group) string {
+		b, err := json.Marshal(map[string]any{"totalResults": len(groups), "Resources": gs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	full := page(groups)
+	// cutAt is the body up to just after the second group.
+	cutAt := strings.Index(full, `,{"id":"g3"`)
+	tests := []struct {
+		name     string
+		answer   func(n int) (body string, cut bool) // the n-th request's
+		want     int                                 // groups; -1: an error
+		wantErr  error
+		requests int
+	}{
+		{"cut once, after two groups", func(n int) (string, bool) { return full[:cutAt], n == 1 }, 5, nil, 2},
+		{"cut once, in the first group", func(n int) (string, bool) { return full[:20], n == 1 }, 5, nil, 2},
+		{"cut, then a page that changed", func(n int) (string, bool) {
+			if n == 1 {
+				return full[:cutAt], true
+			}
+			return page([]scim.Group{groups[0], groups[2], groups[1], groups[3], groups[4]}), false
+		}, -1, target.ErrIncomplete, 2},
+		{"cut every time", func(int) (string, bool) { return full[:cutAt], true }, -1, target.ErrUnavailable, 3},
+		{"JSON cut short in a whole body", func(int) (string, bool) { return full[:cutAt] + "]", false }, -1, target.ErrProtocol, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, rec := newServer(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+				body, cut := tt.answer(n)
+				if n > 1 && !cut && tt.want >= 0 {
+					body = full
+				}
+				w.Header().Set("Content-Type", "application/scim+json")
+				if cut {
+					w.Header().Set("Content-Length", strconv.Itoa(len(full)))
+				}
+				w.WriteHeader(http.StatusOK)
+				_, _ = w.Write([]byte(body)) // a cut body ends short of its Content-Length
+			})
+			c, _ := newTestClient(t, srv.URL, noLimit(), WithMaxRetries(2))
+			var ids []string
+			var err error
+			for g, e := range c.ListGroupsSeq(ctxT(t), target.WithMembers()) {
+				if e != nil {
+					err = e
+					break
+				}
+				ids = append(ids, g.ID)
+			}
+			if rec.count() != tt.requests {
+				t.Errorf("%d requests, want %d", rec.count(), tt.requests)
+			}
+			if tt.want < 0 {
+				if !errors.Is(err, tt.wantErr) || !strings.HasPrefix(err.Error(), "list groups") {
+					t.Fatalf("listing = %v after %v; want %v", err, ids, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || strings.Join(ids, " ") != "g1 g2 g3 g4 g5" {
+				t.Fatalf("listing = %v, %v; want g1..g5 once each", ids, err)
+			}
+		})
 	}
 }

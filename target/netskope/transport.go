@@ -48,6 +48,9 @@ type request struct {
 	hasFilter bool
 	// retryCap, when > 0, lowers the client's retry limit for this call.
 	retryCap int
+	// stream leaves the body of a 2xx answer open for the caller to
+	// read as it arrives (response.stream), who closes it.
+	stream bool
 	// buf, when set, is the buffer each response body is read into, kept
 	// from one request to the next: a listing's pages reuse it, each
 	// decoded before the next is asked for.
@@ -60,6 +63,42 @@ type response struct {
 	header   http.Header
 	body     []byte
 	attempts int
+	// stream is the open body of a 2xx answer to a request with stream
+	// set; body is nil then.
+	stream *bodyStream
+}
+
+// bodyStream is a response body read as it arrives. It keeps the first
+// failure of the transport (which a body that is merely short of its
+// JSON does not have) and stops at maxBody.
+type bodyStream struct {
+	body   io.ReadCloser
+	cancel context.CancelFunc // the attempt's context, ended on Close
+	n      int64
+	err    error // the first read error other than io.EOF
+}
+
+// errBodyTooLarge ends a streamed body longer than maxBody.
+var errBodyTooLarge = errors.New("response body larger than 64 MiB")
+
+func (s *bodyStream) Read(p []byte) (int, error) {
+	if s.n >= maxBody {
+		return 0, errBodyTooLarge
+	}
+	p = p[:min(int64(len(p)), maxBody-s.n)]
+	n, err := s.body.Read(p)
+	s.n += int64(n)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// Close closes the body and ends the attempt's context.
+func (s *bodyStream) Close() error {
+	err := s.body.Close()
+	s.cancel()
+	return err
 }
 
 // do sends r, retrying as the client is configured, and returns the 2xx
@@ -173,7 +212,12 @@ func (c *Client) send(ctx context.Context, r *request, u string, payload []byte)
 	if c.timeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, c.timeout)
 	}
-	defer cancel()
+	keep := false // the body is handed on open, with cancel
+	defer func() {
+		if !keep {
+			cancel()
+		}
+	}()
 	var wrote atomic.Bool
 	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
 		WroteHeaderField: func(string, []string) { wrote.Store(true) },
@@ -198,6 +242,10 @@ func (c *Client) send(ctx context.Context, r *request, u string, payload []byte)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, wrote.Load(), c.transportCause(actx, err)
+	}
+	if r.stream && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		keep = true
+		return &response{status: resp.StatusCode, header: resp.Header, stream: &bodyStream{body: resp.Body, cancel: cancel}}, true, nil
 	}
 	defer resp.Body.Close()
 	var data []byte
