@@ -390,7 +390,11 @@ func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
 		if snap.Directories == nil {
 			snap.Directories = map[string]*CachedDirectory{}
 		}
-		snap.Directories[r.name] = &CachedDirectory{Dir: r.dir}
+		if r.enc != nil {
+			snap.Directories[r.name] = encodedDirectory(r.enc)
+		} else {
+			snap.Directories[r.name] = &CachedDirectory{Dir: r.dir}
+		}
 	}
 }
 

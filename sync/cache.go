@@ -2,6 +2,7 @@ package sync
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,8 +13,51 @@ import (
 // kept in the state so the next run can fold the source's changes into it.
 // Its JSON form keeps attribute types (int64, time.Time, []string) that a
 // plain encoding would blur.
+//
+// The engine and FileState keep it encoded (source.Directory's compact
+// binary form, about a fifth of the decoded size): Dir is then nil, and
+// Directory decodes a copy when one is needed. A CachedDirectory made with
+// Dir set is used as it is.
 type CachedDirectory struct {
 	Dir *source.Directory
+	// enc is the directory's encoding (source.Directory.MarshalBinary)
+	// when Dir is nil.
+	enc []byte
+}
+
+// encodedDirectory returns a CachedDirectory holding enc, a directory's
+// encoding.
+func encodedDirectory(enc []byte) *CachedDirectory { return &CachedDirectory{enc: enc} }
+
+// empty reports whether c holds no directory.
+func (c *CachedDirectory) empty() bool { return c == nil || (c.Dir == nil && c.enc == nil) }
+
+// Directory returns the directory: Dir, or a copy decoded from the form
+// the state keeps. Nil if c holds none.
+func (c *CachedDirectory) Directory() (*source.Directory, error) {
+	if c == nil || c.Dir != nil || c.enc == nil {
+		if c == nil {
+			return nil, nil
+		}
+		return c.Dir, nil
+	}
+	d := new(source.Directory)
+	if err := d.UnmarshalBinary(c.enc); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// MarshalBinary returns the directory's compact encoding
+// (source.Directory.MarshalBinary).
+func (c *CachedDirectory) MarshalBinary() ([]byte, error) {
+	if c.Dir == nil && c.enc != nil {
+		return c.enc, nil
+	}
+	if c.Dir == nil {
+		return nil, errors.New("sync: no cached directory")
+	}
+	return c.Dir.MarshalBinary()
 }
 
 type cachedUser struct {
@@ -124,11 +168,15 @@ func (c *CachedDirectory) MarshalJSON() ([]byte, error) {
 		Users  []cachedUser  `json:"users"`
 		Groups []cachedGroup `json:"groups"`
 	}
-	if c.Dir == nil {
+	d, err := c.Directory()
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
 		return json.Marshal(aux)
 	}
-	for i := range c.Dir.Users {
-		u := &c.Dir.Users[i]
+	for i := range d.Users {
+		u := &d.Users[i]
 		attrs, err := encodeAttrs(u.Attributes)
 		if err != nil {
 			return nil, err
@@ -137,8 +185,8 @@ func (c *CachedDirectory) MarshalJSON() ([]byte, error) {
 			GivenName: u.GivenName, FamilyName: u.FamilyName, DisplayName: u.DisplayName,
 			State: u.State, DeletedAt: u.DeletedAt, Attributes: attrs})
 	}
-	for i := range c.Dir.Groups {
-		g := &c.Dir.Groups[i]
+	for i := range d.Groups {
+		g := &d.Groups[i]
 		attrs, err := encodeAttrs(g.Attributes)
 		if err != nil {
 			return nil, err
@@ -176,6 +224,6 @@ func (c *CachedDirectory) UnmarshalJSON(b []byte) error {
 		d.Groups = append(d.Groups, source.Group{ID: g.ID, DisplayName: g.DisplayName, Email: g.Email,
 			Description: g.Description, Attributes: attrs, MembersNote: g.MembersNote, Members: g.Members, MemberGroups: g.MemberGroups})
 	}
-	c.Dir = d
+	c.Dir, c.enc = d, nil
 	return nil
 }

@@ -247,6 +247,16 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", named("mapping", err))
 	}
+	// The directory is not needed past here: the plan works on the
+	// mapped objects, so it is released before the mirrors are compared
+	// and the plan's indexes built (it is the largest thing a cycle
+	// holds).
+	read, sourceUsers, sourceGroups := newSourceIDs(dir), len(dir.Users), len(dir.Groups)
+	// An incremental read's directory is kept, encoded, for Apply to
+	// save as the cache the next read folds its changes into.
+	if err := pending.encode(); err != nil {
+		return nil, fmt.Errorf("sync: caching the directory of %s: %w", e.source.Name(), err)
+	}
 	if e.marking {
 		e.mark(desired)
 	}
@@ -254,11 +264,6 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		return nil, err
 	}
 	users = obs.users
-	// The directory is not needed past here: the plan works on the
-	// mapped objects, and for a full read nothing else holds it, so it is
-	// released before the plan's indexes are built (it is the largest
-	// thing a cycle holds).
-	read, sourceUsers, sourceGroups := newSourceIDs(dir), len(dir.Users), len(dir.Groups)
 	pin := planInput{
 		desired: desired, users: users, groups: groups, groupMirrors: obs.groupMirrors, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
@@ -328,7 +333,7 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 		return dir, nil, nil
 	}
 	cursor, cached := snap.Cursors[name], snap.Directories[name]
-	if cached == nil || cached.Dir == nil || full {
+	if cached.empty() || full {
 		cursor = ""
 	}
 	ch, err := inc.ReadChanges(ctx, cursor)
@@ -344,18 +349,29 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 		return nil, nil, fmt.Errorf("%w: %s returned no changes", ErrSourceRead, name)
 	}
 	var dir *source.Directory
+	pending := &pendingRead{name: name, cursor: ch.Cursor, incremental: !ch.Full && cursor != ""}
 	if ch.Full || cursor == "" {
 		dir = &source.Directory{Users: ch.Users, Groups: ch.Groups}
 		if err := dir.Validate(); err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrSourceRead, named(name, err))
 		}
-	} else if dir, err = source.ApplyShared(cached.Dir, ch); err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: folding changes into the cached directory: %w", ErrSourceRead, name, err)
+	} else {
+		old, err := cached.Directory()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: the cached directory: %w", ErrStateCorrupt, name, err)
+		}
+		if dir, err = source.ApplyShared(old, ch); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: folding changes into the cached directory: %w", ErrSourceRead, name, err)
+		}
+		if len(ch.Users)+len(ch.Groups)+len(ch.RemovedUsers)+len(ch.RemovedGroups) == 0 {
+			pending.enc = cached.enc // the same directory: no need to encode it again
+		}
 	}
+	pending.dir = dir
 	e.log.Info("source read", zap.String("source", name), zap.Bool("full", ch.Full || cursor == ""),
 		zap.Int("changedUsers", len(ch.Users)), zap.Int("changedGroups", len(ch.Groups)),
 		zap.Int("removedUsers", len(ch.RemovedUsers)), zap.Int("removedGroups", len(ch.RemovedGroups)))
-	return dir, &pendingRead{name: name, cursor: ch.Cursor, dir: dir, incremental: !ch.Full && cursor != ""}, nil
+	return dir, pending, nil
 }
 
 // PlanOption adjusts one Plan call.

@@ -304,7 +304,7 @@ func (f *FileState) readDirectories(s *Snapshot, sums map[string]string) error {
 		if s.Directories == nil {
 			s.Directories = map[string]*CachedDirectory{}
 		}
-		s.Directories[name] = &CachedDirectory{Dir: d}
+		s.Directories[name] = encodedDirectory(d)
 	}
 	f.removeDirFiles(sums)
 	return nil
@@ -327,9 +327,10 @@ func (f *FileState) dirFile(sum string) string {
 	return filepath.Join(filepath.Dir(f.path), f.dirFilePrefix()+sum)
 }
 
-// readDirectory reads and decodes the directory file of sum, checking
-// that its content is what the snapshot refers to.
-func (f *FileState) readDirectory(sum string) (*source.Directory, error) {
+// readDirectory reads the directory file of sum, checking that its
+// content is what the snapshot refers to and decodes, and returns the
+// encoding: the state keeps it encoded, a fifth of its decoded size.
+func (f *FileState) readDirectory(sum string) ([]byte, error) {
 	if len(sum) != 2*sha256.Size || strings.Trim(sum, "0123456789abcdef") != "" {
 		return nil, fmt.Errorf("%q is not a SHA-256", sum)
 	}
@@ -340,11 +341,10 @@ func (f *FileState) readDirectory(sum string) (*source.Directory, error) {
 	if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != sum {
 		return nil, fmt.Errorf("%s does not hold the directory the snapshot refers to", f.dirFile(sum))
 	}
-	d := new(source.Directory)
-	if err := d.UnmarshalBinary(b); err != nil {
+	if err := new(source.Directory).UnmarshalBinary(b); err != nil {
 		return nil, err
 	}
-	return d, nil
+	return b, nil
 }
 
 // writeDirectories stores each cached directory of dirs in a file named
@@ -362,10 +362,10 @@ func (f *FileState) writeDirectories(dirs map[string]*CachedDirectory) (map[stri
 	sums := make(map[string]string, len(dirs))
 	wrote := false
 	for name, c := range dirs {
-		if c == nil || c.Dir == nil {
+		if c.empty() {
 			continue
 		}
-		b, err := c.Dir.MarshalBinary()
+		b, err := c.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("source %q: %w", name, err)
 		}

@@ -41,6 +41,16 @@ func saveDir(t *testing.T, st *sync.FileState, s *sync.Snapshot, d *source.Direc
 	return st.Save(context.Background(), s)
 }
 
+// cachedDir returns the directory c holds, decoded.
+func cachedDir(t *testing.T, c *sync.CachedDirectory) *source.Directory {
+	t.Helper()
+	d, err := c.Directory()
+	if err != nil || d == nil {
+		t.Fatalf("cached directory: %v, %v", d, err)
+	}
+	return d
+}
+
 func sameDirectory(t *testing.T, got, want *source.Directory) {
 	t.Helper()
 	a, _ := got.MarshalBinary()
@@ -97,7 +107,7 @@ func TestFileStateWritesDirectoryOnlyWhenChanged(t *testing.T) {
 	if got.Cursors["entra"] != "c4" || len(got.Users) != 3 {
 		t.Fatalf("Load = cursor %q, users %v", got.Cursors["entra"], got.Users)
 	}
-	sameDirectory(t, got.Directories["entra"].Dir, sourcetest.AttributeDirectory(50, "one"))
+	sameDirectory(t, cachedDir(t, got.Directories["entra"]), sourcetest.AttributeDirectory(50, "one"))
 
 	// A changed directory is written once, the old file removed.
 	if err := saveDir(t, st, got, sourcetest.AttributeDirectory(51, "one"), "c5"); err != nil {
@@ -153,7 +163,7 @@ func TestFileStateCrashBetweenDirectoryAndSnapshot(t *testing.T) {
 	if got.Cursors["entra"] != "c1" || got.Serial != 1 {
 		t.Fatalf("after the crash: cursor %q serial %d, want c1 and 1", got.Cursors["entra"], got.Serial)
 	}
-	sameDirectory(t, got.Directories["entra"].Dir, d1)
+	sameDirectory(t, cachedDir(t, got.Directories["entra"]), d1)
 	if now := dirFiles(t, path); !reflect.DeepEqual(now, old) {
 		t.Fatalf("directory files after Load: %v, want only %v", now, old)
 	}
@@ -175,7 +185,7 @@ func TestFileStateCrashBetweenDirectoryAndSnapshot(t *testing.T) {
 	if got.Cursors["entra"] != "c2" {
 		t.Fatalf("cursor %q, want c2", got.Cursors["entra"])
 	}
-	sameDirectory(t, got.Directories["entra"].Dir, d2)
+	sameDirectory(t, cachedDir(t, got.Directories["entra"]), d2)
 	if now := dirFiles(t, path); !reflect.DeepEqual(now, newer) {
 		t.Fatalf("directory files after Load: %v, want only %v", now, newer)
 	}
@@ -255,7 +265,7 @@ func TestFileStateInlineDirectoryMovesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameDirectory(t, got.Directories["entra"].Dir, d)
+	sameDirectory(t, cachedDir(t, got.Directories["entra"]), d)
 	got.Serial++
 	if err := st.Save(ctx, got); err != nil {
 		t.Fatal(err)
@@ -266,7 +276,7 @@ func TestFileStateInlineDirectoryMovesOut(t *testing.T) {
 	if got, err = st.Load(ctx); err != nil || got.Cursors["entra"] != "c1" {
 		t.Fatalf("Load = %v, %v", got, err)
 	}
-	sameDirectory(t, got.Directories["entra"].Dir, d)
+	sameDirectory(t, cachedDir(t, got.Directories["entra"]), d)
 }
 
 // TestFileStateLoadKeepsTheSnapshot: while the lock is held nothing else
@@ -294,7 +304,7 @@ func TestFileStateLoadKeepsTheSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Serial != 1 || got.Users["a"].TargetID != "ta" || got.Users["b"].TargetID != "tb" || len(got.Users) != 2 ||
-			got.Cursors["entra"] != "c1" || len(got.Directories["entra"].Dir.Users) != 3 {
+			got.Cursors["entra"] != "c1" || len(cachedDir(t, got.Directories["entra"]).Users) != 3 {
 			t.Fatalf("Load %d = %+v", i, got)
 		}
 		// The caller's changes stay the caller's.
@@ -437,7 +447,7 @@ func TestFileStateSaveAppendsWhatChanged(t *testing.T) {
 		if _, ok := got.Users["u2"]; ok {
 			t.Fatal("a removed link came back")
 		}
-		sameDirectory(t, got.Directories["entra"].Dir, sourcetest.AttributeDirectory(4, "b"))
+		sameDirectory(t, cachedDir(t, got.Directories["entra"]), sourcetest.AttributeDirectory(4, "b"))
 	}
 	check(st, 2)
 	if err := st.Save(ctx, s); !errors.Is(err, sync.ErrStaleState) {
@@ -498,7 +508,7 @@ func TestFileStateTornAppendedSave(t *testing.T) {
 	if got.Serial != 1 || got.Users["u5"].TargetID != "t-u5" || got.Cursors["entra"] != "c1" {
 		t.Fatalf("Load after a torn save = serial %d, u5 %+v, cursor %q; want the state before it", got.Serial, got.Users["u5"], got.Cursors["entra"])
 	}
-	sameDirectory(t, got.Directories["entra"].Dir, sourcetest.AttributeDirectory(2, "a"))
+	sameDirectory(t, cachedDir(t, got.Directories["entra"]), sourcetest.AttributeDirectory(2, "a"))
 	if err := st.Record(ctx, sync.Record{Op: sync.OpUnlink, Kind: sync.KindUser, SourceID: "u7"}); err != nil {
 		t.Fatal(err)
 	}

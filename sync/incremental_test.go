@@ -179,7 +179,7 @@ func TestIncrementalReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(back.Directories["feed"].Dir, snap.Directories["feed"].Dir) {
+	if !reflect.DeepEqual(cachedDir(t, back.Directories["feed"]), cachedDir(t, snap.Directories["feed"])) {
 		t.Error("the cached directory changed through the state file")
 	}
 }

@@ -249,10 +249,30 @@ type Plan struct {
 // pendingRead is an incremental source read waiting for its plan to be
 // applied before its cursor is stored.
 type pendingRead struct {
-	name        string
-	cursor      string
+	name   string
+	cursor string
+	// dir is the directory read, until the plan encodes it into enc
+	// (source.Directory.MarshalBinary), the form the state keeps, and
+	// releases it.
 	dir         *source.Directory
+	enc         []byte
 	incremental bool // changes since a cursor, not a full read
+}
+
+// encode sets r.enc to the encoding of r.dir and drops r.dir.
+func (r *pendingRead) encode() error {
+	if r == nil || r.dir == nil {
+		return nil
+	}
+	if r.enc == nil {
+		enc, err := r.dir.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		r.enc = enc
+	}
+	r.dir = nil
+	return nil
 }
 
 // Empty reports whether the plan changes nothing.

@@ -173,10 +173,10 @@ func (s *Snapshot) clone(deepDirs bool) *Snapshot {
 		c.Directories = make(map[string]*CachedDirectory, len(s.Directories))
 		for k, v := range s.Directories {
 			d := v.Dir
-			if deepDirs {
+			if deepDirs && d != nil {
 				d = d.Clone()
 			}
-			c.Directories[k] = &CachedDirectory{Dir: d}
+			c.Directories[k] = &CachedDirectory{Dir: d, enc: v.enc} // an encoding is never changed
 		}
 	}
 	return c

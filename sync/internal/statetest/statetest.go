@@ -44,14 +44,17 @@ func directories(t *testing.T, st sync.State) {
 	check := func(got *sync.Snapshot, name string, want *source.Directory, cursor string) {
 		t.Helper()
 		c := got.Directories[name]
+		d, err := c.Directory()
 		switch {
+		case err != nil:
+			t.Fatalf("directory of %s: %v", name, err)
 		case want == nil && c != nil:
-			t.Fatalf("directory of %s read back as %+v, want none", name, c.Dir)
+			t.Fatalf("directory of %s read back as %+v, want none", name, d)
 		case want == nil:
-		case c == nil || c.Dir == nil:
+		case d == nil:
 			t.Fatalf("directory of %s not read back", name)
-		case !reflect.DeepEqual(normal(c.Dir), normal(want)):
-			t.Fatalf("directory of %s read back as\n%+v\nwant\n%+v", name, c.Dir, want)
+		case !reflect.DeepEqual(normal(d), normal(want)):
+			t.Fatalf("directory of %s read back as\n%+v\nwant\n%+v", name, d, want)
 		}
 		if got.Cursors[name] != cursor {
 			t.Fatalf("cursor of %s = %q, want %q", name, got.Cursors[name], cursor)
@@ -291,8 +294,8 @@ func parts(t *testing.T, st sync.State) {
 	if in := got.Intents["user:v"]; in.Source != "entra" || in.Key != "v@x" {
 		t.Errorf("intent read back as %+v", in)
 	}
-	if d := got.Directories["entra"]; d == nil || len(d.Dir.Users) != 1 || d.Dir.Users[0].UserName != "u@example.com" ||
-		len(d.Dir.Groups) != 1 || d.Dir.Groups[0].Members[0] != "u" {
+	if d, err := got.Directories["entra"].Directory(); err != nil || d == nil || len(d.Users) != 1 || d.Users[0].UserName != "u@example.com" ||
+		len(d.Groups) != 1 || d.Groups[0].Members[0] != "u" {
 		t.Errorf("cached directory read back as %+v", d)
 	}
 	if a := got.Approvals["a1"]; a == nil || a.Status != sync.ApprovalPending || a.Change.Object.TargetID != "tu" || !a.FirstSeen.Equal(at) {
