@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -55,6 +57,7 @@ func Run(t *testing.T, h Harness) {
 		{"FilterEscaping", testFilterEscaping},
 		{"RetryAfterRateLimit", testRetryAfterRateLimit},
 		{"InconsistentPages", testInconsistentPages},
+		{"Streamer", testStreamer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
@@ -389,11 +392,74 @@ func testInconsistentPages(t *testing.T, h Harness) {
 		if !errors.Is(err, target.ErrIncomplete) || users != nil {
 			t.Errorf("%s: ListUsers = %d users, %v; want none and ErrIncomplete", name, len(users), err)
 		}
+		if s, ok := tg.(target.Streamer); ok {
+			if _, err := collect(s.ListUsersSeq(ctx)); !errors.Is(err, target.ErrIncomplete) {
+				t.Errorf("%s: ListUsersSeq ends with %v; want ErrIncomplete", name, err)
+			}
+		}
 	}
 	l.Lie(t, -1)
 	if users, err := tg.ListUsers(ctx); err != nil || len(users) != n {
 		t.Errorf("after the lie: ListUsers = %d users, %v; want %d", len(users), err, n)
 	}
+}
+
+// testStreamer checks that a target.Streamer yields what ListUsers and
+// ListGroups return, in the same order, each object its own once copied,
+// and stops when the loop breaks.
+func testStreamer(t *testing.T, h Harness) {
+	ctx, tg := ctxFor(t), h.Open(t)
+	s, ok := tg.(target.Streamer)
+	if !ok {
+		t.Skip("the target is not a target.Streamer")
+	}
+	var ids []string
+	for i := range 253 {
+		ids = append(ids, mustCreateUser(ctx, t, tg, newUser(i, "st")).ID)
+	}
+	for i := range 3 {
+		if _, err := tg.CreateGroup(ctx, &scim.Group{DisplayName: fmt.Sprintf("Stream %d", i),
+			Members: []scim.Member{{Value: ids[i]}, {Value: ids[i+100]}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users, err := tg.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	streamed, err := collect(s.ListUsersSeq(ctx))
+	if err != nil || !reflect.DeepEqual(streamed, users) {
+		t.Errorf("ListUsersSeq = %d users, %v; want the %d ListUsers returns, equal and in order", len(streamed), err, len(users))
+	}
+	groups, err := tg.ListGroups(ctx, target.WithMembers())
+	if err != nil {
+		t.Fatalf("ListGroups: %v", err)
+	}
+	sg, err := collect(s.ListGroupsSeq(ctx, target.WithMembers()))
+	if err != nil || !reflect.DeepEqual(sg, groups) || len(sg) != 3 || len(sg[0].Members) != 2 {
+		t.Errorf("ListGroupsSeq = %+v, %v; want %+v", sg, err, groups)
+	}
+	n := 0
+	for _, err := range s.ListUsersSeq(ctx) {
+		if err != nil {
+			t.Fatalf("ListUsersSeq: %v", err)
+		}
+		if n++; n == 2 {
+			break
+		}
+	}
+}
+
+// collect copies what seq yields; the error ends it.
+func collect[T any](seq iter.Seq2[*T, error]) ([]T, error) {
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, *v)
+	}
+	return out, nil
 }
 
 // sameIDs reports whether a and b hold the same ids in any order.
