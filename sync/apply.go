@@ -809,11 +809,8 @@ func (a *applier) membersOutcome(groupID string, missing []Ref) Outcome {
 // adoptUser resolves a create that conflicted: the user exists already
 // (made by an earlier, interrupted run, or by someone else). It is looked
 // up by userName; if adoption is allowed, it is linked and brought up to
-// date. An account the engine may not adopt (adoption is off, it belongs
-// to another source user or carries another engine's owner marker) is
-// recorded as a conflict, which the plans until the next drift check
-// report as a problem instead of sending the create again, and the
-// create's intent is settled: the 409 says it did not land.
+// date. An account the engine may not adopt (see inTheWay) is recorded as
+// a conflict (see leaveAlone).
 func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outcome {
 	obj := c.Object
 	fail := func(err error) Outcome { return Outcome{err: changeFailed(c.Action, obj, err)} }
@@ -825,40 +822,11 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 		return fail(fmt.Errorf("%w; %d users found by userName", conflict, len(found)))
 	}
 	o := &found[0]
-	if !a.e.policy.Adopt && o.ExternalID != "" && o.ExternalID == c.User.ExternalID {
-		// Most likely this engine's own create, landed by an interrupted
-		// run: the intent stays, and the next plan links it as created.
-		return fail(fmt.Errorf("%w; adoption is off", conflict))
+	if ours := a.ownCreate(o.ExternalID, c.User.ExternalID); ours != nil {
+		return fail(fmt.Errorf("%w; %w", conflict, ours))
 	}
-	fo, why := foreignOwner(KindUser, o.ID, o.ExternalID, a.ours(), a.snap.foreign)
-	a.mu.Lock()
-	owner := reverseLinks(a.snap.Users)[o.ID]
-	a.mu.Unlock()
-	var msg string
-	policy := false
-	switch {
-	case fo != "":
-		msg = foreignMessage(KindUser, "userName", fo, why, obj.SourceID, cmp.Or(c.Owner, a.e.owner))
-	case owner != "" && owner != obj.SourceID:
-		msg = fmt.Sprintf("the existing user belongs to source user %q", owner)
-	case !a.e.policy.Adopt:
-		msg, policy = "adoption is off", true
-	case !c.User.IsActive() && !a.e.policy.AdoptSuspended:
-		// The user is created inactive because it is suspended at the
-		// source: adopting the existing one would deactivate it.
-		msg, policy = "the source user is suspended, and Policy.AdoptSuspended is off", true
-	}
-	if msg != "" {
-		a.mu.Lock()
-		if a.conflicts == nil {
-			a.conflicts = map[string]Conflict{}
-		}
-		a.conflicts[obj.SourceID] = Conflict{UserName: c.User.UserName, TargetID: o.ID, TargetUserName: o.UserName,
-			Foreign: fo, Policy: policy, Message: msg, Since: a.e.now()}
-		a.mu.Unlock()
-		a.store(Record{Op: OpSettle, Kind: KindUser, SourceID: obj.SourceID})
-		return fail(fmt.Errorf("%w; target user id=%s (userName %q) holds the userName: %s; until the next drift check, plans report it as a problem and send no create",
-			conflict, o.ID, o.UserName, msg))
+	if msg, fo, policy := a.inTheWay(c, o.ID, o.ExternalID, !c.User.IsActive()); msg != "" {
+		return fail(a.leaveAlone(c, conflict, o.ID, o.UserName, msg, fo, policy))
 	}
 	managed := a.plan.ManagedUserAttributes
 	if len(managed) == 0 {
@@ -877,9 +845,6 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 // for users: the group found by displayName is brought up to date with g
 // and returned, to be linked as adopted.
 func (a *applier) adoptGroup(ctx context.Context, c *Change, g *scim.Group, conflict error) (*scim.Group, error) {
-	if !a.e.policy.Adopt {
-		return nil, fmt.Errorf("%w; adoption is off", conflict)
-	}
 	found, err := a.groupsNamed(ctx, g.DisplayName)
 	if err != nil {
 		return nil, errors.Join(conflict, err)
@@ -887,21 +852,79 @@ func (a *applier) adoptGroup(ctx context.Context, c *Change, g *scim.Group, conf
 	if len(found) != 1 {
 		return nil, fmt.Errorf("%w; %d groups found by displayName", conflict, len(found))
 	}
-	if fo, why := foreignOwner(KindGroup, found[0].ID, found[0].ExternalID, a.ours(), a.snap.foreign); fo != "" {
-		return nil, fmt.Errorf("%w; %s", conflict, foreignMessage(KindGroup, "displayName", fo, why, c.Object.SourceID, cmp.Or(c.Owner, a.e.owner)))
+	o := &found[0]
+	if ours := a.ownCreate(o.ExternalID, g.ExternalID); ours != nil {
+		return nil, fmt.Errorf("%w; %w", conflict, ours)
 	}
-	a.mu.Lock()
-	owner := reverseLinks(a.snap.Groups)[found[0].ID]
-	a.mu.Unlock()
-	if owner != "" {
-		return nil, fmt.Errorf("%w; the existing group belongs to source group %q", conflict, owner)
+	if msg, fo, policy := a.inTheWay(c, o.ID, o.ExternalID, false); msg != "" {
+		return nil, a.leaveAlone(c, conflict, o.ID, o.DisplayName, msg, fo, policy)
 	}
-	if attrs := diffGroup(g, &found[0]); len(attrs) > 0 {
-		if err := a.t.PatchGroup(ctx, found[0].ID, patchOps(attrs)...); err != nil {
+	if attrs := diffGroup(g, o); len(attrs) > 0 {
+		if err := a.t.PatchGroup(ctx, o.ID, patchOps(attrs)...); err != nil {
 			return nil, err
 		}
 	}
-	return &found[0], nil
+	return o, nil
+}
+
+// ownCreate returns an error when, with adoption off, the object a create
+// met carries the externalId the create sent: most likely the engine's
+// own create, landed by an interrupted run. Its intent stays, and the
+// next plan links the object as created.
+func (a *applier) ownCreate(found, sent string) error {
+	if a.e.policy.Adopt || found == "" || found != sent {
+		return nil
+	}
+	return errors.New("adoption is off")
+}
+
+// inTheWay says why the target object (id, externalID) that create c met
+// may not be adopted, "" if it may: it carries another engine's owner
+// marker (foreign names that owner), belongs to another source object, or
+// the policy forbids adopting it (policy; inactive: a user created
+// inactive, as suspended at the source).
+func (a *applier) inTheWay(c *Change, id, externalID string, inactive bool) (msg, foreign string, policy bool) {
+	kind := c.Object.Kind
+	if fo, why := foreignOwner(kind, id, externalID, a.ours(), a.snap.foreign); fo != "" {
+		return foreignMessage(kind, keyAttr(kind), fo, why, c.Object.SourceID, cmp.Or(c.Owner, a.e.owner)), fo, false
+	}
+	a.mu.Lock()
+	links := a.snap.Users
+	if kind == KindGroup {
+		links = a.snap.Groups
+	}
+	owner := reverseLinks(links)[id]
+	a.mu.Unlock()
+	switch {
+	case owner != "" && owner != c.Object.SourceID:
+		return fmt.Sprintf("the existing %s belongs to source %s %q", kind, kind, owner), "", false
+	case !a.e.policy.Adopt:
+		return "adoption is off", "", true
+	case inactive && !a.e.policy.AdoptSuspended:
+		// Adopting the existing user would deactivate it.
+		return "the source user is suspended, and Policy.AdoptSuspended is off", "", true
+	}
+	return "", "", false
+}
+
+// leaveAlone records that create c met target object (id, named key)
+// that it may not adopt (msg, foreign and policy as inTheWay says), and
+// settles the create's intent, as the 409 says it did not land. The plans
+// until the next drift check report the conflict as a problem instead of
+// sending the create again. It returns the error that fails the create.
+func (a *applier) leaveAlone(c *Change, conflict error, id, key, msg, foreign string, policy bool) error {
+	kind := c.Object.Kind
+	cf := Conflict{Kind: kind, SourceID: c.Object.SourceID, Key: c.Object.Key, TargetID: id, TargetKey: key,
+		Foreign: foreign, Policy: policy, Message: msg, Since: a.e.now()}
+	a.mu.Lock()
+	if a.conflicts == nil {
+		a.conflicts = map[string]Conflict{}
+	}
+	a.conflicts[conflictKey(kind, cf.SourceID)] = cf
+	a.mu.Unlock()
+	a.store(Record{Op: OpSettle, Kind: kind, SourceID: cf.SourceID})
+	return fmt.Errorf("%w; target %s id=%s (%s %q) is in the way: %s; until the next drift check, plans report it as a problem and send no create",
+		conflict, kind, id, keyAttr(kind), key, msg)
 }
 
 // ours are the owner names of the engine's markers: the plan's, or for a

@@ -255,3 +255,69 @@ func TestRunnerHireConflictLeavesNoEscrow(t *testing.T) {
 		t.Errorf("escrow %d, persistent failures %+v; want none", s.Escrow, s.PersistentFailures)
 	}
 }
+
+// TestNewGroupMeetingAnUnownedGroup: a new source group whose displayName
+// a target group the engine may not adopt already holds is sent one POST
+// between drift checks, as a hire is; the plans after it report the
+// problem, naming both, until the target group is deleted by hand and a
+// drift check creates the source group.
+func TestNewGroupMeetingAnUnownedGroup(t *testing.T) {
+	tests := []struct {
+		name       string
+		adopt      bool
+		externalID string
+		foreign    string
+	}{
+		{name: "adoption off"},
+		{name: "another engine's group, adoption on", adopt: true, externalID: "provsync:hr-eu:finance", foreign: "hr-eu"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, 6, 2)
+			pol := sync.DefaultPolicy()
+			pol.Adopt = tt.adopt
+			eng := e.engine(sync.WithPolicy(pol))
+			e.apply(eng)
+			hand, err := e.srv.AddGroup(scim.Group{DisplayName: "Finance EMEA", ExternalID: tt.externalID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.edit(func(d *source.Directory) {
+				d.Groups = append(d.Groups, source.Group{ID: "new-group", DisplayName: "finance emea", Members: []string{d.Users[0].ID}})
+			})
+			e.srv.ResetStats()
+			groups := e.srv.GroupCount()
+			for n := 1; n <= 3; n++ {
+				p, res := cycle(t, eng)
+				if p.DriftCheck {
+					t.Fatalf("cycle %d is a drift check", n)
+				}
+				if n == 1 {
+					if res.Failed != 1 || !strings.Contains(res.Err().Error(), hand.ID) {
+						t.Errorf("cycle 1: %s: %v; want the create failed, naming target group id=%s", res.SummaryLine(), res.Err(), hand.ID)
+					}
+					continue
+				}
+				if res.Failed != 0 || len(p.Changes) != 0 || len(p.Problems) != 1 {
+					t.Fatalf("cycle %d: %s, plan %s", n, res.SummaryLine(), p.SummaryLine())
+				}
+				pr := p.Problems[0]
+				if pr.Object.Kind != sync.KindGroup || pr.Object.SourceID != "new-group" || pr.Object.TargetID != hand.ID ||
+					!strings.Contains(pr.Message, hand.ID) || !strings.Contains(pr.Message, tt.foreign) {
+					t.Errorf("cycle %d: problem %+v; want one naming new-group and target group id=%s (owner %q)", n, pr, hand.ID, tt.foreign)
+				}
+			}
+			if n := e.srv.Stats().Count(http.MethodPost, netskopetest.EndpointGroups); n != 1 || e.srv.GroupCount() != groups {
+				t.Errorf("%d POST /Groups over three cycles, %d groups (want 1, %d)", n, e.srv.GroupCount(), groups)
+			}
+			if err := e.client.DeleteGroup(ctx(t), hand.ID); err != nil {
+				t.Fatal(err)
+			}
+			p, res := cycle(t, eng, sync.DriftCheck())
+			if res.Failed != 0 || p.Summary.CreateGroups != 1 || len(p.Problems) != 0 {
+				t.Fatalf("drift check after the group was deleted: %s, plan %s: %v", res.SummaryLine(), p.SummaryLine(), res.Err())
+			}
+			e.mustBeEmpty(eng)
+		})
+	}
+}

@@ -107,18 +107,7 @@ func computePlan(in planInput) (*Plan, error) {
 	p := &Plan{Complete: in.complete, Applyable: true, StateSerial: in.snap.Serial, conflictsPlanned: true}
 	p.Reasons = append(p.Reasons, in.incomplete...)
 	d := in.desired
-	if !in.complete && len(in.snap.Conflicts) > 0 {
-		// A partial read speaks only for the users it yielded.
-		read := make(map[string]bool, len(d.Users))
-		for i := range d.Users {
-			read[d.Users[i].SourceID] = true
-		}
-		for id, c := range in.snap.Conflicts {
-			if !read[id] {
-				p.keepConflict(id, c)
-			}
-		}
-	}
+	p.keepUnread(&in)
 
 	// Objects whose mapping failed are left alone, and so are their
 	// target counterparts.
@@ -231,10 +220,10 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 				up.skip = true // nothing to provision for a suspended or deleted user
 				continue
 			}
-			if c, ok := in.conflict(du, createInactive); ok {
+			if c, ok := in.conflict(KindUser, du.SourceID, du.User.UserName, createInactive); ok {
 				up.skip = true
-				p.keepConflict(du.SourceID, c)
-				p.Problems = append(p.Problems, c.problem(du.SourceID))
+				p.keepConflict(c)
+				p.Problems = append(p.Problems, c.problem())
 				continue
 			}
 			u := du.User
@@ -256,7 +245,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 				protected[src] = true
 			}
 			msg := foreignMessage(KindUser, m.By[i], fo, why, du.SourceID, in.ownerName(du.SourceID))
-			in.unadoptable(p, du, ref, o, scim.PathExternalID, fo, false, msg)
+			in.leftAlone(p, ref, du.User.UserName, o.UserName, scim.PathExternalID, fo, false, msg)
 			continue
 		}
 		adopt := false
@@ -270,13 +259,13 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 				up.skip = true
 				msg := fmt.Sprintf("matches by %s a target user that belongs to source user %q; make the %s unique at the source",
 					m.By[i], src, m.By[i])
-				in.unadoptable(p, du, ref, o, "", "", false, msg)
+				in.leftAlone(p, ref, du.User.UserName, o.UserName, "", "", false, msg)
 				continue
 			}
 			if !in.policy.Adopt {
 				up.skip = true
 				msg := fmt.Sprintf("a target user not created by provsync matches by %s; adoption is off, so it is left alone", m.By[i])
-				in.unadoptable(p, du, ref, o, "", "", true, msg)
+				in.leftAlone(p, ref, du.User.UserName, o.UserName, "", "", true, msg)
 				continue
 			}
 			// Adoption never deprovisions on first contact: an account
@@ -285,7 +274,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			if msg := noAdoption(du.Event, in.policy); msg != "" {
 				up.skip = true
 				msg = fmt.Sprintf("a target user not created by provsync matches by %s %s; it is left alone", m.By[i], msg)
-				in.unadoptable(p, du, ref, o, "", "", true, msg)
+				in.leftAlone(p, ref, du.User.UserName, o.UserName, "", "", true, msg)
 				continue
 			}
 			adopt = true
@@ -628,6 +617,12 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			}
 		}
 		j := m.Observed[i]
+		if c, ok := in.conflict(KindGroup, dg.SourceID, dg.Group.DisplayName, false); ok && j < 0 {
+			protected[dg.SourceID] = true
+			p.keepConflict(c)
+			p.Problems = append(p.Problems, c.problem())
+			continue
+		}
 		if j < 0 {
 			g := dg.Group
 			g.ID, g.Members = "", nil
@@ -643,7 +638,8 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			if src, owned := owner[o.ID]; owned {
 				protected[src] = true
 			}
-			p.Problems = append(p.Problems, Problem{Object: ref, Field: scim.PathExternalID, Message: foreignMessage(KindGroup, m.By[i], fo, why, dg.SourceID, in.ownerName(dg.SourceID))})
+			in.leftAlone(p, ref, dg.Group.DisplayName, o.DisplayName, scim.PathExternalID, fo, false,
+				foreignMessage(KindGroup, m.By[i], fo, why, dg.SourceID, in.ownerName(dg.SourceID)))
 			continue
 		}
 		adopt, from := false, ""
@@ -652,15 +648,15 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		} else if !owned || src != dg.SourceID {
 			if owned {
 				protected[dg.SourceID] = true
-				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
+				in.leftAlone(p, ref, dg.Group.DisplayName, o.DisplayName, "", "", false, fmt.Sprintf(
 					"matches by %s a target group that belongs to source group %q; make the %s unique",
-					m.By[i], src, m.By[i])})
+					m.By[i], src, m.By[i]))
 				continue
 			}
 			if !in.policy.Adopt {
 				protected[dg.SourceID] = true
-				p.Problems = append(p.Problems, Problem{Object: ref, Message: fmt.Sprintf(
-					"a target group not created by provsync matches by %s; adoption is off, so it is left alone", m.By[i])})
+				in.leftAlone(p, ref, dg.Group.DisplayName, o.DisplayName, "", "", true, fmt.Sprintf(
+					"a target group not created by provsync matches by %s; adoption is off, so it is left alone", m.By[i]))
 				continue
 			}
 			adopt = true

@@ -113,11 +113,11 @@ type Snapshot struct {
 	// It is saved with the snapshot, not journaled: a crash loses the
 	// failures counted by the cycle it interrupts.
 	Escrow map[string]EscrowEntry `json:"escrow,omitempty"`
-	// Conflicts are the source users not created because an account the
-	// engine may not adopt holds their userName, by source user id (see
-	// Conflict). Saved with the snapshot, not journaled: a crash loses
-	// those found by the cycle it interrupts, and their creates are sent
-	// once more.
+	// Conflicts are the source users and groups not created because a
+	// target object the engine may not adopt holds their userName
+	// (displayName), by kind and source id ("user:<id>", see Conflict).
+	// Saved with the snapshot, not journaled: a crash loses those found
+	// by the cycle it interrupts, and their creates are sent once more.
 	Conflicts map[string]Conflict `json:"conflicts,omitempty"`
 	// LastDriftCheck is when the engine last read the whole target (a
 	// drift check) and refreshed every link's mirror from it; zero if it

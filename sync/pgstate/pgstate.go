@@ -129,7 +129,7 @@ var docTables = [...]docTable{
 	{"provsync_directories", "source", "doc"},
 	{"provsync_approvals", "id", "doc"},
 	{"provsync_escrow", "key", "doc"},
-	{"provsync_conflicts", "source_id", "doc"},
+	{"provsync_conflicts", "key", "doc"},
 }
 
 // docsOf returns the snapshot's maps stored in docTables, by table.

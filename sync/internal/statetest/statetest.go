@@ -275,8 +275,8 @@ func parts(t *testing.T, st sync.State) {
 	s.Approvals = map[string]*sync.Approval{"a1": {ID: "a1", Status: sync.ApprovalPending, FirstSeen: at,
 		Change: sync.Change{Action: sync.ActionDeleteUser, Object: sync.Ref{Kind: sync.KindUser, SourceID: "u", TargetID: "tu"}}}}
 	s.Escrow = map[string]sync.EscrowEntry{"e1": {Action: sync.ActionCreateUser, Digest: "d", Attempts: 3, LastError: "boom", LastAttempt: at}}
-	s.Conflicts = map[string]sync.Conflict{"hire": {UserName: "hire@example.com", TargetID: "th", TargetUserName: "HIRE@example.com",
-		Foreign: "hr-eu", Message: "another engine's", Since: at}}
+	s.Conflicts = map[string]sync.Conflict{"user:hire": {Kind: sync.KindUser, SourceID: "hire", Key: "hire@example.com", TargetID: "th",
+		TargetKey: "HIRE@example.com", Foreign: "hr-eu", Message: "another engine's", Since: at}}
 	if err := st.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -304,14 +304,15 @@ func parts(t *testing.T, st sync.State) {
 	if e := got.Escrow["e1"]; e.Attempts != 3 || e.LastError != "boom" || !e.LastAttempt.Equal(at) {
 		t.Errorf("escrow read back as %+v", e)
 	}
-	if c := got.Conflicts["hire"]; c.TargetID != "th" || c.UserName != "hire@example.com" || c.Foreign != "hr-eu" || !c.Since.Equal(at) {
+	if c := got.Conflicts["user:hire"]; c.TargetID != "th" || c.Key != "hire@example.com" || c.SourceID != "hire" || c.Foreign != "hr-eu" || !c.Since.Equal(at) {
 		t.Errorf("conflict read back as %+v", c)
 	}
 	// A change to one part, and the removal of another, are saved.
 	got.Serial++
 	got.Escrow["e1"] = sync.EscrowEntry{Action: sync.ActionCreateUser, Digest: "d", Attempts: 4}
 	got.Approvals = nil
-	got.Conflicts = map[string]sync.Conflict{"hire": {UserName: "hire@example.com", TargetID: "th2", Policy: true, Message: "adoption is off", Since: at}}
+	got.Conflicts = map[string]sync.Conflict{"user:hire": {Kind: sync.KindUser, SourceID: "hire", Key: "hire@example.com", TargetID: "th2",
+		Policy: true, Message: "adoption is off", Since: at}}
 	// A link whose owner changes (a takeover) is saved too.
 	l := got.Users["u"]
 	l.Source = "google:example.com"
@@ -320,7 +321,7 @@ func parts(t *testing.T, st sync.State) {
 		t.Fatal(err)
 	}
 	if got, err = st.Load(ctx); err != nil || got.Escrow["e1"].Attempts != 4 || len(got.Approvals) != 0 || len(got.Directories) != 1 ||
-		got.Users["u"].Source != "google:example.com" || got.Conflicts["hire"].TargetID != "th2" || !got.Conflicts["hire"].Policy {
+		got.Users["u"].Source != "google:example.com" || got.Conflicts["user:hire"].TargetID != "th2" || !got.Conflicts["user:hire"].Policy {
 		t.Errorf("Load after changing parts = %+v, %v", got, err)
 	}
 }

@@ -1,9 +1,9 @@
--- provsync state, version 5: the source users not created because an
--- account the engine may not adopt holds their userName (sync.Conflict as
--- JSON), by source user id.
+-- provsync state, version 5: the source users and groups not created
+-- because a target object the engine may not adopt holds their userName
+-- (displayName): sync.Conflict as JSON, by kind and source id.
 CREATE TABLE provsync_conflicts (
-	target    text NOT NULL,
-	source_id text NOT NULL,
-	doc       jsonb NOT NULL,
-	PRIMARY KEY (target, source_id)
+	target text NOT NULL,
+	key    text NOT NULL,
+	doc    jsonb NOT NULL,
+	PRIMARY KEY (target, key)
 );
