@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	gosync "sync"
 	"time"
@@ -173,9 +174,14 @@ func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) 
 	}
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
+	users, groups := plan.creates()
+	snap.Users, snap.Groups = growLinks(snap.Users, users), growLinks(snap.Groups, groups)
 	a := &applier{e: e, t: e.target, plan: plan, cfg: cfg, snap: snap, cancel: cancel,
-		res:   &Result{Started: e.now(), Outcomes: make([]Outcome, len(plan.Changes))},
-		users: map[string]string{}, groups: map[string]string{}}
+		res:     &Result{Started: e.now(), Outcomes: make([]Outcome, len(plan.Changes))},
+		users:   make(map[string]string, len(snap.Users)+users),
+		groups:  make(map[string]string, len(snap.Groups)+groups),
+		records: make([]Record, 0, 2*len(plan.Changes)), // about two a change: an intent or unknown mirror, then a link or mirror
+	}
 	for src, l := range snap.Users {
 		a.users[src] = l.TargetID
 	}
@@ -293,6 +299,31 @@ func (a *applier) put(synced bool, recs []Record) {
 	}
 }
 
+// creates counts the plan's user and group creates.
+func (p *Plan) creates() (users, groups int) {
+	for i := range p.Changes {
+		switch p.Changes[i].Action {
+		case ActionCreateUser:
+			users++
+		case ActionCreateGroup:
+			groups++
+		}
+	}
+	return users, groups
+}
+
+// growLinks returns links, copied into a map with room for n more if n
+// is more than a few: an apply that creates many objects then adds their
+// links without rehashing the map as it grows.
+func growLinks(links map[string]Link, n int) map[string]Link {
+	if n < 64 || n < len(links)/8 {
+		return links
+	}
+	m := make(map[string]Link, len(links)+n)
+	maps.Copy(m, links)
+	return m
+}
+
 // goneRecords unlinks the links whose target objects a read by id did
 // not find, unless the link changed since.
 func goneRecords(snap *Snapshot, gone []goneLink) []Record {
@@ -313,6 +344,7 @@ func goneRecords(snap *Snapshot, gone []goneLink) []Record {
 // in one batch, before any is sent.
 func (a *applier) intend(idx []int) {
 	var recs []Record
+	var intents []Intent // one allocation for the batch; never grown, so the records may point into it
 	for _, i := range idx {
 		c := &a.plan.Changes[i]
 		in := Intent{Kind: c.Object.Kind, SourceID: c.Object.SourceID, Since: a.e.now(), Source: cmp.Or(c.Owner, a.e.owner)}
@@ -324,8 +356,18 @@ func (a *applier) intend(idx []int) {
 		default:
 			continue
 		}
-		recs = append(recs, Record{Op: OpIntent, Kind: in.Kind, SourceID: in.SourceID, Intent: &in})
+		if intents == nil {
+			intents = make([]Intent, 0, len(idx))
+			recs = make([]Record, 0, len(idx))
+		}
+		intents = append(intents, in)
+		recs = append(recs, Record{Op: OpIntent, Kind: in.Kind, SourceID: in.SourceID, Intent: &intents[len(intents)-1]})
 	}
+	a.mu.Lock()
+	if a.snap.Intents == nil && len(recs) > 0 {
+		a.snap.Intents = make(map[string]Intent, len(recs))
+	}
+	a.mu.Unlock()
 	a.store(recs...)
 }
 
