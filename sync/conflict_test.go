@@ -142,9 +142,10 @@ func TestHireMeetingAnUnownedAccount(t *testing.T) {
 }
 
 // TestHireConflictEnds: a recorded conflict ends when the account is
-// deleted by hand (the next drift check creates the hire) or when the
-// policy comes to allow adopting it (the next cycle sends the create, and
-// its 409 adopts the account).
+// deleted by hand (the next drift check creates the hire), when the hire
+// is renamed at the source (the next cycle creates it under its new
+// name), or when the policy comes to allow adopting the account (the next
+// cycle sends the create, and its 409 adopts the account).
 func TestHireConflictEnds(t *testing.T) {
 	t.Run("account deleted by hand", func(t *testing.T) {
 		e := newEnv(t, 6, 2)
@@ -170,6 +171,23 @@ func TestHireConflictEnds(t *testing.T) {
 			t.Errorf("%d POST /Users; want 2 (the 409, then the create)", n)
 		}
 		e.mustBeEmpty(eng)
+	})
+	t.Run("renamed at the source", func(t *testing.T) {
+		e := newEnv(t, 6, 2)
+		pol := sync.DefaultPolicy()
+		pol.Adopt = false
+		eng := e.engine(sync.WithPolicy(pol))
+		hand := hireMeetsAccount(t, e, eng, "")
+		cycle(t, eng)
+		e.edit(func(d *source.Directory) { d.Users[len(d.Users)-1].UserName = "new.hire2@example.com" })
+		p, res := cycle(t, eng)
+		if p.DriftCheck || res.Failed != 0 || p.Summary.CreateUsers != 1 || len(p.Problems) != 0 {
+			t.Fatalf("%s, plan %s, problems %+v: %v", res.SummaryLine(), p.SummaryLine(), p.Problems, res.Err())
+		}
+		id := linkTargets(t, e.state)["user:hire-1"]
+		if id == "" || id == hand.ID || e.targetUser(id).UserName != "new.hire2@example.com" {
+			t.Errorf("hire-1 is linked to %q; want a new user named new.hire2@example.com", id)
+		}
 	})
 	t.Run("adoption turned on", func(t *testing.T) {
 		e := newEnv(t, 6, 2)
