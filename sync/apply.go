@@ -212,7 +212,6 @@ func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) 
 				idx = append(idx, i)
 			}
 		}
-		a.intend(idx)
 		a.run(ctx, idx)
 	}
 	res := a.finish()
@@ -340,6 +339,14 @@ func goneRecords(snap *Snapshot, gone []goneLink) []Record {
 	return recs
 }
 
+// defaultIntentWindow is how many changes' intents are recorded in one
+// batch: an apply records the intents of the next window of creates as
+// it reaches them, so that the state holds a window of pending intents,
+// not one for every create of a large initial sync (about 40 MB at
+// 100,000 users, in the engine's snapshot and the state's), at the cost
+// of one journal sync per window.
+const defaultIntentWindow = 4096
+
 // intend records an intent for each create among the changes at idx,
 // in one batch, before any is sent.
 func (a *applier) intend(idx []int) {
@@ -446,9 +453,19 @@ func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
 func (a *applier) run(ctx context.Context, idx []int) {
 	sem := make(chan struct{}, a.e.concurrency)
 	var wg gosync.WaitGroup
-	for _, job := range a.pairMembers(idx) {
+	jobs, window := a.pairMembers(idx), max(a.e.intentWindow, 1)
+	for k, job := range jobs {
 		if ctx.Err() != nil {
 			break
+		}
+		if k%window == 0 {
+			// The creates of the next window: their intents are stored
+			// before any of them is sent.
+			next := make([]int, 0, window)
+			for _, j := range jobs[k:min(k+window, len(jobs))] {
+				next = append(next, j.i)
+			}
+			a.intend(next)
 		}
 		select {
 		case sem <- struct{}{}:

@@ -47,6 +47,7 @@ type Engine struct {
 	groupKeys     []mapping.MatchKey
 	log           *zap.Logger
 	concurrency   int
+	intentWindow  int // creates whose intents are recorded in one batch (see applier.run)
 	inlineMembers int
 	targetName    string
 	owner         string // the engine's owner name (WithOwner, or the source's Name)
@@ -146,6 +147,7 @@ func New(src source.Source, tgt target.Target, opts ...Option) (*Engine, error) 
 		groupKeys:     mapping.DefaultGroupMatch(),
 		log:           zap.NewNop(),
 		concurrency:   8,
+		intentWindow:  defaultIntentWindow,
 		inlineMembers: 1000,
 		incremental:   true,
 		driftEvery:    DefaultDriftCheck,

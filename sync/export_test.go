@@ -35,3 +35,7 @@ func SyncedJournalSize(f *FileState) int64 {
 	defer f.mu.Unlock()
 	return f.syncedSize
 }
+
+// SetIntentWindow sets how many changes' intents e's applies record in
+// one batch.
+func SetIntentWindow(e *Engine, n int) { e.intentWindow = n }

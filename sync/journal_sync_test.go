@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	gosync "sync"
 	"testing"
 
 	"github.com/provsync/provsync/scim"
@@ -136,5 +137,55 @@ func TestPowerLossLosesOnlyCoveredLinks(t *testing.T) {
 	a, _ := e.auditState()
 	if a.Users != 50 || a.Duplicates != 0 || a.Unowned != 0 || a.Created != 50 || a.Adopted != 0 {
 		t.Errorf("after the rerun: %+v; want 50 users, all created by the engine, no duplicate", a)
+	}
+}
+
+// intentCounter is a state that follows how many intents are pending.
+type intentCounter struct {
+	*sync.MemoryState
+	mu       gosync.Mutex
+	pending  map[string]bool
+	most     int
+	recorded int
+}
+
+func (s *intentCounter) Record(ctx context.Context, recs ...sync.Record) error {
+	s.mu.Lock()
+	for _, r := range recs {
+		key := string(r.Kind) + ":" + r.SourceID
+		switch r.Op {
+		case sync.OpIntent:
+			s.pending[key] = true
+			s.recorded++
+		case sync.OpLink, sync.OpSettle, sync.OpUnlink:
+			delete(s.pending, key)
+		}
+	}
+	s.most = max(s.most, len(s.pending))
+	s.mu.Unlock()
+	return s.MemoryState.Record(ctx, recs...)
+}
+
+// TestIntentsAreRecordedByWindow: an apply records the intents of its
+// creates a window at a time as it reaches them, so the state never holds
+// more pending intents than a window and the creates in flight, and still
+// holds each intent before its create is sent (the crash tests check
+// that), and none once every create landed.
+func TestIntentsAreRecordedByWindow(t *testing.T) {
+	e := newEnv(t, 60, 6)
+	st := &intentCounter{MemoryState: sync.NewMemoryState(), pending: map[string]bool{}}
+	e.state = st
+	const window, concurrency = 8, 4
+	eng := e.engine(sync.WithConcurrency(concurrency))
+	sync.SetIntentWindow(eng, window)
+	_, res := e.apply(eng)
+	if res.Applied != 66 {
+		t.Fatalf("applied %d changes, want 66 creates", res.Applied)
+	}
+	if st.recorded != 66 || len(st.pending) != 0 {
+		t.Errorf("%d intents recorded, %d left pending; want 66 and 0", st.recorded, len(st.pending))
+	}
+	if st.most > window+concurrency {
+		t.Errorf("up to %d intents were pending at once, want at most %d (a window and the creates in flight)", st.most, window+concurrency)
 	}
 }
