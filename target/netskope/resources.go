@@ -102,9 +102,11 @@ func (c *Client) create(ctx context.Context, r *request) (string, *scim.Meta, er
 	if err != nil {
 		return "", nil, err
 	}
-	var out createdResource
-	if err := c.decode(r, res, &out); err != nil {
-		return "", nil, err
+	out, ok := decodeCreated(res.body)
+	if !ok {
+		if err := c.decode(r, res, &out); err != nil {
+			return "", nil, err
+		}
 	}
 	if out.ID == "" {
 		return "", nil, c.protocolError(r, res, "the created resource has no id")
