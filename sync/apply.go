@@ -614,7 +614,8 @@ func (a *applier) markDeactivation(c *Change) []Record {
 	default:
 		return nil
 	}
-	return []Record{{Op: OpLink, Kind: KindUser, SourceID: c.Object.SourceID, Link: &l}}
+	changed := l // only a link that changed goes to the heap
+	return []Record{{Op: OpLink, Kind: KindUser, SourceID: c.Object.SourceID, Link: &changed}}
 }
 
 // link records that the engine owns targetID for the object c changes,

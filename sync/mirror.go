@@ -178,19 +178,21 @@ func fromHex(c byte) (byte, bool) {
 
 // unpackUUID returns the text form of a UUID's 16 bytes.
 func unpackUUID(b string) string {
-	const digits = "0123456789abcdef"
 	var t [uuidLen]byte
-	j := 0
+	return string(appendUnpackedUUID(t[:0], b))
+}
+
+// appendUnpackedUUID appends the text of the packed UUID b to dst.
+func appendUnpackedUUID(dst []byte, b string) []byte {
+	const digits = "0123456789abcdef"
 	for i := 0; i < 16; i++ {
-		switch j {
-		case 8, 13, 18, 23:
-			t[j] = '-'
-			j++
+		switch i {
+		case 4, 6, 8, 10:
+			dst = append(dst, '-')
 		}
-		t[j], t[j+1] = digits[b[i]>>4], digits[b[i]&15]
-		j += 2
+		dst = append(dst, digits[b[i]>>4], digits[b[i]&15])
 	}
-	return string(t[:])
+	return dst
 }
 
 // Equal reports whether m and o hold the same object (both nil: both

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/provsync/provsync/scim"
@@ -105,7 +106,7 @@ func appendMirror(b []byte, m *Mirror, validate bool) ([]byte, error) {
 		}
 	}
 	for _, f := range [...]struct{ key, v string }{
-		{`"displayName":`, m.DisplayName}, {`"externalId":`, m.ExternalID}, {`"members":`, m.Members.text()},
+		{`"displayName":`, m.DisplayName}, {`"externalId":`, m.ExternalID},
 	} {
 		if f.v == "" {
 			continue
@@ -116,7 +117,30 @@ func appendMirror(b []byte, m *Mirror, validate bool) ([]byte, error) {
 		b = append(b, f.key...)
 		b = scim.AppendString(b, f.v)
 	}
+	if m.Members != "" {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = appendMembers(append(b, `"members":`...), m.Members)
+	}
 	return append(b, '}'), nil
+}
+
+// appendMembers appends l as the JSON string of its text, one id per
+// line, without making that text first.
+func appendMembers(b []byte, l MemberList) []byte {
+	p, packed := strings.CutPrefix(string(l), packedMarker)
+	if !packed {
+		return scim.AppendString(b, string(l))
+	}
+	b = append(b, '"')
+	for i := 0; i+16 <= len(p); i += 16 {
+		if i > 0 {
+			b = append(b, '\\', 'n')
+		}
+		b = appendUnpackedUUID(b, p[i:i+16])
+	}
+	return append(b, '"')
 }
 
 // appendOptional appends key and v unless v is empty.

@@ -206,7 +206,10 @@ func Reset(v string, now time.Time) (time.Duration, bool) {
 func HeaderNumber(v string) (float64, bool) {
 	v, _, _ = strings.Cut(v, ",")
 	v, _, _ = strings.Cut(v, ";")
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if v = strings.TrimSpace(v); v == "" {
+		return 0, false // absent: no error to allocate
+	}
+	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, false
 	}
