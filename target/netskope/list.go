@@ -132,12 +132,9 @@ func listEach[T any](ctx context.Context, c *Client, op, path string, o target.R
 	idOf func(*T) string, each func(*T) error,
 ) error {
 	q := readQuery(o, groups)
-	// Each page is decoded before the next is read into the same buffer.
-	// Group pages, which grow with the groups' members, are decoded as
-	// they arrive instead; user pages, bounded by the page size, are read
-	// whole, so that a user whose active attribute is a string can be
-	// decoded again from its bytes (decodeUser).
-	r := &request{op: op, method: http.MethodGet, path: path, query: q, buf: new([]byte), stream: groups}
+	// Pages are decoded as they arrive: a page of groups holds their
+	// members, and is large.
+	r := &request{op: op, method: http.MethodGet, path: path, query: q, stream: true}
 	if !o.Filter.IsZero() {
 		expr, err := o.Filter.Build()
 		if err != nil {
@@ -350,11 +347,12 @@ func decodePage[T any](c *Client, r *request, res *response, start int, each fun
 			}
 			h.resources = true
 			var v T
+			elem := elemFor(&v)
 			for dec.More() {
 				h.n++
 				var zero T
 				v = zero
-				if err := decodeResource(dec, res.body, &v); err != nil {
+				if err := dec.Decode(elem); err != nil {
 					return h, c.protocolError(r, res, fmt.Sprintf("resource %d of the page at startIndex=%d does not decode: %v",
 						h.n, start, err))
 				}
@@ -376,34 +374,6 @@ func decodePage[T any](c *Client, r *request, res *response, start int, each fun
 		return h, notSCIM(err)
 	}
 	return h, trailing(dec, notSCIM)
-}
-
-// decodeResource decodes the next element of a page, read by dec from
-// body, into v.
-func decodeResource[T any](dec *json.Decoder, body []byte, v *T) error {
-	if u, ok := any(v).(*scim.User); ok {
-		return decodeUser(dec, body, u)
-	}
-	return dec.Decode(v)
-}
-
-// wireUser is a scim.User without its UnmarshalJSON method, which
-// encoding/json would call with the element's bytes, to decode them again
-// (two more passes over them).
-type wireUser scim.User
-
-// decodeUser decodes the next element as a user, by reflection straight
-// into u; only a user whose active attribute is not a boolean is decoded
-// again from its bytes by scim.User.UnmarshalJSON, which reads "true"
-// and "false" strings.
-func decodeUser(dec *json.Decoder, body []byte, u *scim.User) error {
-	start := dec.InputOffset()
-	err := dec.Decode((*wireUser)(u))
-	var te *json.UnmarshalTypeError
-	if err == nil || body == nil || !errors.As(err, &te) || !strings.EqualFold(te.Field, "active") {
-		return err // body is nil for a streamed page: it is not kept
-	}
-	return u.UnmarshalJSON(bytes.TrimLeft(body[start:dec.InputOffset()], ", \t\r\n"))
 }
 
 // cutOff is a streamed page whose body failed in transit (a transport

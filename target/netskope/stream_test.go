@@ -296,32 +296,6 @@ func TestListUsersActiveForms(t *testing.T) {
 	}
 }
 
-// TestReadInto reads bodies into one reused buffer, with a Content-Length
-// that is right, unknown, too small or too large: each read returns the
-// body exactly, whatever the buffer held before.
-func TestReadInto(t *testing.T) {
-	long := strings.Repeat("0123456789", 300)
-	var buf []byte
-	for _, tt := range []struct {
-		body string
-		size int64
-	}{
-		{long, int64(len(long))},
-		{"short", -1},
-		{long, 10},
-		{"", -1},
-		{long[:700], 5000},
-		{long + long, -1},
-		{"x", 1},
-	} {
-		got, err := readInto(strings.NewReader(tt.body), buf, tt.size)
-		if err != nil || string(got) != tt.body {
-			t.Fatalf("readInto(%d bytes, size %d) = %d bytes %q..., %v", len(tt.body), tt.size, len(got), got[:min(len(got), 10)], err)
-		}
-		buf = got
-	}
-}
-
 // TestGroupPagesStreamed: group pages are decoded as they arrive. One cut
 // off in transit after some groups were handed on is read again: the
 // groups handed on are checked, not handed on twice; if the page read

@@ -51,10 +51,6 @@ type request struct {
 	// stream leaves the body of a 2xx answer open for the caller to
 	// read as it arrives (response.stream), who closes it.
 	stream bool
-	// buf, when set, is the buffer each response body is read into, kept
-	// from one request to the next: a listing's pages reuse it, each
-	// decoded before the next is asked for.
-	buf *[]byte
 }
 
 // response is a received response, its body read.
@@ -248,13 +244,7 @@ func (c *Client) send(ctx context.Context, r *request, u string, payload []byte)
 		return &response{status: resp.StatusCode, header: resp.Header, stream: &bodyStream{body: resp.Body, cancel: cancel}}, true, nil
 	}
 	defer resp.Body.Close()
-	var data []byte
-	if r.buf != nil {
-		data, err = readInto(io.LimitReader(resp.Body, maxBody+1), *r.buf, resp.ContentLength)
-		*r.buf = data
-	} else {
-		data, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return nil, true, c.transportCause(actx, err)
 	}
@@ -267,29 +257,6 @@ func (c *Client) send(ctx context.Context, r *request, u string, payload []byte)
 		}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: data}, true, nil
-}
-
-// readInto reads r to its end into b's storage, which it grows to size
-// (the response's Content-Length, -1 if unknown) or else by doubling, and
-// returns what it read.
-func readInto(r io.Reader, b []byte, size int64) ([]byte, error) {
-	b = b[:0]
-	if size > int64(cap(b)) && size <= maxBody {
-		b = make([]byte, 0, size+1) // +1: the read that meets EOF
-	}
-	for {
-		if len(b) == cap(b) {
-			b = append(make([]byte, 0, max(512, 2*cap(b))), b...)
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
 }
 
 // transportCause turns a transport error into one that names neither the
