@@ -285,9 +285,15 @@ func (a *applier) put(synced bool, recs []Record) {
 	if failed {
 		return
 	}
-	// Records of writes that landed are kept even after a cancel.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	// Records of writes that landed are kept even after a cancel. A
+	// state that records the engine's own records (FileState) waits on
+	// nothing a context could end: no timer for it.
+	ctx := context.Background()
+	if _, own := a.e.state.(ownRecorder); !own {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+	}
 	if err := a.e.record(ctx, recs, synced); err != nil {
 		a.mu.Lock()
 		if a.recErr == nil {

@@ -289,7 +289,8 @@ func (e *Engine) record(ctx context.Context, recs []Record, synced bool) error {
 // ownRecorder is a State that stores the engine's own records more
 // cheaply than Record, as FileState does: with synced false, without
 // waiting for them to reach the disk (the process may die once the call
-// returns without losing them, the system may not).
+// returns without losing them, the system may not). It waits on nothing a
+// context could end, so the engine passes it no deadline.
 type ownRecorder interface {
 	recordOwn(ctx context.Context, synced bool, recs ...Record) error
 }
