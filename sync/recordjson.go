@@ -171,10 +171,12 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 func encodeRecords(recs []Record, validate bool) ([]byte, error) {
 	size := 0
 	for i := range recs {
-		size += 256 + len(recs[i].SourceID)
-		if l := recs[i].Link; l != nil && l.Mirror != nil {
-			size += len(l.Mirror.User) + 3*len(l.Mirror.Members)
+		r := &recs[i]
+		size += 256 + len(r.SourceID)
+		if r.Link != nil {
+			size += mirrorSize(r.Link.Mirror)
 		}
+		size += mirrorSize(r.Mirror)
 	}
 	b := make([]byte, 0, size)
 	for i := range recs {
@@ -189,4 +191,13 @@ func encodeRecords(recs []Record, validate bool) ([]byte, error) {
 		b = append(append(b, line...), '\n')
 	}
 	return b, nil
+}
+
+// mirrorSize is about the length of m's JSON: a packed member list takes
+// 38 bytes an id as text, 16 packed.
+func mirrorSize(m *Mirror) int {
+	if m == nil {
+		return 0
+	}
+	return 64 + len(m.User) + len(m.DisplayName) + len(m.ExternalID) + 5*len(m.Members)/2
 }
