@@ -144,9 +144,12 @@ type applier struct {
 // memberships, then group and user deletions, with bounded concurrency.
 // A failed change does not stop the others. Each link is stored in the
 // engine's state as its write lands (State.Record), and each create is
-// recorded as an intent before it is sent, so after a crash the state
-// lags the target by the writes in flight at most and the objects they
-// created are still recognised as created. If a record cannot be stored,
+// recorded as an intent before it is sent, so after a crash of the
+// process the state lags the target by the writes in flight at most and
+// the objects they created are still recognised as created. (FileState
+// does not wait for an fsync of a created object's link: a crash of the
+// machine may lose it, and its intent then resolves the object as
+// created.) If a record cannot be stored,
 // Apply sends nothing more and returns the error. With a State that can
 // stop leading (Leader), each write request goes out only after the
 // state says it still leads; once it does not, Apply sends nothing more
