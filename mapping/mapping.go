@@ -47,10 +47,27 @@ type EntitlementMapper interface {
 	MapWith(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error)
 }
 
+// ReleasingMapper is a Mapper that can drop each source user's own data
+// once it has mapped the user, for a caller that owns the directory and
+// reads no user's attributes or emails afterwards, as the engine does: a
+// directory's users' attributes are most of what a sync cycle holds at
+// its peak, and they are not needed once the users are mapped.
+type ReleasingMapper interface {
+	Mapper
+	// MapReleasing is MapWith (Map for a mapper without entitlements),
+	// except that it sets each source user's Attributes and Emails to nil
+	// as soon as it is done with the user. The maps and slices themselves
+	// are not changed, and ids, names, states and the groups stay.
+	MapReleasing(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error)
+}
+
+// release drops what a ReleasingMapper no longer needs of a mapped user.
+func release(u *source.User) { u.Attributes, u.Emails = nil, nil }
+
 // DefaultMapper is the Netskope default mapping. The zero value is ready.
 type DefaultMapper struct{}
 
-var _ Mapper = DefaultMapper{}
+var _ ReleasingMapper = DefaultMapper{}
 
 // Default returns the Netskope default mapping.
 func Default() DefaultMapper { return DefaultMapper{} }
@@ -63,7 +80,17 @@ func DefaultUserAttributes() []string {
 }
 
 // Map applies the default mapping to every user and group of dir.
-func (DefaultMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, error) {
+func (m DefaultMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, error) {
+	return m.mapDir(ctx, dir, false)
+}
+
+// MapReleasing is Map, dropping each user's attributes and emails once
+// mapped (see ReleasingMapper); the default mapping takes no entitlements.
+func (m DefaultMapper) MapReleasing(ctx context.Context, dir *source.Directory, _ Entitlements) (*Desired, error) {
+	return m.mapDir(ctx, dir, true)
+}
+
+func (DefaultMapper) mapDir(ctx context.Context, dir *source.Directory, drop bool) (*Desired, error) {
 	if dir == nil {
 		return nil, errors.New("mapping: no directory")
 	}
@@ -78,6 +105,9 @@ func (DefaultMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, 
 			return nil, ctx.Err()
 		}
 		du, err := DefaultUser(&dir.Users[i])
+		if drop {
+			release(&dir.Users[i])
+		}
 		if err != nil {
 			d.Failed = append(d.Failed, *err)
 			continue

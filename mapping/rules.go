@@ -41,7 +41,10 @@ type RuleMapper struct {
 	existingOnly bool
 }
 
-var _ EntitlementMapper = (*RuleMapper)(nil)
+var (
+	_ EntitlementMapper = (*RuleMapper)(nil)
+	_ ReleasingMapper   = (*RuleMapper)(nil)
+)
 
 // Compile checks the rules and prepares them. Every problem is reported,
 // each located ("users[2].expression", "scope[0].clauses[1].operator"),
@@ -99,10 +102,29 @@ func (m *RuleMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, 
 
 // MapWith applies the rules to every user and group of dir.
 func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error) {
+	return m.mapDir(ctx, dir, ent, false)
+}
+
+// MapReleasing is MapWith, dropping each user's attributes and emails
+// once the user is mapped, in scope or not (see ReleasingMapper).
+func (m *RuleMapper) MapReleasing(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error) {
+	return m.mapDir(ctx, dir, ent, true)
+}
+
+func (m *RuleMapper) mapDir(ctx context.Context, dir *source.Directory, ent Entitlements, drop bool) (*Desired, error) {
 	if dir == nil {
 		return nil, errors.New("mapping: no directory")
 	}
 	mem := m.memberships(dir)
+	// The filters and rules that cannot hold for anyone are found before
+	// the users are mapped, which may drop their attributes.
+	var warnings []string
+	var blocked bool
+	if len(dir.Users) > 0 {
+		groups := &knownGroups{dir: dir}
+		warnings, blocked = m.scope.unseen(dir, groups)
+		warnings = append(warnings, m.rules.unseen(dir, groups)...)
+	}
 	d := &Desired{
 		Users:                  make([]DesiredUser, 0, len(dir.Users)),
 		ManagedUserAttributes:  m.users.Managed(),
@@ -120,6 +142,9 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 	for i := range dir.Users {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if drop && i > 0 {
+			release(&dir.Users[i-1]) // done with the previous user
 		}
 		u := &dir.Users[i]
 		if !m.scope.InScope(u, mem) {
@@ -149,6 +174,9 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 			}
 			ruleMembers[k] = append(ruleMembers[k], u.ID)
 		}
+	}
+	if drop && len(dir.Users) > 0 {
+		release(&dir.Users[len(dir.Users)-1])
 	}
 
 	existing := map[string]string{}
@@ -194,13 +222,7 @@ func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Ent
 			Members:  members,
 		})
 	}
-	if len(dir.Users) > 0 {
-		groups := &knownGroups{dir: dir}
-		var blocked bool
-		d.Warnings, blocked = m.scope.unseen(dir, groups)
-		d.Warnings = append(d.Warnings, m.rules.unseen(dir, groups)...)
-		d.ScopeSuspect = blocked && accepted == 0
-	}
+	d.Warnings, d.ScopeSuspect = warnings, blocked && accepted == 0
 	return d, nil
 }
 

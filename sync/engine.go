@@ -240,12 +240,13 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		ownerOf = m.OwnerOf
 		reclaimed = append(reclaimed, relabel(snap, ownerOf)...)
 	}
-	var desired *mapping.Desired
-	if em, ok := e.mapper.(mapping.EntitlementMapper); ok {
-		desired, err = em.MapWith(ctx, dir, mapping.Entitlements{Groups: obs.groupNames})
-	} else {
-		desired, err = e.mapper.Map(ctx, dir)
+	// An incremental read's directory is kept, encoded, for Apply to
+	// save as the cache the next read folds its changes into. It is
+	// encoded before the mapping, which may drop the users' attributes.
+	if err := pending.encode(); err != nil {
+		return nil, fmt.Errorf("sync: caching the directory of %s: %w", e.source.Name(), err)
 	}
+	desired, err := e.mapDirectory(ctx, dir, obs.groupNames)
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", named("mapping", err))
 	}
@@ -254,11 +255,6 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	// and the plan's indexes built (it is the largest thing a cycle
 	// holds).
 	read, sourceUsers, sourceGroups := newSourceIDs(dir), len(dir.Users), len(dir.Groups)
-	// An incremental read's directory is kept, encoded, for Apply to
-	// save as the cache the next read folds its changes into.
-	if err := pending.encode(); err != nil {
-		return nil, fmt.Errorf("sync: caching the directory of %s: %w", e.source.Name(), err)
-	}
 	if e.marking {
 		e.mark(desired)
 	}
@@ -308,6 +304,24 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		zap.Int("changes", len(p.Changes)), zap.Int("problems", len(p.Problems)), zap.Bool("driftCheck", p.DriftCheck),
 		zap.Bool("applyable", p.Applyable), zap.Duration("took", e.now().Sub(start)))
 	return p, nil
+}
+
+// mapDirectory maps dir, which the engine owns (source.Source.Read's
+// caller owns the directory, and an incremental read's is the engine's
+// own fold of its decoded cache). A mapper that can (mapping.
+// ReleasingMapper) drops each user's attributes and emails once the user
+// is mapped: nothing later reads them, and they are most of a directory,
+// which would otherwise stay whole until every user is mapped, next to
+// the mapped users.
+func (e *Engine) mapDirectory(ctx context.Context, dir *source.Directory, targetGroups []string) (*mapping.Desired, error) {
+	ent := mapping.Entitlements{Groups: targetGroups}
+	switch m := e.mapper.(type) {
+	case mapping.ReleasingMapper:
+		return m.MapReleasing(ctx, dir, ent)
+	case mapping.EntitlementMapper:
+		return m.MapWith(ctx, dir, ent)
+	}
+	return e.mapper.Map(ctx, dir)
 }
 
 // read reads the source. A source that can report changes is asked for

@@ -49,7 +49,8 @@ func (f *feed) ReadChanges(ctx context.Context, cursor string) (*source.Changes,
 	f.versions = append(f.versions, cur)
 	next := strconv.Itoa(len(f.versions) - 1)
 	if cursor == "" {
-		return &source.Changes{Users: cur.Users, Groups: cur.Groups, Cursor: next, Full: true}, nil
+		out := cur.Clone() // the caller owns what it gets, as it may drop the users' attributes
+		return &source.Changes{Users: out.Users, Groups: out.Groups, Cursor: next, Full: true}, nil
 	}
 	if f.expired {
 		f.expired = false

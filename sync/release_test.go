@@ -8,6 +8,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/sourcetest"
 	"github.com/provsync/provsync/sync"
@@ -103,5 +104,113 @@ func TestPlanReleasesTheDirectory(t *testing.T) {
 				t.Fatalf("cached directory saved as %+v", d)
 			}
 		})
+	}
+}
+
+// keepingSource hands out a new directory on each read, as an adapter
+// does, and keeps a pointer to the last one so that a test can see what
+// the engine left of it.
+type keepingSource struct{ last *source.Directory }
+
+func (s *keepingSource) Name() string { return "keeping" }
+
+func (s *keepingSource) Read(context.Context) (*source.Directory, error) {
+	s.last = sourcetest.AttributeDirectory(20, "keep")
+	return s.last, nil
+}
+
+// releaseRules map, scope and group users by their attributes.
+func releaseRules(t *testing.T) *mapping.RuleMapper {
+	t.Helper()
+	rm, err := mapping.Rules{
+		Users: append(mapping.DefaultUserMappings(), mapping.AttributeMapping{Target: "department", Type: mapping.Direct, Source: "department"}),
+		Scope: mapping.Scope{{Name: "sales", Clauses: []mapping.Clause{{Attribute: "department", Operator: mapping.OpEquals, Value: "Sales"}}}},
+		GroupRules: mapping.GroupRules{{Name: "remote", Conditions: []mapping.Condition{{Attribute: "remote", Operator: mapping.CondEquals, Value: "true"}},
+			Actions: []mapping.GroupAction{{SetGroup: "Remote"}}}},
+	}.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rm
+}
+
+// TestPlanDropsUsersAttributesOnceMapped: the engine maps the directory a
+// read returns so that each user's attributes and emails are dropped as
+// soon as the user is mapped (they are most of a directory, and nothing
+// after the mapping reads them), and the plan is what the attributes say:
+// users created with the mapped department, in scope by it, grouped by
+// another. Planned again after the apply, nothing changes.
+func TestPlanDropsUsersAttributesOnceMapped(t *testing.T) {
+	_, c := newTarget(t)
+	src := &keepingSource{}
+	eng, err := sync.New(src, c, sync.WithMapper(releaseRules(t)), sync.WithState(sync.NewMemoryState()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p, err := eng.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range src.last.Users {
+		if u.Attributes != nil || u.Emails != nil {
+			t.Fatalf("source user %d (%s) still has %d attributes and %d emails after the plan", i, u.ID, len(u.Attributes), len(u.Emails))
+		}
+	}
+	creates, remote := 0, 0
+	for _, ch := range p.Changes {
+		switch {
+		case ch.Action == sync.ActionCreateUser:
+			creates++
+			if ch.User.Enterprise == nil || ch.User.Enterprise.Department != "Sales" {
+				t.Errorf("%s created without the mapped department: %+v", ch.Object, ch.User.Enterprise)
+			}
+		case ch.Action == sync.ActionCreateGroup && ch.Object.Key == "Remote":
+			remote = len(ch.Members)
+		}
+	}
+	// Of AttributeDirectory's 20 users, u3, u6, ... u18 are active, and
+	// those of them with an even number remote.
+	if creates != 6 || remote != 3 {
+		t.Fatalf("plan creates %d users and a Remote group of %d, want 6 and 3:\n%s", creates, remote, p.SummaryLine())
+	}
+	if _, err := eng.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = eng.Plan(ctx); err != nil {
+		t.Fatal(err)
+	} else if !p.Empty() {
+		t.Fatalf("planned again: %s", p.SummaryLine())
+	}
+}
+
+// TestIncrementalCacheKeepsAttributes: a change feed's directory is
+// cached as read, attributes included, although the mapping drops them
+// from the engine's copy: the next read's changes fold into the cache,
+// and the users they leave alone keep their attributes (here their
+// department, which the scope tests and the mapping writes).
+func TestIncrementalCacheKeepsAttributes(t *testing.T) {
+	_, c := newTarget(t)
+	f := &feed{}
+	dir := sourcetest.AttributeDirectory(20, "keep")
+	f.set(dir)
+	eng, err := sync.New(f, c, sync.WithMapper(releaseRules(t)), sync.WithState(sync.NewMemoryState()), sync.WithIncremental(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, res, err := eng.Sync(ctx); err != nil {
+		t.Fatal(err)
+	} else if res.Applied == 0 {
+		t.Fatal("the first cycle created no one")
+	}
+	dir.Users[2].GivenName = "Renamed" // u3, active
+	f.set(dir)
+	p, err := eng.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Incremental || p.Summary.UpdateUsers != 1 || len(p.Changes) != 1 {
+		t.Fatalf("incremental %v; want one user updated, got: %s", p.Incremental, p.SummaryLine())
 	}
 }
