@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -112,6 +113,45 @@ func TestMatchUsers(t *testing.T) {
 	}
 	if _, err := mapping.MatchUsers(want, obs, []mapping.MatchKey{{Attribute: "nosuch"}}, nil); err == nil {
 		t.Error("an unknown matching property was accepted")
+	}
+}
+
+// TestMatchDesiredUsers: matching the desired users in place pairs them
+// as MatchUsers pairs copies of them; a skipped user matches nothing and
+// contests no one's match.
+func TestMatchDesiredUsers(t *testing.T) {
+	obs := []scim.User{{ID: "t1", UserName: "ada@x.io"}, {ID: "t2", UserName: "bob@x.io"}, {ID: "t3", UserName: "eve@x.io"}}
+	desired := []mapping.DesiredUser{
+		{SourceID: "s1", User: scim.User{UserName: "ADA@x.io"}},
+		{SourceID: "s2", User: scim.User{UserName: "bob@x.io"}},
+		{SourceID: "s3", User: scim.User{UserName: "bob@x.io"}}, // contests s2's match unless skipped
+		{SourceID: "s4", User: scim.User{UserName: "eve@x.io"}},
+	}
+	copies := make([]scim.User, len(desired))
+	for i := range desired {
+		copies[i] = desired[i].User
+	}
+	pins := map[int]int{3: 2}
+	want, err := mapping.MatchUsers(copies, obs, mapping.DefaultUserMatch(), pins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := mapping.MatchDesiredUsers(desired, obs, mapping.DefaultUserMatch(), pins, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("MatchDesiredUsers = %+v\nMatchUsers       = %+v", got, want)
+	}
+	if len(got.Errors) != 2 || got.Observed[1] != -1 {
+		t.Errorf("two users with one userName: %+v; want both unmatched, with errors", got)
+	}
+	got, err = mapping.MatchDesiredUsers(desired, obs, mapping.DefaultUserMatch(), pins, func(i int) bool { return i == 2 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Observed[0] != 0 || got.Observed[1] != 1 || got.Observed[2] != -1 || got.Observed[3] != 2 || len(got.Errors) != 0 {
+		t.Errorf("with s3 skipped: %+v; want s1, s2 and s4 matched, s3 not", got)
 	}
 }
 

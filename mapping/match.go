@@ -56,18 +56,46 @@ type Matches struct {
 // index, from the engine's links); pinned pairs win over keys, and pinned
 // observed objects are not candidates for others.
 func MatchUsers(desired, observed []scim.User, keys []MatchKey, pins map[int]int) (Matches, error) {
-	get := make([]func(*scim.User) string, len(keys))
-	for k, key := range keys {
-		a, ok := scim.LookupUserAttr(key.Attribute)
-		if !ok {
-			return Matches{}, fmt.Errorf("mapping: user matching property %q is not a known attribute", key.Attribute)
-		}
-		get[k] = func(u *scim.User) string { s, _ := a.GetString(u); return s }
+	get, err := userKeys(keys)
+	if err != nil {
+		return Matches{}, err
 	}
 	return match(len(desired), len(observed), keys, pins, "user",
 		func(i, k int) string { return get[k](&desired[i]) },
 		func(j, k int) string { return get[k](&observed[j]) },
 		func(j int) string { return observed[j].ID }), nil
+}
+
+// MatchDesiredUsers is MatchUsers over the users of desired, without
+// copying them; a desired user that skip reports (nil: none) matches
+// nothing and is no candidate's rival, as one with no key values.
+func MatchDesiredUsers(desired []DesiredUser, observed []scim.User, keys []MatchKey, pins map[int]int, skip func(i int) bool) (Matches, error) {
+	get, err := userKeys(keys)
+	if err != nil {
+		return Matches{}, err
+	}
+	return match(len(desired), len(observed), keys, pins, "user",
+		func(i, k int) string {
+			if skip != nil && skip(i) {
+				return ""
+			}
+			return get[k](&desired[i].User)
+		},
+		func(j, k int) string { return get[k](&observed[j]) },
+		func(j int) string { return observed[j].ID }), nil
+}
+
+// userKeys returns the readers of the users' matching properties.
+func userKeys(keys []MatchKey) ([]func(*scim.User) string, error) {
+	get := make([]func(*scim.User) string, len(keys))
+	for k, key := range keys {
+		a, ok := scim.LookupUserAttr(key.Attribute)
+		if !ok {
+			return nil, fmt.Errorf("mapping: user matching property %q is not a known attribute", key.Attribute)
+		}
+		get[k] = func(u *scim.User) string { s, _ := a.GetString(u); return s }
+	}
+	return get, nil
 }
 
 // MatchGroups pairs desired groups with observed ones by the keys in

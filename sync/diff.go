@@ -18,6 +18,10 @@ type planInput struct {
 	desired *mapping.Desired
 	users   []scim.User
 	groups  []scim.Group
+	// same marks the desired users (by index) whose link's mirror holds
+	// exactly the mapped user; users leaves them out, and the plan
+	// compares each with linkedCopy of itself (see mirroredUsers).
+	same []bool
 	// groupMirrors hold the members of the first groups, whose Members
 	// are nil: walk a group's members with members.
 	groupMirrors []*Mirror
@@ -139,6 +143,10 @@ func computePlan(in planInput) (*Plan, error) {
 	return p, nil
 }
 
+// isSame reports whether desired user i is the same as its mirror (see
+// planInput.same).
+func (in *planInput) isSame(i int) bool { return i < len(in.same) && in.same[i] }
+
 // reverseLinks maps target ids to the source ids that own them.
 func reverseLinks(links map[string]Link) map[string]string {
 	r := make(map[string]string, len(links))
@@ -155,17 +163,17 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		byID[obs[j].ID] = j
 	}
 	owner := reverseLinks(in.snap.Users)
-	want := make([]scim.User, len(d.Users))
 	pins := map[int]int{}
 	for i := range d.Users {
-		want[i] = d.Users[i].User
 		if l, ok := in.snap.Users[d.Users[i].SourceID]; ok {
 			if j, ok := byID[l.TargetID]; ok {
 				pins[i] = j
 			}
 		}
 	}
-	m, err := mapping.MatchUsers(want, obs, in.userKeys, pins)
+	// A user the same as its mirror is linked to it, as a pin: it takes
+	// no part in matching (pinned objects are no one else's candidates).
+	m, err := mapping.MatchDesiredUsers(d.Users, obs, in.userKeys, pins, in.isSame)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -212,9 +220,17 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			p.Problems = append(p.Problems, Problem{Object: ref, Message: err.Error()})
 			continue
 		}
-		resolveManager(&du.User, targetOf)
+		// A user the same as its mirror: the target holds the mapped
+		// user, as the mirror would decode (a copy for this comparison
+		// alone, made before the manager is resolved below).
+		var o *scim.User
 		j := m.Observed[i]
-		if j < 0 {
+		if in.isSame(i) {
+			c := linkedCopy(&du.User, in.snap.Users[du.SourceID].TargetID, in.snap.Users)
+			o, m.By[i] = &c, "link"
+		}
+		resolveManager(&du.User, targetOf)
+		if j < 0 && o == nil {
 			createInactive := du.Event == mapping.EventSuspended && in.policy.CreateSuspended
 			if du.Event != mapping.EventNone && !createInactive {
 				up.skip = true // nothing to provision for a suspended or deleted user
@@ -236,10 +252,15 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			p.Changes = append(p.Changes, Change{Action: ActionCreateUser, Object: ref, Reason: reason, User: &u, Owner: in.owner(du.SourceID)})
 			continue
 		}
-		o := &obs[j]
+		if o == nil {
+			o = &obs[j]
+		}
 		ref.TargetID = o.ID
 		if fo, why := in.foreign(KindUser, o.ID, o.ExternalID); fo != "" {
-			up.skip, matched[j] = true, true
+			up.skip = true
+			if j >= 0 { // not a user the same as its mirror, which obs lacks
+				matched[j] = true
+			}
 			protected[du.SourceID] = true
 			if src, owned := owner[o.ID]; owned {
 				protected[src] = true
@@ -279,7 +300,9 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			}
 			adopt = true
 		}
-		matched[j] = true
+		if j >= 0 {
+			matched[j] = true
+		}
 		up.targetID = o.ID
 		desired := du.User
 		action, reason := ActionUpdateUser, "attributes changed"
@@ -565,6 +588,8 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 	userOwner := reverseLinks(in.snap.Users)
 	// Removed members are shown by userName: a member entry carries only
 	// the target id (and a display name, if the server sends one).
+	// (A user the same as its mirror is not among in.users: it is a
+	// source user, named by ups.)
 	userNames := make(map[string]string, len(in.users))
 	for j := range in.users {
 		userNames[in.users[j].ID] = in.users[j].UserName

@@ -263,7 +263,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	}
 	users = obs.users
 	pin := planInput{
-		desired: desired, users: users, groups: groups, groupMirrors: obs.groupMirrors, snap: snap, policy: e.policy,
+		desired: desired, users: users, same: obs.same, groups: groups, groupMirrors: obs.groupMirrors, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
 		complete: !e.partial, drift: obs.drift, now: e.now(), ownerOf: ownerOf, read: read,
 		ours: e.owners(desired), self: e.owner,
@@ -293,14 +293,14 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	p.gone, p.reclaim, p.refresh = obs.gone, reclaimed, obs.refresh
 	p.DriftCheck, p.readAll, p.targetGroups = obs.drift, obs.drift, obs.foreign
 	p.readTook, p.ownedUsers, p.ownedGroups = readTook, len(snap.Users), len(snap.Groups)
-	p.decodedMirrors = obs.decoded
+	p.decodedMirrors, p.heldUsers = obs.decoded, len(users)
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
 	if pc.escrow != nil {
 		applyEscrow(p, snap, pc.escrow)
 	}
 	e.log.Info("plan computed",
 		zap.Int("sourceUsers", sourceUsers), zap.Int("sourceGroups", sourceGroups),
-		zap.Int("targetUsers", len(users)), zap.Int("targetGroups", len(groups)),
+		zap.Int("targetUsers", len(users)+sameCount(obs.same)), zap.Int("targetGroups", len(groups)),
 		zap.Int("changes", len(p.Changes)), zap.Int("problems", len(p.Problems)), zap.Bool("driftCheck", p.DriftCheck),
 		zap.Bool("applyable", p.Applyable), zap.Duration("took", e.now().Sub(start)))
 	return p, nil

@@ -20,6 +20,10 @@ func SetAppendMin(f *FileState, n int64) { f.appendMin = n }
 // DecodedMirrors returns how many user mirrors p's plan decoded.
 func DecodedMirrors(p *Plan) int { return p.decodedMirrors }
 
+// HeldTargetUsers returns how many target users p's plan held to compare
+// the mapped users with.
+func HeldTargetUsers(p *Plan) int { return p.heldUsers }
+
 // JournalSyncs returns how many fsyncs of its journal f's records (and
 // Close) have made.
 func JournalSyncs(f *FileState) int {

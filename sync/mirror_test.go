@@ -700,3 +700,79 @@ func TestUnchangedUsersMirrorsAreNotDecoded(t *testing.T) {
 		t.Errorf("plan after the drift check: %s, %d mirrors decoded; want empty and none", p.SummaryLine(), sync.DecodedMirrors(p))
 	}
 }
+
+// TestUnchangedUsersAreNotHeld: a user the same as its mirror is compared
+// without a target copy of it being kept for the plan (a no-op cycle at
+// scale held one per user next to the mapped ones): a no-op plan holds
+// no target user, a plan after renames holds the renamed ones only. The
+// others still take their part: one removed from a group is named by its
+// userName, and one moved into another group is added by its target id.
+func TestUnchangedUsersAreNotHeld(t *testing.T) {
+	e, eng, _ := mirrored(t, 40, 4, sync.WithDriftCheck(6*time.Hour))
+	p, _ := e.apply(eng)
+	if !p.Empty() || sync.HeldTargetUsers(p) != 0 {
+		t.Fatalf("no-op plan: %s, %d target users held; want empty and none", p.SummaryLine(), sync.HeldTargetUsers(p))
+	}
+	const renames = 2
+	idx := activeUsers(t, e.dir, renames+1)
+	mover := &e.dir.Users[idx[renames]]
+	var from, to *source.Group
+	for gi := range e.dir.Groups {
+		g := &e.dir.Groups[gi]
+		if slices.Contains(g.Members, mover.ID) {
+			if from == nil {
+				from = g
+			}
+		} else if to == nil {
+			to = g
+		}
+	}
+	if from == nil || to == nil {
+		t.Fatalf("user %s is in no group, or in all", mover.ID)
+	}
+	fromName, toName, moverID, moverName := from.DisplayName, to.DisplayName, mover.ID, mover.UserName
+	e.edit(func(d *source.Directory) {
+		for _, i := range idx[:renames] {
+			d.Users[i].FamilyName += "-renamed"
+		}
+		for gi := range d.Groups {
+			g := &d.Groups[gi]
+			switch g.DisplayName {
+			case fromName:
+				g.Members = slices.DeleteFunc(g.Members, func(id string) bool { return id == moverID })
+			case toName:
+				g.Members = append(g.Members, moverID)
+			}
+		}
+	})
+	p, _ = e.apply(eng)
+	if p.Summary.UpdateUsers != renames || sync.HeldTargetUsers(p) != renames {
+		t.Fatalf("plan after %d renames: %s, %d target users held; want %d updates and %d held",
+			renames, p.SummaryLine(), sync.HeldTargetUsers(p), renames, renames)
+	}
+	var removed, added []sync.Ref
+	for _, c := range p.Changes {
+		switch {
+		case c.Action == sync.ActionRemoveMembers && c.Object.Key == fromName:
+			removed = c.Members
+		case c.Action == sync.ActionAddMembers && c.Object.Key == toName:
+			added = c.Members
+		}
+	}
+	if len(removed) != 1 || removed[0].Key != moverName || len(added) != 1 || added[0].TargetID == "" {
+		t.Fatalf("the move of %s (%s): removed %+v, added %+v; want it removed by its userName and added by its target id\n%s",
+			moverID, moverName, removed, added, p.SummaryLine())
+	}
+	groups, err := e.client.ListGroups(ctx(t), target.WithMembers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		if g.DisplayName == toName && !slices.ContainsFunc(g.Members, func(m scim.Member) bool { return m.Value == added[0].TargetID }) {
+			t.Fatalf("group %q holds %v after the apply; want %s in it", toName, g.Members, added[0].TargetID)
+		}
+	}
+	if p, _ = e.apply(eng); !p.Empty() || sync.HeldTargetUsers(p) != 0 {
+		t.Fatalf("plan after the apply: %s, %d held; want empty and none", p.SummaryLine(), sync.HeldTargetUsers(p))
+	}
+}

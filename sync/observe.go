@@ -36,6 +36,9 @@ type targetView struct {
 	mirrored bool
 	found    []scim.User
 	decoded  int
+	// same marks, by index in the mapped users, those whose mirror holds
+	// exactly the mapped user: they are not in users (see mirroredUsers).
+	same []bool
 	// listed are, at a drift check, the mirrors of the owned users as
 	// the listing found them, by source id; they stand for the state's
 	// mirrors in mirroredUsers.
@@ -202,17 +205,21 @@ func (e *Engine) observeMirrors(ctx context.Context, snap *Snapshot) (*targetVie
 // mirroredUsers builds the owned users of a plan from their mirrors (at a
 // drift check, the listing's), after the source is mapped (d). A user whose mirror
 // holds exactly what the mapped user would write (the same JSON) is that
-// mapped user, so its mirror is not decoded: a cycle decodes only the
-// mirrors of the users that changed. Users whose mirror is unknown, or
-// does not decode, are read by id (or found among the intents' reads).
+// mapped user, so its mirror is not decoded, and no copy of it is kept
+// either: o.same marks it (by its index in d.Users), and the plan makes
+// its target form from the mapped user as it compares them (see
+// linkedCopy). A cycle decodes and holds only the mirrors of the users
+// that changed. Users whose mirror is unknown, or does not decode, are
+// read by id (or found among the intents' reads).
 func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.Desired, o *targetView) error {
 	if !o.mirrored {
 		return nil
 	}
-	mapped := make(map[string]*scim.User, len(d.Users))
+	mapped := make(map[string]int, len(d.Users))
 	for i := range d.Users {
-		mapped[d.Users[i].SourceID] = &d.Users[i].User
+		mapped[d.Users[i].SourceID] = i
 	}
+	o.same = make([]bool, len(d.Users))
 	listed := make(map[string]*scim.User, len(o.found))
 	for i := range o.found {
 		listed[o.found[i].ID] = &o.found[i]
@@ -227,8 +234,8 @@ func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.D
 			}
 			l.Mirror = m
 		}
-		if u, ok := sameAsMirror(mapped[src], l, snap.Users); ok {
-			users = append(users, u)
+		if i, ok := mapped[src]; ok && sameAsMirror(&d.Users[i].User, l, snap.Users) {
+			o.same[i] = true
 		} else if u, ok := l.Mirror.user(l.TargetID); ok {
 			o.decoded++
 			users = append(users, u)
@@ -243,13 +250,42 @@ func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.D
 	return e.readUnknown(ctx, unknown, o)
 }
 
-// sameAsMirror returns mapped user u (its manager resolved through the
-// links, as the engine writes it) with link l's target id, and true, if
-// l's mirror holds exactly u's JSON: decoding the mirror would yield u.
-func sameAsMirror(u *scim.User, l Link, links map[string]Link) (scim.User, bool) {
-	if u == nil || l.Mirror == nil || len(l.Mirror.User) == 0 {
-		return scim.User{}, false
+// sameCount counts the users marked the same as their mirror.
+func sameCount(same []bool) int {
+	n := 0
+	for _, s := range same {
+		if s {
+			n++
+		}
 	}
+	return n
+}
+
+// sameAsMirror reports whether l's mirror holds exactly mapped user u's
+// JSON (its manager resolved through the links, as the engine writes
+// it): decoding the mirror would yield linkedCopy(u, l.TargetID, links).
+func sameAsMirror(u *scim.User, l Link, links map[string]Link) bool {
+	if l.Mirror == nil || len(l.Mirror.User) == 0 {
+		return false
+	}
+	c := managerLinked(u, links)
+	m := userMirror(&c)
+	return m != nil && string(m.User) == string(l.Mirror.User)
+}
+
+// linkedCopy returns mapped user u as the target holds it once the
+// engine wrote it: with target id id, and its manager's target id (see
+// managerLinked).
+func linkedCopy(u *scim.User, id string, links map[string]Link) scim.User {
+	c := managerLinked(u, links)
+	c.ID, c.Schemas, c.Meta, c.Groups = id, nil, nil, nil
+	return c
+}
+
+// managerLinked returns a copy of mapped user u with its manager's source
+// id replaced by the manager's target id through the links (left out
+// when the manager has none).
+func managerLinked(u *scim.User, links map[string]Link) scim.User {
 	c := *u
 	if c.Enterprise != nil && c.Enterprise.Manager != nil && c.Enterprise.Manager.Value != "" {
 		ext := *c.Enterprise
@@ -260,12 +296,7 @@ func sameAsMirror(u *scim.User, l Link, links map[string]Link) (scim.User, bool)
 		}
 		c.Enterprise = &ext
 	}
-	m := userMirror(&c)
-	if m == nil || string(m.User) != string(l.Mirror.User) {
-		return scim.User{}, false
-	}
-	c.ID, c.Schemas, c.Meta, c.Groups = l.TargetID, nil, nil, nil
-	return c, true
+	return c
 }
 
 // readUnknown reads by id the owned objects whose mirror is unknown. One

@@ -244,6 +244,9 @@ type Plan struct {
 	// decodedMirrors counts the user mirrors the plan decoded (those
 	// that differ from the mapped user), for tests.
 	decodedMirrors int
+	// heldUsers counts the target users the plan was computed against
+	// (users the same as their mirror are not among them), for tests.
+	heldUsers int
 }
 
 // pendingRead is an incremental source read waiting for its plan to be
