@@ -56,13 +56,33 @@ type ReleasingMapper interface {
 	Mapper
 	// MapReleasing is MapWith (Map for a mapper without entitlements),
 	// except that it sets each source user's Attributes and Emails to nil
-	// as soon as it is done with the user. The maps and slices themselves
-	// are not changed, and ids, names, states and the groups stay.
+	// as soon as it is done with the user, and hands each source group's
+	// Members over to its mapped group instead of copying them (the
+	// group's Members are then nil, and the mapped group's may be changed
+	// in place). The users' maps and slices are not changed, and ids,
+	// names and states stay.
 	MapReleasing(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error)
 }
 
 // release drops what a ReleasingMapper no longer needs of a mapped user.
 func release(u *source.User) { u.Attributes, u.Emails = nil, nil }
+
+// mapGroup maps g with the default mapping; take hands g's members over
+// to the mapped group (see ReleasingMapper) instead of copying them.
+func mapGroup(g *source.Group, take bool) (DesiredGroup, *ObjectError) {
+	if !take {
+		return DefaultGroup(g)
+	}
+	members := g.Members
+	g.Members = nil
+	dg, err := DefaultGroup(g)
+	if err == nil {
+		dg.Members = members
+	} else {
+		g.Members = members
+	}
+	return dg, err
+}
 
 // DefaultMapper is the Netskope default mapping. The zero value is ready.
 type DefaultMapper struct{}
@@ -115,7 +135,7 @@ func (DefaultMapper) mapDir(ctx context.Context, dir *source.Directory, drop boo
 		d.Users = append(d.Users, du)
 	}
 	for i := range dir.Groups {
-		dg, err := DefaultGroup(&dir.Groups[i])
+		dg, err := mapGroup(&dir.Groups[i], drop)
 		if err != nil {
 			d.Failed = append(d.Failed, *err)
 			continue

@@ -13,7 +13,8 @@ import (
 // exactly what MapWith makes of a copy, warnings included (they test
 // whether any user has an attribute, so they must be found before the
 // attributes go), and leaves no user of its directory with attributes or
-// emails; the copy MapWith mapped keeps them.
+// emails, and no group with its members (handed over to the mapped
+// groups); the copy MapWith mapped keeps them.
 func TestMapReleasingMapsAsMapWith(t *testing.T) {
 	rules := benchRules()
 	// A condition on an attribute no user has is warned about; one on an
@@ -71,8 +72,13 @@ func TestMapReleasingMapsAsMapWith(t *testing.T) {
 					t.Fatalf("user %d after MapReleasing: id %q, %d attributes, %d emails; want its id and neither", i, u.ID, len(u.Attributes), len(u.Emails))
 				}
 			}
-			if len(kept.Users[0].Attributes) == 0 || len(kept.Users[0].Emails) == 0 {
-				t.Errorf("MapWith dropped the attributes or emails of the directory it mapped")
+			for i := range dir.Groups {
+				if dir.Groups[i].Members != nil {
+					t.Fatalf("group %s keeps its %d members after MapReleasing; want them handed over", dir.Groups[i].ID, len(dir.Groups[i].Members))
+				}
+			}
+			if len(kept.Users[0].Attributes) == 0 || len(kept.Users[0].Emails) == 0 || len(kept.Groups[0].Members) == 0 {
+				t.Errorf("MapWith dropped the attributes, emails or members of the directory it mapped")
 			}
 		})
 	}

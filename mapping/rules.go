@@ -186,7 +186,7 @@ func (m *RuleMapper) mapDir(ctx context.Context, dir *source.Directory, ent Enti
 	bySourceName := map[string]int{}
 	if !m.skipGroups {
 		for i := range dir.Groups {
-			dg, oerr := DefaultGroup(&dir.Groups[i])
+			dg, oerr := mapGroup(&dir.Groups[i], drop)
 			if oerr != nil {
 				d.Failed = append(d.Failed, *oerr)
 				continue
