@@ -722,7 +722,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if c.TakeoverFrom != "" {
 			a.relink(c)
 		} else if c.Adopt {
-			a.link(c, obj.TargetID, OriginAdopted, nil)
+			a.link(c, obj.TargetID, OriginAdopted, c.listed.afterChange(c, nil))
 		}
 		return Outcome{TargetID: obj.TargetID}
 
@@ -787,7 +787,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if c.TakeoverFrom != "" {
 			a.relink(c)
 		} else if c.Adopt {
-			a.link(c, obj.TargetID, OriginAdopted, nil)
+			a.link(c, obj.TargetID, OriginAdopted, c.listed.afterChange(c, nil))
 		}
 		return Outcome{TargetID: obj.TargetID}
 

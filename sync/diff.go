@@ -353,7 +353,11 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		if action == ActionUpdateUser && du.Event == mapping.EventNone && slices.ContainsFunc(attrs, func(a AttrChange) bool { return a.Path == scim.PathActive }) {
 			reason = "reactivated at source"
 		}
-		p.Changes = append(p.Changes, in.updateChange(action, ref, reason, adopt, attrs, du.SourceID, from))
+		c := in.updateChange(action, ref, reason, adopt, attrs, du.SourceID, from)
+		if adopt && j >= 0 {
+			c.listed = userMirror(o)
+		}
+		p.Changes = append(p.Changes, c)
 	}
 
 	// Owned target users no source user matched have left scope.
@@ -692,11 +696,13 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			attrs = nil
 		}
 		changed := false
+		update := -1 // its index in p.Changes
 		if len(attrs) > 0 || adopt || from != "" {
 			reason := "attributes changed"
 			if len(attrs) == 0 {
 				reason = "adopt existing group"
 			}
+			update = len(p.Changes)
 			p.Changes = append(p.Changes, in.updateChange(ActionUpdateGroup, ref, reason, adopt, attrs, dg.SourceID, from))
 			changed = true
 		}
@@ -746,6 +752,15 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		if len(remove) > 0 {
 			p.Changes = append(p.Changes, Change{Action: ActionRemoveMembers, Object: ref, Reason: "left at source", Members: remove})
 			changed = true
+		}
+		if adopt && len(add)+len(remove) == 0 {
+			// Its members stay as listed: the adopted link's mirror is
+			// the listed group with the update followed on it.
+			if j < len(in.groupMirrors) {
+				p.Changes[update].listed = in.groupMirrors[j]
+			} else if o.Members != nil {
+				p.Changes[update].listed = groupMirror(o)
+			}
 		}
 		if !changed {
 			unchanged++

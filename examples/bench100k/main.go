@@ -15,6 +15,16 @@
 //	issue mix, drift check      another issue mix, with sync.Reapply
 //	broad mix, drift check      another broad mix, with sync.Reapply
 //
+// A third case (-sources adopt) is a first run against a tenant that
+// already holds every user and group, as a hosted connector left them:
+// stored in the server child before it serves (see seedDir), the same
+// names, a third with the externalId the mapping sets and the others
+// with none or the connector's own. The full-read source's engine, with
+// the default policy, adopts them all:
+//
+//	adopt                       the first sync: every object is adopted
+//	no-op                       nothing changed at the source
+//
 // For each it prints the wall time, the engine's CPU time (user and
 // system), the engine's peak resident memory during the cycle, the
 // requests the client sent (by method) and the server received, the
@@ -100,7 +110,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&c.pageSize, "page-size", 1000, "page size of the client and largest page of the server")
 	fs.Float64Var(&c.rps, "rps", 0, "the server's rate limit in requests per second; 0: none, and the client does not pace itself")
 	fs.IntVar(&c.idleConns, "idle-conns", 0, "idle connections the client keeps to the server; 0: the client's default http.Client (netskope.DefaultIdleConns per host)")
-	sources := fs.String("sources", "full,incremental", "sources to run, comma-separated: full, incremental")
+	sources := fs.String("sources", "full,incremental,adopt", "sources to run, comma-separated: full, incremental, adopt (a full-read source whose first run adopts a pre-filled tenant)")
 	state := fs.String("state", "file", "engine state: file (in a temporary directory) or memory")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write CPU profiles of the initial and no-op cycles to this path, with the source and cycle before its extension (cpu.pprof: cpu.full-initial.pprof, ...)")
 	fs.StringVar(&c.heapProf, "memprofile", "", "write heap profiles at the end of the initial and no-op cycles, named as -cpuprofile's; allocations count from the program's start, so compare a cycle's with -diff_base of the one before")
@@ -114,8 +124,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	c.sources = strings.Split(*sources, ",")
 	for _, s := range c.sources {
-		if s != "full" && s != "incremental" {
-			return fmt.Errorf("-sources: %q is neither full nor incremental", s)
+		if s != "full" && s != "incremental" && s != "adopt" {
+			return fmt.Errorf("-sources: %q is not full, incremental or adopt", s)
 		}
 	}
 	switch *state {
@@ -170,6 +180,12 @@ var phases = []phase{
 	{name: "no-op, drift check", drift: true},
 	{name: "issue mix, drift check", mix: issueChanges, drift: true},
 	{name: "broad mix, drift check", mix: broadChanges, drift: true},
+}
+
+// adoptPhases are the cycles of the adopt case.
+var adoptPhases = []phase{
+	{name: "adopt", profile: true},
+	{name: "no-op", profile: true},
 }
 
 // result is what one cycle measured.
@@ -260,7 +276,13 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 	if kind == "incremental" {
 		src = incSource{ds}
 	}
-	srv, err := startServer(ctx, c.rps, c.pageSize)
+	var seed *seedDir
+	phs := phases
+	if kind == "adopt" {
+		seed = &seedDir{users: c.users, groups: c.groups, memberships: c.memberships, seed: c.seed}
+		phs = adoptPhases
+	}
+	srv, err := startServer(ctx, c.rps, c.pageSize, seed)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +326,7 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 	rng := rand.New(rand.NewPCG(c.seed, 100))
 	var results []result
 	round := 0
-	for _, ph := range phases {
+	for _, ph := range phs {
 		if ph.mix != noChanges {
 			round++
 			if err := ds.change(rng, round, c.mix(ph.mix)); err != nil {
@@ -380,7 +402,7 @@ func cycle(ctx context.Context, c config, eng *sync.Engine, client *netskope.Cli
 		return r, fmt.Errorf("%d changes failed: %w", res.Failed, res.Err())
 	}
 	r.planned = len(p.Changes)
-	wantChanges := ph.mix != noChanges || ph.name == "initial"
+	wantChanges := ph.mix != noChanges || ph.name == "initial" || ph.name == "adopt"
 	if p.Empty() == wantChanges {
 		return r, fmt.Errorf("the plan has %d changes; expected %s", len(p.Changes), map[bool]string{true: "some", false: "none"}[wantChanges])
 	}

@@ -40,6 +40,11 @@ func TestMain(m *testing.M) {
 // deactivated, and its groups); the cycles between plan against the
 // state's mirrors and read nothing, so a no-op cycle sends no request and
 // a cycle with changes sends its writes alone.
+//
+// The adopt case's first run meets a tenant holding every user and group
+// already (as a hosted connector left them): it lists the tenant, sends
+// no POST, and one PATCH per object whose externalId is not the one the
+// mapping sets (two thirds of them); the next cycle is a no-op.
 func TestBenchTiny(t *testing.T) {
 	const users, groups, page = 200, 20, 50
 	issue, broad := issueMix(), broadMix()
@@ -62,14 +67,15 @@ func TestBenchTiny(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rs, err := bench(ctx, config{users: users, groups: groups, memberships: 3, seed: 1, concurrency: 16,
-		pageSize: page, sources: []string{"full", "incremental"}, memoryState: false, issueMix: issue, broadMix: broad}, &out)
+		pageSize: page, sources: []string{"full", "incremental", "adopt"}, memoryState: false, issueMix: issue, broadMix: broad}, &out)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
-	if len(rs) != 2*len(tests) {
-		t.Fatalf("%d results; want %d\n%s", len(rs), 2*len(tests), out.String())
+	if len(rs) != 2*len(tests)+len(adoptPhases) {
+		t.Fatalf("%d results; want %d\n%s", len(rs), 2*len(tests)+len(adoptPhases), out.String())
 	}
-	for i, r := range rs {
+	checkAdopt(t, rs[2*len(tests):], users, groups, listing(0))
+	for i, r := range rs[:2*len(tests)] {
 		tt := tests[i%len(tests)]
 		name := r.source + "/" + r.phase
 		if r.phase != tt.phase || r.mix != tt.mix {
@@ -130,12 +136,49 @@ func TestBenchTiny(t *testing.T) {
 	}
 }
 
+// checkAdopt checks the adopt case's cycles, rs, on users and groups
+// with a listing of the tenant of listing pages.
+func checkAdopt(t *testing.T, rs []result, users, groups int, listing int64) {
+	t.Helper()
+	wantPatch := int64(rewritten(users) + rewritten(groups))
+	if wantPatch == 0 || wantPatch == int64(users+groups) {
+		t.Fatalf("%d of %d objects to PATCH: the case tests neither the writes nor their absence", wantPatch, users+groups)
+	}
+	tests := []struct {
+		phase        string
+		planned      int
+		get, patches int64
+	}{
+		// Every object is adopted (a change each); the listing is the
+		// only read, and the objects the mapping would store otherwise
+		// take one PATCH each.
+		{"adopt", users + groups, listing, wantPatch},
+		{"no-op", 0, 0, 0},
+	}
+	for i, tt := range tests {
+		r := rs[i]
+		name := r.source + "/" + r.phase
+		if r.source != "adopt" || r.phase != tt.phase {
+			t.Fatalf("adopt result %d is %s; want adopt/%s", i, name, tt.phase)
+		}
+		q := r.requests
+		if r.planned != tt.planned || q.Get != tt.get || q.Patch != tt.patches || q.Post+q.Put+q.Delete != 0 ||
+			q.Requests != q.Get+q.Patch || q.Retries != 0 || q.RateLimited != 0 {
+			t.Errorf("%s: %d changes, requests %+v; want %d changes, %d GET, %d PATCH and nothing else",
+				name, r.planned, q, tt.planned, tt.get, tt.patches)
+		}
+		if int64(r.served) != q.Requests {
+			t.Errorf("%s: the server saw %d requests, the client sent %d", name, r.served, q.Requests)
+		}
+	}
+}
+
 func TestRunRejectsBadFlags(t *testing.T) {
 	tests := []struct {
 		args []string
 		want string
 	}{
-		{[]string{"-sources", "full,delta"}, `"delta" is neither full nor incremental`},
+		{[]string{"-sources", "full,delta"}, `"delta" is not full, incremental or adopt`},
 		{[]string{"-state", "disk"}, "-state must be file or memory"},
 		{[]string{"-users", "100"}, "too few"},
 		{[]string{"-groups", "10"}, "too few"},

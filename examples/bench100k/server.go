@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
@@ -48,11 +51,21 @@ func serve(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench100k server", flag.ContinueOnError)
 	rps := fs.Float64("rps", 0, "rate limit in requests per second (0: none)")
 	maxPage := fs.Int("max-page", netskopetest.DefaultMaxPageSize, "largest page returned")
+	var sd seedDir
+	fs.IntVar(&sd.users, "seed-users", 0, "users of the synthetic directory to store before serving, as a hosted connector left them (0: an empty tenant)")
+	fs.IntVar(&sd.groups, "seed-groups", 0, "groups of that directory")
+	fs.Float64Var(&sd.memberships, "seed-memberships", 0, "average groups per user of that directory")
+	fs.Uint64Var(&sd.seed, "seed", 1, "seed of that directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	srv := netskopetest.NewUnstartedServer(netskopetest.WithRateLimit(*rps, 0), netskopetest.WithMaxPageSize(*maxPage))
 	defer srv.Close()
+	if sd.users > 0 {
+		if err := sd.store(srv); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -79,6 +92,70 @@ func serve(args []string, stdin io.Reader, stdout io.Writer) error {
 	return nil
 }
 
+// seedDir is the synthetic directory a server child stores before it
+// serves, without requests, as a hosted connector (Netskope's own, which
+// companies move to provsync from) left it: every user and group mapped
+// by the default mapping, with the same userName and displayName, but
+// with the connector's externalId: see hostedExternalID.
+type seedDir struct {
+	users, groups int
+	memberships   float64
+	seed          uint64
+}
+
+// hostedExternalID is the externalId a hosted connector left on the i-th
+// user or group of the directory, whose source id is id: a third keep the
+// source id (as the mapping sets it), a third have none, and a third
+// carry the connector's own value. Only the first third are stored as
+// the engine maps them; the others take one PATCH each to adopt.
+func hostedExternalID(i int, id string) string {
+	switch i % 3 {
+	case 0:
+		return id
+	case 1:
+		return ""
+	}
+	return "hosted-" + id
+}
+
+// rewritten is how many of n users or groups hostedExternalID gives
+// another externalId than the source id.
+func rewritten(n int) int { return n - (n+2)/3 }
+
+// store adds the directory's users, then its groups with their members,
+// to srv.
+func (sd seedDir) store(srv *netskopetest.Server) error {
+	dir := synth.Generate(synth.Config{Users: sd.users, Groups: sd.groups, MembershipsPerUser: sd.memberships, Seed: sd.seed})
+	d, err := mapping.Default().Map(context.Background(), dir)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	ids := make(map[string]string, len(d.Users)) // source id -> target id
+	for i := range d.Users {
+		u := d.Users[i].User
+		u.ExternalID = hostedExternalID(i, d.Users[i].SourceID)
+		got, err := srv.AddUser(u)
+		if err != nil {
+			return fmt.Errorf("seed: user %q: %w", u.UserName, err)
+		}
+		ids[d.Users[i].SourceID] = got.ID
+	}
+	for i := range d.Groups {
+		g := d.Groups[i].Group
+		g.ExternalID = hostedExternalID(i, d.Groups[i].SourceID)
+		g.Members = make([]scim.Member, 0, len(d.Groups[i].Members))
+		for _, m := range d.Groups[i].Members {
+			if id, ok := ids[m]; ok {
+				g.Members = append(g.Members, scim.Member{Value: id})
+			}
+		}
+		if _, err := srv.AddGroup(g); err != nil {
+			return fmt.Errorf("seed: group %q: %w", g.DisplayName, err)
+		}
+	}
+	return nil
+}
+
 // child is a running server child.
 type child struct {
 	cmd   *exec.Cmd
@@ -88,13 +165,21 @@ type child struct {
 }
 
 // startServer starts the server child: this executable again, with
-// serverRoleEnv set. It waits at most a minute for the child's address.
-func startServer(ctx context.Context, rps float64, maxPage int) (*child, error) {
+// serverRoleEnv set, storing seed first if it is not nil. It waits at
+// most a minute for the child's address, and longer for a seeded one.
+func startServer(ctx context.Context, rps float64, maxPage int, seed *seedDir) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, exe, "-rps", strconv.FormatFloat(rps, 'g', -1, 64), "-max-page", strconv.Itoa(maxPage))
+	args := []string{"-rps", strconv.FormatFloat(rps, 'g', -1, 64), "-max-page", strconv.Itoa(maxPage)}
+	wait := time.Minute
+	if seed != nil {
+		args = append(args, "-seed-users", strconv.Itoa(seed.users), "-seed-groups", strconv.Itoa(seed.groups),
+			"-seed-memberships", strconv.FormatFloat(seed.memberships, 'g', -1, 64), "-seed", strconv.FormatUint(seed.seed, 10))
+		wait += time.Duration(seed.users/1000) * 3 * time.Second // storing takes a while
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(os.Environ(), serverRoleEnv+"=server")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -119,8 +204,8 @@ func startServer(ctx context.Context, rps float64, maxPage int) (*child, error) 
 	}()
 	select {
 	case err = <-got:
-	case <-time.After(time.Minute):
-		err = errors.New("no address within a minute")
+	case <-time.After(wait):
+		err = fmt.Errorf("no address within %s", wait)
 	}
 	if err != nil {
 		_ = c.stop()
