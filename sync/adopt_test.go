@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -8,6 +9,8 @@ import (
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/target"
+	"github.com/provsync/provsync/target/netskope"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
@@ -15,7 +18,8 @@ import (
 // between plan and apply, under names that the server's uniqueness check
 // takes for the planned ones but its filters do not find. The creates meet
 // 409, and the same run adopts the existing objects, through one listing
-// shared by every lookup that needs it.
+// shared by every lookup that needs it. The listing is streamed: no
+// whole collection is taken as a slice.
 func TestAdoptAfterConflictWithWeakFilters(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -40,7 +44,10 @@ func TestAdoptAfterConflictWithWeakFilters(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, 6, 2, netskopetest.WithFilterQuirks(tt.quirks))
-			eng := e.engine()
+			eng, err := sync.New(e.src, streamedOnly{t, e.client}, sync.WithState(e.state))
+			if err != nil {
+				t.Fatal(err)
+			}
 			e.apply(eng)
 
 			var ids [2]string
@@ -116,5 +123,34 @@ func TestAdoptAfterConflictWithWeakFilters(t *testing.T) {
 			}
 			e.mustBeEmpty(eng)
 		})
+	}
+}
+
+// streamedOnly is a target that fails the test when a whole collection is
+// read as one slice (ListUsers or ListGroups without a filter): the
+// engine is to read it one object at a time (target.Streamer).
+type streamedOnly struct {
+	t *testing.T
+	*netskope.Client
+}
+
+func (s streamedOnly) ListUsers(ctx context.Context, opts ...target.ReadOption) ([]scim.User, error) {
+	s.whole("users", opts)
+	return s.Client.ListUsers(ctx, opts...)
+}
+
+func (s streamedOnly) ListGroups(ctx context.Context, opts ...target.ReadOption) ([]scim.Group, error) {
+	s.whole("groups", opts)
+	return s.Client.ListGroups(ctx, opts...)
+}
+
+func (s streamedOnly) whole(what string, opts []target.ReadOption) {
+	var o target.ReadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.Filter.IsZero() {
+		s.t.Helper()
+		s.t.Errorf("all target %s read as one slice", what)
 	}
 }

@@ -130,8 +130,7 @@ type applier struct {
 	users   map[string]string // source id → target id, for members
 	groups  map[string]string
 	// allUsers and allGroups are the listings adoption falls back on.
-	allUsers  lazyList[scim.User]
-	allGroups lazyList[scim.Group]
+	allUsers, allGroups lazyNamed
 	// mirrors follows the mirrors of the linked objects the plan writes
 	// to, by kind and source id (see trackMirrors).
 	mirrors map[string]*mirrorTrack
@@ -722,7 +721,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if c.TakeoverFrom != "" {
 			a.relink(c)
 		} else if c.Adopt {
-			a.link(c, obj.TargetID, OriginAdopted, c.listed.afterChange(c, nil))
+			a.link(c, obj.TargetID, OriginAdopted, c.adopted)
 		}
 		return Outcome{TargetID: obj.TargetID}
 
@@ -787,7 +786,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 		if c.TakeoverFrom != "" {
 			a.relink(c)
 		} else if c.Adopt {
-			a.link(c, obj.TargetID, OriginAdopted, c.listed.afterChange(c, nil))
+			a.link(c, obj.TargetID, OriginAdopted, c.adopted)
 		}
 		return Outcome{TargetID: obj.TargetID}
 

@@ -355,7 +355,10 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		}
 		c := in.updateChange(action, ref, reason, adopt, attrs, du.SourceID, from)
 		if adopt && j >= 0 {
-			c.listed = userMirror(o)
+			c.adopted = userMirror(o)
+			if len(attrs) > 0 {
+				c.adopted = c.adopted.afterChange(&c, nil)
+			}
 		}
 		p.Changes = append(p.Changes, c)
 	}
@@ -756,10 +759,11 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		if adopt && len(add)+len(remove) == 0 {
 			// Its members stay as listed: the adopted link's mirror is
 			// the listed group with the update followed on it.
+			c := &p.Changes[update]
 			if j < len(in.groupMirrors) {
-				p.Changes[update].listed = in.groupMirrors[j]
+				c.adopted = in.groupMirrors[j].afterChange(c, nil)
 			} else if o.Members != nil {
-				p.Changes[update].listed = groupMirror(o)
+				c.adopted = groupMirror(o).afterChange(c, nil)
 			}
 		}
 		if !changed {

@@ -113,12 +113,13 @@ type Change struct {
 	// ApprovalID is set on a change policy held for approval and an
 	// administrator approved.
 	ApprovalID string `json:"approvalId,omitempty"`
-	// listed is the mirror of the object an adopting update takes over,
-	// as the plan's listing found it: with the update followed on it, it
-	// is the adopted link's mirror, so that the next cycle need not read
-	// the object again. Nil when unknown, when other changes of the plan
-	// write to the object too, and in a plan decoded from JSON.
-	listed *Mirror
+	// adopted is the mirror of the object an adopting update takes over
+	// once the update landed: the object as the plan's listing found it,
+	// with the update followed on it. Apply stores it as the adopted
+	// link's mirror, so that the next cycle need not read the object
+	// again. Nil when unknown, when other changes of the plan write to
+	// the object too, and in a plan decoded from JSON.
+	adopted *Mirror
 }
 
 // Problem is an object the plan leaves alone because something about it is

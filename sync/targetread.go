@@ -72,7 +72,12 @@ func (e *Engine) readTarget(ctx context.Context, snap *Snapshot) (*listing, erro
 				continue
 			}
 		}
-		l.users = append(l.users, *u)
+		// Kept without what no plan reads (and a mirror leaves out):
+		// at a first run that adopts a whole tenant, these are all of
+		// its users.
+		c := *u
+		c.Schemas, c.Meta, c.Groups = nil, nil, nil
+		l.users = append(l.users, c)
 	}
 	goneUsers, err := e.confirmGone(ctx, KindUser, snap.Users, listed)
 	if err != nil {
