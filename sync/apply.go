@@ -900,12 +900,16 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 	if len(managed) == 0 {
 		managed = mapping.DefaultUserAttributes()
 	}
+	// The link's mirror is the user as found, with the update followed
+	// on it.
+	m := userMirror(o)
 	if attrs := diffUser(managed, nil, c.User, o); len(attrs) > 0 {
 		if err := a.t.PatchUser(ctx, o.ID, patchOps(attrs)...); err != nil {
 			return fail(err)
 		}
+		m = m.afterChange(&Change{Action: ActionUpdateUser, Attributes: attrs}, nil)
 	}
-	a.link(c, o.ID, OriginAdopted, nil)
+	a.link(c, o.ID, OriginAdopted, m)
 	return Outcome{TargetID: o.ID, Note: "existed already; adopted"}
 }
 
