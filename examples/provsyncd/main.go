@@ -331,7 +331,14 @@ func build(ctx context.Context, cfg *config.Config, o options, log *zap.Logger, 
 		if s.Log != "" {
 			fmt.Fprintf(out, "provsyncd: log: %s is not written: with the state in PostgreSQL the provisioning log is in its database\n", s.Log)
 		}
-		pl, err := pgstate.OpenLog(ctx, a.pool, name, pgstate.WithLogLogger(log.Named("provlog")))
+		lopts := []pgstate.LogOption{pgstate.WithLogLogger(log.Named("provlog"))}
+		if d := s.LogRetention.MaxAge; d > 0 {
+			lopts = append(lopts, pgstate.WithLogRetention(time.Duration(d)))
+		}
+		if n := s.LogRetention.MaxRows; n > 0 {
+			lopts = append(lopts, pgstate.WithLogMaxRows(n))
+		}
+		pl, err := pgstate.OpenLog(ctx, a.pool, name, lopts...)
 		if err != nil {
 			return nil, redact(fmt.Errorf("state.postgres: %w", err), a.poolPassword)
 		}

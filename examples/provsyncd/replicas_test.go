@@ -642,6 +642,24 @@ listener: {address: "127.0.0.1:0", token: {env: TEST_PROVSYNCD_API_TOKEN}}
 	}
 }
 
+// sixUsers sets $TEST_PROVSYNCD_PG to a new database and
+// $TEST_PROVSYNCD_NS_TOKEN to a new Netskope server's token, and writes a
+// directory of users u1..u6 in groups g-a (1-3) and g-b (4-6) into a
+// temporary directory: it returns the server, the directory and the
+// directory file.
+func sixUsers(t *testing.T) (ns *netskopetest.Server, dir, dirFile string) {
+	t.Helper()
+	pgDSN(t, "TEST_PROVSYNCD_PG")
+	ns = netskopetest.New(t)
+	t.Setenv("TEST_PROVSYNCD_NS_TOKEN", ns.Token())
+	dir = t.TempDir()
+	dirFile = filepath.Join(dir, "directory.yaml")
+	if err := os.WriteFile(dirFile, []byte(directoryYAML(6, nil, nil, []int{1, 2, 3}, []int{4, 5, 6})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ns, dir, dirFile
+}
+
 // TestReplicasShareTheProvisioningLog: two replicas with the state in
 // PostgreSQL. Replica 0 leads and provisions the directory while replica 1
 // stands by; replica 0 stops, the source renames u1, and replica 1 takes
@@ -650,14 +668,7 @@ listener: {address: "127.0.0.1:0", token: {env: TEST_PROVSYNCD_API_TOKEN}}
 // the API call made to replica 0.
 // Replica 1's log: key names a file, which is not written.
 func TestReplicasShareTheProvisioningLog(t *testing.T) {
-	pgDSN(t, "TEST_PROVSYNCD_PG")
-	ns := netskopetest.New(t)
-	t.Setenv("TEST_PROVSYNCD_NS_TOKEN", ns.Token())
-	dir := t.TempDir()
-	dirFile := filepath.Join(dir, "directory.yaml")
-	if err := os.WriteFile(dirFile, []byte(directoryYAML(6, nil, nil, []int{1, 2, 3}, []int{4, 5, 6})), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ns, dir, dirFile := sixUsers(t)
 	logFile := filepath.Join(dir, "prov.jsonl")
 	outs := &lockedBuffer{}
 	reps := make([]*replica, 2)
@@ -732,5 +743,32 @@ func TestReplicasShareTheProvisioningLog(t *testing.T) {
 	}
 	if !strings.Contains(outs.String(), "log: "+logFile+" is not written") {
 		t.Errorf("the output does not say that the log file is not written:\n%s", outs.String())
+	}
+}
+
+// TestReplicaLogRetention: logRetention in the file reaches the
+// provisioning log in PostgreSQL: with maxRows: 3, the first cycle's
+// events beyond the newest three are deleted once the cycle ends.
+func TestReplicaLogRetention(t *testing.T) {
+	ns, dir, dirFile := sixUsers(t)
+	r := buildReplica(t, filepath.Join(dir, "provsync.yaml"), dirFile, ns.URL(), "logRetention: {maxAge: 30d, maxRows: 3}\n",
+		zap.NewNop(), &lockedBuffer{})
+	t.Cleanup(func() { r.a.close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { r.stopped <- r.a.runner.Run(ctx) }()
+	rep := <-r.reports
+	cancel()
+	if err := <-r.stopped; err != nil {
+		t.Fatal(err)
+	}
+	if rep.Outcome != sync.CycleSucceeded || rep.Applied <= 3 {
+		t.Fatalf("first cycle: %s, %d applied (%s); want more than 3 changes", rep.Outcome, rep.Applied, rep.Error)
+	}
+	var rows int
+	if err := r.a.pool.QueryRow(context.Background(), "SELECT count(*) FROM provsync_log WHERE target = 'acme'").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 3 {
+		t.Errorf("the log holds %d events after the cycle, want the newest 3 of %d", rows, rep.Applied)
 	}
 }

@@ -46,6 +46,7 @@ import (
 //	state: /var/lib/provsync/state.json   # a state file (or {file: PATH}), one process at a time
 //	state: {postgres: {env: PROVSYNC_DATABASE_URL}}   # or PostgreSQL (sync/pgstate): replicas, one leader per target
 //	log: /var/lib/provsync/prov.jsonl  # the provisioning log; omit for none
+//	logRetention: {maxAge: 90d, maxRows: 1000000}   # with state.postgres: the log in the database (pgstate.Log)
 //	schedule: {interval: 40m, jitter: 5m, heldPlans: wait}   # heldPlans: wait | apply-rest
 //	webhook: {url: https://hooks.example.com/provsync, secret: {env: PROVSYNC_WEBHOOK_SECRET}}
 //	listener:
@@ -75,9 +76,12 @@ type Service struct {
 	Target      TargetConfig `yaml:"target"`
 	State       StateConfig  `yaml:"state"`
 	Log         string       `yaml:"log"`
-	Schedule    Schedule     `yaml:"schedule"`
-	Webhook     Webhook      `yaml:"webhook"`
-	Listener    Listener     `yaml:"listener"`
+	// LogRetention bounds the provisioning log kept in a PostgreSQL
+	// state; only with State.Postgres.
+	LogRetention LogRetention `yaml:"logRetention"`
+	Schedule     Schedule     `yaml:"schedule"`
+	Webhook      Webhook      `yaml:"webhook"`
+	Listener     Listener     `yaml:"listener"`
 }
 
 // StateConfig is where the engine's state lives: a file (state: PATH or
@@ -273,6 +277,18 @@ type TargetConfig struct {
 	Name string `yaml:"name"`
 }
 
+// LogRetention is how much of the provisioning log a PostgreSQL state
+// keeps (pgstate.WithLogRetention, pgstate.WithLogMaxRows); older events
+// are deleted once per pgstate.DefaultLogPruneInterval.
+type LogRetention struct {
+	// MaxAge is how long an event is kept; 0 keeps
+	// pgstate.DefaultLogRetention (90 days).
+	MaxAge sync.Duration `yaml:"maxAge"`
+	// MaxRows keeps at most the target's newest MaxRows events; 0 sets
+	// no bound.
+	MaxRows int64 `yaml:"maxRows"`
+}
+
 // Schedule is when cycles run.
 type Schedule struct {
 	// Interval is the time between cycles; 0 keeps sync.DefaultInterval.
@@ -463,6 +479,15 @@ func (c *Config) validateService(add func(path string, err error)) {
 		add("state", fmt.Errorf("key %q: state takes file or postgres", st.badKey))
 	case st.Postgres.Set() && st.File != "":
 		add("state", errors.New("give file or postgres, not both"))
+	}
+	if s.LogRetention.MaxAge < 0 {
+		add("logRetention.maxAge", errors.New("negative"))
+	}
+	if s.LogRetention.MaxRows < 0 {
+		add("logRetention.maxRows", errors.New("negative"))
+	}
+	if s.LogRetention != (LogRetention{}) && !st.Postgres.Set() {
+		add("logRetention", errors.New("applies to the provisioning log in a PostgreSQL state (state: {postgres: ...}); the file log rotates by size"))
 	}
 	if s.Schedule.Interval < 0 {
 		add("schedule.interval", errors.New("negative"))

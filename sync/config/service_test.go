@@ -70,6 +70,29 @@ func TestServiceParses(t *testing.T) {
 	}
 }
 
+// TestLogRetentionParses: logRetention with a PostgreSQL state reads
+// days and a row bound; left out, both are 0 (the defaults).
+func TestLogRetentionParses(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want config.LogRetention
+	}{
+		{"state: {postgres: {env: DB}}\nlogRetention: {maxAge: 30d, maxRows: 5000}\n",
+			config.LogRetention{MaxAge: sync.Duration(30 * 24 * time.Hour), MaxRows: 5000}},
+		{"state: {postgres: {env: DB}}\nlogRetention: {maxAge: 36h}\n", config.LogRetention{MaxAge: sync.Duration(36 * time.Hour)}},
+		{"state: {postgres: {env: DB}}\n", config.LogRetention{}},
+	}
+	for _, tt := range tests {
+		cfg, err := config.Parse([]byte(tt.yaml))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.yaml, err)
+		}
+		if got := cfg.Service.LogRetention; got != tt.want {
+			t.Errorf("%s: read %+v, want %+v", tt.yaml, got, tt.want)
+		}
+	}
+}
+
 // Every service error carries the file, line and column, and the key.
 func TestServiceErrorsLocated(t *testing.T) {
 	tests := []struct {
@@ -85,6 +108,9 @@ func TestServiceErrorsLocated(t *testing.T) {
 		{"negative jitter", "schedule:\n  jitter: -5m\n", "f.yaml:2:11: schedule.jitter: "},
 		{"negative drift check", "schedule:\n  driftCheck: -1h\n", "f.yaml:2:15: schedule.driftCheck: "},
 		{"held plans", "schedule:\n  heldPlans: sometimes\n", "f.yaml:2:14: schedule.heldPlans: "},
+		{"negative log age", "state: {postgres: {env: DB}}\nlogRetention:\n  maxAge: -1d\n", "f.yaml:3:11: logRetention.maxAge: "},
+		{"negative log rows", "state: {postgres: {env: DB}}\nlogRetention:\n  maxRows: -5\n", "f.yaml:3:12: logRetention.maxRows: "},
+		{"log retention of a file log", "log: prov.jsonl\nlogRetention:\n  maxAge: 30d\n", "f.yaml:3:3: logRetention: "},
 		{"not loopback", "listener:\n  address: 0.0.0.0:8080\n", "f.yaml:2:12: listener.address: "},
 		{"not loopback, TLS but no token", "listener:\n  address: 10.0.0.5:8443\n  tlsCert: c.pem\n  tlsKey: k.pem\n", "f.yaml:2:12: listener.address: "},
 		{"cert without key", "listener:\n  tlsCert: c.pem\n", "f.yaml:2:3: listener: "},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -92,6 +93,47 @@ func BenchmarkSave(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkLogChangeDone: a cycle's change events written to the log as
+// ChangeDone and CycleDone write them, by batch size: 1 (each event at
+// once, as the file log writes), 10, DefaultLogBatch, and none, the
+// queue written only at each cycle's end (a cycle of 1,000 changes here).
+// Reports events per second.
+func BenchmarkLogChangeDone(b *testing.B) {
+	for _, batch := range []int{1, 10, DefaultLogBatch, DefaultLogPending} {
+		name := "batch-" + strconv.Itoa(batch)
+		if batch == DefaultLogPending {
+			name = "cycle-end"
+		}
+		b.Run(name, func(b *testing.B) {
+			pool, err := pgxpool.New(context.Background(), pgtest.DB(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(pool.Close)
+			l, err := OpenLog(context.Background(), pool, "acme", WithLogBatch(batch))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { l.Close(context.Background()) })
+			ev := sync.ChangeEvent{Cycle: "c1", Kind: sync.KindUser, Action: sync.ActionCreateUser,
+				Outcome: sync.StatusApplied, SourceID: "s1", TargetID: "t1", Name: "ada@example.com"}
+			n := 0
+			for b.Loop() {
+				ev.Time = time.Now()
+				l.ChangeDone(ev)
+				if n++; n%1000 == 0 {
+					l.CycleDone(sync.CycleReport{ID: "c1"})
+				}
+			}
+			l.CycleDone(sync.CycleReport{ID: "c1"})
+			if err := l.Err(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
 }

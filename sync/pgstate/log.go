@@ -25,6 +25,18 @@ const (
 	// DefaultLogPending is how many events a Log keeps while the database
 	// cannot take them; past it the oldest are dropped.
 	DefaultLogPending = 10000
+	// DefaultLogBatch is how many queued events make ChangeDone write
+	// them at once: the most a crash can lose while the database takes
+	// writes (less one).
+	DefaultLogBatch = 100
+	// DefaultLogRetention is how long the log keeps an event.
+	DefaultLogRetention = 90 * 24 * time.Hour
+	// DefaultLogPruneBatch is how many rows one statement of Prune
+	// deletes, so that no statement locks many rows for long.
+	DefaultLogPruneBatch = 1000
+	// DefaultLogPruneInterval is the least time between two prunings of
+	// a target's log, by any replica.
+	DefaultLogPruneInterval = time.Hour
 )
 
 // Log is the provisioning log (the events of sync/provlog) of one target
@@ -32,14 +44,23 @@ const (
 // database write one history per target, and each reads all of it.
 //
 // It plays the roles of a provlog.Log: a sync.Observer of a Runner, Call
-// for the calls of a program's API, and Query. ChangeDone only queues the
-// event, so that the database never holds a cycle back; CycleDone, Call,
-// Query, Flush and Close write what is queued, in one statement, within
-// the Log's timeout. A write that fails is logged and kept for Err, as
-// provlog does, and its events stay queued for the next write (up to
-// DefaultLogPending; past it the oldest are dropped). Attribute values
-// are kept only WithLogValues, credentials redacted (provlog.Format). It
-// is safe for concurrent use.
+// for the calls of a program's API, and Query. ChangeDone queues the
+// event and writes the queue once it holds WithLogBatch events (default
+// DefaultLogBatch; 1 writes each event at once, as the file log does);
+// CycleDone, Call, Query, Flush and Close write what is queued, in one
+// statement, within the Log's timeout. A process that dies loses the
+// events not yet written: while the database takes writes, fewer than a
+// batch, plus a batch whose write was under way. A write that fails is logged and kept for Err,
+// as provlog does, and its events stay queued for the next write (up to
+// DefaultLogPending; past it the oldest are dropped); until a write
+// succeeds again, ChangeDone only queues, so that a database that is down
+// never holds a cycle back. Attribute values are kept only WithLogValues,
+// credentials redacted (provlog.Format).
+//
+// Events older than the retention (WithLogRetention, default
+// DefaultLogRetention) and those past WithLogMaxRows are deleted by
+// Prune, which CycleDone calls at most once per WithLogPruneInterval
+// across all replicas. It is safe for concurrent use.
 type Log struct {
 	pool    *pgxpool.Pool
 	target  string
@@ -47,6 +68,13 @@ type Log struct {
 	log     *zap.Logger
 	timeout time.Duration
 	max     int
+	batch   int
+
+	keep       time.Duration // 0: no limit by age
+	maxRows    int64         // 0: no limit by count
+	pruneBatch int
+	pruneEvery time.Duration
+	now        func() time.Time
 
 	flush gosync.Mutex // one write at a time, so rows keep the queue's order
 
@@ -54,6 +82,8 @@ type Log struct {
 	pending []provlog.Event
 	err     error // the last write error, cleared by a good write
 	closed  bool
+	// nextPrune is when CycleDone next tries to claim a pruning.
+	nextPrune time.Time
 }
 
 var _ sync.Observer = (*Log)(nil)
@@ -75,11 +105,37 @@ func WithLogLogger(log *zap.Logger) LogOption { return func(l *Log) { l.log = lo
 // DefaultLogTimeout.
 func WithLogTimeout(d time.Duration) LogOption { return func(l *Log) { l.timeout = d } }
 
+// WithLogBatch sets how many queued events make ChangeDone write them;
+// default DefaultLogBatch. 1 writes each event at once.
+func WithLogBatch(n int) LogOption { return func(l *Log) { l.batch = n } }
+
+// WithLogRetention sets how long the log keeps an event, by its time;
+// default DefaultLogRetention. 0 keeps events of any age.
+func WithLogRetention(d time.Duration) LogOption { return func(l *Log) { l.keep = d } }
+
+// WithLogMaxRows bounds the target's log to its newest n events; 0 (the
+// default) sets no bound.
+func WithLogMaxRows(n int64) LogOption { return func(l *Log) { l.maxRows = n } }
+
+// WithLogPruneBatch sets how many rows one delete statement of Prune
+// takes; default DefaultLogPruneBatch.
+func WithLogPruneBatch(n int) LogOption { return func(l *Log) { l.pruneBatch = n } }
+
+// WithLogPruneInterval sets the least time between two prunings of the
+// target's log by any replica; default DefaultLogPruneInterval.
+func WithLogPruneInterval(d time.Duration) LogOption { return func(l *Log) { l.pruneEvery = d } }
+
+// WithLogClock sets the clock that retention and the pruning interval
+// read (time.Now by default).
+func WithLogClock(now func() time.Time) LogOption { return func(l *Log) { l.now = now } }
+
 // OpenLog migrates the database (Migrate) and returns the provisioning
 // log of the target named target (the name the State of the same engine
 // has). The pool stays the caller's to close; Close the Log first.
 func OpenLog(ctx context.Context, pool *pgxpool.Pool, target string, opts ...LogOption) (*Log, error) {
-	l := &Log{pool: pool, target: target, log: zap.NewNop(), timeout: DefaultLogTimeout, max: DefaultLogPending}
+	l := &Log{pool: pool, target: target, log: zap.NewNop(), timeout: DefaultLogTimeout, max: DefaultLogPending,
+		batch: DefaultLogBatch, keep: DefaultLogRetention, pruneBatch: DefaultLogPruneBatch,
+		pruneEvery: DefaultLogPruneInterval, now: time.Now}
 	for _, o := range opts {
 		o(l)
 	}
@@ -88,6 +144,18 @@ func OpenLog(ctx context.Context, pool *pgxpool.Pool, target string, opts ...Log
 		return nil, errors.New("pgstate: open log: the target name is empty")
 	case l.timeout <= 0:
 		return nil, fmt.Errorf("pgstate: open log of %s: timeout %v: want a positive duration", target, l.timeout)
+	case l.batch <= 0 || l.batch > l.max:
+		return nil, fmt.Errorf("pgstate: open log of %s: batch %d: want 1 to %d", target, l.batch, l.max)
+	case l.keep < 0:
+		return nil, fmt.Errorf("pgstate: open log of %s: retention %v: want 0 (no limit) or more", target, l.keep)
+	case l.maxRows < 0:
+		return nil, fmt.Errorf("pgstate: open log of %s: max rows %d: want 0 (no limit) or more", target, l.maxRows)
+	case l.pruneBatch <= 0:
+		return nil, fmt.Errorf("pgstate: open log of %s: prune batch %d: want a positive number", target, l.pruneBatch)
+	case l.pruneEvery <= 0:
+		return nil, fmt.Errorf("pgstate: open log of %s: prune interval %v: want a positive duration", target, l.pruneEvery)
+	case l.now == nil:
+		return nil, fmt.Errorf("pgstate: open log of %s: clock must not be nil", target)
 	case l.log == nil:
 		return nil, fmt.Errorf("pgstate: open log of %s: logger must not be nil", target)
 	}
@@ -97,21 +165,50 @@ func OpenLog(ctx context.Context, pool *pgxpool.Pool, target string, opts ...Log
 	return l, nil
 }
 
-// ChangeDone queues the event; CycleDone writes it.
+// ChangeDone queues the event, and writes the queue once it holds the
+// batch (unless the last write failed: then CycleDone retries it).
 func (l *Log) ChangeDone(ev sync.ChangeEvent) {
 	if err := l.queue(l.format.Event(ev)); err != nil {
 		l.log.Warn("provisioning log: event not written", zap.String("cycle", ev.Cycle),
 			zap.String("action", string(ev.Action)), zap.Error(err))
+		return
+	}
+	l.mu.Lock()
+	full := len(l.pending) >= l.batch && l.err == nil
+	l.mu.Unlock()
+	if !full {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
+	if err := l.Flush(ctx); err != nil {
+		l.log.Warn("provisioning log: events not written", zap.String("cycle", ev.Cycle), zap.Error(err))
 	}
 }
 
-// CycleDone writes the queued events. An error is logged and kept for
-// Err; the Runner goes on.
+// CycleDone writes the queued events, then prunes the log if no replica
+// did within the pruning interval. An error is logged and kept for Err;
+// the Runner goes on.
 func (l *Log) CycleDone(rep sync.CycleReport) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	if err := l.Flush(ctx); err != nil {
 		l.log.Warn("provisioning log: events not written", zap.String("cycle", rep.ID), zap.Error(err))
+	}
+	now := l.now()
+	l.mu.Lock()
+	due := !now.Before(l.nextPrune)
+	if due {
+		l.nextPrune = now.Add(l.pruneEvery)
+	}
+	l.mu.Unlock()
+	if !due {
+		return
+	}
+	pctx, pcancel := context.WithTimeout(context.Background(), l.timeout)
+	defer pcancel()
+	if _, err := l.Prune(pctx); err != nil {
+		l.log.Warn("provisioning log: not pruned", zap.String("cycle", rep.ID), zap.Error(err))
 	}
 }
 
