@@ -1,7 +1,12 @@
 package pgstate
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -206,4 +211,68 @@ func TestLogCrashLosesLessThanABatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLogKilledProcess: a process that queued 25 change events with a
+// batch of 10 is killed (SIGKILL) mid-cycle: the log holds the 20 of its
+// full batches. The test runs itself as that process.
+func TestLogKilledProcess(t *testing.T) {
+	if dsn := os.Getenv("PGSTATE_KILLED_LOG_DSN"); dsn != "" {
+		killedLogChild(dsn)
+		return
+	}
+	pool := newPool(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLogKilledProcess$")
+	cmd.Env = append(os.Environ(), "PGSTATE_KILLED_LOG_DSN="+pool.Config().ConnString())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "queued\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the child said %q, %v; want queued", line, err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if got, want := names(t, pool, "acme"), eventNames(0, 20); !slices.Equal(got, want) {
+		t.Errorf("after the kill the log holds %v, want %v", got, want)
+	}
+}
+
+// killedLogChild queues 25 events to a Log with a batch of 10, says
+// "queued", and waits to be killed.
+func killedLogChild(dsn string) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(2)
+	}
+	l, err := OpenLog(ctx, pool, "acme", WithLogBatch(10))
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(2)
+	}
+	for i := range 25 {
+		l.ChangeDone(logtest.Event(i))
+	}
+	if err := l.Err(); err != nil {
+		fmt.Println(err)
+		os.Exit(2)
+	}
+	fmt.Println("queued")
+	io.Copy(io.Discard, os.Stdin) // until killed
+	os.Exit(3)
 }
