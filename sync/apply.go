@@ -514,6 +514,10 @@ func (a *applier) pairMembers(idx []int) []applyJob {
 			jobs = append(jobs, applyJob{i: i, with: -1})
 			continue
 		}
+		if a.e.oneMemberOp.Load() {
+			jobs = append(jobs, applyJob{i: i, with: -1})
+			continue
+		}
 		if j, ok := open[c.Object]; ok {
 			other := &a.plan.Changes[jobs[j].i]
 			if other.Action != c.Action && len(other.Members)+len(c.Members) <= a.e.inlineMembers {
@@ -533,7 +537,11 @@ func (a *applier) pairMembers(idx []int) []applyJob {
 
 // applyMembers applies the add-members and remove-members changes i and
 // j of one group (in either order) with one PATCH holding a remove and an
-// add operation, and returns their outcomes.
+// add operation, and returns their outcomes. RFC 7644 section 3.5.2 lets
+// a PATCH carry several operations, but Netskope's API examples and its
+// Cloud Exchange plugin change members one operation a request: a target
+// that refuses the pair as invalid gets the two changes one request each,
+// now and for the rest of the engine's life.
 func (a *applier) applyMembers(ctx context.Context, i, j int) (Outcome, Outcome) {
 	add, rm := &a.plan.Changes[i], &a.plan.Changes[j]
 	if add.Action == ActionRemoveMembers {
@@ -553,7 +561,14 @@ func (a *applier) applyMembers(ctx context.Context, i, j int) (Outcome, Outcome)
 		ops = append(ops, scim.Add("members", scim.MemberValues(addIDs)))
 	}
 	addOut, rmOut := a.membersOutcome(gid, addMissing), a.membersOutcome(gid, rmMissing)
-	if err := a.t.PatchGroup(ctx, gid, ops...); err != nil {
+	err := a.t.PatchGroup(ctx, gid, ops...)
+	if len(ops) > 1 && errors.Is(err, target.ErrInvalid) {
+		a.e.oneMemberOp.Store(true)
+		a.e.log.Warn("the target refused a group PATCH of two operations: member changes go one request each",
+			zap.String("targetId", gid), zap.Error(err))
+		return a.apply(ctx, i), a.apply(ctx, j)
+	}
+	if err != nil {
 		addOut = Outcome{TargetID: add.Object.TargetID, err: changeFailed(add.Action, add.Object, err)}
 		rmOut = Outcome{TargetID: rm.Object.TargetID, err: changeFailed(rm.Action, rm.Object, err)}
 	}

@@ -62,6 +62,10 @@ type Engine struct {
 	// membersListed: a listing of the target's groups has carried members,
 	// so a group listed without them has none (see fillMembers).
 	membersListed atomic.Bool
+	// oneMemberOp: the target refused a group PATCH holding both a remove
+	// and an add of members, so a group's member changes go out one
+	// request each from then on (see applyMembers).
+	oneMemberOp atomic.Bool
 
 	// mu serialises plans, applies and approval decisions, so the
 	// stale-plan check and the apply that follows it are one step and a

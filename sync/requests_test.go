@@ -8,6 +8,7 @@ import (
 
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/internal/clocktest"
 	"github.com/provsync/provsync/target"
 	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
@@ -65,31 +66,111 @@ func TestOneWritePerChangedObject(t *testing.T) {
 		}
 	}
 
-	gid := linkTargets(t, e.state)["group:"+g.ID]
-	got, err := e.client.GetGroup(ctx(t), gid, target.WithMembers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	links := linkTargets(t, e.state)
-	have := map[string]bool{}
-	for _, m := range got.Members {
-		have[m.Value] = true
-	}
+	has := groupHolds(t, e, g.ID)
 	for _, id := range joining {
-		if !have[links["user:"+id]] {
+		if !has(id) {
 			t.Errorf("%s did not join the group", id)
 		}
 	}
 	for _, id := range leaving {
-		if have[links["user:"+id]] {
+		if has(id) {
 			t.Errorf("%s is still in the group", id)
 		}
 	}
-	if u := e.targetUser(links["user:"+renamed]); u.IsActive() || u.Name == nil || !strings.HasSuffix(u.Name.FamilyName, "-renamed") {
+	if u := e.targetUser(linkTargets(t, e.state)["user:"+renamed]); u.IsActive() || u.Name == nil || !strings.HasSuffix(u.Name.FamilyName, "-renamed") {
 		t.Errorf("the renamed and suspended user is %+v, active %v", u.Name, u.IsActive())
 	}
 	e.mustBeEmpty(eng)
 	if p, err := eng.Plan(ctx(t), sync.DriftCheck()); err != nil || !p.Empty() {
 		t.Fatalf("drift check after the cycle: %v, %s; want empty", err, p.SummaryLine())
 	}
+}
+
+// TestMemberChangesSplitWhenThePairIsRefused: a target that refuses a
+// group PATCH of two operations (as a tenant might that only ever sees
+// Netskope's own one-operation member changes) gets the group's
+// additions and removals one request each: the refused pair is sent
+// again as two, every change is applied, and later cycles do not try
+// the pair again.
+func TestMemberChangesSplitWhenThePairIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		srvOpts []netskopetest.Option
+		// want is the group PATCH requests of the first and the second
+		// cycle, each moving one member in and one out of a group.
+		want [2]int
+	}{
+		{"pair accepted", nil, [2]int{1, 1}},
+		{"pair refused", []netskopetest.Option{netskopetest.WithOneGroupPatchOperation()}, [2]int{3, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 30, 8, tc.srvOpts...)
+			eng := e.engine(sync.WithClock(clocktest.New(mirrorEpoch).Now))
+			e.apply(eng)
+			var groups []int // groups with members that not everyone is in
+			for i, g := range e.dir.Groups {
+				if len(g.Members) > 0 && len(g.Members) < len(e.dir.Users)/2 {
+					groups = append(groups, i)
+				}
+			}
+			if len(groups) < len(tc.want) {
+				t.Fatalf("%d groups have some users as members, want %d", len(groups), len(tc.want))
+			}
+			for round, want := range tc.want {
+				e.srv.ResetStats()
+				gi := groups[round]
+				g := e.dir.Groups[gi]
+				var in, out string
+				for _, u := range e.dir.Users {
+					if u.State != source.StateActive {
+						continue
+					}
+					switch {
+					case slices.Contains(g.Members, u.ID) && out == "":
+						out = u.ID
+					case !slices.Contains(g.Members, u.ID) && in == "":
+						in = u.ID
+					}
+				}
+				if in == "" || out == "" {
+					t.Fatalf("group %s: no active user to move in (%q) or out (%q)", g.ID, in, out)
+				}
+				e.edit(func(d *source.Directory) {
+					g := &d.Groups[gi]
+					g.Members = append(slices.DeleteFunc(g.Members, func(m string) bool { return m == out }), in)
+				})
+				p, res := cycle(t, eng)
+				if res.Failed != 0 || p.Summary.AddMembers != 1 || p.Summary.RemoveMembers != 1 || len(p.Changes) != 2 {
+					t.Fatalf("cycle %d: plan %s, %s: %v; want one member in and one out", round+1, p.SummaryLine(), res.SummaryLine(), res.Err())
+				}
+				st := e.srv.Stats()
+				if got := st.Count(http.MethodPatch, netskopetest.EndpointGroup); got != want || st.Requests != want {
+					t.Fatalf("cycle %d: %s; want %d group PATCH and nothing else", round+1, requests(st), want)
+				}
+				if has := groupHolds(t, e, g.ID); !has(in) || has(out) {
+					t.Fatalf("cycle %d: group %s holds %s: %v, %s: %v; want in and out", round+1, g.ID, in, has(in), out, has(out))
+				}
+			}
+			e.mustBeEmpty(eng)
+			if p, err := eng.Plan(ctx(t), sync.DriftCheck()); err != nil || !p.Empty() {
+				t.Fatalf("drift check: %v, %s; want empty", err, p.SummaryLine())
+			}
+		})
+	}
+}
+
+// groupHolds reads source group id's target group with its members and
+// returns whether it holds the target user of a source user id.
+func groupHolds(t *testing.T, e *env, id string) func(userID string) bool {
+	t.Helper()
+	links := linkTargets(t, e.state)
+	got, err := e.client.GetGroup(ctx(t), links["group:"+id], target.WithMembers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, m := range got.Members {
+		have[m.Value] = true
+	}
+	return func(userID string) bool { return have[links["user:"+userID]] }
 }

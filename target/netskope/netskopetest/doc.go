@@ -120,6 +120,7 @@
 // uniqueness checks (case-exact eq, a quote refused with invalidFilter,
 // escapes left in values). WithoutEmptyMembers leaves members out of a
 // group that has none even when they are asked for.
+// WithOneGroupPatchOperation refuses a group PATCH of several operations.
 //
 // Fault injection (WithFaults, SetFaults) adds latency and answers a
 // fraction of requests with 429 or 500 before they are processed, so an

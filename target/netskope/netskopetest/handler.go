@@ -244,6 +244,10 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, rt route) {
 			s.writeError(w, http.StatusBadRequest, scim.ScimTypeInvalidSyntax, "could not read the request body")
 			return
 		}
+		if s.groupOpsRefused(r.Method, rt.kind, body) {
+			s.writeError(w, http.StatusBadRequest, scim.ScimTypeInvalidSyntax, "a group PATCH may carry one operation")
+			return
+		}
 		if rt.kind == kindUser {
 			body = normalizeUserBody(r.Method, body, s.store.enterprise.ID)
 		}

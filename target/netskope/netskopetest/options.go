@@ -78,8 +78,10 @@ type config struct {
 	noListMembers bool
 	// noEmptyMembers leaves members out of groups that have none.
 	noEmptyMembers bool
-	lie            ListLie
-	quirks         FilterQuirks
+	// oneGroupOp refuses group PATCH requests of several operations.
+	oneGroupOp bool
+	lie        ListLie
+	quirks     FilterQuirks
 }
 
 // WithoutListMembers makes group lists leave members out even when the

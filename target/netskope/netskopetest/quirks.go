@@ -1,6 +1,7 @@
 package netskopetest
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 )
@@ -129,6 +130,24 @@ func WithFilterQuirks(q FilterQuirks) Option {
 // has none, as servers that omit empty attributes do.
 func WithoutEmptyMembers() Option {
 	return func(c *config) { c.noEmptyMembers = true }
+}
+
+// WithOneGroupPatchOperation makes the server answer a group PATCH that
+// carries more than one operation with 400 invalidSyntax, as a tenant
+// might whose clients (Netskope's own Cloud Exchange plugin among them)
+// only ever send one add or one remove of members per request.
+func WithOneGroupPatchOperation() Option {
+	return func(c *config) { c.oneGroupOp = true }
+}
+
+// groupOpsRefused reports whether WithOneGroupPatchOperation refuses
+// this request body: a group PATCH of several operations.
+func (s *Server) groupOpsRefused(method string, k kind, body []byte) bool {
+	if !s.oneGroupOp || method != http.MethodPatch || k != kindGroup {
+		return false
+	}
+	var p struct{ Operations []json.RawMessage }
+	return json.Unmarshal(body, &p) == nil && len(p.Operations) > 1
 }
 
 // refuseQuotes reports the invalidFilter error RejectQuotes answers for

@@ -35,8 +35,11 @@ type Server struct {
 	// noEmptyMembers: groups without members are read without the
 	// attribute (WithoutEmptyMembers).
 	noEmptyMembers bool
-	quirks         FilterQuirks
-	lie            atomic.Int32 // a ListLie
+	// oneGroupOp: a group PATCH of several operations is refused
+	// (WithOneGroupPatchOperation).
+	oneGroupOp bool
+	quirks     FilterQuirks
+	lie        atomic.Int32 // a ListLie
 
 	scim   escim.Server
 	store  *store
@@ -95,6 +98,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 
 		noListMembers:  cfg.noListMembers,
 		noEmptyMembers: cfg.noEmptyMembers,
+		oneGroupOp:     cfg.oneGroupOp,
 		quirks:         cfg.quirks,
 		noRateHeaders:  cfg.noRateHeaders,
 	}
