@@ -620,6 +620,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 	// The sets of a group's wanted and present member ids, reused from
 	// group to group: a map made per group was a tenth of a no-op plan.
 	var wantIDs, have map[string]bool
+	var scratch memberScratch
 	clash := sameName(len(d.Groups), "group", "displayName",
 		func(i int) string { return d.Groups[i].Group.DisplayName }, func(i int) string { return d.Groups[i].SourceID })
 	for i := range d.Groups {
@@ -709,44 +710,49 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			p.Changes = append(p.Changes, in.updateChange(ActionUpdateGroup, ref, reason, adopt, attrs, dg.SourceID, from))
 			changed = true
 		}
-		have = reuseSet(have, len(members))
-		for mem := range in.members(j) {
-			have[mem.Value] = true
-		}
 		var add, remove []Ref
-		for _, r := range members {
-			if r.TargetID == "" || !have[r.TargetID] {
-				add = append(add, r)
+		// A group whose mirror holds exactly the wanted members, as most
+		// do between drift checks, is passed by one comparison of packed
+		// ids instead of a set of its members.
+		if !in.sameMembers(j, members, &scratch) {
+			have = reuseSet(have, len(members))
+			for mem := range in.members(j) {
+				have[mem.Value] = true
 			}
-		}
-		for mem := range in.members(j) {
-			// Only members that are users the engine manages are removed;
-			// others were put there by someone else. A partial read (one
-			// user on demand) speaks only for the users it yielded. The
-			// group's own wanted ids are looked up first: a small map,
-			// where the owners' map of a large tenant misses the CPU's
-			// caches on every member.
-			if wantIDs[mem.Value] {
-				continue
+			for _, r := range members {
+				if r.TargetID == "" || !have[r.TargetID] {
+					add = append(add, r)
+				}
 			}
-			src, ownedUser := userOwner[mem.Value]
-			if !ownedUser || protectedUsers[src] {
-				continue
+			for mem := range in.members(j) {
+				// Only members that are users the engine manages are removed;
+				// others were put there by someone else. A partial read (one
+				// user on demand) speaks only for the users it yielded. The
+				// group's own wanted ids are looked up first: a small map,
+				// where the owners' map of a large tenant misses the CPU's
+				// caches on every member.
+				if wantIDs[mem.Value] {
+					continue
+				}
+				src, ownedUser := userOwner[mem.Value]
+				if !ownedUser || protectedUsers[src] {
+					continue
+				}
+				if _, read := ups[src]; !in.complete && !read {
+					continue
+				}
+				key := userNames[mem.Value]
+				if up, ok := ups[src]; ok {
+					key = up.key
+				}
+				if key == "" {
+					key = mem.Display
+				}
+				if key == "" {
+					key = mem.Value
+				}
+				remove = append(remove, Ref{Kind: KindUser, SourceID: src, TargetID: mem.Value, Key: key})
 			}
-			if _, read := ups[src]; !in.complete && !read {
-				continue
-			}
-			key := userNames[mem.Value]
-			if up, ok := ups[src]; ok {
-				key = up.key
-			}
-			if key == "" {
-				key = mem.Display
-			}
-			if key == "" {
-				key = mem.Value
-			}
-			remove = append(remove, Ref{Kind: KindUser, SourceID: src, TargetID: mem.Value, Key: key})
 		}
 		if len(add) > 0 {
 			p.Changes = append(p.Changes, Change{Action: ActionAddMembers, Object: ref, Reason: withNote("joined at source", dg.MembersNote), Members: add})
@@ -788,6 +794,42 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			Object: Ref{Kind: KindGroup, SourceID: src, TargetID: o.ID, Key: o.DisplayName}})
 	}
 	return unchanged, nil
+}
+
+// memberScratch is the buffers sameMembers reuses from group to group.
+type memberScratch struct {
+	ids    []string
+	packed []byte
+}
+
+// sameMembers reports whether the mirror of in.groups[j] holds exactly
+// the target ids of members: packed (lowercase UUIDs, sorted), it is the
+// members' ids sorted and packed. Anything else (no mirror, a member
+// without a target id or with an id of another form, a repeated member)
+// reports false, and the caller compares member by member.
+func (in *planInput) sameMembers(j int, members []Ref, s *memberScratch) bool {
+	if j >= len(in.groupMirrors) {
+		return false
+	}
+	mirror, ok := strings.CutPrefix(string(in.groupMirrors[j].Members), packedMarker)
+	if !ok || len(mirror) != 16*len(members) {
+		return false
+	}
+	s.ids = s.ids[:0]
+	for _, r := range members {
+		if r.TargetID == "" {
+			return false
+		}
+		s.ids = append(s.ids, r.TargetID)
+	}
+	slices.Sort(s.ids)
+	s.packed = s.packed[:0]
+	for _, id := range s.ids {
+		if s.packed, ok = appendUUID(s.packed, id); !ok {
+			return false
+		}
+	}
+	return string(s.packed) == mirror
 }
 
 // reuseSet returns set emptied for about n keys: cleared when it is small

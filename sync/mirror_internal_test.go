@@ -78,3 +78,55 @@ func TestPlanMembersFromMirrors(t *testing.T) {
 		t.Errorf("owned members: %d, want 2", n)
 	}
 }
+
+// TestSameMembers: a group's wanted members match its packed mirror
+// exactly when they are the same set of UUIDs, in any order; anything
+// else sends the plan to compare member by member.
+func TestSameMembers(t *testing.T) {
+	const (
+		a = "0a6f3c1e-1111-4a4a-8b8b-000000000001"
+		b = "0a6f3c1e-1111-4a4a-8b8b-000000000002"
+		c = "ffffffff-1111-4a4a-8b8b-000000000003"
+	)
+	packed := groupMirror(&scim.Group{DisplayName: "Eng", Members: scim.MemberValues([]string{c, a, b})})
+	if !strings.HasPrefix(string(packed.Members), packedMarker) {
+		t.Fatal("the mirror of UUID members is not packed")
+	}
+	text := groupMirror(&scim.Group{DisplayName: "Eng", Members: scim.MemberValues([]string{"u-1", "u-2", "u-3"})})
+	refs := func(ids ...string) []Ref {
+		var out []Ref
+		for _, id := range ids {
+			out = append(out, Ref{Kind: KindUser, SourceID: "s-" + id, TargetID: id})
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		mirror  *Mirror
+		members []Ref
+		want    bool
+	}{
+		{"same, other order", packed, refs(b, c, a), true},
+		{"one missing", packed, refs(a, b), false},
+		{"one more", packed, refs(a, b, c, "0a6f3c1e-1111-4a4a-8b8b-000000000004"), false},
+		{"one other", packed, refs(a, b, "0a6f3c1e-1111-4a4a-8b8b-000000000004"), false},
+		{"repeated member in place of one", packed, refs(a, a, c), false},
+		{"member to be created", packed, append(refs(a, b), Ref{Kind: KindUser, SourceID: "s-new"}), false},
+		{"upper-case id", packed, refs(a, b, strings.ToUpper(c)), false},
+		{"mirror as text", text, refs("u-1", "u-2", "u-3"), false},
+		{"empty both", groupMirror(&scim.Group{DisplayName: "E", Members: []scim.Member{}}), nil, false},
+	}
+	var s memberScratch
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := planInput{groups: []scim.Group{{ID: "g-1"}}, groupMirrors: []*Mirror{tt.mirror}}
+			if got := in.sameMembers(0, tt.members, &s); got != tt.want {
+				t.Errorf("sameMembers = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	in := planInput{groups: []scim.Group{{ID: "g-1", Members: scim.MemberValues([]string{a})}}}
+	if in.sameMembers(0, refs(a), &s) {
+		t.Error("a group read from the target, without a mirror, matched")
+	}
+}
