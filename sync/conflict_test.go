@@ -44,6 +44,18 @@ func cycle(t *testing.T, eng *sync.Engine, opts ...sync.RunOption) (*sync.Plan, 
 	return p, res
 }
 
+// hireWithoutAdoption makes an environment of 6 users and 2 groups and an
+// engine that may not adopt, and syncs a hire that meets an account made
+// by hand (see hireMeetsAccount), which it returns.
+func hireWithoutAdoption(t *testing.T) (*env, *sync.Engine, scim.User) {
+	t.Helper()
+	e := newEnv(t, 6, 2)
+	pol := sync.DefaultPolicy()
+	pol.Adopt = false
+	eng := e.engine(sync.WithPolicy(pol))
+	return e, eng, hireMeetsAccount(t, e, eng, "")
+}
+
 // conflictProblem returns the plan's problem about source user hire-1,
 // failing the test unless it names the account (and foreign, if set).
 func conflictProblem(t *testing.T, p *sync.Plan, hand scim.User, foreign string) {
@@ -148,11 +160,7 @@ func TestHireMeetingAnUnownedAccount(t *testing.T) {
 // cycle sends the create, and its 409 adopts the account).
 func TestHireConflictEnds(t *testing.T) {
 	t.Run("account deleted by hand", func(t *testing.T) {
-		e := newEnv(t, 6, 2)
-		pol := sync.DefaultPolicy()
-		pol.Adopt = false
-		eng := e.engine(sync.WithPolicy(pol))
-		hand := hireMeetsAccount(t, e, eng, "")
+		e, eng, hand := hireWithoutAdoption(t)
 		cycle(t, eng)
 		if err := e.client.DeleteUser(ctx(t), hand.ID); err != nil {
 			t.Fatal(err)
@@ -173,11 +181,7 @@ func TestHireConflictEnds(t *testing.T) {
 		e.mustBeEmpty(eng)
 	})
 	t.Run("renamed at the source", func(t *testing.T) {
-		e := newEnv(t, 6, 2)
-		pol := sync.DefaultPolicy()
-		pol.Adopt = false
-		eng := e.engine(sync.WithPolicy(pol))
-		hand := hireMeetsAccount(t, e, eng, "")
+		e, eng, hand := hireWithoutAdoption(t)
 		cycle(t, eng)
 		e.edit(func(d *source.Directory) { d.Users[len(d.Users)-1].UserName = "new.hire2@example.com" })
 		p, res := cycle(t, eng)
@@ -190,13 +194,10 @@ func TestHireConflictEnds(t *testing.T) {
 		}
 	})
 	t.Run("adoption turned on", func(t *testing.T) {
-		e := newEnv(t, 6, 2)
-		pol := sync.DefaultPolicy()
-		pol.Adopt = false
-		hand := hireMeetsAccount(t, e, e.engine(sync.WithPolicy(pol)), "")
-		cycle(t, e.engine(sync.WithPolicy(pol)))
+		e, eng, hand := hireWithoutAdoption(t)
+		cycle(t, eng)
 		users := e.srv.UserCount()
-		eng := e.engine() // adoption on, the same state
+		eng = e.engine() // adoption on, the same state
 		p, res := cycle(t, eng)
 		if p.DriftCheck || res.Failed != 0 || len(p.Problems) != 0 {
 			t.Fatalf("%s, %d problems, drift check %v: %v", res.SummaryLine(), len(p.Problems), p.DriftCheck, res.Err())
@@ -241,11 +242,7 @@ func TestHireAdoptsAnUnownedAccount(t *testing.T) {
 // persistent failure is reported, and each later cycle succeeds, its plan
 // counting the problem.
 func TestRunnerHireConflictLeavesNoEscrow(t *testing.T) {
-	e := newEnv(t, 6, 2)
-	pol := sync.DefaultPolicy()
-	pol.Adopt = false
-	eng := e.engine(sync.WithPolicy(pol))
-	hireMeetsAccount(t, e, eng, "")
+	e, eng, _ := hireWithoutAdoption(t)
 	h := startRunner(t, clocktest.New(runnerEpoch), eng, sync.WithRetryLimit(2))
 	for i := range 5 {
 		var c sync.CycleReport
