@@ -638,16 +638,12 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		}
 		// Desired members as refs; users with a target id are keyed by it.
 		members := make([]Ref, 0, len(dg.Members))
-		wantIDs = reuseSet(wantIDs, len(dg.Members))
 		for _, sid := range dg.Members {
 			up, ok := ups[sid]
 			if !ok || up.skip || (up.targetID == "" && !up.create) {
 				continue
 			}
 			members = append(members, Ref{Kind: KindUser, SourceID: sid, TargetID: up.targetID, Key: up.key})
-			if up.targetID != "" {
-				wantIDs[up.targetID] = true
-			}
 		}
 		j := m.Observed[i]
 		if c, ok := in.conflict(KindGroup, dg.SourceID, dg.Group.DisplayName, false); ok && j < 0 {
@@ -719,9 +715,13 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			for mem := range in.members(j) {
 				have[mem.Value] = true
 			}
+			wantIDs = reuseSet(wantIDs, len(members))
 			for _, r := range members {
 				if r.TargetID == "" || !have[r.TargetID] {
 					add = append(add, r)
+				}
+				if r.TargetID != "" {
+					wantIDs[r.TargetID] = true
 				}
 			}
 			for mem := range in.members(j) {
