@@ -617,6 +617,13 @@ func (a *applier) record(i int, out Outcome) {
 		a.cfg.progress(p)
 		a.mu.Unlock()
 	}
+	if a.plan.release && out.Status == StatusApplied {
+		// Its link, mirror and outcome are recorded: nothing reads the
+		// change's payload again.
+		a.mu.Lock()
+		a.plan.Changes[i].release()
+		a.mu.Unlock()
+	}
 }
 
 // markDeactivation keeps a user link's deactivation time: set when the

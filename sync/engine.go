@@ -299,6 +299,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	p.readTook, p.ownedUsers, p.ownedGroups = readTook, len(snap.Users), len(snap.Groups)
 	p.decodedMirrors, p.heldUsers = obs.decoded, len(users)
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
+	p.release = pc.release
 	if pc.escrow != nil {
 		applyEscrow(p, snap, pc.escrow)
 	}
@@ -402,6 +403,7 @@ type planConfig struct {
 	drift      bool
 	fullSource bool // read the source in full (a Runner's scheduled full read)
 	escrow     *escrowConfig
+	release    bool // the plan is Sync's own: its apply may release payloads
 }
 
 // Reapply re-evaluates every object, as Entra's "restart provisioning"

@@ -122,6 +122,18 @@ type Change struct {
 	adopted *Mirror
 }
 
+// release drops the payload of an applied create, which nothing reads
+// once the created object's link and mirror are recorded: the user, or
+// the group and its initial members.
+func (c *Change) release() {
+	switch c.Action {
+	case ActionCreateUser:
+		c.User = nil
+	case ActionCreateGroup:
+		c.Group, c.Members = nil, nil
+	}
+}
+
 // Problem is an object the plan leaves alone because something about it is
 // wrong; the message says what and what to do.
 type Problem struct {
@@ -254,6 +266,10 @@ type Plan struct {
 	// heldUsers counts the target users the plan was computed against
 	// (users the same as their mirror are not among them), for tests.
 	heldUsers int
+	// release is set on a plan no caller holds while it is applied (Sync's):
+	// the apply drops each create's payload once the create is applied
+	// and recorded (see Change.release).
+	release bool
 }
 
 // pendingRead is an incremental source read waiting for its plan to be

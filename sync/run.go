@@ -1,6 +1,9 @@
 package sync
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // RunOption sets an option of Sync: DryRun, any ApplyOption (Confirm,
 // WithProgress) or any PlanOption (Reapply).
@@ -34,7 +37,12 @@ func (o PlanOption) setRun(c *runConfig) { c.plan = append(c.plan, o) }
 // plan is applied too, which records the source's new cursors.
 //
 // Sync is Plan then Apply; call those two to review a plan before
-// carrying it out.
+// carrying it out. No caller holds the plan while Sync applies it, so
+// each create it applies gives up its payload (Change.User, Change.Group
+// and Change.Members are nil in the plan returned) once the created
+// object's link is recorded: a large initial sync then holds the users
+// it created no longer than it takes to create them. Changes that failed
+// or were not reached keep theirs, and the summary counts them all.
 func (e *Engine) Sync(ctx context.Context, opts ...RunOption) (*Plan, *Result, error) {
 	var c runConfig
 	for _, o := range opts {
@@ -42,7 +50,11 @@ func (e *Engine) Sync(ctx context.Context, opts ...RunOption) (*Plan, *Result, e
 	}
 	e.mu.Lock() // plan and apply as one step: no other plan or apply falls between
 	defer e.mu.Unlock()
-	p, err := e.plan(ctx, c.plan...)
+	po := c.plan
+	if !c.dryRun {
+		po = append(slices.Clip(po), func(pc *planConfig) { pc.release = true })
+	}
+	p, err := e.plan(ctx, po...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -50,5 +62,6 @@ func (e *Engine) Sync(ctx context.Context, opts ...RunOption) (*Plan, *Result, e
 		return p, nil, nil
 	}
 	res, err := e.apply(ctx, p, c.apply...)
+	p.release = false
 	return p, res, err
 }

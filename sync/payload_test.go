@@ -1,0 +1,176 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	gosync "sync"
+	"testing"
+	"weak"
+
+	"github.com/provsync/provsync/scim"
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/target"
+)
+
+// payloadTarget keeps a weak pointer to each user it is asked to create
+// and, at the first group create (the apply's group phase, after every
+// user create), counts those a collection leaves reachable. It refuses
+// to create the user named fail.
+type payloadTarget struct {
+	target.Target
+	fail string
+
+	mu      gosync.Mutex
+	users   []weak.Pointer[scim.User]
+	live    int // users reachable at the first group create, -1 before it
+	members map[string][]string
+}
+
+func (t *payloadTarget) CreateUser(ctx context.Context, u *scim.User) (*scim.User, error) {
+	t.mu.Lock()
+	t.users = append(t.users, weak.Make(u))
+	t.mu.Unlock()
+	if u.UserName == t.fail {
+		return nil, errors.New("refused by the test")
+	}
+	return t.Target.CreateUser(ctx, u)
+}
+
+func (t *payloadTarget) CreateGroup(ctx context.Context, g *scim.Group) (*scim.Group, error) {
+	t.mu.Lock()
+	if t.live < 0 {
+		runtime.GC()
+		t.live = 0
+		for _, w := range t.users {
+			if w.Value() != nil {
+				t.live++
+			}
+		}
+	}
+	t.mu.Unlock()
+	return t.Target.CreateGroup(ctx, g)
+}
+
+// payloadDirectory has 30 users and 3 groups, group k holding the users
+// whose number is k modulo 3, and a fourth group holding them all.
+func payloadDirectory() *source.Directory {
+	d := &source.Directory{}
+	for k := range 4 {
+		d.Groups = append(d.Groups, source.Group{ID: fmt.Sprintf("g-%d", k), DisplayName: fmt.Sprintf("Group %d", k)})
+	}
+	for i := range 30 {
+		id := fmt.Sprintf("u-%02d", i)
+		d.Users = append(d.Users, source.User{ID: id, UserName: id + "@example.com", GivenName: "Given", FamilyName: id})
+		d.Groups[i%3].Members = append(d.Groups[i%3].Members, id)
+		d.Groups[3].Members = append(d.Groups[3].Members, id)
+	}
+	return d
+}
+
+// TestSyncReleasesAppliedCreates: Sync, which alone holds its plan while
+// it applies it, drops each applied create's payload once it is recorded:
+// no user it created is reachable by the time it creates the groups, and
+// the plan it returns has no payload for the applied creates, while the
+// one it failed keeps its own. A plan a caller holds (Plan, then Apply)
+// is never changed by its apply. Either way the target ends with the
+// same users and groups, members included, and a second plan is empty.
+func TestSyncReleasesAppliedCreates(t *testing.T) {
+	const fail = "u-07@example.com"
+	for _, sync2 := range []bool{true, false} {
+		t.Run(map[bool]string{true: "Sync", false: "Plan then Apply"}[sync2], func(t *testing.T) {
+			srv, c := newTarget(t)
+			tgt := &payloadTarget{Target: c, fail: fail, live: -1}
+			eng, err := sync.New(rawSource{payloadDirectory()}, tgt, sync.WithState(sync.NewMemoryState()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			var p *sync.Plan
+			var before []byte
+			if sync2 {
+				p, _, err = eng.Sync(ctx)
+			} else {
+				if p, err = eng.Plan(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if before, err = p.MarshalIndentJSON(); err != nil {
+					t.Fatal(err)
+				}
+				_, err = eng.Apply(ctx, p)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := p.Summary; s.CreateUsers != 30 || s.CreateGroups != 4 || s.AddMembers != 60 {
+				t.Fatalf("summary: %s", p.SummaryLine())
+			}
+			wantLive := 1 // the failed create's user, which its change keeps
+			if !sync2 {
+				wantLive = 30
+				after, err := p.MarshalIndentJSON()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(after) != string(before) {
+					t.Fatalf("the apply changed the caller's plan:\nbefore %s\nafter %s", before, after)
+				}
+			}
+			if tgt.live != wantLive {
+				t.Errorf("%d of the 30 users sent to be created were reachable when the groups were created, want %d", tgt.live, wantLive)
+			}
+			for _, ch := range p.Changes {
+				failed := ch.Object.Key == fail
+				switch ch.Action {
+				case sync.ActionCreateUser:
+					if kept := ch.User != nil; kept != (failed || !sync2) {
+						t.Errorf("%s: payload kept %v", ch.Object, kept)
+					}
+				case sync.ActionCreateGroup:
+					// u-07, whose create fails, is a member of groups 1
+					// and 3: their creates report it missing, and fail.
+					members := map[string]int{"Group 3": 30}[ch.Object.Key]
+					if members == 0 {
+						members = 10
+					}
+					failed = ch.Object.Key == "Group 1" || ch.Object.Key == "Group 3"
+					if failed || !sync2 {
+						if ch.Group == nil || len(ch.Members) != members {
+							t.Errorf("%s: payload %v with %d members, want the group and %d", ch.Object, ch.Group, len(ch.Members), members)
+						}
+					} else if ch.Group != nil || ch.Members != nil {
+						t.Errorf("%s: applied, payload %v with %d members kept", ch.Object, ch.Group, len(ch.Members))
+					}
+				}
+			}
+			// The target holds what the plan said, whichever apply ran.
+			byID := map[string]string{}
+			for _, u := range srv.Users() {
+				byID[u.ID] = u.UserName
+			}
+			if len(byID) != 29 {
+				t.Fatalf("target has %d users, want 29", len(byID))
+			}
+			for _, g := range srv.Groups() {
+				var got []string
+				for _, m := range g.Members {
+					got = append(got, byID[m.Value])
+				}
+				slices.Sort(got)
+				var want []string
+				for i := range 30 {
+					name := fmt.Sprintf("u-%02d@example.com", i)
+					if name != fail && (g.DisplayName == "Group 3" || g.DisplayName == fmt.Sprintf("Group %d", i%3)) {
+						want = append(want, name)
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s has members %v, want %v", g.DisplayName, got, want)
+				}
+			}
+		})
+	}
+}
