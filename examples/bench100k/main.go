@@ -37,7 +37,8 @@
 // temporary directory, and no rate limit (-rps sets the server's limit,
 // and the client then paces itself with its defaults). The server child
 // ends when this program does. -cpuprofile and -memprofile write CPU and
-// heap profiles of the engine for the initial and no-op cycles.
+// heap profiles of the engine for the initial and no-op cycles;
+// -serverprofile writes a CPU profile of the server child.
 //
 // The peak live heap column is the most a garbage collection found
 // reachable during the cycle: with the default GOGC the peak RSS is about
@@ -96,6 +97,7 @@ type config struct {
 	issueMix, broadMix   changeMix // the batches of the issue and broad mix cycles
 	cpuProfile, heapProf string
 	peakProf             string
+	serverProf           string
 	timeout              time.Duration
 }
 
@@ -115,6 +117,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write CPU profiles of the initial and no-op cycles to this path, with the source and cycle before its extension (cpu.pprof: cpu.full-initial.pprof, ...)")
 	fs.StringVar(&c.heapProf, "memprofile", "", "write heap profiles at the end of the initial and no-op cycles, named as -cpuprofile's; allocations count from the program's start, so compare a cycle's with -diff_base of the one before")
 	fs.StringVar(&c.peakProf, "peakprofile", "", "write a heap profile of each cycle near its peak live heap, named as -cpuprofile's (without a forced collection: it shows what was live at the peak)")
+	fs.StringVar(&c.serverProf, "serverprofile", "", "write a CPU profile of the server child, over all of a source's cycles, to this path with the source before its extension (server.pprof: server.full.pprof, ...)")
 	fs.DurationVar(&c.timeout, "timeout", time.Hour, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -282,7 +285,11 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 		seed = &seedDir{users: c.users, groups: c.groups, memberships: c.memberships, seed: c.seed}
 		phs = adoptPhases
 	}
-	srv, err := startServer(ctx, c.rps, c.pageSize, seed)
+	serverProf := ""
+	if c.serverProf != "" {
+		serverProf = profilePath(c.serverProf, kind)
+	}
+	srv, err := startServer(ctx, c.rps, c.pageSize, seed, serverProf)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,7 @@ func serve(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs.IntVar(&sd.groups, "seed-groups", 0, "groups of that directory")
 	fs.Float64Var(&sd.memberships, "seed-memberships", 0, "average groups per user of that directory")
 	fs.Uint64Var(&sd.seed, "seed", 1, "seed of that directory")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server, from the start of serving to its end, to this path")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,6 +79,13 @@ func serve(args []string, stdin io.Reader, stdout io.Writer) error {
 		_ = json.NewEncoder(w).Encode(serverStats{Requests: srv.Stats().Requests, CPU: cpu, MaxRSS: rss})
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if *cpuProfile != "" {
+		stopCPU, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopCPU()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	if err := json.NewEncoder(stdout).Encode(hello{URL: "http://" + ln.Addr().String() + netskopetest.BasePath, Token: srv.Token()}); err != nil {
@@ -165,14 +173,18 @@ type child struct {
 }
 
 // startServer starts the server child: this executable again, with
-// serverRoleEnv set, storing seed first if it is not nil. It waits at
-// most a minute for the child's address, and longer for a seeded one.
-func startServer(ctx context.Context, rps float64, maxPage int, seed *seedDir) (*child, error) {
+// serverRoleEnv set, storing seed first if it is not nil and writing a
+// CPU profile to cpuProfile if it is not "". It waits at most a minute
+// for the child's address, and longer for a seeded one.
+func startServer(ctx context.Context, rps float64, maxPage int, seed *seedDir, cpuProfile string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	args := []string{"-rps", strconv.FormatFloat(rps, 'g', -1, 64), "-max-page", strconv.Itoa(maxPage)}
+	if cpuProfile != "" {
+		args = append(args, "-cpuprofile", cpuProfile)
+	}
 	wait := time.Minute
 	if seed != nil {
 		args = append(args, "-seed-users", strconv.Itoa(seed.users), "-seed-groups", strconv.Itoa(seed.groups),

@@ -5,11 +5,18 @@
 //	srv := netskopetest.New(t) // started, closed by t.Cleanup
 //	client, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
 //
-// (Example shows a whole run.) SCIM parsing, schema validation, PATCH
-// validation and dispatch are done by github.com/elimity-com/scim; this
-// package supplies the storage (maps and ordered slices, safe for
-// concurrent use) and wraps elimity's handler in middleware where Netskope
-// differs from it or from RFC 7644.
+// (Example shows a whole run.) Schema validation, filter parsing and
+// evaluation, PATCH validation and the dispatch of PATCH and DELETE are
+// done by github.com/elimity-com/scim; this package supplies the storage
+// (maps and ordered slices, safe for concurrent use), wraps elimity's
+// handler in middleware where Netskope differs from it or from RFC 7644,
+// and answers POST, PUT and reads itself, with the bytes elimity's
+// handler writes but at a fraction of its CPU (it rebuilds a schema per
+// write and marshals every resource as a map): a sync of 100,000 users
+// makes them by the hundred thousand. BenchmarkServerRequest measures the
+// cost per request:
+//
+//	go test -run '^$' -bench ServerRequest -benchmem ./target/netskope/netskopetest/
 //
 // # What Netskope documents
 //

@@ -248,16 +248,23 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, rt route) {
 			s.writeError(w, http.StatusBadRequest, scim.ScimTypeInvalidSyntax, "a group PATCH may carry one operation")
 			return
 		}
-		if rt.kind == kindUser {
-			body = normalizeUserBody(r.Method, body, s.store.enterprise.ID)
-		}
 		if r.Method == http.MethodPost && s.faults.failsCreate(rt.kind == kindUser, body) {
 			s.stats.fault(http.StatusInternalServerError)
 			s.writeError(w, http.StatusInternalServerError, "", "injected fault")
 			return
 		}
+		if r.Method != http.MethodPatch && s.serveDirect(w, r, rt, body) {
+			return
+		}
+		if rt.kind == kindUser {
+			body = normalizeUserBody(r.Method, body, s.store.enterprise.ID)
+		}
 		r2.Body = io.NopCloser(bytes.NewReader(body))
 		r2.ContentLength = int64(len(body))
+	case http.MethodGet:
+		if s.serveDirect(w, r, rt, nil) {
+			return
+		}
 	}
 
 	buf := &bufferedResponse{header: http.Header{}}

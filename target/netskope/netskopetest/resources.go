@@ -105,38 +105,74 @@ func (st *store) resource(k kind, rec *record, v view) escim.Resource {
 }
 
 // Create stores a new resource (POST, 201).
-func (h resourceHandler) Create(r *http.Request, attributes escim.ResourceAttributes) (escim.Resource, error) {
+func (h resourceHandler) Create(r *http.Request, attributes escim.ResourceAttributes) (out escim.Resource, err error) {
 	st := h.s.store
-	p, err := st.table(h.kind).prepare(attributes)
+	err = st.createThen(h.kind, attributes, func(rec *record) {
+		stateFrom(r.Context()).created = rec.id
+		out = st.resource(h.kind, rec, h.view(r))
+	})
+	return out, err
+}
+
+// createThen stores a new resource of attributes validated by elimity and
+// calls render with it, under the lock.
+func (st *store) createThen(k kind, attributes map[string]any, render func(*record)) error {
+	p, err := st.table(k).prepare(attributes)
 	if err != nil {
-		return escim.Resource{}, err
+		return err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	rec, err := st.create(h.kind, p)
+	rec, err := st.create(k, p)
 	if err != nil {
-		return escim.Resource{}, err
+		return err
 	}
-	stateFrom(r.Context()).created = rec.id
-	return st.resource(h.kind, rec, h.view(r)), nil
+	render(rec)
+	return nil
 }
 
 // Get returns one resource (GET /{id}).
-func (h resourceHandler) Get(r *http.Request, id string) (escim.Resource, error) {
+func (h resourceHandler) Get(r *http.Request, id string) (out escim.Resource, err error) {
 	st := h.s.store
+	err = st.getThen(h.kind, id, func(rec *record) { out = st.resource(h.kind, rec, h.view(r)) })
+	return out, err
+}
+
+// getThen calls render with the resource id, under the lock.
+func (st *store) getThen(k kind, id string, render func(*record)) error {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	rec, ok := st.table(h.kind).byID[id]
+	rec, ok := st.table(k).byID[id]
 	if !ok {
-		return escim.Resource{}, notFound(h.kind, id)
+		return notFound(k, id)
 	}
-	return st.resource(h.kind, rec, h.view(r)), nil
+	render(rec)
+	return nil
 }
 
 // GetAll returns one page of the resources a filter matches, in insertion
 // order. An "eq" on an indexed attribute is answered from its index; no
 // filter pages straight through the ordered slice; any other filter scans.
-func (h resourceHandler) GetAll(r *http.Request, params escim.ListRequestParams) (escim.Page, error) {
+func (h resourceHandler) GetAll(r *http.Request, params escim.ListRequestParams) (page escim.Page, err error) {
+	st := h.s.store
+	err = h.list(r, params.FilterValidator, params.StartIndex, params.Count, func(recs []*record, total int, v view) {
+		page.TotalResults = total
+		if recs != nil {
+			page.Resources = make([]escim.Resource, 0, len(recs))
+		}
+		for _, rec := range recs {
+			page.Resources = append(page.Resources, st.resource(h.kind, rec, v))
+		}
+		stateFrom(r.Context()).listed = len(recs)
+	})
+	return page, err
+}
+
+// list finds the page of resources that starts at startIndex (1-based)
+// and holds at most count of those the filter (nil: none) matches, and
+// calls render with them (nil: "Resources": null), the total matched
+// and the view they are to be shown in, under the lock.
+func (h resourceHandler) list(r *http.Request, filter *efilter.Validator, startIndex, count int, render func(recs []*record, total int, v view)) error {
 	st := h.s.store
 	t := st.table(h.kind)
 	v := h.view(r)
@@ -144,11 +180,11 @@ func (h resourceHandler) GetAll(r *http.Request, params escim.ListRequestParams)
 		v.members = false
 	}
 	var expr fp.Expression
-	if params.FilterValidator != nil {
+	if filter != nil {
 		if err := h.s.refuseQuotes(r); err != nil {
-			return escim.Page{}, err
+			return err
 		}
-		expr = t.normalizeFilter(params.FilterValidator.GetFilter(), h.s.quirks.RawEscapes)
+		expr = t.normalizeFilter(filter.GetFilter(), h.s.quirks.RawEscapes)
 	}
 
 	st.mu.RLock()
@@ -160,20 +196,13 @@ func (h resourceHandler) GetAll(r *http.Request, params escim.ListRequestParams)
 		} else {
 			var err error
 			if matches, err = st.scan(t, expr); err != nil {
-				return escim.Page{}, err
+				return err
 			}
 		}
 	}
-	recs, total := h.s.page(matches, max(params.StartIndex-1, 0), params.Count)
-	page := escim.Page{TotalResults: total}
-	if recs != nil {
-		page.Resources = make([]escim.Resource, 0, len(recs))
-	}
-	for _, rec := range recs {
-		page.Resources = append(page.Resources, st.resource(h.kind, rec, v))
-	}
-	stateFrom(r.Context()).listed = len(recs)
-	return page, nil
+	recs, total := h.s.page(matches, max(startIndex-1, 0), count)
+	render(recs, total, v)
+	return nil
 }
 
 // scan returns the resources expr matches, evaluated by elimity's filter
@@ -217,22 +246,30 @@ func (st *store) filterView(t *table, rec *record, withMembers bool) map[string]
 }
 
 // Replace replaces a whole resource (PUT, 200).
-func (h resourceHandler) Replace(r *http.Request, id string, attributes escim.ResourceAttributes) (escim.Resource, error) {
+func (h resourceHandler) Replace(r *http.Request, id string, attributes escim.ResourceAttributes) (out escim.Resource, err error) {
 	st := h.s.store
-	p, err := st.table(h.kind).prepare(attributes)
+	err = st.replaceThen(h.kind, id, attributes, func(rec *record) { out = st.resource(h.kind, rec, h.view(r)) })
+	return out, err
+}
+
+// replaceThen replaces resource id with attributes validated by elimity and
+// calls render with it, under the lock.
+func (st *store) replaceThen(k kind, id string, attributes map[string]any, render func(*record)) error {
+	p, err := st.table(k).prepare(attributes)
 	if err != nil {
-		return escim.Resource{}, err
+		return err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	rec, ok := st.table(h.kind).byID[id]
+	rec, ok := st.table(k).byID[id]
 	if !ok {
-		return escim.Resource{}, notFound(h.kind, id)
+		return notFound(k, id)
 	}
-	if err := st.replace(h.kind, rec, p); err != nil {
-		return escim.Resource{}, err
+	if err := st.replace(k, rec, p); err != nil {
+		return err
 	}
-	return st.resource(h.kind, rec, h.view(r)), nil
+	render(rec)
+	return nil
 }
 
 // Delete removes a resource (DELETE, 204); a deleted user leaves every

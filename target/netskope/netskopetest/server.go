@@ -49,6 +49,10 @@ type Server struct {
 	noRateHeaders bool
 	faults        faultGen
 	stats         statsCounter
+	// viaElimity sends every request through elimity's handler, as
+	// before the direct paths (direct.go); tests compare the two.
+	viaElimity atomic.Bool
+	bufs       sync.Pool // *[]byte response buffers of the direct paths
 
 	mu      sync.Mutex // guards the fields below
 	srv     *http.Server

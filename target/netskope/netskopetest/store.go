@@ -417,9 +417,23 @@ func (st *store) undo(g *record, j []memberChange) {
 }
 
 // memberValues returns g's members in the order they were added, as
-// [{"value": id, "display": name}, ...]; the display is the user's
-// displayName, else its userName.
+// [{"value": id, "display": name}, ...]; the display is memberDisplay.
 func (st *store) memberValues(g *record) []any {
+	ids := st.memberOrder(g)
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		v := map[string]any{"value": id}
+		if u := st.users.byID[id]; u != nil {
+			v["display"] = memberDisplay(u)
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// memberOrder returns the ids of g's members in the order they were
+// added.
+func (st *store) memberOrder(g *record) []string {
 	type m struct {
 		id  string
 		seq uint64
@@ -429,19 +443,20 @@ func (st *store) memberValues(g *record) []any {
 		ms = append(ms, m{id, seq})
 	}
 	slices.SortFunc(ms, func(a, b m) int { return cmp.Compare(a.seq, b.seq) })
-	out := make([]any, len(ms))
+	out := make([]string, len(ms))
 	for i, x := range ms {
-		v := map[string]any{"value": x.id}
-		if u := st.users.byID[x.id]; u != nil {
-			d := strAttr(u.attrs, "displayName")
-			if d == "" {
-				d = strAttr(u.attrs, "userName")
-			}
-			v["display"] = d
-		}
-		out[i] = v
+		out[i] = x.id
 	}
 	return out
+}
+
+// memberDisplay is the display of user u as a member: its displayName,
+// else its userName.
+func memberDisplay(u *record) string {
+	if d := strAttr(u.attrs, "displayName"); d != "" {
+		return d
+	}
+	return strAttr(u.attrs, "userName")
 }
 
 // SCIM errors, as elimity expects them from a ResourceHandler.

@@ -1,0 +1,231 @@
+package netskopetest
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/provsync/provsync/scim"
+)
+
+// directClient sends each request through the direct paths (direct.go)
+// or through elimity's handler, as the server answered every request
+// before them.
+type directClient struct {
+	*client
+	s *Server
+}
+
+func (c directClient) sendVia(elimity bool, method, path string, body any) response {
+	c.tb.Helper()
+	c.s.viaElimity.Store(elimity)
+	defer c.s.viaElimity.Store(false)
+	return c.send(method, path, body)
+}
+
+// same fails unless two answers are the same to the byte, in status,
+// media type and body.
+func same(t *testing.T, what string, direct, elimity response) {
+	t.Helper()
+	if direct.status != elimity.status || direct.header.Get("Content-Type") != elimity.header.Get("Content-Type") ||
+		!bytes.Equal(direct.body, elimity.body) {
+		t.Errorf("%s:\ndirect:  %d %s %s\nelimity: %d %s %s", what,
+			direct.status, direct.header.Get("Content-Type"), direct.body,
+			elimity.status, elimity.header.Get("Content-Type"), elimity.body)
+	}
+}
+
+// TestDirectMatchesElimity checks that the requests the server answers
+// itself get the answers elimity's handler gives, byte for byte: every
+// read is made both ways, and every write's answer is compared with a
+// read of the same resource the other way.
+func TestDirectMatchesElimity(t *testing.T) {
+	for _, style := range []ErrorStyle{ErrorStyleSCIM, ErrorStyleMessage} {
+		t.Run(style.String(), func(t *testing.T) { testDirectMatchesElimity(t, style) })
+	}
+}
+
+func testDirectMatchesElimity(t *testing.T, style ErrorStyle) {
+	s := New(t, WithErrorStyle(style), WithMaxPageSize(4))
+	c := directClient{newClient(t, s), s}
+	ent := "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+	// Users of every shape a client sends, created alternately through
+	// each path; each answer is compared with a read the other way.
+	users := []string{
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"plain@example.com","externalId":"src-1","displayName":"Plain User","name":{"givenName":"Plain","familyName":"User"},"active":true,"emails":[{"value":"plain@example.com","type":"work","primary":true}]}`,
+		`{"userName":"Ünïcødé <&> \"q\" \\ \u2028 \t@example.com","displayName":"日本語 \u0001","active":"false","title":"a&b"}`,
+		`{"USERNAME":"case@example.com","Active":"TRUE","Name":{"GIVENNAME":"Case"},"emails":{"value":"single@example.com","type":"work"}}`,
+		`{"userName":"ent@example.com","` + ent + `":{"department":"Eng","employeeNumber":"42","manager":{"value":"boss"}},"password":"hidden","phoneNumbers":[{"value":"+1","type":"work"},{"value":"+2","type":"mobile"}]}`,
+		`{"userName":"roles@example.com","roles":[{"value":"r1","primary":false}],"x509Certificates":[],"addresses":[{"streetAddress":"1 Main St","locality":"Town","country":"BE"}],"nickName":null}`,
+		"{\"userName\":\"bad-utf8-\xff@example.com\",\"displayName\":\"\xc3\"}",
+	}
+	var userIDs []string
+	for i, body := range users {
+		viaElimity := i%2 == 1
+		created := c.sendVia(viaElimity, http.MethodPost, "/Users", body)
+		if created.status != http.StatusCreated {
+			t.Fatalf("POST user %d: %d %s", i, created.status, created.body)
+		}
+		var u scim.User
+		created.decode(t, &u)
+		if loc := created.header.Get("Location"); loc != s.URL()+"/Users/"+u.ID {
+			t.Errorf("POST user %d: Location %q, want %q", i, loc, s.URL()+"/Users/"+u.ID)
+		}
+		read := c.sendVia(!viaElimity, http.MethodGet, "/Users/"+u.ID, nil)
+		created.status = http.StatusOK
+		same(t, fmt.Sprintf("POST user %d then GET", i), created, read)
+		userIDs = append(userIDs, u.ID)
+	}
+
+	groups := []struct {
+		body, query string
+	}{
+		{`{"displayName":"Empty","externalId":"g-0"}`, ""},
+		{`{"displayName":"Empty listed","externalId":"g-1"}`, "?attributes=members"},
+		{fmt.Sprintf(`{"displayName":"Pair <&>","members":[{"value":%q},{"value":%q}]}`, userIDs[1], userIDs[0]), "?attributes=members"},
+		{fmt.Sprintf(`{"displayName":"Trio","members":[{"value":%q},{"value":%q},{"value":%q}]}`, userIDs[2], userIDs[5], userIDs[3]), "?excludedAttributes=externalId"},
+		{fmt.Sprintf(`{"displayName":"Single","members":{"value":%q}}`, userIDs[4]), "?attributes=Members.value"},
+	}
+	var groupIDs []string
+	for i, g := range groups {
+		viaElimity := i%2 == 0
+		created := c.sendVia(viaElimity, http.MethodPost, "/Groups"+g.query, g.body)
+		if created.status != http.StatusCreated {
+			t.Fatalf("POST group %d: %d %s", i, created.status, created.body)
+		}
+		var got scim.Group
+		created.decode(t, &got)
+		read := c.sendVia(!viaElimity, http.MethodGet, "/Groups/"+got.ID+g.query, nil)
+		created.status = http.StatusOK
+		same(t, fmt.Sprintf("POST group %d then GET", i), created, read)
+		groupIDs = append(groupIDs, got.ID)
+	}
+
+	// PUT, both ways, each compared with a read the other way.
+	puts := []struct{ path, body string }{
+		{"/Users/" + userIDs[0], `{"userName":"plain@example.com","active":"true","emails":[{"value":"new@example.com","type":"work"}]}`},
+		{"/Users/" + userIDs[3], `{"userName":"ent@example.com","` + ent + `":{"department":"Ops"}}`},
+		{"/Groups/" + groupIDs[2] + "?attributes=members", fmt.Sprintf(`{"displayName":"Pair renamed","members":[{"value":%q}]}`, userIDs[4])},
+		{"/Groups/" + groupIDs[3], `{"displayName":"Trio emptied"}`},
+	}
+	for i, p := range puts {
+		viaElimity := i%2 == 1
+		put := c.sendVia(viaElimity, http.MethodPut, p.path, p.body)
+		if put.status != http.StatusOK {
+			t.Fatalf("PUT %s: %d %s", p.path, put.status, put.body)
+		}
+		same(t, "PUT "+p.path+" then GET", put, c.sendVia(!viaElimity, http.MethodGet, p.path, nil))
+	}
+
+	// Refused writes change nothing, so each is made both ways.
+	refused := []struct{ method, path, body string }{
+		{http.MethodPost, "/Users", `{"userName":`},
+		{http.MethodPost, "/Users", `[1,2]`},
+		{http.MethodPost, "/Users", `null`},
+		{http.MethodPost, "/Users", `{"displayName":"no userName"}`},
+		{http.MethodPost, "/Users", `{"userName":5}`},
+		{http.MethodPost, "/Users", `{"userName":"x@example.com","active":"maybe"}`},
+		{http.MethodPut, "/Users/" + userIDs[1], `{"userName":"x@example.com","active":"maybe"}`},
+		{http.MethodPost, "/Users", `{"userName":"x@example.com","UserName":"y"}`},
+		{http.MethodPost, "/Users", `{"userName":"x@example.com","emails":"nope"}`},
+		{http.MethodPost, "/Users", `{"userName":"x@example.com","` + ent + `":"nope"}`},
+		{http.MethodPost, "/Users", `{"userName":"PLAIN@example.com"}`},
+		{http.MethodPost, "/Groups", `{"displayName":"empty"}`},
+		{http.MethodPost, "/Groups", `{"displayName":"bad member","members":[{"value":"nobody"}]}`},
+		{http.MethodPost, "/Groups", `{"displayName":"member without value","members":[{"display":"x"}]}`},
+		{http.MethodPost, "/Groups", `{"externalId":"no name"}`},
+		{http.MethodPut, "/Users/nobody", `{"userName":"x@example.com"}`},
+		{http.MethodPut, "/Users/" + userIDs[1], `{"userName":"case@example.com"}`},
+		{http.MethodPut, "/Users/" + userIDs[1], `{"userName":""}`},
+		{http.MethodPut, "/Groups/" + groupIDs[0], `{"displayName":"Trio emptied"}`},
+		{http.MethodPut, "/Groups/" + groupIDs[0], `{"displayName":"ok","members":[{"value":"nobody"}]}`},
+		{http.MethodGet, "/Users/nobody", ""},
+		{http.MethodGet, "/Groups/" + userIDs[0], ""},
+	}
+	for _, rq := range refused {
+		var body any
+		if rq.body != "" {
+			body = rq.body
+		}
+		d := c.sendVia(false, rq.method, rq.path, body)
+		e := c.sendVia(true, rq.method, rq.path, body)
+		if d.status < 400 {
+			t.Errorf("%s %s %s: status %d, want an error", rq.method, rq.path, rq.body, d.status)
+		}
+		same(t, rq.method+" "+rq.path+" "+rq.body, d, e)
+	}
+
+	// Lists and filters, with and without lies.
+	lists := []string{
+		"/Users", "/Users?count=2", "/Users?startIndex=3&count=2", "/Users?count=0", "/Users?count=-1",
+		"/Users?startIndex=0", "/Users?startIndex=-5&count=1", "/Users?startIndex=99", "/Users?count=100",
+		"/Users?count=x", "/Users?startIndex=1.5",
+		"/Users?filter=" + url.QueryEscape(`userName eq "CASE@example.com"`),
+		"/Users?filter=" + url.QueryEscape(`externalId eq "src-1"`),
+		"/Users?filter=" + url.QueryEscape(`id eq "`+userIDs[2]+`"`),
+		"/Users?filter=" + url.QueryEscape(`userName sw "p"`),
+		"/Users?filter=" + url.QueryEscape(`emails.value co "example"`) + "&count=2&startIndex=2",
+		"/Users?filter=" + url.QueryEscape(`active eq false or title pr`),
+		"/Users?filter=" + url.QueryEscape(ent+`:department eq "Ops"`),
+		"/Users?filter=" + url.QueryEscape(`userName eq`),
+		"/Users?filter=" + url.QueryEscape(`nosuch eq "x"`),
+		"/Users?filter=" + url.QueryEscape(`userName eq x`),
+		"/Users?filter=%20%20",
+		"/Users?excludedAttributes=emails,name,urn:ietf:params:scim:schemas:core:2.0:User:displayName",
+		"/Users?excludedAttributes=" + url.QueryEscape(ent) + "&attributes=userName",
+		"/Groups", "/Groups?attributes=members", "/Groups?attributes=members&excludedAttributes=members",
+		"/Groups?attributes=displayName,members&startIndex=2&count=3",
+		"/Groups?filter=" + url.QueryEscape(`displayName eq "pair renamed"`) + "&attributes=members",
+		"/Groups?filter=" + url.QueryEscape(`members.value eq "`+userIDs[4]+`"`),
+		"/Groups?excludedAttributes=displayName,meta,id,schemas",
+	}
+	lies := []ListLie{ListTruthful, ListEmpty, ListNullResources, ListTotalFirstPage, ListShortPage, ListRepeats}
+	for _, lie := range lies {
+		s.SetListLie(lie)
+		for _, path := range lists {
+			same(t, fmt.Sprintf("GET %s (%s)", path, lie), c.sendVia(false, http.MethodGet, path, nil), c.sendVia(true, http.MethodGet, path, nil))
+		}
+	}
+	s.SetListLie(ListTruthful)
+
+	// An empty server: no resources at all.
+	s.Reset()
+	for _, path := range []string{"/Users", "/Users?count=0", "/Groups?startIndex=2"} {
+		same(t, "empty GET "+path, c.sendVia(false, http.MethodGet, path, nil), c.sendVia(true, http.MethodGet, path, nil))
+	}
+}
+
+// TestDirectQuirks runs the options that change reads through both paths.
+func TestDirectQuirks(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		path string
+	}{
+		{"no list members", []Option{WithoutListMembers()}, "/Groups?attributes=members"},
+		{"no empty members", []Option{WithoutEmptyMembers()}, "/Groups?attributes=members"},
+		{"case-exact eq", []Option{WithFilterQuirks(FilterQuirks{CaseExactEq: true})}, "/Users?filter=" + url.QueryEscape(`userName eq "A@EXAMPLE.COM"`)},
+		{"case-exact eq, exact", []Option{WithFilterQuirks(FilterQuirks{CaseExactEq: true})}, "/Users?filter=" + url.QueryEscape(`userName eq "a@example.com"`)},
+		{"quotes refused", []Option{WithFilterQuirks(FilterQuirks{RejectQuotes: true})}, "/Users?filter=" + url.QueryEscape(`userName eq "a\"b"`)},
+		{"raw escapes", []Option{WithFilterQuirks(FilterQuirks{RawEscapes: true})}, "/Users?filter=" + url.QueryEscape(`displayName eq "back\\slash"`)},
+		{"escapes", nil, "/Users?filter=" + url.QueryEscape(`displayName eq "back\\slash"`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(t, tt.opts...)
+			c := directClient{newClient(t, s), s}
+			u := c.createUser(scim.User{UserName: "a@example.com", DisplayName: `back\slash`})
+			c.createGroup(scim.Group{DisplayName: "empty"})
+			c.createGroup(scim.Group{DisplayName: "full", Members: []scim.Member{{Value: u.ID}}})
+			d, e := c.sendVia(false, http.MethodGet, tt.path, nil), c.sendVia(true, http.MethodGet, tt.path, nil)
+			same(t, "GET "+tt.path, d, e)
+			if strings.Contains(tt.name, "members") && d.status != http.StatusOK {
+				t.Errorf("status %d", d.status)
+			}
+		})
+	}
+}
