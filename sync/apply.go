@@ -177,7 +177,7 @@ func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) 
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	users, groups := plan.creates()
-	snap.Users, snap.Groups = growLinks(snap.Users, users), growLinks(snap.Groups, groups)
+	snap.growLinks(users, groups)
 	a := &applier{e: e, t: e.target, plan: plan, cfg: cfg, snap: snap, cancel: cancel,
 		res:     &Result{Started: e.now(), Outcomes: make([]Outcome, len(plan.Changes))},
 		users:   make(map[string]string, len(snap.Users)+users),
@@ -319,13 +319,28 @@ func (p *Plan) creates() (users, groups int) {
 	return users, groups
 }
 
-// growLinks returns links, copied into a map with room for n more if n
-// is more than a few: an apply that creates many objects then adds their
-// links without rehashing the map as it grows.
-func growLinks(links map[string]Link, n int) map[string]Link {
-	if n < 64 || n < len(links)/8 {
-		return links
+// growLinks copies s's user and group links into maps with room for
+// users and groups more if that is more than a few: an apply that
+// creates many objects then adds their links without rehashing the maps
+// as they grow. A snapshot sharing its links (sharedLinks) has both
+// copied then, as ownLinks would.
+func (s *Snapshot) growLinks(users, groups int) {
+	grows := func(links map[string]Link, n int) bool { return n >= 64 && n >= len(links)/8 }
+	gu, gg := grows(s.Users, users), grows(s.Groups, groups)
+	if !gu && !gg {
+		return
 	}
+	if gu || s.sharedLinks {
+		s.Users = withRoom(s.Users, users)
+	}
+	if gg || s.sharedLinks {
+		s.Groups = withRoom(s.Groups, groups)
+	}
+	s.sharedLinks = false
+}
+
+// withRoom returns a copy of links with room for n more.
+func withRoom(links map[string]Link, n int) map[string]Link {
 	m := make(map[string]Link, len(links)+n)
 	maps.Copy(m, links)
 	return m
@@ -436,6 +451,9 @@ func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
 	recordApprovals(snap, a.plan, res)
 	recordEscrow(snap, a.plan, res)
 	snap.Conflicts = nextConflicts(snap, a.plan, a.conflicts)
+	if len(a.plan.clocks) > 0 {
+		snap.ownLinks()
+	}
 	for _, src := range a.plan.clocks {
 		if l, ok := snap.Users[src]; ok && l.DeactivatedAt.IsZero() {
 			l.DeactivatedAt = a.e.now()

@@ -201,8 +201,15 @@ func (e *Engine) Plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 }
 
 // load loads the state and checks that it belongs to the engine's target.
+// A state that can (sharingState) lends the engine its link maps.
 func (e *Engine) load(ctx context.Context) (*Snapshot, error) {
-	snap, err := e.state.Load(ctx)
+	var snap *Snapshot
+	var err error
+	if s := e.sharing(); s != nil {
+		snap, err = s.loadShared(ctx)
+	} else {
+		snap, err = e.state.Load(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,10 @@ import (
 //     once and afterwards returns a copy of the snapshot it keeps in
 //     memory, with every Save and Record applied: its maps are the
 //     caller's own, its link mirrors and cached directories are shared
-//     (replace them, do not modify them in place).
+//     (replace them, do not modify them in place). The engine's own loads
+//     and saves share the link maps with that copy instead of copying
+//     them, and the engine copies them before it changes a link, so a
+//     cycle that changes none holds one copy of the links.
 //   - path+".dir-" followed by a SHA-256 in hex holds the directory an
 //     incremental source last yielded (Snapshot.Directories), one file per
 //     source, in a compact binary encoding; the snapshot refers to it by
@@ -205,6 +208,20 @@ func (f *FileState) quiesce() {
 // file is an empty state. If the journal held records, the result is
 // saved as a new serial before it is returned.
 func (f *FileState) Load(context.Context) (*Snapshot, error) {
+	return f.loadWith(func(b *Snapshot) *Snapshot { return b.clone(false) })
+}
+
+// loadShared is Load for the engine (sharingState): the snapshot shares
+// its link maps with the copy the state keeps, and copies them before it
+// changes a link (Snapshot.ownLinks), so a plan that changes none holds
+// one copy of the links, not two.
+func (f *FileState) loadShared(context.Context) (*Snapshot, error) {
+	return f.loadWith((*Snapshot).lend)
+}
+
+// loadWith returns what give makes of the state's copy of the snapshot,
+// reading the files first if it has none.
+func (f *FileState) loadWith(give func(*Snapshot) *Snapshot) (*Snapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.acquire(); err != nil {
@@ -216,7 +233,7 @@ func (f *FileState) Load(context.Context) (*Snapshot, error) {
 			return nil, err
 		}
 	}
-	return f.base.clone(false), nil
+	return give(f.base), nil
 }
 
 func (f *FileState) load() (*Snapshot, error) {
@@ -235,7 +252,7 @@ func (f *FileState) load() (*Snapshot, error) {
 	f.serial, f.loaded = s.Serial, true
 	if n > 0 {
 		s.Serial++
-		if err := f.write(s); err != nil {
+		if err := f.write(s, false); err != nil {
 			return nil, err
 		}
 	}
@@ -548,7 +565,25 @@ func (f *FileState) replay(s *Snapshot, sums *map[string]string) (int, error) {
 
 // Save writes s atomically if s.Serial is the stored serial plus one, and
 // empties the journal.
-func (f *FileState) Save(_ context.Context, s *Snapshot) error {
+func (f *FileState) Save(_ context.Context, s *Snapshot) error { return f.save(s, false) }
+
+// saveShared is Save for the engine (sharingState): the state keeps s's
+// link maps as its copy instead of copying them, and s shares them from
+// then on (it copies them before it changes a link).
+func (f *FileState) saveShared(_ context.Context, s *Snapshot) error { return f.save(s, true) }
+
+// keep returns the copy of s the state keeps once s is stored: a clone,
+// or with shared one holding s's link maps, which s then shares.
+func keep(s *Snapshot, shared bool) *Snapshot {
+	if !shared {
+		return s.clone(false)
+	}
+	b := s.lend()
+	b.sharedLinks, s.sharedLinks = false, true
+	return b
+}
+
+func (f *FileState) save(s *Snapshot, shared bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.acquire(); err != nil {
@@ -563,10 +598,10 @@ func (f *FileState) Save(_ context.Context, s *Snapshot) error {
 	if s.Serial != f.serial+1 {
 		return fmt.Errorf("%w: saving serial %d over serial %d", ErrStaleState, s.Serial, f.serial)
 	}
-	if ok, err := f.appendSave(s); ok || err != nil {
+	if ok, err := f.appendSave(s, shared); ok || err != nil {
 		return err
 	}
-	return f.write(s)
+	return f.write(s, shared)
 }
 
 // appendSave saves s by appending to the journal what changed since the
@@ -575,7 +610,7 @@ func (f *FileState) Save(_ context.Context, s *Snapshot) error {
 // did not. The line is synced before it returns; a crash mid-append tears
 // it, and a torn line is ignored, so either the old state or the new one
 // is read back. The caller holds f.mu and the lock, with no flush pending.
-func (f *FileState) appendSave(s *Snapshot) (bool, error) {
+func (f *FileState) appendSave(s *Snapshot, shared bool) (bool, error) {
 	if f.base == nil || f.broken != nil || f.journal == nil || f.fileBytes < f.appendMin {
 		return false, nil
 	}
@@ -610,7 +645,7 @@ func (f *FileState) appendSave(s *Snapshot) (bool, error) {
 	f.jourBytes += int64(len(line))
 	f.flushed, f.syncedSize = f.seq, f.jourBytes
 	f.serial = s.Serial
-	f.base = s.clone(false)
+	f.base = keep(s, shared)
 	f.removeDirFiles(sums)
 	return true, nil
 }
@@ -663,9 +698,10 @@ func (f *FileState) prepare(s *Snapshot) (map[string]string, Snapshot, error) {
 	return sums, flat, err
 }
 
-// write stores s as the snapshot and starts an empty journal after it.
-// The caller holds f.mu and the lock.
-func (f *FileState) write(s *Snapshot) error {
+// write stores s as the snapshot and starts an empty journal after it;
+// the state keeps s's link maps if shared (see keep). The caller holds
+// f.mu and the lock.
+func (f *FileState) write(s *Snapshot, shared bool) error {
 	known := f.base // its mirrors were checked as they were stored
 	sums, flat, err := f.prepare(s)
 	if err != nil {
@@ -690,7 +726,7 @@ func (f *FileState) write(s *Snapshot) error {
 		return fmt.Errorf("sync: save state: %w", err)
 	}
 	f.broken = nil
-	f.base = s.clone(false)
+	f.base = keep(s, shared)
 	return nil
 }
 

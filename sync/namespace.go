@@ -127,7 +127,7 @@ func (e *Engine) view(s *Snapshot) {
 				other[k] = l
 			}
 		}
-		*links = own
+		*links = own // a map of its own: s no longer shares the state's (sharedLinks)
 		if links == &s.Users {
 			fp.users = other
 		} else {
@@ -151,6 +151,7 @@ func (e *Engine) view(s *Snapshot) {
 	s.Approvals, fp.approvals = partition(s.Approvals, func(k string) (string, bool) { return take(k, takePlain) })
 	s.Escrow, fp.escrow = partition(s.Escrow, func(k string) (string, bool) { return take(k, takePlain) })
 	s.foreign = fp
+	s.sharedLinks = false
 }
 
 // hasQualified reports whether s holds links or intents a named engine
@@ -260,7 +261,35 @@ func restore[V any](own, other map[string]V, stored func(string) string) map[str
 
 // save stores the engine's view s (see toStore).
 func (e *Engine) save(ctx context.Context, s *Snapshot) error {
+	if st := e.sharing(); st != nil {
+		return st.saveShared(ctx, e.toStore(s))
+	}
 	return e.state.Save(ctx, e.toStore(s))
+}
+
+// sharingState is a State that keeps a copy of the stored snapshot in
+// memory and lends its link maps (the largest part of a state) to the
+// engine instead of copying them on every load and save, as FileState
+// does. A snapshot it returns (or was given) shares the maps
+// (Snapshot.sharedLinks) and copies them before the engine changes a
+// link: every write to a snapshot's links goes through Snapshot.Apply or
+// follows Snapshot.ownLinks. The state itself changes its copy only as
+// Record and Save change the stored state.
+type sharingState interface {
+	// loadShared is Load, lending the link maps.
+	loadShared(ctx context.Context) (*Snapshot, error)
+	// saveShared is Save, keeping s's link maps, which s shares from
+	// then on.
+	saveShared(ctx context.Context, s *Snapshot) error
+}
+
+// sharing returns the engine's state if it lends its links: a FileState
+// itself, not a type that embeds one, whose Load and Save may do more.
+func (e *Engine) sharing() sharingState {
+	if f, ok := e.state.(*FileState); ok {
+		return f
+	}
+	return nil
 }
 
 // record stores recs, made against the engine's view, under the stored

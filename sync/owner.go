@@ -40,6 +40,10 @@ func (e *Engine) ownerOf(id string) string {
 // the engine that loads them: they were made by the one engine that used
 // the state.
 func (e *Engine) claimLegacy(snap *Snapshot) {
+	if !slices.ContainsFunc([]map[string]Link{snap.Users, snap.Groups}, hasLegacy) {
+		return
+	}
+	snap.ownLinks()
 	for _, links := range []map[string]Link{snap.Users, snap.Groups} {
 		for k, l := range links {
 			if l.Source == "" {
@@ -49,6 +53,16 @@ func (e *Engine) claimLegacy(snap *Snapshot) {
 			}
 		}
 	}
+}
+
+// hasLegacy reports whether a link of links names no source.
+func hasLegacy(links map[string]Link) bool {
+	for _, l := range links {
+		if l.Source == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // relabel names, in the links of objects a merged directory holds, the

@@ -134,6 +134,10 @@ type Snapshot struct {
 	// foreign is what the stored state holds for other engines (see
 	// Engine.view); nil when it holds nothing else.
 	foreign *foreignPart
+	// sharedLinks: Users and Groups are the maps of the copy a State
+	// keeps (FileState's, see sharingState), lent without copying them;
+	// ownLinks copies them before anything writes to them.
+	sharedLinks bool
 }
 
 // NewSnapshot returns an empty snapshot.
@@ -147,11 +151,41 @@ func (s *Snapshot) Clone() *Snapshot { return s.clone(true) }
 // clone returns a copy of s with maps of its own; the cached directories
 // are deep copies with deepDirs, shared with s without.
 func (s *Snapshot) clone(deepDirs bool) *Snapshot {
+	c := s.cloneRest(deepDirs)
+	c.Users, c.Groups = maps.Clone(s.Users), maps.Clone(s.Groups)
+	c.normalize()
+	return c
+}
+
+// lend returns a copy of s that shares s's link maps (sharedLinks): a
+// state's copy is handed to the engine without copying its largest part,
+// which the engine copies only if it changes a link (ownLinks). The rest
+// is copied as clone(false) copies it.
+func (s *Snapshot) lend() *Snapshot {
+	c := s.cloneRest(false)
+	c.Users, c.Groups, c.sharedLinks = s.Users, s.Groups, true
+	c.normalize()
+	return c
+}
+
+// ownLinks gives s link maps of its own if it shares them (sharedLinks):
+// every write to s.Users or s.Groups is preceded by it.
+func (s *Snapshot) ownLinks() {
+	if s.sharedLinks {
+		s.Users, s.Groups, s.sharedLinks = maps.Clone(s.Users), maps.Clone(s.Groups), false
+		s.normalize()
+	}
+}
+
+// cloneRest returns a copy of s without its links, as clone.
+func (s *Snapshot) cloneRest(deepDirs bool) *Snapshot {
 	c := &Snapshot{Version: s.Version, Target: s.Target, Serial: s.Serial,
 		LastDriftCheck: s.LastDriftCheck, TargetGroups: slices.Clone(s.TargetGroups),
 		migrated: s.migrated, foreign: s.foreign, // foreign is never changed once loaded
-		Users: maps.Clone(s.Users), Groups: maps.Clone(s.Groups), Cursors: maps.Clone(s.Cursors)}
-	c.normalize()
+		Cursors: maps.Clone(s.Cursors)}
+	if c.Cursors == nil {
+		c.Cursors = map[string]string{}
+	}
 	if len(s.Intents) > 0 {
 		c.Intents = make(map[string]Intent, len(s.Intents))
 		for k, v := range s.Intents {
@@ -227,6 +261,10 @@ type Record struct {
 
 // Apply applies r to s.
 func (s *Snapshot) Apply(r Record) error {
+	switch r.Op {
+	case OpLink, OpUnlink, OpMirror:
+		s.ownLinks()
+	}
 	links := s.Users
 	switch r.Kind {
 	case KindUser:
