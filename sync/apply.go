@@ -777,7 +777,7 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 			return fail(errors.New("plan change has no group"))
 		}
 		g := *c.Group
-		ids, missing := a.ownedIDs(c.Members)
+		ids, missing := a.ownedIDs(c.memberRefs())
 		inline := ids
 		if len(inline) > a.e.inlineMembers {
 			inline = nil

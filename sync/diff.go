@@ -48,6 +48,9 @@ type planInput struct {
 	marks *markPacer
 	// self is the engine's owner name.
 	self string
+	// compactMembers makes the created groups' members compact (see
+	// packedMembers), for a plan no caller holds until it is applied.
+	compactMembers bool
 }
 
 // members yields the members of in.groups[j], from its mirror's string
@@ -104,6 +107,7 @@ type userPlan struct {
 	create   bool   // a create-user change exists
 	skip     bool   // not a member anywhere (problem, deleted, not created)
 	key      string
+	ref      int32 // 1 + the user's index in the plan's memberTable, 0 if none
 }
 
 // computePlan diffs desired against observed state. It is pure: no I/O.
@@ -621,6 +625,10 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 	// group to group: a map made per group was a tenth of a no-op plan.
 	var wantIDs, have map[string]bool
 	var scratch memberScratch
+	var table *memberTable // the created groups' members, compact (see packedMembers)
+	if in.compactMembers {
+		table = &memberTable{}
+	}
 	clash := sameName(len(d.Groups), "group", "displayName",
 		func(i int) string { return d.Groups[i].Group.DisplayName }, func(i int) string { return d.Groups[i].SourceID })
 	for i := range d.Groups {
@@ -636,15 +644,6 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			p.Problems = append(p.Problems, Problem{Object: ref, Message: err.Error()})
 			continue
 		}
-		// Desired members as refs; users with a target id are keyed by it.
-		members := make([]Ref, 0, len(dg.Members))
-		for _, sid := range dg.Members {
-			up, ok := ups[sid]
-			if !ok || up.skip || (up.targetID == "" && !up.create) {
-				continue
-			}
-			members = append(members, Ref{Kind: KindUser, SourceID: sid, TargetID: up.targetID, Key: up.key})
-		}
 		j := m.Observed[i]
 		if c, ok := in.conflict(KindGroup, dg.SourceID, dg.Group.DisplayName, false); ok && j < 0 {
 			protected[dg.SourceID] = true
@@ -655,10 +654,16 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		if j < 0 {
 			g := dg.Group
 			g.ID, g.Members = "", nil
-			p.Changes = append(p.Changes, Change{Action: ActionCreateGroup, Object: ref, Reason: withNote("new at source", dg.MembersNote), Owner: in.owner(dg.SourceID),
-				Group: &g, Members: members})
+			c := Change{Action: ActionCreateGroup, Object: ref, Reason: withNote("new at source", dg.MembersNote), Owner: in.owner(dg.SourceID), Group: &g}
+			if table != nil {
+				c.packed = table.pack(dg.Members, ups)
+			} else {
+				c.Members = wantedMembers(dg.Members, ups)
+			}
+			p.Changes = append(p.Changes, c)
 			continue
 		}
+		members := wantedMembers(dg.Members, ups)
 		o := &obs[j]
 		ref.TargetID = o.ID
 		if fo, why := in.foreign(KindGroup, o.ID, o.ExternalID); fo != "" {
@@ -794,6 +799,28 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			Object: Ref{Kind: KindGroup, SourceID: src, TargetID: o.ID, Key: o.DisplayName}})
 	}
 	return unchanged, nil
+}
+
+// wantedMembers returns the members among source user ids that the plan
+// provisions (see provisioned), as refs with their target ids if known.
+func wantedMembers(ids []string, ups map[string]*userPlan) []Ref {
+	members := make([]Ref, 0, len(ids))
+	for _, sid := range ids {
+		if up := provisioned(ups, sid); up != nil {
+			members = append(members, Ref{Kind: KindUser, SourceID: sid, TargetID: up.targetID, Key: up.key})
+		}
+	}
+	return members
+}
+
+// provisioned returns the plan of source user sid if the plan matched
+// or creates it, nil otherwise: such a user may be a group's member.
+func provisioned(ups map[string]*userPlan, sid string) *userPlan {
+	up, ok := ups[sid]
+	if !ok || up.skip || (up.targetID == "" && !up.create) {
+		return nil
+	}
+	return up
 }
 
 // memberScratch is the buffers sameMembers reuses from group to group.

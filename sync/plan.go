@@ -113,6 +113,9 @@ type Change struct {
 	// ApprovalID is set on a change policy held for approval and an
 	// administrator approved.
 	ApprovalID string `json:"approvalId,omitempty"`
+	// packed holds the members of a create-group change in compact form
+	// instead of Members, in a plan Sync makes (see packedMembers).
+	packed *packedMembers
 	// adopted is the mirror of the object an adopting update takes over
 	// once the update landed: the object as the plan's listing found it,
 	// with the update followed on it. Apply stores it as the adopted
@@ -130,7 +133,69 @@ func (c *Change) release() {
 	case ActionCreateUser:
 		c.User = nil
 	case ActionCreateGroup:
-		c.Group, c.Members = nil, nil
+		c.Group, c.Members, c.packed = nil, nil, nil
+	}
+}
+
+// memberTable holds one ref for each user that the created groups of a
+// plan name as a member, which their packed members point to.
+type memberTable struct{ refs []Ref }
+
+// packedMembers are the members of a created group as indexes into the
+// plan's memberTable: 4 bytes a membership instead of a Ref's 64, which
+// for a million memberships is 4 MB instead of 64. Only a plan no caller
+// sees until its apply is done (Sync's) holds them; Sync turns those of
+// the changes it did not apply back into Members before it returns.
+type packedMembers struct {
+	table *memberTable
+	idx   []int32
+}
+
+// pack returns the members among ids that the plan provisions (see
+// provisioned), packed.
+func (t *memberTable) pack(ids []string, ups map[string]*userPlan) *packedMembers {
+	pm := &packedMembers{table: t, idx: make([]int32, 0, len(ids))}
+	for _, sid := range ids {
+		up := provisioned(ups, sid)
+		if up == nil {
+			continue
+		}
+		if up.ref == 0 {
+			t.refs = append(t.refs, Ref{Kind: KindUser, SourceID: sid, TargetID: up.targetID, Key: up.key})
+			up.ref = int32(len(t.refs))
+		}
+		pm.idx = append(pm.idx, up.ref-1)
+	}
+	return pm
+}
+
+// memberRefs returns c's members: Members, or its packed members as refs.
+func (c *Change) memberRefs() []Ref {
+	if c.packed == nil {
+		return c.Members
+	}
+	refs := make([]Ref, len(c.packed.idx))
+	for k, i := range c.packed.idx {
+		refs[k] = c.packed.table.refs[i]
+	}
+	return refs
+}
+
+// memberCount is len(c.memberRefs()).
+func (c *Change) memberCount() int {
+	if c.packed == nil {
+		return len(c.Members)
+	}
+	return len(c.packed.idx)
+}
+
+// unpackMembers turns packed members back into Members, so that the plan
+// is plain data again.
+func (p *Plan) unpackMembers() {
+	for i := range p.Changes {
+		if c := &p.Changes[i]; c.packed != nil {
+			c.Members, c.packed = c.memberRefs(), nil
+		}
 	}
 }
 
@@ -319,7 +384,7 @@ func (p *Plan) summarize(unchangedUsers, unchangedGroups int) {
 			s.DeleteUsers++
 		case ActionCreateGroup:
 			s.CreateGroups++
-			s.AddMembers += len(c.Members)
+			s.AddMembers += c.memberCount()
 		case ActionUpdateGroup:
 			s.UpdateGroups++
 		case ActionDeleteGroup:

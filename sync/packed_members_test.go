@@ -1,0 +1,78 @@
+package sync
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
+)
+
+// TestPackedMembers: a plan made for Sync (compactMembers) holds its
+// created groups' members packed, with no Ref per membership, and sees
+// the same members as the plain plan does: counted in the summary, as
+// the apply reads them (memberRefs), and as plain data again once Sync
+// unpacks them. Members the plan does not provision (a user with a
+// problem, an unknown id) are left out of both; a group that exists is
+// planned as ever.
+func TestPackedMembers(t *testing.T) {
+	ada, bob, cy := du("s1", "ada@x.io", "Ada"), du("s2", "bob@x.io", "Bob"), du("s3", "cy@x.io", "Cy")
+	clash := du("s4", "ada@x.io", "Ada2") // same userName as ada: a problem, not provisioned
+	groups := []mapping.DesiredGroup{
+		{SourceID: "g1", Group: scim.Group{DisplayName: "Eng", ExternalID: "g1"}, Members: []string{"s1", "s3", "s9"}},
+		{SourceID: "g2", Group: scim.Group{DisplayName: "Ops", ExternalID: "g2"}, Members: []string{"s3", "s2", "s4"}},
+		{SourceID: "g3", Group: scim.Group{DisplayName: "Old", ExternalID: "g3"}, Members: []string{"s2", "s3"}},
+	}
+	plan := func(compact bool) *Plan {
+		snap := linked(map[string]string{"s2": "t2"})
+		snap.Groups["g3"] = Link{TargetID: "tg3", Origin: OriginCreated}
+		p, err := computePlan(planInput{
+			desired: &mapping.Desired{Users: []mapping.DesiredUser{ada, bob, cy, clash}, Groups: groups},
+			users:   []scim.User{observed("t2", bob)}, groups: []scim.Group{{ID: "tg3", DisplayName: "Old", ExternalID: "g3"}},
+			snap: snap, policy: DefaultPolicy(), complete: true, compactMembers: compact,
+			userKeys: mapping.DefaultUserMatch(), groupKeys: mapping.DefaultGroupMatch(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	plain, packed := plan(false), plan(true)
+	if plain.Summary != packed.Summary || plain.Summary.CreateGroups != 2 || plain.Summary.AddMembers != 5 || plain.Summary.Problems != 2 {
+		t.Fatalf("summaries differ or are wrong: plain %+v, packed %+v", plain.Summary, packed.Summary)
+	}
+	creates := 0
+	for i := range packed.Changes {
+		c, want := &packed.Changes[i], &plain.Changes[i]
+		if c.Action != ActionCreateGroup {
+			if c.packed != nil {
+				t.Errorf("%s %s: packed members", c.Action, c.Object)
+			}
+			continue
+		}
+		creates++
+		if c.Members != nil || c.packed == nil {
+			t.Errorf("%s: %d plain members, packed %v: want them packed only", c.Object, len(c.Members), c.packed != nil)
+		}
+		if got, _ := json.Marshal(c.memberRefs()); string(got) != mustJSON(t, want.Members) {
+			t.Errorf("%s: members read back as %s, want %s", c.Object, got, mustJSON(t, want.Members))
+		}
+	}
+	if creates != 2 {
+		t.Fatalf("%d groups created, want 2", creates)
+	}
+	packed.unpackMembers()
+	got, _ := json.Marshal(packed)
+	if want := mustJSON(t, plain); string(got) != want {
+		t.Fatalf("unpacked plan:\n%s\nwant\n%s", got, want)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
