@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -227,5 +228,69 @@ func TestDirectQuirks(t *testing.T) {
 				t.Errorf("status %d", d.status)
 			}
 		})
+	}
+}
+
+// TestMemberReadsFollowChanges reads a group's members (both ways, one
+// resource and a list) after each kind of change to them or to a member:
+// the members a read shows are kept between changes, so every change
+// must be seen by the next read.
+func TestMemberReadsFollowChanges(t *testing.T) {
+	s := New(t)
+	c := directClient{newClient(t, s), s}
+	u := make([]scim.User, 6)
+	for i := range u {
+		u[i] = c.createUser(scim.User{UserName: fmt.Sprintf("u%d@example.com", i), DisplayName: fmt.Sprintf("U%d", i)})
+	}
+	g := c.createGroup(scim.Group{DisplayName: "G", Members: []scim.Member{{Value: u[0].ID}, {Value: u[1].ID}}})
+	path := "/Groups/" + g.ID
+	ref := func(i int) scim.Member { return scim.Member{Value: u[i].ID} }
+	steps := []struct {
+		name   string
+		change func()
+		want   []string // displays, in order
+	}{
+		{"created", func() {}, []string{"U0", "U1"}},
+		{"add", func() { c.patch(http.StatusNoContent, path, scim.Add("members", []scim.Member{ref(2)})) }, []string{"U0", "U1", "U2"}},
+		{"remove", func() { c.patch(http.StatusNoContent, path, scim.Remove("members", []scim.Member{ref(0)})) }, []string{"U1", "U2"}},
+		{"re-add goes last", func() { c.patch(http.StatusNoContent, path, scim.Add("members", []scim.Member{ref(0)})) }, []string{"U1", "U2", "U0"}},
+		{"member renamed", func() {
+			c.patch(http.StatusNoContent, "/Users/"+u[1].ID, scim.Replace("displayName", "U1 renamed"))
+		}, []string{"U1 renamed", "U2", "U0"}},
+		{"member's displayName removed", func() {
+			c.patch(http.StatusNoContent, "/Users/"+u[2].ID, scim.Remove("displayName", nil))
+		}, []string{"U1 renamed", "u2@example.com", "U0"}},
+		{"member deleted", func() { c.must(http.StatusNoContent, http.MethodDelete, "/Users/"+u[0].ID, nil) }, []string{"U1 renamed", "u2@example.com"}},
+		{"failed PATCH undone", func() {
+			c.patch(http.StatusBadRequest, path, scim.Add("members", []scim.Member{ref(3)}), scim.Remove("members", []scim.Member{ref(1)}),
+				scim.Add("members", []scim.Member{{Value: "nobody"}}))
+		}, []string{"U1 renamed", "u2@example.com"}},
+		{"PUT", func() {
+			c.must(http.StatusOK, http.MethodPut, path, scim.Group{DisplayName: "G", Members: []scim.Member{ref(4), ref(2)}}.WithSchemas())
+		}, []string{"u2@example.com", "U4"}},
+		{"replace", func() { c.patch(http.StatusNoContent, path, scim.Replace("members", []scim.Member{ref(5)})) }, []string{"U5"}},
+		{"remove all", func() { c.patch(http.StatusNoContent, path, scim.Remove("members", nil)) }, nil},
+		{"add to empty", func() { c.patch(http.StatusNoContent, path, scim.Add("members", []scim.Member{ref(3)})) }, []string{"U3"}},
+	}
+	for _, st := range steps {
+		st.change()
+		for _, viaElimity := range []bool{false, true} {
+			var one scim.Group
+			c.sendVia(viaElimity, http.MethodGet, path+"?attributes=members", nil).decode(t, &one)
+			var list scim.ListResponse[scim.Group]
+			c.sendVia(viaElimity, http.MethodGet, "/Groups?attributes=members", nil).decode(t, &list)
+			if len(list.Resources) != 1 {
+				t.Fatalf("%s: %d groups listed", st.name, len(list.Resources))
+			}
+			for what, got := range map[string]scim.Group{"read": one, "listed": list.Resources[0]} {
+				var displays []string
+				for _, m := range got.Members {
+					displays = append(displays, m.Display)
+				}
+				if !slices.Equal(displays, st.want) {
+					t.Errorf("%s (via elimity %v): %s members %q, want %q", st.name, viaElimity, what, displays, st.want)
+				}
+			}
+		}
 	}
 }

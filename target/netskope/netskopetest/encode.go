@@ -178,18 +178,18 @@ func appendTime(b []byte, t time.Time) []byte {
 // The caller holds the lock.
 func (st *store) appendMembers(b []byte, g *record) []byte {
 	b = append(b, '[')
-	for i, id := range st.memberOrder(g) {
+	for i, m := range st.memberOrder(g) {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '{')
-		if u := st.users.byID[id]; u != nil {
+		if m.u != nil {
 			b = append(b, `"display":`...)
-			b = appendString(b, memberDisplay(u))
+			b = appendString(b, m.u.display)
 			b = append(b, ',')
 		}
 		b = append(b, `"value":`...)
-		b = appendString(b, id)
+		b = appendString(b, m.id)
 		b = append(b, '}')
 	}
 	return append(b, ']')

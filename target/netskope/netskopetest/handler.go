@@ -221,20 +221,11 @@ func (s *Server) tokenIs(tok string) bool {
 // /Users/{id}, ...), with the request body normalised, then writes its
 // answer with Netskope's status codes, media types and error style.
 func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, rt route) {
-	st := &reqState{}
-	r2 := r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
-	u := *r.URL
-	u.Path = strings.TrimSuffix(rt.endpoint, "/{id}")
-	if rt.id != "" {
-		// elimity unescapes the identifier it cuts from the path.
-		u.Path += "/" + url.PathEscape(rt.id)
-	}
-	u.RawPath = ""
-	r2.URL = &u
-
+	var body []byte
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		var err error
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
@@ -259,12 +250,25 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, rt route) {
 		if rt.kind == kindUser {
 			body = normalizeUserBody(r.Method, body, s.store.enterprise.ID)
 		}
-		r2.Body = io.NopCloser(bytes.NewReader(body))
-		r2.ContentLength = int64(len(body))
 	case http.MethodGet:
 		if s.serveDirect(w, r, rt, nil) {
 			return
 		}
+	}
+
+	st := &reqState{}
+	r2 := r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	u := *r.URL
+	u.Path = strings.TrimSuffix(rt.endpoint, "/{id}")
+	if rt.id != "" {
+		// elimity unescapes the identifier it cuts from the path.
+		u.Path += "/" + url.PathEscape(rt.id)
+	}
+	u.RawPath = ""
+	r2.URL = &u
+	if body != nil {
+		r2.Body = io.NopCloser(bytes.NewReader(body))
+		r2.ContentLength = int64(len(body))
 	}
 
 	buf := &bufferedResponse{header: http.Header{}}
@@ -287,21 +291,14 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, rt route) {
 		w.WriteHeader(status)
 		return
 	}
-	body := buf.body.Bytes()
+	out := buf.body.Bytes()
 	if rt.id == "" && r.Method == http.MethodGet {
-		body = fixItemsPerPage(body, st.listed)
+		out = fixItemsPerPage(out, st.listed)
 	}
 	if status == http.StatusCreated && st.created != "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		w.Header().Set("Location", scheme+"://"+r.Host+BasePath+rt.endpoint+"/"+url.PathEscape(st.created))
+		w.Header().Set("Location", locationOf(r, rt, st.created))
 	}
-	w.Header().Set("Content-Type", contentTypeSCIM)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	writeSCIM(w, status, out)
 }
 
 // fixItemsPerPage rewrites elimity's list response, whose itemsPerPage is

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	scimerrors "github.com/elimity-com/scim/errors"
@@ -42,10 +43,33 @@ type record struct {
 	modified time.Time
 	// groups (users only) is the set of groups the user is a member of.
 	groups map[string]struct{}
+	// display (users only) is the user's display as a group member:
+	// its displayName, else its userName.
+	display string
 	// members (groups only) maps each member's user id to the order in
 	// which it was added.
 	members   map[string]uint64
 	memberSeq uint64
+	// ordered (groups only) caches the members in the order they were
+	// added, for reads; nil once members change. Reads under the read
+	// lock fill it, hence the atomic.
+	ordered atomic.Pointer[[]member]
+}
+
+// member is one member of a group: its user id and the user's record.
+type member struct {
+	id string
+	u  *record // nil if no user has the id, which the store never lets happen
+}
+
+// setAttrsOf stores attrs as rec's attributes, with what is derived from
+// them.
+func setAttrsOf(rec *record, attrs map[string]any) {
+	rec.attrs = attrs
+	rec.display = strAttr(attrs, "displayName")
+	if rec.display == "" {
+		rec.display = strAttr(attrs, "userName")
+	}
 }
 
 // table holds the resources of one kind with their indexes.
@@ -178,7 +202,7 @@ func (t *table) setAttrs(rec *record, attrs map[string]any) {
 			t.byExt[newExt] = append(t.byExt[newExt], rec)
 		}
 	}
-	rec.attrs = attrs
+	setAttrsOf(rec, attrs)
 	rec.modified = time.Now().UTC()
 }
 
@@ -209,11 +233,12 @@ type prepared struct {
 // prepare turns attributes validated by elimity into what a record holds:
 // members split off, never-returned attributes dropped, a multi-valued
 // attribute sent as one object made a list, and the key attribute checked.
+// attrs is changed in place: it is the fresh result of validation.
 func (t *table) prepare(attrs map[string]any) (prepared, error) {
-	a := make(map[string]any, len(attrs))
-	for k, v := range attrs {
-		if v != nil {
-			a[k] = v
+	a := attrs
+	for k, v := range a {
+		if v == nil {
+			delete(a, k)
 		}
 	}
 	delete(a, "id")
@@ -289,7 +314,8 @@ func (st *store) create(k kind, p prepared) (*record, error) {
 	}
 	now := time.Now().UTC()
 	st.seq++
-	rec := &record{id: newID(), seq: st.seq, attrs: p.attrs, created: now, modified: now}
+	rec := &record{id: newID(), seq: st.seq, created: now, modified: now}
+	setAttrsOf(rec, p.attrs)
 	for t.byID[rec.id] != nil {
 		rec.id = newID()
 	}
@@ -327,6 +353,7 @@ func (st *store) delete(k kind, rec *record) {
 		for gid := range rec.groups {
 			if g := st.groups.byID[gid]; g != nil {
 				delete(g.members, rec.id)
+				g.ordered.Store(nil)
 				g.modified = time.Now().UTC()
 			}
 		}
@@ -353,6 +380,7 @@ func (st *store) addMember(g *record, uid string, j *[]memberChange) {
 	}
 	g.memberSeq++
 	g.members[uid] = g.memberSeq
+	g.ordered.Store(nil)
 	if u := st.users.byID[uid]; u != nil {
 		if u.groups == nil {
 			u.groups = map[string]struct{}{}
@@ -370,6 +398,7 @@ func (st *store) removeMember(g *record, uid string, j *[]memberChange) {
 		return
 	}
 	delete(g.members, uid)
+	g.ordered.Store(nil)
 	if u := st.users.byID[uid]; u != nil {
 		delete(u.groups, g.id)
 	}
@@ -395,6 +424,8 @@ func (st *store) setMembers(g *record, ids []string, j *[]memberChange) {
 }
 
 // undo reverts the membership changes of j, newest first.
+// Every change in j came from addMember or removeMember, which dropped
+// g's cached order already.
 func (st *store) undo(g *record, j []memberChange) {
 	for i := len(j) - 1; i >= 0; i-- {
 		c := j[i]
@@ -417,23 +448,30 @@ func (st *store) undo(g *record, j []memberChange) {
 }
 
 // memberValues returns g's members in the order they were added, as
-// [{"value": id, "display": name}, ...]; the display is memberDisplay.
+// [{"value": id, "display": name}, ...]; the display is the user's
+// displayName, else its userName.
 func (st *store) memberValues(g *record) []any {
-	ids := st.memberOrder(g)
-	out := make([]any, len(ids))
-	for i, id := range ids {
-		v := map[string]any{"value": id}
-		if u := st.users.byID[id]; u != nil {
-			v["display"] = memberDisplay(u)
+	ms := st.memberOrder(g)
+	out := make([]any, len(ms))
+	for i, m := range ms {
+		v := map[string]any{"value": m.id}
+		if m.u != nil {
+			v["display"] = m.u.display
 		}
 		out[i] = v
 	}
 	return out
 }
 
-// memberOrder returns the ids of g's members in the order they were
-// added.
-func (st *store) memberOrder(g *record) []string {
+// memberOrder returns g's members in the order they were added. The
+// caller holds the lock, and must not change the slice.
+func (st *store) memberOrder(g *record) []member {
+	if len(g.members) == 0 {
+		return nil
+	}
+	if p := g.ordered.Load(); p != nil {
+		return *p
+	}
 	type m struct {
 		id  string
 		seq uint64
@@ -443,20 +481,12 @@ func (st *store) memberOrder(g *record) []string {
 		ms = append(ms, m{id, seq})
 	}
 	slices.SortFunc(ms, func(a, b m) int { return cmp.Compare(a.seq, b.seq) })
-	out := make([]string, len(ms))
+	out := make([]member, len(ms))
 	for i, x := range ms {
-		out[i] = x.id
+		out[i] = member{id: x.id, u: st.users.byID[x.id]}
 	}
+	g.ordered.Store(&out)
 	return out
-}
-
-// memberDisplay is the display of user u as a member: its displayName,
-// else its userName.
-func memberDisplay(u *record) string {
-	if d := strAttr(u.attrs, "displayName"); d != "" {
-		return d
-	}
-	return strAttr(u.attrs, "userName")
 }
 
 // SCIM errors, as elimity expects them from a ResourceHandler.
