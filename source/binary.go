@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // The compact encoding of a directory (Directory.MarshalBinary), in which
@@ -200,17 +202,41 @@ func (d *Directory) MarshalBinary() ([]byte, error) {
 }
 
 type dirDecoder struct {
-	b     []byte
-	err   error
-	table []string // strings read by shared, by number less one
+	b   []byte
+	err error
+	// r, when not nil, is where the encoding comes from (Directory.
+	// ReadFrom): b is then a window of buf holding what was read of it
+	// and not yet decoded, refilled by fill. When r is nil, b holds all
+	// of the encoding.
+	r    io.Reader
+	buf  []byte
+	n    int64 // bytes read from r
+	rerr error // the error r returned, other than io.EOF
+	eof  bool  // r has returned io.EOF
+	// table holds the strings read by shared, by number less one.
+	table []string
 	// boxed holds, by the same numbers, the strings of table once
 	// needed as attribute values: stored in an any, a string takes an
 	// allocation of its own, so each repeated value is boxed once.
 	boxed []any
 	// values holds the time and list attribute values decoded so far,
-	// by their encoding, so that repeated ones are shared too.
+	// by a key of their encoding (see attrs), so that repeated ones are
+	// shared too.
 	values map[string]any
+	key    []byte   // scratch for values' keys
+	items  []string // scratch for a list attribute's items
 }
+
+// Bounds of a streamed encoding (Directory.ReadFrom), whose length is not
+// known in advance: a count preallocates at most streamPrealloc bytes of
+// items (more are appended), and a string is at most streamMaxString
+// bytes (Validate allows MaxValueBytes), so that a corrupt count or
+// length cannot make the decoder allocate without bound.
+const (
+	streamBuffer    = 64 << 10
+	streamPrealloc  = 32 << 20
+	streamMaxString = 16 << 20
+)
 
 func (d *dirDecoder) fail(err error) {
 	if d.err == nil {
@@ -218,7 +244,34 @@ func (d *dirDecoder) fail(err error) {
 	}
 }
 
+// fill makes b hold at least n bytes if the input has them, reading more
+// from r, and reports whether it does.
+func (d *dirDecoder) fill(n int) bool {
+	if len(d.b) >= n || d.r == nil || d.eof || d.rerr != nil {
+		return len(d.b) >= n
+	}
+	if n > len(d.buf) {
+		d.buf = make([]byte, max(n, 2*len(d.buf)))
+	}
+	have := copy(d.buf, d.b) // b is a window of the old buf, or of this one at or after its start
+	got, err := io.ReadAtLeast(d.r, d.buf[have:], n-have)
+	d.n += int64(got)
+	d.b = d.buf[:have+got]
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		d.eof = true
+	case err != nil:
+		d.rerr = err
+		d.fail(err)
+	}
+	return len(d.b) >= n
+}
+
+// more reports whether any input is left.
+func (d *dirDecoder) more() bool { return d.fill(1) }
+
 func (d *dirDecoder) uint() uint64 {
+	d.fill(binary.MaxVarintLen64)
 	n, k := binary.Uvarint(d.b)
 	if k <= 0 {
 		d.fail(errDirTruncated)
@@ -231,9 +284,11 @@ func (d *dirDecoder) uint() uint64 {
 
 // count reads a count of items, each taking at least min bytes, so that a
 // corrupt count cannot make the decoder allocate more than the input holds.
+// A streamed input's length is not known: its counts are checked by
+// prealloc instead.
 func (d *dirDecoder) count(min int) int {
 	n := d.uint()
-	if n > uint64(len(d.b)/min) {
+	if d.r == nil && n > uint64(len(d.b)/min) || n > math.MaxInt32 {
 		d.fail(errDirTruncated)
 		d.b = nil
 		return 0
@@ -241,9 +296,24 @@ func (d *dirDecoder) count(min int) int {
 	return int(n)
 }
 
+// prealloc is the capacity to allocate for n items of size bytes each:
+// n, unless the input is streamed and they would take more than
+// streamPrealloc bytes.
+func (d *dirDecoder) prealloc(n, size int) int {
+	if d.r == nil {
+		return n
+	}
+	return min(n, streamPrealloc/size)
+}
+
 func (d *dirDecoder) bytes() []byte {
 	n := d.uint()
-	if n > uint64(len(d.b)) {
+	if d.r != nil && n > streamMaxString {
+		d.fail(fmt.Errorf("a string of %d bytes", n))
+		d.b = nil
+		return nil
+	}
+	if n > uint64(len(d.b)) && (d.r == nil || !d.fill(int(n))) {
 		d.fail(errDirTruncated)
 		d.b = nil
 		return nil
@@ -307,19 +377,19 @@ func (d *dirDecoder) sharedValue() any {
 	return d.boxed[i]
 }
 
-// value returns the attribute value decoded from enc (the bytes read
-// for it), decoding it with decode the first time only: equal times and
-// lists are shared between the users that hold them.
-func (d *dirDecoder) value(enc []byte, decode func() any) any {
-	if v, ok := d.values[string(enc)]; ok {
+// value returns the attribute value whose key (its tag and encoding) is
+// key, making it with make the first time only: equal times and lists are
+// shared between the users that hold them.
+func (d *dirDecoder) value(key []byte, make func() any) any {
+	if v, ok := d.values[string(key)]; ok {
 		return v
 	}
-	v := decode()
+	v := make()
 	if d.err == nil {
 		if d.values == nil {
 			d.values = map[string]any{}
 		}
-		d.values[string(enc)] = v
+		d.values[string(key)] = v
 	}
 	return v
 }
@@ -330,9 +400,12 @@ func (d *dirDecoder) list(read func() string) []string {
 	if n == 0 {
 		return nil
 	}
-	l := make([]string, n)
-	for i := range l {
-		l[i] = read()
+	l := make([]string, 0, d.prealloc(n, 16))
+	for range n {
+		l = append(l, read())
+		if d.err != nil {
+			return nil
+		}
 	}
 	return l
 }
@@ -353,7 +426,7 @@ func (d *dirDecoder) ref(users []User) string {
 }
 
 func (d *dirDecoder) flag() byte {
-	if len(d.b) == 0 {
+	if !d.fill(1) {
 		d.fail(errDirTruncated)
 		return 0
 	}
@@ -375,7 +448,7 @@ func (d *dirDecoder) attrs() map[string]any {
 	if n == 0 {
 		return nil
 	}
-	m := make(map[string]any, n)
+	m := make(map[string]any, d.prealloc(n, 1<<15))
 	for range n {
 		k := d.shared()
 		switch tag := d.flag(); tag {
@@ -384,6 +457,7 @@ func (d *dirDecoder) attrs() map[string]any {
 		case tagBool:
 			m[k] = d.flag() == 1
 		case tagInt:
+			d.fill(binary.MaxVarintLen64)
 			v, w := binary.Varint(d.b)
 			if w <= 0 {
 				d.fail(errDirTruncated)
@@ -392,32 +466,41 @@ func (d *dirDecoder) attrs() map[string]any {
 			d.b = d.b[w:]
 			m[k] = v
 		case tagFloat:
-			if len(d.b) < 8 {
+			if !d.fill(8) {
 				d.fail(errDirTruncated)
 				return nil
 			}
 			m[k] = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
 			d.b = d.b[8:]
 		case tagList:
-			at := d.b
-			l := d.list(d.shared)
-			enc := at[:len(at)-len(d.b)]
-			if d.err == nil {
-				// Shared by every user holding the same list; its capacity
-				// is its length, so an append makes a copy.
-				m[k] = d.value(append([]byte{tagList}, enc...), func() any {
-					if l == nil {
-						return []string{}
-					}
-					return l[:len(l):len(l)]
-				})
+			// The key is the items' numbers in the string table: equal
+			// strings have equal numbers. The items are read into
+			// scratch and copied only for a list not seen before.
+			c := d.count(1)
+			d.key = append(d.key[:0], tagList)
+			d.items = d.items[:0]
+			for range c {
+				s, i := d.sharedAt()
+				d.key = binary.AppendUvarint(d.key, uint64(i+1))
+				d.items = append(d.items, s)
+				if d.err != nil {
+					return nil
+				}
 			}
+			// Shared by every user holding the same list; its capacity
+			// is its length, so an append makes a copy.
+			m[k] = d.value(d.key, func() any { return slices.Clip(slices.Clone(d.items)) })
 		case tagTime:
-			at := d.b
-			t := d.time()
-			enc := at[:len(at)-len(d.b)]
+			raw := d.bytes()
 			if d.err == nil {
-				m[k] = d.value(append([]byte{tagTime}, enc...), func() any { return t })
+				d.key = append(append(d.key[:0], tagTime), raw...)
+				m[k] = d.value(d.key, func() any {
+					var t time.Time
+					if err := t.UnmarshalBinary(raw); err != nil {
+						d.fail(err)
+					}
+					return t
+				})
 			}
 		default:
 			d.fail(fmt.Errorf("attribute %q has unknown type tag %q", k, tag))
@@ -434,7 +517,7 @@ func (d *dirDecoder) attrs() map[string]any {
 // encoding of another version of the format is ErrBinaryVersion; any
 // other that cannot be read matches ErrInvalid.
 func (d *Directory) UnmarshalBinary(b []byte) error {
-	dir, err := decodeDirectory(b)
+	dir, err := (&dirDecoder{b: b}).directory()
 	if err != nil {
 		return err
 	}
@@ -442,64 +525,98 @@ func (d *Directory) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-func decodeDirectory(b []byte) (*Directory, error) {
-	if !bytes.HasPrefix(b, []byte(dirMagic)) {
+// ReadFrom sets d to the directory MarshalBinary encoded, read from r
+// until its end, with errors as UnmarshalBinary's; an error of r's other
+// than io.EOF is returned wrapped, and does not match ErrInvalid. It holds
+// a small buffer of r's bytes at a time, never the whole encoding, as a
+// source reading a provider's pages does: a directory read this way costs
+// its decoded form only. It returns the number of bytes read; on any error
+// d is left as it was. A string over 16 MB is refused (Validate allows
+// MaxValueBytes); wrap r in an io.LimitReader to bound the whole.
+func (d *Directory) ReadFrom(r io.Reader) (int64, error) {
+	dec := &dirDecoder{r: r, buf: make([]byte, streamBuffer)}
+	dir, err := dec.directory()
+	if dec.rerr != nil {
+		return dec.n, fmt.Errorf("source: reading an encoded directory: %w", dec.rerr)
+	}
+	if err != nil {
+		return dec.n, err
+	}
+	*d = *dir
+	return dec.n, nil
+}
+
+// directory decodes the whole input.
+func (d *dirDecoder) directory() (*Directory, error) {
+	d.fill(len(dirMagicPrefix) + 9) // the magic line, with a version of up to 8 bytes
+	if !bytes.HasPrefix(d.b, []byte(dirMagic)) {
+		b := d.b
 		if v, _, ok := bytes.Cut(b[min(len(b), len(dirMagicPrefix)):], []byte("\n")); ok && bytes.HasPrefix(b, []byte(dirMagicPrefix)) && len(v) < 8 {
 			return nil, ErrBinaryVersion
 		}
 		return nil, fmt.Errorf("%w: not an encoded directory", ErrInvalid)
 	}
-	d := &dirDecoder{b: b[len(dirMagic):]}
+	d.b = d.b[len(dirMagic):]
 	dir := &Directory{}
 	// A user takes at least 8 bytes (5 strings, 2 counts, a state and a
 	// deletion flag), a group 8 (5 strings, 3 counts).
 	if n := d.count(8); n > 0 {
-		dir.Users = make([]User, n)
-	}
-	for i := range dir.Users {
-		u := &dir.Users[i]
-		u.ID = d.str()
-		u.UserName = d.str()
-		u.GivenName = d.shared()
-		u.FamilyName = d.shared()
-		u.DisplayName = d.str()
-		if n := d.count(3); n > 0 {
-			u.Emails = make([]Email, n)
-			for j := range u.Emails {
-				u.Emails[j] = Email{Value: d.strLike(u.UserName), Type: d.shared(), Primary: d.flag() == 1}
+		dir.Users = make([]User, 0, d.prealloc(n, int(unsafe.Sizeof(User{}))))
+		for i := range n {
+			dir.Users = append(dir.Users, User{})
+			if err := d.user(&dir.Users[i]); err != nil {
+				return nil, fmt.Errorf("%w: encoded directory, user %d: %w", ErrInvalid, i+1, err)
 			}
-		}
-		u.State = State(d.flag())
-		if d.flag() == 1 {
-			u.DeletedAt = d.time()
-		}
-		u.Attributes = d.attrs()
-		if d.err != nil {
-			return nil, fmt.Errorf("%w: encoded directory, user %d: %w", ErrInvalid, i+1, d.err)
 		}
 	}
 	if n := d.count(8); n > 0 {
-		dir.Groups = make([]Group, n)
-	}
-	for i := range dir.Groups {
-		g := &dir.Groups[i]
-		g.ID = d.shared()
-		g.DisplayName = d.str()
-		g.Email = d.str()
-		g.Description = d.str()
-		g.Attributes = d.attrs()
-		g.MembersNote = d.shared()
-		g.Members = d.list(func() string { return d.ref(dir.Users) })
-		g.MemberGroups = d.list(d.shared)
-		if d.err != nil {
-			return nil, fmt.Errorf("%w: encoded directory, group %d: %w", ErrInvalid, i+1, d.err)
+		dir.Groups = make([]Group, 0, d.prealloc(n, int(unsafe.Sizeof(Group{}))))
+		for i := range n {
+			dir.Groups = append(dir.Groups, Group{})
+			g := &dir.Groups[i]
+			g.ID = d.shared()
+			g.DisplayName = d.str()
+			g.Email = d.str()
+			g.Description = d.str()
+			g.Attributes = d.attrs()
+			g.MembersNote = d.shared()
+			g.Members = d.list(func() string { return d.ref(dir.Users) })
+			g.MemberGroups = d.list(d.shared)
+			if d.err != nil {
+				return nil, fmt.Errorf("%w: encoded directory, group %d: %w", ErrInvalid, i+1, d.err)
+			}
 		}
 	}
-	if d.err == nil && len(d.b) > 0 {
-		d.err = fmt.Errorf("%d bytes after the last group", len(d.b))
+	if d.err == nil && d.more() {
+		if d.r == nil {
+			d.err = fmt.Errorf("%d bytes after the last group", len(d.b))
+		} else {
+			d.err = errors.New("bytes after the last group")
+		}
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("%w: encoded directory: %w", ErrInvalid, d.err)
 	}
 	return dir, nil
+}
+
+// user decodes one user into u.
+func (d *dirDecoder) user(u *User) error {
+	u.ID = d.str()
+	u.UserName = d.str()
+	u.GivenName = d.shared()
+	u.FamilyName = d.shared()
+	u.DisplayName = d.str()
+	if n := d.count(3); n > 0 {
+		u.Emails = make([]Email, 0, d.prealloc(n, int(unsafe.Sizeof(Email{}))))
+		for range n {
+			u.Emails = append(u.Emails, Email{Value: d.strLike(u.UserName), Type: d.shared(), Primary: d.flag() == 1})
+		}
+	}
+	u.State = State(d.flag())
+	if d.flag() == 1 {
+		u.DeletedAt = d.time()
+	}
+	u.Attributes = d.attrs()
+	return d.err
 }

@@ -33,6 +33,9 @@
 //	go run -tags grpcnotrace ./examples/bench100k
 //	go run -tags grpcnotrace ./examples/bench100k -users 10000 -groups 500
 //
+// The source keeps its directory encoded in a temporary file, not in this
+// process (whose memory is the engine's figure), and streams and decodes
+// it on each read, inside the cycle's measured times (see dirSource).
 // The engine runs with concurrency 16, page size 1000, a file state in a
 // temporary directory, and no rate limit (-rps sets the server's limit,
 // and the client then paces itself with its defaults). The server child
@@ -268,12 +271,17 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 	for i := range dir.Groups {
 		members += len(dir.Groups[i].Members)
 	}
-	ds, err := newDirSource(dir)
+	ds, err := newDirSource(dir, "")
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "%s source: generated %d users, %d groups, %d memberships in %s (%.0f MB of heap decoded); the benchmark holds it encoded, %.0f MB counted in the engine's RSS\n",
-		kind, len(dir.Users), len(dir.Groups), members, gen.Round(time.Millisecond), mb(int64(after.HeapAlloc)-int64(before.HeapAlloc)), mb(int64(len(ds.enc))))
+	defer func() {
+		if cerr := ds.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	fmt.Fprintf(out, "%s source: generated %d users, %d groups, %d memberships in %s (%.0f MB of heap decoded); the benchmark keeps it encoded in a file (%.0f MB), which each source read streams and decodes inside the cycle's measured CPU and wall time\n",
+		kind, len(dir.Users), len(dir.Groups), members, gen.Round(time.Millisecond), mb(int64(after.HeapAlloc)-int64(before.HeapAlloc)), mb(ds.size))
 
 	var src source.Source = fullSource{ds}
 	if kind == "incremental" {

@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/provsync/provsync/source/synth"
 )
 
 // TestMain lets the test binary be the server child the benchmark starts,
@@ -192,5 +197,51 @@ func TestRunRejectsBadFlags(t *testing.T) {
 				t.Fatalf("run(%q) = %v; want an error containing %q", tt.args, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDirSourceKeepsItsDirectoryInAFile: the benchmark's source keeps its
+// directory in a file, not in the engine's process, reads it back whole
+// after each batch of changes, and removes the file when closed.
+func TestDirSourceKeepsItsDirectoryInAFile(t *testing.T) {
+	ctx := context.Background()
+	dir := synth.Generate(synth.Config{Users: 300, Groups: 20, MembershipsPerUser: 3, Seed: 2})
+	want := dir.Clone()
+	ds, err := newDirSource(dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(ds.path); err != nil || fi.Size() != ds.size || ds.size == 0 {
+		t.Fatalf("the directory's file: %v, %d bytes; want %d", err, fi.Size(), ds.size)
+	}
+	got, err := fullSource{ds}.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatal("the directory read back from its file differs from the one stored")
+	}
+	if err := ds.change(rand.New(rand.NewPCG(1, 2)), 1, broadMix()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := fullSource{ds}.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := 0
+	for i := range again.Users {
+		if strings.HasSuffix(again.Users[i].FamilyName, " r1") {
+			renamed++
+		}
+	}
+	if renamed != broadMix().Renames || len(again.Users) != len(want.Users)+broadMix().Hires-broadMix().Leavers {
+		t.Errorf("after a batch the file holds %d users, %d renamed; want %d, %d renamed",
+			len(again.Users), renamed, len(want.Users)+broadMix().Hires-broadMix().Leavers, broadMix().Renames)
+	}
+	if err := ds.close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ds.path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after close, the directory's file: %v; want it gone", err)
 	}
 }
