@@ -294,3 +294,64 @@ func TestMemberReadsFollowChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestUserDeleteLeavesEveryGroup deletes users after every kind of change
+// to their memberships (the store counts each user's groups and looks
+// through the groups on a delete only while that count says it is in
+// some): a deleted user is in no group afterwards, whatever came before.
+func TestUserDeleteLeavesEveryGroup(t *testing.T) {
+	s := New(t)
+	c := newClient(t, s)
+	u := make([]scim.User, 4)
+	for i := range u {
+		u[i] = c.createUser(scim.User{UserName: fmt.Sprintf("d%d@example.com", i)})
+	}
+	ref := func(i int) scim.Member { return scim.Member{Value: u[i].ID} }
+	g := make([]scim.Group, 6)
+	for i := range g {
+		g[i] = c.createGroup(scim.Group{DisplayName: fmt.Sprintf("G%d", i), Members: []scim.Member{ref(0), ref(3)}})
+	}
+	gp := func(i int) string { return "/Groups/" + g[i].ID }
+	// u0: in every group, then a failed PATCH that removed it from G1
+	// before failing, a remove from G2 and a re-add, G3 deleted, G4
+	// replaced with it and u1.
+	c.patch(http.StatusBadRequest, gp(1), scim.Remove("members", []scim.Member{ref(0)}), scim.Add("members", []scim.Member{{Value: "nobody"}}))
+	c.patch(http.StatusNoContent, gp(2), scim.Remove("members", []scim.Member{ref(0)}))
+	c.patch(http.StatusNoContent, gp(2), scim.Add("members", []scim.Member{ref(0)}))
+	c.must(http.StatusNoContent, http.MethodDelete, gp(3), nil)
+	c.patch(http.StatusNoContent, gp(4), scim.Replace("members", []scim.Member{ref(0), ref(1)}))
+	// u1: added to G5 by a PATCH that then failed, and in G4 by replace;
+	// u2: in G0 and G5 by PUT.
+	c.patch(http.StatusBadRequest, gp(5), scim.Add("members", []scim.Member{ref(1)}), scim.Add("members", []scim.Member{{Value: "nobody"}}))
+	for _, i := range []int{0, 5} {
+		c.must(http.StatusOK, http.MethodPut, gp(i), scim.Group{DisplayName: fmt.Sprintf("G%d", i), Members: []scim.Member{ref(0), ref(2), ref(3)}}.WithSchemas())
+	}
+	want := map[string][]string{ // group -> members, by user name
+		"G0": {"d0", "d3", "d2"}, "G1": {"d0", "d3"}, "G2": {"d3", "d0"}, "G4": {"d0", "d1"}, "G5": {"d0", "d3", "d2"},
+	}
+	check := func(step string) {
+		t.Helper()
+		got := map[string][]string{}
+		for _, gr := range s.Groups() {
+			names := []string{}
+			for _, m := range gr.Members {
+				names = append(names, strings.TrimSuffix(m.Display, "@example.com"))
+			}
+			got[gr.DisplayName] = names
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: groups hold %v, want %v", step, got, want)
+		}
+	}
+	check("before deletes")
+	for _, del := range []struct {
+		user int
+		name string
+	}{{0, "d0"}, {1, "d1"}, {2, "d2"}} {
+		c.must(http.StatusNoContent, http.MethodDelete, "/Users/"+u[del.user].ID, nil)
+		for gname, members := range want {
+			want[gname] = slices.DeleteFunc(members, func(n string) bool { return n == del.name })
+		}
+		check("after deleting " + del.name)
+	}
+}
