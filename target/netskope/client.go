@@ -1,6 +1,7 @@
 package netskope
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,11 @@ type Client struct {
 	host string // host[:port], for messages
 	cred *credential
 
-	hc        *http.Client
+	hc *http.Client
+	// rt is hc's transport when hc adds nothing to it that this client
+	// uses (no cookie jar, no timeout): requests go to it directly (see
+	// roundTrip). Nil otherwise.
+	rt        http.RoundTripper
 	log       *zap.Logger
 	pace      *pacer       // nil when the limiter is disabled
 	policy    retry.Policy // retries and backoff; the jitter is below
@@ -156,6 +161,9 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		now:       time.Now,
 		sleep:     retry.Sleep,
 		jitter:    retry.FullJitter,
+	}
+	if hc.Jar == nil && hc.Timeout == 0 {
+		c.rt = cmp.Or[http.RoundTripper](hc.Transport, http.DefaultTransport)
 	}
 	if o.rps > 0 {
 		c.pace = newPacer(o.rps, o.burst, o.adaptive, o.maxRate)

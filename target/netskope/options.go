@@ -112,7 +112,9 @@ func pooledTransport() http.RoundTripper {
 // WithHTTPClient sends requests through hc instead of the default
 // http.Client, whose transport is Go's default keeping DefaultIdleConns
 // idle connections per host. The client is copied and set not to follow redirects, so
-// the token is never replayed to another host.
+// the token is never replayed to another host. A client with neither a
+// cookie jar nor a timeout adds nothing else, and its transport is then
+// called directly.
 func WithHTTPClient(hc *http.Client) Option {
 	return optionFunc(func(o *options) { o.httpClient = hc })
 }

@@ -2,12 +2,20 @@ package netskope
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
+
+	"github.com/provsync/provsync/scim"
 )
 
 // TestDefaultClientReusesConnections runs 400 reads through the default
@@ -20,12 +28,11 @@ import (
 func TestDefaultClientReusesConnections(t *testing.T) {
 	const concurrency, requests = 16, 400
 	var (
-		conns   atomic.Int64
 		mu      gosync.Mutex
 		arrived int
 		release = make(chan struct{})
 	)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, conns := connCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Answer in rounds of 16: every caller has a request in flight,
 		// and all 16 connections come back to the pool at once.
 		mu.Lock()
@@ -44,13 +51,6 @@ func TestDefaultClientReusesConnections(t *testing.T) {
 		w.Header().Set("Content-Type", "application/scim+json")
 		_, _ = w.Write([]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u1","userName":"ann@example.com"}`))
 	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
 	c, _ := newTestClient(t, srv.URL, noLimit())
 	// Rounds of 16 requests at once; the next round starts when the
 	// whole round has its answers, so 16 connections come back together.
@@ -71,4 +71,93 @@ func TestDefaultClientReusesConnections(t *testing.T) {
 		t.Errorf("%d connections for %d requests, %d at a time; want at most %d", n, requests, concurrency, 2*concurrency)
 	}
 	t.Logf("%d connections", conns.Load())
+}
+
+// TestAnswersKeepTheConnection sends 50 creates one after another, to a
+// server that answers with a Content-Length and to one that streams its
+// answers in chunks, and checks that each used a single connection: a
+// client that stops reading a body before its end closes the connection.
+func TestAnswersKeepTheConnection(t *testing.T) {
+	for _, chunked := range []bool{false, true} {
+		name := map[bool]string{false: "content-length", true: "chunked"}[chunked]
+		t.Run(name, func(t *testing.T) {
+			var created atomic.Int64
+			srv, conns := connCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := created.Add(1)
+				body := fmt.Appendf(nil, `{"id":"u%d","userName":"user%d@example.com","active":true}`, n, n)
+				w.Header().Set("Content-Type", "application/scim+json")
+				if !chunked {
+					w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				}
+				w.WriteHeader(http.StatusCreated)
+				for len(body) > 0 { // in pieces, flushed: chunks when no length is set
+					k := min(len(body), 16)
+					_, _ = w.Write(body[:k])
+					w.(http.Flusher).Flush()
+					body = body[k:]
+				}
+			}))
+			c, _ := newTestClient(t, srv.URL, noLimit())
+			for i := range 50 {
+				u, err := c.CreateUser(context.Background(), &scim.User{UserName: fmt.Sprintf("user%d@example.com", i+1)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := fmt.Sprintf("u%d", i+1); u.ID != want {
+					t.Fatalf("create %d: id %q, want %q", i+1, u.ID, want)
+				}
+			}
+			if n := conns.Load(); n != 1 {
+				t.Errorf("50 creates one after another opened %d connections, want 1", n)
+			}
+		})
+	}
+}
+
+// TestReadBody reads bodies of declared, undeclared and wrong sizes.
+func TestReadBody(t *testing.T) {
+	long := strings.Repeat("x", 3000)
+	failure := errors.New("connection reset")
+	for _, tc := range []struct {
+		name    string
+		body    io.Reader
+		size    int64 // declared; -1: not declared
+		limit   int64
+		want    string
+		wantErr error
+	}{
+		{"declared", strings.NewReader(`{"id":"1"}`), 10, 100, `{"id":"1"}`, nil},
+		{"empty", strings.NewReader(""), 0, 100, "", nil},
+		{"undeclared, longer than the first buffer", strings.NewReader(long), -1, 1 << 20, long, nil},
+		{"declared short of the truth", strings.NewReader(long), 10, 1 << 20, long, nil},
+		{"declared beyond the limit", strings.NewReader(long), 5000, 100, long[:100], nil},
+		{"cut at the limit", strings.NewReader(long), -1, 2000, long[:2000], nil},
+		{"a failure mid-body", io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(failure)), 10, 100, "abc", failure},
+		{"one byte at a time", iotest.OneByteReader(strings.NewReader(long)), 3000, 1 << 20, long, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := readBody(tc.body, tc.size, tc.limit)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error %v, want %v", err, tc.wantErr)
+			}
+			if string(got) != tc.want {
+				t.Errorf("read %d bytes, want %d", len(got), len(tc.want))
+			}
+		})
+	}
+}
+
+// connCountingServer starts a server of h that counts the connections it
+// accepts.
+func connCountingServer(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int64) {
+	conns := new(atomic.Int64)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, conns
 }

@@ -58,7 +58,7 @@ func (c *Client) CreateUser(ctx context.Context, u *scim.User) (*scim.User, erro
 	}
 	r.object = "userName=" + u.UserName
 	body := userBody(u)
-	r.body = body
+	r.body = &body // a pointer: the body and the user returned are one allocation
 	id, meta, err := c.create(ctx, r)
 	if err != nil {
 		return nil, err
@@ -77,7 +77,7 @@ func (c *Client) CreateGroup(ctx context.Context, g *scim.Group) (*scim.Group, e
 	}
 	r.object = "displayName=" + g.DisplayName
 	body := groupBody(g)
-	r.body = body
+	r.body = &body
 	id, meta, err := c.create(ctx, r)
 	if err != nil {
 		return nil, err

@@ -214,11 +214,13 @@ func (c *Client) send(ctx context.Context, r *request, u string, payload []byte)
 			cancel()
 		}
 	}()
-	var wrote atomic.Bool
-	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
-		WroteHeaderField: func(string, []string) { wrote.Store(true) },
-		WroteHeaders:     func() { wrote.Store(true) },
-	})
+	// The headers fit the transport's write buffer, so nothing reaches
+	// the connection before they are all written: WroteHeaders marks the
+	// request sent as early as WroteHeaderField would, without the slice
+	// net/http makes to report each field to it.
+	tr := new(attemptTrace)
+	tr.trace.WroteHeaders = func() { tr.wrote.Store(true) }
+	actx = httptrace.WithClientTrace(actx, &tr.trace)
 
 	var body io.Reader
 	if payload != nil {
@@ -228,23 +230,18 @@ func (c *Client) send(ctx context.Context, r *request, u string, payload []byte)
 	if err != nil {
 		return nil, false, causeOf(err)
 	}
-	req.Header.Set(c.cred.header, c.cred.value)
-	req.Header.Set("Accept", accept)
-	req.Header.Set("User-Agent", c.userAgent)
-	if payload != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
+	req.Header = c.header(payload != nil)
 
-	resp, err := c.hc.Do(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
-		return nil, wrote.Load(), c.transportCause(actx, err)
+		return nil, tr.wrote.Load(), c.transportCause(actx, err)
 	}
 	if r.stream && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		keep = true
 		return &response{status: resp.StatusCode, header: resp.Header, stream: &bodyStream{body: resp.Body, cancel: cancel}}, true, nil
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := readBody(resp.Body, resp.ContentLength, maxBody+1)
 	if err != nil {
 		return nil, true, c.transportCause(actx, err)
 	}
@@ -257,6 +254,77 @@ func (c *Client) send(ctx context.Context, r *request, u string, payload []byte)
 		}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: data}, true, nil
+}
+
+// roundTrip sends req. Without a cookie jar or a timeout, all that
+// http.Client adds is the following of redirects, which this client
+// turns off, at the cost of a copy of the headers and the URL kept for
+// them on every request: req then goes to the transport directly, with
+// the checks http.Client makes of what it answers.
+func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
+	if c.rt == nil {
+		return c.hc.Do(req)
+	}
+	resp, err := c.rt.RoundTrip(req)
+	switch {
+	case err != nil:
+		return nil, err
+	case resp == nil:
+		return nil, fmt.Errorf("the HTTP transport (%T) returned neither a response nor an error", c.rt)
+	case resp.Body == nil:
+		resp.Body = http.NoBody
+	}
+	return resp, nil
+}
+
+// attemptTrace tells whether an attempt wrote its request: one
+// allocation for the flag and the trace that sets it.
+type attemptTrace struct {
+	wrote atomic.Bool
+	trace httptrace.ClientTrace
+}
+
+// header returns the headers of a request, with a Content-Type if it
+// has a body: one map and one array of values, where setting them one by
+// one made a slice each. The names are canonical already.
+func (c *Client) header(withBody bool) http.Header {
+	v := [...]string{c.cred.value, accept, c.userAgent, contentType}
+	vals := v[:] // one allocation for the four
+	h := make(http.Header, 4)
+	h[c.cred.header] = vals[0:1:1]
+	h["Accept"] = vals[1:2:2]
+	h["User-Agent"] = vals[2:3:3]
+	if withBody {
+		h["Content-Type"] = vals[3:4:4]
+	}
+	return h
+}
+
+// readBody reads a response body of at most limit bytes (more are not
+// read) into one buffer the size the response declares (size, -1 when
+// not known), with room for the read that meets its end: io.ReadAll
+// starts at 512 bytes and grows, copying, for most bodies.
+func readBody(r io.Reader, size, limit int64) ([]byte, error) {
+	if size < 0 || size >= limit {
+		size = 511
+	}
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):min(int64(cap(b)), limit)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if int64(len(b)) >= limit {
+			return b, nil
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // room to grow
+		}
+	}
 }
 
 // transportCause turns a transport error into one that names neither the
@@ -353,16 +421,19 @@ func (c *Client) serverWait(res *response) (time.Duration, bool) {
 // says the rate budget is nearly spent: RateLimit-Remaining at most 1, or
 // under a tenth of RateLimit-Limit.
 func (c *Client) observeBudget(h http.Header) {
-	remaining, ok := retry.HeaderNumber(h.Get("RateLimit-Remaining"))
+	// The names are spelled in canonical form (http.CanonicalHeaderKey),
+	// which Get then looks up as they are; "RateLimit-..." is made
+	// canonical anew, on the heap, by every call.
+	remaining, ok := retry.HeaderNumber(h.Get("Ratelimit-Remaining"))
 	if !ok {
 		return
 	}
-	limit, hasLimit := retry.HeaderNumber(h.Get("RateLimit-Limit"))
+	limit, hasLimit := retry.HeaderNumber(h.Get("Ratelimit-Limit"))
 	if remaining > 1 && !(hasLimit && remaining*10 < limit) {
 		return
 	}
 	now := c.now()
-	hold, ok := retry.Reset(h.Get("RateLimit-Reset"), now)
+	hold, ok := retry.Reset(h.Get("Ratelimit-Reset"), now)
 	if !ok {
 		hold = defaultHold
 	}
@@ -557,8 +628,12 @@ func (c *Client) decode(r *request, res *response, v any) error {
 // json.Marshal.
 func encodeBody(body any) ([]byte, error) {
 	switch b := body.(type) {
+	case *scim.User:
+		return b.AppendJSON(make([]byte, 0, 512)), nil
 	case scim.User:
 		return b.AppendJSON(make([]byte, 0, 512)), nil
+	case *scim.Group:
+		return b.AppendJSON(make([]byte, 0, 128+48*len(b.Members))), nil
 	case scim.Group:
 		return b.AppendJSON(make([]byte, 0, 128+48*len(b.Members))), nil
 	}
