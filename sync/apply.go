@@ -475,11 +475,29 @@ func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
 
 // run applies the changes at idx with at most e.concurrency at once. A
 // group's member additions and removals go out together, in one request
-// (see pairMembers).
+// (see pairMembers). The changes go to e.concurrency long-lived workers
+// rather than a goroutine each: a worker's stack grows once to what a
+// request takes, where a goroutine per change grew (copied) its stack
+// anew on every change.
 func (a *applier) run(ctx context.Context, idx []int) {
-	sem := make(chan struct{}, a.e.concurrency)
-	var wg gosync.WaitGroup
 	jobs, window := a.pairMembers(idx), max(a.e.intentWindow, 1)
+	if len(jobs) == 0 {
+		return
+	}
+	work := make(chan applyJob)
+	var wg gosync.WaitGroup
+	for range min(a.e.concurrency, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for job := range work {
+				if ctx.Err() != nil {
+					continue // stopped: the change stays not reached
+				}
+				a.runJob(ctx, job)
+			}
+		}()
+	}
 	for k, job := range jobs {
 		if ctx.Err() != nil {
 			break
@@ -494,26 +512,23 @@ func (a *applier) run(ctx context.Context, idx []int) {
 			a.intend(next)
 		}
 		select {
-		case sem <- struct{}{}:
+		case work <- job:
 		case <-ctx.Done():
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func(job applyJob) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if job.with < 0 {
-				a.record(job.i, a.apply(ctx, job.i))
-				return
-			}
-			first, second := a.applyMembers(ctx, job.i, job.with)
-			a.record(job.i, first)
-			a.record(job.with, second)
-		}(job)
 	}
+	close(work)
 	wg.Wait()
+}
+
+// runJob applies one job and records its outcomes.
+func (a *applier) runJob(ctx context.Context, job applyJob) {
+	if job.with < 0 {
+		a.record(job.i, a.apply(ctx, job.i))
+		return
+	}
+	first, second := a.applyMembers(ctx, job.i, job.with)
+	a.record(job.i, first)
+	a.record(job.with, second)
 }
 
 // applyJob is one change to apply, or two (with >= 0): a group's
@@ -619,12 +634,12 @@ func (a *applier) record(i int, out Outcome) {
 	a.mu.Unlock()
 	a.store(mark...)
 	a.storeLanded(mirror...)
-	lg := a.e.log.With(zap.String("action", string(out.Action)), zap.String("targetId", out.TargetID),
-		zap.String("sourceId", out.Object.SourceID), zap.String("status", string(out.Status)))
+	// The fields are made only for a line that is written: an applied
+	// change logs at Debug, which is off by default.
 	if out.err != nil {
-		lg.Warn("change failed", zap.Error(out.err))
-	} else {
-		lg.Debug("change applied")
+		a.e.log.Warn("change failed", outcomeFields(&out, zap.Error(out.err))...)
+	} else if ce := a.e.log.Check(zap.DebugLevel, "change applied"); ce != nil {
+		ce.Write(outcomeFields(&out)...)
 	}
 	if a.cfg.progress != nil {
 		// Counted as delivered, under the lock, so that Done grows by one
@@ -642,6 +657,12 @@ func (a *applier) record(i int, out Outcome) {
 		a.plan.Changes[i].release()
 		a.mu.Unlock()
 	}
+}
+
+// outcomeFields are the log fields of an outcome, then more.
+func outcomeFields(out *Outcome, more ...zap.Field) []zap.Field {
+	return append([]zap.Field{zap.String("action", string(out.Action)), zap.String("targetId", out.TargetID),
+		zap.String("sourceId", out.Object.SourceID), zap.String("status", string(out.Status))}, more...)
 }
 
 // markDeactivation keeps a user link's deactivation time: set when the

@@ -273,18 +273,18 @@ func (s *Snapshot) Apply(r Record) error {
 	default:
 		return fmt.Errorf("%w: record of unknown kind %q", ErrStateCorrupt, r.Kind)
 	}
-	key := intentKey(r.Kind, r.SourceID)
 	switch r.Op {
 	case OpLink:
 		if r.Link == nil {
-			return fmt.Errorf("%w: link record for %s has no link", ErrStateCorrupt, key)
+			return fmt.Errorf("%w: link record for %s has no link", ErrStateCorrupt, intentKey(r.Kind, r.SourceID))
 		}
 		links[r.SourceID] = *r.Link
-		delete(s.Intents, key)
+		s.dropIntent(r.Kind, r.SourceID)
 	case OpUnlink:
 		delete(links, r.SourceID)
-		delete(s.Intents, key)
+		s.dropIntent(r.Kind, r.SourceID)
 	case OpIntent:
+		key := intentKey(r.Kind, r.SourceID)
 		if r.Intent == nil {
 			return fmt.Errorf("%w: intent record for %s has no intent", ErrStateCorrupt, key)
 		}
@@ -293,7 +293,7 @@ func (s *Snapshot) Apply(r Record) error {
 		}
 		s.Intents[key] = *r.Intent
 	case OpSettle:
-		delete(s.Intents, key)
+		s.dropIntent(r.Kind, r.SourceID)
 	case OpMirror:
 		if l, ok := links[r.SourceID]; ok {
 			l.Mirror = r.Mirror
@@ -303,6 +303,18 @@ func (s *Snapshot) Apply(r Record) error {
 		return fmt.Errorf("%w: unknown record operation %q", ErrStateCorrupt, r.Op)
 	}
 	return nil
+}
+
+// dropIntent deletes the intent of an object, if it has one. Its key is
+// made in a buffer on the stack, not on the heap: a link record of every
+// created object comes here.
+func (s *Snapshot) dropIntent(kind Kind, sourceID string) {
+	if len(s.Intents) == 0 {
+		return
+	}
+	var buf [96]byte
+	key := append(append(append(buf[:0], kind...), ':'), sourceID...)
+	delete(s.Intents, string(key))
 }
 
 // State stores the engine's snapshot between runs. One engine uses a
