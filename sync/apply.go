@@ -123,12 +123,13 @@ type applier struct {
 	cancel  context.CancelCauseFunc
 	mu      gosync.Mutex
 	snap    *Snapshot
-	records []Record // every change made to snap, in order
-	recErr  error    // the first failure to store a record
-	res     *Result
-	done    int               // changes reported to the progress callback
-	users   map[string]string // source id → target id, for members
-	groups  map[string]string
+	records []Record // every change made to snap, in order, as compacted (see compactRecords)
+	// compacted counts the records compactRecords need not look at again:
+	// they hold no intent record and no link record it can shorten.
+	compacted int
+	recErr    error // the first failure to store a record
+	res       *Result
+	done      int // changes reported to the progress callback
 	// allUsers and allGroups are the listings adoption falls back on.
 	allUsers, allGroups lazyNamed
 	// mirrors follows the mirrors of the linked objects the plan writes
@@ -179,16 +180,10 @@ func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) 
 	users, groups := plan.creates()
 	snap.growLinks(users, groups)
 	a := &applier{e: e, t: e.target, plan: plan, cfg: cfg, snap: snap, cancel: cancel,
-		res:     &Result{Started: e.now(), Outcomes: make([]Outcome, len(plan.Changes))},
-		users:   make(map[string]string, len(snap.Users)+users),
-		groups:  make(map[string]string, len(snap.Groups)+groups),
-		records: make([]Record, 0, 2*len(plan.Changes)), // about two a change: an intent or unknown mirror, then a link or mirror
-	}
-	for src, l := range snap.Users {
-		a.users[src] = l.TargetID
-	}
-	for src, l := range snap.Groups {
-		a.groups[src] = l.TargetID
+		res: &Result{Started: e.now(), Outcomes: make([]Outcome, len(plan.Changes))},
+		// About two records a change (an unknown mirror, then a mirror),
+		// but one a create once its intent is compacted away.
+		records: make([]Record, 0, 2*len(plan.Changes)-users-groups+min(e.intentWindow, users+groups)),
 	}
 	for i, c := range plan.Changes {
 		a.res.Outcomes[i] = Outcome{Change: i, Action: c.Action, Object: c.Object, Status: StatusSkipped, Error: "not reached"}
@@ -234,7 +229,7 @@ func (a *applier) finish() *Result {
 	defer a.mu.Unlock()
 	r := a.res
 	r.Finished = a.e.now()
-	r.ownedUsers, r.ownedGroups = len(a.users), len(a.groups)
+	r.ownedUsers, r.ownedGroups = len(a.snap.Users), len(a.snap.Groups)
 	r.Applied, r.Failed, r.Skipped = 0, 0, 0
 	for i := range r.Outcomes {
 		switch r.Outcomes[i].Status {
@@ -270,16 +265,6 @@ func (a *applier) put(synced bool, recs []Record) {
 	a.mu.Lock()
 	for _, r := range recs {
 		_ = a.snap.Apply(r) // the applier makes only valid records
-		ids := a.users
-		if r.Kind == KindGroup {
-			ids = a.groups
-		}
-		switch r.Op {
-		case OpLink:
-			ids[r.SourceID] = r.Link.TargetID
-		case OpUnlink:
-			delete(ids, r.SourceID)
-		}
 	}
 	a.records = append(a.records, recs...)
 	failed := a.recErr != nil
@@ -394,11 +379,51 @@ func (a *applier) intend(idx []int) {
 		recs = append(recs, Record{Op: OpIntent, Kind: in.Kind, SourceID: in.SourceID, Intent: &intents[len(intents)-1]})
 	}
 	a.mu.Lock()
+	a.compactRecords()
 	if a.snap.Intents == nil && len(recs) > 0 {
 		a.snap.Intents = make(map[string]Intent, len(recs))
 	}
 	a.mu.Unlock()
 	a.store(recs...)
+}
+
+// compactRecords shortens the records kept for a replay (see commit) as
+// the creates they record land, so that a large initial sync does not
+// hold an intent and a link for every object it created to its end:
+//   - an intent record whose intent a later record resolved (linked,
+//     unlinked or settled: the intent is no longer in the snapshot) is
+//     dropped, as that later record removes the intent in a replay too;
+//   - the link record of a created object drops its link, which a replay
+//     takes from the apply's snapshot: the link as the apply's records
+//     left it, which replaying them in order ends with too.
+//
+// The caller holds a.mu.
+func (a *applier) compactRecords() {
+	keep, pending := a.records[:a.compacted], -1
+	var key []byte
+	for _, r := range a.records[a.compacted:] {
+		switch r.Op {
+		case OpIntent:
+			key = append(append(append(key[:0], r.Kind...), ':'), r.SourceID...)
+			if _, ok := a.snap.Intents[string(key)]; !ok {
+				continue
+			}
+			if pending < 0 {
+				pending = len(keep)
+			}
+		case OpLink:
+			if r.Link != nil && r.Link.Origin == OriginCreated {
+				r.Link = nil
+			}
+		}
+		keep = append(keep, r)
+	}
+	clear(a.records[len(keep):])
+	a.records = keep
+	if pending < 0 {
+		pending = len(keep)
+	}
+	a.compacted = pending
 }
 
 // commit saves the apply's snapshot: its links, the approvals and
@@ -435,6 +460,15 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 			_ = snap.Apply(r)
 		}
 		for _, r := range a.records {
+			if r.Op == OpLink && r.Link == nil {
+				// Shortened by compactRecords: the link as this apply
+				// left it. None means a later record unlinks it.
+				l, ok := a.snap.linkOf(r.Kind, r.SourceID)
+				if !ok {
+					continue
+				}
+				r.Link = &l
+			}
 			_ = snap.Apply(r)
 		}
 	}
@@ -745,10 +779,7 @@ func (a *applier) targetID(r Ref) string {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if r.Kind == KindGroup {
-		return a.groups[r.SourceID]
-	}
-	return a.users[r.SourceID]
+	return a.linked(r.Kind, r.SourceID)
 }
 
 func (a *applier) apply(ctx context.Context, i int) Outcome {
@@ -883,6 +914,23 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 	return fail(fmt.Errorf("unknown action %q", c.Action))
 }
 
+// linked is the target id of the object of kind the state or this apply
+// linked to sourceID, "" if none. The caller holds a.mu.
+func (a *applier) linked(kind Kind, sourceID string) string {
+	l, _ := a.snap.linkOf(kind, sourceID)
+	return l.TargetID
+}
+
+// linkOf returns s's link of kind for sourceID, if any.
+func (s *Snapshot) linkOf(kind Kind, sourceID string) (Link, bool) {
+	links := s.Users
+	if kind == KindGroup {
+		links = s.Groups
+	}
+	l, ok := links[sourceID]
+	return l, ok
+}
+
 // memberIDs resolves the members to remove to target ids: the plan's, or
 // the one made in this apply for a ref without one.
 func (a *applier) memberIDs(refs []Ref) (ids []string, missing []Ref) {
@@ -902,7 +950,7 @@ func (a *applier) memberIDs(refs []Ref) (ids []string, missing []Ref) {
 func (a *applier) ownedGroup(r Ref) string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if id := a.groups[r.SourceID]; id != "" && (r.TargetID == "" || r.TargetID == id) {
+	if id := a.linked(KindGroup, r.SourceID); id != "" && (r.TargetID == "" || r.TargetID == id) {
 		return id
 	}
 	return ""
@@ -917,7 +965,7 @@ func (a *applier) ownedIDs(refs []Ref) (ids []string, missing []Ref) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, r := range refs {
-		id := a.users[r.SourceID]
+		id := a.linked(KindUser, r.SourceID)
 		if r.Kind != KindUser || id == "" || (r.TargetID != "" && r.TargetID != id) {
 			missing = append(missing, r)
 			continue

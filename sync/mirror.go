@@ -403,5 +403,5 @@ func (a *applier) resolvedUser(r Ref) string {
 	if r.TargetID != "" {
 		return r.TargetID
 	}
-	return a.users[r.SourceID]
+	return a.linked(KindUser, r.SourceID)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
 	gosync "sync"
@@ -172,5 +173,176 @@ func TestSyncReleasesAppliedCreates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// weakState records into a MemoryState and keeps a weak pointer to the
+// intent of each intent record and the link of each link record of a
+// user it is given: what the engine may still hold of them once stored.
+type weakState struct {
+	*sync.MemoryState
+	mu              gosync.Mutex
+	intentP, linksP []func() bool // each reports whether its pointer is still reachable
+}
+
+func (s *weakState) Record(ctx context.Context, recs ...sync.Record) error {
+	s.mu.Lock()
+	for _, r := range recs {
+		switch {
+		case r.Op == sync.OpIntent && r.Kind == sync.KindUser:
+			w := weak.Make(r.Intent)
+			s.intentP = append(s.intentP, func() bool { return w.Value() != nil })
+		case r.Op == sync.OpLink && r.Kind == sync.KindUser:
+			w := weak.Make(r.Link)
+			s.linksP = append(s.linksP, func() bool { return w.Value() != nil })
+		}
+	}
+	s.mu.Unlock()
+	return s.MemoryState.Record(ctx, recs...)
+}
+
+// reachable counts the intents and links still reachable after a
+// collection.
+func (s *weakState) reachable() (intents, links int) {
+	runtime.GC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.intentP {
+		if f() {
+			intents++
+		}
+	}
+	for _, f := range s.linksP {
+		if f() {
+			links++
+		}
+	}
+	return intents, links
+}
+
+// groupHook runs fn before the first group create.
+type groupHook struct {
+	target.Target
+	once gosync.Once
+	fn   func()
+}
+
+func (t *groupHook) CreateGroup(ctx context.Context, g *scim.Group) (*scim.Group, error) {
+	t.once.Do(t.fn)
+	return t.Target.CreateGroup(ctx, g)
+}
+
+// TestApplyLetsGoOfLandedRecords: an apply keeps its records for a
+// replay onto a state saved meanwhile, but not the intent of each create
+// that landed, nor the link of each object it created (a replay takes
+// it from the apply's snapshot): by the time it creates the groups, none
+// of the users' intents and links is reachable. Creates in windows of 8,
+// so that the records are compacted several times in the user phase.
+func TestApplyLetsGoOfLandedRecords(t *testing.T) {
+	_, c := newTarget(t)
+	st := &weakState{MemoryState: sync.NewMemoryState()}
+	intents, links := -1, -1
+	tgt := &groupHook{Target: c}
+	tgt.fn = func() { intents, links = st.reachable() }
+	eng, err := sync.New(rawSource{payloadDirectory()}, tgt, sync.WithState(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync.SetIntentWindow(eng, 8)
+	ctx := context.Background()
+	p, err := eng.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.intentP) != 30 || len(st.linksP) != 30 {
+		t.Fatalf("%d intents and %d links of users recorded, want 30 of each", len(st.intentP), len(st.linksP))
+	}
+	if intents != 0 || links != 0 {
+		t.Errorf("%d intents and %d links of the 30 users created were reachable when the groups were created, want none", intents, links)
+	}
+}
+
+// staleState is a MemoryState that someone else saves to just before
+// the first save it is asked for, which then fails as stale: they save
+// the state as it was before the first record, with a link of their own.
+// It keeps a copy of the snapshot that first save would have stored.
+type staleState struct {
+	*sync.MemoryState
+	before, wanted *sync.Snapshot
+}
+
+func (s *staleState) Record(ctx context.Context, recs ...sync.Record) error {
+	if s.before == nil {
+		var err error
+		if s.before, err = s.Load(ctx); err != nil {
+			return err
+		}
+	}
+	return s.MemoryState.Record(ctx, recs...)
+}
+
+func (s *staleState) Save(ctx context.Context, snap *sync.Snapshot) error {
+	if s.wanted == nil && s.before != nil {
+		s.wanted = snap.Clone()
+		other := s.before
+		other.Users["x-other"] = sync.Link{TargetID: "t-other", Origin: sync.OriginAdopted}
+		other.Serial++
+		if err := s.MemoryState.Save(ctx, other); err != nil {
+			return err
+		}
+	}
+	return s.MemoryState.Save(ctx, snap)
+}
+
+// TestStaleSaveReplaysCompactedRecords: when the state was saved by
+// someone else during an apply, the apply's records, compacted as its
+// creates landed, are replayed onto the newer state: it ends with the
+// links, mirrors and intents the apply's own save would have stored, and
+// the other save's link.
+func TestStaleSaveReplaysCompactedRecords(t *testing.T) {
+	_, c := newTarget(t)
+	st := &staleState{MemoryState: sync.NewMemoryState()}
+	eng, err := sync.New(rawSource{payloadDirectory()}, c, sync.WithState(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync.SetIntentWindow(eng, 4)
+	ctx := context.Background()
+	if _, res, err := eng.Sync(ctx); err != nil {
+		t.Fatal(err)
+	} else if res.Applied != 34 {
+		t.Fatalf("%d changes applied, want 34", res.Applied)
+	}
+	got, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := st.wanted
+	if want == nil || len(want.Users) != 30 || len(want.Groups) != 4 {
+		t.Fatalf("the apply's own save would have stored %+v", want)
+	}
+	want.Users["x-other"] = sync.Link{TargetID: "t-other", Origin: sync.OriginAdopted}
+	for _, k := range []struct {
+		name      string
+		got, want map[string]sync.Link
+	}{{"users", got.Users, want.Users}, {"groups", got.Groups, want.Groups}} {
+		if len(k.got) != len(k.want) {
+			t.Errorf("%s: %d links stored, want %d", k.name, len(k.got), len(k.want))
+		}
+		for id, w := range k.want {
+			g, ok := k.got[id]
+			if !ok || g.TargetID != w.TargetID || g.Origin != w.Origin || !g.Since.Equal(w.Since) || !reflect.DeepEqual(g.Mirror, w.Mirror) {
+				t.Errorf("%s %s: stored %+v, want %+v", k.name, id, g, w)
+			}
+			if w.Mirror == nil && id != "x-other" {
+				t.Errorf("%s %s: no mirror", k.name, id)
+			}
+		}
+	}
+	if len(got.Intents) != 0 {
+		t.Errorf("intents left: %v", got.Intents)
 	}
 }
