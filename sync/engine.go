@@ -306,7 +306,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	p.gone, p.reclaim, p.refresh = obs.gone, reclaimed, obs.refresh
 	p.DriftCheck, p.readAll, p.targetGroups = obs.drift, obs.drift, obs.foreign
 	p.readTook, p.ownedUsers, p.ownedGroups = readTook, len(snap.Users), len(snap.Groups)
-	p.decodedMirrors, p.heldUsers = obs.decoded, len(users)
+	p.decodedMirrors, p.heldUsers, p.heldRoom = obs.decoded, len(users), cap(users)
 	p.ManagedUserAttributes = desired.ManagedUserAttributes
 	p.release = pc.release
 	if pc.escrow != nil {

@@ -24,6 +24,10 @@ func DecodedMirrors(p *Plan) int { return p.decodedMirrors }
 // the mapped users with.
 func HeldTargetUsers(p *Plan) int { return p.heldUsers }
 
+// HeldTargetUserRoom returns how many target users p's plan allocated
+// room for.
+func HeldTargetUserRoom(p *Plan) int { return p.heldRoom }
+
 // JournalSyncs returns how many fsyncs of its journal f's records (and
 // Close) have made.
 func JournalSyncs(f *FileState) int {

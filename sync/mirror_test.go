@@ -719,8 +719,8 @@ func TestUnchangedUsersMirrorsAreNotDecoded(t *testing.T) {
 func TestUnchangedUsersAreNotHeld(t *testing.T) {
 	e, eng, _ := mirrored(t, 40, 4, sync.WithDriftCheck(6*time.Hour))
 	p, _ := e.apply(eng)
-	if !p.Empty() || sync.HeldTargetUsers(p) != 0 {
-		t.Fatalf("no-op plan: %s, %d target users held; want empty and none", p.SummaryLine(), sync.HeldTargetUsers(p))
+	if !p.Empty() || sync.HeldTargetUsers(p) != 0 || sync.HeldTargetUserRoom(p) != 0 {
+		t.Fatalf("no-op plan: %s, %d target users held in room for %d; want empty and none", p.SummaryLine(), sync.HeldTargetUsers(p), sync.HeldTargetUserRoom(p))
 	}
 	const renames = 2
 	idx := activeUsers(t, e.dir, renames+1)
@@ -755,9 +755,9 @@ func TestUnchangedUsersAreNotHeld(t *testing.T) {
 		}
 	})
 	p, _ = e.apply(eng)
-	if p.Summary.UpdateUsers != renames || sync.HeldTargetUsers(p) != renames {
-		t.Fatalf("plan after %d renames: %s, %d target users held; want %d updates and %d held",
-			renames, p.SummaryLine(), sync.HeldTargetUsers(p), renames, renames)
+	if p.Summary.UpdateUsers != renames || sync.HeldTargetUsers(p) != renames || sync.HeldTargetUserRoom(p) > 2*renames {
+		t.Fatalf("plan after %d renames: %s, %d target users held in room for %d; want %d updates and %d held in room for at most %d",
+			renames, p.SummaryLine(), sync.HeldTargetUsers(p), sync.HeldTargetUserRoom(p), renames, renames, 2*renames)
 	}
 	var removed, added []sync.Ref
 	for _, c := range p.Changes {

@@ -225,7 +225,11 @@ func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.D
 		listed[o.found[i].ID] = &o.found[i]
 	}
 	var unknown []goneLink
-	users := make([]scim.User, 0, len(snap.Users)+len(o.users))
+	// Only the owned users that differ from their mapped form are held,
+	// which on a cycle with few changes are few: the slice grows as they
+	// are found rather than being sized for every link (a scim.User is
+	// over 300 bytes, 33 MB for 100,000 links).
+	var users []scim.User
 	for src, l := range snap.Users {
 		if o.listed != nil {
 			m, ok := o.listed[src]
@@ -246,7 +250,10 @@ func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.D
 			unknown = append(unknown, goneLink{kind: KindUser, sourceID: src, targetID: l.TargetID})
 		}
 	}
-	o.users, o.found = append(users, o.users...), nil
+	if len(users) > 0 {
+		o.users = append(users, o.users...)
+	}
+	o.found = nil
 	return e.readUnknown(ctx, unknown, o)
 }
 

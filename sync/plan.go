@@ -329,8 +329,9 @@ type Plan struct {
 	// that differ from the mapped user), for tests.
 	decodedMirrors int
 	// heldUsers counts the target users the plan was computed against
-	// (users the same as their mirror are not among them), for tests.
-	heldUsers int
+	// (users the same as their mirror are not among them), and heldRoom
+	// the room allocated for them, for tests.
+	heldUsers, heldRoom int
 	// release is set on a plan no caller holds while it is applied (Sync's):
 	// the apply drops each create's payload once the create is applied
 	// and recorded (see Change.release).
