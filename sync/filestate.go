@@ -100,12 +100,22 @@ type FileState struct {
 	// lock is held (nothing else writes it then); nil when unknown.
 	base *Snapshot
 
+	// lines holds buffers for the journal lines of a record call (a
+	// *[]byte each): an apply records a line or two per change, and a
+	// buffer each made about as much garbage as the rest of the change.
+	lines gosync.Pool
+
 	dirWrites        int          // directory files written, for tests
 	fileReads        int          // state files read, for tests
 	afterDirectories func() error // tests: runs between the directory files and the snapshot
 }
 
 var _ State = (*FileState)(nil)
+
+// maxPooledLines is the largest buffer of journal lines kept for reuse
+// (FileState.lines); the records of a window of intents take more, and
+// come once a window.
+const maxPooledLines = 64 << 10
 
 // NewFileState returns a State stored at path. The file is created by the
 // first Save or Record; its directory must exist. Call Close when done to
@@ -873,10 +883,20 @@ func (f *FileState) record(recs []Record, synced, validate bool) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	buf, err := encodeRecords(recs, validate)
+	bp, _ := f.lines.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	buf, err := appendRecords((*bp)[:0], recs, validate)
 	if err != nil {
 		return fmt.Errorf("sync: record state: %w", err)
 	}
+	defer func() {
+		if cap(buf) <= maxPooledLines {
+			*bp = buf
+			f.lines.Put(bp)
+		}
+	}()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.acquire(); err != nil {

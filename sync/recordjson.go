@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -169,6 +170,12 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 // encodeRecords returns the journal lines of recs. A record the append
 // encoder cannot make goes through encoding/json, which gives the error.
 func encodeRecords(recs []Record, validate bool) ([]byte, error) {
+	return appendRecords(nil, recs, validate)
+}
+
+// appendRecords appends the journal lines of recs to b, grown once to
+// about their size if it has not the room.
+func appendRecords(b []byte, recs []Record, validate bool) ([]byte, error) {
 	size := 0
 	for i := range recs {
 		r := &recs[i]
@@ -178,7 +185,7 @@ func encodeRecords(recs []Record, validate bool) ([]byte, error) {
 		}
 		size += mirrorSize(r.Mirror)
 	}
-	b := make([]byte, 0, size)
+	b = slices.Grow(b, size)
 	for i := range recs {
 		var err error
 		if b, err = appendRecord(b, &recs[i], validate); err == nil {

@@ -1,8 +1,11 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -291,5 +294,72 @@ func TestFileStateConcurrentRecords(t *testing.T) {
 	}
 	if len(s.Users) != n || s.Users["u7"].TargetID != "tu7" {
 		t.Fatalf("%d links after %d concurrent records", len(s.Users), n)
+	}
+}
+
+// TestFileStateRecordsOfMixedSizes records, from four goroutines, links
+// whose mirrors are long and short in turn (a record's lines are made in
+// a buffer reused from call to call) and reads them back from the files.
+func TestFileStateRecordsOfMixedSizes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	st := sync.NewFileState(path)
+	const writers, each = 4, 12
+	name := func(w, k int) string {
+		pad := 0
+		if k%2 == 0 {
+			pad = 9000 // beyond the buffer of any shorter record before it
+		}
+		return fmt.Sprintf("user-%d-%d%s@example.com", w, k, strings.Repeat("x", pad))
+	}
+	mirror := func(w, k int) json.RawMessage {
+		return json.RawMessage(`{"userName":"` + name(w, k) + `"}`)
+	}
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for k := range each {
+				id := fmt.Sprintf("u%d-%d", w, k)
+				if err := st.Record(ctx, sync.Record{Op: sync.OpLink, Kind: sync.KindUser, SourceID: id,
+					Link: &sync.Link{TargetID: "t" + id, Origin: sync.OriginCreated, Mirror: &sync.Mirror{User: mirror(w, k)}}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	journal, err := os.ReadFile(path + ".journal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(journal, []byte("\n")); n != 1+writers*each {
+		t.Errorf("the journal holds %d lines, want its head and one a record: %d", n, 1+writers*each)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = sync.NewFileState(path)
+	defer st.Close()
+	s, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Users) != writers*each {
+		t.Fatalf("%d links read back, want %d", len(s.Users), writers*each)
+	}
+	for w := range writers {
+		for k := range each {
+			id := fmt.Sprintf("u%d-%d", w, k)
+			l := s.Users[id]
+			if l.TargetID != "t"+id || l.Mirror == nil || !bytes.Equal(l.Mirror.User, mirror(w, k)) {
+				t.Errorf("link %s read back as %+v", id, l)
+			}
+		}
 	}
 }
