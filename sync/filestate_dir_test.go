@@ -441,7 +441,7 @@ func TestFileStateSaveAppendsWhatChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Serial != serial || len(got.Users) != 500 || got.Users["new"].TargetID != "t-new" || got.Target != "acme" ||
-			string(got.Users["u1"].Mirror.User) != `{"userName":"renamed@example.com"}` || got.Cursors["entra"] != "c2" {
+			string(got.Users["u1"].Mirror.UserJSON()) != `{"userName":"renamed@example.com"}` || got.Cursors["entra"] != "c2" {
 			t.Fatalf("Load = serial %d, %d users, target %q, cursor %q, u1 %+v", got.Serial, len(got.Users), got.Target, got.Cursors["entra"], got.Users["u1"])
 		}
 		if _, ok := got.Users["u2"]; ok {

@@ -96,6 +96,13 @@ func TestFileStateStreamedSaveLoadsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A user's mirror, saved as JSON, is read back in the compact form.
+	u := want.Users["u\"1"]
+	u.Mirror = &Mirror{User: packJSONUser(u.Mirror.User)}
+	want.Users["u\"1"] = u
+	if !isPacked(u.Mirror.User) {
+		t.Fatalf("the user mirror %s does not pack", u.Mirror.User)
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("loaded %+v\nwant %+v", got, want)
 	}

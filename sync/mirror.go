@@ -18,7 +18,11 @@ import (
 //
 // A Mirror is never changed once made; a new one replaces it.
 type Mirror struct {
-	// User is a user's SCIM JSON, without id, schemas, meta and groups.
+	// User is a user's SCIM JSON, without id, schemas, meta and groups;
+	// in the mirrors the engine makes, and those a state reads back, it
+	// is the user in a compact form instead (a zero byte first, about a
+	// quarter of the JSON's size), which only the engine reads. UserJSON
+	// returns the JSON in either case, and a Mirror's JSON holds it.
 	User json.RawMessage `json:"user,omitempty"`
 	// DisplayName and ExternalID are a group's.
 	DisplayName string `json:"displayName,omitempty"`
@@ -201,21 +205,62 @@ func (m *Mirror) Equal(o *Mirror) bool {
 	if m == nil || o == nil {
 		return m == o
 	}
-	return string(m.User) == string(o.User) && m.DisplayName == o.DisplayName &&
+	return sameUser(m.User, o.User) && m.DisplayName == o.DisplayName &&
 		m.ExternalID == o.ExternalID && (m.Members == o.Members || m.Members.text() == o.Members.text())
 }
 
-// userMirror returns the mirror of u.
-func userMirror(u *scim.User) *Mirror {
-	c := *u
-	c.ID, c.Schemas, c.Meta, c.Groups = "", nil, nil, nil
-	return &Mirror{User: c.AppendJSON(make([]byte, 0, 384))}
+// sameUser reports whether mirrors' users a and b are the same: the same
+// bytes in the same form, or the same compact form once the one in JSON
+// is packed.
+func sameUser(a, b json.RawMessage) bool {
+	if isPacked(a) == isPacked(b) {
+		return string(a) == string(b)
+	}
+	if isPacked(a) {
+		a, b = b, a
+	}
+	return string(packJSONUser(a)) == string(b)
 }
+
+// MarshalJSON writes m with its user as SCIM JSON, whatever its form in
+// memory.
+func (m Mirror) MarshalJSON() ([]byte, error) {
+	b, err := appendMirror(nil, &m, true)
+	if err != nil {
+		type plain Mirror // encoding/json says what is wrong
+		return json.Marshal(plain(m))
+	}
+	return b, nil
+}
+
+// UnmarshalJSON reads a mirror, keeping a user that decodes as one in the
+// compact form.
+func (m *Mirror) UnmarshalJSON(b []byte) error {
+	type plain Mirror
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*m = Mirror(p)
+	m.User = packJSONUser(m.User)
+	return nil
+}
+
+// userMirror returns the mirror of u.
+func userMirror(u *scim.User) *Mirror { return &Mirror{User: packedCopy(u)} }
 
 // user returns the user m mirrors, with id; false if m holds no user.
 func (m *Mirror) user(id string) (scim.User, bool) {
 	var u scim.User
-	if m == nil || len(m.User) == 0 || json.Unmarshal(m.User, &u) != nil {
+	if m == nil || len(m.User) == 0 {
+		return u, false
+	}
+	if isPacked(m.User) {
+		var ok bool
+		if u, ok = unpackUser(m.User); !ok {
+			return u, false
+		}
+	} else if json.Unmarshal(m.User, &u) != nil {
 		return u, false
 	}
 	u.ID = id

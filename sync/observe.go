@@ -268,16 +268,20 @@ func sameCount(same []bool) int {
 	return n
 }
 
-// sameAsMirror reports whether l's mirror holds exactly mapped user u's
-// JSON (its manager resolved through the links, as the engine writes
-// it): decoding the mirror would yield linkedCopy(u, l.TargetID, links).
+// sameAsMirror reports whether l's mirror holds exactly mapped user u
+// (its manager resolved through the links, as the engine writes it), in
+// the same compact form (the same JSON): decoding the mirror would yield
+// linkedCopy(u, l.TargetID, links).
 func sameAsMirror(u *scim.User, l Link, links map[string]Link) bool {
 	if l.Mirror == nil || len(l.Mirror.User) == 0 {
 		return false
 	}
 	c := managerLinked(u, links)
-	m := userMirror(&c)
-	return m != nil && string(m.User) == string(l.Mirror.User)
+	if !isPacked(l.Mirror.User) {
+		return sameUser(userMirror(&c).User, l.Mirror.User)
+	}
+	var buf [512]byte
+	return string(appendPackedUser(buf[:0], &c)) == string(l.Mirror.User)
 }
 
 // linkedCopy returns mapped user u as the target holds it once the

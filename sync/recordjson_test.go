@@ -133,7 +133,7 @@ func TestRecordRefusesInvalidMirrorJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Users) != 1 || s.Users["v"].TargetID != "tv" || string(s.Users["v"].Mirror.User) != `{"userName":"v"}` {
+	if len(s.Users) != 1 || s.Users["v"].TargetID != "tv" || string(s.Users["v"].Mirror.UserJSON()) != `{"userName":"v"}` {
 		t.Errorf("state after the refused record: %+v", s.Users)
 	}
 }

@@ -1,0 +1,472 @@
+package sync
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/provsync/provsync/scim"
+)
+
+// A user's mirror is kept in memory in a compact form, about a quarter
+// of its JSON: packedUser (a zero byte, which no JSON starts with), then
+// each attribute set, in the order below, as its tag and its value. A
+// string value is a uvarint h and what its low three bits say:
+//
+//   - strText: h>>3 bytes of text follow;
+//   - strUUID: 16 bytes follow, a lowercase UUID's (an externalId or a
+//     manager's id, as a rule);
+//   - strCommon: the value is commonValues[h>>3] ("work", ...);
+//   - strUserName: the value is the userName's (an email, as a rule);
+//   - strFullName: the value is name.givenName, a space and
+//     name.familyName (a displayName, as a rule).
+//
+// A name, enterprise extension, manager and each email, phone number and
+// address is its tag, followed by the tags of its parts; a part's tag
+// applies to the object begun last. Strings are kept as JSON would carry
+// them (invalid UTF-8 as U+FFFD), so two users have the same compact form
+// exactly when they have the same JSON: the form is canonical and is
+// compared byte for byte. It is never stored: in JSON (state files,
+// journals, PostgreSQL) a mirror holds the user's SCIM JSON.
+const packedUser = 0x00
+
+// Tags of the compact user form, in the order they are written.
+const (
+	tagExternalID byte = iota + 1
+	tagUserName
+	tagName
+	tagNameFormatted
+	tagFamilyName
+	tagGivenName
+	tagMiddleName
+	tagHonorificPrefix
+	tagHonorificSuffix
+	tagDisplayName
+	tagNickName
+	tagProfileURL
+	tagTitle
+	tagUserType
+	tagPreferredLanguage
+	tagLocale
+	tagTimezone
+	tagActiveFalse
+	tagActiveTrue
+	tagEmail
+	tagPhone
+	tagAddress
+	tagValue         // an email's or phone number's value
+	tagDisplay       // an email's or phone number's display
+	tagType          // an email's, phone number's or address's type
+	tagPrimary       // an email, phone number or address is primary
+	tagAddrFormatted // an address's parts
+	tagStreetAddress
+	tagLocality
+	tagRegion
+	tagPostalCode
+	tagCountry
+	tagEnterprise
+	tagEmployeeNumber
+	tagCostCenter
+	tagOrganization
+	tagDivision
+	tagDepartment
+	tagManager
+	tagManagerValue
+	tagManagerRef
+	tagManagerDisplayName
+)
+
+// Kinds of string value (the low bits of its header).
+const (
+	strText = iota
+	strUUID
+	strCommon
+	strUserName
+	strFullName
+	strKinds = 8
+)
+
+// commonValues are values common enough to take one byte.
+var commonValues = [...]string{"work", "home", "other", "mobile", "fax", "pager", "true", "false"}
+
+// isPacked reports whether b is a user in the compact form.
+func isPacked(b []byte) bool { return len(b) > 0 && b[0] == packedUser }
+
+// packedCopy returns u's compact form in a slice of its own, of its
+// exact length.
+func packedCopy(u *scim.User) []byte {
+	var buf [512]byte
+	b := appendPackedUser(buf[:0], u)
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
+}
+
+// userPacker holds what the values of a user's compact form may refer
+// to; the form itself is passed along (a slice in a struct the methods
+// write would go to the heap).
+type userPacker struct {
+	userName      string
+	given, family string // set once the name is written
+}
+
+// appendPackedUser appends u's compact form to b: all of u but its id,
+// schemas, meta and groups, as a mirror keeps it.
+func appendPackedUser(b []byte, u *scim.User) []byte {
+	p := userPacker{userName: jsonText(u.UserName)}
+	b = append(b, packedUser)
+	b = p.str(b, tagExternalID, u.ExternalID)
+	b = p.str(b, tagUserName, u.UserName)
+	if n := u.Name; n != nil {
+		b = append(b, tagName)
+		b = p.str(b, tagNameFormatted, n.Formatted)
+		b = p.str(b, tagFamilyName, n.FamilyName)
+		b = p.str(b, tagGivenName, n.GivenName)
+		b = p.str(b, tagMiddleName, n.MiddleName)
+		b = p.str(b, tagHonorificPrefix, n.HonorificPrefix)
+		b = p.str(b, tagHonorificSuffix, n.HonorificSuffix)
+		p.given, p.family = jsonText(n.GivenName), jsonText(n.FamilyName)
+	}
+	b = p.str(b, tagDisplayName, u.DisplayName)
+	b = p.str(b, tagNickName, u.NickName)
+	b = p.str(b, tagProfileURL, u.ProfileURL)
+	b = p.str(b, tagTitle, u.Title)
+	b = p.str(b, tagUserType, u.UserType)
+	b = p.str(b, tagPreferredLanguage, u.PreferredLanguage)
+	b = p.str(b, tagLocale, u.Locale)
+	b = p.str(b, tagTimezone, u.Timezone)
+	if u.Active != nil {
+		if *u.Active {
+			b = append(b, tagActiveTrue)
+		} else {
+			b = append(b, tagActiveFalse)
+		}
+	}
+	for i := range u.Emails {
+		e := &u.Emails[i]
+		b = p.item(b, tagEmail, e.Value, e.Display, e.Type, e.Primary)
+	}
+	for i := range u.PhoneNumbers {
+		n := &u.PhoneNumbers[i]
+		b = p.item(b, tagPhone, n.Value, n.Display, n.Type, n.Primary)
+	}
+	for i := range u.Addresses {
+		a := &u.Addresses[i]
+		b = append(b, tagAddress)
+		b = p.str(b, tagAddrFormatted, a.Formatted)
+		b = p.str(b, tagStreetAddress, a.StreetAddress)
+		b = p.str(b, tagLocality, a.Locality)
+		b = p.str(b, tagRegion, a.Region)
+		b = p.str(b, tagPostalCode, a.PostalCode)
+		b = p.str(b, tagCountry, a.Country)
+		b = p.str(b, tagType, a.Type)
+		if a.Primary {
+			b = append(b, tagPrimary)
+		}
+	}
+	if x := u.Enterprise; x != nil {
+		b = append(b, tagEnterprise)
+		b = p.str(b, tagEmployeeNumber, x.EmployeeNumber)
+		b = p.str(b, tagCostCenter, x.CostCenter)
+		b = p.str(b, tagOrganization, x.Organization)
+		b = p.str(b, tagDivision, x.Division)
+		b = p.str(b, tagDepartment, x.Department)
+		if m := x.Manager; m != nil {
+			b = append(b, tagManager)
+			b = p.str(b, tagManagerValue, m.Value)
+			b = p.str(b, tagManagerRef, m.Ref)
+			b = p.str(b, tagManagerDisplayName, m.DisplayName)
+		}
+	}
+	return b
+}
+
+// item writes an email or phone number.
+func (p *userPacker) item(b []byte, t byte, value, display, typ string, primary bool) []byte {
+	b = append(b, t)
+	b = p.str(b, tagValue, value)
+	b = p.str(b, tagDisplay, display)
+	b = p.str(b, tagType, typ)
+	if primary {
+		b = append(b, tagPrimary)
+	}
+	return b
+}
+
+// str writes attribute t with value s, unless s is empty (which JSON
+// leaves out too).
+func (p *userPacker) str(b []byte, t byte, s string) []byte {
+	if s == "" {
+		return b
+	}
+	s = jsonText(s)
+	b = append(b, t)
+	switch {
+	case t > tagUserName && s == p.userName:
+		return binary.AppendUvarint(b, strUserName)
+	case p.isFullName(s):
+		return binary.AppendUvarint(b, strFullName)
+	case len(s) == uuidLen:
+		if id, ok := appendUUID(binary.AppendUvarint(b, strUUID), s); ok {
+			return id
+		}
+	case len(s) <= 6:
+		for i, c := range commonValues {
+			if s == c {
+				return binary.AppendUvarint(b, uint64(i)*strKinds+strCommon)
+			}
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(s))*strKinds+strText)
+	return append(b, s...)
+}
+
+// isFullName reports whether s is the given name, a space and the family
+// name of a name written already, both set.
+func (p *userPacker) isFullName(s string) bool {
+	g, f := p.given, p.family
+	return g != "" && f != "" && len(s) == len(g)+1+len(f) && s[len(g)] == ' ' &&
+		s[:len(g)] == g && s[len(g)+1:] == f
+}
+
+// jsonText returns s as JSON carries it: each byte that is not part of
+// valid UTF-8 replaced by U+FFFD, as encoding/json (and scim.AppendJSON)
+// writes it.
+func jsonText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// unpackUser returns the user of compact form b; false if b is not one.
+func unpackUser(b []byte) (scim.User, bool) {
+	var u scim.User
+	if !isPacked(b) {
+		return u, false
+	}
+	d := userUnpacker{s: string(b[1:]), u: &u}
+	for d.i < len(d.s) {
+		if !d.field() {
+			return scim.User{}, false
+		}
+	}
+	return u, true
+}
+
+// userUnpacker reads one user's compact form into u.
+type userUnpacker struct {
+	s string // the form after its marker; values are substrings of it
+	i int
+	u *scim.User
+	// item is the attribute the part tags of an email, phone number or
+	// address apply to (0: none begun yet).
+	item byte
+}
+
+// field reads one attribute; false if the form is broken.
+func (d *userUnpacker) field() bool {
+	u := d.u
+	t := d.s[d.i]
+	d.i++
+	var dst *string
+	switch t {
+	case tagExternalID:
+		dst = &u.ExternalID
+	case tagUserName:
+		dst = &u.UserName
+	case tagName:
+		u.Name = &scim.Name{}
+		return true
+	case tagDisplayName:
+		dst = &u.DisplayName
+	case tagNickName:
+		dst = &u.NickName
+	case tagProfileURL:
+		dst = &u.ProfileURL
+	case tagTitle:
+		dst = &u.Title
+	case tagUserType:
+		dst = &u.UserType
+	case tagPreferredLanguage:
+		dst = &u.PreferredLanguage
+	case tagLocale:
+		dst = &u.Locale
+	case tagTimezone:
+		dst = &u.Timezone
+	case tagActiveFalse, tagActiveTrue:
+		u.Active = scim.Bool(t == tagActiveTrue)
+		return true
+	case tagEmail:
+		u.Emails, d.item = append(u.Emails, scim.Email{}), t
+		return true
+	case tagPhone:
+		u.PhoneNumbers, d.item = append(u.PhoneNumbers, scim.PhoneNumber{}), t
+		return true
+	case tagAddress:
+		u.Addresses, d.item = append(u.Addresses, scim.Address{}), t
+		return true
+	case tagEnterprise:
+		u.Enterprise = &scim.EnterpriseUser{}
+		return true
+	case tagPrimary:
+		return d.primary()
+	case tagManager:
+		if u.Enterprise == nil {
+			return false
+		}
+		u.Enterprise.Manager = &scim.Manager{}
+		return true
+	default:
+		dst = d.part(t)
+	}
+	if dst == nil {
+		return false
+	}
+	v, ok := d.value()
+	*dst = v
+	return ok
+}
+
+// part returns where the part tag t of the object begun last goes; nil
+// if t is no such tag, or nothing it belongs to was begun.
+func (d *userUnpacker) part(t byte) *string {
+	u := d.u
+	switch {
+	case t >= tagNameFormatted && t <= tagHonorificSuffix:
+		if n := u.Name; n != nil {
+			return [...]*string{&n.Formatted, &n.FamilyName, &n.GivenName, &n.MiddleName,
+				&n.HonorificPrefix, &n.HonorificSuffix}[t-tagNameFormatted]
+		}
+	case t >= tagEmployeeNumber && t <= tagDepartment:
+		if x := u.Enterprise; x != nil {
+			return [...]*string{&x.EmployeeNumber, &x.CostCenter, &x.Organization, &x.Division,
+				&x.Department}[t-tagEmployeeNumber]
+		}
+	case t >= tagManagerValue && t <= tagManagerDisplayName:
+		if u.Enterprise != nil && u.Enterprise.Manager != nil {
+			m := u.Enterprise.Manager
+			return [...]*string{&m.Value, &m.Ref, &m.DisplayName}[t-tagManagerValue]
+		}
+	case t >= tagValue && t <= tagType && d.item == tagEmail:
+		e := &u.Emails[len(u.Emails)-1]
+		return [...]*string{&e.Value, &e.Display, &e.Type}[t-tagValue]
+	case t >= tagValue && t <= tagType && d.item == tagPhone:
+		n := &u.PhoneNumbers[len(u.PhoneNumbers)-1]
+		return [...]*string{&n.Value, &n.Display, &n.Type}[t-tagValue]
+	case t == tagType && d.item == tagAddress:
+		return &u.Addresses[len(u.Addresses)-1].Type
+	case t >= tagAddrFormatted && t <= tagCountry && d.item == tagAddress:
+		a := &u.Addresses[len(u.Addresses)-1]
+		return [...]*string{&a.Formatted, &a.StreetAddress, &a.Locality, &a.Region, &a.PostalCode,
+			&a.Country}[t-tagAddrFormatted]
+	}
+	return nil
+}
+
+// primary marks the object begun last primary; false if no email,
+// phone number or address was begun.
+func (d *userUnpacker) primary() bool {
+	u := d.u
+	switch d.item {
+	case tagEmail:
+		u.Emails[len(u.Emails)-1].Primary = true
+	case tagPhone:
+		u.PhoneNumbers[len(u.PhoneNumbers)-1].Primary = true
+	case tagAddress:
+		u.Addresses[len(u.Addresses)-1].Primary = true
+	default:
+		return false
+	}
+	return true
+}
+
+// value reads a string value.
+func (d *userUnpacker) value() (string, bool) {
+	var h uint64
+	for shift := 0; ; shift += 7 {
+		if d.i >= len(d.s) || shift > 63 {
+			return "", false
+		}
+		c := d.s[d.i]
+		d.i++
+		h |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
+	}
+	switch h % strKinds {
+	case strText:
+		l := int(h / strKinds)
+		if l > len(d.s)-d.i {
+			return "", false
+		}
+		v := d.s[d.i : d.i+l]
+		d.i += l
+		return v, true
+	case strUUID:
+		if len(d.s)-d.i < 16 {
+			return "", false
+		}
+		v := unpackUUID(d.s[d.i : d.i+16])
+		d.i += 16
+		return v, true
+	case strCommon:
+		if h/strKinds >= uint64(len(commonValues)) {
+			return "", false
+		}
+		return commonValues[h/strKinds], true
+	case strUserName:
+		return d.u.UserName, true
+	case strFullName:
+		if n := d.u.Name; n != nil {
+			return n.GivenName + " " + n.FamilyName, true
+		}
+	}
+	return "", false
+}
+
+// packJSONUser returns user JSON b in the compact form if it is a JSON
+// object that decodes as a user; b itself otherwise, so that what cannot
+// be read stays as it was (a plan then reads the object by id).
+func packJSONUser(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 || b[0] != '{' {
+		return b
+	}
+	u, ok := readUserJSON(b)
+	if !ok {
+		u = scim.User{}
+		if err := json.Unmarshal(b, &u); err != nil {
+			return b
+		}
+	}
+	return packedCopy(&u)
+}
+
+// UserJSON returns the user's SCIM JSON the mirror holds (nil if none),
+// whether the mirror keeps it as JSON or in the engine's compact form
+// (see User).
+func (m *Mirror) UserJSON() json.RawMessage {
+	if m == nil || !isPacked(m.User) {
+		if m == nil {
+			return nil
+		}
+		return m.User
+	}
+	u, ok := unpackUser(m.User)
+	if !ok {
+		return nil
+	}
+	return u.AppendJSON(nil)
+}
