@@ -51,6 +51,9 @@ type planInput struct {
 	// compactMembers makes the created groups' members compact (see
 	// packedMembers), for a plan no caller holds until it is applied.
 	compactMembers bool
+	// ownsDesired lets the plan drop desired's users once they are
+	// planned: the engine's own mapping, which nothing reads afterwards.
+	ownsDesired bool
 }
 
 // members yields the members of in.groups[j], from its mirror's string
@@ -135,6 +138,12 @@ func computePlan(in planInput) (*Plan, error) {
 	ups, unchangedUsers, err := planUsers(p, in, protectedUsers)
 	if err != nil {
 		return nil, err
+	}
+	if in.ownsDesired {
+		// Nothing reads the mapped users past here: the plan's creates
+		// hold copies, and the group pass reads ups. Dropped, they are
+		// not held next to the groups' members.
+		d.Users = nil
 	}
 	unchangedGroups, err := planGroups(p, in, ups, protectedUsers, protectedGroups)
 	if err != nil {

@@ -76,3 +76,35 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestPlanDropsPlannedUsers: a plan of the engine's own mapping drops
+// the mapped users once it planned them (the group pass and the creates
+// hold what they need of them), and is the same plan as one that keeps
+// them; a plan of a caller's mapping leaves it as it was.
+func TestPlanDropsPlannedUsers(t *testing.T) {
+	plan := func(owns bool) (*Plan, *mapping.Desired) {
+		d := &mapping.Desired{
+			Users: []mapping.DesiredUser{du("s1", "ada@x.io", "Ada"), du("s2", "bob@x.io", "Bob")},
+			Groups: []mapping.DesiredGroup{{SourceID: "g1", Group: scim.Group{DisplayName: "Eng", ExternalID: "g1"},
+				Members: []string{"s1", "s2"}}},
+		}
+		p, err := computePlan(planInput{desired: d, snap: linked(map[string]string{"s2": "t2"}),
+			users: []scim.User{observed("t2", d.Users[1])}, policy: DefaultPolicy(), complete: true, ownsDesired: owns,
+			userKeys: mapping.DefaultUserMatch(), groupKeys: mapping.DefaultGroupMatch()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, d
+	}
+	kept, d := plan(false)
+	if len(d.Users) != 2 {
+		t.Fatalf("a caller's mapping lost its users: %d left", len(d.Users))
+	}
+	dropped, d := plan(true)
+	if d.Users != nil {
+		t.Errorf("the engine's mapping kept its %d users", len(d.Users))
+	}
+	if got, want := mustJSON(t, dropped), mustJSON(t, kept); got != want || kept.Summary.CreateUsers != 1 || kept.Summary.AddMembers != 2 {
+		t.Errorf("plans differ:\n%s\n%s", got, want)
+	}
+}
