@@ -355,3 +355,113 @@ func TestUserDeleteLeavesEveryGroup(t *testing.T) {
 		check("after deleting " + del.name)
 	}
 }
+
+// TestParseMembersPatch checks which PATCH bodies the direct path reads
+// (only members given as {"value": id}) and what it reads from them.
+func TestParseMembersPatch(t *testing.T) {
+	const urn = `"urn:ietf:params:scim:api:messages:2.0:PatchOp"`
+	body := func(ops string) string { return `{"schemas":[` + urn + `],"Operations":[` + ops + `]}` }
+	tests := []struct {
+		name, body string
+		want       []string // op:ids per operation; nil: left to elimity
+	}{
+		{"add", body(`{"op":"add","path":"members","value":[{"value":"a"},{"value":"b"}]}`), []string{"add:[a b]"}},
+		{"mixed case, spaces", "{ \"SCHEMAS\" : [ " + urn + " ] , \"operations\" : [ { \"Op\" : \"Remove\" , \"Path\" : \"Members\" , \"Value\" : [ { \"value\" : \"a\" } ]\n} ] }", []string{"remove:[a]"}},
+		{"several ops", body(`{"op":"replace","path":"members","value":[{"value":"a"}]},{"op":"ADD","path":"MEMBERS","value":[{"value":"c"}]}`), []string{"replace:[a]", "add:[c]"}},
+		{"escapes and non-ASCII", body(`{"op":"add","path":"members","value":[{"value":"\u0041\"\\"},{"value":"é"}]}`), []string{`add:[A"\ é]`}},
+		{"empty id", body(`{"op":"add","path":"members","value":[{"value":""}]}`), []string{"add:[]"}},
+		{"trailing data after the body", body(`{"op":"add","path":"members","value":[{"value":"a"}]}`) + ` {"x":1}`, []string{"add:[a]"}},
+		{"display", body(`{"op":"add","path":"members","value":[{"value":"a","display":"A"}]}`), nil},
+		{"Value key", body(`{"op":"add","path":"members","value":[{"Value":"a"}]}`), nil},
+		{"escaped key", body(`{"op":"add","path":"members","value":[{"\u0076alue":"a"}]}`), nil},
+		{"duplicate key", body(`{"op":"add","path":"members","value":[{"value":"a","value":"b"}]}`), nil},
+		{"number id", body(`{"op":"add","path":"members","value":[{"value":1}]}`), nil},
+		{"null id", body(`{"op":"add","path":"members","value":[{"value":null}]}`), nil},
+		{"one object", body(`{"op":"add","path":"members","value":{"value":"a"}}`), nil},
+		{"empty list", body(`{"op":"add","path":"members","value":[]}`), nil},
+		{"no value", body(`{"op":"remove","path":"members"}`), nil},
+		{"null value", body(`{"op":"remove","path":"members","value":null}`), nil},
+		{"filter path", body(`{"op":"remove","path":"members[value eq \"a\"]"}`), nil},
+		{"sub-attribute path", body(`{"op":"add","path":"members.value","value":[{"value":"a"}]}`), nil},
+		{"core URN path", body(`{"op":"add","path":"urn:ietf:params:scim:schemas:core:2.0:Group:members","value":[{"value":"a"}]}`), nil},
+		{"other path", body(`{"op":"replace","path":"displayName","value":"x"}`), nil},
+		{"members and another path", body(`{"op":"add","path":"members","value":[{"value":"a"}]},{"op":"replace","path":"displayName","value":"x"}`), nil},
+		{"no path", body(`{"op":"add","value":{"members":[{"value":"a"}]}}`), nil},
+		{"unknown op", body(`{"op":"move","path":"members","value":[{"value":"a"}]}`), nil},
+		{"op not a string", body(`{"op":1,"path":"members","value":[{"value":"a"}]}`), nil},
+		{"no operations", body(``), nil},
+		{"wrong schema", `{"schemas":["urn:x"],"Operations":[{"op":"add","path":"members","value":[{"value":"a"}]}]}`, nil},
+		{"two schemas", `{"schemas":[` + urn + `,` + urn + `],"Operations":[{"op":"add","path":"members","value":[{"value":"a"}]}]}`, nil},
+		{"not JSON", `{"schemas":`, nil},
+		{"unterminated list", body(`{"op":"add","path":"members","value":[{"value":"a"}`) + `}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ops, ok := parseMembersPatch([]byte(tt.body))
+			var got []string
+			for _, op := range ops {
+				ids, _ := op.Value.(memberList)
+				got = append(got, fmt.Sprintf("%s:%v", op.Op, []string(ids)))
+				if !strings.EqualFold(op.Path.AttributePath.AttributeName, "members") || op.Path.ValueExpression != nil {
+					t.Errorf("path %+v", op.Path)
+				}
+			}
+			if ok != (tt.want != nil) || !slices.Equal(got, tt.want) {
+				t.Errorf("parseMembersPatch = %q, %v; want %q", got, ok, tt.want)
+			}
+		})
+	}
+}
+
+// TestDirectPatchMatchesElimity makes each members PATCH on two groups
+// alike, once through the direct path and once through elimity, and
+// compares the answers and the groups' members afterwards.
+func TestDirectPatchMatchesElimity(t *testing.T) {
+	s := New(t)
+	c := directClient{newClient(t, s), s}
+	u := make([]string, 4)
+	for i := range u {
+		u[i] = c.createUser(scim.User{UserName: fmt.Sprintf("p%d@example.com", i)}).ID
+	}
+	const urn = `"urn:ietf:params:scim:api:messages:2.0:PatchOp"`
+	body := func(ops string) string { return `{"schemas":[` + urn + `],"Operations":[` + ops + `]}` }
+	vals := func(ids ...string) string {
+		var parts []string
+		for _, id := range ids {
+			parts = append(parts, `{"value":"`+id+`"}`)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	patches := []string{
+		body(`{"op":"add","path":"members","value":` + vals(u[2], u[3]) + `}`),
+		body(`{"op":"Add","path":"Members","value":` + vals(u[0], u[2], u[2]) + `}`),
+		body(`{"op":"remove","path":"members","value":` + vals(u[1], "not-a-member") + `}`),
+		body(`{"op":"replace","path":"members","value":` + vals(u[3], u[1]) + `}`),
+		body(`{"op":"add","path":"members","value":` + vals(u[2]) + `},{"op":"remove","path":"members","value":` + vals(u[0]) + `}`),
+		body(`{"op":"add","path":"members","value":` + vals(u[2], "nobody") + `}`),
+		body(`{"op":"add","path":"members","value":` + vals(u[2], "") + `}`),
+		body(`{"op":"remove","path":"members","value":` + vals(u[0]) + `},{"op":"add","path":"members","value":` + vals("nobody") + `}`),
+		body(`{"op":"add","path":"members","value":[{"value":"` + u[3] + `","display":"x"}]}`),
+		body(`{"op":"remove","path":"members"}`),
+	}
+	for i, p := range patches {
+		var ids [2]string
+		for k := range ids {
+			ids[k] = c.createGroup(scim.Group{DisplayName: fmt.Sprintf("P%d-%d", i, k), Members: []scim.Member{{Value: u[0]}, {Value: u[1]}}}).ID
+		}
+		d := c.sendVia(false, http.MethodPatch, "/Groups/"+ids[0], p)
+		e := c.sendVia(true, http.MethodPatch, "/Groups/"+ids[1], p)
+		same(t, "PATCH "+p, d, e)
+		var members [2]string
+		for k, id := range ids {
+			g, _ := s.Group(id)
+			members[k] = fmt.Sprint(g.Members)
+		}
+		if members[0] != members[1] {
+			t.Errorf("PATCH %s: direct left members %s, elimity %s", p, members[0], members[1])
+		}
+	}
+	// A PATCH of an unknown group.
+	p := patches[0]
+	same(t, "PATCH of an unknown group", c.sendVia(false, http.MethodPatch, "/Groups/nobody", p), c.sendVia(true, http.MethodPatch, "/Groups/nobody", p))
+}

@@ -10,11 +10,12 @@
 // done by github.com/elimity-com/scim; this package supplies the storage
 // (maps and ordered slices, safe for concurrent use), wraps elimity's
 // handler in middleware where Netskope differs from it or from RFC 7644,
-// and answers POST, PUT and reads itself, with the bytes elimity's
-// handler writes but at a fraction of its CPU (it rebuilds a schema per
-// write and marshals every resource as a map): a sync of 100,000 users
-// makes them by the hundred thousand. BenchmarkServerRequest measures the
-// cost per request:
+// and answers POST, PUT, reads and PATCHes that only add, remove or
+// replace members itself, with the answers elimity's handler gives but
+// at a fraction of its CPU (it rebuilds a schema per write, marshals
+// every resource as a map and validates every member as a map): a sync of
+// 100,000 users makes them by the hundred thousand. BenchmarkServerRequest
+// measures the cost per request:
 //
 //	go test -run '^$' -bench ServerRequest -benchmem ./target/netskope/netskopetest/
 //

@@ -244,7 +244,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, rt route) {
 			s.writeError(w, http.StatusInternalServerError, "", "injected fault")
 			return
 		}
-		if r.Method != http.MethodPatch && s.serveDirect(w, r, rt, body) {
+		if r.Method != http.MethodPatch && s.serveDirect(w, r, rt, body) || r.Method == http.MethodPatch && s.directPatch(w, r, rt, body) {
 			return
 		}
 		if rt.kind == kindUser {

@@ -271,8 +271,18 @@ func (t *table) prepare(attrs map[string]any) (prepared, error) {
 	return p, nil
 }
 
+// memberList is the value of a members operation that the direct PATCH
+// path read ([{"value": id}, ...], see parseMembersPatch): the ids alone.
+type memberList []string
+
 // memberIDs reads the values of a members list: [{"value": id}, ...].
 func memberIDs(v any) ([]string, error) {
+	if ids, ok := v.(memberList); ok {
+		if slices.Contains(ids, "") {
+			return nil, invalidValue("every member needs a value: the user's id")
+		}
+		return ids, nil
+	}
 	list, ok := v.([]any)
 	if !ok {
 		if m, isMap := v.(map[string]any); isMap {
