@@ -357,7 +357,7 @@ func TestFileStateRecordsOfMixedSizes(t *testing.T) {
 		for k := range each {
 			id := fmt.Sprintf("u%d-%d", w, k)
 			l := s.Users[id]
-			if l.TargetID != "t"+id || l.Mirror == nil || !bytes.Equal(l.Mirror.User, mirror(w, k)) {
+			if l.TargetID != "t"+id || !l.Mirror.Equal(&sync.Mirror{User: mirror(w, k)}) {
 				t.Errorf("link %s read back as %+v", id, l)
 			}
 		}
