@@ -160,16 +160,6 @@ func intParam(q url.Values, key string, def int) (n int, ok bool) {
 	return n, err == nil
 }
 
-// decodeBody decodes a request body as elimity does: the first JSON value
-// only, numbers kept as json.Number.
-func decodeBody(body []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc map[string]any
-	err := dec.Decode(&doc)
-	return doc, err
-}
-
 // locationOf is the URL of the resource id a POST created.
 func locationOf(r *http.Request, rt route, id string) string {
 	scheme := "http"
@@ -283,93 +273,27 @@ func parseMembersPatch(body []byte) ([]escim.PatchOperation, bool) {
 // memberValues reads a non-empty JSON array of {"value": "id"} objects,
 // with nothing else in them, into the ids; ok is false for anything else.
 func memberValues(raw []byte) (ids memberList, ok bool) {
-	p := jsonScan{b: raw}
-	if !p.byte('[') {
+	d := plainDecoder{b: raw}
+	if !d.next('[') {
 		return nil, false
 	}
 	ids = make(memberList, 0, bytes.Count(raw, []byte("{")))
 	for {
-		if !p.byte('{') || !p.literal(`"value"`) || !p.byte(':') {
+		if !d.next('{') || !d.next('"') || !d.literal(`value"`) || !d.next(':') {
 			return nil, false
 		}
-		id, ok := p.str()
-		if !ok || !p.byte('}') {
+		d.space()
+		id, ok := d.str()
+		if !ok || !d.next('}') {
 			return nil, false
 		}
 		ids = append(ids, id)
-		if p.byte(']') {
-			return ids, p.end()
+		if d.next(']') {
+			d.space()
+			return ids, d.i == len(d.b)
 		}
-		if !p.byte(',') {
+		if !d.next(',') {
 			return nil, false
 		}
 	}
-}
-
-// jsonScan reads the few JSON tokens memberValues accepts.
-type jsonScan struct {
-	b []byte
-	i int
-}
-
-func (p *jsonScan) space() {
-	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n' || p.b[p.i] == '\r') {
-		p.i++
-	}
-}
-
-// byte consumes c, after white space.
-func (p *jsonScan) byte(c byte) bool {
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// literal consumes s, after white space.
-func (p *jsonScan) literal(s string) bool {
-	p.space()
-	if bytes.HasPrefix(p.b[p.i:], []byte(s)) {
-		p.i += len(s)
-		return true
-	}
-	return false
-}
-
-// str consumes a JSON string and returns its value: printable ASCII
-// without escapes as it is, anything else as encoding/json decodes it.
-func (p *jsonScan) str() (string, bool) {
-	p.space()
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return "", false
-	}
-	start, plain := p.i, true
-	for j := p.i + 1; j < len(p.b); j++ {
-		switch c := p.b[j]; {
-		case c == '\\':
-			plain = false
-			j++ // the escaped character cannot end the string
-		case c == '"':
-			p.i = j + 1
-			if plain {
-				return string(p.b[start+1 : j]), true
-			}
-			var s string
-			if json.Unmarshal(p.b[start:p.i], &s) != nil {
-				return "", false
-			}
-			return s, true
-		case c < 0x20 || c > 0x7e:
-			plain = false
-		}
-	}
-	return "", false
-}
-
-// end reports whether only white space is left.
-func (p *jsonScan) end() bool {
-	p.space()
-	return p.i == len(p.b)
 }
