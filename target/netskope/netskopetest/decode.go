@@ -146,7 +146,9 @@ func (d *plainDecoder) word(w string) bool {
 	return d.literal(w) && (d.i == len(d.b) || !isLetter(d.b[d.i]))
 }
 
-func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+func isLetter(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
 
 // str reads a string at d.i: printable ASCII without escapes as it is,
 // anything else through encoding/json (escapes, UTF-8, and the refusal
