@@ -90,20 +90,59 @@ func (g *Group) AppendJSON(b []byte) []byte {
 	b = AppendString(b, g.DisplayName)
 	if len(g.Members) > 0 {
 		b = appendKey(b, n, "members")
-		b = appendList(b, g.Members, func(b []byte, m *Member) []byte {
-			b = append(b, `{"value":`...)
-			b = AppendString(b, m.Value)
-			b = appendField(b, 0, "$ref", m.Ref)
-			b = appendField(b, 0, "display", m.Display)
-			b = appendField(b, 0, "type", m.Type)
-			return append(b, '}')
-		})
+		b = appendList(b, g.Members, appendMember)
 	}
 	if g.Meta != nil {
 		b = appendKey(b, n, "meta")
 		b = g.Meta.appendJSON(b)
 	}
 	return append(b, '}')
+}
+
+func appendMember(b []byte, m *Member) []byte {
+	b = append(b, `{"value":`...)
+	b = AppendString(b, m.Value)
+	b = appendField(b, 0, "$ref", m.Ref)
+	b = appendField(b, 0, "display", m.Display)
+	b = appendField(b, 0, "type", m.Type)
+	return append(b, '}')
+}
+
+// AppendJSON appends p's JSON encoding to b, byte for byte what
+// encoding/json's Marshal makes of p, when every operation's value is a
+// member list ([]Member) or absent, as the PATCH requests that add and
+// remove members are; ok is false, and b returned as it was, for any
+// other value: encode p with json.Marshal then.
+func (p *PatchOp) AppendJSON(b []byte) (_ []byte, ok bool) {
+	for i := range p.Operations {
+		switch p.Operations[i].Value.(type) {
+		case nil, []Member:
+		default:
+			return b, false
+		}
+	}
+	b = append(b, `{"schemas":`...)
+	b = appendStringsOrNull(b, p.Schemas)
+	b = append(b, `,"Operations":`...)
+	if p.Operations == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendList(b, p.Operations, func(b []byte, o *PatchOperation) []byte {
+			b = append(b, `{"op":`...)
+			b = AppendString(b, o.Op)
+			b = appendField(b, 0, "path", o.Path)
+			if ms, isList := o.Value.([]Member); isList {
+				b = append(b, `,"value":`...)
+				if ms == nil {
+					b = append(b, "null"...)
+				} else {
+					b = appendList(b, ms, appendMember)
+				}
+			}
+			return append(b, '}')
+		})
+	}
+	return append(b, '}'), true
 }
 
 func (m *Name) appendJSON(b []byte) []byte {
@@ -200,6 +239,14 @@ func appendStrings(b []byte, s []string) []byte {
 		b = AppendString(b, v)
 	}
 	return append(b, ']')
+}
+
+// appendStringsOrNull is appendStrings, with null for a nil slice.
+func appendStringsOrNull(b []byte, s []string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return appendStrings(b, s)
 }
 
 func appendBool(b []byte, v bool) []byte {

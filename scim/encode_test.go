@@ -114,6 +114,11 @@ func FuzzAppendJSON(f *testing.F) {
 		if got, want := scim.AppendString(nil, s), must(json.Marshal(s)); string(got) != string(want) {
 			t.Fatalf("AppendString(%q) = %s, want %s", s, got, want)
 		}
+		p := scim.NewPatch(scim.PatchOperation{Op: s, Path: o, Value: []scim.Member{{Value: o, Type: s}}})
+		want, _ = json.Marshal(&p)
+		if got, _ := p.AppendJSON(nil); string(got) != string(want) {
+			t.Fatalf("patch: AppendJSON =\n%s\nwant\n%s", got, want)
+		}
 	})
 }
 

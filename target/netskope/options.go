@@ -101,13 +101,24 @@ func defaultOptions() options {
 }
 
 // pooledTransport is Go's default transport keeping DefaultIdleConns idle
-// connections per host instead of 2.
+// connections per host instead of 2, with a write buffer of
+// requestBufferSize.
 func pooledTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = max(t.MaxIdleConns, DefaultIdleConns)
 	t.MaxIdleConnsPerHost = DefaultIdleConns
+	t.WriteBufferSize = requestBufferSize
 	return t
 }
+
+// requestBufferSize is the default transport's write buffer on each
+// connection: room for a request with a chunk of DefaultMemberChunkSize
+// members (a group created with them, or a PATCH adding them; about 50
+// KB), which then goes out in one write. With Go's default of 4 KiB such
+// a request took several writes, and once the buffer was flushed the
+// rest of the body was copied through a 32 KiB buffer made for that
+// request alone.
+const requestBufferSize = 64 << 10
 
 // WithHTTPClient sends requests through hc instead of the default
 // http.Client, whose transport is Go's default keeping DefaultIdleConns

@@ -161,3 +161,49 @@ func connCountingServer(t *testing.T, h http.Handler) (*httptest.Server, *atomic
 	t.Cleanup(srv.Close)
 	return srv, conns
 }
+
+// TestLargeRequestsGoOutInOneWrite creates a group with 1,000 members (a
+// body of about 50 KB) through the default transport, its connections
+// wrapped to count their writes: the request goes to the connection in
+// one write.
+func TestLargeRequestsGoOutInOneWrite(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/scim+json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":"g1","displayName":"big"}`))
+	}))
+	t.Cleanup(srv.Close)
+	tr := pooledTransport().(*http.Transport)
+	var writes atomic.Int64
+	dial := (&net.Dialer{}).DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return writeCounter{Conn: conn, n: &writes}, nil
+	}
+	c, _ := newTestClient(t, srv.URL, noLimit(), WithHTTPClient(&http.Client{Transport: tr}))
+	g := &scim.Group{DisplayName: "big"}
+	for i := range DefaultMemberChunkSize {
+		g.Members = append(g.Members, scim.Member{Value: fmt.Sprintf("0f6c2a1e-7d4b-4c39-9a51-%012d", i)})
+	}
+	if _, err := c.CreateGroup(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	if n := writes.Load(); n != 1 {
+		t.Errorf("a create of %d members took %d writes, want 1", len(g.Members), n)
+	}
+}
+
+// writeCounter counts the writes to a connection.
+type writeCounter struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (w writeCounter) Write(p []byte) (int, error) {
+	w.n.Add(1)
+	return w.Conn.Write(p)
+}

@@ -623,9 +623,9 @@ func (c *Client) decode(r *request, res *response, v any) error {
 	return nil
 }
 
-// encodeBody encodes a request body: users and groups without
-// reflection (the same bytes json.Marshal makes), anything else with
-// json.Marshal.
+// encodeBody encodes a request body: users, groups and member patches
+// without reflection (the same bytes json.Marshal makes), anything else
+// with json.Marshal.
 func encodeBody(body any) ([]byte, error) {
 	switch b := body.(type) {
 	case *scim.User:
@@ -633,9 +633,39 @@ func encodeBody(body any) ([]byte, error) {
 	case scim.User:
 		return b.AppendJSON(make([]byte, 0, 512)), nil
 	case *scim.Group:
-		return b.AppendJSON(make([]byte, 0, 128+48*len(b.Members))), nil
+		return b.AppendJSON(make([]byte, 0, groupBodySize(b))), nil
 	case scim.Group:
-		return b.AppendJSON(make([]byte, 0, 128+48*len(b.Members))), nil
+		return b.AppendJSON(make([]byte, 0, groupBodySize(&b))), nil
+	case scim.PatchOp:
+		if out, ok := b.AppendJSON(make([]byte, 0, patchBodySize(&b))); ok {
+			return out, nil
+		}
 	}
 	return json.Marshal(body)
+}
+
+// patchBodySize is about the length of p's JSON when its values are
+// member lists (scim.PatchOp.AppendJSON), and no less for UUIDs.
+func patchBodySize(p *scim.PatchOp) int {
+	n := 96
+	for i := range p.Operations {
+		o := &p.Operations[i]
+		n += 32 + len(o.Op) + len(o.Path)
+		if ms, ok := o.Value.([]scim.Member); ok {
+			for k := range ms {
+				n += 16 + len(ms[k].Value)
+			}
+		}
+	}
+	return n
+}
+
+// groupBodySize is about the length of g's JSON, and no less for a group
+// whose members are UUIDs: {"value":"<36>"} and a comma, 49 bytes each.
+func groupBodySize(g *scim.Group) int {
+	n := 192 + len(g.DisplayName) + len(g.ExternalID)
+	for i := range g.Members {
+		n += 16 + len(g.Members[i].Value)
+	}
+	return n
 }
