@@ -135,6 +135,12 @@ func computePlan(in planInput) (*Plan, error) {
 			Field: f.Field, Message: f.Err.Error()})
 	}
 
+	// Room for a change for each source object the state links to
+	// nothing (a create, as a rule): the changes of an initial sync are
+	// not regrown and copied as a hundred thousand creates are added,
+	// while a plan of a linked directory starts small.
+	p.Changes = make([]Change, 0, unlinked(len(d.Users), func(i int) string { return d.Users[i].SourceID }, in.snap.Users)+
+		unlinked(len(d.Groups), func(i int) string { return d.Groups[i].SourceID }, in.snap.Groups))
 	ups, unchangedUsers, err := planUsers(p, in, protectedUsers)
 	if err != nil {
 		return nil, err
@@ -154,6 +160,18 @@ func computePlan(in planInput) (*Plan, error) {
 	p.summarize(unchangedUsers, unchangedGroups)
 	checkLimits(p, in)
 	return p, nil
+}
+
+// unlinked counts the n objects whose source id (id(i)) links has no
+// link for.
+func unlinked(n int, id func(int) string, links map[string]Link) int {
+	c := 0
+	for i := range n {
+		if _, ok := links[id(i)]; !ok {
+			c++
+		}
+	}
+	return c
 }
 
 // isSame reports whether desired user i is the same as its mirror (see

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/provsync/provsync/mapping"
@@ -106,5 +107,41 @@ func TestPlanDropsPlannedUsers(t *testing.T) {
 	}
 	if got, want := mustJSON(t, dropped), mustJSON(t, kept); got != want || kept.Summary.CreateUsers != 1 || kept.Summary.AddMembers != 2 {
 		t.Errorf("plans differ:\n%s\n%s", got, want)
+	}
+}
+
+// TestPlanSizesItsCreates: a plan makes room for a change for each
+// source object the state links to nothing at once, instead of regrowing
+// (and copying) its changes as the creates of an initial sync are added;
+// a plan of linked objects starts with no room.
+func TestPlanSizesItsCreates(t *testing.T) {
+	var users []mapping.DesiredUser
+	for i := range 30 {
+		users = append(users, du(fmt.Sprintf("s%d", i), fmt.Sprintf("u%d@x.io", i), "N"))
+	}
+	groups := []mapping.DesiredGroup{{SourceID: "g1", Group: scim.Group{DisplayName: "Eng", ExternalID: "g1"}, Members: []string{"s1", "s2"}}}
+	plan := func(snap *Snapshot, obs []scim.User) *Plan {
+		p, err := computePlan(planInput{desired: &mapping.Desired{Users: users, Groups: groups}, snap: snap, users: obs,
+			policy: DefaultPolicy(), complete: true, userKeys: mapping.DefaultUserMatch(), groupKeys: mapping.DefaultGroupMatch()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := plan(NewSnapshot(), nil)
+	if len(p.Changes) != 31 || cap(p.Changes) != 31 {
+		t.Errorf("initial plan: %d changes in room for %d, want 31 in 31", len(p.Changes), cap(p.Changes))
+	}
+	links, obs := map[string]string{}, []scim.User(nil)
+	for i, u := range users {
+		links[u.SourceID] = fmt.Sprintf("t%d", i)
+		obs = append(obs, observed(links[u.SourceID], u))
+	}
+	users[3].User.DisplayName = "Renamed"
+	snap := linked(links)
+	snap.Groups["g1"] = Link{TargetID: "tg1", Origin: OriginCreated}
+	p = plan(snap, obs)
+	if len(p.Changes) != 2 || cap(p.Changes) > 2 { // the rename, the members
+		t.Errorf("plan of linked objects: %d changes in room for %d, want 2 in at most 2: %s", len(p.Changes), cap(p.Changes), actions(p))
 	}
 }
