@@ -182,17 +182,27 @@ func (st *store) appendMembers(b []byte, g *record) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '{')
 		if m.u != nil {
-			b = append(b, `"display":`...)
-			b = appendString(b, m.u.display)
-			b = append(b, ',')
+			b = append(b, m.u.asMember...)
+		} else {
+			b = appendMember(b, m.id, nil)
 		}
-		b = append(b, `"value":`...)
-		b = appendString(b, m.id)
-		b = append(b, '}')
 	}
 	return append(b, ']')
+}
+
+// appendMember appends the member id, whose user is u (nil: none), as
+// {"display": name, "value": id}.
+func appendMember(b []byte, id string, u *record) []byte {
+	b = append(b, '{')
+	if u != nil {
+		b = append(b, `"display":`...)
+		b = appendString(b, u.display)
+		b = append(b, ',')
+	}
+	b = append(b, `"value":`...)
+	b = appendString(b, id)
+	return append(b, '}')
 }
 
 // appendList appends a list response of recs as elimity writes it, with

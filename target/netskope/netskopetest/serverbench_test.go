@@ -14,7 +14,8 @@ import (
 // BenchmarkServerRequest measures the server's cost per request, over a
 // loopback connection with a keep-alive client, for the requests an
 // initial sync and a drift check make: POST /Users, POST /Groups with
-// members, a PATCH adding members, and a GET of a 1000-user page.
+// members, a PATCH adding members, a GET of 100 groups with their
+// members and a GET of a 1000-user page.
 //
 //	go test -run '^$' -bench ServerRequest -benchmem ./target/netskope/netskopetest/
 func BenchmarkServerRequest(b *testing.B) {
@@ -115,6 +116,21 @@ func BenchmarkServerRequest(b *testing.B) {
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			do(b, hc, s, http.MethodPatch, "/Groups/"+g.ID, bodies[i], http.StatusNoContent)
+		}
+	})
+
+	b.Run("get-100-groups-200-members", func(b *testing.B) {
+		s, ids := withUsers(b)
+		hc := &http.Client{}
+		for i := 0; i < 100; i++ {
+			if _, err := s.AddGroup(scim.Group{DisplayName: fmt.Sprintf("Group %03d", i), Members: members(ids, i*200, 200)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			do(b, hc, s, http.MethodGet, "/Groups?attributes=members&count=100", nil, http.StatusOK)
 		}
 	})
 

@@ -46,8 +46,10 @@ type record struct {
 	// a user's delete read; the delete now looks through the groups.)
 	memberOf int
 	// display (users only) is the user's display as a group member:
-	// its displayName, else its userName.
-	display string
+	// its displayName, else its userName; asMember is the user as a
+	// member in a group read, {"display":...,"value":id}, in JSON.
+	display  string
+	asMember []byte
 	// members (groups only) maps each member's user id to the order in
 	// which it was added.
 	members   map[string]uint64
@@ -64,14 +66,15 @@ type member struct {
 	u  *record // nil if no user has the id, which the store never lets happen
 }
 
-// setAttrsOf stores attrs as rec's attributes, with what is derived from
-// them.
+// setAttrsOf stores attrs as the attributes of rec, whose id is set,
+// with what is derived from them.
 func setAttrsOf(rec *record, attrs map[string]any) {
 	rec.attrs = attrs
 	rec.display = strAttr(attrs, "displayName")
 	if rec.display == "" {
 		rec.display = strAttr(attrs, "userName")
 	}
+	rec.asMember = appendMember(nil, rec.id, rec)
 }
 
 // table holds the resources of one kind with their indexes.
@@ -327,10 +330,10 @@ func (st *store) create(k kind, p prepared) (*record, error) {
 	now := time.Now().UTC()
 	st.seq++
 	rec := &record{id: newID(), seq: st.seq, created: now, modified: now}
-	setAttrsOf(rec, p.attrs)
 	for t.byID[rec.id] != nil {
 		rec.id = newID()
 	}
+	setAttrsOf(rec, p.attrs)
 	if k == kindGroup {
 		rec.members = make(map[string]uint64, len(p.members))
 		for _, id := range p.members {
