@@ -43,7 +43,7 @@ func TestRoundTripKeepsWhatTheHTTPClientAdds(t *testing.T) {
 		t.Errorf("with a cookie jar: %v; want its cookie sent", err)
 	}
 
-	c, _ = newTestClient(t, srv.URL+"/scim", noLimit(), WithMaxRetries(0),
+	c, _ = newTestClient(t, srv.URL+"/scim", noLimit(), WithMaxRetries(-1),
 		WithHTTPClient(&http.Client{Jar: jar, Timeout: 50 * time.Millisecond}))
 	if _, err := c.GetUser(context.Background(), "slow"); !errors.Is(err, target.ErrUnavailable) {
 		t.Errorf("with a timeout: %v; want the request ended as unavailable", err)
@@ -65,7 +65,7 @@ func TestRoundTripOddTransports(t *testing.T) {
 		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, _ := newTestClient(t, "https://tenant.goskope.com/api/v2/scim", noLimit(), WithMaxRetries(0),
+			c, _ := newTestClient(t, "https://tenant.goskope.com/api/v2/scim", noLimit(), WithMaxRetries(-1),
 				WithHTTPClient(&http.Client{Transport: tc.rt}))
 			err := c.DeleteUser(context.Background(), "u1")
 			if (err == nil) != tc.ok {
