@@ -41,6 +41,13 @@ func TestValidateOK(t *testing.T) {
 	if err := d.Validate(); err != nil {
 		t.Fatalf("Validate() with free text = %v", err)
 	}
+	// A user, and a group, may be members of several groups.
+	d = validDir()
+	d.Groups[1].Members = append(d.Groups[1].Members, "u-1", "u-2")
+	d.Groups = append(d.Groups, source.Group{ID: "g-3", DisplayName: "All", Members: []string{"u-2", "u-1"}, MemberGroups: []string{"g-2", "g-1"}})
+	if err := d.Validate(); err != nil {
+		t.Fatalf("Validate() with users and groups in several groups = %v", err)
+	}
 	// A deleted user may share its user name with a live one.
 	d = validDir()
 	d.Users = append(d.Users, source.User{ID: "u-4", UserName: "CY@example.com"})
@@ -86,6 +93,11 @@ func TestValidateProblems(t *testing.T) {
 			[]string{`group "g-1" (groups[0]): members[2]: unknown user "u-9"`}},
 		{"duplicate member", func(d *source.Directory) { d.Groups[0].Members = append(d.Groups[0].Members, "u-1") },
 			[]string{`group "g-1" (groups[0]): members[2]: user "u-1" is already members[0]`}},
+		{"member three times", func(d *source.Directory) { d.Groups[0].Members = append(d.Groups[0].Members, "u-1", "u-1") },
+			[]string{`group "g-1" (groups[0]): members[2]: user "u-1" is already members[0]`,
+				`group "g-1" (groups[0]): members[3]: user "u-1" is already members[2]`}},
+		{"unknown member twice", func(d *source.Directory) { d.Groups[0].Members = append(d.Groups[0].Members, "u-9", "u-9") },
+			[]string{`group "g-1" (groups[0]): members[2]: unknown user "u-9"`, `group "g-1" (groups[0]): members[3]: unknown user "u-9"`}},
 		{"unknown member group", func(d *source.Directory) { d.Groups[1].MemberGroups = []string{"g-9"} },
 			[]string{`group "g-2" (groups[1]): memberGroups[0]: unknown group "g-9"`}},
 		{"duplicate member group", func(d *source.Directory) { d.Groups[1].MemberGroups = []string{"g-1", "g-1"} },
