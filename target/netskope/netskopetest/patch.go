@@ -303,15 +303,16 @@ func (st *store) applyMembers(g *record, op string, tg target, value any, j *[]m
 		if err != nil {
 			return err
 		}
-		if err := st.checkMembers(ids); err != nil {
+		us, err := st.checkMembers(ids)
+		if err != nil {
 			return err
 		}
 		if op == "replace" {
-			st.setMembers(g, ids, j)
+			st.setMembers(g, ids, us, j)
 			return nil
 		}
-		for _, id := range ids {
-			st.addMember(g, id, j)
+		for i, id := range ids {
+			st.addMember(g, id, us[i], j)
 		}
 		return nil
 	case "remove":

@@ -51,13 +51,20 @@ type record struct {
 	display  string
 	asMember []byte
 	// members (groups only) maps each member's user id to the order in
-	// which it was added.
-	members   map[string]uint64
+	// which it was added and the user's record.
+	members   map[string]slot
 	memberSeq uint64
 	// ordered (groups only) caches the members in the order they were
 	// added, for reads; nil once members change. Reads under the read
 	// lock fill it, hence the atomic.
 	ordered atomic.Pointer[[]member]
+}
+
+// slot is a member in a group's member map: when it was added and its
+// user (a member is always a user: checkMembers, delete).
+type slot struct {
+	seq uint64
+	u   *record
 }
 
 // member is one member of a group: its user id and the user's record.
@@ -306,14 +313,18 @@ func memberIDs(v any) ([]string, error) {
 	return ids, nil
 }
 
-// checkMembers refuses member ids that are not users.
-func (st *store) checkMembers(ids []string) error {
-	for _, id := range ids {
-		if _, ok := st.users.byID[id]; !ok {
-			return invalidValue(fmt.Sprintf("member %q is not a user: provision users before adding them to groups", id))
+// checkMembers returns the users of member ids, refusing ids that are
+// not users.
+func (st *store) checkMembers(ids []string) ([]*record, error) {
+	us := make([]*record, len(ids))
+	for i, id := range ids {
+		u, ok := st.users.byID[id]
+		if !ok {
+			return nil, invalidValue(fmt.Sprintf("member %q is not a user: provision users before adding them to groups", id))
 		}
+		us[i] = u
 	}
-	return nil
+	return us, nil
 }
 
 // create stores a new resource. The caller holds the write lock.
@@ -322,8 +333,10 @@ func (st *store) create(k kind, p prepared) (*record, error) {
 	if t.conflict(strAttr(p.attrs, t.keyAttr), nil) {
 		return nil, uniqueness(fmt.Sprintf("a %s with this %s already exists", strings.ToLower(k.String()), t.keyAttr))
 	}
+	var us []*record
 	if k == kindGroup {
-		if err := st.checkMembers(p.members); err != nil {
+		var err error
+		if us, err = st.checkMembers(p.members); err != nil {
 			return nil, err
 		}
 	}
@@ -335,9 +348,9 @@ func (st *store) create(k kind, p prepared) (*record, error) {
 	}
 	setAttrsOf(rec, p.attrs)
 	if k == kindGroup {
-		rec.members = make(map[string]uint64, len(p.members))
-		for _, id := range p.members {
-			st.addMember(rec, id, nil)
+		rec.members = make(map[string]slot, len(p.members))
+		for i, id := range p.members {
+			st.addMember(rec, id, us[i], nil)
 		}
 	}
 	t.insert(rec)
@@ -352,10 +365,11 @@ func (st *store) replace(k kind, rec *record, p prepared) error {
 		return uniqueness(fmt.Sprintf("another %s has this %s", strings.ToLower(k.String()), t.keyAttr))
 	}
 	if k == kindGroup {
-		if err := st.checkMembers(p.members); err != nil {
+		us, err := st.checkMembers(p.members)
+		if err != nil {
 			return err
 		}
-		st.setMembers(rec, p.members, nil)
+		st.setMembers(rec, p.members, us, nil)
 	}
 	t.setAttrs(rec, p.attrs)
 	return nil
@@ -378,10 +392,8 @@ func (st *store) delete(k kind, rec *record) {
 		}
 		return
 	}
-	for uid := range rec.members {
-		if u := st.users.byID[uid]; u != nil {
-			u.memberOf--
-		}
+	for _, m := range rec.members {
+		m.u.memberOf--
 	}
 }
 
@@ -389,42 +401,40 @@ func (st *store) delete(k kind, rec *record) {
 // that a failed PATCH can be undone.
 type memberChange struct {
 	id    string
-	seq   uint64
+	slot  slot
 	added bool
 }
 
-func (st *store) addMember(g *record, uid string, j *[]memberChange) {
+// addMember makes user u, whose id is uid, a member of g, if it is not.
+func (st *store) addMember(g *record, uid string, u *record, j *[]memberChange) {
 	if _, ok := g.members[uid]; ok {
 		return
 	}
 	g.memberSeq++
-	g.members[uid] = g.memberSeq
+	sl := slot{seq: g.memberSeq, u: u}
+	g.members[uid] = sl
 	g.ordered.Store(nil)
-	if u := st.users.byID[uid]; u != nil {
-		u.memberOf++
-	}
+	u.memberOf++
 	if j != nil {
-		*j = append(*j, memberChange{id: uid, seq: g.memberSeq, added: true})
+		*j = append(*j, memberChange{id: uid, slot: sl, added: true})
 	}
 }
 
 func (st *store) removeMember(g *record, uid string, j *[]memberChange) {
-	seq, ok := g.members[uid]
+	sl, ok := g.members[uid]
 	if !ok {
 		return
 	}
 	delete(g.members, uid)
 	g.ordered.Store(nil)
-	if u := st.users.byID[uid]; u != nil {
-		u.memberOf--
-	}
+	sl.u.memberOf--
 	if j != nil {
-		*j = append(*j, memberChange{id: uid, seq: seq})
+		*j = append(*j, memberChange{id: uid, slot: sl})
 	}
 }
 
-// setMembers makes g's members exactly ids.
-func (st *store) setMembers(g *record, ids []string, j *[]memberChange) {
+// setMembers makes g's members exactly ids, whose users are us.
+func (st *store) setMembers(g *record, ids []string, us []*record, j *[]memberChange) {
 	want := make(map[string]struct{}, len(ids))
 	for _, id := range ids {
 		want[id] = struct{}{}
@@ -434,8 +444,8 @@ func (st *store) setMembers(g *record, ids []string, j *[]memberChange) {
 			st.removeMember(g, uid, j)
 		}
 	}
-	for _, id := range ids {
-		st.addMember(g, id, j)
+	for i, id := range ids {
+		st.addMember(g, id, us[i], j)
 	}
 }
 
@@ -445,18 +455,13 @@ func (st *store) setMembers(g *record, ids []string, j *[]memberChange) {
 func (st *store) undo(g *record, j []memberChange) {
 	for i := len(j) - 1; i >= 0; i-- {
 		c := j[i]
-		u := st.users.byID[c.id]
 		if c.added {
 			delete(g.members, c.id)
-			if u != nil {
-				u.memberOf--
-			}
+			c.slot.u.memberOf--
 			continue
 		}
-		g.members[c.id] = c.seq
-		if u != nil {
-			u.memberOf++
-		}
+		g.members[c.id] = c.slot
+		c.slot.u.memberOf++
 	}
 }
 
@@ -486,17 +491,17 @@ func (st *store) memberOrder(g *record) []member {
 		return *p
 	}
 	type m struct {
-		id  string
-		seq uint64
+		id string
+		slot
 	}
 	ms := make([]m, 0, len(g.members))
-	for id, seq := range g.members {
-		ms = append(ms, m{id, seq})
+	for id, sl := range g.members {
+		ms = append(ms, m{id, sl})
 	}
 	slices.SortFunc(ms, func(a, b m) int { return cmp.Compare(a.seq, b.seq) })
 	out := make([]member, len(ms))
 	for i, x := range ms {
-		out[i] = member{id: x.id, u: st.users.byID[x.id]}
+		out[i] = member{id: x.id, u: x.u}
 	}
 	g.ordered.Store(&out)
 	return out
