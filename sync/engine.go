@@ -231,16 +231,20 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The target is read first: a drift check's listing is folded into
+	// the compact form a plan keeps (mostly the stored mirrors) before
+	// the source's directory, the largest thing a cycle holds, is read,
+	// so that the listing's pages are not decoded next to it.
+	obs, err := e.observe(ctx, snap, pc)
+	if err != nil {
+		return nil, err
+	}
 	readStart := e.now()
 	dir, pending, err := e.read(ctx, snap, pc.reapply || pc.fullSource)
 	if err != nil {
 		return nil, err
 	}
 	readTook := e.now().Sub(readStart)
-	obs, err := e.observe(ctx, snap, pc)
-	if err != nil {
-		return nil, err
-	}
 	users, groups := obs.users, obs.groups
 	reclaimed := obs.reclaim
 	if len(reclaimed) > 0 {
