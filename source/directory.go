@@ -249,8 +249,6 @@ func lowerCollide(attrs map[string]any) bool {
 	return false
 }
 
-// validateAttrs checks attribute names and value types, reporting in name
-// order.
 // seenAt is where Validate last saw a member: in group number group
 // (1 + its index; 0: in none yet), at pos.
 type seenAt struct{ group, pos int }
@@ -258,6 +256,8 @@ type seenAt struct{ group, pos int }
 // in returns where the member was in group i, if it was.
 func (s seenAt) in(i int) (int, bool) { return s.pos, s.group == i+1 }
 
+// validateAttrs checks attribute names and value types, reporting in name
+// order.
 func validateAttrs(p *problems, kind, id string, index int, attrs map[string]any, builtins []string) {
 	if len(attrs) == 0 {
 		return
