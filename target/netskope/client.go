@@ -58,6 +58,11 @@ type Client struct {
 	mu        sync.Mutex
 	holdUntil time.Time // no request starts before this (rate budget spent)
 
+	// scratch holds buffers (*[]byte) that the answers to creates are
+	// read into and decoded from (see request.scratch): a create's answer
+	// echoes the object, and only its id and meta are kept.
+	scratch sync.Pool
+
 	stats counters
 }
 

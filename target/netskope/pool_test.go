@@ -2,6 +2,7 @@ package netskope
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -136,7 +137,7 @@ func TestReadBody(t *testing.T) {
 		{"one byte at a time", iotest.OneByteReader(strings.NewReader(long)), 3000, 1 << 20, long, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := readBody(tc.body, tc.size, tc.limit)
+			got, err := readBody(tc.body, nil, tc.size, tc.limit)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("error %v, want %v", err, tc.wantErr)
 			}
@@ -206,4 +207,51 @@ type writeCounter struct {
 func (w writeCounter) Write(p []byte) (int, error) {
 	w.n.Add(1)
 	return w.Conn.Write(p)
+}
+
+// TestCreatesKeepTheirOwnAnswers creates 400 users from 8 goroutines (the
+// answers to creates are read into buffers the client reuses) and checks,
+// once all are done, that each user returned holds the id and meta of its
+// own answer: nothing of an answer may stay in a buffer handed on.
+func TestCreatesKeepTheirOwnAnswers(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var u scim.User
+		if err := json.NewDecoder(r.Body).Decode(&u); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/scim+json")
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(scim.User{ID: "id-" + u.UserName, UserName: u.UserName, DisplayName: strings.Repeat("d", len(u.UserName)),
+			Meta: &scim.Meta{ResourceType: "User", Location: "/Users/id-" + u.UserName, Version: `W/"` + u.UserName + `"`}})
+	}))
+	t.Cleanup(srv.Close)
+	c, _ := newTestClient(t, srv.URL, noLimit())
+	const writers, each = 8, 50
+	got := make([][]*scim.User, writers)
+	var wg gosync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range each {
+				// Names of several lengths: answers of several sizes.
+				name := fmt.Sprintf("u%d-%d%s@example.com", w, k, strings.Repeat("x", (w*each+k)%37))
+				u, err := c.CreateUser(context.Background(), &scim.User{UserName: name})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got[w] = append(got[w], u)
+			}
+		}()
+	}
+	wg.Wait()
+	for w := range writers {
+		for _, u := range got[w] {
+			if u.ID != "id-"+u.UserName || u.Meta == nil || u.Meta.Location != "/Users/id-"+u.UserName || u.Meta.Version != `W/"`+u.UserName+`"` {
+				t.Errorf("user %s came back with id %q and meta %+v", u.UserName, u.ID, u.Meta)
+			}
+		}
+	}
 }

@@ -98,10 +98,12 @@ type createdResource struct {
 // resource, which must carry an id (Netskope answers 201; a 200 with the
 // body is accepted too).
 func (c *Client) create(ctx context.Context, r *request) (string, *scim.Meta, error) {
+	r.scratch = true // what is decoded is copied out of the body
 	res, err := c.do(ctx, r)
 	if err != nil {
 		return "", nil, err
 	}
+	defer c.recycle(res)
 	out, ok := decodeCreated(res.body)
 	if !ok {
 		if err := c.decode(r, res, &out); err != nil {

@@ -51,6 +51,10 @@ type request struct {
 	// stream leaves the body of a 2xx answer open for the caller to
 	// read as it arrives (response.stream), who closes it.
 	stream bool
+	// scratch reads the body of a 2xx answer into a buffer of the
+	// client's, which the caller hands back with recycle once it has
+	// decoded it and kept nothing of it.
+	scratch bool
 }
 
 // response is a received response, its body read.
@@ -62,6 +66,9 @@ type response struct {
 	// stream is the open body of a 2xx answer to a request with stream
 	// set; body is nil then.
 	stream *bodyStream
+	// buf holds body when it is a buffer of the client's (see
+	// request.scratch), nil otherwise.
+	buf *[]byte
 }
 
 // bodyStream is a response body read as it arrives. It keeps the first
@@ -241,7 +248,16 @@ func (c *Client) send(ctx context.Context, r *request, u string, payload []byte)
 		return &response{status: resp.StatusCode, header: resp.Header, stream: &bodyStream{body: resp.Body, cancel: cancel}}, true, nil
 	}
 	defer resp.Body.Close()
-	data, err := readBody(resp.Body, resp.ContentLength, maxBody+1)
+	var buf *[]byte
+	var into []byte
+	if r.scratch && resp.StatusCode >= 200 && resp.StatusCode < 300 && resp.ContentLength <= maxScratch {
+		buf, _ = c.scratch.Get().(*[]byte)
+		if buf == nil {
+			buf = new([]byte)
+		}
+		into = *buf
+	}
+	data, err := readBody(resp.Body, into, resp.ContentLength, maxBody+1)
 	if err != nil {
 		return nil, true, c.transportCause(actx, err)
 	}
@@ -253,7 +269,23 @@ func (c *Client) send(ctx context.Context, r *request, u string, payload []byte)
 			data = []byte("<response body larger than 64 MiB>")
 		}
 	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: data}, true, nil
+	return &response{status: resp.StatusCode, header: resp.Header, body: data, buf: buf}, true, nil
+}
+
+// maxScratch is the largest body read into a buffer of the client's (see
+// request.scratch); a created object's answer is a few hundred bytes.
+const maxScratch = 16 << 10
+
+// recycle hands back the buffer res's body was read into, if it is the
+// client's: the caller keeps nothing of the body.
+func (c *Client) recycle(res *response) {
+	if res.buf == nil || cap(res.body) > maxScratch {
+		return
+	}
+	buf := res.buf
+	*buf = res.body[:0]
+	res.buf, res.body = nil, nil
+	c.scratch.Put(buf)
 }
 
 // roundTrip sends req. Without a cookie jar or a timeout, all that
@@ -301,14 +333,18 @@ func (c *Client) header(withBody bool) http.Header {
 }
 
 // readBody reads a response body of at most limit bytes (more are not
-// read) into one buffer the size the response declares (size, -1 when
-// not known), with room for the read that meets its end: io.ReadAll
-// starts at 512 bytes and grows, copying, for most bodies.
-func readBody(r io.Reader, size, limit int64) ([]byte, error) {
+// read) into buf, or if it has not the room, into one buffer the size the
+// response declares (size, -1 when not known), with room for the read
+// that meets its end: io.ReadAll starts at 512 bytes and grows, copying,
+// for most bodies.
+func readBody(r io.Reader, buf []byte, size, limit int64) ([]byte, error) {
 	if size < 0 || size >= limit {
 		size = 511
 	}
-	b := make([]byte, 0, size+1)
+	b := buf[:0]
+	if int64(cap(b)) < size+1 {
+		b = make([]byte, 0, size+1)
+	}
 	for {
 		n, err := r.Read(b[len(b):min(int64(cap(b)), limit)])
 		b = b[:len(b)+n]
