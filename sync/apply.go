@@ -374,8 +374,11 @@ func (a *applier) intend(idx []int) {
 		c := &a.plan.Changes[i]
 		in := Intent{Kind: c.Object.Kind, SourceID: c.Object.SourceID, Since: a.e.now(), Source: cmp.Or(c.Owner, a.e.owner)}
 		switch {
-		case c.Action == ActionCreateUser && c.User != nil:
-			in.Key, in.ExternalID = c.User.UserName, c.User.ExternalID
+		case c.Action == ActionCreateUser:
+			var ok bool
+			if in.Key, in.ExternalID, ok = c.createKey(); !ok {
+				continue
+			}
 		case c.Action == ActionCreateGroup && c.Group != nil:
 			in.Key, in.ExternalID = c.Group.DisplayName, c.Group.ExternalID
 		default:
@@ -801,18 +804,22 @@ func (a *applier) apply(ctx context.Context, i int) Outcome {
 	}
 	switch c.Action {
 	case ActionCreateUser:
-		if c.User == nil {
+		u, m := c.userToCreate()
+		if u == nil {
 			return fail(errors.New("plan change has no user"))
 		}
-		u, err := t.CreateUser(ctx, c.User)
+		created, err := t.CreateUser(ctx, u)
 		if errors.Is(err, target.ErrConflict) {
-			return a.adoptUser(ctx, c, err)
+			return a.adoptUser(ctx, c, u, err)
 		}
 		if err != nil {
 			return fail(err)
 		}
-		a.link(c, u.ID, OriginCreated, userMirror(c.User))
-		return Outcome{TargetID: u.ID}
+		if m == nil {
+			m = userMirror(u)
+		}
+		a.link(c, created.ID, OriginCreated, m)
+		return Outcome{TargetID: created.ID}
 
 	case ActionUpdateUser, ActionDeactivateUser:
 		if len(c.Attributes) > 0 {
@@ -1037,12 +1044,12 @@ func (a *applier) membersOutcome(groupID string, missing []Ref) Outcome {
 // adoptUser resolves a create that conflicted: the user exists already
 // (made by an earlier, interrupted run, or by someone else). It is looked
 // up by userName; if adoption is allowed, it is linked and brought up to
-// date. An account the engine may not adopt (see inTheWay) is recorded as
-// a conflict (see leaveAlone).
-func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outcome {
+// date with want, the user the create sent. An account the engine may not
+// adopt (see inTheWay) is recorded as a conflict (see leaveAlone).
+func (a *applier) adoptUser(ctx context.Context, c *Change, want *scim.User, conflict error) Outcome {
 	obj := c.Object
 	fail := func(err error) Outcome { return Outcome{err: changeFailed(c.Action, obj, err)} }
-	found, err := a.usersNamed(ctx, c.User.UserName)
+	found, err := a.usersNamed(ctx, want.UserName)
 	if err != nil {
 		return fail(errors.Join(conflict, err))
 	}
@@ -1050,10 +1057,10 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 		return fail(fmt.Errorf("%w; %d users found by userName", conflict, len(found)))
 	}
 	o := &found[0]
-	if ours := a.ownCreate(o.ExternalID, c.User.ExternalID); ours != nil {
+	if ours := a.ownCreate(o.ExternalID, want.ExternalID); ours != nil {
 		return fail(fmt.Errorf("%w; %w", conflict, ours))
 	}
-	if msg, fo, policy := a.inTheWay(c, o.ID, o.ExternalID, !c.User.IsActive()); msg != "" {
+	if msg, fo, policy := a.inTheWay(c, o.ID, o.ExternalID, !want.IsActive()); msg != "" {
 		return fail(a.leaveAlone(c, conflict, o.ID, o.UserName, msg, fo, policy))
 	}
 	managed := a.plan.ManagedUserAttributes
@@ -1063,7 +1070,7 @@ func (a *applier) adoptUser(ctx context.Context, c *Change, conflict error) Outc
 	// The link's mirror is the user as found, with the update followed
 	// on it.
 	m := userMirror(o)
-	if attrs := diffUser(managed, nil, c.User, o); len(attrs) > 0 {
+	if attrs := diffUser(managed, nil, want, o); len(attrs) > 0 {
 		if err := a.t.PatchUser(ctx, o.ID, patchOps(attrs)...); err != nil {
 			return fail(err)
 		}

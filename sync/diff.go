@@ -48,9 +48,10 @@ type planInput struct {
 	marks *markPacer
 	// self is the engine's owner name.
 	self string
-	// compactMembers makes the created groups' members compact (see
-	// packedMembers), for a plan no caller holds until it is applied.
-	compactMembers bool
+	// compact makes the plan's creates compact, for a plan no caller
+	// holds until it is applied (Sync's): the created groups' members
+	// (see packedMembers) and the created users (see Change.packedUser).
+	compact bool
 	// ownsDesired lets the plan drop desired's users once they are
 	// planned: the engine's own mapping, which nothing reads afterwards.
 	ownsDesired bool
@@ -280,7 +281,11 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 				u.Active, reason = scim.Bool(false), "new at source, suspended there: created inactive"
 			}
 			up.create = true
-			p.Changes = append(p.Changes, Change{Action: ActionCreateUser, Object: ref, Reason: reason, User: &u, Owner: in.owner(du.SourceID)})
+			c := Change{Action: ActionCreateUser, Object: ref, Reason: reason, User: &u, Owner: in.owner(du.SourceID)}
+			if in.compact && packable(&u) {
+				c.User, c.packedUser = nil, userMirror(&u)
+			}
+			p.Changes = append(p.Changes, c)
 			continue
 		}
 		if o == nil {
@@ -653,7 +658,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 	var wantIDs, have map[string]bool
 	var scratch memberScratch
 	var table *memberTable // the created groups' members, compact (see packedMembers)
-	if in.compactMembers {
+	if in.compact {
 		table = &memberTable{}
 	}
 	clash := sameName(len(d.Groups), "group", "displayName",

@@ -283,8 +283,8 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		complete: !e.partial, drift: obs.drift, now: e.now(), ownerOf: ownerOf, read: read,
 		ours: e.owners(desired), self: e.owner,
 		// Approvals digest and filter a held plan's members as refs.
-		compactMembers: pc.release && len(e.policy.RequireApproval) == 0,
-		ownsDesired:    true,
+		compact:     pc.release && len(e.policy.RequireApproval) == 0,
+		ownsDesired: true,
 	}
 	if e.marking {
 		pin.marks = &markPacer{limit: e.markBatch}

@@ -9,7 +9,7 @@ import (
 	"github.com/provsync/provsync/scim"
 )
 
-// TestPackedMembers: a plan made for Sync (compactMembers) holds its
+// TestPackedMembers: a plan made for Sync (compact) holds its
 // created groups' members packed, with no Ref per membership, and sees
 // the same members as the plain plan does: counted in the summary, as
 // the apply reads them (memberRefs), and as plain data again once Sync
@@ -30,7 +30,7 @@ func TestPackedMembers(t *testing.T) {
 		p, err := computePlan(planInput{
 			desired: &mapping.Desired{Users: []mapping.DesiredUser{ada, bob, cy, clash}, Groups: groups},
 			users:   []scim.User{observed("t2", bob)}, groups: []scim.Group{{ID: "tg3", DisplayName: "Old", ExternalID: "g3"}},
-			snap: snap, policy: DefaultPolicy(), complete: true, compactMembers: compact,
+			snap: snap, policy: DefaultPolicy(), complete: true, compact: compact,
 			userKeys: mapping.DefaultUserMatch(), groupKeys: mapping.DefaultGroupMatch(),
 		})
 		if err != nil {
@@ -62,7 +62,7 @@ func TestPackedMembers(t *testing.T) {
 	if creates != 2 {
 		t.Fatalf("%d groups created, want 2", creates)
 	}
-	packed.unpackMembers()
+	packed.unpack()
 	got, _ := json.Marshal(packed)
 	if want := mustJSON(t, plain); string(got) != want {
 		t.Fatalf("unpacked plan:\n%s\nwant\n%s", got, want)

@@ -74,9 +74,10 @@ func payloadDirectory() *source.Directory {
 
 // TestSyncReleasesAppliedCreates: Sync, which alone holds its plan while
 // it applies it, drops each applied create's payload once it is recorded:
-// no user it created is reachable by the time it creates the groups, and
-// the plan it returns has no payload for the applied creates, while the
-// one it failed keeps its own. A plan a caller holds (Plan, then Apply)
+// no user it sent is reachable by the time it creates the groups, and the
+// plan it returns has no payload for the applied creates, while the one
+// it failed keeps its own (TestSyncPlanReleasesPackedUsers checks the
+// packed form Sync's plan holds its users in). A plan a caller holds (Plan, then Apply)
 // is never changed by its apply. Either way the target ends with the
 // same users and groups, members included, and a second plan is empty.
 func TestSyncReleasesAppliedCreates(t *testing.T) {
@@ -109,7 +110,10 @@ func TestSyncReleasesAppliedCreates(t *testing.T) {
 			if s := p.Summary; s.CreateUsers != 30 || s.CreateGroups != 4 || s.AddMembers != 60 {
 				t.Fatalf("summary: %s", p.SummaryLine())
 			}
-			wantLive := 1 // the failed create's user, which its change keeps
+			// Sync's plan holds its users packed, and sends each decoded
+			// afresh: not one of them is kept once sent. The caller's plan
+			// holds the very users sent.
+			wantLive := 0
 			if !sync2 {
 				wantLive = 30
 				after, err := p.MarshalIndentJSON()

@@ -116,6 +116,11 @@ type Change struct {
 	// packed holds the members of a create-group change in compact form
 	// instead of Members, in a plan Sync makes (see packedMembers).
 	packed *packedMembers
+	// packedUser holds the user of a create-user change instead of User,
+	// in a plan Sync makes: as the mirror of the user to create, whose
+	// compact form (about 150 bytes) is a third of the user's, and which
+	// the created user's link then keeps as its mirror.
+	packedUser *Mirror
 	// adopted is the mirror of the object an adopting update takes over
 	// once the update landed: the object as the plan's listing found it,
 	// with the update followed on it. Apply stores it as the adopted
@@ -131,7 +136,7 @@ type Change struct {
 func (c *Change) release() {
 	switch c.Action {
 	case ActionCreateUser:
-		c.User = nil
+		c.User, c.packedUser = nil, nil
 	case ActionCreateGroup:
 		c.Group, c.Members, c.packed = nil, nil, nil
 	}
@@ -189,14 +194,61 @@ func (c *Change) memberCount() int {
 	return len(c.packed.idx)
 }
 
-// unpackMembers turns packed members back into Members, so that the plan
-// is plain data again.
-func (p *Plan) unpackMembers() {
+// unpack turns packed members back into Members and packed users into
+// User, so that the plan is plain data again.
+func (p *Plan) unpack() {
 	for i := range p.Changes {
-		if c := &p.Changes[i]; c.packed != nil {
+		c := &p.Changes[i]
+		if c.packed != nil {
 			c.Members, c.packed = c.memberRefs(), nil
 		}
+		if c.packedUser != nil {
+			c.User, _ = c.userToCreate()
+			c.packedUser = nil
+		}
 	}
+}
+
+// packable reports whether u, a user to create, is kept whole by its
+// mirror's compact form: it has no id, schemas, meta or groups (which a
+// mirror leaves out; a mapping sets none of them).
+func packable(u *scim.User) bool {
+	return u.ID == "" && u.Schemas == nil && u.Meta == nil && u.Groups == nil
+}
+
+// userToCreate returns the user of a create-user change, decoded afresh
+// if the change holds it packed, and the mirror the created user's link
+// keeps if it does (nil otherwise: the mirror of the user as sent).
+func (c *Change) userToCreate() (*scim.User, *Mirror) {
+	if c.User != nil || c.packedUser == nil {
+		return c.User, nil
+	}
+	u, ok := c.packedUser.user("")
+	if !ok {
+		return nil, nil
+	}
+	return &u, c.packedUser
+}
+
+// createKey returns the userName and externalId of a create-user
+// change's user, without decoding a packed user whole.
+func (c *Change) createKey() (userName, externalID string, ok bool) {
+	if c.User != nil {
+		return c.User.UserName, c.User.ExternalID, true
+	}
+	if c.packedUser == nil {
+		return "", "", false
+	}
+	b := c.packedUser.User
+	if len(b) < 2 || !isPacked(b) || b[1] != tagExternalID {
+		return c.Object.Key, "", isPacked(b) // the form begins with the externalId, if set
+	}
+	var u scim.User
+	d := userUnpacker{s: string(b[1:]), u: &u}
+	if !d.field() {
+		return "", "", false
+	}
+	return c.Object.Key, u.ExternalID, true
 }
 
 // Problem is an object the plan leaves alone because something about it is

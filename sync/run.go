@@ -63,6 +63,6 @@ func (e *Engine) Sync(ctx context.Context, opts ...RunOption) (*Plan, *Result, e
 	}
 	res, err := e.apply(ctx, p, c.apply...)
 	p.release = false
-	p.unpackMembers()
+	p.unpack()
 	return p, res, err
 }
