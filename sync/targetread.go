@@ -63,14 +63,21 @@ func (e *Engine) readTarget(ctx context.Context, snap *Snapshot) (*listing, erro
 		if src, ok := owned[u.ID]; ok {
 			link := snap.Users[src]
 			listed[link.TargetID] = true
+			if link.Mirror != nil && isPacked(link.Mirror.User) {
+				// Unchanged in the tenant, as a rule: compared in a
+				// buffer, and no new mirror made.
+				var buf [512]byte
+				if string(appendPackedUser(buf[:0], u)) == string(link.Mirror.User) {
+					l.mirrors[src] = link.Mirror
+					continue
+				}
+			}
 			m := userMirror(u)
 			if !m.Equal(link.Mirror) {
 				l.refresh = append(l.refresh, Record{Op: OpMirror, Kind: KindUser, SourceID: src, Mirror: m})
 			}
-			if m != nil {
-				l.mirrors[src] = sameMirror(m, link.Mirror)
-				continue
-			}
+			l.mirrors[src] = sameMirror(m, link.Mirror)
+			continue
 		}
 		// Kept without what no plan reads (and a mirror leaves out):
 		// at a first run that adopts a whole tenant, these are all of
