@@ -17,11 +17,11 @@ func ada() *source.User {
 	return &source.User{ID: "u1", UserName: "ada@contoso.com", GivenName: "Ada", FamilyName: "Lovelace",
 		DisplayName: "Ada Lovelace", State: source.StateActive,
 		Emails: []source.Email{{Value: "ada@contoso.com", Primary: true}},
-		Attributes: map[string]any{"department": "R&D", "employeeId": "E-1", "level": int64(3), "roles": []string{"admin", "user"},
+		Attributes: source.NewAttrs(map[string]any{"department": "R&D", "employeeId": "E-1", "level": int64(3), "roles": []string{"admin", "user"},
 			"ratio": 1.5, "hired": time.Date(2012, 3, 16, 7, 0, 0, 0, time.FixedZone("X", 3600)), "noRoles": []string{},
 			// Types outside the attribute value types, which Validate
 			// refuses but Map must still render as before.
-			"odd": float32(1.1), "thing": struct{ X int }{7}}}
+			"odd": float32(1.1), "thing": struct{ X int }{7}})}
 }
 
 func TestDefaultMappingsMatchDefaultUser(t *testing.T) {

@@ -37,7 +37,7 @@ func ExampleRules() {
 	user := func(id, given, dept, typ string) source.User {
 		return source.User{ID: id, UserName: given + "@example.com", GivenName: given, FamilyName: "Example",
 			State: source.StateActive, Emails: []source.Email{{Value: given + "@example.com", Primary: true}},
-			Attributes: map[string]any{"department": dept, "employeeType": typ}}
+			Attributes: source.NewAttrs(map[string]any{"department": dept, "employeeType": typ})}
 	}
 	d, err := m.Map(context.Background(), &source.Directory{Users: []source.User{
 		user("1", "ada", "Engineering", "Employee"), user("2", "bob", "", "Employee"), user("3", "cy", "Engineering", "Contractor"),

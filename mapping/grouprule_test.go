@@ -12,11 +12,11 @@ import (
 )
 
 func ruleUser() *source.User {
-	return &source.User{ID: "u1", UserName: "Ada@Contoso.com", State: source.StateActive, Attributes: map[string]any{
+	return &source.User{ID: "u1", UserName: "Ada@Contoso.com", State: source.StateActive, Attributes: source.NewAttrs(map[string]any{
 		"department": "Engineering", "title": "Staff Engineer", "level": int64(6), "roleIds": []string{"101", "202"},
 		"memberOf": "CN=VPN,OU=Groups;CN=Wiki Editors,OU=Groups", "score": "7.5", "ratio": 0.25, "mfa": true,
 		"teams": "Blue; Red", "empty": "", "none": []string{},
-	}}
+	})}
 }
 
 func groupsOf(t *testing.T, rules mapping.GroupRules, u *source.User, m mapping.Memberships) []string {
@@ -185,9 +185,9 @@ func TestGroupRuleActionsAndOrder(t *testing.T) {
 
 func TestGroupRuleAffectedUsers(t *testing.T) {
 	users := []source.User{
-		{ID: "1", Attributes: map[string]any{"department": "Engineering", "roleIds": []string{"7"}}},
-		{ID: "2", Attributes: map[string]any{"department": "Sales"}},
-		{ID: "3", Attributes: map[string]any{"department": "engineering"}},
+		{ID: "1", Attributes: source.NewAttrs(map[string]any{"department": "Engineering", "roleIds": []string{"7"}})},
+		{ID: "2", Attributes: source.NewAttrs(map[string]any{"department": "Sales"})},
+		{ID: "3", Attributes: source.NewAttrs(map[string]any{"department": "engineering"})},
 	}
 	rules := mapping.GroupRules{
 		{Name: "everyone", Stop: true, Actions: []mapping.GroupAction{{SetGroup: "All"}}},
@@ -308,9 +308,9 @@ func TestGroupRuleConditionsDoNotAllocate(t *testing.T) {
 func TestRuleMapper(t *testing.T) {
 	dir := &source.Directory{
 		Users: []source.User{
-			{ID: "1", UserName: "ada@x.com", State: source.StateActive, Attributes: map[string]any{"department": "Engineering"}},
-			{ID: "2", UserName: "bob@x.com", State: source.StateActive, Attributes: map[string]any{"department": "Sales"}},
-			{ID: "3", UserName: "cy@x.com", State: source.StateActive, Attributes: map[string]any{"department": "Legal"}},
+			{ID: "1", UserName: "ada@x.com", State: source.StateActive, Attributes: source.NewAttrs(map[string]any{"department": "Engineering"})},
+			{ID: "2", UserName: "bob@x.com", State: source.StateActive, Attributes: source.NewAttrs(map[string]any{"department": "Sales"})},
+			{ID: "3", UserName: "cy@x.com", State: source.StateActive, Attributes: source.NewAttrs(map[string]any{"department": "Legal"})},
 		},
 		Groups: []source.Group{{ID: "g1", DisplayName: "Engineers", Members: []string{"1", "3"}}},
 	}
@@ -373,10 +373,10 @@ func TestRuleMapper(t *testing.T) {
 // attributes are one group whatever their case, under the first spelling.
 func TestRuleMapperFailuresAndSpellings(t *testing.T) {
 	dir := &source.Directory{Users: []source.User{
-		{ID: "1", UserName: "ada@x.com", GivenName: "Ada", Attributes: map[string]any{"team": "Blue"}},
-		{ID: "2", GivenName: "Nameless", Attributes: map[string]any{"team": "Blue"}}, // no user name: fails
-		{ID: "3", UserName: "bob@x.com", Attributes: map[string]any{"team": "BLUE;red"}},
-		{ID: "4", UserName: "cy@x.com", DisplayName: "Cy", Attributes: map[string]any{"team": "blue; Red"}},
+		{ID: "1", UserName: "ada@x.com", GivenName: "Ada", Attributes: source.NewAttrs(map[string]any{"team": "Blue"})},
+		{ID: "2", GivenName: "Nameless", Attributes: source.NewAttrs(map[string]any{"team": "Blue"})}, // no user name: fails
+		{ID: "3", UserName: "bob@x.com", Attributes: source.NewAttrs(map[string]any{"team": "BLUE;red"})},
+		{ID: "4", UserName: "cy@x.com", DisplayName: "Cy", Attributes: source.NewAttrs(map[string]any{"team": "blue; Red"})},
 	}}
 	m, err := mapping.Rules{GroupRules: mapping.GroupRules{
 		{Name: "teams", Actions: []mapping.GroupAction{{FromAttribute: "team"}}},

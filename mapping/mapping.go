@@ -55,17 +55,17 @@ type EntitlementMapper interface {
 type ReleasingMapper interface {
 	Mapper
 	// MapReleasing is MapWith (Map for a mapper without entitlements),
-	// except that it sets each source user's Attributes and Emails to nil
-	// as soon as it is done with the user, and hands each source group's
-	// Members over to its mapped group instead of copying them (the
-	// group's Members are then nil, and the mapped group's may be changed
-	// in place). The users' maps and slices are not changed, and ids,
-	// names and states stay.
+	// except that it empties each source user's Attributes and sets its
+	// Emails to nil as soon as it is done with the user, and hands each
+	// source group's Members over to its mapped group instead of copying
+	// them (the group's Members are then nil, and the mapped group's may
+	// be changed in place). The users' attribute sets and slices are not
+	// changed, and ids, names and states stay.
 	MapReleasing(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error)
 }
 
 // release drops what a ReleasingMapper no longer needs of a mapped user.
-func release(u *source.User) { u.Attributes, u.Emails = nil, nil }
+func release(u *source.User) { u.Attributes, u.Emails = source.Attrs{}, nil }
 
 // mapGroup maps g with the default mapping; take hands g's members over
 // to the mapped group (see ReleasingMapper) instead of copying them.

@@ -68,8 +68,8 @@ func TestMapReleasingMapsAsMapWith(t *testing.T) {
 				tt.want(t, got)
 			}
 			for i := range dir.Users {
-				if u := &dir.Users[i]; u.Attributes != nil || u.Emails != nil || u.ID != kept.Users[i].ID {
-					t.Fatalf("user %d after MapReleasing: id %q, %d attributes, %d emails; want its id and neither", i, u.ID, len(u.Attributes), len(u.Emails))
+				if u := &dir.Users[i]; u.Attributes.Len() != 0 || u.Emails != nil || u.ID != kept.Users[i].ID {
+					t.Fatalf("user %d after MapReleasing: id %q, %d attributes, %d emails; want its id and neither", i, u.ID, u.Attributes.Len(), len(u.Emails))
 				}
 			}
 			for i := range dir.Groups {
@@ -77,7 +77,7 @@ func TestMapReleasingMapsAsMapWith(t *testing.T) {
 					t.Fatalf("group %s keeps its %d members after MapReleasing; want them handed over", dir.Groups[i].ID, len(dir.Groups[i].Members))
 				}
 			}
-			if len(kept.Users[0].Attributes) == 0 || len(kept.Users[0].Emails) == 0 || len(kept.Groups[0].Members) == 0 {
+			if kept.Users[0].Attributes.Len() == 0 || len(kept.Users[0].Emails) == 0 || len(kept.Groups[0].Members) == 0 {
 				t.Errorf("MapWith dropped the attributes, emails or members of the directory it mapped")
 			}
 		})

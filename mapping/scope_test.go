@@ -21,11 +21,11 @@ func scoped(t *testing.T, s mapping.Scope, u *source.User, m mapping.Memberships
 }
 
 func scopeUser() *source.User {
-	return &source.User{ID: "u1", UserName: "ada@contoso.com", GivenName: "Ada", State: source.StateActive, Attributes: map[string]any{
+	return &source.User{ID: "u1", UserName: "ada@contoso.com", GivenName: "Ada", State: source.StateActive, Attributes: source.NewAttrs(map[string]any{
 		"department": "Sales", "level": int64(5), "rank": 5.0, "ratio": 2.5, "employeeId": "1500000",
 		"vip": true, "remote": "False", "roles": []string{"admin", "user"}, "noRoles": []string{},
 		"hired": time.Date(2020, 1, 2, 0, 0, 0, 0, time.UTC), "empty": "",
-	}}
+	})}
 }
 
 func TestScopeOperators(t *testing.T) {
@@ -167,7 +167,7 @@ func TestScopeMemberships(t *testing.T) {
 }
 
 func TestScopeAndOr(t *testing.T) {
-	u := &source.User{ID: "u", Attributes: map[string]any{"department": "Sales", "country": "FR"}}
+	u := &source.User{ID: "u", Attributes: source.NewAttrs(map[string]any{"department": "Sales", "country": "FR"})}
 	c := func(a, v string) mapping.Clause {
 		return mapping.Clause{Attribute: a, Operator: mapping.OpEquals, Value: v}
 	}
@@ -194,7 +194,7 @@ func TestScopeAndOr(t *testing.T) {
 }
 
 func TestScopeExplain(t *testing.T) {
-	u := &source.User{ID: "u", Attributes: map[string]any{"department": "Sales"}}
+	u := &source.User{ID: "u", Attributes: source.NewAttrs(map[string]any{"department": "Sales"})}
 	s := mapping.Scope{
 		{Name: "ops", Clauses: []mapping.Clause{{Attribute: "department", Operator: mapping.OpEquals, Value: "Ops"}}},
 		{Name: "sales", Clauses: []mapping.Clause{{Attribute: "department", Operator: mapping.OpEquals, Value: "Sales"}}},
@@ -319,7 +319,7 @@ func TestScopeInScopeDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := scopeUser()
-	u.Attributes["employeeType"] = "Employee"
+	u.Attributes = u.Attributes.With("employeeType", "Employee")
 	m := mapping.DirectoryMemberships{"u1": {"g-1": true}}
 	if !c.InScope(u, m) {
 		t.Fatal(c.Explain(u, m))

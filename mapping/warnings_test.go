@@ -12,8 +12,8 @@ import (
 func warningsDir() *source.Directory {
 	return &source.Directory{
 		Users: []source.User{
-			{ID: "u1", UserName: "ada@example.com", Attributes: map[string]any{"department": "Sales"}},
-			{ID: "u2", UserName: "bob@example.com", Attributes: map[string]any{"department": "R&D", "memberOf": "CN=VPN"}},
+			{ID: "u1", UserName: "ada@example.com", Attributes: source.NewAttrs(map[string]any{"department": "Sales"})},
+			{ID: "u2", UserName: "bob@example.com", Attributes: source.NewAttrs(map[string]any{"department": "R&D", "memberOf": "CN=VPN"})},
 		},
 		Groups: []source.Group{{ID: "g1", DisplayName: "Staff", Members: []string{"u1", "u2"}}},
 	}

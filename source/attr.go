@@ -7,40 +7,6 @@ import (
 	"time"
 )
 
-// lookupAttr finds name in attrs, exactly first, then ignoring case. When
-// several keys match ignoring case (which Validate reports), the smallest
-// wins so that the answer does not depend on map order.
-func lookupAttr(attrs map[string]any, name string) (any, bool) {
-	if v, ok := attrs[name]; ok {
-		return v, true
-	}
-	found := ""
-	for k := range attrs {
-		if strings.EqualFold(k, name) && (found == "" || k < found) {
-			found = k
-		}
-	}
-	if found == "" {
-		return nil, false
-	}
-	return attrs[found], true
-}
-
-// cloneAttrs copies attrs, including []string values.
-func cloneAttrs(attrs map[string]any) map[string]any {
-	if attrs == nil {
-		return nil
-	}
-	c := make(map[string]any, len(attrs))
-	for k, v := range attrs {
-		if s, ok := v.([]string); ok {
-			v = append([]string(nil), s...)
-		}
-		c[k] = v
-	}
-	return c
-}
-
 // validValue reports whether v has one of the attribute value types.
 func validValue(v any) bool {
 	switch v.(type) {

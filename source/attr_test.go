@@ -21,7 +21,7 @@ func testUser() *source.User {
 		FamilyName:  "Lovelace",
 		DisplayName: "Ada Lovelace",
 		State:       source.StateSuspended,
-		Attributes: map[string]any{
+		Attributes: source.NewAttrs(map[string]any{
 			"department":       "R&D",
 			"employeeId":       "E1",
 			"HR.costCenter":    int64(42),
@@ -30,7 +30,7 @@ func testUser() *source.User {
 			"isAdmin":          true,
 			"Cost Center Name": "Ops",
 			"cost center name": "ops",
-		},
+		}),
 	}
 }
 
@@ -100,7 +100,7 @@ func TestUserAttr(t *testing.T) {
 func TestGroupAttr(t *testing.T) {
 	g := &source.Group{
 		ID: "g-1", DisplayName: "Engineering", Email: "eng@example.com",
-		Members: []string{"u-1"}, Attributes: map[string]any{"type": "department"},
+		Members: []string{"u-1"}, Attributes: source.NewAttrs(map[string]any{"type": "department"}),
 	}
 	tests := []struct {
 		name   string
@@ -181,16 +181,16 @@ func TestCloneIsDeep(t *testing.T) {
 	u := testUser()
 	c := u.Clone()
 	c.Emails[0].Value = "changed"
-	c.Attributes["department"] = "changed"
-	c.Attributes["roleIds"].([]string)[0] = "changed"
-	if u.Emails[0].Value == "changed" || u.Attributes["department"] == "changed" || u.Attributes["roleIds"].([]string)[0] == "changed" {
+	c.Attributes = c.Attributes.With("department", "changed")
+	c.Attributes.Value("roleIds").([]string)[0] = "changed"
+	if u.Emails[0].Value == "changed" || u.Attributes.Value("department") == "changed" || u.Attributes.Value("roleIds").([]string)[0] == "changed" {
 		t.Fatal("User.Clone shares data with the original")
 	}
-	g := source.Group{ID: "g", Members: []string{"u-1"}, MemberGroups: []string{"g2"}, Attributes: map[string]any{"k": []string{"v"}}}
+	g := source.Group{ID: "g", Members: []string{"u-1"}, MemberGroups: []string{"g2"}, Attributes: source.NewAttrs(map[string]any{"k": []string{"v"}})}
 	gc := g.Clone()
 	gc.Members[0], gc.MemberGroups[0] = "x", "x"
-	gc.Attributes["k"].([]string)[0] = "x"
-	if g.Members[0] == "x" || g.MemberGroups[0] == "x" || g.Attributes["k"].([]string)[0] == "x" {
+	gc.Attributes.Value("k").([]string)[0] = "x"
+	if g.Members[0] == "x" || g.MemberGroups[0] == "x" || g.Attributes.Value("k").([]string)[0] == "x" {
 		t.Fatal("Group.Clone shares data with the original")
 	}
 	d := &source.Directory{Users: []source.User{*u}, Groups: []source.Group{g}}

@@ -50,7 +50,6 @@ var errDirTruncated = errors.New("truncated")
 
 type dirEncoder struct {
 	b     []byte
-	keys  []string          // scratch for sorting attribute names
 	table map[string]uint64 // strings written by shared, numbered from 1
 }
 
@@ -95,16 +94,11 @@ func (e *dirEncoder) time(t time.Time) error {
 	return nil
 }
 
-func (e *dirEncoder) attrs(m map[string]any) error {
-	e.keys = e.keys[:0]
-	for k := range m {
-		e.keys = append(e.keys, k)
-	}
-	slices.Sort(e.keys)
-	e.uint(uint64(len(e.keys)))
-	for _, k := range e.keys {
+func (e *dirEncoder) attrs(a Attrs) error {
+	e.uint(uint64(a.Len()))
+	for k, v := range a.All() { // in name order
 		e.shared(k)
-		switch v := m[k].(type) {
+		switch v := v.(type) {
 		case string:
 			e.flag(tagString)
 			e.shared(v)
@@ -223,8 +217,14 @@ type dirDecoder struct {
 	// by a key of their encoding (see attrs), so that repeated ones are
 	// shared too.
 	values map[string]any
-	key    []byte   // scratch for values' keys
-	items  []string // scratch for a list attribute's items
+	// names holds the attribute name lists decoded so far, by their
+	// names' numbers in table, so that objects with the same names share
+	// one list.
+	names    map[string][]string
+	key      []byte   // scratch for values' keys
+	items    []string // scratch for a list attribute's items
+	nameKey  []byte   // scratch for an object's names' key
+	nameList []string // scratch for an object's names
 }
 
 // Bounds of a streamed encoding (Directory.ReadFrom), whose length is not
@@ -443,34 +443,43 @@ func (d *dirDecoder) time() time.Time {
 	return t
 }
 
-func (d *dirDecoder) attrs() map[string]any {
+func (d *dirDecoder) attrs() Attrs {
 	n := d.count(3)
 	if n == 0 {
-		return nil
+		return Attrs{}
 	}
-	m := make(map[string]any, d.prealloc(n, 1<<15))
+	names, namesKey := d.nameList[:0], d.nameKey[:0]
+	defer func() { d.nameList, d.nameKey = names[:0], namesKey[:0] }()
+	vals := make([]any, 0, d.prealloc(n, 16))
 	for range n {
-		k := d.shared()
+		k, ki := d.sharedAt()
+		if len(names) > 0 && k <= names[len(names)-1] {
+			d.fail(fmt.Errorf("attribute %q follows %q: names out of order", k, names[len(names)-1]))
+			return Attrs{}
+		}
+		names = append(names, k)
+		namesKey = binary.AppendUvarint(namesKey, uint64(ki+1))
+		var v any
 		switch tag := d.flag(); tag {
 		case tagString:
-			m[k] = d.sharedValue()
+			v = d.sharedValue()
 		case tagBool:
-			m[k] = d.flag() == 1
+			v = d.flag() == 1
 		case tagInt:
 			d.fill(binary.MaxVarintLen64)
-			v, w := binary.Varint(d.b)
+			x, w := binary.Varint(d.b)
 			if w <= 0 {
 				d.fail(errDirTruncated)
-				return nil
+				return Attrs{}
 			}
 			d.b = d.b[w:]
-			m[k] = v
+			v = x
 		case tagFloat:
 			if !d.fill(8) {
 				d.fail(errDirTruncated)
-				return nil
+				return Attrs{}
 			}
-			m[k] = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+			v = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
 			d.b = d.b[8:]
 		case tagList:
 			// The key is the items' numbers in the string table: equal
@@ -484,17 +493,17 @@ func (d *dirDecoder) attrs() map[string]any {
 				d.key = binary.AppendUvarint(d.key, uint64(i+1))
 				d.items = append(d.items, s)
 				if d.err != nil {
-					return nil
+					return Attrs{}
 				}
 			}
 			// Shared by every user holding the same list; its capacity
 			// is its length, so an append makes a copy.
-			m[k] = d.value(d.key, func() any { return slices.Clip(slices.Clone(d.items)) })
+			v = d.value(d.key, func() any { return slices.Clip(slices.Clone(d.items)) })
 		case tagTime:
 			raw := d.bytes()
 			if d.err == nil {
 				d.key = append(append(d.key[:0], tagTime), raw...)
-				m[k] = d.value(d.key, func() any {
+				v = d.value(d.key, func() any {
 					var t time.Time
 					if err := t.UnmarshalBinary(raw); err != nil {
 						d.fail(err)
@@ -504,13 +513,24 @@ func (d *dirDecoder) attrs() map[string]any {
 			}
 		default:
 			d.fail(fmt.Errorf("attribute %q has unknown type tag %q", k, tag))
-			return nil
+			return Attrs{}
 		}
 		if d.err != nil {
-			return nil
+			return Attrs{}
 		}
+		vals = append(vals, v)
 	}
-	return m
+	// Objects with the same attribute names (most users of a directory)
+	// share one list of them.
+	shared, ok := d.names[string(namesKey)]
+	if !ok {
+		shared = slices.Clone(names)
+		if d.names == nil {
+			d.names = map[string][]string{}
+		}
+		d.names[string(namesKey)] = shared
+	}
+	return makeAttrs(shared, vals)
 }
 
 // UnmarshalBinary sets d to the directory MarshalBinary encoded in b. An

@@ -78,10 +78,10 @@ func TestDirectoryBinary(t *testing.T) {
 	d := sourcetest.AttributeDirectory(20, "codec")
 	d.Users[3].DeletedAt = time.Time{}
 	d.Users[4].Emails = nil
-	d.Users[5].Attributes = nil
-	d.Users[6].Attributes["empty list"] = []string{}
-	d.Users[6].Attributes["blank items"] = []string{"", "x"}
-	d.Users[7].Attributes["blank items"] = []string{"x", ""}
+	d.Users[5].Attributes = source.Attrs{}
+	d.Users[6].Attributes = d.Users[6].Attributes.With("empty list", []string{})
+	d.Users[6].Attributes = d.Users[6].Attributes.With("blank items", []string{"", "x"})
+	d.Users[7].Attributes = d.Users[7].Attributes.With("blank items", []string{"x", ""})
 	d.Groups = append(d.Groups, source.Group{ID: "h", MembersNote: "note", MemberGroups: []string{"g"}, Members: []string{"u1"}})
 	b := mustMarshal(t, d)
 	decodeEach(t, b, d, func(t *testing.T, decode func([]byte) (*source.Directory, error), got *source.Directory) {
@@ -110,7 +110,7 @@ func TestDirectoryBinary(t *testing.T) {
 		}
 	})
 	// An attribute of a type the cache cannot keep is an error, not lost.
-	d.Users[0].Attributes["bad"] = []int{1}
+	d.Users[0].Attributes = d.Users[0].Attributes.With("bad", []int{1})
 	if _, err := d.MarshalBinary(); err == nil || !strings.Contains(err.Error(), `"bad"`) {
 		t.Fatalf("encoding an attribute of type []int = %v, want an error naming it", err)
 	}
@@ -170,13 +170,13 @@ func TestDirectoryBinarySharesValues(t *testing.T) {
 	d := &source.Directory{}
 	for _, id := range []string{"u1", "u2", "u3"} {
 		d.Users = append(d.Users, source.User{ID: id, UserName: id + "@example.com",
-			Emails: []source.Email{{Value: id + "@example.com", Primary: true}, {Value: id + "@example.org"}}, Attributes: map[string]any{
-				"department": "Sales", "hireDate": hired, "licenses": []string{"E3", "Copilot"}, "level": int64(300)}})
+			Emails: []source.Email{{Value: id + "@example.com", Primary: true}, {Value: id + "@example.org"}}, Attributes: source.NewAttrs(map[string]any{
+				"department": "Sales", "hireDate": hired, "licenses": []string{"E3", "Copilot"}, "level": int64(300)})})
 	}
 	decodeEach(t, mustMarshal(t, d), d, func(t *testing.T, _ func([]byte) (*source.Directory, error), got *source.Directory) {
 		for _, name := range []string{"department", "hireDate", "licenses"} {
 			for _, i := range []int{1, 2} {
-				if a, b := got.Users[0].Attributes[name], got.Users[i].Attributes[name]; boxOf(a) != boxOf(b) {
+				if a, b := got.Users[0].Attributes.Value(name), got.Users[i].Attributes.Value(name); boxOf(a) != boxOf(b) {
 					t.Errorf("%s: users 1 and %d hold copies of one value, not one shared value", name, i+1)
 				}
 			}
@@ -184,9 +184,9 @@ func TestDirectoryBinarySharesValues(t *testing.T) {
 		if u := got.Users[0]; unsafe.StringData(u.Emails[0].Value) != unsafe.StringData(u.UserName) {
 			t.Error("an email that is the user's name is a string of its own")
 		}
-		l := got.Users[1].Attributes["licenses"].([]string)
+		l := got.Users[1].Attributes.Value("licenses").([]string)
 		_ = append(l, "Teams")
-		if other := got.Users[2].Attributes["licenses"].([]string); cap(other) != len(other) {
+		if other := got.Users[2].Attributes.Value("licenses").([]string); cap(other) != len(other) {
 			t.Errorf("a shared list has room (cap %d, len %d): an append to one user's would write into another's", cap(other), len(other))
 		}
 	})

@@ -32,7 +32,7 @@ func TestLowerCollide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := lowerCollide(tt.attrs); got != tt.want {
+			if got := lowerCollide(NewAttrs(tt.attrs).Names()); got != tt.want {
 				t.Errorf("lowerCollide(%v) = %v, want %v", tt.attrs, got, tt.want)
 			}
 		})

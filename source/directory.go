@@ -3,7 +3,6 @@ package source
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"go.uber.org/zap/zapcore"
@@ -220,13 +219,13 @@ func (d *Directory) Validate() error {
 	return errors.Join(p...)
 }
 
-// lowerCollide reports whether two of attrs' names are the same in lower
-// case. A few names (the usual case) are compared pairwise, EqualFold
-// sorting out the pairs worth lowering, with no map or copy per object.
-func lowerCollide(attrs map[string]any) bool {
-	if len(attrs) > 16 {
-		seen := make(map[string]bool, len(attrs))
-		for k := range attrs {
+// lowerCollide reports whether two of names are the same in lower case.
+// A few names (the usual case) are compared pairwise, EqualFold sorting
+// out the pairs worth lowering, with no map or copy per object.
+func lowerCollide(names []string) bool {
+	if len(names) > 16 {
+		seen := make(map[string]bool, len(names))
+		for _, k := range names {
 			lk := strings.ToLower(k)
 			if seen[lk] {
 				return true
@@ -235,16 +234,12 @@ func lowerCollide(attrs map[string]any) bool {
 		}
 		return false
 	}
-	var keys [16]string
-	n := 0
-	for k := range attrs {
-		for _, o := range keys[:n] {
+	for n, k := range names {
+		for _, o := range names[:n] {
 			if strings.EqualFold(o, k) && strings.ToLower(o) == strings.ToLower(k) {
 				return true
 			}
 		}
-		keys[n] = k
-		n++
 	}
 	return false
 }
@@ -257,36 +252,26 @@ type seenAt struct{ group, pos int }
 func (s seenAt) in(i int) (int, bool) { return s.pos, s.group == i+1 }
 
 // validateAttrs checks attribute names and value types, reporting in name
-// order.
-func validateAttrs(p *problems, kind, id string, index int, attrs map[string]any, builtins []string) {
-	if len(attrs) == 0 {
+// order ignoring case.
+func validateAttrs(p *problems, kind, id string, index int, attrs Attrs, builtins []string) {
+	if attrs.Len() == 0 {
 		return
 	}
 	// Most objects are fine: check cheaply first, sort only to report.
 	ok := true
-	for k, v := range attrs {
+	for k, v := range attrs.All() {
 		if strings.TrimSpace(k) == "" || isBuiltin(builtins, k) || !validValue(v) || !valueOK(v) {
 			ok = false
 			break
 		}
 	}
-	if ok && len(attrs) > 1 {
-		ok = !lowerCollide(attrs)
+	if ok && attrs.Len() > 1 {
+		ok = !lowerCollide(attrs.Names())
 	}
 	if ok {
 		return
 	}
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(a, b int) bool {
-		la, lb := strings.ToLower(keys[a]), strings.ToLower(keys[b])
-		if la != lb {
-			return la < lb
-		}
-		return keys[a] < keys[b]
-	})
+	keys := attrs.sortedByFold()
 	for n, k := range keys {
 		field := fmt.Sprintf("attributes[%q]", k)
 		switch {
@@ -297,7 +282,7 @@ func validateAttrs(p *problems, kind, id string, index int, attrs map[string]any
 		case n > 0 && strings.EqualFold(keys[n-1], k):
 			p.add(kind, id, index, field, "collides with attribute %q ignoring case", keys[n-1])
 		}
-		if v := attrs[k]; !validValue(v) {
+		if v := attrs.Value(k); !validValue(v) {
 			p.add(kind, id, index, field, "value of type %T; want string, bool, int64, float64, []string or time.Time", v)
 		} else {
 			p.checkValue(kind, id, index, field, v)

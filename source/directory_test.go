@@ -35,7 +35,7 @@ func TestValidateOK(t *testing.T) {
 	d := validDir()
 	d.Users[0].DisplayName = "Ada\tLovelace"
 	d.Users[0].UserName = "ádá@例え.jp"
-	d.Users[0].Attributes = map[string]any{"address": "1 Main St\nLondon", "notes": strings.Repeat("x", source.MaxValueBytes)}
+	d.Users[0].Attributes = source.NewAttrs(map[string]any{"address": "1 Main St\nLondon", "notes": strings.Repeat("x", source.MaxValueBytes)})
 	d.Groups[0].Description = "line one\nline two"
 	d.Groups[0].DisplayName = strings.Repeat("é", source.MaxGroupNameBytes/2)
 	if err := d.Validate(); err != nil {
@@ -75,15 +75,19 @@ func TestValidateProblems(t *testing.T) {
 		{"two primaries", func(d *source.Directory) {
 			d.Users[0].Emails = append(d.Users[0].Emails, source.Email{Value: "x@example.com", Primary: true})
 		}, []string{`user "u-1" (users[0]): emails: 2 emails are primary`}},
-		{"bad attribute type", func(d *source.Directory) { d.Users[0].Attributes = map[string]any{"level": 3} },
+		{"bad attribute type", func(d *source.Directory) { d.Users[0].Attributes = source.NewAttrs(map[string]any{"level": 3}) },
 			[]string{`user "u-1" (users[0]): attributes["level"]: value of type int`}},
-		{"shadowing attribute", func(d *source.Directory) { d.Users[0].Attributes = map[string]any{"Mail": "x"} },
+		{"shadowing attribute", func(d *source.Directory) { d.Users[0].Attributes = source.NewAttrs(map[string]any{"Mail": "x"}) },
 			[]string{`user "u-1" (users[0]): attributes["Mail"]: the name is a built-in field's`}},
-		{"colliding attributes", func(d *source.Directory) { d.Users[0].Attributes = map[string]any{"dept": "a", "Dept": "b"} },
+		{"colliding attributes", func(d *source.Directory) {
+			d.Users[0].Attributes = source.NewAttrs(map[string]any{"dept": "a", "Dept": "b"})
+		},
 			[]string{`user "u-1" (users[0]): attributes["dept"]: collides with attribute "Dept" ignoring case`}},
-		{"empty attribute name", func(d *source.Directory) { d.Groups[0].Attributes = map[string]any{"": "a"} },
+		{"empty attribute name", func(d *source.Directory) { d.Groups[0].Attributes = source.NewAttrs(map[string]any{"": "a"}) },
 			[]string{`group "g-1" (groups[0]): attributes[""]: empty attribute name`}},
-		{"group attribute type", func(d *source.Directory) { d.Groups[0].Attributes = map[string]any{"owners": []any{"a"}} },
+		{"group attribute type", func(d *source.Directory) {
+			d.Groups[0].Attributes = source.NewAttrs(map[string]any{"owners": []any{"a"}})
+		},
 			[]string{`group "g-1" (groups[0]): attributes["owners"]: value of type []interface {}`}},
 		{"empty group id", func(d *source.Directory) { d.Groups[1].ID = "" },
 			[]string{`group (groups[1]): id: empty`, `group "g-1" (groups[0]): memberGroups[0]: unknown group "g-2"`}},
@@ -131,15 +135,17 @@ func TestValidateProblems(t *testing.T) {
 			d.Groups[1].Members = nil
 		}, []string{`user "` + strings.Repeat("9", 64) + `…" (users[2]): id: 2000 bytes; at most 1024 are allowed`}},
 		{"10 MB attribute", func(d *source.Directory) {
-			d.Users[0].Attributes = map[string]any{"notes": strings.Repeat("x", 10<<20)}
+			d.Users[0].Attributes = source.NewAttrs(map[string]any{"notes": strings.Repeat("x", 10<<20)})
 		},
 			[]string{`user "u-1" (users[0]): attributes["notes"]: 10485760 bytes; at most 65536 are allowed`}},
 		{"long list item", func(d *source.Directory) {
-			d.Groups[0].Attributes = map[string]any{"owners": []string{"a", strings.Repeat("x", 65537)}}
+			d.Groups[0].Attributes = source.NewAttrs(map[string]any{"owners": []string{"a", strings.Repeat("x", 65537)}})
 		}, []string{`group "g-1" (groups[0]): attributes["owners"][1]: 65537 bytes; at most 65536 are allowed`}},
-		{"long list", func(d *source.Directory) { d.Users[1].Attributes = map[string]any{"roles": make([]string, 10001)} },
+		{"long list", func(d *source.Directory) {
+			d.Users[1].Attributes = source.NewAttrs(map[string]any{"roles": make([]string, 10001)})
+		},
 			[]string{`user "u-2" (users[1]): attributes["roles"]: 10001 items; at most 10000 are allowed`}},
-		{"invalid UTF-8 attribute", func(d *source.Directory) { d.Users[1].Attributes = map[string]any{"dept": "R\xffD"} },
+		{"invalid UTF-8 attribute", func(d *source.Directory) { d.Users[1].Attributes = source.NewAttrs(map[string]any{"dept": "R\xffD"}) },
 			[]string{`user "u-2" (users[1]): attributes["dept"]: not valid UTF-8 (byte 1)`}},
 		{"long description", func(d *source.Directory) { d.Groups[1].Description = strings.Repeat("x", 65537) },
 			[]string{`group "g-2" (groups[1]): description: 65537 bytes`}},

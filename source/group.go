@@ -19,7 +19,7 @@ type Group struct {
 	Description string
 	// Attributes are every other attribute the provider reports, with the
 	// same value types and naming rules as User.Attributes.
-	Attributes map[string]any
+	Attributes Attrs
 	// MembersNote says why Members are what they are, when the provider
 	// decided something an administrator should see in the plan (Google's
 	// CUSTOMER member, which makes every user a member). The plan's reasons
@@ -71,7 +71,7 @@ func (g *Group) Attr(name string) (any, bool) {
 		}
 		return g.MemberGroups, true
 	}
-	return lookupAttr(g.Attributes, name)
+	return g.Attributes.lookup(name)
 }
 
 // groupBuiltins are the names Group.Attr resolves to fields, lower case.
@@ -83,7 +83,7 @@ var groupBuiltins = [...]string{
 // Clone returns a deep copy of g.
 func (g *Group) Clone() Group {
 	c := *g
-	c.Attributes = cloneAttrs(g.Attributes)
+	c.Attributes = g.Attributes.clone()
 	if g.Members != nil {
 		c.Members = append([]string(nil), g.Members...)
 	}

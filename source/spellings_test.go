@@ -17,7 +17,7 @@ func TestUserSpellings(t *testing.T) {
 	if len(userSpellings) != len(userBuiltins) {
 		t.Errorf("%d spellings for %d built-in names", len(userSpellings), len(userBuiltins))
 	}
-	u := User{ID: "1", Attributes: map[string]any{"employeeType": "x"}}
+	u := User{ID: "1", Attributes: NewAttrs(map[string]any{"employeeType": "x"})}
 	if v, ok := u.Attr("EmployeeTYPE"); !ok || v != "x" {
 		t.Error("case-insensitive attribute lookup broken")
 	}
@@ -30,7 +30,7 @@ func TestUserSpellings(t *testing.T) {
 // built-in name and spelling, and for attributes.
 func TestUserAttrRef(t *testing.T) {
 	u := User{ID: "1", UserName: "ada@x.com", GivenName: "Ada", DisplayName: "Ada L", State: StateSuspended,
-		Emails: []Email{{Value: "ada@x.com", Primary: true}}, Attributes: map[string]any{"dept": "R&D", "Level": int64(3)}}
+		Emails: []Email{{Value: "ada@x.com", Primary: true}}, Attributes: NewAttrs(map[string]any{"dept": "R&D", "Level": int64(3)})}
 	names := []string{"dept", "DEPT", "level", "Level", "missing", "familyName", "SURNAME"}
 	for k := range userSpellings {
 		names = append(names, k, strings.ToUpper(k))

@@ -44,10 +44,12 @@ type User struct {
 	// delete.
 	DeletedAt time.Time
 	// Attributes are every other attribute the provider reports, by name
-	// (see Attr for how names resolve). Values are one of: string, bool,
-	// int64, float64, []string or time.Time; Validate reports anything
-	// else, and NormalizeValue converts the usual decoded forms. Adapters
-	// leave unset attributes out rather than storing empty values.
+	// (see Attr for how names resolve), in a compact immutable set (see
+	// Attrs; NewAttrs makes one from a map). Values are one of: string,
+	// bool, int64, float64, []string or time.Time; Validate reports
+	// anything else, and NormalizeValue converts the usual decoded forms.
+	// Adapters leave unset attributes out rather than storing empty
+	// values.
 	//
 	// Names follow the provider's own (Entra "jobTitle", "employeeId",
 	// "officeLocation"), with these conventions so mapping rules carry
@@ -57,7 +59,7 @@ type User struct {
 	// custom schema attributes as "Schema.field" (Google) or the
 	// attribute's short name (OneLogin). Names must not collide with the
 	// built-in names Attr resolves, nor with each other ignoring case.
-	Attributes map[string]any
+	Attributes Attrs
 }
 
 // PrimaryEmail returns the value of the primary email, else of the first
@@ -102,7 +104,7 @@ func (u *User) Attr(name string) (any, bool) {
 		// An attribute of exactly this name cannot be a built-in one
 		// (Validate forbids it), so it is found without lowering the
 		// name, which would allocate.
-		if v, ok := u.Attributes[name]; ok {
+		if v, ok := u.Attributes.Get(name); ok {
 			return v, true
 		}
 		key = strings.ToLower(name)
@@ -148,7 +150,7 @@ func (u *User) attr(key, name string) (any, bool) {
 		}
 		return u.DeletedAt, true
 	}
-	return lookupAttr(u.Attributes, name)
+	return u.Attributes.lookup(name)
 }
 
 // UserAttrRef is an attribute name resolved once, for reading it from
@@ -206,7 +208,7 @@ func (r UserAttrRef) Str(u *User) (s string, isString bool) {
 // Value reads the attribute as User.Attr does.
 func (r UserAttrRef) Value(u *User) (any, bool) {
 	if !r.builtin {
-		if v, ok := u.Attributes[r.name]; ok {
+		if v, ok := u.Attributes.Get(r.name); ok {
 			return v, true
 		}
 	}
@@ -240,7 +242,7 @@ func (u *User) Clone() User {
 	if u.Emails != nil {
 		c.Emails = append([]Email(nil), u.Emails...)
 	}
-	c.Attributes = cloneAttrs(u.Attributes)
+	c.Attributes = u.Attributes.clone()
 	return c
 }
 

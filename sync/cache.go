@@ -177,7 +177,7 @@ func (c *CachedDirectory) MarshalJSON() ([]byte, error) {
 	}
 	for i := range d.Users {
 		u := &d.Users[i]
-		attrs, err := encodeAttrs(u.Attributes)
+		attrs, err := encodeAttrs(u.Attributes.Map())
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +187,7 @@ func (c *CachedDirectory) MarshalJSON() ([]byte, error) {
 	}
 	for i := range d.Groups {
 		g := &d.Groups[i]
-		attrs, err := encodeAttrs(g.Attributes)
+		attrs, err := encodeAttrs(g.Attributes.Map())
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +214,7 @@ func (c *CachedDirectory) UnmarshalJSON(b []byte) error {
 		}
 		d.Users = append(d.Users, source.User{ID: u.ID, UserName: u.UserName, Emails: u.Emails,
 			GivenName: u.GivenName, FamilyName: u.FamilyName, DisplayName: u.DisplayName,
-			State: u.State, DeletedAt: u.DeletedAt, Attributes: attrs})
+			State: u.State, DeletedAt: u.DeletedAt, Attributes: source.NewAttrs(attrs)})
 	}
 	for _, g := range aux.Groups {
 		attrs, err := decodeAttrs(g.Attributes)
@@ -222,7 +222,7 @@ func (c *CachedDirectory) UnmarshalJSON(b []byte) error {
 			return err
 		}
 		d.Groups = append(d.Groups, source.Group{ID: g.ID, DisplayName: g.DisplayName, Email: g.Email,
-			Description: g.Description, Attributes: attrs, MembersNote: g.MembersNote, Members: g.Members, MemberGroups: g.MemberGroups})
+			Description: g.Description, Attributes: source.NewAttrs(attrs), MembersNote: g.MembersNote, Members: g.Members, MemberGroups: g.MemberGroups})
 	}
 	c.Dir, c.enc = d, nil
 	return nil

@@ -23,12 +23,12 @@ func TestCachedDirectoryKeepsEveryField(t *testing.T) {
 			ID: "u-1", UserName: "ada@example.com", GivenName: "Ada", FamilyName: "Lovelace", DisplayName: "Ada L",
 			Emails: []source.Email{{Value: "ada@example.com", Type: "work", Primary: true}},
 			State:  source.StateDeleted, DeletedAt: when,
-			Attributes: map[string]any{"department": "Eng", "active": true, "level": int64(7), "score": 1.5,
-				"roleIds": []string{"r1", "r2"}, "hired": when},
+			Attributes: source.NewAttrs(map[string]any{"department": "Eng", "active": true, "level": int64(7), "score": 1.5,
+				"roleIds": []string{"r1", "r2"}, "hired": when}),
 		}},
 		Groups: []source.Group{{
 			ID: "g-1", DisplayName: "Everyone", Email: "all@example.com", Description: "all of us",
-			Attributes: map[string]any{"customerMember": true}, MembersNote: "every user through the domain",
+			Attributes: source.NewAttrs(map[string]any{"customerMember": true}), MembersNote: "every user through the domain",
 			Members: []string{"u-1"}, MemberGroups: []string{"g-2"},
 		}, {ID: "g-2", DisplayName: "Sub"}},
 	}

@@ -159,8 +159,8 @@ func TestPlanDropsUsersAttributesOnceMapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, u := range src.last.Users {
-		if u.Attributes != nil || u.Emails != nil {
-			t.Fatalf("source user %d (%s) still has %d attributes and %d emails after the plan", i, u.ID, len(u.Attributes), len(u.Emails))
+		if u.Attributes.Len() != 0 || u.Emails != nil {
+			t.Fatalf("source user %d (%s) still has %d attributes and %d emails after the plan", i, u.ID, u.Attributes.Len(), len(u.Emails))
 		}
 	}
 	creates, remote := 0, 0

@@ -174,9 +174,9 @@ func TestScopeOnMissingAttributeIsHeld(t *testing.T) {
 			srv, c := newTarget(t)
 			dir := validSource()
 			for i := range dir.Users {
-				dir.Users[i].Attributes = map[string]any{"department": "Sales"}
+				dir.Users[i].Attributes = source.NewAttrs(map[string]any{"department": "Sales"})
 			}
-			dir.Users[1].Attributes["department"] = "R&D"
+			dir.Users[1].Attributes = dir.Users[1].Attributes.With("department", "R&D")
 			src, state := rawSource{dir: dir}, sync.NewMemoryState()
 			first, err := sync.New(src, c, sync.WithState(state))
 			if err != nil {

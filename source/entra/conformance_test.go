@@ -174,10 +174,10 @@ func graphUser(u *source.User) graphtest.User {
 			g.OtherMails = append(g.OtherMails, e.Value)
 		}
 	}
-	str := func(name string) string { v, _ := u.Attributes[name].(string); return v }
+	str := func(name string) string { v, _ := u.Attributes.Value(name).(string); return v }
 	g.Department, g.JobTitle, g.EmployeeID = str("department"), str("jobTitle"), str("employeeId")
 	for _, name := range conformanceAttrs[3:] {
-		if v, ok := u.Attributes[name]; ok {
+		if v, ok := u.Attributes.Get(name); ok {
 			if g.Extra == nil {
 				g.Extra = map[string]any{}
 			}

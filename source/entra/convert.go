@@ -82,7 +82,7 @@ func (s *Source) convertUser(u models.Userable) source.User {
 		}
 	}
 	if len(attrs) > 0 {
-		out.Attributes = attrs
+		out.Attributes = source.NewAttrs(attrs)
 	}
 	return out
 }

@@ -91,16 +91,16 @@ func wantGood(quotedIsTime bool) *source.Directory {
 		Users: []source.User{
 			{ID: "u-1", UserName: "ada@example.com", Emails: []source.Email{{Value: "ada@example.com", Type: "work", Primary: true}},
 				GivenName: "Ada", FamilyName: "Lovelace", DisplayName: "Ada Lovelace",
-				Attributes: map[string]any{"department": "R&D", "employeeId": "E1", "level": int64(3), "fte": 0.8,
+				Attributes: source.NewAttrs(map[string]any{"department": "R&D", "employeeId": "E1", "level": int64(3), "fte": 0.8,
 					"mfaEnrolled": true, "licenses": []string{"M365_E5", "NETSKOPE"}, "hireDate": hired,
-					"quoted": quoted, "HR.costCenter": "CC-1", "HR.region.name": "EU"}},
+					"quoted": quoted, "HR.costCenter": "CC-1", "HR.region.name": "EU"})},
 			{ID: "u-2", UserName: "bob@example.com", State: source.StateSuspended, Emails: []source.Email{
 				{Value: "bob@example.com", Type: "work", Primary: true}, {Value: "bob@home.example", Type: "home"}}},
 			{ID: "u-3", UserName: "cy@example.com", State: source.StateDeleted, DeletedAt: time.Date(2025, 5, 20, 10, 0, 0, 0, time.UTC)},
 		},
 		Groups: []source.Group{
 			{ID: "g-1", DisplayName: "Engineering", Email: "eng@example.com", Description: "Everyone in engineering",
-				Attributes: map[string]any{"type": "department"}, Members: []string{"u-1", "u-2"}, MemberGroups: []string{"g-2"}},
+				Attributes: source.NewAttrs(map[string]any{"type": "department"}), Members: []string{"u-1", "u-2"}, MemberGroups: []string{"g-2"}},
 			{ID: "g-2", DisplayName: "Ops"},
 		},
 	}
@@ -310,8 +310,8 @@ func TestRoundTrip(t *testing.T) {
 	synthetic := synth.Generate(synth.Config{Users: 300, Groups: 30, MembershipsPerUser: 4,
 		SuspendedFraction: 0.1, DeletedFraction: 0.05, Seed: 3})
 	hand := wantGood(false)
-	hand.Users[0].Attributes["quoted"] = "plain"
-	hand.Users[0].Attributes["nanos"] = time.Date(2024, 2, 29, 23, 59, 59, 123456789, time.FixedZone("", 5*3600))
+	hand.Users[0].Attributes = hand.Users[0].Attributes.With("quoted", "plain")
+	hand.Users[0].Attributes = hand.Users[0].Attributes.With("nanos", time.Date(2024, 2, 29, 23, 59, 59, 123456789, time.FixedZone("", 5*3600)))
 	hand.Users[1].Emails = append(hand.Users[1].Emails, source.Email{Value: "bob@other.example"})
 	hand.Users = append(hand.Users, source.User{ID: "u-4", Emails: []source.Email{{Value: "x@y", Primary: true}}}) // not "work": kept as a list
 	for _, format := range []file.Format{file.FormatYAML, file.FormatJSON} {
@@ -368,9 +368,9 @@ func normalizeTimes(d *source.Directory) {
 		if !u.DeletedAt.IsZero() {
 			u.DeletedAt = fix(u.DeletedAt)
 		}
-		for k, v := range u.Attributes {
+		for k, v := range u.Attributes.All() {
 			if tv, ok := v.(time.Time); ok {
-				u.Attributes[k] = fix(tv)
+				u.Attributes = u.Attributes.With(k, fix(tv))
 			}
 		}
 	}
@@ -393,7 +393,7 @@ func TestWriteErrors(t *testing.T) {
 
 func TestWriteFormat(t *testing.T) {
 	dir := &source.Directory{Users: []source.User{{ID: "u-1", UserName: "a@x", Emails: []source.Email{{Value: "a@x", Type: "work", Primary: true}},
-		State: source.StateSuspended, Attributes: map[string]any{"dept": "R&D"}}}}
+		State: source.StateSuspended, Attributes: source.NewAttrs(map[string]any{"dept": "R&D"})}}}
 	var y, j bytes.Buffer
 	if err := file.Write(&y, dir, file.FormatYAML); err != nil {
 		t.Fatal(err)
@@ -514,9 +514,9 @@ func TestFromDirectory(t *testing.T) {
 		t.Fatalf("Read = %v, %v; want the directory as it was at Set", got, err)
 	}
 	// Read copies: editing the result changes nothing.
-	got.Users[0].Attributes["department"] = "changed"
+	got.Users[0].Attributes = got.Users[0].Attributes.With("department", "changed")
 	again, _ := src.Read(ctx)
-	if again.Users[0].Attributes["department"] != "R&D" {
+	if again.Users[0].Attributes.Value("department") != "R&D" {
 		t.Fatal("editing a read directory changed the source")
 	}
 	// Set replaces; an invalid directory fails at Read, naming the source.

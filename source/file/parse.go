@@ -265,7 +265,7 @@ func (d *doc) directory(at func(int) string) (*source.Directory, []error) {
 			}
 			u.DeletedAt = t
 		}
-		u.Attributes = d.attributes(in.Attributes, bad)
+		u.Attributes = source.NewAttrs(d.attributes(in.Attributes, bad))
 		dir.Users[i] = u
 	}
 	for i := range d.Groups {
@@ -275,7 +275,7 @@ func (d *doc) directory(at func(int) string) (*source.Directory, []error) {
 		}
 		dir.Groups[i] = source.Group{
 			ID: in.ID, DisplayName: in.DisplayName, Email: in.Email, Description: in.Description,
-			Attributes: d.attributes(in.Attributes, bad), Members: in.Members, MemberGroups: in.MemberGroups,
+			Attributes: source.NewAttrs(d.attributes(in.Attributes, bad)), Members: in.Members, MemberGroups: in.MemberGroups,
 		}
 	}
 	return dir, errs

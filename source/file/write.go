@@ -35,7 +35,7 @@ func Write(w io.Writer, dir *source.Directory, format Format) error {
 		u := &dir.Users[i]
 		d := userDTO{
 			ID: u.ID, UserName: u.UserName, GivenName: u.GivenName, FamilyName: u.FamilyName,
-			DisplayName: u.DisplayName, Attributes: writeAttrs(u.Attributes, isJSON),
+			DisplayName: u.DisplayName, Attributes: writeAttrs(u.Attributes.Map(), isJSON),
 		}
 		if len(u.Emails) == 1 && u.Emails[0].Primary && u.Emails[0].Type == "work" {
 			d.Email = u.Emails[0].Value
@@ -56,7 +56,7 @@ func Write(w io.Writer, dir *source.Directory, format Format) error {
 		g := &dir.Groups[i]
 		out.Groups[i] = groupDTO{
 			ID: g.ID, DisplayName: g.DisplayName, Email: g.Email, Description: g.Description,
-			Attributes: writeAttrs(g.Attributes, isJSON), Members: g.Members, MemberGroups: g.MemberGroups,
+			Attributes: writeAttrs(g.Attributes.Map(), isJSON), Members: g.Members, MemberGroups: g.MemberGroups,
 		}
 	}
 	if isJSON {

@@ -134,7 +134,7 @@ func googleUser(u *source.User, emails map[string]string, i int) admin.User {
 		list = append(list, map[string]any{"address": e.Value, "type": e.Type, "primary": e.Primary})
 	}
 	g.Emails = list
-	str := func(name string) string { v, _ := u.Attributes[name].(string); return v }
+	str := func(name string) string { v, _ := u.Attributes.Value(name).(string); return v }
 	if str("jobTitle") != "" || str("department") != "" || str("costCenter") != "" || str("employeeType") != "" {
 		g.Organizations = []any{map[string]any{"title": str("jobTitle"), "department": str("department"),
 			"costCenter": str("costCenter"), "description": str("employeeType"), "primary": true}}

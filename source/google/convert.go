@@ -211,7 +211,7 @@ func convertUser(u *admin.User, deleted bool) (su source.User, ok bool, err erro
 		return fail("customSchemas", err)
 	}
 	if len(attrs) > 0 {
-		su.Attributes = attrs
+		su.Attributes = source.NewAttrs(attrs)
 	}
 	return su, true, nil
 }
@@ -330,7 +330,7 @@ func customValue(v any) (any, error) {
 func convertGroup(g *admin.Group) source.Group {
 	sg := source.Group{ID: g.Id, DisplayName: g.Name, Email: g.Email, Description: g.Description}
 	if len(g.Aliases) > 0 {
-		sg.Attributes = map[string]any{AttrAliases: append([]string(nil), g.Aliases...)}
+		sg.Attributes = source.NewAttrs(map[string]any{AttrAliases: append([]string(nil), g.Aliases...)})
 	}
 	if sg.DisplayName == "" {
 		sg.DisplayName = g.Email

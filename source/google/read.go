@@ -234,10 +234,7 @@ func (s *Source) assemble(listed, deleted []*admin.User, scopeGroups, selected [
 				if s.cfg.SkipCustomerMembers {
 					continue
 				}
-				if sg.Attributes == nil {
-					sg.Attributes = map[string]any{}
-				}
-				sg.Attributes[AttrCustomerMember] = true
+				sg.Attributes = sg.Attributes.With(AttrCustomerMember, true)
 				sg.MembersNote = CustomerMembersNote
 				s.log.Info("google: a group has a CUSTOMER member: every user in scope is a member",
 					zap.String("group", g.Id))
@@ -281,9 +278,9 @@ func resolveManagers(users []source.User) {
 		}
 	}
 	for i := range users {
-		if m, ok := users[i].Attributes[AttrManagerEmail].(string); ok {
+		if m, ok := users[i].Attributes.Value(AttrManagerEmail).(string); ok {
 			if id, ok := byEmail[strings.ToLower(m)]; ok {
-				users[i].Attributes[AttrManagerID] = id
+				users[i].Attributes = users[i].Attributes.With(AttrManagerID, id)
 			}
 		}
 	}

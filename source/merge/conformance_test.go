@@ -71,8 +71,8 @@ func (u unprefixed) Read(ctx context.Context) (*source.Directory, error) {
 	strip := func(id string) string { return strings.TrimPrefix(id, "a/") }
 	for i := range d.Users {
 		d.Users[i].ID = strip(d.Users[i].ID)
-		if m, ok := d.Users[i].Attributes[synth.AttrManagerID].(string); ok {
-			d.Users[i].Attributes[synth.AttrManagerID] = strip(m)
+		if m, ok := d.Users[i].Attributes.Value(synth.AttrManagerID).(string); ok {
+			d.Users[i].Attributes = d.Users[i].Attributes.With(synth.AttrManagerID, strip(m))
 		}
 	}
 	for i := range d.Groups {

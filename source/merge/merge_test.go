@@ -215,10 +215,7 @@ func TestPeople(t *testing.T) {
 }
 
 func withAttr(u source.User, k string, v any) source.User {
-	if u.Attributes == nil {
-		u.Attributes = map[string]any{}
-	}
-	u.Attributes[k] = v
+	u.Attributes = u.Attributes.With(k, v)
 	return u
 }
 
@@ -253,7 +250,7 @@ func TestManagerIsRenamed(t *testing.T) {
 	_, got := read(t, nil, a, b)
 	mgr := map[string]any{}
 	for _, u := range got.Users {
-		mgr[u.ID] = u.Attributes["managerId"]
+		mgr[u.ID] = u.Attributes.Value("managerId")
 	}
 	want := map[string]any{"a/m": nil, "a/e": "a/m", "a/o": "a/gone", "b/x": "a/m"}
 	if fmt.Sprint(mgr) != fmt.Sprint(want) {

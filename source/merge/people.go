@@ -202,11 +202,11 @@ func (p *people) users(names []string) ([]source.User, map[ref]string) {
 		u.ID = ids[ref{e.member, e.user.ID}]
 		// The manager is named by its id at the same source: it becomes
 		// the manager's person's id.
-		if mgr, ok := u.Attributes["managerId"].(string); ok && mgr != "" {
+		if mgr, ok := u.Attributes.Value("managerId").(string); ok && mgr != "" {
 			if id, ok := ids[ref{e.member, mgr}]; ok && id != "" {
-				u.Attributes["managerId"] = id
+				u.Attributes = u.Attributes.With("managerId", id)
 			} else {
-				u.Attributes["managerId"] = ID(names[e.member], mgr)
+				u.Attributes = u.Attributes.With("managerId", ID(names[e.member], mgr))
 			}
 		}
 		out = append(out, u)

@@ -89,7 +89,7 @@ func (h *harness) update(t *testing.T, want *source.Directory) error {
 	for i := range want.Users {
 		u := &want.Users[i]
 		spec := olUser(u)
-		if m, ok := u.Attributes["managerId"].(string); ok {
+		if m, ok := u.Attributes.Value("managerId").(string); ok {
 			if mid, ok := h.ids[m]; ok {
 				spec.ManagerUserID = &mid
 			}
@@ -150,7 +150,7 @@ func olUser(u *source.User) onelogintest.User {
 	if u.State == source.StateSuspended {
 		status = onelogin.StatusSuspended
 	}
-	str := func(name string) string { v, _ := u.Attributes[name].(string); return v }
+	str := func(name string) string { v, _ := u.Attributes.Value(name).(string); return v }
 	o := onelogintest.User{Username: u.UserName, Email: u.PrimaryEmail(), Firstname: u.GivenName, Lastname: u.FamilyName,
 		Status: status, State: 1, Title: str("jobTitle"), Department: str("department")}
 	if v := str("employeeId"); v != "" {
@@ -228,8 +228,8 @@ func translate(back map[string]string, users []source.User, groups []source.Grou
 	}
 	for i := range users {
 		users[i].ID = tr(users[i].ID)
-		if m, ok := users[i].Attributes["managerId"].(string); ok {
-			users[i].Attributes["managerId"] = tr(m)
+		if m, ok := users[i].Attributes.Value("managerId").(string); ok {
+			users[i].Attributes = users[i].Attributes.With("managerId", tr(m))
 		}
 	}
 	for i := range groups {

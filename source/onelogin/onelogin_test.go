@@ -120,11 +120,11 @@ func TestScopeRolesAndGroups(t *testing.T) {
 	for _, g := range d.Groups {
 		switch g.ID {
 		case "role:" + strconv.FormatInt(users.ID, 10):
-			if g.DisplayName != "Netskope Users" || !slices.Equal(slices.Sorted(slices.Values(g.Members)), slices.Sorted(slices.Values([]string{id(ann), id(bob)}))) || g.Attributes["kind"] != "role" {
+			if g.DisplayName != "Netskope Users" || !slices.Equal(slices.Sorted(slices.Values(g.Members)), slices.Sorted(slices.Values([]string{id(ann), id(bob)}))) || g.Attributes.Value("kind") != "role" {
 				t.Errorf("role group %+v", g)
 			}
 		case "group:" + strconv.FormatInt(sales.ID, 10):
-			if g.DisplayName != "Sales" || !slices.Equal(g.Members, []string{id(ann)}) || g.Attributes["kind"] != "group" {
+			if g.DisplayName != "Sales" || !slices.Equal(g.Members, []string{id(ann)}) || g.Attributes.Value("kind") != "group" {
 				t.Errorf("OneLogin group %+v", g)
 			}
 		default:
@@ -249,7 +249,7 @@ func TestProfile(t *testing.T) {
 	}
 	// By default the email is the user name, the username an attribute.
 	d := read(t, open(t, srv, func(c *onelogin.Config) { c.UserName = "" }))
-	if a := byName(t, d, "ann@example.com"); a.Attributes["oneloginUsername"] != "ann" {
+	if a := byName(t, d, "ann@example.com"); a.Attributes.Value("oneloginUsername") != "ann" {
 		t.Errorf("default user name: %+v", a)
 	}
 }

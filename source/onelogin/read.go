@@ -432,7 +432,7 @@ func (s *Source) groups(sc *scope, groups []group, userGroup map[int64]string) [
 	if s.cfg.Groups == GroupsRolesAndGroups || s.cfg.Groups == GroupsRoles {
 		for _, r := range sc.roles {
 			g := source.Group{ID: "role:" + strconv.FormatInt(r.ID, 10), DisplayName: r.Name,
-				Attributes: map[string]any{AttrKind: "role"}}
+				Attributes: source.NewAttrs(map[string]any{AttrKind: "role"})}
 			for _, id := range sc.roleUsers[r.ID] {
 				if sc.users[id] && !slices.Contains(g.Members, strconv.FormatInt(id, 10)) {
 					g.Members = append(g.Members, strconv.FormatInt(id, 10))
@@ -456,7 +456,7 @@ func (s *Source) groups(sc *scope, groups []group, userGroup map[int64]string) [
 			m := members[key]
 			slices.Sort(m)
 			out = append(out, source.Group{ID: "group:" + key, DisplayName: g.Name, Members: m,
-				Attributes: map[string]any{AttrKind: "group"}})
+				Attributes: source.NewAttrs(map[string]any{AttrKind: "group"})})
 		}
 	}
 	return out
@@ -559,7 +559,7 @@ func (s *Source) convert(p *profile, sc *scope, groupNames map[string]string, ro
 			a[key] = fmt.Sprint(x)
 		}
 	}
-	u.Attributes = a
+	u.Attributes = source.NewAttrs(a)
 	return u, nil
 }
 

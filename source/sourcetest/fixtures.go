@@ -39,7 +39,7 @@ func largeFixture(cfg *config) *source.Directory {
 		DisplayName: "All Staff",
 		Email:       "all-staff@example.com",
 		Description: "Everyone",
-		Attributes:  map[string]any{synth.AttrGroupType: "access"},
+		Attributes:  source.NewAttrs(map[string]any{synth.AttrGroupType: "access"}),
 	}
 	for _, u := range d.Users {
 		all.Members = append(all.Members, u.ID)
@@ -63,7 +63,7 @@ func awkward(cfg *config) *source.Directory {
 		return source.User{
 			ID: id, UserName: upn, Emails: []source.Email{{Value: upn, Type: "work", Primary: true}},
 			GivenName: given, FamilyName: family, DisplayName: display, State: state(s),
-			Attributes: map[string]any{synth.AttrDepartment: "R&D", synth.AttrEmployeeID: "E-" + id[len(id)-4:]},
+			Attributes: source.NewAttrs(map[string]any{synth.AttrDepartment: "R&D", synth.AttrEmployeeID: "E-" + id[len(id)-4:]}),
 		}
 	}
 	d := &source.Directory{
@@ -136,8 +136,8 @@ func change(base *source.Directory) (*source.Directory, expectation) {
 	nu.ID, nu.GivenName, nu.FamilyName, nu.DisplayName = newUserID, "Nova", "Hirè", "Nova Hirè"
 	nu.UserName = "nova.hire@" + domain
 	nu.Emails = []source.Email{{Value: nu.UserName, Type: "work", Primary: true}}
-	if _, ok := nu.Attributes[synth.AttrEmployeeID]; ok {
-		nu.Attributes[synth.AttrEmployeeID] = "E999999"
+	if _, ok := nu.Attributes.Get(synth.AttrEmployeeID); ok {
+		nu.Attributes = nu.Attributes.With(synth.AttrEmployeeID, "E999999")
 	}
 	next.Users = append(next.Users, nu)
 	exp.users = append(exp.users, nu.ID)
@@ -192,14 +192,14 @@ func change(base *source.Directory) (*source.Directory, expectation) {
 func AttributeDirectory(n int, tag string) *source.Directory {
 	at := time.Date(2026, 3, 4, 5, 6, 7, 8, time.FixedZone("", 3600))
 	d := &source.Directory{Groups: []source.Group{{ID: "g", DisplayName: "G " + tag, Description: "d",
-		Attributes: map[string]any{"n": int64(-3)}, MemberGroups: nil}}}
+		Attributes: source.NewAttrs(map[string]any{"n": int64(-3)}), MemberGroups: nil}}}
 	for i := 1; i <= n; i++ {
 		id := "u" + strconv.Itoa(i)
 		d.Users = append(d.Users, source.User{ID: id, UserName: id + "@example.com", GivenName: "Zoë", FamilyName: tag,
 			Emails: []source.Email{{Value: id + "@example.com", Type: "work", Primary: true}, {Value: id + "@home.example"}},
 			State:  source.State(i % 3), DeletedAt: at,
-			Attributes: map[string]any{"department": "Sales", "employeeId": int64(i), "ratio": 0.5, "remote": i%2 == 0,
-				"roleIds": []string{"r1", "r2"}, "hired": at.Add(time.Duration(i) * time.Hour)}})
+			Attributes: source.NewAttrs(map[string]any{"department": "Sales", "employeeId": int64(i), "ratio": 0.5, "remote": i%2 == 0,
+				"roleIds": []string{"r1", "r2"}, "hired": at.Add(time.Duration(i) * time.Hour)})})
 		d.Groups[0].Members = append(d.Groups[0].Members, id)
 	}
 	return d

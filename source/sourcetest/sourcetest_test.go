@@ -219,8 +219,8 @@ func TestDiff(t *testing.T) {
 		return &source.Directory{
 			Users: []source.User{
 				{ID: "u1", UserName: "Ada@Example.com", Emails: []source.Email{{Value: "ada@example.com", Primary: true}},
-					GivenName: "Ada", DisplayName: "Ada L", Attributes: map[string]any{
-						"dept": "R&D", "n": int64(3), "when": time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), "tags": []string{"a", "b"}}},
+					GivenName: "Ada", DisplayName: "Ada L", Attributes: source.NewAttrs(map[string]any{
+						"dept": "R&D", "n": int64(3), "when": time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), "tags": []string{"a", "b"}})},
 				{ID: "u2", UserName: "bob@example.com", State: source.StateSuspended},
 			},
 			Groups: []source.Group{{ID: "g1", DisplayName: "G", Email: "g@x", Members: []string{"u1", "u2"}}},
@@ -237,9 +237,9 @@ func TestDiff(t *testing.T) {
 			d.Users[0], d.Users[1] = d.Users[1], d.Users[0]
 			d.Users[1].UserName = "ada@example.com"
 			d.Users[1].Emails[0].Value = "ADA@example.com"
-			d.Users[1].Attributes["n"] = float64(3)
-			d.Users[1].Attributes["tags"] = []string{"b", "a"}
-			d.Users[1].Attributes["when"] = time.Date(2024, 1, 1, 1, 0, 0, 0, time.FixedZone("", 3600))
+			d.Users[1].Attributes = d.Users[1].Attributes.With("n", float64(3))
+			d.Users[1].Attributes = d.Users[1].Attributes.With("tags", []string{"b", "a"})
+			d.Users[1].Attributes = d.Users[1].Attributes.With("when", time.Date(2024, 1, 1, 1, 0, 0, 0, time.FixedZone("", 3600)))
 			d.Groups[0].Members = []string{"u2", "u1"}
 		}, nil},
 		{"missing user", func(d *source.Directory) { d.Users = d.Users[:1] }, []string{`user "u2" (bob@example.com): missing`}},
@@ -248,10 +248,10 @@ func TestDiff(t *testing.T) {
 		{"given name", func(d *source.Directory) { d.Users[0].GivenName = "ada" }, []string{`givenName = "ada", want "Ada"`}},
 		{"state", func(d *source.Directory) { d.Users[1].State = source.StateActive }, []string{`user "u2": state = "active", want "suspended"`}},
 		{"email", func(d *source.Directory) { d.Users[0].Emails = nil }, []string{`primary email = ""`}},
-		{"attribute lost", func(d *source.Directory) { delete(d.Users[0].Attributes, "dept") }, []string{`dept = (absent), want "R&D"`}},
-		{"attribute type", func(d *source.Directory) { d.Users[0].Attributes["n"] = "3" }, []string{`n = "3", want 3`}},
-		{"time", func(d *source.Directory) { d.Users[0].Attributes["when"] = time.Time{} }, []string{`when = 0001-01-01T00:00:00Z`}},
-		{"list", func(d *source.Directory) { d.Users[0].Attributes["tags"] = []string{"a"} }, []string{`tags = []string{"a"}`}},
+		{"attribute lost", func(d *source.Directory) { d.Users[0].Attributes = d.Users[0].Attributes.Without("dept") }, []string{`dept = (absent), want "R&D"`}},
+		{"attribute type", func(d *source.Directory) { d.Users[0].Attributes = d.Users[0].Attributes.With("n", "3") }, []string{`n = "3", want 3`}},
+		{"time", func(d *source.Directory) { d.Users[0].Attributes = d.Users[0].Attributes.With("when", time.Time{}) }, []string{`when = 0001-01-01T00:00:00Z`}},
+		{"list", func(d *source.Directory) { d.Users[0].Attributes = d.Users[0].Attributes.With("tags", []string{"a"}) }, []string{`tags = []string{"a"}`}},
 		{"member lost", func(d *source.Directory) { d.Groups[0].Members = []string{"u1"} },
 			[]string{`group "g1" (G): members lack 1 ["u2"] and have 0 unexpected []`}},
 		{"member twice", func(d *source.Directory) { d.Groups[0].Members = []string{"u1", "u2", "u1"} },

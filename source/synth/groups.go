@@ -97,7 +97,7 @@ func (g *generator) groups() {
 			DisplayName: s.name,
 			Email:       g.unique(fold(s.name, '-')) + domain,
 			Description: s.description,
-			Attributes:  map[string]any{AttrGroupType: s.kind},
+			Attributes:  source.NewAttrs(map[string]any{AttrGroupType: s.kind}),
 		}
 	}
 	if m == 0 || n == 0 {

@@ -192,7 +192,7 @@ func (g *generator) users() {
 			GivenName:   gd,
 			FamilyName:  fd,
 			DisplayName: gd + " " + fd,
-			Attributes: map[string]any{
+			Attributes: source.NewAttrs(map[string]any{
 				AttrDepartment:        departments[d].name,
 				AttrJobTitle:          departments[d].titles[r.intn(len(departments[d].titles))],
 				AttrEmployeeID:        empID,
@@ -205,7 +205,7 @@ func (g *generator) users() {
 				AttrMFAEnrolled:       r.float() < 0.85,
 				AttrLicenses:          lic,
 				AttrLevel:             int64(1 + r.intn(5)),
-			},
+			}),
 		}
 	}
 	g.hierarchy(r)
@@ -224,28 +224,28 @@ func (g *generator) hierarchy(r *rng) {
 		byDept[g.dept[i]] = append(byDept[g.dept[i]], i)
 	}
 	ceo := &g.out[0]
-	ceo.Attributes[AttrJobTitle] = "Chief Executive Officer"
-	ceo.Attributes[AttrLevel] = int64(9)
+	ceo.Attributes = ceo.Attributes.With(AttrJobTitle, "Chief Executive Officer")
+	ceo.Attributes = ceo.Attributes.With(AttrLevel, int64(9))
 	for d, members := range byDept {
 		if len(members) == 0 {
 			continue
 		}
 		head := members[0]
-		g.out[head].Attributes[AttrJobTitle] = "Head of " + departments[d].name
-		g.out[head].Attributes[AttrManagerID] = ceo.ID
-		g.out[head].Attributes[AttrLevel] = int64(8)
+		g.out[head].Attributes = g.out[head].Attributes.With(AttrJobTitle, "Head of "+departments[d].name)
+		g.out[head].Attributes = g.out[head].Attributes.With(AttrManagerID, ceo.ID)
+		g.out[head].Attributes = g.out[head].Attributes.With(AttrLevel, int64(8))
 		managers := members[1 : 1+(len(members)-1)/8]
 		for _, m := range managers {
-			g.out[m].Attributes[AttrJobTitle] = departments[d].name + " Manager"
-			g.out[m].Attributes[AttrManagerID] = g.out[head].ID
-			g.out[m].Attributes[AttrLevel] = int64(6)
+			g.out[m].Attributes = g.out[m].Attributes.With(AttrJobTitle, departments[d].name+" Manager")
+			g.out[m].Attributes = g.out[m].Attributes.With(AttrManagerID, g.out[head].ID)
+			g.out[m].Attributes = g.out[m].Attributes.With(AttrLevel, int64(6))
 		}
 		for _, u := range members[1+len(managers):] {
 			boss := head
 			if len(managers) > 0 {
 				boss = managers[r.intn(len(managers))]
 			}
-			g.out[u].Attributes[AttrManagerID] = g.out[boss].ID
+			g.out[u].Attributes = g.out[u].Attributes.With(AttrManagerID, g.out[boss].ID)
 		}
 	}
 }

@@ -121,7 +121,7 @@ func checkUnique(t *testing.T, d *source.Directory) {
 		for _, e := range u.Emails {
 			once("email", e.Value)
 		}
-		once("employeeId", u.Attributes[AttrEmployeeID].(string))
+		once("employeeId", u.Attributes.Value(AttrEmployeeID).(string))
 		for _, r := range u.UserName {
 			if r > unicode.MaxASCII || unicode.IsUpper(r) || unicode.IsSpace(r) {
 				t.Errorf("user name %q is not lower-case ASCII", u.UserName)
@@ -172,7 +172,7 @@ func TestGenerateRealism(t *testing.T) {
 				t.Fatalf("user %s lacks %s", u.ID, a)
 			}
 		}
-		m, ok := u.Attributes[AttrManagerID]
+		m, ok := u.Attributes.Get(AttrManagerID)
 		if i == 0 {
 			if ok {
 				t.Errorf("the chief executive has a manager")
@@ -185,13 +185,13 @@ func TestGenerateRealism(t *testing.T) {
 	}
 	// Department groups hold exactly their department.
 	for _, g := range d.Groups[:len(departments)] {
-		if g.Attributes[AttrGroupType] != "department" {
+		if g.Attributes.Value(AttrGroupType) != "department" {
 			t.Fatalf("group %q is not a department group", g.DisplayName)
 		}
 		for _, m := range g.Members {
 			u, _ := x.UserByID(m)
-			if u.Attributes[AttrDepartment] != g.DisplayName {
-				t.Fatalf("user of %v in group %q", u.Attributes[AttrDepartment], g.DisplayName)
+			if u.Attributes.Value(AttrDepartment) != g.DisplayName {
+				t.Fatalf("user of %v in group %q", u.Attributes.Value(AttrDepartment), g.DisplayName)
 			}
 		}
 	}

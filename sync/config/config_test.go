@@ -35,7 +35,7 @@ func TestExampleConfigs(t *testing.T) {
 			// The mapping runs over a user like every source yields.
 			u := source.User{ID: "1", UserName: "ada@example.com", GivenName: "Ada", FamilyName: "Lovelace", DisplayName: "Ada Lovelace",
 				Emails: []source.Email{{Value: "ada@example.com", Primary: true}}, State: source.StateActive,
-				Attributes: map[string]any{"department": "Engineering", "roles": []string{"Netskope Users"}, "jobTitle": "Engineer"}}
+				Attributes: source.NewAttrs(map[string]any{"department": "Engineering", "roles": []string{"Netskope Users"}, "jobTitle": "Engineer"})}
 			d, err := cfg.Mapper().Map(context.Background(), &source.Directory{Users: []source.User{u}})
 			if err != nil || len(d.Users) != 1 || len(d.Failed) != 0 {
 				t.Fatalf("mapping: %v %+v", err, d)
@@ -51,7 +51,7 @@ func TestExampleConfigs(t *testing.T) {
 	}
 	o, _ := config.Load("../../examples/config/onelogin.yaml")
 	d, _ := o.Mapper().Map(context.Background(), &source.Directory{Users: []source.User{{ID: "1", UserName: "a@x.com",
-		Emails: []source.Email{{Value: "a@x.com"}}, Attributes: map[string]any{"department": "Engineering", "roles": []string{"Admins"}}}}})
+		Emails: []source.Email{{Value: "a@x.com"}}, Attributes: source.NewAttrs(map[string]any{"department": "Engineering", "roles": []string{"Admins"}})}}})
 	var names []string
 	for _, g := range d.Groups {
 		names = append(names, g.Group.DisplayName)
@@ -158,7 +158,7 @@ approval: [delete-user]
 	}
 	user := func(id, name, dept, typ string) source.User {
 		return source.User{ID: id, UserName: name + "@example.com", GivenName: name, FamilyName: "Example", State: source.StateActive,
-			Emails: []source.Email{{Value: name + "@example.com", Primary: true}}, Attributes: map[string]any{"department": dept, "employeeType": typ}}
+			Emails: []source.Email{{Value: name + "@example.com", Primary: true}}, Attributes: source.NewAttrs(map[string]any{"department": dept, "employeeType": typ})}
 	}
 	dir := &source.Directory{Users: []source.User{
 		user("1", "ada", "Engineering", "Employee"), user("2", "bob", "Sales", "Employee"), user("3", "cy", "Engineering", "Contractor"),
@@ -198,7 +198,7 @@ approval: [delete-user]
 
 	// Bob leaves scope: deactivated now; the delete after 7 days waits
 	// for approval.
-	dir.Users[1].Attributes["employeeType"] = "Contractor"
+	dir.Users[1].Attributes = dir.Users[1].Attributes.With("employeeType", "Contractor")
 	src.Set(dir)
 	if p := run(); p.Summary.DeactivateUsers != 1 {
 		var b strings.Builder
@@ -256,7 +256,7 @@ mapping:
 	}
 	dir := &source.Directory{Users: []source.User{
 		{ID: "boss", UserName: "boss@example.com", State: source.StateActive},
-		{ID: "emp", UserName: "emp@example.com", State: source.StateActive, Attributes: map[string]any{"managerId": "boss"}},
+		{ID: "emp", UserName: "emp@example.com", State: source.StateActive, Attributes: source.NewAttrs(map[string]any{"managerId": "boss"})},
 	}}
 	ns := netskopetest.New(t)
 	client, err := netskope.New(ns.URL(), ns.Token(), netskope.WithRateLimit(0, 0))

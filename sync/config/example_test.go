@@ -32,7 +32,7 @@ policy:
 		log.Fatal(err)
 	}
 	src := file.FromDirectory(&source.Directory{Users: []source.User{
-		{ID: "1", UserName: "ada@example.com", State: source.StateActive, Attributes: map[string]any{"department": "Engineering"}},
+		{ID: "1", UserName: "ada@example.com", State: source.StateActive, Attributes: source.NewAttrs(map[string]any{"department": "Engineering"})},
 		{ID: "2", UserName: "bob@example.com", State: source.StateSuspended},
 	}})
 	srv := netskopetest.NewServer()

@@ -64,9 +64,9 @@ func TestMergeOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := &source.Directory{Users: []source.User{{ID: "1", UserName: "ada@example.com", State: source.StateActive,
-		Attributes: map[string]any{"employeeId": "E1"}}}, Groups: []source.Group{{ID: "g", DisplayName: "Eng", Members: []string{"1"}}}}
+		Attributes: source.NewAttrs(map[string]any{"employeeId": "E1"})}}, Groups: []source.Group{{ID: "g", DisplayName: "Eng", Members: []string{"1"}}}}
 	b := &source.Directory{Users: []source.User{{ID: "9", UserName: "ada@elsewhere.example", State: source.StateActive,
-		Attributes: map[string]any{"employeeId": "e1"}}}}
+		Attributes: source.NewAttrs(map[string]any{"employeeId": "e1"})}}}
 	m, err := merge.New([]merge.Member{{Name: "a", Source: file.FromDirectory(a)}, {Name: "b", Source: file.FromDirectory(b)}},
 		cfg.Service.Merge.Options()...)
 	if err != nil {

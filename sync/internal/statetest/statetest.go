@@ -96,9 +96,9 @@ func normal(d *source.Directory) *source.Directory {
 	for i := range c.Users {
 		u := &c.Users[i]
 		u.DeletedAt = u.DeletedAt.UTC()
-		for k, v := range u.Attributes {
+		for k, v := range u.Attributes.All() {
 			if tm, ok := v.(time.Time); ok {
-				u.Attributes[k] = tm.UTC()
+				u.Attributes = u.Attributes.With(k, tm.UTC())
 			}
 		}
 	}
