@@ -1,6 +1,7 @@
 package source
 
 import (
+	"fmt"
 	"iter"
 	"maps"
 	"slices"
@@ -108,6 +109,21 @@ func (a Attrs) Map() map[string]any {
 		m[k] = vals[i]
 	}
 	return m
+}
+
+// String formats a as fmt formats a map: map[name:value ...], in name
+// order.
+func (a Attrs) String() string {
+	var b strings.Builder
+	b.WriteString("map[")
+	for k, v := range a.All() {
+		if b.Len() > len("map[") {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s:%v", k, v)
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // With returns a copy of a with the attribute name set to v; a itself is

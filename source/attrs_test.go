@@ -3,6 +3,7 @@ package source_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -33,6 +34,13 @@ func TestAttrs(t *testing.T) {
 	}
 	if !reflect.DeepEqual(a.Map(), m) {
 		t.Errorf("Map = %v, want %v", a.Map(), m)
+	}
+	// Formatted as the map it holds, within a struct too.
+	if got, want := fmt.Sprintf("%v", a), fmt.Sprintf("%v", m); got != want {
+		t.Errorf("formatted as %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprintf("%v", source.User{Attributes: a}), fmt.Sprintf("%v}", m); !strings.HasSuffix(got, want) {
+		t.Errorf("a user formatted as %s, want it to end with %s", got, want)
 	}
 	tests := []struct {
 		name string
