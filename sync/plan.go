@@ -1,10 +1,11 @@
 package sync
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -452,14 +453,45 @@ func (p *Plan) summarize(unchangedUsers, unchangedGroups int) {
 }
 
 // sortChanges puts changes in apply order, stable within a phase by key.
+//
+// A Change is large (a plan of 100,000 creates is about 20 MB of them):
+// the sort orders their indexes, comparing the changes in place, and then
+// moves each change once, where sorting the changes themselves copied
+// two for every comparison and moved them again for every swap.
 func (p *Plan) sortChanges() {
-	sort.SliceStable(p.Changes, func(i, j int) bool {
-		a, b := p.Changes[i], p.Changes[j]
-		if a.Action.phase() != b.Action.phase() {
-			return a.Action.phase() < b.Action.phase()
+	cs := p.Changes
+	order := make([]int32, len(cs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	// Equal keys keep their order by the index: a total order, which
+	// pdqsort sorts in fewer comparisons than a stable sort makes.
+	slices.SortFunc(order, func(i, j int32) int {
+		a, b := &cs[i], &cs[j]
+		if pa, pb := a.Action.phase(), b.Action.phase(); pa != pb {
+			return cmp.Compare(pa, pb)
 		}
-		return a.Object.Key < b.Object.Key
+		return cmp.Or(strings.Compare(a.Object.Key, b.Object.Key), cmp.Compare(i, j))
 	})
+	// cs[k] becomes the change at order[k]: follow each cycle of the
+	// permutation once, marking the places filled with -1.
+	for start := range order {
+		if order[start] < 0 {
+			continue
+		}
+		held := cs[start]
+		k := start
+		for {
+			from := int(order[k])
+			order[k] = -1
+			if from == start {
+				cs[k] = held
+				break
+			}
+			cs[k] = cs[from]
+			k = from
+		}
+	}
 }
 
 // MarshalIndentJSON returns the plan as indented JSON.
