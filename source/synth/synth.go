@@ -104,7 +104,8 @@ func clamp01(f float64) float64 {
 type generator struct {
 	cfg   Config
 	out   []source.User
-	dept  []int // department index of each user
+	attrs []map[string]any // each user's attributes, until hierarchy has set them all
+	dept  []int            // department index of each user
 	grps  []source.Group
 	names map[string]bool // local parts and group emails taken
 }
@@ -154,6 +155,7 @@ func (g *generator) users() {
 	}
 
 	g.out = make([]source.User, n)
+	g.attrs = make([]map[string]any, n)
 	g.dept = make([]int, n)
 	domain := "@" + g.cfg.Domain
 	for i := range g.out {
@@ -192,23 +194,27 @@ func (g *generator) users() {
 			GivenName:   gd,
 			FamilyName:  fd,
 			DisplayName: gd + " " + fd,
-			Attributes: source.NewAttrs(map[string]any{
-				AttrDepartment:        departments[d].name,
-				AttrJobTitle:          departments[d].titles[r.intn(len(departments[d].titles))],
-				AttrEmployeeID:        empID,
-				AttrEmployeeType:      empType,
-				AttrOfficeLocation:    cities[city].name,
-				AttrCountry:           cities[city].country,
-				AttrPreferredLanguage: cultures[c].lang,
-				AttrCostCenter:        "CC-" + strconv.Itoa(1000+100*d+r.intn(4)),
-				AttrHireDate:          hired,
-				AttrMFAEnrolled:       r.float() < 0.85,
-				AttrLicenses:          lic,
-				AttrLevel:             int64(1 + r.intn(5)),
-			}),
+		}
+		g.attrs[i] = map[string]any{
+			AttrDepartment:        departments[d].name,
+			AttrJobTitle:          departments[d].titles[r.intn(len(departments[d].titles))],
+			AttrEmployeeID:        empID,
+			AttrEmployeeType:      empType,
+			AttrOfficeLocation:    cities[city].name,
+			AttrCountry:           cities[city].country,
+			AttrPreferredLanguage: cultures[c].lang,
+			AttrCostCenter:        "CC-" + strconv.Itoa(1000+100*d+r.intn(4)),
+			AttrHireDate:          hired,
+			AttrMFAEnrolled:       r.float() < 0.85,
+			AttrLicenses:          lic,
+			AttrLevel:             int64(1 + r.intn(5)),
 		}
 	}
 	g.hierarchy(r)
+	for i, a := range g.attrs {
+		g.out[i].Attributes = source.NewAttrs(a)
+	}
+	g.attrs = nil
 	g.states(newRNG(g.cfg.Seed, 3))
 }
 
@@ -224,28 +230,28 @@ func (g *generator) hierarchy(r *rng) {
 		byDept[g.dept[i]] = append(byDept[g.dept[i]], i)
 	}
 	ceo := &g.out[0]
-	ceo.Attributes = ceo.Attributes.With(AttrJobTitle, "Chief Executive Officer")
-	ceo.Attributes = ceo.Attributes.With(AttrLevel, int64(9))
+	g.attrs[0][AttrJobTitle] = "Chief Executive Officer"
+	g.attrs[0][AttrLevel] = int64(9)
 	for d, members := range byDept {
 		if len(members) == 0 {
 			continue
 		}
 		head := members[0]
-		g.out[head].Attributes = g.out[head].Attributes.With(AttrJobTitle, "Head of "+departments[d].name)
-		g.out[head].Attributes = g.out[head].Attributes.With(AttrManagerID, ceo.ID)
-		g.out[head].Attributes = g.out[head].Attributes.With(AttrLevel, int64(8))
+		g.attrs[head][AttrJobTitle] = "Head of " + departments[d].name
+		g.attrs[head][AttrManagerID] = ceo.ID
+		g.attrs[head][AttrLevel] = int64(8)
 		managers := members[1 : 1+(len(members)-1)/8]
 		for _, m := range managers {
-			g.out[m].Attributes = g.out[m].Attributes.With(AttrJobTitle, departments[d].name+" Manager")
-			g.out[m].Attributes = g.out[m].Attributes.With(AttrManagerID, g.out[head].ID)
-			g.out[m].Attributes = g.out[m].Attributes.With(AttrLevel, int64(6))
+			g.attrs[m][AttrJobTitle] = departments[d].name + " Manager"
+			g.attrs[m][AttrManagerID] = g.out[head].ID
+			g.attrs[m][AttrLevel] = int64(6)
 		}
 		for _, u := range members[1+len(managers):] {
 			boss := head
 			if len(managers) > 0 {
 				boss = managers[r.intn(len(managers))]
 			}
-			g.out[u].Attributes = g.out[u].Attributes.With(AttrManagerID, g.out[boss].ID)
+			g.attrs[u][AttrManagerID] = g.out[boss].ID
 		}
 	}
 }
