@@ -125,11 +125,15 @@ type applier struct {
 	snap    *Snapshot
 	records []Record // every change made to snap, in order, as compacted (see compactRecords)
 	// compacted counts the records compactRecords need not look at again:
-	// they hold no intent record and no link record it can shorten.
+	// they hold no intent record and no link record of a created object.
 	compacted int
-	recErr    error // the first failure to store a record
-	res       *Result
-	done      int // changes reported to the progress callback
+	// createdUsers and createdGroups are the source ids of the objects
+	// whose link records compactRecords took out of records as created: a
+	// replay sets their links as the apply's snapshot holds them.
+	createdUsers, createdGroups []string
+	recErr                      error // the first failure to store a record
+	res                         *Result
+	done                        int // changes reported to the progress callback
 	// allUsers and allGroups are the listings adoption falls back on.
 	allUsers, allGroups lazyNamed
 	// mirrors follows the mirrors of the linked objects the plan writes
@@ -192,8 +196,10 @@ func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) 
 	a := &applier{e: e, t: e.target, plan: plan, cfg: cfg, snap: snap, cancel: cancel,
 		res: &Result{Started: e.now(), Outcomes: make([]Outcome, len(plan.Changes))},
 		// About two records a change (an unknown mirror, then a mirror),
-		// but one a create once its intent is compacted away.
-		records: make([]Record, 0, 2*len(plan.Changes)-users-groups+min(e.intentWindow, users+groups)),
+		// and for a create its intent and link until they are compacted
+		// away, a window of creates at a time.
+		records:      make([]Record, 0, 2*(len(plan.Changes)-users-groups+min(e.intentWindow, users+groups))),
+		createdUsers: make([]string, 0, users), createdGroups: make([]string, 0, groups),
 	}
 	for i, c := range plan.Changes {
 		a.res.Outcomes[i] = Outcome{Change: i, Action: c.Action, Object: c.Object, Status: StatusSkipped, Error: "not reached"}
@@ -406,9 +412,11 @@ func (a *applier) intend(idx []int) {
 //   - an intent record whose intent a later record resolved (linked,
 //     unlinked or settled: the intent is no longer in the snapshot) is
 //     dropped, as that later record removes the intent in a replay too;
-//   - the link record of a created object drops its link, which a replay
-//     takes from the apply's snapshot: the link as the apply's records
-//     left it, which replaying them in order ends with too.
+//   - the link record of a created object is dropped, its source id
+//     kept: a replay sets the object's link, after the records, as the
+//     apply's snapshot holds it, the link as the apply's records left
+//     it, which replaying them in order ends with too (the records after
+//     it being replayed the same, and one that unlinks it kept).
 //
 // The caller holds a.mu.
 func (a *applier) compactRecords() {
@@ -426,7 +434,12 @@ func (a *applier) compactRecords() {
 			}
 		case OpLink:
 			if r.Link != nil && r.Link.Origin == OriginCreated {
-				r.Link = nil
+				if r.Kind == KindGroup {
+					a.createdGroups = append(a.createdGroups, r.SourceID)
+				} else {
+					a.createdUsers = append(a.createdUsers, r.SourceID)
+				}
+				continue
 			}
 		}
 		keep = append(keep, r)
@@ -437,6 +450,18 @@ func (a *applier) compactRecords() {
 		pending = len(keep)
 	}
 	a.compacted = pending
+}
+
+// replayCreated sets on snap the links of the objects of kind created
+// by this apply whose link records compactRecords dropped (ids), as the
+// apply's snapshot holds them; one it lacks was unlinked since, by a
+// record replayed already. The caller holds a.mu.
+func (a *applier) replayCreated(snap *Snapshot, kind Kind, ids []string) {
+	for _, id := range ids {
+		if l, ok := a.snap.linkOf(kind, id); ok {
+			_ = snap.Apply(Record{Op: OpLink, Kind: kind, SourceID: id, Link: &l})
+		}
+	}
 }
 
 // commit saves the apply's snapshot: its links, the approvals and
@@ -453,7 +478,7 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p := a.plan
-	if len(a.records) == 0 && (p.read == nil || !withCursors) && len(p.Held) == 0 && len(p.clocks) == 0 &&
+	if len(a.records)+len(a.createdUsers)+len(a.createdGroups) == 0 && (p.read == nil || !withCursors) && len(p.Held) == 0 && len(p.clocks) == 0 &&
 		len(p.refresh) == 0 && !p.readAll &&
 		len(a.snap.Approvals) == 0 && !escrowChanged(a.snap, p, res) && sameConflicts(a.snap.Conflicts, nextConflicts(a.snap, p, a.conflicts)) && a.snap.Version == stateVersion && !a.snap.migrated && (a.e.targetName == "" || a.snap.Target == a.e.targetName) {
 		return nil
@@ -473,17 +498,10 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 			_ = snap.Apply(r)
 		}
 		for _, r := range a.records {
-			if r.Op == OpLink && r.Link == nil {
-				// Shortened by compactRecords: the link as this apply
-				// left it. None means a later record unlinks it.
-				l, ok := a.snap.linkOf(r.Kind, r.SourceID)
-				if !ok {
-					continue
-				}
-				r.Link = &l
-			}
 			_ = snap.Apply(r)
 		}
+		a.replayCreated(snap, KindUser, a.createdUsers)
+		a.replayCreated(snap, KindGroup, a.createdGroups)
 	}
 }
 
