@@ -41,7 +41,9 @@
 // and the client then paces itself with its defaults). The server child
 // ends when this program does. -cpuprofile and -memprofile write CPU and
 // heap profiles of the engine for the initial and no-op cycles;
-// -serverprofile writes a CPU profile of the server child.
+// -serverprofile writes a CPU profile of the server child. -memlimit sets
+// the engine's soft memory limit, as GOMEMLIMIT does for a service: the
+// garbage collector then runs more often to keep the heap under it.
 //
 // The peak live heap column is the most a garbage collection found
 // reachable during the cycle: with the default GOGC the peak RSS is about
@@ -101,6 +103,7 @@ type config struct {
 	cpuProfile, heapProf string
 	peakProf             string
 	serverProf           string
+	memLimitMiB          int64 // the engine's soft memory limit, 0 for none
 	timeout              time.Duration
 }
 
@@ -121,6 +124,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&c.heapProf, "memprofile", "", "write heap profiles at the end of the initial and no-op cycles, named as -cpuprofile's; allocations count from the program's start, so compare a cycle's with -diff_base of the one before")
 	fs.StringVar(&c.peakProf, "peakprofile", "", "write a heap profile of each cycle near its peak live heap, named as -cpuprofile's (without a forced collection: it shows what was live at the peak)")
 	fs.StringVar(&c.serverProf, "serverprofile", "", "write a CPU profile of the server child, over all of a source's cycles, to this path with the source before its extension (server.pprof: server.full.pprof, ...)")
+	fs.Int64Var(&c.memLimitMiB, "memlimit", 0, "the engine's soft memory limit in MiB, as GOMEMLIMIT sets it for a service (runtime/debug.SetMemoryLimit); 0: none. The server child runs without it")
 	fs.DurationVar(&c.timeout, "timeout", time.Hour, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -140,6 +144,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		c.memoryState = true
 	default:
 		return fmt.Errorf("-state must be file or memory, not %q", *state)
+	}
+	if c.memLimitMiB < 0 {
+		return fmt.Errorf("-memlimit must be 0 or more MiB, not %d", c.memLimitMiB)
+	}
+	if c.memLimitMiB > 0 {
+		debug.SetMemoryLimit(c.memLimitMiB << 20)
 	}
 	if c.peakProf != "" {
 		runtime.MemProfileRate = 64 << 10 // finer than the default 512 KiB: the profiles are read for their shares
@@ -222,8 +232,8 @@ func bench(ctx context.Context, c config, out io.Writer) ([]result, error) {
 			return nil, fmt.Errorf("-users %d and -groups %d are too few for batches of %d changes: at least %d users and %d groups", c.users, c.groups, m.total(), 2*m.usersNeeded(), 4*m.GroupRenames)
 		}
 	}
-	fmt.Fprintf(out, "bench100k: %d users, %d groups, %.3g memberships per user; concurrency %d, page size %d, %s, %s; %s/%s, %d CPUs\n",
-		c.users, c.groups, c.memberships, c.concurrency, c.pageSize, rateNote(c.rps), idleNote(c.idleConns), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(out, "bench100k: %d users, %d groups, %.3g memberships per user; concurrency %d, page size %d, %s, %s, %s; %s/%s, %d CPUs\n",
+		c.users, c.groups, c.memberships, c.concurrency, c.pageSize, rateNote(c.rps), idleNote(c.idleConns), limitNote(c.memLimitMiB), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	perPhase := peakResettable()
 	if !perPhase {
 		fmt.Fprintln(out, "note: this system cannot reset the peak RSS, so each figure is the peak since the program started")
@@ -246,6 +256,13 @@ func rateNote(rps float64) string {
 		return "no rate limit"
 	}
 	return fmt.Sprintf("server limit %g req/s, client pacing by default", rps)
+}
+
+func limitNote(mib int64) string {
+	if mib == 0 {
+		return "no memory limit"
+	}
+	return fmt.Sprintf("engine memory limit %d MiB", mib)
 }
 
 func idleNote(n int) string {
