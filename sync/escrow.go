@@ -64,6 +64,11 @@ func escrowKey(c *Change) string {
 func changeDigest(c *Change) string {
 	d := *c
 	d.Reason, d.ApprovalID = "", ""
+	// A change held in a plan's compact form digests as its plain form,
+	// so that a create whose user or members changed at the source is
+	// another change, whichever form either plan held it in.
+	d.User, _ = c.userToCreate()
+	d.Members, d.packed, d.packedUser = c.memberRefs(), nil, nil
 	b, err := json.Marshal(&d)
 	if err != nil { // values are JSON by construction; a change that is not is its own digest
 		b = fmt.Appendf(nil, "%#v", d)

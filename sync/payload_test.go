@@ -14,6 +14,7 @@ import (
 	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
+	"github.com/provsync/provsync/sync/internal/clocktest"
 	"github.com/provsync/provsync/target"
 )
 
@@ -72,8 +73,9 @@ func payloadDirectory() *source.Directory {
 	return d
 }
 
-// TestSyncReleasesAppliedCreates: Sync, which alone holds its plan while
-// it applies it, drops each applied create's payload once it is recorded:
+// TestSyncReleasesAppliedCreates: Sync and a Runner's cycle, which alone
+// hold their plan while they apply it, drop each applied create's payload
+// once it is recorded:
 // no user it sent is reachable by the time it creates the groups, and the
 // plan it returns has no payload for the applied creates, while the one
 // it failed keeps its own (TestSyncPlanReleasesPackedUsers checks the
@@ -82,8 +84,9 @@ func payloadDirectory() *source.Directory {
 // same users and groups, members included, and a second plan is empty.
 func TestSyncReleasesAppliedCreates(t *testing.T) {
 	const fail = "u-07@example.com"
-	for _, sync2 := range []bool{true, false} {
-		t.Run(map[bool]string{true: "Sync", false: "Plan then Apply"}[sync2], func(t *testing.T) {
+	for _, mode := range []string{"Sync", "Plan then Apply", "Runner"} {
+		t.Run(mode, func(t *testing.T) {
+			sync2 := mode != "Plan then Apply" // the engine alone holds the plan it applies
 			srv, c := newTarget(t)
 			tgt := &payloadTarget{Target: c, fail: fail, live: -1}
 			eng, err := sync.New(rawSource{payloadDirectory()}, tgt, sync.WithState(sync.NewMemoryState()))
@@ -93,9 +96,14 @@ func TestSyncReleasesAppliedCreates(t *testing.T) {
 			ctx := context.Background()
 			var p *sync.Plan
 			var before []byte
-			if sync2 {
+			switch mode {
+			case "Sync":
 				p, _, err = eng.Sync(ctx)
-			} else {
+			case "Runner":
+				h := startRunner(t, clocktest.New(runnerEpoch), eng)
+				h.cycle()
+				p = h.run.LastPlan()
+			default:
 				if p, err = eng.Plan(ctx); err != nil {
 					t.Fatal(err)
 				}

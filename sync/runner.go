@@ -483,7 +483,9 @@ func (r *Runner) HeldPlan() *Plan {
 }
 
 // LastPlan returns the plan of the last cycle that made one, nil before
-// any. It is for review: apply a new plan, not this one.
+// any. It is for review: apply a new plan, not this one. As with Sync,
+// the creates the cycle applied have no payload (Change.User,
+// Change.Group and Change.Members are nil); its summary counts them all.
 func (r *Runner) LastPlan() *Plan {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -925,11 +927,17 @@ func (e *Engine) cycle(ctx context.Context, full, drift bool, held HeldPlans, es
 	if esc != nil {
 		po = append(po, func(c *planConfig) { c.escrow = esc })
 	}
+	// As in Sync, no caller holds the plan while the cycle applies it: it
+	// is made in its compact form and each applied create gives up its
+	// payload once recorded. A plan held for confirmation is kept whole.
+	po = append(po, func(c *planConfig) { c.release = true })
 	if plan, err = e.plan(ctx, po...); err != nil {
 		return nil, nil, nil, err
 	}
 	applied = plan
 	if !plan.Applyable {
+		plan.release = false
+		plan.unpack()
 		if !plan.NeedsConfirmation || held != HeldApplyRest {
 			return plan, nil, nil, nil
 		}
@@ -939,6 +947,8 @@ func (e *Engine) cycle(ctx context.Context, full, drift bool, held HeldPlans, es
 		c := &applied.Changes[p.Outcome.Change]
 		onChange(c, p, applied.retries(c))
 	}))
+	applied.release = false
+	applied.unpack()
 	return plan, applied, res, err
 }
 
