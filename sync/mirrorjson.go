@@ -317,7 +317,10 @@ func (r *jsonReader) skip() bool {
 
 // userField reads the value of the user's attribute name.
 func (r *jsonReader) userField(u *scim.User, name string) bool {
-	if p := userText(u, name); p != nil {
+	if p := textNamed(userKeys[:], u, name); p != nil {
+		return r.text(p)
+	}
+	if p := textNamed(userTexts[:], u, name); p != nil {
 		return r.text(p)
 	}
 	switch name {
@@ -343,7 +346,7 @@ func (r *jsonReader) userField(u *scim.User, name string) bool {
 			u.Name = &scim.Name{}
 		}
 		n := u.Name
-		return r.object(func(k string) bool { return r.textOf(nameText(n, k)) })
+		return r.object(func(k string) bool { return r.textOf(textNamed(nameParts[:], n, k)) })
 	case "emails":
 		return r.array(func() { u.Emails = nil }, func() { u.Emails = append(u.Emails, scim.Email{}) }, func(k string) bool {
 			e := &u.Emails[len(u.Emails)-1]
@@ -357,10 +360,13 @@ func (r *jsonReader) userField(u *scim.User, name string) bool {
 	case "addresses":
 		return r.array(func() { u.Addresses = nil }, func() { u.Addresses = append(u.Addresses, scim.Address{}) }, func(k string) bool {
 			a := &u.Addresses[len(u.Addresses)-1]
-			if k == "primary" {
+			switch k {
+			case "primary":
 				return r.flag(&a.Primary)
+			case "type":
+				return r.text(&a.Type)
 			}
-			return r.textOf(addressText(a, k))
+			return r.textOf(textNamed(addressParts[:], a, k))
 		})
 	case scim.SchemaEnterpriseUser:
 		if r.null() {
@@ -375,7 +381,7 @@ func (r *jsonReader) userField(u *scim.User, name string) bool {
 			if k == "manager" {
 				return r.manager(x)
 			}
-			return r.textOf(enterpriseText(x, k))
+			return r.textOf(textNamed(enterpriseParts[:], x, k))
 		})
 	}
 	return false
@@ -417,90 +423,4 @@ func (r *jsonReader) multiValue(k string, value, display, typ *string, primary *
 		return r.flag(primary)
 	}
 	return false
-}
-
-// userText returns where the user's text attribute name goes, nil if it
-// is not one.
-func userText(u *scim.User, name string) *string {
-	switch name {
-	case "externalId":
-		return &u.ExternalID
-	case "userName":
-		return &u.UserName
-	case "displayName":
-		return &u.DisplayName
-	case "nickName":
-		return &u.NickName
-	case "profileUrl":
-		return &u.ProfileURL
-	case "title":
-		return &u.Title
-	case "userType":
-		return &u.UserType
-	case "preferredLanguage":
-		return &u.PreferredLanguage
-	case "locale":
-		return &u.Locale
-	case "timezone":
-		return &u.Timezone
-	}
-	return nil
-}
-
-// nameText returns where a name's part k goes, nil if none.
-func nameText(n *scim.Name, k string) *string {
-	switch k {
-	case "formatted":
-		return &n.Formatted
-	case "familyName":
-		return &n.FamilyName
-	case "givenName":
-		return &n.GivenName
-	case "middleName":
-		return &n.MiddleName
-	case "honorificPrefix":
-		return &n.HonorificPrefix
-	case "honorificSuffix":
-		return &n.HonorificSuffix
-	}
-	return nil
-}
-
-// addressText returns where an address's text part k goes, nil if none.
-func addressText(a *scim.Address, k string) *string {
-	switch k {
-	case "formatted":
-		return &a.Formatted
-	case "streetAddress":
-		return &a.StreetAddress
-	case "locality":
-		return &a.Locality
-	case "region":
-		return &a.Region
-	case "postalCode":
-		return &a.PostalCode
-	case "country":
-		return &a.Country
-	case "type":
-		return &a.Type
-	}
-	return nil
-}
-
-// enterpriseText returns where the enterprise extension's text attribute
-// k goes, nil if none.
-func enterpriseText(x *scim.EnterpriseUser, k string) *string {
-	switch k {
-	case "employeeNumber":
-		return &x.EmployeeNumber
-	case "costCenter":
-		return &x.CostCenter
-	case "organization":
-		return &x.Organization
-	case "division":
-		return &x.Division
-	case "department":
-		return &x.Department
-	}
-	return nil
 }

@@ -90,6 +90,88 @@ const (
 // commonValues are values common enough to take one byte.
 var commonValues = [...]string{"work", "home", "other", "mobile", "fax", "pager", "true", "false"}
 
+// textAttr is a text attribute of a SCIM type T: its tag in the compact
+// form, its name in JSON, and where it is held.
+type textAttr[T any] struct {
+	tag  byte
+	name string
+	at   func(*T) *string
+}
+
+// userKeys and userTexts are a user's own text attributes, in the order
+// the compact form writes them (the name goes between the two).
+var (
+	userKeys = [...]textAttr[scim.User]{
+		{tagExternalID, "externalId", func(u *scim.User) *string { return &u.ExternalID }},
+		{tagUserName, "userName", func(u *scim.User) *string { return &u.UserName }},
+	}
+	userTexts = [...]textAttr[scim.User]{
+		{tagDisplayName, "displayName", func(u *scim.User) *string { return &u.DisplayName }},
+		{tagNickName, "nickName", func(u *scim.User) *string { return &u.NickName }},
+		{tagProfileURL, "profileUrl", func(u *scim.User) *string { return &u.ProfileURL }},
+		{tagTitle, "title", func(u *scim.User) *string { return &u.Title }},
+		{tagUserType, "userType", func(u *scim.User) *string { return &u.UserType }},
+		{tagPreferredLanguage, "preferredLanguage", func(u *scim.User) *string { return &u.PreferredLanguage }},
+		{tagLocale, "locale", func(u *scim.User) *string { return &u.Locale }},
+		{tagTimezone, "timezone", func(u *scim.User) *string { return &u.Timezone }},
+	}
+	// nameParts, addressParts and enterpriseParts are the text parts of a
+	// name, an address (its type aside) and the enterprise extension.
+	nameParts = [...]textAttr[scim.Name]{
+		{tagNameFormatted, "formatted", func(n *scim.Name) *string { return &n.Formatted }},
+		{tagFamilyName, "familyName", func(n *scim.Name) *string { return &n.FamilyName }},
+		{tagGivenName, "givenName", func(n *scim.Name) *string { return &n.GivenName }},
+		{tagMiddleName, "middleName", func(n *scim.Name) *string { return &n.MiddleName }},
+		{tagHonorificPrefix, "honorificPrefix", func(n *scim.Name) *string { return &n.HonorificPrefix }},
+		{tagHonorificSuffix, "honorificSuffix", func(n *scim.Name) *string { return &n.HonorificSuffix }},
+	}
+	addressParts = [...]textAttr[scim.Address]{
+		{tagAddrFormatted, "formatted", func(a *scim.Address) *string { return &a.Formatted }},
+		{tagStreetAddress, "streetAddress", func(a *scim.Address) *string { return &a.StreetAddress }},
+		{tagLocality, "locality", func(a *scim.Address) *string { return &a.Locality }},
+		{tagRegion, "region", func(a *scim.Address) *string { return &a.Region }},
+		{tagPostalCode, "postalCode", func(a *scim.Address) *string { return &a.PostalCode }},
+		{tagCountry, "country", func(a *scim.Address) *string { return &a.Country }},
+	}
+	enterpriseParts = [...]textAttr[scim.EnterpriseUser]{
+		{tagEmployeeNumber, "employeeNumber", func(x *scim.EnterpriseUser) *string { return &x.EmployeeNumber }},
+		{tagCostCenter, "costCenter", func(x *scim.EnterpriseUser) *string { return &x.CostCenter }},
+		{tagOrganization, "organization", func(x *scim.EnterpriseUser) *string { return &x.Organization }},
+		{tagDivision, "division", func(x *scim.EnterpriseUser) *string { return &x.Division }},
+		{tagDepartment, "department", func(x *scim.EnterpriseUser) *string { return &x.Department }},
+	}
+)
+
+// textNamed returns where v's text attribute name is held, nil if attrs
+// has none of that name.
+func textNamed[T any](attrs []textAttr[T], v *T, name string) *string {
+	for _, a := range attrs {
+		if a.name == name {
+			return a.at(v)
+		}
+	}
+	return nil
+}
+
+// textTagged returns where v's text attribute of tag t is held, nil if
+// attrs has none of that tag.
+func textTagged[T any](attrs []textAttr[T], v *T, t byte) *string {
+	for _, a := range attrs {
+		if a.tag == t {
+			return a.at(v)
+		}
+	}
+	return nil
+}
+
+// appendTexts writes v's text attributes of attrs.
+func (p *userPacker) appendTexts(b []byte, attrs []textAttr[scim.User], u *scim.User) []byte {
+	for _, a := range attrs {
+		b = p.str(b, a.tag, *a.at(u))
+	}
+	return b
+}
+
 // isPacked reports whether b is a user in the compact form.
 func isPacked(b []byte) bool { return len(b) > 0 && b[0] == packedUser }
 
@@ -116,26 +198,15 @@ type userPacker struct {
 func appendPackedUser(b []byte, u *scim.User) []byte {
 	p := userPacker{userName: jsonText(u.UserName)}
 	b = append(b, packedUser)
-	b = p.str(b, tagExternalID, u.ExternalID)
-	b = p.str(b, tagUserName, u.UserName)
+	b = p.appendTexts(b, userKeys[:], u)
 	if n := u.Name; n != nil {
 		b = append(b, tagName)
-		b = p.str(b, tagNameFormatted, n.Formatted)
-		b = p.str(b, tagFamilyName, n.FamilyName)
-		b = p.str(b, tagGivenName, n.GivenName)
-		b = p.str(b, tagMiddleName, n.MiddleName)
-		b = p.str(b, tagHonorificPrefix, n.HonorificPrefix)
-		b = p.str(b, tagHonorificSuffix, n.HonorificSuffix)
+		for _, a := range nameParts {
+			b = p.str(b, a.tag, *a.at(n))
+		}
 		p.given, p.family = jsonText(n.GivenName), jsonText(n.FamilyName)
 	}
-	b = p.str(b, tagDisplayName, u.DisplayName)
-	b = p.str(b, tagNickName, u.NickName)
-	b = p.str(b, tagProfileURL, u.ProfileURL)
-	b = p.str(b, tagTitle, u.Title)
-	b = p.str(b, tagUserType, u.UserType)
-	b = p.str(b, tagPreferredLanguage, u.PreferredLanguage)
-	b = p.str(b, tagLocale, u.Locale)
-	b = p.str(b, tagTimezone, u.Timezone)
+	b = p.appendTexts(b, userTexts[:], u)
 	if u.Active != nil {
 		if *u.Active {
 			b = append(b, tagActiveTrue)
@@ -154,12 +225,9 @@ func appendPackedUser(b []byte, u *scim.User) []byte {
 	for i := range u.Addresses {
 		a := &u.Addresses[i]
 		b = append(b, tagAddress)
-		b = p.str(b, tagAddrFormatted, a.Formatted)
-		b = p.str(b, tagStreetAddress, a.StreetAddress)
-		b = p.str(b, tagLocality, a.Locality)
-		b = p.str(b, tagRegion, a.Region)
-		b = p.str(b, tagPostalCode, a.PostalCode)
-		b = p.str(b, tagCountry, a.Country)
+		for _, part := range addressParts {
+			b = p.str(b, part.tag, *part.at(a))
+		}
 		b = p.str(b, tagType, a.Type)
 		if a.Primary {
 			b = append(b, tagPrimary)
@@ -167,11 +235,9 @@ func appendPackedUser(b []byte, u *scim.User) []byte {
 	}
 	if x := u.Enterprise; x != nil {
 		b = append(b, tagEnterprise)
-		b = p.str(b, tagEmployeeNumber, x.EmployeeNumber)
-		b = p.str(b, tagCostCenter, x.CostCenter)
-		b = p.str(b, tagOrganization, x.Organization)
-		b = p.str(b, tagDivision, x.Division)
-		b = p.str(b, tagDepartment, x.Department)
+		for _, a := range enterpriseParts {
+			b = p.str(b, a.tag, *a.at(x))
+		}
 		if m := x.Manager; m != nil {
 			b = append(b, tagManager)
 			b = p.str(b, tagManagerValue, m.Value)
@@ -282,29 +348,13 @@ func (d *userUnpacker) field() bool {
 	d.i++
 	var dst *string
 	switch t {
-	case tagExternalID:
-		dst = &u.ExternalID
-	case tagUserName:
-		dst = &u.UserName
+	case tagExternalID, tagUserName:
+		dst = textTagged(userKeys[:], u, t)
 	case tagName:
 		u.Name = &scim.Name{}
 		return true
-	case tagDisplayName:
-		dst = &u.DisplayName
-	case tagNickName:
-		dst = &u.NickName
-	case tagProfileURL:
-		dst = &u.ProfileURL
-	case tagTitle:
-		dst = &u.Title
-	case tagUserType:
-		dst = &u.UserType
-	case tagPreferredLanguage:
-		dst = &u.PreferredLanguage
-	case tagLocale:
-		dst = &u.Locale
-	case tagTimezone:
-		dst = &u.Timezone
+	case tagDisplayName, tagNickName, tagProfileURL, tagTitle, tagUserType, tagPreferredLanguage, tagLocale, tagTimezone:
+		dst = textTagged(userTexts[:], u, t)
 	case tagActiveFalse, tagActiveTrue:
 		u.Active = scim.Bool(t == tagActiveTrue)
 		return true
@@ -346,13 +396,11 @@ func (d *userUnpacker) part(t byte) *string {
 	switch {
 	case t >= tagNameFormatted && t <= tagHonorificSuffix:
 		if n := u.Name; n != nil {
-			return [...]*string{&n.Formatted, &n.FamilyName, &n.GivenName, &n.MiddleName,
-				&n.HonorificPrefix, &n.HonorificSuffix}[t-tagNameFormatted]
+			return textTagged(nameParts[:], n, t)
 		}
 	case t >= tagEmployeeNumber && t <= tagDepartment:
 		if x := u.Enterprise; x != nil {
-			return [...]*string{&x.EmployeeNumber, &x.CostCenter, &x.Organization, &x.Division,
-				&x.Department}[t-tagEmployeeNumber]
+			return textTagged(enterpriseParts[:], x, t)
 		}
 	case t >= tagManagerValue && t <= tagManagerDisplayName:
 		if u.Enterprise != nil && u.Enterprise.Manager != nil {
@@ -368,9 +416,7 @@ func (d *userUnpacker) part(t byte) *string {
 	case t == tagType && d.item == tagAddress:
 		return &u.Addresses[len(u.Addresses)-1].Type
 	case t >= tagAddrFormatted && t <= tagCountry && d.item == tagAddress:
-		a := &u.Addresses[len(u.Addresses)-1]
-		return [...]*string{&a.Formatted, &a.StreetAddress, &a.Locality, &a.Region, &a.PostalCode,
-			&a.Country}[t-tagAddrFormatted]
+		return textTagged(addressParts[:], &u.Addresses[len(u.Addresses)-1], t)
 	}
 	return nil
 }
