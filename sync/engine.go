@@ -66,6 +66,9 @@ type Engine struct {
 	// and an add of members, so a group's member changes go out one
 	// request each from then on (see applyMembers).
 	oneMemberOp atomic.Bool
+	// sourceFailing: the last plan's source read failed, so the next
+	// plan reads the source before the target (see plan).
+	sourceFailing bool
 
 	// mu serialises plans, applies and approval decisions, so the
 	// stale-plan check and the apply that follows it are one step and a
@@ -234,17 +237,36 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	// The target is read first: a drift check's listing is folded into
 	// the compact form a plan keeps (mostly the stored mirrors) before
 	// the source's directory, the largest thing a cycle holds, is read,
-	// so that the listing's pages are not decoded next to it.
-	obs, err := e.observe(ctx, snap, pc)
-	if err != nil {
+	// so that the listing's pages are not decoded next to it. After a
+	// failed source read, though, the source is read first until a read
+	// succeeds: while a provider is down, each plan would otherwise spend
+	// a drift check's listing (a request per page) of the tenant's rate
+	// budget on a plan its source read then fails.
+	var obs *targetView
+	var dir *source.Directory
+	var pending *pendingRead
+	var readTook time.Duration
+	readSource := func() error {
+		readStart := e.now()
+		var err error
+		dir, pending, err = e.read(ctx, snap, pc.reapply || pc.fullSource)
+		e.sourceFailing = err != nil
+		readTook = e.now().Sub(readStart)
+		return err
+	}
+	if e.sourceFailing {
+		if err := readSource(); err != nil {
+			return nil, err
+		}
+	}
+	if obs, err = e.observe(ctx, snap, pc); err != nil {
 		return nil, err
 	}
-	readStart := e.now()
-	dir, pending, err := e.read(ctx, snap, pc.reapply || pc.fullSource)
-	if err != nil {
-		return nil, err
+	if dir == nil {
+		if err := readSource(); err != nil {
+			return nil, err
+		}
 	}
-	readTook := e.now().Sub(readStart)
 	users, groups := obs.users, obs.groups
 	reclaimed := obs.reclaim
 	if len(reclaimed) > 0 {
