@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&c.pageSize, "page-size", 1000, "page size of the client and largest page of the server")
 	fs.Float64Var(&c.rps, "rps", 0, "the server's rate limit in requests per second; 0: none, and the client does not pace itself")
 	fs.IntVar(&c.idleConns, "idle-conns", 0, "idle connections the client keeps to the server; 0: the client's default http.Client (netskope.DefaultIdleConns per host)")
-	sources := fs.String("sources", "full,incremental,adopt", "sources to run, comma-separated: full, incremental, adopt (a full-read source whose first run adopts a pre-filled tenant)")
+	sources := fs.String("sources", "full,incremental,adopt", "sources to run, comma-separated: full, incremental, adopt (a full-read source whose first run adopts a pre-filled tenant), floor (not run by default: the initial sync's creates sent by a bare net/http client, no engine, for the CPU the requests alone cost)")
 	state := fs.String("state", "file", "engine state: file (in a temporary directory) or memory")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write CPU profiles of the initial and no-op cycles to this path, with the source and cycle before its extension (cpu.pprof: cpu.full-initial.pprof, ...)")
 	fs.StringVar(&c.heapProf, "memprofile", "", "write heap profiles at the end of the initial and no-op cycles, named as -cpuprofile's; allocations count from the program's start, so compare a cycle's with -diff_base of the one before")
@@ -134,8 +134,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	c.sources = strings.Split(*sources, ",")
 	for _, s := range c.sources {
-		if s != "full" && s != "incremental" && s != "adopt" {
-			return fmt.Errorf("-sources: %q is not full, incremental or adopt", s)
+		if s != "full" && s != "incremental" && s != "adopt" && s != "floor" {
+			return fmt.Errorf("-sources: %q is not full, incremental, adopt or floor", s)
 		}
 	}
 	switch *state {
@@ -323,6 +323,15 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 			err = fmt.Errorf("server: %w", serr)
 		}
 	}()
+	if kind == "floor" {
+		r, err := floorCycle(ctx, c, dir, srv)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "  %-24s %8s wall, %8s CPU, %4.0f MB peak RSS, %6d requests\n",
+			r.phase, r.wall.Round(time.Millisecond), r.cpu.Round(time.Millisecond), mb(r.peakRSS), r.requests.Requests)
+		return []result{r}, nil
+	}
 	copts := []netskope.Option{netskope.WithPageSize(c.pageSize)}
 	if c.rps == 0 {
 		copts = append(copts, netskope.WithRateLimit(0, 0))
@@ -438,13 +447,7 @@ func cycle(ctx context.Context, c config, eng *sync.Engine, client *netskope.Cli
 	if p.Empty() == wantChanges {
 		return r, fmt.Errorf("the plan has %d changes; expected %s", len(p.Changes), map[bool]string{true: "some", false: "none"}[wantChanges])
 	}
-	s1, err := srv.stats(ctx)
-	if err != nil {
-		return r, err
-	}
-	r.served = s1.Requests - s0.Requests
-	r.serverCPU = s1.CPU - s0.CPU
-	return r, nil
+	return r, r.countServed(ctx, srv, s0)
 }
 
 // printTable prints the figures of every cycle, then what the mixes were.
@@ -549,4 +552,16 @@ func peakRSS(fallback int64) int64 {
 		}
 	}
 	return fallback
+}
+
+// countServed sets the requests the server child answered since s0, and
+// the CPU it took for them.
+func (r *result) countServed(ctx context.Context, srv *child, s0 serverStats) error {
+	s1, err := srv.stats(ctx)
+	if err != nil {
+		return err
+	}
+	r.served = s1.Requests - s0.Requests
+	r.serverCPU = s1.CPU - s0.CPU
+	return nil
 }

@@ -183,7 +183,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-sources", "full,delta"}, `"delta" is not full, incremental or adopt`},
+		{[]string{"-sources", "full,delta"}, `"delta" is not full, incremental, adopt or floor`},
 		{[]string{"-state", "disk"}, "-state must be file or memory"},
 		{[]string{"-users", "100"}, "too few"},
 		{[]string{"-groups", "10"}, "too few"},
@@ -243,5 +243,26 @@ func TestDirSourceKeepsItsDirectoryInAFile(t *testing.T) {
 	}
 	if _, err := os.Stat(ds.path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after close, the directory's file: %v; want it gone", err)
+	}
+}
+
+// TestBenchFloor: the floor case sends one create per user and group,
+// every one of which the server answers, and no other request.
+func TestBenchFloor(t *testing.T) {
+	const users, groups = 120, 12
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rs, err := bench(ctx, config{users: users, groups: groups, memberships: 3, seed: 1, concurrency: 4,
+		pageSize: 50, sources: []string{"floor"}, issueMix: changeMix{}, broadMix: changeMix{}}, &out)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out.String())
+	}
+	if len(rs) != 1 {
+		t.Fatalf("%d results; want 1\n%s", len(rs), out.String())
+	}
+	r := rs[0]
+	if r.requests.Requests != users+groups || r.requests.Post != users+groups || r.served != users+groups {
+		t.Fatalf("floor: %d requests sent (%d POST), %d served; want %d each\n%s", r.requests.Requests, r.requests.Post, r.served, users+groups, out.String())
 	}
 }
