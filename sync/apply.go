@@ -161,9 +161,11 @@ type resolvedMember struct {
 // recorded as an intent before it is sent, so after a crash of the
 // process the state lags the target by the writes in flight at most and
 // the objects they created are still recognised as created. (FileState
-// does not wait for an fsync of a created object's link: a crash of the
-// machine may lose it, and its intent then resolves the object as
-// created.) If a record cannot be stored,
+// does not wait for an fsync of a created object's link, and writes the
+// links of a few landed creates together: a crash of the machine may
+// lose them, a crash of the process those not yet written, and their
+// intents then resolve the objects as created.) Apply returns once
+// everything it recorded is written. If a record cannot be stored,
 // Apply sends nothing more and returns the error. With a State that can
 // stop leading (Leader), each write request goes out only after the
 // state says it still leads; once it does not, Apply sends nothing more
@@ -269,9 +271,9 @@ func (a *applier) store(recs ...Record) { a.put(true, recs) }
 // system may lose without harm, because a synced record stored before
 // the write covers them: the link of a created object (its intent) and
 // an object's new mirror (its mirror recorded as unknown). They need not
-// wait for an fsync: the state holds them once the call returns, so a
-// SIGKILL of the process does not lose them, and the next synced record
-// or save makes them durable.
+// wait for an fsync, nor with FileState be written at once: the state
+// holds them once the call returns, and the next synced record or save
+// writes and syncs them.
 func (a *applier) storeLanded(recs ...Record) { a.put(false, recs) }
 
 func (a *applier) put(synced bool, recs []Record) {

@@ -44,6 +44,22 @@ func SyncedJournalSize(f *FileState) int64 {
 	return f.syncedSize
 }
 
+// JournalWrites returns how many writes to its journal f's records (and
+// Close) have made.
+func JournalWrites(f *FileState) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.writes
+}
+
+// HeldJournalSize returns how many bytes of journal lines f holds, not
+// yet written: what a SIGKILL of the process would lose of it.
+func HeldJournalSize(f *FileState) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.held)
+}
+
 // SetIntentWindow sets how many changes' intents e's applies record in
 // one batch.
 func SetIntentWindow(e *Engine, n int) { e.intentWindow = n }

@@ -36,11 +36,15 @@ import (
 //     as the writes they describe land and fsynced before Record returns.
 //     Concurrent records share one fsync (group commit). The engine
 //     stores the links of created objects and the new mirrors of written
-//     ones without waiting for an fsync (a crash of the system may lose
-//     them, a SIGKILL of the process cannot: the intent or unknown mirror
-//     synced before the write covers them); the next synced record, save
-//     or Close syncs them. After a SIGKILL the state lags the target by no
-//     more than the writes in flight. Load applies
+//     ones without waiting for an fsync, and writes their lines to the
+//     journal together, once they fill heldLines bytes (about 150 links
+//     of created users) or before anything else reaches the journal: a
+//     synced record, a save, a read of the files or Close. A crash of the
+//     system may lose them, and a SIGKILL of the process those not yet
+//     written: the intent or unknown mirror synced before each write
+//     covers them, and the next plan resolves that object as after a
+//     lost answer. After a SIGKILL the state lags the target by no more
+//     than the writes in flight and those held lines. Load applies
 //     the journal and, if it held records, saves the result (one rewrite
 //     per crash, not per change); Save empties it, except that a save
 //     changing few links of a large state (a snapshot file of 1 MiB or
@@ -95,6 +99,10 @@ type FileState struct {
 	syncs      int    // fsyncs of the journal by Record and Close, for tests
 	syncedSize int64  // journal bytes an fsync covers, for tests
 	broken     error  // a failed journal write; cleared by the next Save
+	// held holds the journal lines of unsynced records not yet written
+	// (see heldLines); the records are in base already.
+	held   []byte
+	writes int // writes to the journal by records and Close, for tests
 	// base is the stored snapshot with every record since applied, kept
 	// so that Load need not read and decode the file again while the
 	// lock is held (nothing else writes it then); nil when unknown.
@@ -111,6 +119,11 @@ type FileState struct {
 }
 
 var _ State = (*FileState)(nil)
+
+// heldLines is how many bytes of the lines of unsynced records FileState
+// holds before it writes them to the journal: one write for about 150
+// landed creates, where a write each cost about as much CPU as the line.
+const heldLines = 64 << 10
 
 // maxPooledLines is the largest buffer of journal lines kept for reuse
 // (FileState.lines); the records of a window of intents take more, and
@@ -147,6 +160,9 @@ func (f *FileState) Close() error {
 	defer f.mu.Unlock()
 	f.quiesce()
 	var errs []error
+	if err := f.writeHeld(); err != nil {
+		errs = append(errs, err)
+	}
 	if f.journal != nil && f.broken == nil && f.flushed < f.seq {
 		// Records written without an fsync (recordOwn).
 		errs = append(errs, f.syncJournal(f.seq))
@@ -247,6 +263,8 @@ func (f *FileState) loadWith(give func(*Snapshot) *Snapshot) (*Snapshot, error) 
 }
 
 func (f *FileState) load() (*Snapshot, error) {
+	// The files must hold every record before they are read.
+	_ = f.writeHeld() // a failure leaves the journal broken: a save rewrites it
 	s, sums, err := f.readSnapshot()
 	if err != nil {
 		return nil, err
@@ -600,6 +618,9 @@ func (f *FileState) save(s *Snapshot, shared bool) error {
 		return err
 	}
 	f.quiesce()
+	// A failure leaves the journal broken, and the save then rewrites the
+	// snapshot, which holds every record.
+	_ = f.writeHeld()
 	if !f.loaded {
 		if _, err := f.load(); err != nil {
 			return err
@@ -865,17 +886,19 @@ func (f *FileState) Record(_ context.Context, recs ...Record) error {
 }
 
 // recordOwn appends the engine's own records to the journal. With synced
-// false it returns once the system holds them (a SIGKILL of the process
-// no longer loses them), without waiting for an fsync: the next synced
-// record, save or Close syncs them, and only a crash of the system itself
-// can lose them. The mirrors' JSON is the engine's, valid by
-// construction, and is not checked again.
+// false it returns once the state holds them, without waiting for them to
+// be written or synced: their lines are written with the next ones, once
+// they fill heldLines, or with the next synced record, save or Close, and
+// synced by the next fsync. A SIGKILL of the process may lose those not
+// yet written, a crash of the system those not yet synced. The mirrors'
+// JSON is the engine's, valid by construction, and is not checked again.
 func (f *FileState) recordOwn(_ context.Context, synced bool, recs ...Record) error {
 	return f.record(recs, synced, false)
 }
 
 // record appends recs to the journal and, if synced, waits until an
-// fsync covers them. Each call writes its lines at once, under f.mu, so
+// fsync covers them. Each call writes its lines, or with synced false
+// may hold them (see heldLines) to write with the next, under f.mu, so
 // the journal holds the records in the order they were made; only the
 // fsync runs outside f.mu, and one fsync covers every record written
 // before it (group commit).
@@ -917,13 +940,19 @@ func (f *FileState) record(recs []Record, synced, validate bool) error {
 	if f.broken != nil {
 		return f.broken
 	}
-	if _, err := f.journal.Write(buf); err != nil {
-		f.broken = fmt.Errorf("sync: record state: %w", err)
-		f.base = nil // what the journal holds is not known
-		return f.broken
+	hold := !synced && len(f.held)+len(buf) < heldLines
+	if hold || len(f.held) > 0 {
+		f.held = append(f.held, buf...)
 	}
-	f.jourBytes += int64(len(buf))
-	f.seq++
+	if !hold {
+		line := buf
+		if len(f.held) > 0 {
+			line = f.held
+		}
+		if err := f.writeLines(line); err != nil {
+			return err
+		}
+	}
 	if f.base != nil {
 		for _, r := range recs {
 			if f.base.Apply(r) != nil {
@@ -936,6 +965,41 @@ func (f *FileState) record(recs []Record, synced, validate bool) error {
 		return nil
 	}
 	return f.syncJournal(f.seq)
+}
+
+// writeHeld writes the held lines to the journal, if any. The caller
+// holds f.mu.
+func (f *FileState) writeHeld() error {
+	if len(f.held) == 0 {
+		return nil
+	}
+	if f.broken != nil {
+		f.held = f.held[:0]
+		return f.broken
+	}
+	return f.writeLines(f.held)
+}
+
+// writeLines writes lines to the journal, then empties the held lines
+// (which lines holds, if any are held). The caller holds f.mu.
+func (f *FileState) writeLines(lines []byte) error {
+	_, err := f.journal.Write(lines)
+	f.writes++
+	if err == nil {
+		f.jourBytes += int64(len(lines))
+		f.seq++
+	}
+	if cap(f.held) > 2*heldLines {
+		f.held = nil // a window of intents went through it
+	} else {
+		f.held = f.held[:0]
+	}
+	if err != nil {
+		f.broken = fmt.Errorf("sync: record state: %w", err)
+		f.base = nil // what the journal holds is not known
+		return f.broken
+	}
+	return nil
 }
 
 // syncJournal returns once an fsync that began after record upto was
