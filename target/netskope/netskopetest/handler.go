@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,17 +131,21 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 // serveHTTP is the gateway: route, latency, authentication, rate limit,
 // faults, then elimity's SCIM handler with Netskope's answers put back.
 func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
-	start := time.Now()
 	w := &statusWriter{ResponseWriter: rw}
 	rt, ok := matchRoute(r.Method, r.URL.Path)
 	s.stats.request(r.Method, rt.endpoint)
-	defer func() {
-		s.log.Debug("netskopetest: request",
-			zap.String("method", r.Method),
-			zap.String("endpoint", rt.endpoint),
-			zap.Int("status", w.status),
-			zap.Duration("duration", time.Since(start)))
-	}()
+	if s.log.Core().Enabled(zap.DebugLevel) {
+		// Only then: the closure and its fields cost an allocation or
+		// two on every request.
+		start := time.Now()
+		defer func() {
+			s.log.Debug("netskopetest: request",
+				zap.String("method", r.Method),
+				zap.String("endpoint", rt.endpoint),
+				zap.Int("status", w.status),
+				zap.Duration("duration", time.Since(start)))
+		}()
+	}
 
 	f := s.faults.current()
 	if f.Latency > 0 && !s.sleep(r.Context(), f.Latency) {
@@ -224,8 +229,11 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, rt route) {
 	var body []byte
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		buf := s.getBuf()
+		defer s.putBuf(buf)
 		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		*buf, err = readBody(*buf, http.MaxBytesReader(w, r.Body, maxBodyBytes), r.ContentLength)
+		body = *buf
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
@@ -299,6 +307,32 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, rt route) {
 		w.Header().Set("Location", locationOf(r, rt, st.created))
 	}
 	writeSCIM(w, status, out)
+}
+
+// readBody appends the request body rd, of the declared length n (-1:
+// unknown), to b, which is grown to n at once. Nothing of the body may
+// be kept after the request: b is reused for the next one, so whatever
+// is decoded from it is copied (as decodeBody, encoding/json and
+// parseMembersPatch do).
+func readBody(b []byte, rd io.Reader, n int64) ([]byte, error) {
+	if n > 0 && n <= maxBodyBytes && int(n) >= cap(b)-len(b) {
+		// One byte more, so that the read that sees the end needs no
+		// growth.
+		b = slices.Grow(b, int(n)+1)
+	}
+	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, 4096)
+		}
+		k, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+k]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // fixItemsPerPage rewrites elimity's list response, whose itemsPerPage is

@@ -67,8 +67,41 @@ func (s *Server) add(k kind, v any) (map[string]any, error) {
 }
 
 // validate checks a resource body against the table's schemas as elimity
-// does for a POST.
+// does for a POST: by validateFast, or by elimity when that cannot be sure.
 func (t *table) validate(doc map[string]any) (map[string]any, error) {
+	if attrs, ok := t.validateFast(doc); ok {
+		return attrs, nil
+	}
+	return t.validateElimity(doc)
+}
+
+// validateFast is validate without elimity, for a body of the usual
+// shape (see fastSchema); it reports false for any other.
+func (t *table) validateFast(doc map[string]any) (map[string]any, bool) {
+	attrs, ok := t.fast.validate(doc)
+	if !ok {
+		return nil, false
+	}
+	for i, e := range t.exts {
+		v, found := doc[e.ID]
+		if !found || v == nil {
+			continue
+		}
+		m, isMap := v.(map[string]any)
+		if !isMap {
+			return nil, false
+		}
+		ext, ok := t.fastExts[i].validate(m)
+		if !ok {
+			return nil, false
+		}
+		attrs[e.ID] = ext
+	}
+	return attrs, true
+}
+
+// validateElimity is validate by elimity's Schema.Validate.
+func (t *table) validateElimity(doc map[string]any) (map[string]any, error) {
 	attrs, serr := t.schema.Validate(doc)
 	if serr != nil {
 		return nil, *serr

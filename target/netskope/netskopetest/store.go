@@ -99,6 +99,10 @@ type table struct {
 	// neverReturned lists attributes that are never returned (password),
 	// which are therefore not stored.
 	neverReturned []string
+
+	// fast and fastExts are schema and exts indexed for validate.
+	fast     *fastSchema
+	fastExts []*fastSchema
 }
 
 func newTable(k kind, s schema.Schema, keyAttr string, exts ...schema.Schema) *table {
@@ -110,6 +114,10 @@ func newTable(k kind, s schema.Schema, keyAttr string, exts ...schema.Schema) *t
 		byID:    map[string]*record{},
 		byKey:   map[string]*record{},
 		byExt:   map[string][]*record{},
+		fast:    newFastSchema(s.Attributes),
+	}
+	for _, e := range exts {
+		t.fastExts = append(t.fastExts, newFastSchema(e.Attributes))
 	}
 	for _, a := range s.Attributes {
 		if a.Returned() == "never" {
