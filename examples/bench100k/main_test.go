@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/synth"
 )
 
@@ -264,5 +265,40 @@ func TestBenchFloor(t *testing.T) {
 	r := rs[0]
 	if r.requests.Requests != users+groups || r.requests.Post != users+groups || r.served != users+groups {
 		t.Fatalf("floor: %d requests sent (%d POST), %d served; want %d each\n%s", r.requests.Requests, r.requests.Post, r.served, users+groups, out.String())
+	}
+}
+
+// TestDirSourceKeepsOnlyTheLastBatch: the benchmark's process is the
+// engine's, so its source holds no batch of changes that no read can ask
+// for again (a cursor older than the last batch is expired), and the
+// last batch is still served.
+func TestDirSourceKeepsOnlyTheLastBatch(t *testing.T) {
+	ctx := context.Background()
+	ds, err := newDirSource(synth.Generate(synth.Config{Users: 300, Groups: 20, MembershipsPerUser: 3, Seed: 2}), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 1; round <= 3; round++ {
+		if err := ds.change(rng, round, broadMix()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := 0
+	for _, b := range ds.batches {
+		if b != nil {
+			held++
+		}
+	}
+	if len(ds.batches) != 3 || held != 1 || ds.batches[2] == nil {
+		t.Fatalf("after 3 batches the source holds %d of %d, the last: %v; want only the last", held, len(ds.batches), ds.batches[len(ds.batches)-1] != nil)
+	}
+	ch, err := incSource{ds}.ReadChanges(ctx, "2")
+	if err != nil || len(ch.Users) == 0 || ch.Cursor != "3" {
+		t.Fatalf("reading the last batch: %v; want its changes and cursor 3", err)
+	}
+	if _, err := (incSource{ds}).ReadChanges(ctx, "1"); !errors.Is(err, source.ErrCursorExpired) {
+		t.Fatalf("reading from an older cursor: %v; want ErrCursorExpired", err)
 	}
 }

@@ -29,7 +29,9 @@ type dirSource struct {
 	path          string // the encoded directory
 	size          int64  // its bytes
 	users, groups int    // in the directory
-	batches       []*source.Changes
+	// batches are the batches of changes made so far; only the last is
+	// kept (the others are nil), as only it is read again.
+	batches []*source.Changes
 	// planned is, per batch, the changes a plan needs for it: one per
 	// user changed, hired or gone, one per group renamed, and per group
 	// one for members added and one for members removed. writes is the
@@ -300,6 +302,12 @@ func (s *dirSource) change(r *rand.Rand, round int, mix changeMix) error {
 		b.Groups = append(b.Groups, d.Groups[g].Clone())
 	}
 	d.Users = slices.DeleteFunc(d.Users, func(u source.User) bool { return gone[u.ID] })
+	// Only the last batch is ever read again (an older cursor is expired),
+	// and what this process holds counts as the engine's heap: the older
+	// batches, whose groups carry whole member lists, are dropped.
+	if n := len(s.batches); n > 0 {
+		s.batches[n-1] = nil
+	}
 	s.batches = append(s.batches, b)
 	s.planned = append(s.planned, len(b.Users)+len(removed)+mix.GroupRenames+len(added)+len(dropped))
 	maps.Copy(added, dropped)
