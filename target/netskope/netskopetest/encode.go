@@ -178,15 +178,11 @@ func appendTime(b []byte, t time.Time) []byte {
 // The caller holds the lock.
 func (st *store) appendMembers(b []byte, g *record) []byte {
 	b = append(b, '[')
-	for i, m := range st.memberOrder(g) {
+	for i, num := range st.memberOrder(g) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if m.u != nil {
-			b = append(b, m.u.asMember...)
-		} else {
-			b = appendMember(b, m.id, nil)
-		}
+		b = append(b, st.user(num).asMember...)
 	}
 	return append(b, ']')
 }

@@ -308,11 +308,11 @@ func (st *store) applyMembers(g *record, op string, tg target, value any, j *[]m
 			return err
 		}
 		if op == "replace" {
-			st.setMembers(g, ids, us, j)
+			st.setMembers(g, us, j)
 			return nil
 		}
-		for i, id := range ids {
-			st.addMember(g, id, us[i], j)
+		for _, u := range us {
+			st.addMember(g, u, j)
 		}
 		return nil
 	case "remove":
@@ -342,8 +342,8 @@ func (st *store) applyMembers(g *record, op string, tg target, value any, j *[]m
 				st.removeMember(g, id, j)
 			}
 		default:
-			for id := range g.members {
-				st.removeMember(g, id, j)
+			for num := range g.members {
+				st.removeMemberNum(g, num, j)
 			}
 		}
 		return nil

@@ -215,6 +215,7 @@ func (s *Server) Reset() {
 	defer st.mu.Unlock()
 	st.users.clear()
 	st.groups.clear()
+	st.byNum = nil
 }
 
 // full renders rec completely, members included, as a JSON object. The

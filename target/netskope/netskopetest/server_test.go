@@ -1202,6 +1202,20 @@ func TestSeedAndSnapshots(t *testing.T) {
 	if s.UserCount() != 0 || s.GroupCount() != 0 || len(s.Users()) != 0 {
 		t.Error("Reset left resources")
 	}
+	// Users stored after a Reset are members as themselves, though the
+	// store numbers them afresh.
+	a, errA := s.AddUser(scim.User{UserName: "after-a"})
+	b, errB := s.AddUser(scim.User{UserName: "after-b"})
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	g, err = s.AddGroup(scim.Group{DisplayName: "G", Members: scim.MemberValues([]string{b.ID, a.ID})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Members) != 2 || g.Members[0].Value != b.ID || g.Members[0].Display != "after-b" || g.Members[1].Display != "after-a" {
+		t.Errorf("AddGroup after Reset = %+v", g.Members)
+	}
 }
 
 func TestConcurrent(t *testing.T) {

@@ -3,6 +3,7 @@ package netskopetest
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -50,27 +51,19 @@ type record struct {
 	// member in a group read, {"display":...,"value":id}, in JSON.
 	display  string
 	asMember []byte
-	// members (groups only) maps each member's user id to the order in
-	// which it was added and the user's record.
-	members   map[string]slot
+	// num (users only) numbers the user in the store: see store.byNum.
+	num uint32
+	// members (groups only) maps the num of each member (a member is
+	// always a user: checkMembers, delete) to the order in which it was
+	// added. Numbers rather than ids or records keep the map free of
+	// pointers, so the garbage collector does not scan its million
+	// entries at 100,000 users, and cheap to hash.
+	members   map[uint32]uint64
 	memberSeq uint64
-	// ordered (groups only) caches the members in the order they were
-	// added, for reads; nil once members change. Reads under the read
-	// lock fill it, hence the atomic.
-	ordered atomic.Pointer[[]member]
-}
-
-// slot is a member in a group's member map: when it was added and its
-// user (a member is always a user: checkMembers, delete).
-type slot struct {
-	seq uint64
-	u   *record
-}
-
-// member is one member of a group: its user id and the user's record.
-type member struct {
-	id string
-	u  *record // nil if no user has the id, which the store never lets happen
+	// ordered (groups only) caches the nums of the members in the order
+	// they were added, for reads; nil once members change. Reads under
+	// the read lock fill it, hence the atomic.
+	ordered atomic.Pointer[[]uint32]
 }
 
 // setAttrsOf stores attrs as the attributes of rec, whose id is set,
@@ -142,6 +135,10 @@ type store struct {
 	users      *table
 	groups     *table
 	enterprise schema.Schema
+	// byNum holds every user at its num, nil once deleted. A num is not
+	// reused until Reset, which empties the groups too, so a group's
+	// member map cannot name another user.
+	byNum []*record
 }
 
 func newStore() *store {
@@ -321,6 +318,9 @@ func memberIDs(v any) ([]string, error) {
 	return ids, nil
 }
 
+// user returns the user numbered num.
+func (st *store) user(num uint32) *record { return st.byNum[num] }
+
 // checkMembers returns the users of member ids, refusing ids that are
 // not users.
 func (st *store) checkMembers(ids []string) ([]*record, error) {
@@ -356,10 +356,16 @@ func (st *store) create(k kind, p prepared) (*record, error) {
 	}
 	setAttrsOf(rec, p.attrs)
 	if k == kindGroup {
-		rec.members = make(map[string]slot, len(p.members))
-		for i, id := range p.members {
-			st.addMember(rec, id, us[i], nil)
+		rec.members = make(map[uint32]uint64, len(p.members))
+		for _, u := range us {
+			st.addMember(rec, u, nil)
 		}
+	} else {
+		if len(st.byNum) > math.MaxUint32 {
+			return nil, fmt.Errorf("netskopetest: more than %d users created", math.MaxUint32)
+		}
+		rec.num = uint32(len(st.byNum))
+		st.byNum = append(st.byNum, rec)
 	}
 	t.insert(rec)
 	return rec, nil
@@ -377,7 +383,7 @@ func (st *store) replace(k kind, rec *record, p prepared) error {
 		if err != nil {
 			return err
 		}
-		st.setMembers(rec, p.members, us, nil)
+		st.setMembers(rec, us, nil)
 	}
 	t.setAttrs(rec, p.attrs)
 	return nil
@@ -391,69 +397,79 @@ func (st *store) delete(k kind, rec *record) {
 			if rec.memberOf == 0 {
 				break
 			}
-			if _, ok := g.members[rec.id]; ok {
-				delete(g.members, rec.id)
+			if _, ok := g.members[rec.num]; ok {
+				delete(g.members, rec.num)
 				g.ordered.Store(nil)
 				g.modified = time.Now().UTC()
 				rec.memberOf--
 			}
 		}
+		st.byNum[rec.num] = nil
 		return
 	}
-	for _, m := range rec.members {
-		m.u.memberOf--
+	for num := range rec.members {
+		st.user(num).memberOf--
 	}
 }
 
 // memberChange is one entry of a journal of membership changes, kept so
 // that a failed PATCH can be undone.
 type memberChange struct {
-	id    string
-	slot  slot
+	num   uint32
+	seq   uint64
 	added bool
 }
 
-// addMember makes user u, whose id is uid, a member of g, if it is not.
-func (st *store) addMember(g *record, uid string, u *record, j *[]memberChange) {
-	if _, ok := g.members[uid]; ok {
+// addMember makes user u a member of g, if it is not.
+func (st *store) addMember(g *record, u *record, j *[]memberChange) {
+	if _, ok := g.members[u.num]; ok {
 		return
 	}
 	g.memberSeq++
-	sl := slot{seq: g.memberSeq, u: u}
-	g.members[uid] = sl
+	g.members[u.num] = g.memberSeq
 	g.ordered.Store(nil)
 	u.memberOf++
 	if j != nil {
-		*j = append(*j, memberChange{id: uid, slot: sl, added: true})
+		*j = append(*j, memberChange{num: u.num, seq: g.memberSeq, added: true})
 	}
 }
 
+// removeMember removes the user whose id is uid from g's members, if it
+// is one.
 func (st *store) removeMember(g *record, uid string, j *[]memberChange) {
-	sl, ok := g.members[uid]
+	if u, ok := st.users.byID[uid]; ok {
+		st.removeMemberNum(g, u.num, j)
+	}
+}
+
+// removeMemberNum removes the user numbered num from g's members, if it
+// is one.
+func (st *store) removeMemberNum(g *record, num uint32, j *[]memberChange) {
+	seq, ok := g.members[num]
 	if !ok {
 		return
 	}
-	delete(g.members, uid)
+	delete(g.members, num)
 	g.ordered.Store(nil)
-	sl.u.memberOf--
+	st.user(num).memberOf--
 	if j != nil {
-		*j = append(*j, memberChange{id: uid, slot: sl})
+		*j = append(*j, memberChange{num: num, seq: seq})
 	}
 }
 
-// setMembers makes g's members exactly ids, whose users are us.
-func (st *store) setMembers(g *record, ids []string, us []*record, j *[]memberChange) {
-	want := make(map[string]struct{}, len(ids))
-	for _, id := range ids {
-		want[id] = struct{}{}
+// setMembers makes g's members exactly the users us.
+func (st *store) setMembers(g *record, us []*record, j *[]memberChange) {
+	want := make(map[uint32]struct{}, len(us))
+	for _, u := range us {
+		want[u.num] = struct{}{}
 	}
-	for uid := range g.members {
-		if _, ok := want[uid]; !ok {
-			st.removeMember(g, uid, j)
+	for num := range g.members {
+		if _, ok := want[num]; !ok {
+			st.removeMemberNum(g, num, j)
 		}
 	}
-	for i, id := range ids {
-		st.addMember(g, id, us[i], j)
+	for _, u := range us {
+		st.addMember(g, u, j)
 	}
 }
 
@@ -464,12 +480,12 @@ func (st *store) undo(g *record, j []memberChange) {
 	for i := len(j) - 1; i >= 0; i-- {
 		c := j[i]
 		if c.added {
-			delete(g.members, c.id)
-			c.slot.u.memberOf--
+			delete(g.members, c.num)
+			st.user(c.num).memberOf--
 			continue
 		}
-		g.members[c.id] = c.slot
-		c.slot.u.memberOf++
+		g.members[c.num] = c.seq
+		st.user(c.num).memberOf++
 	}
 }
 
@@ -479,19 +495,16 @@ func (st *store) undo(g *record, j []memberChange) {
 func (st *store) memberValues(g *record) []any {
 	ms := st.memberOrder(g)
 	out := make([]any, len(ms))
-	for i, m := range ms {
-		v := map[string]any{"value": m.id}
-		if m.u != nil {
-			v["display"] = m.u.display
-		}
-		out[i] = v
+	for i, num := range ms {
+		u := st.user(num)
+		out[i] = map[string]any{"value": u.id, "display": u.display}
 	}
 	return out
 }
 
-// memberOrder returns g's members in the order they were added. The
-// caller holds the lock, and must not change the slice.
-func (st *store) memberOrder(g *record) []member {
+// memberOrder returns the nums of g's members in the order they were
+// added. The caller holds the lock, and must not change the slice.
+func (st *store) memberOrder(g *record) []uint32 {
 	if len(g.members) == 0 {
 		return nil
 	}
@@ -499,17 +512,17 @@ func (st *store) memberOrder(g *record) []member {
 		return *p
 	}
 	type m struct {
-		id string
-		slot
+		seq uint64
+		num uint32
 	}
 	ms := make([]m, 0, len(g.members))
-	for id, sl := range g.members {
-		ms = append(ms, m{id, sl})
+	for num, seq := range g.members {
+		ms = append(ms, m{seq, num})
 	}
 	slices.SortFunc(ms, func(a, b m) int { return cmp.Compare(a.seq, b.seq) })
-	out := make([]member, len(ms))
+	out := make([]uint32, len(ms))
 	for i, x := range ms {
-		out[i] = member{id: x.id, u: x.u}
+		out[i] = x.num
 	}
 	g.ordered.Store(&out)
 	return out
