@@ -61,7 +61,10 @@ import (
 //     (replace them, do not modify them in place). The engine's own loads
 //     and saves share the link maps with that copy instead of copying
 //     them, and the engine copies them before it changes a link, so a
-//     cycle that changes none holds one copy of the links.
+//     cycle that changes none holds one copy of the links. An apply that
+//     creates many objects (an initial sync) takes that copy's maps as
+//     its own instead, and its save gives them back: it too holds one
+//     copy of the links, and a Load made in between reads the files.
 //   - path+".dir-" followed by a SHA-256 in hex holds the directory an
 //     incremental source last yielded (Snapshot.Directories), one file per
 //     source, in a compact binary encoding; the snapshot refers to it by
@@ -599,6 +602,15 @@ func (f *FileState) Save(_ context.Context, s *Snapshot) error { return f.save(s
 // link maps as its copy instead of copying them, and s shares them from
 // then on (it copies them before it changes a link).
 func (f *FileState) saveShared(_ context.Context, s *Snapshot) error { return f.save(s, true) }
+
+// leaveLinks forgets the state's copy of the snapshot (sharingState),
+// for an apply that makes many links: its records then change the files
+// alone, and the apply's save gives the state its copy back.
+func (f *FileState) leaveLinks() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.base = nil
+}
 
 // keep returns the copy of s the state keeps once s is stored: a clone,
 // or with shared one holding s's link maps, which s then shares.

@@ -281,6 +281,11 @@ type sharingState interface {
 	// saveShared is Save, keeping s's link maps, which s shares from
 	// then on.
 	saveShared(ctx context.Context, s *Snapshot) error
+	// leaveLinks makes the state forget its copy, whose link maps a
+	// snapshot it lent them to may then change as its own, until a
+	// saveShared gives it a copy again; a Load in between reads the
+	// stored state afresh.
+	leaveLinks()
 }
 
 // sharing returns the engine's state if it lends its links: a FileState
