@@ -43,7 +43,7 @@ type RuleMapper struct {
 
 var (
 	_ EntitlementMapper = (*RuleMapper)(nil)
-	_ ReleasingMapper   = (*RuleMapper)(nil)
+	_ StreamingMapper   = (*RuleMapper)(nil)
 )
 
 // Compile checks the rules and prepares them. Every problem is reported,
@@ -102,16 +102,23 @@ func (m *RuleMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, 
 
 // MapWith applies the rules to every user and group of dir.
 func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error) {
-	return m.mapDir(ctx, dir, ent, false)
+	return m.mapDir(ctx, dir, ent, false, Stream{Room: -1})
 }
 
 // MapReleasing is MapWith, dropping each user's attributes and emails
 // once the user is mapped, in scope or not (see ReleasingMapper).
 func (m *RuleMapper) MapReleasing(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error) {
-	return m.mapDir(ctx, dir, ent, true)
+	return m.mapDir(ctx, dir, ent, true, Stream{Room: -1})
 }
 
-func (m *RuleMapper) mapDir(ctx context.Context, dir *source.Directory, ent Entitlements, drop bool) (*Desired, error) {
+// MapStreaming is MapReleasing, handing each mapped user to s.Take (see
+// StreamingMapper).
+func (m *RuleMapper) MapStreaming(ctx context.Context, dir *source.Directory, ent Entitlements, s Stream) (*Desired, error) {
+	return m.mapDir(ctx, dir, ent, true, s)
+}
+
+// mapDir maps dir; s.Room < 0 makes room for every user.
+func (m *RuleMapper) mapDir(ctx context.Context, dir *source.Directory, ent Entitlements, drop bool, s Stream) (*Desired, error) {
 	if dir == nil {
 		return nil, errors.New("mapping: no directory")
 	}
@@ -126,7 +133,7 @@ func (m *RuleMapper) mapDir(ctx context.Context, dir *source.Directory, ent Enti
 		warnings = append(warnings, m.rules.unseen(dir, groups)...)
 	}
 	d := &Desired{
-		Users:                  make([]DesiredUser, 0, len(dir.Users)),
+		Users:                  make([]DesiredUser, 0, room(s, len(dir.Users))),
 		ManagedUserAttributes:  m.users.Managed(),
 		ManagedGroupAttributes: []string{scim.PathDisplayName, scim.PathExternalID},
 	}
@@ -158,6 +165,10 @@ func (m *RuleMapper) mapDir(ctx context.Context, dir *source.Directory, ent Enti
 			continue
 		}
 		inScope[u.ID] = true
+		if last := len(d.Users) - 1; !s.keep(&d.Users[last]) {
+			d.Users[last] = DesiredUser{} // the array keeps nothing of a taken user
+			d.Users = d.Users[:last]
+		}
 		userGroups = m.rules.appendGroups(userGroups, u, mem)
 		for _, name := range userGroups {
 			k, ok := ruleIndex[name]

@@ -1255,7 +1255,7 @@ func (a *applier) ours() map[string]bool {
 	if a.plan.ours != nil {
 		return a.plan.ours
 	}
-	return a.e.owners(nil)
+	return a.e.owners(nil, nil)
 }
 
 // patchOps turns attribute changes into PATCH operations: replace with the

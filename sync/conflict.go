@@ -117,9 +117,9 @@ func (p *Plan) keepUnread(in *planInput) {
 	if in.complete || len(in.snap.Conflicts) == 0 {
 		return
 	}
-	read := make(map[string]bool, len(in.desired.Users)+len(in.desired.Groups))
-	for i := range in.desired.Users {
-		read[conflictKey(KindUser, in.desired.Users[i].SourceID)] = true
+	read := make(map[string]bool, in.userCount()+len(in.desired.Groups))
+	for i := range in.userCount() {
+		read[conflictKey(KindUser, in.userID(i))] = true
 	}
 	for i := range in.desired.Groups {
 		read[conflictKey(KindGroup, in.desired.Groups[i].SourceID)] = true

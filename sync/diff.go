@@ -18,7 +18,11 @@ type planInput struct {
 	desired *mapping.Desired
 	users   []scim.User
 	groups  []scim.Group
-	// same marks the desired users (by index) whose link's mirror holds
+	// thin are the mapped users held thin (see thinUser) and where they
+	// fall among desired.Users; nil when none are. Read the mapped users
+	// with userCount and user.
+	thin *thinUsers
+	// same marks the mapped users (by index) whose link's mirror holds
 	// exactly the mapped user; users leaves them out, and the plan
 	// compares each with linkedCopy of itself (see mirroredUsers).
 	same []bool
@@ -140,7 +144,7 @@ func computePlan(in planInput) (*Plan, error) {
 	// nothing (a create, as a rule): the changes of an initial sync are
 	// not regrown and copied as a hundred thousand creates are added,
 	// while a plan of a linked directory starts small.
-	p.Changes = make([]Change, 0, unlinked(len(d.Users), func(i int) string { return d.Users[i].SourceID }, in.snap.Users)+
+	p.Changes = make([]Change, 0, unlinked(in.userCount(), in.userID, in.snap.Users)+
 		unlinked(len(d.Groups), func(i int) string { return d.Groups[i].SourceID }, in.snap.Groups))
 	ups, unchangedUsers, err := planUsers(p, in, protectedUsers)
 	if err != nil {
@@ -151,6 +155,9 @@ func computePlan(in planInput) (*Plan, error) {
 		// hold copies, and the group pass reads ups. Dropped, they are
 		// not held next to the groups' members.
 		d.Users = nil
+		if in.thin != nil {
+			in.thin.users, in.thin.order = nil, nil
+		}
 	}
 	unchangedGroups, err := planGroups(p, in, ups, protectedUsers, protectedGroups)
 	if err != nil {
@@ -189,15 +196,15 @@ func reverseLinks(links map[string]Link) map[string]string {
 }
 
 func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*userPlan, int, error) {
-	d, obs := in.desired, in.users
+	d, obs, n := in.desired, in.users, in.userCount()
 	byID := make(map[string]int, len(obs))
 	for j := range obs {
 		byID[obs[j].ID] = j
 	}
 	owner := reverseLinks(in.snap.Users)
 	pins := map[int]int{}
-	for i := range d.Users {
-		if l, ok := in.snap.Users[d.Users[i].SourceID]; ok {
+	for i := range n {
+		if l, ok := in.snap.Users[in.userID(i)]; ok {
 			if j, ok := byID[l.TargetID]; ok {
 				pins[i] = j
 			}
@@ -205,7 +212,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 	}
 	// A user the same as its mirror is linked to it, as a pin: it takes
 	// no part in matching (pinned objects are no one else's candidates).
-	m, err := mapping.MatchDesiredUsers(d.Users, obs, in.userKeys, pins, in.isSame)
+	m, err := in.matchUsers(obs, pins)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -215,28 +222,30 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 	}
 	// The manager attribute carries the manager's source id; Netskope
 	// wants its id there. Resolve it through the matches and links.
-	targetOf := make(map[string]string, len(d.Users))
+	targetOf := make(map[string]string, n)
 	for src, l := range in.snap.Users {
 		targetOf[src] = l.TargetID
 	}
-	for i := range d.Users {
+	for i := range n {
 		if j := m.Observed[i]; j >= 0 && m.Errors[i] == nil {
-			targetOf[d.Users[i].SourceID] = obs[j].ID
+			targetOf[in.userID(i)] = obs[j].ID
 		}
 	}
-	ups := make(map[string]*userPlan, len(d.Users))
+	ups := make(map[string]*userPlan, n)
 	matched := make([]bool, len(obs))
 	unchanged := 0
 	// A user deleted at the source may share its name with a live one (a
 	// rehire), as source directories allow; it is deprovisioned as usual.
-	clash := sameName(len(d.Users), "user", "userName", func(i int) string {
-		if d.Users[i].Event == mapping.EventDeleted {
+	var buf mapping.DesiredUser
+	clash := sameName(n, "user", "userName", func(i int) string {
+		du, _ := in.user(i, &buf)
+		if du.Event == mapping.EventDeleted {
 			return ""
 		}
-		return d.Users[i].User.UserName
-	}, func(i int) string { return d.Users[i].SourceID })
-	for i := range d.Users {
-		du := &d.Users[i]
+		return du.User.UserName
+	}, in.userID)
+	for i := range n {
+		du, thin := in.user(i, &buf)
 		up := &userPlan{key: du.User.UserName}
 		ups[du.SourceID] = up
 		ref := Ref{Kind: KindUser, SourceID: du.SourceID, Key: du.User.UserName}
@@ -373,7 +382,10 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 				}
 			}
 		}
-		attrs := diffUser(managed, du.CreateOnly, &desired, o)
+		var attrs []AttrChange
+		if !thin { // a thin user is its mirror, which o holds: nothing differs
+			attrs = diffUser(managed, du.CreateOnly, &desired, o)
+		}
 		if len(attrs) == 0 && !adopt && from == "" || !adopt && from == "" && in.marks.hold(attrs) {
 			unchanged++
 			continue

@@ -283,7 +283,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if err := pending.encode(); err != nil {
 		return nil, fmt.Errorf("sync: caching the directory of %s: %w", e.source.Name(), err)
 	}
-	desired, err := e.mapDirectory(ctx, dir, obs.groupNames)
+	desired, thin, err := e.mapDirectory(ctx, dir, snap, obs)
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", named("mapping", err))
 	}
@@ -295,15 +295,15 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if e.marking {
 		e.mark(desired)
 	}
-	if err := e.mirroredUsers(ctx, snap, desired, obs); err != nil {
+	if err := e.mirroredUsers(ctx, snap, desired, thin, obs); err != nil {
 		return nil, err
 	}
 	users = obs.users
 	pin := planInput{
-		desired: desired, users: users, same: obs.same, groups: groups, groupMirrors: obs.groupMirrors, snap: snap, policy: e.policy,
+		desired: desired, thin: thin, users: users, same: obs.same, groups: groups, groupMirrors: obs.groupMirrors, snap: snap, policy: e.policy,
 		userKeys: e.userKeys, groupKeys: e.groupKeys,
 		complete: !e.partial, drift: obs.drift, now: e.now(), ownerOf: ownerOf, read: read,
-		ours: e.owners(desired), self: e.owner,
+		ours: e.owners(desired, thin), self: e.owner,
 		// Approvals digest and filter a held plan's members as refs.
 		compact:     pc.release && len(e.policy.RequireApproval) == 0,
 		ownsDesired: true,
@@ -353,16 +353,58 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 // ReleasingMapper) drops each user's attributes and emails once the user
 // is mapped: nothing later reads them, and they are most of a directory,
 // which would otherwise stay whole until every user is mapped, next to
-// the mapped users.
-func (e *Engine) mapDirectory(ctx context.Context, dir *source.Directory, targetGroups []string) (*mapping.Desired, error) {
-	ent := mapping.Entitlements{Groups: targetGroups}
+// the mapped users. A mapper that streams (mapping.StreamingMapper)
+// hands each user over as it maps it, and the users the same as their
+// mirror are held thin (see thinner), not in the Desired returned.
+func (e *Engine) mapDirectory(ctx context.Context, dir *source.Directory, snap *Snapshot, o *targetView) (*mapping.Desired, *thinUsers, error) {
+	ent := mapping.Entitlements{Groups: o.groupNames}
+	if m, ok := e.mapper.(mapping.StreamingMapper); ok && o.mirrored {
+		t := &thinUsers{order: make([]int32, 0, len(dir.Users)), users: make([]thinUser, 0, min(len(dir.Users), len(snap.Users)))}
+		// Room for the users that have no link, which are never thin.
+		room := unlinked(len(dir.Users), func(i int) string { return dir.Users[i].ID }, snap.Users)
+		d, err := m.MapStreaming(ctx, dir, ent, mapping.Stream{Take: e.thinner(snap, o, t), Room: room})
+		if err != nil || len(t.users) == 0 {
+			t = nil
+		}
+		return d, t, err
+	}
+	var d *mapping.Desired
+	var err error
 	switch m := e.mapper.(type) {
 	case mapping.ReleasingMapper:
-		return m.MapReleasing(ctx, dir, ent)
+		d, err = m.MapReleasing(ctx, dir, ent)
 	case mapping.EntitlementMapper:
-		return m.MapWith(ctx, dir, ent)
+		d, err = m.MapWith(ctx, dir, ent)
+	default:
+		d, err = e.mapper.Map(ctx, dir)
 	}
-	return e.mapper.Map(ctx, dir)
+	return d, nil, err
+}
+
+// thinner returns the mapping.Stream.Take that holds thin in t each
+// mapped user the same as its link's mirror (at a drift check, the
+// mirror the listing found) that may be held thin (thinnable), and lets
+// the mapper keep the others, in the order t records. It marks each
+// user first (WithOwnerMarker), as the engine writes it.
+func (e *Engine) thinner(snap *Snapshot, o *targetView, t *thinUsers) func(*mapping.DesiredUser) bool {
+	var whole int32
+	return func(du *mapping.DesiredUser) bool {
+		if e.marking {
+			e.markUser(du)
+		}
+		l, ok := snap.Users[du.SourceID]
+		if ok && o.listed != nil {
+			l.Mirror, ok = o.listed[du.SourceID]
+		}
+		if !ok || !thinnable(du) || !sameAsMirror(&du.User, l, snap.Users) {
+			t.order = append(t.order, whole)
+			whole++
+			return false
+		}
+		t.order = append(t.order, ^int32(len(t.users)))
+		t.users = append(t.users, thinUser{sourceID: du.SourceID, userName: du.User.UserName, externalID: du.User.ExternalID})
+		return true
+	}
 }
 
 // read reads the source. A source that can report changes is asked for

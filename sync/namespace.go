@@ -89,7 +89,7 @@ func (e *Engine) view(s *Snapshot) {
 		return
 	}
 	fp := &foreignPart{}
-	mine := e.owners(nil)
+	mine := e.owners(nil, nil)
 	mine[e.source.Name()] = true
 	plainMine := func(source string) bool { return source == "" || mine[source] }
 	takePlain := true

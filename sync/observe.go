@@ -211,15 +211,26 @@ func (e *Engine) observeMirrors(ctx context.Context, snap *Snapshot) (*targetVie
 // linkedCopy). A cycle decodes and holds only the mirrors of the users
 // that changed. Users whose mirror is unknown, or does not decode, are
 // read by id (or found among the intents' reads).
-func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.Desired, o *targetView) error {
+//
+// Users held thin (see thinUser) were found the same as their mirror as
+// they were mapped (see thinner); d.Users holds the others, and thin says
+// where they all fall in the mapping's order.
+func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.Desired, thin *thinUsers, o *targetView) error {
 	if !o.mirrored {
 		return nil
 	}
-	mapped := make(map[string]int, len(d.Users))
-	for i := range d.Users {
-		mapped[d.Users[i].SourceID] = i
+	in := planInput{desired: d, thin: thin}
+	n := in.userCount()
+	mapped := make(map[string]int, n)
+	for i := range n {
+		mapped[in.userID(i)] = i
 	}
-	o.same = make([]bool, len(d.Users))
+	o.same = make([]bool, n)
+	if thin != nil {
+		for i, k := range thin.order {
+			o.same[i] = k < 0
+		}
+	}
 	listed := make(map[string]*scim.User, len(o.found))
 	for i := range o.found {
 		listed[o.found[i].ID] = &o.found[i]
@@ -238,7 +249,7 @@ func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.D
 			}
 			l.Mirror = m
 		}
-		if i, ok := mapped[src]; ok && sameAsMirror(&d.Users[i].User, l, snap.Users) {
+		if i, ok := mapped[src]; ok && (o.same[i] || sameAsMirror(wholeUser(&in, i), l, snap.Users)) {
 			o.same[i] = true
 		} else if u, ok := l.Mirror.user(l.TargetID); ok {
 			o.decoded++

@@ -236,7 +236,7 @@ const defaultMarkerBatch = 2000
 // owners returns the owner names that are this engine's: its own, the
 // members of a merging source that names them (a Members method), and
 // the owner of every object a merged directory yields this cycle.
-func (e *Engine) owners(d *mapping.Desired) map[string]bool {
+func (e *Engine) owners(d *mapping.Desired, thin *thinUsers) map[string]bool {
 	ours := map[string]bool{e.owner: true}
 	if m, ok := e.source.(interface{ Members() []string }); ok {
 		for _, n := range m.Members() {
@@ -244,8 +244,9 @@ func (e *Engine) owners(d *mapping.Desired) map[string]bool {
 		}
 	}
 	if m, ok := e.source.(source.Merged); ok && d != nil {
-		for i := range d.Users {
-			if o := m.OwnerOf(d.Users[i].SourceID); o != "" {
+		in := planInput{desired: d, thin: thin}
+		for i := range in.userCount() {
+			if o := m.OwnerOf(in.userID(i)); o != "" {
 				ours[o] = true
 			}
 		}
@@ -263,8 +264,7 @@ func (e *Engine) owners(d *mapping.Desired) map[string]bool {
 // none), and makes externalId a managed user attribute.
 func (e *Engine) mark(d *mapping.Desired) {
 	for i := range d.Users {
-		u := &d.Users[i]
-		u.User.ExternalID = marker(e.ownerOf(u.SourceID), cmp.Or(u.User.ExternalID, u.SourceID))
+		e.markUser(&d.Users[i])
 	}
 	for i := range d.Groups {
 		g := &d.Groups[i]
@@ -276,6 +276,12 @@ func (e *Engine) mark(d *mapping.Desired) {
 	if !slices.ContainsFunc(d.ManagedUserAttributes, func(p string) bool { return strings.EqualFold(p, scim.PathExternalID) }) {
 		d.ManagedUserAttributes = append(slices.Clip(d.ManagedUserAttributes), scim.PathExternalID)
 	}
+}
+
+// markUser writes the owner marker into mapped user u's externalId (see
+// mark); a marked externalId stays as it is.
+func (e *Engine) markUser(u *mapping.DesiredUser) {
+	u.User.ExternalID = marker(e.ownerOf(u.SourceID), cmp.Or(u.User.ExternalID, u.SourceID))
 }
 
 // foreign returns the source that owns a target object when it is not

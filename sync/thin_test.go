@@ -1,0 +1,122 @@
+package sync_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/sync"
+)
+
+// streamCounter is the default mapping, counting what its streaming
+// mapping hands over: the users the engine takes, and those it leaves
+// in Desired.Users.
+type streamCounter struct {
+	mapping.DefaultMapper
+	taken, kept int
+}
+
+func (m *streamCounter) MapStreaming(ctx context.Context, dir *source.Directory, ent mapping.Entitlements, s mapping.Stream) (*mapping.Desired, error) {
+	take := s.Take
+	m.taken, m.kept = 0, 0
+	s.Take = func(u *mapping.DesiredUser) bool {
+		if take(u) {
+			m.taken++
+			return true
+		}
+		return false
+	}
+	d, err := m.DefaultMapper.MapStreaming(ctx, dir, ent, s)
+	if d != nil {
+		m.kept = len(d.Users)
+	}
+	return d, err
+}
+
+// wholeMapper is the default mapping without streaming: every mapped
+// user reaches the engine in Desired.Users.
+type wholeMapper struct{ m mapping.DefaultMapper }
+
+func (w wholeMapper) Map(ctx context.Context, dir *source.Directory) (*mapping.Desired, error) {
+	return w.m.Map(ctx, dir)
+}
+
+func (w wholeMapper) MapReleasing(ctx context.Context, dir *source.Directory, ent mapping.Entitlements) (*mapping.Desired, error) {
+	return w.m.MapReleasing(ctx, dir, ent)
+}
+
+// TestUnchangedUsersAreHeldThin: with a streaming mapper, a plan takes
+// each mapped user the same as its mirror as it is mapped, so the mapping
+// returns only the users that changed (or that no mirror stands for, or
+// that policy acts on), not the whole directory; and every plan, with
+// changes, clashing names, an owner marker or at a drift check, is the
+// one the engine makes from the whole mapping.
+func TestUnchangedUsersAreHeldThin(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		marked bool
+		opts   []sync.Option
+	}{
+		{"default", false, nil},
+		{"owner marker", true, []sync.Option{sync.WithOwner("hr")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			counter := &streamCounter{}
+			e, eng, clk := mirrored(t, 40, 4, append([]sync.Option{sync.WithMapper(counter)}, tc.opts...)...)
+			whole := e.engine(append([]sync.Option{sync.WithMapper(wholeMapper{}), sync.WithClock(clk.Now)}, tc.opts...)...)
+			// same plans both engines and checks that their plans are
+			// one, and that the streaming mapping kept kept users.
+			same := func(step string, kept int, opts ...sync.PlanOption) *sync.Plan {
+				t.Helper()
+				p, err := eng.Plan(ctx(t), opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				taken, got := counter.taken, counter.kept
+				want, err := whole.Plan(ctx(t), opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, _ := json.Marshal(p)
+				b, _ := json.Marshal(want)
+				if string(a) != string(b) {
+					t.Errorf("%s: the plans differ:\nstreaming %s\nwhole     %s", step, a, b)
+				}
+				if got != kept || taken+got != len(e.dir.Users)-countState(e.dir, source.StateDeleted) {
+					t.Errorf("%s: the mapping kept %d users and the plan took %d; want %d kept, of %d",
+						step, got, taken, kept, len(e.dir.Users))
+				}
+				return p
+			}
+			suspended := countState(e.dir, source.StateSuspended)
+			if p := same("no-op", suspended); !p.Empty() {
+				t.Fatalf("no-op plan: %s", p.SummaryLine())
+			}
+			idx := activeUsers(t, e.dir, 4)
+			e.edit(func(d *source.Directory) {
+				d.Users[idx[0]].FamilyName += "-renamed"
+				d.Users[idx[1]].State = source.StateSuspended
+				// A new user takes the name of a linked one: both are
+				// left alone, in the mapping's order.
+				// (The source has it as an email: its userName is empty.)
+				d.Users = append(d.Users, source.User{ID: "new-1", State: source.StateActive,
+					Emails: []source.Email{{Value: d.Users[idx[2]].UserName, Primary: true}}})
+			})
+			if p := same("changes", suspended+3); len(p.Problems) != 2 || p.Summary.UpdateUsers != 1 || p.Summary.DeactivateUsers != 1 {
+				t.Fatalf("plan with changes: %s, %d problems", p.SummaryLine(), len(p.Problems))
+			}
+			e.edit(func(d *source.Directory) { d.Users = d.Users[:len(d.Users)-1] })
+			e.apply(eng)
+			kept, updates := suspended+1, 0
+			if !tc.marked { // (handChanges finds the links under the engine's own keys)
+				handChanges(t, e)
+				kept, updates = kept+1, 1
+			}
+			if p := same("drift check", kept, sync.DriftCheck()); !p.DriftCheck || p.Summary.UpdateUsers != updates {
+				t.Fatalf("drift check: %s", p.SummaryLine())
+			}
+		})
+	}
+}
