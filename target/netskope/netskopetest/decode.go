@@ -10,9 +10,10 @@ import (
 // read by decodeObject, a quarter of encoding/json's cost (a user's
 // decode was the largest single cost of a POST); anything decodeObject
 // does not accept (numbers, deep nesting, anything invalid) is decoded by
-// encoding/json, as before.
-func decodeBody(body []byte) (map[string]any, error) {
-	d := plainDecoder{b: body}
+// encoding/json, as before. Object keys found in names (nil: none) are
+// given as names holds them, not allocated afresh.
+func decodeBody(body []byte, names map[string]string) (map[string]any, error) {
+	d := plainDecoder{b: body, names: names}
 	d.space()
 	if m, ok := d.object(0); ok {
 		return m, nil
@@ -36,6 +37,10 @@ const maxPlainDepth = 8
 type plainDecoder struct {
 	b []byte
 	i int
+	// names interns object keys: a user's stored attributes would
+	// otherwise hold a copy of each of their eleven or so names, a third
+	// of the objects the garbage collector marks per user.
+	names map[string]string
 }
 
 func (d *plainDecoder) space() {
@@ -69,7 +74,7 @@ func (d *plainDecoder) object(depth int) (map[string]any, bool) {
 	}
 	for {
 		d.space()
-		k, ok := d.str()
+		k, ok := d.key()
 		if !ok || !d.next(':') {
 			return nil, false
 		}
@@ -148,6 +153,20 @@ func (d *plainDecoder) word(w string) bool {
 
 func isLetter(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// key reads an object key at d.i: as str, but a key in d.names is
+// given as the names entry.
+func (d *plainDecoder) key() (string, bool) {
+	if d.names != nil && d.i < len(d.b) && d.b[d.i] == '"' {
+		if j := bytes.IndexByte(d.b[d.i+1:], '"'); j >= 0 {
+			if k, ok := d.names[string(d.b[d.i+1:d.i+1+j])]; ok {
+				d.i += j + 2
+				return k, true
+			}
+		}
+	}
+	return d.str()
 }
 
 // str reads a string at d.i: printable ASCII without escapes as it is,

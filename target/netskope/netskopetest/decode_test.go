@@ -46,6 +46,9 @@ var decodeBodyCases = []struct {
 	{`{"a" "b"}`, false},
 	{`{"a":"b" "c":"d"}`, false},
 	{`{"a":[true false]}`, false},
+	{`{"userName":"a","user\"Name":"b","userName\u0041":"c","name":{"givenName":"x"}}`, true},
+	{`{"userName":"a","userName`, false},
+	{`{"userName`, false},
 }
 
 // TestDecodeBody checks that decodeBody gives what encoding/json's
@@ -68,9 +71,11 @@ func checkDecodeBody(t *testing.T, body []byte) {
 	dec.UseNumber()
 	var want map[string]any
 	wantErr := dec.Decode(&want)
-	got, err := decodeBody(body)
-	if (err != nil) != (wantErr != nil) || err == nil && !reflect.DeepEqual(got, want) {
-		t.Errorf("decodeBody(%q) = %#v, %v; encoding/json: %#v, %v", body, got, err, want, wantErr)
+	for _, names := range []map[string]string{nil, newStore().names} {
+		got, err := decodeBody(body, names)
+		if (err != nil) != (wantErr != nil) || err == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("decodeBody(%q, %d names) = %#v, %v; encoding/json: %#v, %v", body, len(names), got, err, want, wantErr)
+		}
 	}
 }
 

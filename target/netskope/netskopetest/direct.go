@@ -65,7 +65,7 @@ func (s *Server) serveDirect(w http.ResponseWriter, r *http.Request, rt route, b
 func (s *Server) directWrite(w http.ResponseWriter, r *http.Request, rt route, body []byte) {
 	st := s.store
 	t := st.table(rt.kind)
-	doc, err := decodeBody(body)
+	doc, err := decodeBody(body, st.names)
 	if err != nil {
 		s.writeSCIMError(w, scimerrors.ScimErrorInvalidSyntax)
 		return

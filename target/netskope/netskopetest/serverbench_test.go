@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/provsync/provsync/scim"
@@ -143,4 +144,45 @@ func BenchmarkServerRequest(b *testing.B) {
 			do(b, hc, s, http.MethodGet, fmt.Sprintf("/Users?startIndex=%d&count=1000", 1+(i%2)*1000), nil, http.StatusOK)
 		}
 	})
+}
+
+// discardWriter is a ResponseWriter that keeps the status and headers
+// and drops the body, for measuring the handler alone.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(code int)        { w.status = code }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkHandlerCreateUser measures the server's own cost of a POST
+// /Users of the shape a sync sends, without net/http's connection
+// handling: the handler is called directly.
+//
+//	go test -run '^$' -bench HandlerCreateUser -benchmem ./target/netskope/netskopetest/
+func BenchmarkHandlerCreateUser(b *testing.B) {
+	s := New(b)
+	h := s.Handler()
+	reqs := make([]*http.Request, b.N)
+	for i := range reqs {
+		body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"externalId":"7496ad38-1f1c-41c1-8fb5-%012d","userName":"user%07d@example.com","name":{"familyName":"Sato","givenName":"Hanako"},"displayName":"Hanako Sato %d","active":true,"emails":[{"value":"user%07d@example.com","type":"work","primary":true}]}`, i, i, i, i)
+		r, err := http.NewRequest(http.MethodPost, "http://127.0.0.1"+BasePath+"/Users", strings.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Header.Set("Authorization", "Bearer "+s.Token())
+		r.Header.Set("Content-Type", scim.MediaType)
+		reqs[i] = r
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := &discardWriter{h: http.Header{}}
+		h.ServeHTTP(w, reqs[i])
+		if w.status != http.StatusCreated {
+			b.Fatalf("status %d", w.status)
+		}
+	}
 }

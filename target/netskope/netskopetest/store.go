@@ -135,6 +135,9 @@ type store struct {
 	users      *table
 	groups     *table
 	enterprise schema.Schema
+	// names interns the attribute names of both schemas (and
+	// "schemas") in decoded bodies; never changed once made.
+	names map[string]string
 	// byNum holds every user at its num, nil once deleted. A num is not
 	// reused until Reset, which empties the groups too, so a group's
 	// member map cannot name another user.
@@ -143,11 +146,18 @@ type store struct {
 
 func newStore() *store {
 	ent := schema.ExtensionEnterpriseUser()
-	return &store{
+	st := &store{
 		users:      newTable(kindUser, userSchema(), "userName", ent),
 		groups:     newTable(kindGroup, groupSchema(), "displayName"),
 		enterprise: ent,
+		names:      map[string]string{keySchemas: keySchemas, ent.ID: ent.ID},
 	}
+	for _, t := range []*table{st.users, st.groups} {
+		for _, fs := range append([]*fastSchema{t.fast}, t.fastExts...) {
+			fs.addNames(st.names)
+		}
+	}
+	return st
 }
 
 func (st *store) table(k kind) *table {

@@ -54,6 +54,17 @@ func newFastSchema(attrs schema.Attributes) *fastSchema {
 	return fs
 }
 
+// addNames adds the names of fs's attributes and sub-attributes to
+// names, each mapped to itself.
+func (fs *fastSchema) addNames(names map[string]string) {
+	for name, a := range fs.byName {
+		names[name] = name
+		if a.subs != nil {
+			a.subs.addNames(names)
+		}
+	}
+}
+
 // lowerASCII lower-cases the ASCII letters of s.
 func lowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {

@@ -66,8 +66,8 @@ var validateCases = []struct {
 func TestValidateMatchesElimity(t *testing.T) {
 	st := newStore()
 	for _, tt := range validateCases {
-		checkValidate(t, st.table(tt.kind), []byte(tt.body))
-		doc, err := decodeBody([]byte(tt.body))
+		checkValidate(t, st.table(tt.kind), st.names, []byte(tt.body))
+		doc, err := decodeBody([]byte(tt.body), st.names)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.body, err)
 		}
@@ -79,14 +79,14 @@ func TestValidateMatchesElimity(t *testing.T) {
 
 // checkValidate compares validate with validateElimity on body, each on
 // its own decoding of it.
-func checkValidate(t *testing.T, tb *table, body []byte) {
+func checkValidate(t *testing.T, tb *table, names map[string]string, body []byte) {
 	t.Helper()
-	doc, err := decodeBody(body)
+	doc, err := decodeBody(body, nil)
 	if err != nil {
 		return
 	}
 	want, wantErr := tb.validateElimity(doc)
-	doc, _ = decodeBody(body)
+	doc, _ = decodeBody(body, names)
 	got, err := tb.validate(doc)
 	if (err != nil) != (wantErr != nil) || err == nil && !reflect.DeepEqual(got, want) || err != nil && err.Error() != wantErr.Error() {
 		t.Errorf("%s %s: validate = %#v, %v; elimity: %#v, %v", tb.kind, body, got, err, want, wantErr)
@@ -103,7 +103,7 @@ func FuzzValidate(f *testing.F) {
 	}
 	st := newStore()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		checkValidate(t, st.users, body)
-		checkValidate(t, st.groups, body)
+		checkValidate(t, st.users, st.names, body)
+		checkValidate(t, st.groups, st.names, body)
 	})
 }
