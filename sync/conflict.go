@@ -67,6 +67,9 @@ func (c Conflict) problem() Problem {
 // reports instead of planning its create (inactive: a user created
 // inactive). A drift check reads the target itself and reports none.
 func (in *planInput) conflict(kind Kind, sourceID, key string, inactive bool) (Conflict, bool) {
+	if len(in.snap.Conflicts) == 0 {
+		return Conflict{}, false // no key made: a plan asks for every source object
+	}
 	c, ok := in.snap.Conflicts[conflictKey(kind, sourceID)]
 	if in.drift || !ok || !strings.EqualFold(c.Key, key) {
 		return Conflict{}, false

@@ -413,9 +413,12 @@ func (a *applier) trackMirrors() {
 // mirror and returns the record of the new mirror once the object's last
 // write landed. The caller holds a.mu.
 func (a *applier) mirrorAfter(c *Change, applied bool) []Record {
+	if len(a.mirrors) == 0 || !writesLinked(c) {
+		return nil // as for every create
+	}
 	key := intentKey(c.Object.Kind, c.Object.SourceID)
 	t := a.mirrors[key]
-	if t == nil || !writesLinked(c) {
+	if t == nil {
 		return nil
 	}
 	t.pending--

@@ -331,6 +331,30 @@ func unpackUser(b []byte) (scim.User, bool) {
 	return u, true
 }
 
+// packedExternalID returns the externalId of compact form b, which
+// begins with it, copying only its bytes where unpackUser copies the
+// whole form; false if b begins with no externalId or it is broken.
+func packedExternalID(b []byte) (string, bool) {
+	if len(b) < 3 || !isPacked(b) || b[1] != tagExternalID {
+		return "", false
+	}
+	h, n := binary.Uvarint(b[2:])
+	size := n
+	switch h % strKinds {
+	case strText:
+		size += int(min(h/strKinds, uint64(len(b))))
+	case strUUID:
+		size += 16
+	case strUserName, strFullName:
+		return "", false // the values an externalId, written first, never refers to
+	}
+	if n <= 0 || 2+size > len(b) {
+		return "", false
+	}
+	d := userUnpacker{s: string(b[2 : 2+size])}
+	return d.value()
+}
+
 // userUnpacker reads one user's compact form into u.
 type userUnpacker struct {
 	s string // the form after its marker; values are substrings of it
@@ -440,10 +464,38 @@ func (d *userUnpacker) primary() bool {
 
 // value reads a string value.
 func (d *userUnpacker) value() (string, bool) {
+	v, ok := d.rawValue()
+	if !ok {
+		return "", false
+	}
+	switch v.kind {
+	case strUUID:
+		return unpackUUID(v.s), true
+	case strUserName:
+		return d.u.UserName, true
+	case strFullName:
+		if n := d.u.Name; n != nil {
+			return n.GivenName + " " + n.FamilyName, true
+		}
+		return "", false
+	}
+	return v.s, true
+}
+
+// packedValue is a string value of the compact form as it is written:
+// its kind and, for strText its text (a common value's too), for strUUID
+// its 16 bytes.
+type packedValue struct {
+	kind uint64
+	s    string
+}
+
+// rawValue reads a string value without making its text.
+func (d *userUnpacker) rawValue() (packedValue, bool) {
 	var h uint64
 	for shift := 0; ; shift += 7 {
 		if d.i >= len(d.s) || shift > 63 {
-			return "", false
+			return packedValue{}, false
 		}
 		c := d.s[d.i]
 		d.i++
@@ -452,35 +504,31 @@ func (d *userUnpacker) value() (string, bool) {
 			break
 		}
 	}
-	switch h % strKinds {
+	switch kind := h % strKinds; kind {
 	case strText:
-		l := int(h / strKinds)
-		if l > len(d.s)-d.i {
-			return "", false
+		l := h / strKinds
+		if l > uint64(len(d.s)-d.i) {
+			return packedValue{}, false
 		}
-		v := d.s[d.i : d.i+l]
-		d.i += l
-		return v, true
+		v := d.s[d.i : d.i+int(l)]
+		d.i += int(l)
+		return packedValue{strText, v}, true
 	case strUUID:
 		if len(d.s)-d.i < 16 {
-			return "", false
+			return packedValue{}, false
 		}
-		v := unpackUUID(d.s[d.i : d.i+16])
+		v := d.s[d.i : d.i+16]
 		d.i += 16
-		return v, true
+		return packedValue{strUUID, v}, true
 	case strCommon:
 		if h/strKinds >= uint64(len(commonValues)) {
-			return "", false
+			return packedValue{}, false
 		}
-		return commonValues[h/strKinds], true
-	case strUserName:
-		return d.u.UserName, true
-	case strFullName:
-		if n := d.u.Name; n != nil {
-			return n.GivenName + " " + n.FamilyName, true
-		}
+		return packedValue{strText, commonValues[h/strKinds]}, true
+	case strUserName, strFullName:
+		return packedValue{kind: kind}, true
 	}
-	return "", false
+	return packedValue{}, false
 }
 
 // packJSONUser returns user JSON b in the compact form if it is a JSON

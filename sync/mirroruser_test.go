@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"runtime"
@@ -281,6 +282,9 @@ func FuzzCompactUser(f *testing.F) {
 		if again := userMirror(&want); string(again.User) != string(m.User) {
 			t.Fatalf("the JSON's form %q differs from the user's %q", again.User, m.User)
 		}
+		if j, ok := appendPackedJSON(nil, m.User); !ok || string(j) != string(got.AppendJSON(nil)) {
+			t.Fatalf("the form's JSON %s (%v) is not its user's %s", j, ok, got.AppendJSON(nil))
+		}
 	})
 }
 
@@ -395,4 +399,97 @@ func FuzzReadUserJSON(f *testing.F) {
 		f.Add([]byte(text))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkReadUserJSON(t, b) })
+}
+
+// TestCreateKeyOfPackedUsers: a packed create's externalId is read
+// without unpacking its user, as unpacking reads it, and a form cut
+// anywhere gives either that value or none, never a panic. It allocates
+// the externalId alone (a UUID's text): unpacking the user for it copied
+// the whole form and made a user on the heap, at every create.
+func TestCreateKeyOfPackedUsers(t *testing.T) {
+	for name, u := range compactUsers() {
+		t.Run(name, func(t *testing.T) {
+			m := userMirror(&u)
+			want, ok := m.user("")
+			if !ok {
+				t.Fatal("the form does not unpack")
+			}
+			c := Change{Action: ActionCreateUser, Object: Ref{Kind: KindUser, SourceID: "s", Key: u.UserName}, packedUser: m}
+			key, ext, ok := c.createKey()
+			if !ok || key != u.UserName || ext != want.ExternalID {
+				t.Fatalf("createKey = %q, %q, %v; want %q, %q, true", key, ext, ok, u.UserName, want.ExternalID)
+			}
+			for i := range m.User {
+				if got, ok := packedExternalID(m.User[:i]); ok && got != want.ExternalID {
+					t.Errorf("the form cut at %d reads externalId %q, want %q or none", i, got, want.ExternalID)
+				}
+			}
+		})
+	}
+	u := compactUsers()["every attribute"]
+	c := Change{Action: ActionCreateUser, Object: Ref{Kind: KindUser, SourceID: "s", Key: u.UserName}, packedUser: userMirror(&u)}
+	if n := testing.AllocsPerRun(100, func() { c.createKey() }); n > 2 {
+		t.Errorf("createKey of a packed user made %v allocations, want at most 2 (its externalId, and its packed bytes)", n)
+	}
+}
+
+// TestPackedJSONIsAppendJSON: the JSON written straight from a compact
+// form is byte for byte the JSON of the user it unpacks as, for every
+// form appendPackedUser makes; a mirror's JSON makes no object on the
+// way but the form's text.
+func TestPackedJSONIsAppendJSON(t *testing.T) {
+	users := compactUsers()
+	d := synth.Generate(synth.Config{Users: 200, Groups: 5, MembershipsPerUser: 2, Seed: 3})
+	des, err := mapping.Default().Map(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range des.Users {
+		users[fmt.Sprintf("synthetic %d", i)] = u.User
+	}
+	for name, u := range users {
+		m := userMirror(&u)
+		back, ok := unpackUser(m.User)
+		if !ok {
+			t.Fatalf("%s: the form does not unpack", name)
+		}
+		want := back.AppendJSON([]byte("x"))
+		got, ok := appendPackedJSON([]byte("x"), m.User)
+		if !ok || string(got) != string(want) {
+			t.Errorf("%s: wrote %s (%v)\nwant %s", name, got, ok, want)
+		}
+	}
+	// A journal line's or state file's mirror: unpacking its user made
+	// seven objects.
+	m := userMirror(&des.Users[0].User)
+	buf := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() { _, _ = appendMirror(buf, m, false) }); n > 1 {
+		t.Errorf("the JSON of a user's mirror made %v allocations, want at most 1 (the form's text)", n)
+	}
+}
+
+// FuzzPackedJSON: a form appendPackedJSON writes, however made, is one
+// unpackUser reads, as the same JSON; any other it leaves to it.
+func FuzzPackedJSON(f *testing.F) {
+	for _, u := range compactUsers() {
+		f.Add([]byte(userMirror(&u).User))
+	}
+	f.Add([]byte{packedUser, tagName, tagDisplayName, strFullName})
+	f.Add([]byte{packedUser, tagUserName, strUserName})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := appendPackedJSON(nil, b)
+		if !ok {
+			if len(got) != 0 {
+				t.Fatalf("refused, yet wrote %q", got)
+			}
+			return
+		}
+		u, uok := unpackUser(b)
+		if !uok {
+			t.Fatalf("wrote %s of a form that does not unpack", got)
+		}
+		if want := u.AppendJSON(nil); string(got) != string(want) {
+			t.Fatalf("wrote %s\nwant %s", got, want)
+		}
+	})
 }

@@ -244,12 +244,11 @@ func (c *Change) createKey() (userName, externalID string, ok bool) {
 	if len(b) < 2 || !isPacked(b) || b[1] != tagExternalID {
 		return c.Object.Key, "", isPacked(b) // the form begins with the externalId, if set
 	}
-	var u scim.User
-	d := userUnpacker{s: string(b[1:]), u: &u}
-	if !d.field() {
+	ext, ok := packedExternalID(b)
+	if !ok {
 		return "", "", false
 	}
-	return c.Object.Key, u.ExternalID, true
+	return c.Object.Key, ext, true
 }
 
 // Problem is an object the plan leaves alone because something about it is

@@ -91,11 +91,14 @@ func appendMirror(b []byte, m *Mirror, validate bool) ([]byte, error) {
 	b = append(b, '{')
 	n := len(b)
 	if isPacked(m.User) {
-		u, ok := unpackUser(m.User)
-		if !ok {
-			return b, errors.New("a mirror's compact user does not decode")
+		var ok bool
+		if b, ok = appendPackedJSON(append(b, `"user":`...), m.User); !ok {
+			u, ok := unpackUser(m.User)
+			if !ok {
+				return b, errors.New("a mirror's compact user does not decode")
+			}
+			b = u.AppendJSON(b)
 		}
-		b = u.AppendJSON(append(b, `"user":`...))
 	} else if len(m.User) > 0 {
 		if validate && !json.Valid(m.User) {
 			return b, errRecordJSON // encoding/json says what is wrong
