@@ -147,57 +147,297 @@ func (d *Directory) MarshalBinary() ([]byte, error) {
 		if _, dup := userAt[u.ID]; !dup {
 			userAt[u.ID] = i
 		}
-		e.str(u.ID)
-		e.str(u.UserName)
-		e.shared(u.GivenName)
-		e.shared(u.FamilyName)
-		e.str(u.DisplayName)
-		e.uint(uint64(len(u.Emails)))
-		for _, m := range u.Emails {
-			e.str(m.Value)
-			e.shared(m.Type)
-			if m.Primary {
-				e.flag(1)
-			} else {
-				e.flag(0)
-			}
-		}
-		e.flag(byte(u.State))
-		if u.DeletedAt.IsZero() {
-			e.flag(0)
-		} else {
-			e.flag(1)
-			if err := e.time(u.DeletedAt); err != nil {
-				return nil, fmt.Errorf("source: encode user %s: deletedAt: %w", u.ID, err)
-			}
-		}
-		if err := e.attrs(u.Attributes); err != nil {
-			return nil, fmt.Errorf("source: encode user %s: %w", u.ID, err)
+		if err := e.user(u); err != nil {
+			return nil, err
 		}
 	}
 	e.uint(uint64(len(d.Groups)))
 	for i := range d.Groups {
 		g := &d.Groups[i]
-		e.shared(g.ID)
-		e.str(g.DisplayName)
-		e.str(g.Email)
-		e.str(g.Description)
-		if err := e.attrs(g.Attributes); err != nil {
-			return nil, fmt.Errorf("source: encode group %s: %w", g.ID, err)
-		}
-		e.shared(g.MembersNote)
-		e.refs(g.Members, userAt)
-		e.uint(uint64(len(g.MemberGroups)))
-		for _, id := range g.MemberGroups {
-			e.shared(id)
+		if err := e.group(g, g.Members, g.MemberGroups, userAt); err != nil {
+			return nil, err
 		}
 	}
 	return e.b, nil
 }
 
+// user writes u.
+func (e *dirEncoder) user(u *User) error {
+	e.str(u.ID)
+	e.str(u.UserName)
+	e.shared(u.GivenName)
+	e.shared(u.FamilyName)
+	e.str(u.DisplayName)
+	e.uint(uint64(len(u.Emails)))
+	for _, m := range u.Emails {
+		e.str(m.Value)
+		e.shared(m.Type)
+		if m.Primary {
+			e.flag(1)
+		} else {
+			e.flag(0)
+		}
+	}
+	e.flag(byte(u.State))
+	if u.DeletedAt.IsZero() {
+		e.flag(0)
+	} else {
+		e.flag(1)
+		if err := e.time(u.DeletedAt); err != nil {
+			return fmt.Errorf("source: encode user %s: deletedAt: %w", u.ID, err)
+		}
+	}
+	if err := e.attrs(u.Attributes); err != nil {
+		return fmt.Errorf("source: encode user %s: %w", u.ID, err)
+	}
+	return nil
+}
+
+// groupHead writes g up to its members.
+func (e *dirEncoder) groupHead(g *Group) error {
+	e.shared(g.ID)
+	e.str(g.DisplayName)
+	e.str(g.Email)
+	e.str(g.Description)
+	if err := e.attrs(g.Attributes); err != nil {
+		return fmt.Errorf("source: encode group %s: %w", g.ID, err)
+	}
+	e.shared(g.MembersNote)
+	return nil
+}
+
+// group writes g with members and memberGroups as its lists; userAt
+// holds the users' positions by id.
+func (e *dirEncoder) group(g *Group, members, memberGroups []string, userAt map[string]int) error {
+	if err := e.groupHead(g); err != nil {
+		return err
+	}
+	e.refs(members, userAt)
+	e.groupList(memberGroups)
+	return nil
+}
+
+func (e *dirEncoder) groupList(ids []string) {
+	e.uint(uint64(len(ids)))
+	for _, id := range ids {
+		e.shared(id)
+	}
+}
+
+// insertUint writes n at offset at of what was written, moving what
+// follows: a count written once its items are.
+func (e *dirEncoder) insertUint(at int, n uint64) {
+	var tmp [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(tmp[:], n)
+	e.b = append(e.b, tmp[:k]...)
+	copy(e.b[at+k:], e.b[at:len(e.b)-k])
+	copy(e.b[at:], tmp[:k])
+}
+
+// ApplyBinary returns the encoding (MarshalBinary) of the directory
+// ApplyShared makes of the directory enc encodes and ch, without decoding
+// enc whole: it holds the two encodings and one object at a time, where
+// decoding, folding and encoding again hold the decoded directory too.
+// It checks less than Apply does (it does not validate the result), so
+// it is meant for changes Apply has accepted for the same directory; an
+// enc that does not decode matches ErrInvalid or is ErrBinaryVersion.
+func ApplyBinary(enc []byte, ch *Changes) ([]byte, error) {
+	if ch == nil {
+		return nil, fmt.Errorf("%w: apply: no changes", ErrInvalid)
+	}
+	if ch.Full {
+		return (&Directory{Users: ch.Users, Groups: ch.Groups}).MarshalBinary()
+	}
+	removedUsers, removedGroups := toSet(ch.RemovedUsers), toSet(ch.RemovedGroups)
+	var p problems
+	checkBatch(&p, "user", ch.Users, func(u *User) string { return u.ID }, removedUsers)
+	checkBatch(&p, "group", ch.Groups, func(g *Group) string { return g.ID }, removedGroups)
+	if len(p) > 0 {
+		return nil, fmt.Errorf("apply: %w", errors.Join(p...))
+	}
+	d := &dirDecoder{b: enc, alias: true}
+	if err := d.magic(); err != nil {
+		return nil, err
+	}
+	e := &dirEncoder{b: make([]byte, 0, len(enc)+len(enc)/16+64), table: map[string]uint64{}}
+	e.b = append(e.b, dirMagic...)
+	upserted := make(map[string]int, len(ch.Users))
+	for i := range ch.Users {
+		upserted[ch.Users[i].ID] = i
+	}
+	// userAt holds the new positions of the users whose ids the upserted
+	// groups list (their members are written by id) and of the users
+	// appended (the old groups name them by id, not by position).
+	userAt := map[string]int{}
+	for i := range ch.Groups {
+		for _, id := range ch.Groups[i].Members {
+			userAt[id] = -1
+		}
+	}
+	n := d.count(8)
+	// moved holds each old user's new position plus one; 0: removed.
+	moved := make([]int32, n)
+	replaced := make([]bool, len(ch.Users))
+	at, out := len(e.b), 0
+	put := func(u *User) error {
+		if pos, ok := userAt[u.ID]; ok && pos < 0 {
+			userAt[u.ID] = out
+		}
+		out++
+		return e.user(u)
+	}
+	for i := range n {
+		var u User
+		if err := d.user(&u); err != nil {
+			return nil, fmt.Errorf("%w: encoded directory, user %d: %w", ErrInvalid, i+1, err)
+		}
+		if removedUsers[u.ID] {
+			continue
+		}
+		w := &u
+		if j, ok := upserted[u.ID]; ok {
+			w, replaced[j] = &ch.Users[j], true
+		}
+		moved[i] = int32(out + 1)
+		if err := put(w); err != nil {
+			return nil, err
+		}
+	}
+	for j := range ch.Users {
+		if !replaced[j] {
+			u := &ch.Users[j]
+			if _, ok := userAt[u.ID]; !ok {
+				userAt[u.ID] = -1
+			}
+			if err := put(u); err != nil {
+				return nil, err
+			}
+		}
+	}
+	e.insertUint(at, uint64(out))
+	for id, pos := range userAt {
+		if pos < 0 {
+			delete(userAt, id) // not a user of the result
+		}
+	}
+
+	upGroups := make(map[string]int, len(ch.Groups))
+	for i := range ch.Groups {
+		upGroups[ch.Groups[i].ID] = i
+	}
+	gn := d.count(8)
+	replacedGroups := make([]bool, len(ch.Groups))
+	at, out = len(e.b), 0
+	var members []uint64
+	var names []string
+	for i := range gn {
+		var g Group
+		d.groupHead(&g)
+		// Members, as written: a user's position plus one, or 0 and
+		// the id (in names, in order).
+		members, names = members[:0], names[:0]
+		for range d.count(1) {
+			ref := d.uint()
+			if ref == 0 {
+				names = append(names, d.str())
+			} else if ref > uint64(len(moved)) {
+				d.fail(fmt.Errorf("member %d of %d users", ref, len(moved)))
+			}
+			members = append(members, ref)
+			if d.err != nil {
+				break
+			}
+		}
+		memberGroups := d.list(d.shared)
+		if d.err != nil {
+			return nil, fmt.Errorf("%w: encoded directory, group %d: %w", ErrInvalid, i+1, d.err)
+		}
+		if removedGroups[g.ID] {
+			continue
+		}
+		out++
+		if j, ok := upGroups[g.ID]; ok {
+			replacedGroups[j] = true
+			if err := e.changedGroup(&ch.Groups[j], removedUsers, removedGroups, userAt); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := e.groupHead(&g); err != nil {
+			return nil, err
+		}
+		e.movedMembers(members, names, moved, removedUsers, userAt)
+		e.groupList(without(memberGroups, removedGroups, true))
+	}
+	for j := range ch.Groups {
+		if !replacedGroups[j] {
+			out++
+			if err := e.changedGroup(&ch.Groups[j], removedUsers, removedGroups, userAt); err != nil {
+				return nil, err
+			}
+		}
+	}
+	e.insertUint(at, uint64(out))
+	if d.err == nil && d.more() {
+		d.err = fmt.Errorf("%d bytes after the last group", len(d.b))
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("%w: encoded directory: %w", ErrInvalid, d.err)
+	}
+	return e.b, nil
+}
+
+// changedGroup writes a group of a batch of changes as the fold leaves
+// it: without the removed users and groups.
+func (e *dirEncoder) changedGroup(g *Group, removedUsers, removedGroups map[string]bool, userAt map[string]int) error {
+	return e.group(g, without(g.Members, removedUsers, true), without(g.MemberGroups, removedGroups, true), userAt)
+}
+
+// movedMembers writes an unchanged group's members, read as refs (a
+// user's old position plus one, or 0 for the next of names), at the
+// users' new positions (moved), without the removed users: those a
+// changed directory lost, and ids now naming a user appended (userAt) by
+// reference.
+func (e *dirEncoder) movedMembers(refs []uint64, names []string, moved []int32, removed map[string]bool, userAt map[string]int) {
+	kept, k := 0, 0
+	for _, ref := range refs {
+		if ref == 0 {
+			if !removed[names[k]] {
+				kept++
+			}
+			k++
+		} else if moved[ref-1] > 0 {
+			kept++
+		}
+	}
+	e.uint(uint64(kept))
+	for _, ref := range refs {
+		switch {
+		case ref == 0:
+			id := names[0]
+			names = names[1:]
+			if removed[id] {
+				continue
+			}
+			if pos, ok := userAt[id]; ok {
+				e.uint(uint64(pos) + 1)
+			} else {
+				e.uint(0)
+				e.str(id)
+			}
+		case moved[ref-1] > 0:
+			e.uint(uint64(moved[ref-1]))
+		}
+	}
+}
+
 type dirDecoder struct {
 	b   []byte
 	err error
+	// alias makes the strings read views of b, not copies: for a
+	// decoder whose objects do not outlive b, which is never changed
+	// (ApplyBinary's). Not with r.
+	alias bool
 	// r, when not nil, is where the encoding comes from (Directory.
 	// ReadFrom): b is then a window of buf holding what was read of it
 	// and not yet decoded, refilled by fill. When r is nil, b holds all
@@ -324,7 +564,13 @@ func (d *dirDecoder) bytes() []byte {
 }
 
 // str reads a string.
-func (d *dirDecoder) str() string { return string(d.bytes()) }
+func (d *dirDecoder) str() string {
+	b := d.bytes()
+	if d.alias && d.r == nil && len(b) > 0 {
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	return string(b)
+}
 
 // strLike reads a string, which is often like (an email address that is
 // the user's name): then like itself is returned, not a copy.
@@ -566,17 +812,35 @@ func (d *Directory) ReadFrom(r io.Reader) (int64, error) {
 	return dec.n, nil
 }
 
-// directory decodes the whole input.
-func (d *dirDecoder) directory() (*Directory, error) {
+// magic reads the magic line.
+func (d *dirDecoder) magic() error {
 	d.fill(len(dirMagicPrefix) + 9) // the magic line, with a version of up to 8 bytes
 	if !bytes.HasPrefix(d.b, []byte(dirMagic)) {
 		b := d.b
 		if v, _, ok := bytes.Cut(b[min(len(b), len(dirMagicPrefix)):], []byte("\n")); ok && bytes.HasPrefix(b, []byte(dirMagicPrefix)) && len(v) < 8 {
-			return nil, ErrBinaryVersion
+			return ErrBinaryVersion
 		}
-		return nil, fmt.Errorf("%w: not an encoded directory", ErrInvalid)
+		return fmt.Errorf("%w: not an encoded directory", ErrInvalid)
 	}
 	d.b = d.b[len(dirMagic):]
+	return nil
+}
+
+// groupHead decodes a group up to its members into g.
+func (d *dirDecoder) groupHead(g *Group) {
+	g.ID = d.shared()
+	g.DisplayName = d.str()
+	g.Email = d.str()
+	g.Description = d.str()
+	g.Attributes = d.attrs()
+	g.MembersNote = d.shared()
+}
+
+// directory decodes the whole input.
+func (d *dirDecoder) directory() (*Directory, error) {
+	if err := d.magic(); err != nil {
+		return nil, err
+	}
 	dir := &Directory{}
 	// A user takes at least 8 bytes (5 strings, 2 counts, a state and a
 	// deletion flag), a group 8 (5 strings, 3 counts).
@@ -594,12 +858,7 @@ func (d *dirDecoder) directory() (*Directory, error) {
 		for i := range n {
 			dir.Groups = append(dir.Groups, Group{})
 			g := &dir.Groups[i]
-			g.ID = d.shared()
-			g.DisplayName = d.str()
-			g.Email = d.str()
-			g.Description = d.str()
-			g.Attributes = d.attrs()
-			g.MembersNote = d.shared()
+			d.groupHead(g)
 			g.Members = d.list(func() string { return d.ref(dir.Users) })
 			g.MemberGroups = d.list(d.shared)
 			if d.err != nil {

@@ -595,11 +595,7 @@ func (a *applier) finalize(snap *Snapshot, res *Result, withCursors bool) {
 		if snap.Directories == nil {
 			snap.Directories = map[string]*CachedDirectory{}
 		}
-		if r.enc != nil {
-			snap.Directories[r.name] = encodedDirectory(r.enc)
-		} else {
-			snap.Directories[r.name] = &CachedDirectory{Dir: r.dir}
-		}
+		snap.Directories[r.name] = r.cache()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	gosync "sync"
 	"time"
 
 	"github.com/provsync/provsync/source"
@@ -23,26 +24,77 @@ type CachedDirectory struct {
 	// enc is the directory's encoding (source.Directory.MarshalBinary)
 	// when Dir is nil.
 	enc []byte
+	// fold, when Dir and enc are nil, makes the encoding the first time
+	// it is needed: an apply's new cache is the old one with the read's
+	// changes folded in, encoded as the state saves it rather than held
+	// encoded through the plan next to the old one. Copies of the
+	// CachedDirectory share it.
+	fold *dirFold
+}
+
+// dirFold is an encoded directory with a batch of changes to fold into it
+// (source.ApplyBinary), folded once.
+type dirFold struct {
+	once gosync.Once
+	base []byte
+	ch   *source.Changes
+	enc  []byte
+	err  error
+}
+
+// encoding folds f's changes into its base the first time, and returns
+// the result.
+func (f *dirFold) encoding() ([]byte, error) {
+	f.once.Do(func() {
+		f.enc, f.err = source.ApplyBinary(f.base, f.ch)
+		f.base, f.ch = nil, nil
+	})
+	return f.enc, f.err
 }
 
 // encodedDirectory returns a CachedDirectory holding enc, a directory's
 // encoding.
 func encodedDirectory(enc []byte) *CachedDirectory { return &CachedDirectory{enc: enc} }
 
+// foldedDirectory returns a CachedDirectory holding the encoding of the
+// directory base encodes with ch folded in, made when first needed. The
+// caller does not change ch afterwards.
+func foldedDirectory(base []byte, ch *source.Changes) *CachedDirectory {
+	return &CachedDirectory{fold: &dirFold{base: base, ch: ch}}
+}
+
 // empty reports whether c holds no directory.
-func (c *CachedDirectory) empty() bool { return c == nil || (c.Dir == nil && c.enc == nil) }
+func (c *CachedDirectory) empty() bool {
+	return c == nil || (c.Dir == nil && c.enc == nil && c.fold == nil)
+}
+
+// encoding returns the directory's encoding, or nil if c holds it
+// decoded (Dir) or holds none.
+func (c *CachedDirectory) encoding() ([]byte, error) {
+	switch {
+	case c == nil || c.Dir != nil:
+		return nil, nil
+	case c.fold != nil:
+		return c.fold.encoding()
+	}
+	return c.enc, nil
+}
 
 // Directory returns the directory: Dir, or a copy decoded from the form
 // the state keeps. Nil if c holds none.
 func (c *CachedDirectory) Directory() (*source.Directory, error) {
-	if c == nil || c.Dir != nil || c.enc == nil {
+	if c == nil || c.Dir != nil {
 		if c == nil {
 			return nil, nil
 		}
 		return c.Dir, nil
 	}
+	enc, err := c.encoding()
+	if err != nil || enc == nil {
+		return nil, err
+	}
 	d := new(source.Directory)
-	if err := d.UnmarshalBinary(c.enc); err != nil {
+	if err := d.UnmarshalBinary(enc); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -51,13 +103,14 @@ func (c *CachedDirectory) Directory() (*source.Directory, error) {
 // MarshalBinary returns the directory's compact encoding
 // (source.Directory.MarshalBinary).
 func (c *CachedDirectory) MarshalBinary() ([]byte, error) {
-	if c.Dir == nil && c.enc != nil {
-		return c.enc, nil
+	if c.Dir != nil {
+		return c.Dir.MarshalBinary()
 	}
-	if c.Dir == nil {
-		return nil, errors.New("sync: no cached directory")
+	enc, err := c.encoding()
+	if err == nil && enc == nil {
+		err = errors.New("sync: no cached directory")
 	}
-	return c.Dir.MarshalBinary()
+	return enc, err
 }
 
 type cachedUser struct {

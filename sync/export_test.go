@@ -17,6 +17,19 @@ func FileReads(f *FileState) int { return f.fileReads }
 // to its journal.
 func SetAppendMin(f *FileState, n int64) { f.appendMin = n }
 
+// EncodedForCache returns how many bytes of directory encoding p's plan
+// made to cache its source read: those its state did not hold already.
+func EncodedForCache(p *Plan) int {
+	if p.read == nil {
+		return 0
+	}
+	return p.read.encoded
+}
+
+// HoldsOldCache reports whether p's plan holds the encoding of the cache
+// its read folded changes into.
+func HoldsOldCache(p *Plan) bool { return p.read != nil && p.read.base != nil }
+
 // DecodedMirrors returns how many user mirrors p's plan decoded.
 func DecodedMirrors(p *Plan) int { return p.decodedMirrors }
 

@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
 	"reflect"
 	"strconv"
@@ -182,5 +183,84 @@ func TestIncrementalReads(t *testing.T) {
 	}
 	if !reflect.DeepEqual(cachedDir(t, back.Directories["feed"]), cachedDir(t, snap.Directories["feed"])) {
 		t.Error("the cached directory changed through the state file")
+	}
+}
+
+// TestIncrementalPlanEncodesNoCache: a plan that folds a batch of changes
+// into the cache its FileState holds encoded makes no new encoding of the
+// directory (it would hold one next to the state's, through the mapping
+// and the plan), and neither does a no-op plan; a full read's does. The
+// apply's save encodes the fold, and what it stores is the source's
+// directory, encoded as a full read's would be. The applied plan, which a
+// caller may keep, no longer holds the old cache.
+func TestIncrementalPlanEncodesNoCache(t *testing.T) {
+	ctx := context.Background()
+	srv := netskopetest.New(t)
+	c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := synth.Generate(synth.Config{Users: 40, Groups: 4, MembershipsPerUser: 2, Seed: 5})
+	f := &feed{}
+	f.set(dir)
+	path := t.TempDir() + "/state.json"
+	st := sync.NewFileState(path)
+	defer st.Close()
+	eng, err := sync.New(f, c, sync.WithState(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync1 := func(opts ...sync.RunOption) *sync.Plan {
+		t.Helper()
+		p, res, err := eng.Sync(ctx, opts...)
+		if err != nil || res.Failed > 0 {
+			t.Fatalf("Sync: %v %v", err, res.Err())
+		}
+		return p
+	}
+	if p := sync1(); sync.EncodedForCache(p) == 0 {
+		t.Fatal("the first, full read encoded no cache")
+	}
+	if p := sync1(sync.Reapply()); sync.EncodedForCache(p) == 0 {
+		t.Fatal("a full read encoded no cache")
+	}
+	dir.Users[firstActive(dir)].DisplayName = "Changed Name"
+	dir.Users = append(dir.Users, source.User{ID: "hire", UserName: "hire@example.com", GivenName: "Hire", FamilyName: "New"})
+	dir.Groups[1].Members = append(dir.Groups[1].Members, "hire")
+	f.set(dir)
+	if p, err := eng.Plan(ctx); err != nil || !sync.HoldsOldCache(p) {
+		t.Fatalf("a plan not applied yet: %v; want it to hold the cache to fold its changes into", err)
+	}
+	p := sync1()
+	if !p.Incremental || p.Summary.UpdateUsers != 1 || p.Summary.CreateUsers != 1 {
+		t.Fatalf("after the changes: incremental %v, %s", p.Incremental, p.SummaryLine())
+	}
+	if n := sync.EncodedForCache(p); n != 0 {
+		t.Fatalf("the incremental plan encoded %d bytes of directory; want none", n)
+	}
+	if sync.HoldsOldCache(p) {
+		t.Fatal("the applied plan still holds the cache its changes were folded into")
+	}
+	if p := sync1(); !p.Empty() || sync.EncodedForCache(p) != 0 {
+		t.Fatalf("no-op: %d changes, %d bytes encoded; want none", len(p.Changes), sync.EncodedForCache(p))
+	}
+	// What was saved is the source's directory, read back by a new state.
+	again := sync.NewFileState(path)
+	st.Close()
+	defer again.Close()
+	snap, err := again.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := snap.Directories["feed"].MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := dir.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the cached directory differs from the source's")
 	}
 }

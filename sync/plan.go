@@ -398,25 +398,52 @@ type pendingRead struct {
 	// dir is the directory read, until the plan encodes it into enc
 	// (source.Directory.MarshalBinary), the form the state keeps, and
 	// releases it.
-	dir         *source.Directory
-	enc         []byte
-	incremental bool // changes since a cursor, not a full read
+	dir *source.Directory
+	enc []byte
+	// base and changes, for changes folded into an encoded cache, stand
+	// for enc: the new cache is base with changes folded in, encoded
+	// when the apply saves it (see foldedDirectory), so that a plan
+	// holds one encoding of the directory, not two.
+	base        []byte
+	changes     *source.Changes
+	cached      *CachedDirectory // the new cache, once made
+	incremental bool             // changes since a cursor, not a full read
+	encoded     int              // bytes encode made, for tests
 }
 
-// encode sets r.enc to the encoding of r.dir and drops r.dir.
+// encode sets r.enc to the encoding of r.dir, unless r folds changes into
+// an encoded cache, and drops r.dir.
 func (r *pendingRead) encode() error {
 	if r == nil || r.dir == nil {
 		return nil
 	}
-	if r.enc == nil {
+	if r.enc == nil && r.base == nil {
 		enc, err := r.dir.MarshalBinary()
 		if err != nil {
 			return err
 		}
-		r.enc = enc
+		r.enc, r.encoded = enc, len(enc)
 	}
 	r.dir = nil
 	return nil
+}
+
+// cache returns the directory to store as the source's new cache. A fold
+// holds the old encoding and the changes from then on, and lets go of
+// them once encoded: the plan, which its caller may keep, does not.
+func (r *pendingRead) cache() *CachedDirectory {
+	if r.cached == nil {
+		switch {
+		case r.base != nil:
+			r.cached = foldedDirectory(r.base, r.changes)
+			r.base, r.changes = nil, nil
+		case r.enc != nil:
+			r.cached = encodedDirectory(r.enc)
+		default:
+			r.cached = &CachedDirectory{Dir: r.dir}
+		}
+	}
+	return r.cached
 }
 
 // Empty reports whether the plan changes nothing.
