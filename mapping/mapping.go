@@ -81,6 +81,18 @@ type StreamingMapper interface {
 	MapStreaming(ctx context.Context, dir *source.Directory, ent Entitlements, s Stream) (*Desired, error)
 }
 
+// AttributeReader is a Mapper that says which source attributes
+// (source.User.Attributes and source.Group.Attributes) it reads, so that
+// a source that can (source.AttributeSelector) reads only those: the
+// attributes are about a third of a large directory as read.
+type AttributeReader interface {
+	Mapper
+	// SourceAttributes names every source attribute Map reads; none
+	// when empty. A directory whose objects hold only those attributes
+	// maps to the same Desired as the whole directory.
+	SourceAttributes() []string
+}
+
 // Stream is how MapStreaming hands over the users it maps.
 type Stream struct {
 	// Take is called with each mapped user. It may change the user and
@@ -118,7 +130,10 @@ func mapGroup(g *source.Group, take bool) (DesiredGroup, *ObjectError) {
 // DefaultMapper is the Netskope default mapping. The zero value is ready.
 type DefaultMapper struct{}
 
-var _ StreamingMapper = DefaultMapper{}
+var (
+	_ StreamingMapper = DefaultMapper{}
+	_ AttributeReader = DefaultMapper{}
+)
 
 // Default returns the Netskope default mapping.
 func Default() DefaultMapper { return DefaultMapper{} }
@@ -129,6 +144,10 @@ func DefaultUserAttributes() []string {
 	return []string{scim.PathUserName, scim.PathExternalID, scim.PathDisplayName,
 		scim.PathGivenName, scim.PathFamilyName, scim.PathActive, scim.PathEmails}
 }
+
+// SourceAttributes returns nil: the default mapping reads the users'
+// and groups' built-in fields only.
+func (DefaultMapper) SourceAttributes() []string { return nil }
 
 // Map applies the default mapping to every user and group of dir.
 func (m DefaultMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, error) {

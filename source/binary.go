@@ -465,6 +465,10 @@ type dirDecoder struct {
 	items    []string // scratch for a list attribute's items
 	nameKey  []byte   // scratch for an object's names' key
 	nameList []string // scratch for an object's names
+	// selecting drops the attributes keep does not name (see
+	// Directory.ReadAttributesFrom).
+	selecting bool
+	keep      map[string]bool
 }
 
 // Bounds of a streamed encoding (Directory.ReadFrom), whose length is not
@@ -696,15 +700,23 @@ func (d *dirDecoder) attrs() Attrs {
 	}
 	names, namesKey := d.nameList[:0], d.nameKey[:0]
 	defer func() { d.nameList, d.nameKey = names[:0], namesKey[:0] }()
-	vals := make([]any, 0, d.prealloc(n, 16))
-	for range n {
+	var vals []any
+	if !d.selecting {
+		vals = make([]any, 0, d.prealloc(n, 16))
+	}
+	prev := ""
+	for i := range n {
 		k, ki := d.sharedAt()
-		if len(names) > 0 && k <= names[len(names)-1] {
-			d.fail(fmt.Errorf("attribute %q follows %q: names out of order", k, names[len(names)-1]))
+		if i > 0 && k <= prev {
+			d.fail(fmt.Errorf("attribute %q follows %q: names out of order", k, prev))
 			return Attrs{}
 		}
-		names = append(names, k)
-		namesKey = binary.AppendUvarint(namesKey, uint64(ki+1))
+		prev = k
+		kept := !d.selecting || d.keep[k]
+		if kept {
+			names = append(names, k)
+			namesKey = binary.AppendUvarint(namesKey, uint64(ki+1))
+		}
 		var v any
 		switch tag := d.flag(); tag {
 		case tagString:
@@ -764,7 +776,12 @@ func (d *dirDecoder) attrs() Attrs {
 		if d.err != nil {
 			return Attrs{}
 		}
-		vals = append(vals, v)
+		if kept {
+			vals = append(vals, v)
+		}
+	}
+	if len(names) == 0 {
+		return Attrs{}
 	}
 	// Objects with the same attribute names (most users of a directory)
 	// share one list of them.
@@ -800,7 +817,21 @@ func (d *Directory) UnmarshalBinary(b []byte) error {
 // d is left as it was. A string over 16 MB is refused (Validate allows
 // MaxValueBytes); wrap r in an io.LimitReader to bound the whole.
 func (d *Directory) ReadFrom(r io.Reader) (int64, error) {
-	dec := &dirDecoder{r: r, buf: make([]byte, streamBuffer)}
+	return d.readFrom(&dirDecoder{r: r, buf: make([]byte, streamBuffer)})
+}
+
+// ReadAttributesFrom is ReadFrom, keeping of the users' and groups'
+// attributes only those named in names (none when names is empty), as
+// an AttributeSelector's read does; the others are decoded and dropped.
+func (d *Directory) ReadAttributesFrom(r io.Reader, names []string) (int64, error) {
+	keep := make(map[string]bool, len(names))
+	for _, n := range names {
+		keep[n] = true
+	}
+	return d.readFrom(&dirDecoder{r: r, buf: make([]byte, streamBuffer), selecting: true, keep: keep})
+}
+
+func (d *Directory) readFrom(dec *dirDecoder) (int64, error) {
 	dir, err := dec.directory()
 	if dec.rerr != nil {
 		return dec.n, fmt.Errorf("source: reading an encoded directory: %w", dec.rerr)

@@ -419,7 +419,7 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 	name := e.source.Name()
 	inc, ok := e.source.(source.Incremental)
 	if !ok || !e.incremental {
-		dir, err := e.source.Read(ctx)
+		dir, err := e.readFull(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrSourceRead, named(name, err))
 		}
@@ -483,6 +483,18 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 		zap.Int("changedUsers", len(ch.Users)), zap.Int("changedGroups", len(ch.Groups)),
 		zap.Int("removedUsers", len(ch.RemovedUsers)), zap.Int("removedGroups", len(ch.RemovedGroups)))
 	return dir, pending, nil
+}
+
+// readFull reads the whole source: only the attributes the mapping reads,
+// when the mapping says which (mapping.AttributeReader) and the source
+// can leave the others out (source.AttributeSelector).
+func (e *Engine) readFull(ctx context.Context) (*source.Directory, error) {
+	sel, ok := e.source.(source.AttributeSelector)
+	m, known := e.mapper.(mapping.AttributeReader)
+	if !ok || !known {
+		return e.source.Read(ctx)
+	}
+	return sel.ReadAttributes(ctx, m.SourceAttributes())
 }
 
 // PlanOption adjusts one Plan call.

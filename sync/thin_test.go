@@ -7,6 +7,7 @@ import (
 
 	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/file"
 	"github.com/provsync/provsync/sync"
 )
 
@@ -79,9 +80,7 @@ func TestUnchangedUsersAreHeldThin(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				a, _ := json.Marshal(p)
-				b, _ := json.Marshal(want)
-				if string(a) != string(b) {
+				if a, b := mustMarshal(t, p), mustMarshal(t, want); a != b {
 					t.Errorf("%s: the plans differ:\nstreaming %s\nwhole     %s", step, a, b)
 				}
 				if got != kept || taken+got != len(e.dir.Users)-countState(e.dir, source.StateDeleted) {
@@ -119,4 +118,86 @@ func TestUnchangedUsersAreHeldThin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// selectingSource is a file source that can leave attributes out of a
+// read, counting its reads of each kind.
+type selectingSource struct {
+	*file.Source
+	reads, selected int
+	names           []string
+}
+
+func (s *selectingSource) Read(ctx context.Context) (*source.Directory, error) {
+	s.reads++
+	return s.Source.Read(ctx)
+}
+
+func (s *selectingSource) ReadAttributes(ctx context.Context, names []string) (*source.Directory, error) {
+	s.selected++
+	s.names = names
+	d, err := s.Source.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range d.Users {
+		d.Users[i].Attributes = source.Attrs{}
+	}
+	for i := range d.Groups {
+		d.Groups[i].Attributes = source.Attrs{}
+	}
+	return d, nil
+}
+
+// TestEngineReadsOnlyTheAttributesMapped: the engine asks a source that
+// can leave attributes out (source.AttributeSelector) for those its
+// mapping reads (mapping.AttributeReader): none for the default mapping,
+// whose plan is the one made from the whole directory; a mapping that
+// does not say (rules, which read attributes) gets the whole directory.
+func TestEngineReadsOnlyTheAttributesMapped(t *testing.T) {
+	e := newEnv(t, 30, 3)
+	src := &selectingSource{Source: e.src}
+	eng, err := sync.New(src, e.client, sync.WithState(e.state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.selected != 1 || src.reads != 0 || len(src.names) != 0 {
+		t.Fatalf("default mapping: %d reads, %d selecting %q; want one selecting none", src.reads, src.selected, src.names)
+	}
+	want, err := e.engine().Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.CreatedAt = want.CreatedAt
+	if a, b := mustMarshal(t, p), mustMarshal(t, want); a != b || p.Summary.CreateUsers == 0 {
+		t.Errorf("the plan from the selected attributes differs:\n%s\n%s", a, b)
+	}
+	rules, err := mapping.Rules{Users: mapping.DefaultUserMappings()}.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.reads, src.selected = 0, 0
+	eng, err = sync.New(src, e.client, sync.WithState(e.state), sync.WithMapper(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Plan(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if src.selected != 0 || src.reads != 1 {
+		t.Errorf("rules: %d reads, %d selecting; want one whole read", src.reads, src.selected)
+	}
+}
+
+func mustMarshal(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -35,7 +35,9 @@
 //
 // The source keeps its directory encoded in a temporary file, not in this
 // process (whose memory is the engine's figure), and streams and decodes
-// it on each read, inside the cycle's measured times (see dirSource).
+// it on each read, inside the cycle's measured times (see dirSource); the
+// full-read source decodes only the attributes the engine's mapping
+// reads (source.AttributeSelector), none for the default mapping.
 // The engine runs with concurrency 16, page size 1000, a file state in a
 // temporary directory, and no rate limit (-rps sets the server's limit,
 // and the client then paces itself with its defaults). The server child

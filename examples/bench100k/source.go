@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -41,10 +42,22 @@ type dirSource struct {
 }
 
 // fullSource reads in full every time, as a provider without a change
-// feed (Google) is read.
+// feed (Google) is read, and only the attributes the engine's mapping
+// reads (none, for the default mapping), as Google's Directory API can
+// be asked for (its projection and fields parameters).
 type fullSource struct{ *dirSource }
 
-var _ source.Source = fullSource{}
+var _ source.AttributeSelector = fullSource{}
+
+// ReadAttributes is Read, keeping only the attributes named.
+func (s fullSource) ReadAttributes(ctx context.Context, names []string) (*source.Directory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.decode(func(d *source.Directory, f io.Reader) (int64, error) { return d.ReadAttributesFrom(f, names) })
+}
 
 // incSource also reports what changed since a cursor.
 type incSource struct{ *dirSource }
@@ -88,13 +101,19 @@ func (s *dirSource) store(d *source.Directory) error {
 // directory reads a copy of the directory from its file. The caller
 // holds s.mu.
 func (s *dirSource) directory() (*source.Directory, error) {
+	return s.decode((*source.Directory).ReadFrom)
+}
+
+// decode reads a copy of the directory from its file with read. The
+// caller holds s.mu.
+func (s *dirSource) decode(read func(*source.Directory, io.Reader) (int64, error)) (*source.Directory, error) {
 	f, err := os.Open(s.path)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	defer f.Close()
 	d := new(source.Directory)
-	if _, err := d.ReadFrom(f); err != nil {
+	if _, err := read(d, f); err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", s.path, err)
 	}
 	return d, nil
