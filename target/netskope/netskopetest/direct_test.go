@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -397,6 +398,7 @@ func TestParseMembersPatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			checkScanMembersPatch(t, []byte(tt.body))
 			ops, ok := parseMembersPatch([]byte(tt.body))
 			var got []string
 			for _, op := range ops {
@@ -411,6 +413,57 @@ func TestParseMembersPatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestScanMembersPatch checks which bodies scanMembersPatch reads itself
+// (what a sync sends must be among them); checkScanMembersPatch compares
+// it with encoding/json on every body it reads.
+func TestScanMembersPatch(t *testing.T) {
+	const urn = `"urn:ietf:params:scim:api:messages:2.0:PatchOp"`
+	op := `{"op":"add","path":"members","value":[{"value":"a"},{"value":"b"}]}`
+	tests := []struct {
+		body string
+		scan bool
+	}{
+		{`{"schemas":[` + urn + `],"Operations":[` + op + `]}`, true},
+		{`{"Operations":[` + op + `,{"value":[{"value":"c"}],"path":"Members","op":"Remove"}], "schemas" : [ ` + urn + ` ] }`, true},
+		{`{"schemas":[` + urn + `],"Operations":[{"op":"add","path":"members","value":[{"value":"a]"},{"value":"b"}]}]}`, true},
+		{`{"schemas":[` + urn + `],"operations":[` + op + `]}`, false},
+		{`{"schemas":[` + urn + `],"Operations":[` + op + `],"Operations":[` + op + `]}`, false},
+		{`{"schemas":[` + urn + `],"Operations":[{"op":"add","op":"remove","path":"members","value":[{"value":"a"}]}]}`, false},
+		{`{"schemas":[` + urn + `],"Operations":[{"op":"add","path":"members","value":[{"value":"a"}],"extra":1}]}`, false},
+		{`{"schemas":[` + urn + `],"Operations":[{"op":"add","path":"members"}]}`, false},
+		{`{"schemas":[` + urn + `],"Operations":[]}`, false},
+		{`{"schemas":[` + urn + `],"id":"x","Operations":[` + op + `]}`, false},
+	}
+	for _, tt := range tests {
+		checkScanMembersPatch(t, []byte(tt.body))
+		if _, ok := scanMembersPatch([]byte(tt.body)); ok != tt.scan {
+			t.Errorf("%s: scanned %v, want %v", tt.body, ok, tt.scan)
+		}
+	}
+}
+
+func checkScanMembersPatch(t *testing.T, body []byte) {
+	t.Helper()
+	got, ok := scanMembersPatch(body)
+	if !ok {
+		return
+	}
+	want, wantOK := decodeMembersPatch(body)
+	if !wantOK || !reflect.DeepEqual(got, want) {
+		t.Errorf("scanMembersPatch(%s) = %+v; encoding/json: %+v, %v", body, got, want, wantOK)
+	}
+}
+
+// FuzzScanMembersPatch compares scanMembersPatch with encoding/json.
+//
+//	go test -run '^$' -fuzz FuzzScanMembersPatch ./target/netskope/netskopetest/
+func FuzzScanMembersPatch(f *testing.F) {
+	const urn = `"urn:ietf:params:scim:api:messages:2.0:PatchOp"`
+	f.Add([]byte(`{"schemas":[` + urn + `],"Operations":[{"op":"add","path":"members","value":[{"value":"a"},{"value":"b"}]}]}`))
+	f.Add([]byte(`{"Operations":[{"value":[{"value":"c\u0041"}],"path":"Members","op":"Remove"}],"schemas":[` + urn + `]} x`))
+	f.Fuzz(checkScanMembersPatch)
 }
 
 // TestDirectPatchMatchesElimity makes each members PATCH on two groups
