@@ -140,13 +140,10 @@ func computePlan(in planInput) (*Plan, error) {
 			Field: f.Field, Message: f.Err.Error()})
 	}
 
-	// Room for a change for each source object the state links to
-	// nothing (a create, as a rule): the changes of an initial sync are
-	// not regrown and copied as a hundred thousand creates are added,
-	// while a plan of a linked directory starts small.
-	p.Changes = make([]Change, 0, unlinked(in.userCount(), in.userID, in.snap.Users)+
-		unlinked(len(d.Groups), func(i int) string { return d.Groups[i].SourceID }, in.snap.Groups))
-	ups, unchangedUsers, err := planUsers(p, in, protectedUsers)
+	// The user creates are kept compact (plannedCreate) while the mapped
+	// users are held, and become changes once those are dropped.
+	creates := make([]plannedCreate, 0, unlinked(in.userCount(), in.userID, in.snap.Users))
+	ups, creates, unchangedUsers, err := planUsers(p, in, protectedUsers, creates)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +156,11 @@ func computePlan(in planInput) (*Plan, error) {
 			in.thin.users, in.thin.order = nil, nil
 		}
 	}
+	// Room for a change for each source object the state links to
+	// nothing (a create, as a rule): the changes of an initial sync are
+	// not regrown and copied as a hundred thousand creates are added,
+	// while a plan of a linked directory starts small.
+	p.addCreates(creates, unlinked(len(d.Groups), func(i int) string { return d.Groups[i].SourceID }, in.snap.Groups))
 	unchangedGroups, err := planGroups(p, in, ups, protectedUsers, protectedGroups)
 	if err != nil {
 		return nil, err
@@ -195,7 +197,58 @@ func reverseLinks(links map[string]Link) map[string]string {
 	return r
 }
 
-func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*userPlan, int, error) {
+// plannedCreate is a user create as planUsers finds it: compact (72
+// bytes where a Change takes 232), as it is held next to the mapped
+// users (see computePlan). at counts the plan's other changes found
+// before it, which keeps the changes in the order they were found.
+type plannedCreate struct {
+	sourceID, key, owner string
+	user                 *scim.User // the user to create, or
+	packed               *Mirror    // its compact form (see Change.packedUser)
+	at                   int32
+	inactive             bool // created inactive, as suspended at the source
+}
+
+// change returns the create's change.
+func (pc *plannedCreate) change() Change {
+	reason := "new at source"
+	if pc.inactive {
+		reason = "new at source, suspended there: created inactive"
+	}
+	return Change{Action: ActionCreateUser, Object: Ref{Kind: KindUser, SourceID: pc.sourceID, Key: pc.key},
+		Reason: reason, User: pc.user, packedUser: pc.packed, Owner: pc.owner}
+}
+
+// addCreates puts the changes of creates among p's changes, where they
+// were found, in changes with room for more others.
+func (p *Plan) addCreates(creates []plannedCreate, more int) {
+	cs := make([]Change, 0, len(p.Changes)+len(creates)+more)
+	k := 0
+	for i := range creates {
+		pc := &creates[i]
+		cs = append(cs, p.Changes[k:pc.at]...)
+		k = int(pc.at)
+		cs = append(cs, pc.change())
+	}
+	p.Changes = append(cs, p.Changes[k:]...)
+}
+
+// dropUser drops mapped user i, once planned, from the mapping the plan
+// owns: what the mapping made for it (its name and emails, say) is the
+// plan's, copied, or no one's.
+func (in *planInput) dropUser(i int) {
+	if in.thin != nil {
+		if i = int(in.thin.order[i]); i < 0 {
+			return // held thin: nothing but its names
+		}
+	}
+	in.desired.Users[i] = mapping.DesiredUser{}
+}
+
+// planUsers plans the users, appending the creates to creates and the
+// other changes to p's. With in.ownsDesired, it drops each mapped user's
+// contents once the user is planned.
+func planUsers(p *Plan, in planInput, protected map[string]bool, creates []plannedCreate) (map[string]*userPlan, []plannedCreate, int, error) {
 	d, obs, n := in.desired, in.users, in.userCount()
 	byID := make(map[string]int, len(obs))
 	for j := range obs {
@@ -214,7 +267,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 	// no part in matching (pinned objects are no one else's candidates).
 	m, err := in.matchUsers(obs, pins)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	managed := d.ManagedUserAttributes
 	if len(managed) == 0 {
@@ -245,6 +298,9 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 		return du.User.UserName
 	}, in.userID)
 	for i := range n {
+		if in.ownsDesired && i > 0 {
+			in.dropUser(i - 1)
+		}
 		du, thin := in.user(i, &buf)
 		up := &userPlan{key: du.User.UserName}
 		ups[du.SourceID] = up
@@ -285,16 +341,16 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			}
 			u := du.User
 			u.ID = ""
-			reason := "new at source"
 			if createInactive {
-				u.Active, reason = scim.Bool(false), "new at source, suspended there: created inactive"
+				u.Active = scim.Bool(false)
 			}
 			up.create = true
-			c := Change{Action: ActionCreateUser, Object: ref, Reason: reason, User: &u, Owner: in.owner(du.SourceID)}
+			pc := plannedCreate{sourceID: du.SourceID, key: du.User.UserName, owner: in.owner(du.SourceID),
+				user: &u, at: int32(len(p.Changes)), inactive: createInactive}
 			if in.compact && packable(&u) {
-				c.User, c.packedUser = nil, userMirror(&u)
+				pc.user, pc.packed = nil, userMirror(&u)
 			}
-			p.Changes = append(p.Changes, c)
+			creates = append(creates, pc)
 			continue
 		}
 		if o == nil {
@@ -441,7 +497,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool) (map[string]*us
 			}
 		}
 	}
-	return ups, unchanged, nil
+	return ups, creates, unchanged, nil
 }
 
 // noAdoption says why a foreign user matching a source user in event is

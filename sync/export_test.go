@@ -1,6 +1,36 @@
 package sync
 
+import (
+	"runtime"
+	"testing"
+)
+
 // Test hooks for the external tests of this package.
+
+// HeapInUse returns the bytes of live heap objects, after a collection.
+func HeapInUse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// CheckHeldPerUser fails t if what held(n) measures, in bytes, grows by
+// more than limit for each user from 2,000 to 4,000 users: the
+// difference leaves out what does not grow with the users. what names
+// the measure in the log.
+func CheckHeldPerUser(t *testing.T, what string, limit int64, held func(users int) int64) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs 6,000 users")
+	}
+	small, large := held(2000), held(4000)
+	perUser := (large - small) / 2000
+	t.Logf("%s: %d bytes (2,000 users), %d bytes (4,000 users): %d bytes a user", what, small, large, perUser)
+	if perUser > limit {
+		t.Errorf("%s: %d bytes a user, want at most %d", what, perUser, limit)
+	}
+}
 
 // SetAfterDirectories makes f's saves call fn between writing the
 // directory files and the snapshot; an error stops the save there, as a

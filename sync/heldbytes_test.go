@@ -33,7 +33,7 @@ func heldAtGroups(t *testing.T, users int) int64 {
 	tenant := &fakeTenant{}
 	hook := roundTrip(func(r *http.Request) (*http.Response, error) {
 		if r.Method == http.MethodPost && filepath.Base(r.URL.Path) == "Groups" {
-			once.Do(func() { held = heapInUse() })
+			once.Do(func() { held = sync.HeapInUse() })
 		}
 		return tenant.RoundTrip(r)
 	})
@@ -49,20 +49,12 @@ func heldAtGroups(t *testing.T, users int) int64 {
 		t.Fatal(err)
 	}
 	sync.SetIntentWindow(eng, 64)
-	before := heapInUse()
+	before := sync.HeapInUse()
 	if _, res, err := eng.Sync(context.Background()); err != nil || res.Failed > 0 {
 		t.Fatalf("initial sync: %v, %d failed", err, res.Failed)
 	}
 	runtime.KeepAlive(dir)
 	return held - before
-}
-
-// heapInUse returns the bytes of live heap objects, after a collection.
-func heapInUse() int64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
 }
 
 // TestInitialSyncHoldsLittlePerUser: what an initial sync holds for each
@@ -74,14 +66,5 @@ func heapInUse() int64 {
 // grew next to the apply's (see Engine.growLinks), 1,130 and 1,200 with
 // one of the two, and about 950 with neither.
 func TestInitialSyncHoldsLittlePerUser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("syncs 6,000 users")
-	}
-	small, large := heldAtGroups(t, 2000), heldAtGroups(t, 4000)
-	perUser := (large - small) / 2000
-	t.Logf("held at the first group create: %d bytes (2,000 users), %d bytes (4,000 users): %d bytes a user", small, large, perUser)
-	const limit = 1050
-	if perUser > limit {
-		t.Errorf("an initial sync holds %d bytes a user, want at most %d", perUser, limit)
-	}
+	sync.CheckHeldPerUser(t, "held at the first group create", 1050, func(n int) int64 { return heldAtGroups(t, n) })
 }

@@ -65,3 +65,41 @@ func BenchmarkSortChanges(b *testing.B) {
 		p.sortChanges()
 	}
 }
+
+// TestAddCreatesKeepsTheOrderFound: the user creates a plan kept compact
+// join its other changes where they were found, with room for more.
+func TestAddCreatesKeepsTheOrderFound(t *testing.T) {
+	update := func(id string) Change {
+		return Change{Action: ActionUpdateUser, Object: Ref{Kind: KindUser, SourceID: id}}
+	}
+	create := func(id string, at int32) plannedCreate { return plannedCreate{sourceID: id, key: id + "@x", at: at} }
+	tests := []struct {
+		name    string
+		others  []Change
+		creates []plannedCreate
+		want    []string
+	}{
+		{"none", nil, nil, nil},
+		{"creates alone", nil, []plannedCreate{create("c1", 0), create("c2", 0)}, []string{"c1", "c2"}},
+		{"others alone", []Change{update("u1"), update("u2")}, nil, []string{"u1", "u2"}},
+		{"interleaved", []Change{update("u1"), update("u2"), update("u3")},
+			[]plannedCreate{create("c1", 0), create("c2", 2), create("c3", 2), create("c4", 3)},
+			[]string{"c1", "u1", "u2", "c2", "c3", "u3", "c4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Plan{Changes: tt.others}
+			p.addCreates(tt.creates, 5)
+			var got []string
+			for _, c := range p.Changes {
+				got = append(got, c.Object.SourceID)
+				if c.Action == ActionCreateUser && (c.Object.Key != c.Object.SourceID+"@x" || c.Reason != "new at source") {
+					t.Errorf("create %+v", c)
+				}
+			}
+			if !slices.Equal(got, tt.want) || cap(p.Changes) != len(tt.want)+5 {
+				t.Errorf("changes %v in room for %d, want %v in %d", got, cap(p.Changes), tt.want, len(tt.want)+5)
+			}
+		})
+	}
+}
