@@ -1,6 +1,8 @@
 package sync
 
 import (
+	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"iter"
@@ -281,6 +283,10 @@ func groupMirror(g *scim.Group) *Mirror {
 // withMembers sets m's members to ids (sorted and deduplicated here) and
 // returns m; nil if an id cannot be kept.
 func withMembers(m *Mirror, ids []string) *Mirror {
+	if p, ok := packIDs(ids); ok {
+		m.Members = p
+		return m
+	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	for _, id := range ids {
@@ -290,6 +296,40 @@ func withMembers(m *Mirror, ids []string) *Mirror {
 	}
 	m.Members = packMembers(strings.Join(ids, "\n"))
 	return m
+}
+
+// packIDs returns ids packed, in order and without repeats, as
+// packMembers packs their sorted text, when each is a lowercase UUID;
+// false if one is not. The 16 bytes of such UUIDs sort as their text
+// does, and are sorted instead: a created group's mirror sorted the
+// text of its members, checked each for line breaks, joined them and
+// read them back to pack them (0.45 s of a 100k initial sync's CPU).
+func packIDs(ids []string) (MemberList, bool) {
+	if len(ids) == 0 {
+		return "", false
+	}
+	// Each UUID as two big-endian halves, compared as numbers.
+	vals := make([][2]uint64, len(ids))
+	for i, id := range ids {
+		var b [16]byte
+		if _, ok := appendUUID(b[:0], id); !ok {
+			return "", false
+		}
+		vals[i] = [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+	}
+	slices.SortFunc(vals, func(a, b [2]uint64) int {
+		if c := cmp.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a[1], b[1])
+	})
+	vals = slices.Compact(vals)
+	p := make([]byte, 0, len(packedMarker)+16*len(vals))
+	p = append(p, packedMarker...)
+	for _, v := range vals {
+		p = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(p, v[0]), v[1])
+	}
+	return MemberList(p), true
 }
 
 // memberIDs returns the target ids of m's members.

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/provsync/provsync/scim"
 )
 
 // uuids returns n sorted lowercase UUIDs.
@@ -138,5 +141,61 @@ func TestFileStateReadsTextMembers(t *testing.T) {
 	}
 	if want, _ := json.Marshal(text); !strings.Contains(string(b), `"members":`+string(want)) {
 		t.Fatalf("saved as\n%s", b)
+	}
+}
+
+// TestPackIDsIsSortedText: members packed from their 16 bytes are what
+// packing their sorted, deduplicated text made, for ids in any order
+// with repeats; ids of any other form (upper case, not UUIDs, empty) are
+// left to the text, as before.
+func TestPackIDsIsSortedText(t *testing.T) {
+	ids := uuids(300)
+	rng := rand.New(rand.NewPCG(7, 13))
+	viaText := func(ids []string) MemberList {
+		s := slices.Clone(ids)
+		slices.Sort(s)
+		return packMembers(strings.Join(slices.Compact(s), "\n"))
+	}
+	for n := 1; n <= 300; n += 37 {
+		in := make([]string, n)
+		for i := range in {
+			in[i] = ids[rng.IntN(len(ids))] // repeats, any order
+		}
+		want := viaText(in)
+		got, ok := packIDs(slices.Clone(in))
+		if !ok || got != want {
+			t.Fatalf("%d ids: packed %q (%v), want %q", n, got, ok, want)
+		}
+		if m := withMembers(&Mirror{}, slices.Clone(in)); m == nil || m.Members != want {
+			t.Fatalf("%d ids: withMembers gave %v", n, m)
+		}
+	}
+	for _, odd := range [][]string{
+		{strings.ToUpper(ids[0]), ids[1]},
+		{ids[0], "not-a-uuid"},
+		{ids[0], ""},
+		{ids[2] + "x"},
+		{},
+	} {
+		if got, ok := packIDs(slices.Clone(odd)); ok {
+			t.Errorf("%q packed as %q; want them left to the text", odd, got)
+		}
+	}
+}
+
+// BenchmarkGroupMirror reports the cost of a created group's mirror of
+// 200 members, given in no order:
+//
+//	go test ./sync -run '^$' -bench GroupMirror -benchmem
+func BenchmarkGroupMirror(b *testing.B) {
+	ids := uuids(200)
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	members := make([]scim.Member, len(ids))
+	for i, id := range ids {
+		members[i] = scim.Member{Value: id}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		groupMirror(&scim.Group{DisplayName: "g", Members: members})
 	}
 }
