@@ -189,6 +189,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"-users", "100"}, "too few"},
 		{[]string{"-groups", "10"}, "too few"},
 		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-server-gogc", "0"}, "-server-gogc must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -198,6 +199,25 @@ func TestRunRejectsBadFlags(t *testing.T) {
 				t.Fatalf("run(%q) = %v; want an error containing %q", tt.args, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestServerChildGOGC: the server child runs with the GOGC it is given,
+// whatever this process's.
+func TestServerChildGOGC(t *testing.T) {
+	t.Setenv("GOGC", "100")
+	ctx := context.Background()
+	c, err := startServer(ctx, 0, 100, 123, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.stop() }()
+	st, err := c.stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GOGC != "123" {
+		t.Errorf("the server child's GOGC is %q, want 123", st.GOGC)
 	}
 }
 

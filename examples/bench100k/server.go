@@ -36,6 +36,7 @@ type serverStats struct {
 	Requests int           `json:"requests"`
 	CPU      time.Duration `json:"cpu"`
 	MaxRSS   int64         `json:"maxRSS"` // bytes
+	GOGC     string        `json:"gogc"`   // the child's GOGC setting
 }
 
 // hello is the first line the server child writes to its standard output.
@@ -76,7 +77,7 @@ func serve(args []string, stdin io.Reader, stdout io.Writer) error {
 	mux.HandleFunc(statsPath, func(w http.ResponseWriter, _ *http.Request) {
 		cpu, rss := rusage()
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(serverStats{Requests: srv.Stats().Requests, CPU: cpu, MaxRSS: rss})
+		_ = json.NewEncoder(w).Encode(serverStats{Requests: srv.Stats().Requests, CPU: cpu, MaxRSS: rss, GOGC: os.Getenv("GOGC")})
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	if *cpuProfile != "" {
@@ -173,10 +174,10 @@ type child struct {
 }
 
 // startServer starts the server child: this executable again, with
-// serverRoleEnv set, storing seed first if it is not nil and writing a
-// CPU profile to cpuProfile if it is not "". It waits at most a minute
-// for the child's address, and longer for a seeded one.
-func startServer(ctx context.Context, rps float64, maxPage int, seed *seedDir, cpuProfile string) (*child, error) {
+// serverRoleEnv and GOGC=gogc set, storing seed first if it is not nil
+// and writing a CPU profile to cpuProfile if it is not "". It waits at
+// most a minute for the child's address, and longer for a seeded one.
+func startServer(ctx context.Context, rps float64, maxPage, gogc int, seed *seedDir, cpuProfile string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -192,7 +193,7 @@ func startServer(ctx context.Context, rps float64, maxPage int, seed *seedDir, c
 		wait += time.Duration(seed.users/1000) * 3 * time.Second // storing takes a while
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Env = append(os.Environ(), serverRoleEnv+"=server")
+	cmd.Env = append(os.Environ(), serverRoleEnv+"=server", "GOGC="+strconv.Itoa(gogc)) // the last of duplicate keys wins
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
