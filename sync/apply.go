@@ -553,6 +553,9 @@ func (a *applier) commit(ctx context.Context, res *Result) error {
 		a.finalize(snap, res, withCursors)
 		snap.Serial++
 		err := a.e.save(sctx, snap)
+		if r := p.read; err == nil && r != nil && withCursors {
+			r.cached = nil // the state's now: the plan, which its caller may keep, lets go of it
+		}
 		if err == nil || !errors.Is(err, ErrStaleState) || try == 2 {
 			return err
 		}

@@ -1,9 +1,13 @@
 package sync
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	gosync "sync"
 	"time"
 
@@ -15,10 +19,10 @@ import (
 // Its JSON form keeps attribute types (int64, time.Time, []string) that a
 // plain encoding would blur.
 //
-// The engine and FileState keep it encoded (source.Directory's compact
-// binary form, about a fifth of the decoded size): Dir is then nil, and
-// Directory decodes a copy when one is needed. A CachedDirectory made with
-// Dir set is used as it is.
+// The engine keeps it encoded (source.Directory's compact binary form,
+// about a fifth of the decoded size), and FileState in its file only:
+// Dir is then nil, and Directory decodes a copy when one is needed. A
+// CachedDirectory made with Dir set is used as it is.
 type CachedDirectory struct {
 	Dir *source.Directory
 	// enc is the directory's encoding (source.Directory.MarshalBinary)
@@ -30,13 +34,18 @@ type CachedDirectory struct {
 	// encoded through the plan next to the old one. Copies of the
 	// CachedDirectory share it.
 	fold *dirFold
+	// file, when Dir, enc and fold are nil, is the file that holds the
+	// encoding, whose content has the SHA-256 sum (in hex): FileState
+	// keeps a saved directory there, not in memory. Its files are never
+	// changed, only removed once no saved snapshot refers to them.
+	file, sum string
 }
 
-// dirFold is an encoded directory with a batch of changes to fold into it
+// dirFold is a cached directory with a batch of changes to fold into it
 // (source.ApplyBinary), folded once.
 type dirFold struct {
 	once gosync.Once
-	base []byte
+	base *CachedDirectory
 	ch   *source.Changes
 	enc  []byte
 	err  error
@@ -46,7 +55,13 @@ type dirFold struct {
 // the result.
 func (f *dirFold) encoding() ([]byte, error) {
 	f.once.Do(func() {
-		f.enc, f.err = source.ApplyBinary(f.base, f.ch)
+		var base []byte
+		if base, f.err = f.base.encoding(); f.err == nil && base == nil {
+			f.err = errors.New("sync: no encoded directory to fold changes into")
+		}
+		if f.err == nil {
+			f.enc, f.err = source.ApplyBinary(base, f.ch)
+		}
 		f.base, f.ch = nil, nil
 	})
 	return f.enc, f.err
@@ -56,17 +71,31 @@ func (f *dirFold) encoding() ([]byte, error) {
 // encoding.
 func encodedDirectory(enc []byte) *CachedDirectory { return &CachedDirectory{enc: enc} }
 
-// foldedDirectory returns a CachedDirectory holding the encoding of the
-// directory base encodes with ch folded in, made when first needed. The
-// caller does not change ch afterwards.
-func foldedDirectory(base []byte, ch *source.Changes) *CachedDirectory {
+// foldedDirectory returns a CachedDirectory holding the encoding of
+// base's directory with ch folded in, made when first needed. base is
+// encoded (not Dir); the caller does not change ch afterwards.
+func foldedDirectory(base *CachedDirectory, ch *source.Changes) *CachedDirectory {
 	return &CachedDirectory{fold: &dirFold{base: base, ch: ch}}
+}
+
+// fileDirectory returns a CachedDirectory whose encoding is the content
+// of the file at path, of the given SHA-256 sum (in hex).
+func fileDirectory(path, sum string) *CachedDirectory {
+	return &CachedDirectory{file: path, sum: sum}
 }
 
 // empty reports whether c holds no directory.
 func (c *CachedDirectory) empty() bool {
-	return c == nil || (c.Dir == nil && c.enc == nil && c.fold == nil)
+	return c == nil || (c.Dir == nil && c.enc == nil && c.fold == nil && c.file == "")
 }
+
+// inFile reports whether c is the directory in the file at path.
+func (c *CachedDirectory) inFile(path string) bool {
+	return c.Dir == nil && c.enc == nil && c.fold == nil && c.file == path
+}
+
+// encoded reports whether c holds its directory encoded, in any form.
+func (c *CachedDirectory) encoded() bool { return c != nil && c.Dir == nil && !c.empty() }
 
 // encoding returns the directory's encoding, or nil if c holds it
 // decoded (Dir) or holds none.
@@ -76,6 +105,15 @@ func (c *CachedDirectory) encoding() ([]byte, error) {
 		return nil, nil
 	case c.fold != nil:
 		return c.fold.encoding()
+	case c.enc == nil && c.file != "":
+		b, err := os.ReadFile(c.file)
+		if err != nil {
+			return nil, err
+		}
+		if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != c.sum {
+			return nil, fmt.Errorf("%s does not hold the directory the state refers to", c.file)
+		}
+		return b, nil
 	}
 	return c.enc, nil
 }
@@ -89,6 +127,9 @@ func (c *CachedDirectory) Directory() (*source.Directory, error) {
 		}
 		return c.Dir, nil
 	}
+	if c.enc == nil && c.fold == nil && c.file != "" {
+		return readDirectoryFile(c.file, c.sum)
+	}
 	enc, err := c.encoding()
 	if err != nil || enc == nil {
 		return nil, err
@@ -96,6 +137,26 @@ func (c *CachedDirectory) Directory() (*source.Directory, error) {
 	d := new(source.Directory)
 	if err := d.UnmarshalBinary(enc); err != nil {
 		return nil, err
+	}
+	return d, nil
+}
+
+// readDirectoryFile decodes the directory encoded in the file at path as
+// it reads it, a buffer at a time, and checks that the content's SHA-256
+// is sum (in hex).
+func readDirectoryFile(path, sum string) (*source.Directory, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	d := new(source.Directory)
+	if _, err := d.ReadFrom(io.TeeReader(f, h)); err != nil {
+		return nil, err
+	}
+	if hex.EncodeToString(h.Sum(nil)) != sum {
+		return nil, fmt.Errorf("%s does not hold the directory the state refers to", path)
 	}
 	return d, nil
 }

@@ -10,9 +10,10 @@ import (
 )
 
 // TestCachedDirectoryKeptEncoded: FileState keeps a cached directory in
-// its encoded form (Dir is nil, Directory decodes a copy), and that form
-// marshals to the same JSON as the decoded directory (the form
-// PostgreSQL states store), so no State loses it.
+// its file, encoded, not in memory (Dir and the encoding are nil,
+// Directory decodes a copy from the file), from the save on and once
+// loaded again, and that form marshals to the same JSON as the decoded
+// directory (the form PostgreSQL states store), so no State loses it.
 func TestCachedDirectoryKeptEncoded(t *testing.T) {
 	dir := sourcetest.AttributeDirectory(5, "enc")
 	path := t.TempDir() + "/state.json"
@@ -24,6 +25,11 @@ func TestCachedDirectoryKeptEncoded(t *testing.T) {
 	if err := st.Save(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
+	if saved, err := st.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	} else if c := saved.Directories["entra"]; c == nil || c.Dir != nil || c.enc != nil || c.file == "" {
+		t.Fatalf("cached directory kept after the save as %+v, want it in its file only", c)
+	}
 	st.Close()
 	st = NewFileState(path)
 	defer st.Close()
@@ -32,8 +38,8 @@ func TestCachedDirectoryKeptEncoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := got.Directories["entra"]
-	if c == nil || c.Dir != nil || c.enc == nil {
-		t.Fatalf("cached directory loaded as %+v, want it encoded", c)
+	if c == nil || c.Dir != nil || c.enc != nil || c.file == "" {
+		t.Fatalf("cached directory loaded as %+v, want it in its file only", c)
 	}
 	d, err := c.Directory()
 	if err != nil || !reflect.DeepEqual(d, dir) {

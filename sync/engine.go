@@ -462,12 +462,11 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 		if dir, err = source.ApplyShared(old, ch); err != nil {
 			return nil, nil, fmt.Errorf("%w: %s: folding changes into the cached directory: %w", ErrSourceRead, name, err)
 		}
-		enc, _ := cached.encoding() // decoded above, so without an error
 		switch {
-		case enc == nil:
+		case !cached.encoded():
 			// Cached decoded: the plan encodes the fold.
 		case len(ch.Users)+len(ch.Groups)+len(ch.RemovedUsers)+len(ch.RemovedGroups) == 0:
-			pending.enc = enc // the same directory: no need to encode it again
+			pending.cached = cached // the same directory: no need to encode it again
 		default:
 			// The new cache is encoded when the apply saves it, from the
 			// old one and the changes; those must encode (as the plan
@@ -475,7 +474,7 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 			if _, err := (&source.Directory{Users: ch.Users, Groups: ch.Groups}).MarshalBinary(); err != nil {
 				return nil, nil, fmt.Errorf("sync: caching the directory of %s: %w", name, err)
 			}
-			pending.base, pending.changes = enc, ch
+			pending.base, pending.changes = cached, ch
 		}
 	}
 	pending.dir = dir

@@ -56,9 +56,18 @@ func EncodedForCache(p *Plan) int {
 	return p.read.encoded
 }
 
-// HoldsOldCache reports whether p's plan holds the encoding of the cache
-// its read folded changes into.
-func HoldsOldCache(p *Plan) bool { return p.read != nil && p.read.base != nil }
+// HoldsCache reports whether p's plan holds a cached directory: the one
+// its read folded changes into, or the one to save.
+func HoldsCache(p *Plan) bool { return p.read != nil && (p.read.base != nil || p.read.cached != nil) }
+
+// CacheInFile reports whether the cached directory of source name in the
+// snapshot f keeps is in its file only, not in memory.
+func CacheInFile(f *FileState, name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.base.Directories[name]
+	return c != nil && c.sum != "" && c.inFile(f.dirFile(c.sum))
+}
 
 // DecodedMirrors returns how many user mirrors p's plan decoded.
 func DecodedMirrors(p *Plan) int { return p.decodedMirrors }

@@ -337,7 +337,7 @@ func (f *FileState) readSnapshot() (*Snapshot, map[string]string, error) {
 // before its snapshot was written leaves them.
 func (f *FileState) readDirectories(s *Snapshot, sums map[string]string) error {
 	for name, sum := range sums {
-		d, err := f.readDirectory(sum)
+		err := f.readDirectory(sum)
 		if errors.Is(err, source.ErrBinaryVersion) {
 			// Written by another version of provsync: the directory and
 			// its cursor are dropped together, and the source is read in
@@ -352,7 +352,7 @@ func (f *FileState) readDirectories(s *Snapshot, sums map[string]string) error {
 		if s.Directories == nil {
 			s.Directories = map[string]*CachedDirectory{}
 		}
-		s.Directories[name] = encodedDirectory(d)
+		s.Directories[name] = fileDirectory(f.dirFile(sum), sum)
 	}
 	f.removeDirFiles(sums)
 	return nil
@@ -375,24 +375,15 @@ func (f *FileState) dirFile(sum string) string {
 	return filepath.Join(filepath.Dir(f.path), f.dirFilePrefix()+sum)
 }
 
-// readDirectory reads the directory file of sum, checking that its
-// content is what the snapshot refers to and decodes, and returns the
-// encoding: the state keeps it encoded, a fifth of its decoded size.
-func (f *FileState) readDirectory(sum string) ([]byte, error) {
+// readDirectory checks the directory file of sum: that its content is
+// what the snapshot refers to and decodes. The state keeps the directory
+// there, not in memory, and reads it again when it is needed.
+func (f *FileState) readDirectory(sum string) error {
 	if len(sum) != 2*sha256.Size || strings.Trim(sum, "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("%q is not a SHA-256", sum)
+		return fmt.Errorf("%q is not a SHA-256", sum)
 	}
-	b, err := os.ReadFile(f.dirFile(sum))
-	if err != nil {
-		return nil, err
-	}
-	if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != sum {
-		return nil, fmt.Errorf("%s does not hold the directory the snapshot refers to", f.dirFile(sum))
-	}
-	if err := new(source.Directory).UnmarshalBinary(b); err != nil {
-		return nil, err
-	}
-	return b, nil
+	_, err := readDirectoryFile(f.dirFile(sum), sum)
+	return err
 }
 
 // writeDirectories stores each cached directory of dirs in a file named
@@ -411,6 +402,14 @@ func (f *FileState) writeDirectories(dirs map[string]*CachedDirectory) (map[stri
 	wrote := false
 	for name, c := range dirs {
 		if c.empty() {
+			continue
+		}
+		if c.sum != "" && c.inFile(f.dirFile(c.sum)) {
+			// Saved before, and kept in its file only.
+			if _, err := os.Stat(c.file); err != nil {
+				return nil, fmt.Errorf("cached directory of source %q: %w", name, err)
+			}
+			sums[name] = c.sum
 			continue
 		}
 		b, err := c.MarshalBinary()
@@ -689,6 +688,7 @@ func (f *FileState) appendSave(s *Snapshot, shared bool) (bool, error) {
 	f.flushed, f.syncedSize = f.seq, f.jourBytes
 	f.serial = s.Serial
 	f.base = keep(s, shared)
+	f.keepInFiles(f.base, sums)
 	f.removeDirFiles(sums)
 	return true, nil
 }
@@ -770,7 +770,19 @@ func (f *FileState) write(s *Snapshot, shared bool) error {
 	}
 	f.broken = nil
 	f.base = keep(s, shared)
+	f.keepInFiles(f.base, sums)
 	return nil
+}
+
+// keepInFiles makes the cached directories of b, the state's copy of a
+// snapshot just saved, refer to the files that hold them (sums by source
+// name) instead of holding them in memory.
+func (f *FileState) keepInFiles(b *Snapshot, sums map[string]string) {
+	for name, sum := range sums {
+		if c := b.Directories[name]; c != nil && !c.inFile(f.dirFile(sum)) {
+			b.Directories[name] = fileDirectory(f.dirFile(sum), sum)
+		}
+	}
 }
 
 // linksHole is how the snapshot's links marshal when they are nil: the

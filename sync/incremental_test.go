@@ -192,7 +192,8 @@ func TestIncrementalReads(t *testing.T) {
 // and the plan), and neither does a no-op plan; a full read's does. The
 // apply's save encodes the fold, and what it stores is the source's
 // directory, encoded as a full read's would be. The applied plan, which a
-// caller may keep, no longer holds the old cache.
+// caller may keep, holds neither the old cache nor the new, and the state
+// keeps the new one in its file only.
 func TestIncrementalPlanEncodesNoCache(t *testing.T) {
 	ctx := context.Background()
 	srv := netskopetest.New(t)
@@ -228,7 +229,7 @@ func TestIncrementalPlanEncodesNoCache(t *testing.T) {
 	dir.Users = append(dir.Users, source.User{ID: "hire", UserName: "hire@example.com", GivenName: "Hire", FamilyName: "New"})
 	dir.Groups[1].Members = append(dir.Groups[1].Members, "hire")
 	f.set(dir)
-	if p, err := eng.Plan(ctx); err != nil || !sync.HoldsOldCache(p) {
+	if p, err := eng.Plan(ctx); err != nil || !sync.HoldsCache(p) {
 		t.Fatalf("a plan not applied yet: %v; want it to hold the cache to fold its changes into", err)
 	}
 	p := sync1()
@@ -238,8 +239,11 @@ func TestIncrementalPlanEncodesNoCache(t *testing.T) {
 	if n := sync.EncodedForCache(p); n != 0 {
 		t.Fatalf("the incremental plan encoded %d bytes of directory; want none", n)
 	}
-	if sync.HoldsOldCache(p) {
-		t.Fatal("the applied plan still holds the cache its changes were folded into")
+	if sync.HoldsCache(p) {
+		t.Fatal("the applied plan still holds a cached directory")
+	}
+	if !sync.CacheInFile(st, "feed") {
+		t.Fatal("after the save the state holds the cached directory in memory; want it in its file only")
 	}
 	if p := sync1(); !p.Empty() || sync.EncodedForCache(p) != 0 {
 		t.Fatalf("no-op: %d changes, %d bytes encoded; want none", len(p.Changes), sync.EncodedForCache(p))

@@ -403,21 +403,23 @@ type pendingRead struct {
 	// base and changes, for changes folded into an encoded cache, stand
 	// for enc: the new cache is base with changes folded in, encoded
 	// when the apply saves it (see foldedDirectory), so that a plan
-	// holds one encoding of the directory, not two.
-	base        []byte
-	changes     *source.Changes
-	cached      *CachedDirectory // the new cache, once made
-	incremental bool             // changes since a cursor, not a full read
-	encoded     int              // bytes encode made, for tests
+	// holds no encoding of the directory, the state's at most.
+	base    *CachedDirectory
+	changes *source.Changes
+	// cached is the new cache, once made; set by the read when it is the
+	// old one (no changes).
+	cached      *CachedDirectory
+	incremental bool // changes since a cursor, not a full read
+	encoded     int  // bytes encode made, for tests
 }
 
 // encode sets r.enc to the encoding of r.dir, unless r folds changes into
-// an encoded cache, and drops r.dir.
+// an encoded cache or keeps the old one, and drops r.dir.
 func (r *pendingRead) encode() error {
 	if r == nil || r.dir == nil {
 		return nil
 	}
-	if r.enc == nil && r.base == nil {
+	if r.enc == nil && r.base == nil && r.cached == nil {
 		enc, err := r.dir.MarshalBinary()
 		if err != nil {
 			return err
@@ -429,8 +431,8 @@ func (r *pendingRead) encode() error {
 }
 
 // cache returns the directory to store as the source's new cache. A fold
-// holds the old encoding and the changes from then on, and lets go of
-// them once encoded: the plan, which its caller may keep, does not.
+// holds the old cache and the changes from then on, and lets go of them
+// once encoded: the plan, which its caller may keep, does not.
 func (r *pendingRead) cache() *CachedDirectory {
 	if r.cached == nil {
 		switch {

@@ -210,7 +210,7 @@ func (s *Snapshot) cloneRest(deepDirs bool) *Snapshot {
 			if deepDirs && d != nil {
 				d = d.Clone()
 			}
-			c.Directories[k] = &CachedDirectory{Dir: d, enc: v.enc, fold: v.fold} // an encoding is never changed
+			c.Directories[k] = &CachedDirectory{Dir: d, enc: v.enc, fold: v.fold, file: v.file, sum: v.sum} // an encoding is never changed
 		}
 	}
 	return c
