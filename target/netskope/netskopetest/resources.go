@@ -142,7 +142,7 @@ func (h resourceHandler) Get(r *http.Request, id string) (out escim.Resource, er
 func (st *store) getThen(k kind, id string, render func(*record)) error {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	rec, ok := st.table(k).byID[id]
+	rec, ok := st.table(k).get(id)
 	if !ok {
 		return notFound(k, id)
 	}
@@ -261,7 +261,7 @@ func (st *store) replaceThen(k kind, id string, attributes map[string]any, rende
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	rec, ok := st.table(k).byID[id]
+	rec, ok := st.table(k).get(id)
 	if !ok {
 		return notFound(k, id)
 	}
@@ -278,7 +278,7 @@ func (h resourceHandler) Delete(_ *http.Request, id string) error {
 	st := h.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	rec, ok := st.table(h.kind).byID[id]
+	rec, ok := st.table(h.kind).get(id)
 	if !ok {
 		return notFound(h.kind, id)
 	}
@@ -292,7 +292,7 @@ func (h resourceHandler) Patch(_ *http.Request, id string, ops []escim.PatchOper
 	st := h.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	rec, ok := st.table(h.kind).byID[id]
+	rec, ok := st.table(h.kind).get(id)
 	if !ok {
 		return escim.Resource{}, notFound(h.kind, id)
 	}

@@ -153,7 +153,7 @@ func (s *Server) one(k kind, id string) (map[string]any, bool) {
 	st := s.store
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	rec, ok := st.table(k).byID[id]
+	rec, ok := st.table(k).get(id)
 	if !ok {
 		return nil, false
 	}

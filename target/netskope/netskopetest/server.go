@@ -242,8 +242,50 @@ func randomToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// newID returns a random (version 4) UUID.
-func newID() string {
+// idKey is the key of a resource in table.byID: the 16 bytes of its id,
+// a UUID as newID writes it. A key of fixed size, held in the map's own
+// slots, spares each lookup (a million of them as a sync adds members)
+// the hash of 36 characters and a read of the id's text elsewhere in
+// memory to compare it.
+type idKey [16]byte
+
+// keyOf returns the key of id if id is a UUID as newID writes it: 36
+// characters, lower-case hexadecimal digits with hyphens at 8, 13, 18
+// and 23. Any other string names no resource (the ids the server gives
+// are compared case-exactly, so an upper-case digit is another id).
+func keyOf(id string) (k idKey, ok bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return k, false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+		}
+		hi, ok1 := hexDigit(id[i])
+		lo, ok2 := hexDigit(id[i+1])
+		if !ok1 || !ok2 {
+			return k, false
+		}
+		k[j] = hi<<4 | lo
+		j++
+	}
+	return k, j == 16
+}
+
+// hexDigit is the value of a lower-case hexadecimal digit.
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// newID returns a random (version 4) UUID and its key.
+func newID() (string, idKey) {
 	var b [16]byte
 	_, _ = crand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
@@ -258,7 +300,7 @@ func newID() string {
 	hex.Encode(out[19:23], b[8:10])
 	out[23] = '-'
 	hex.Encode(out[24:], b[10:])
-	return string(out[:])
+	return string(out[:]), b
 }
 
 // elimityLogger passes elimity's internal errors (marshalling, writing) to

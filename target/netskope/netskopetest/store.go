@@ -38,6 +38,7 @@ func (k kind) String() string {
 // outside the lock stays consistent.
 type record struct {
 	id       string
+	key      idKey // id's bytes, its key in table.byID
 	seq      uint64
 	attrs    map[string]any
 	created  time.Time
@@ -84,7 +85,7 @@ type table struct {
 	exts    []schema.Schema // schema extensions
 	keyAttr string          // the unique, case-insensitive attribute
 
-	byID  map[string]*record
+	byID  map[idKey]*record
 	byKey map[string]*record   // folded keyAttr
 	byExt map[string][]*record // externalId, case-exact; not unique
 	order []*record            // by seq (insertion order)
@@ -104,7 +105,7 @@ func newTable(k kind, s schema.Schema, keyAttr string, exts ...schema.Schema) *t
 		schema:  s,
 		exts:    exts,
 		keyAttr: keyAttr,
-		byID:    map[string]*record{},
+		byID:    map[idKey]*record{},
 		byKey:   map[string]*record{},
 		byExt:   map[string][]*record{},
 		fast:    newFastSchema(s.Attributes),
@@ -122,7 +123,7 @@ func newTable(k kind, s schema.Schema, keyAttr string, exts ...schema.Schema) *t
 
 // clear removes every resource.
 func (t *table) clear() {
-	t.byID = map[string]*record{}
+	t.byID = map[idKey]*record{}
 	t.byKey = map[string]*record{}
 	t.byExt = map[string][]*record{}
 	t.order = nil
@@ -175,8 +176,18 @@ func strAttr(m map[string]any, name string) string {
 	return s
 }
 
+// get returns the resource id.
+func (t *table) get(id string) (*record, bool) {
+	k, ok := keyOf(id)
+	if !ok {
+		return nil, false
+	}
+	rec, ok := t.byID[k]
+	return rec, ok
+}
+
 func (t *table) insert(rec *record) {
-	t.byID[rec.id] = rec
+	t.byID[rec.key] = rec
 	t.byKey[foldKey(strAttr(rec.attrs, t.keyAttr))] = rec
 	if ext := strAttr(rec.attrs, "externalId"); ext != "" {
 		t.byExt[ext] = append(t.byExt[ext], rec)
@@ -185,7 +196,7 @@ func (t *table) insert(rec *record) {
 }
 
 func (t *table) remove(rec *record) {
-	delete(t.byID, rec.id)
+	delete(t.byID, rec.key)
 	delete(t.byKey, foldKey(strAttr(rec.attrs, t.keyAttr)))
 	t.unindexExt(rec)
 	if i, ok := slices.BinarySearchFunc(t.order, rec.seq, func(r *record, seq uint64) int {
@@ -238,7 +249,7 @@ func (t *table) setAttrs(rec *record, attrs map[string]any) {
 func (t *table) lookup(attr, value string) []*record {
 	switch attr {
 	case "id":
-		if rec, ok := t.byID[value]; ok {
+		if rec, ok := t.get(value); ok {
 			return []*record{rec}
 		}
 	case "externalId":
@@ -336,7 +347,7 @@ func (st *store) user(num uint32) *record { return st.byNum[num] }
 func (st *store) checkMembers(ids []string) ([]*record, error) {
 	us := make([]*record, len(ids))
 	for i, id := range ids {
-		u, ok := st.users.byID[id]
+		u, ok := st.users.get(id)
 		if !ok {
 			return nil, invalidValue(fmt.Sprintf("member %q is not a user: provision users before adding them to groups", id))
 		}
@@ -360,9 +371,10 @@ func (st *store) create(k kind, p prepared) (*record, error) {
 	}
 	now := time.Now().UTC()
 	st.seq++
-	rec := &record{id: newID(), seq: st.seq, created: now, modified: now}
-	for t.byID[rec.id] != nil {
-		rec.id = newID()
+	rec := &record{seq: st.seq, created: now, modified: now}
+	rec.id, rec.key = newID()
+	for t.byID[rec.key] != nil {
+		rec.id, rec.key = newID()
 	}
 	setAttrsOf(rec, p.attrs)
 	if k == kindGroup {
@@ -447,7 +459,7 @@ func (st *store) addMember(g *record, u *record, j *[]memberChange) {
 // removeMember removes the user whose id is uid from g's members, if it
 // is one.
 func (st *store) removeMember(g *record, uid string, j *[]memberChange) {
-	if u, ok := st.users.byID[uid]; ok {
+	if u, ok := st.users.get(uid); ok {
 		st.removeMemberNum(g, u.num, j)
 	}
 }

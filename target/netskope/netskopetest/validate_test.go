@@ -2,6 +2,7 @@ package netskopetest
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -106,4 +107,25 @@ func FuzzValidate(f *testing.F) {
 		checkValidate(t, st.users, st.names, body)
 		checkValidate(t, st.groups, st.names, body)
 	})
+}
+
+// TestKeyOf: every id newID makes has its key, and no other string (an
+// id in upper case, with a character changed or moved) has one, so the
+// index finds ids exactly as a map of the strings did.
+func TestKeyOf(t *testing.T) {
+	for i := 0; i < 1000; i++ {
+		id, key := newID()
+		if got, ok := keyOf(id); !ok || got != key {
+			t.Fatalf("keyOf(%q) = %x, %v; want %x", id, got, ok, key)
+		}
+	}
+	id, _ := newID()
+	for _, bad := range []string{
+		"", "nobody", id[:35], id + "0", strings.ToUpper(id), "g" + id[1:],
+		id[:8] + "0" + id[9:], id[:7] + "-" + id[8:], " " + id[1:], id[:35] + "\x00",
+	} {
+		if _, ok := keyOf(bad); ok && bad != id {
+			t.Errorf("keyOf(%q) accepted it", bad)
+		}
+	}
 }
