@@ -78,7 +78,7 @@ func (c *Client) checkRead(ctx context.Context, coll string) error {
 func (c *Client) checkWrite(ctx context.Context, coll string) error {
 	id := randomUUID()
 	r := &request{
-		op: "check write " + strings.TrimPrefix(coll, "/"), object: "id=" + id,
+		op: "check write " + strings.TrimPrefix(coll, "/"), objectAttr: "id", objectValue: id,
 		method: http.MethodDelete, path: coll + "/" + id, retryCap: checkRetries,
 	}
 	_, err := c.do(ctx, r)

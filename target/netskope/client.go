@@ -40,7 +40,10 @@ type Client struct {
 	// rt is hc's transport when hc adds nothing to it that this client
 	// uses (no cookie jar, no timeout): requests go to it directly (see
 	// roundTrip). Nil otherwise.
-	rt        http.RoundTripper
+	rt http.RoundTripper
+	// headers are the headers of the requests sent to rt, without and
+	// with a body.
+	headers   [2]http.Header
 	log       *zap.Logger
 	pace      *pacer       // nil when the limiter is disabled
 	policy    retry.Policy // retries and backoff; the jitter is below
@@ -169,6 +172,7 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	}
 	if hc.Jar == nil && hc.Timeout == 0 {
 		c.rt = cmp.Or[http.RoundTripper](hc.Transport, http.DefaultTransport)
+		c.headers = [2]http.Header{c.header(false), c.header(true)}
 	}
 	if o.rps > 0 {
 		c.pace = newPacer(o.rps, o.burst, o.adaptive, o.maxRate)

@@ -32,7 +32,7 @@ func (c *Client) GetGroup(ctx context.Context, id string, opts ...target.ReadOpt
 }
 
 func (c *Client) get(ctx context.Context, op, collection, id string, q url.Values, out any) error {
-	r := &request{op: op, object: "id=" + id, method: http.MethodGet, query: q}
+	r := &request{op: op, objectAttr: "id", objectValue: id, method: http.MethodGet, query: q}
 	p, ok := resourcePath(collection, id)
 	if !ok {
 		return c.invalid(r, fmt.Sprintf("id %q does not name one resource", id))
@@ -56,7 +56,7 @@ func (c *Client) CreateUser(ctx context.Context, u *scim.User) (*scim.User, erro
 	if u == nil {
 		return nil, c.invalid(r, "nil user")
 	}
-	r.object = "userName=" + u.UserName
+	r.objectAttr, r.objectValue = "userName", u.UserName
 	body := userBody(u)
 	r.body = &body // a pointer: the body and the user returned are one allocation
 	id, meta, err := c.create(ctx, r)
@@ -75,7 +75,7 @@ func (c *Client) CreateGroup(ctx context.Context, g *scim.Group) (*scim.Group, e
 	if g == nil {
 		return nil, c.invalid(r, "nil group")
 	}
-	r.object = "displayName=" + g.DisplayName
+	r.objectAttr, r.objectValue = "displayName", g.DisplayName
 	body := groupBody(g)
 	r.body = &body
 	id, meta, err := c.create(ctx, r)
@@ -120,7 +120,7 @@ func (c *Client) create(ctx context.Context, r *request) (string, *scim.Meta, er
 // it as stored. If the server answers without a body, the user sent is
 // returned with the id set.
 func (c *Client) ReplaceUser(ctx context.Context, id string, u *scim.User) (*scim.User, error) {
-	r := &request{op: "replace user", object: "id=" + id, method: http.MethodPut}
+	r := &request{op: "replace user", objectAttr: "id", objectValue: id, method: http.MethodPut}
 	if u == nil {
 		return nil, c.invalid(r, "nil user")
 	}
@@ -142,7 +142,7 @@ func (c *Client) ReplaceUser(ctx context.Context, id string, u *scim.User) (*sci
 // returned with the id set. Whether Netskope clears the members of a PUT
 // without members is not known; send the members the group should have.
 func (c *Client) ReplaceGroup(ctx context.Context, id string, g *scim.Group) (*scim.Group, error) {
-	r := &request{op: "replace group", object: "id=" + id, method: http.MethodPut}
+	r := &request{op: "replace group", objectAttr: "id", objectValue: id, method: http.MethodPut}
 	if g == nil {
 		return nil, c.invalid(r, "nil group")
 	}
@@ -190,7 +190,7 @@ func (c *Client) PatchGroup(ctx context.Context, id string, ops ...scim.PatchOpe
 }
 
 func (c *Client) patch(ctx context.Context, op, collection, id string, ops []scim.PatchOperation) error {
-	r := &request{op: op, object: "id=" + id, method: http.MethodPatch}
+	r := &request{op: op, objectAttr: "id", objectValue: id, method: http.MethodPatch}
 	p, ok := resourcePath(collection, id)
 	if !ok {
 		return c.invalid(r, fmt.Sprintf("id %q does not name one resource", id))
@@ -245,7 +245,7 @@ func (c *Client) DeleteGroup(ctx context.Context, id string) error {
 }
 
 func (c *Client) delete(ctx context.Context, op, collection, id string) error {
-	r := &request{op: op, object: "id=" + id, method: http.MethodDelete}
+	r := &request{op: op, objectAttr: "id", objectValue: id, method: http.MethodDelete}
 	p, ok := resourcePath(collection, id)
 	if !ok {
 		return c.invalid(r, fmt.Sprintf("id %q does not name one resource", id))
@@ -271,7 +271,7 @@ func (c *Client) RemoveMembers(ctx context.Context, groupID string, userIDs []st
 }
 
 func (c *Client) changeMembers(ctx context.Context, op, verb, groupID string, userIDs []string) error {
-	r := &request{op: op, object: "id=" + groupID, method: http.MethodPatch}
+	r := &request{op: op, objectAttr: "id", objectValue: groupID, method: http.MethodPatch}
 	p, ok := resourcePath(pathGroups, groupID)
 	if !ok {
 		return c.invalid(r, fmt.Sprintf("group id %q does not name one group", groupID))

@@ -38,12 +38,14 @@ const (
 
 // request is one logical call: it may be sent several times.
 type request struct {
-	op     string // "create user", ...
-	object string // "id=...", "userName=...", "" for lists
-	method string
-	path   string     // relative to the base URL, escaped, no query
-	query  url.Values // may hold personal data (filter): never logged
-	body   any        // marshalled once, sent on every attempt
+	op string // "create user", ...
+	// objectAttr and objectValue name the object, "" for lists: the
+	// object is "id=..." or "userName=...", made only for an error.
+	objectAttr, objectValue string
+	method                  string
+	path                    string     // relative to the base URL, escaped, no query
+	query                   url.Values // may hold personal data (filter): never logged
+	body                    any        // marshalled once, sent on every attempt
 	// hasFilter is logged instead of the filter.
 	hasFilter bool
 	// retryCap, when > 0, lowers the client's retry limit for this call.
@@ -201,6 +203,15 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	}
 }
 
+// object names the request's object ("id=...", "userName=..."), "" for
+// lists.
+func (r *request) object() string {
+	if r.objectAttr == "" {
+		return ""
+	}
+	return r.objectAttr + "=" + r.objectValue
+}
+
 // encodeQuery encodes q with spaces as %20 rather than "+": every server
 // decodes %20 as a space, while some read "+" literally. A literal "+" is
 // already encoded as %2B, so every "+" left stands for a space.
@@ -237,7 +248,17 @@ func (c *Client) send(ctx context.Context, r *request, u string, payload []byte)
 	if err != nil {
 		return nil, false, causeOf(err)
 	}
-	req.Header = c.header(payload != nil)
+	if c.rt != nil {
+		// Nothing between here and the transport adds to the headers, and
+		// a transport may not change them (http.RoundTripper): all the
+		// requests share two maps.
+		req.Header = c.headers[0]
+		if payload != nil {
+			req.Header = c.headers[1]
+		}
+	} else {
+		req.Header = c.header(payload != nil)
+	}
 
 	resp, err := c.roundTrip(req)
 	if err != nil {
@@ -563,7 +584,7 @@ func errField(err error) zap.Field {
 
 // newError starts the *target.Error of r.
 func newError(r *request) *target.Error {
-	return &target.Error{Op: r.op, Object: r.object, Method: r.method, Path: r.path}
+	return &target.Error{Op: r.op, Object: r.object(), Method: r.method, Path: r.path}
 }
 
 // statusError maps a non-2xx response.
