@@ -194,6 +194,19 @@ func testDirectMatchesElimity(t *testing.T, style ErrorStyle) {
 	}
 	s.SetListLie(ListTruthful)
 
+	// DELETE of a user in groups, of a group, and of what is not there,
+	// made both ways.
+	for i, path := range []string{"/Users/" + userIDs[0], "/Users/" + userIDs[1], "/Groups/" + groupIDs[2], "/Groups/" + groupIDs[3]} {
+		d := c.sendVia(i%2 == 0, http.MethodDelete, path, nil)
+		if d.status != http.StatusNoContent {
+			t.Errorf("DELETE %s: %d %s", path, d.status, d.body)
+		}
+		same(t, "DELETE "+path+" twice", c.sendVia(false, http.MethodDelete, path, nil), c.sendVia(true, http.MethodDelete, path, nil))
+		same(t, "GET "+path+" deleted", c.sendVia(false, http.MethodGet, path, nil), c.sendVia(true, http.MethodGet, path, nil))
+	}
+	same(t, "DELETE /Users/nobody", c.sendVia(false, http.MethodDelete, "/Users/nobody", nil), c.sendVia(true, http.MethodDelete, "/Users/nobody", nil))
+	same(t, "groups after DELETEs", c.sendVia(false, http.MethodGet, "/Groups?attributes=members", nil), c.sendVia(true, http.MethodGet, "/Groups?attributes=members", nil))
+
 	// An empty server: no resources at all.
 	s.Reset()
 	for _, path := range []string{"/Users", "/Users?count=0", "/Groups?startIndex=2"} {

@@ -258,7 +258,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, rt route) {
 		if rt.kind == kindUser {
 			body = normalizeUserBody(r.Method, body, s.store.enterprise.ID)
 		}
-	case http.MethodGet:
+	case http.MethodGet, http.MethodDelete:
 		if s.serveDirect(w, r, rt, nil) {
 			return
 		}
