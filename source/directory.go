@@ -123,17 +123,17 @@ func (p *problems) add(kind, id string, index int, field, format string, args ..
 //     only.
 func (d *Directory) Validate() error {
 	var p problems
-	users := make(map[string]int, len(d.Users))
-	names := make(map[string]int, len(d.Users))
+	users := newKeyIndex(len(d.Users), func(i int) string { return d.Users[i].ID })
+	// The lower-case user names, by user: most are their own lower case,
+	// which strings.ToLower returns without a copy.
+	lower := make([]string, len(d.Users))
+	names := newKeyIndex(len(d.Users), func(i int) string { return lower[i] })
 	for i := range d.Users {
 		u := &d.Users[i]
-		switch j, dup := users[u.ID]; {
-		case u.ID == "":
+		if u.ID == "" {
 			p.add("user", "", i, "id", "empty")
-		case dup:
+		} else if j, dup := users.add(i); dup {
 			p.add("user", u.ID, i, "id", "duplicate of users[%d]", j)
-		default:
-			users[u.ID] = i
 		}
 		p.checkText("user", u.ID, i, "id", u.ID, MaxIDBytes, keyText)
 		p.checkText("user", u.ID, i, "userName", u.UserName, MaxUserNameBytes, nameText)
@@ -144,12 +144,10 @@ func (d *Directory) Validate() error {
 			p.add("user", u.ID, i, "state", "undefined state %d", uint8(u.State))
 		}
 		if u.UserName != "" && u.State != StateDeleted {
-			key := strings.ToLower(u.UserName)
-			if j, dup := names[key]; dup {
+			lower[i] = strings.ToLower(u.UserName)
+			if j, dup := names.add(i); dup {
 				p.add("user", u.ID, i, "userName", "%q is also the user name of user %q (users[%d])",
 					shorten(u.UserName), shorten(d.Users[j].ID), j)
-			} else {
-				names[key] = i
 			}
 		}
 		primaries := 0
@@ -196,7 +194,7 @@ func (d *Directory) Validate() error {
 	for i := range d.Groups {
 		g := &d.Groups[i]
 		for k, m := range g.Members {
-			if u, ok := users[m]; !ok {
+			if u, ok := users.find(m); !ok {
 				p.add("group", g.ID, i, fmt.Sprintf("members[%d]", k), "unknown user %q", m)
 			} else if j, dup := userSeen[u].in(i); dup {
 				p.add("group", g.ID, i, fmt.Sprintf("members[%d]", k), "user %q is already members[%d]", m, j)
