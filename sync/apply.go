@@ -261,6 +261,11 @@ func (e *Engine) apply(parent context.Context, plan *Plan, opts ...ApplyOption) 
 			}
 		}
 		a.run(ctx, idx)
+		if phase == ActionCreateGroup.phase() {
+			a.mu.Lock()
+			a.members = nil // the created groups' members, resolved: no change reads them again
+			a.mu.Unlock()
+		}
 	}
 	res := a.finish()
 	if err := a.commit(parent, res); err != nil {

@@ -18,22 +18,22 @@ import (
 	"github.com/provsync/provsync/target/netskope"
 )
 
-// heldAtGroups runs the initial sync of users users (and users/20 groups
+// heldInSync runs the initial sync of users users (and users/20 groups
 // of about 10 memberships each) with a file state, against a tenant
-// answered in memory, and returns the bytes the heap holds as the first
-// group is created: by then every user is created and linked, which is
-// where an initial sync holds the most.
-func heldAtGroups(t *testing.T, users int) int64 {
+// answered in memory, and returns the bytes the heap holds more than
+// before it as the first group is created (by then every user is created
+// and linked) and as the apply's save begins (with the result made).
+func heldInSync(t *testing.T, users int) (atGroups, atSave int64) {
 	t.Helper()
 	dir := synth.Generate(synth.Config{Users: users, Groups: users / 20, MembershipsPerUser: 10, Seed: 1})
 	var (
-		once gosync.Once
-		held int64
+		once           gosync.Once
+		groups, saving int64
 	)
 	tenant := &fakeTenant{}
 	hook := roundTrip(func(r *http.Request) (*http.Response, error) {
 		if r.Method == http.MethodPost && filepath.Base(r.URL.Path) == "Groups" {
-			once.Do(func() { held = sync.HeapInUse() })
+			once.Do(func() { groups = sync.HeapInUse() })
 		}
 		return tenant.RoundTrip(r)
 	})
@@ -49,12 +49,18 @@ func heldAtGroups(t *testing.T, users int) int64 {
 		t.Fatal(err)
 	}
 	sync.SetIntentWindow(eng, 64)
+	sync.SetAfterDirectories(st, func() error {
+		if saving == 0 {
+			saving = sync.HeapInUse()
+		}
+		return nil
+	})
 	before := sync.HeapInUse()
 	if _, res, err := eng.Sync(context.Background()); err != nil || res.Failed > 0 {
 		t.Fatalf("initial sync: %v, %d failed", err, res.Failed)
 	}
 	runtime.KeepAlive(dir)
-	return held - before
+	return groups - before, saving - before
 }
 
 // TestInitialSyncHoldsLittlePerUser: what an initial sync holds for each
@@ -66,5 +72,17 @@ func heldAtGroups(t *testing.T, users int) int64 {
 // grew next to the apply's (see Engine.growLinks), 1,130 and 1,200 with
 // one of the two, and about 950 with neither.
 func TestInitialSyncHoldsLittlePerUser(t *testing.T) {
-	sync.CheckHeldPerUser(t, "held at the first group create", 1050, func(n int) int64 { return heldAtGroups(t, n) })
+	sync.CheckHeldPerUser(t, "held at the first group create", 1050, func(n int) int64 { g, _ := heldInSync(t, n); return g })
+}
+
+// TestInitialSyncSavesHoldingLittlePerUser: what an initial sync holds
+// for each user as its apply saves, with its result made, measured as
+// TestInitialSyncHoldsLittlePerUser measures it: about 1,095 bytes, the
+// plan's changes and the result's outcomes (about 250 and 180 bytes),
+// the links and the users' and groups' mirrors. It was about 1,365 while
+// the file state kept a copy of the links of its own through the apply,
+// and about 1,120 while the apply held the created groups' members
+// resolved to its end (a difference this test does not resolve).
+func TestInitialSyncSavesHoldingLittlePerUser(t *testing.T) {
+	sync.CheckHeldPerUser(t, "held at the save", 1150, func(n int) int64 { _, s := heldInSync(t, n); return s })
 }
