@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/provsync/provsync/source"
@@ -85,8 +87,9 @@ func randomChanges(r *rand.Rand, round int, d *source.Directory) *source.Changes
 
 // TestApplyBinaryIsApplyEncoded: folding changes into an encoded
 // directory gives the very bytes that decoding it, folding with
-// ApplyShared and encoding the result give, and leaves the changes as
-// they were.
+// ApplyShared and encoding the result give, whether the encodings are in
+// memory (ApplyBinary) or streamed (ApplyBinaryTo), and leaves the
+// changes as they were.
 func TestApplyBinaryIsApplyEncoded(t *testing.T) {
 	for seed := range uint64(200) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -113,6 +116,11 @@ func TestApplyBinaryIsApplyEncoded(t *testing.T) {
 					d, derr := decode(got)
 					t.Fatalf("round %d: ApplyBinary's %d bytes differ from the fold's encoding (%d bytes); decoded equal: %v (%v)",
 						round, len(got), len(want), derr == nil && reflect.DeepEqual(d, folded), derr)
+				}
+				var streamed bytes.Buffer
+				n, err := source.ApplyBinaryTo(&streamed, iotest.HalfReader(bytes.NewReader(enc)), ch, len(folded.Users), len(folded.Groups))
+				if err != nil || n != int64(len(want)) || !bytes.Equal(streamed.Bytes(), want) {
+					t.Fatalf("round %d: ApplyBinaryTo wrote %d bytes (%v), equal: %v; want the fold's %d", round, n, err, bytes.Equal(streamed.Bytes(), want), len(want))
 				}
 				if !reflect.DeepEqual(ch, before) {
 					t.Fatalf("round %d: ApplyBinary changed the changes", round)
@@ -176,3 +184,83 @@ func TestApplyBinaryNamesAddedMembers(t *testing.T) {
 		t.Fatal("ApplyBinary's encoding differs from the folded directory's")
 	}
 }
+
+// TestApplyBinaryToStreams: the streamed fold writes its result as it
+// reads its input, in pieces of about its buffer's size, so it never
+// holds either encoding whole; a result whose counts are not the ones
+// given is an error, as are the reader's and the writer's.
+func TestApplyBinaryToStreams(t *testing.T) {
+	base := synth.Generate(synth.Config{Users: 3000, Groups: 60, MembershipsPerUser: 3, Seed: 3})
+	enc := mustMarshal(t, base)
+	ch := &source.Changes{RemovedUsers: []string{base.Users[5].ID}}
+	want := mustMarshal(t, must(source.ApplyShared(base, ch)))
+	in := &countingReader{r: bytes.NewReader(enc)}
+	w := &recordingWriter{in: in}
+	if _, err := source.ApplyBinaryTo(w, in, ch, len(base.Users)-1, len(base.Groups)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(w.buf.Bytes(), want) {
+		t.Fatal("the streamed fold differs from the fold's encoding")
+	}
+	if len(w.readAt) < 4 || w.readAt[0] >= int64(len(enc))/2 || w.largest > 256<<10 {
+		t.Fatalf("%d writes, the first after reading %d of %d bytes, the largest %d bytes; want writes of at most 256 KiB from the first half of the input on",
+			len(w.readAt), w.readAt[0], len(enc), w.largest)
+	}
+	for _, tt := range []struct {
+		name          string
+		users, groups int
+		r             io.Reader
+		w             io.Writer
+		want          error
+	}{
+		{"users miscounted", len(base.Users), len(base.Groups), bytes.NewReader(enc), io.Discard, source.ErrInvalid},
+		{"groups miscounted", len(base.Users) - 1, 0, bytes.NewReader(enc), io.Discard, source.ErrInvalid},
+		{"read error", len(base.Users) - 1, len(base.Groups), iotest.TimeoutReader(iotest.HalfReader(bytes.NewReader(enc))), io.Discard, iotest.ErrTimeout},
+		{"write error", len(base.Users) - 1, len(base.Groups), bytes.NewReader(enc), failingWriter{}, errWrite},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := source.ApplyBinaryTo(tt.w, tt.r, ch, tt.users, tt.groups); !errors.Is(err, tt.want) {
+				t.Fatalf("ApplyBinaryTo: %v; want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n += int64(k)
+	return k, err
+}
+
+// recordingWriter keeps what is written, and how much of in was read at
+// each write.
+type recordingWriter struct {
+	in      *countingReader
+	buf     bytes.Buffer
+	readAt  []int64
+	largest int
+}
+
+func (w *recordingWriter) Write(p []byte) (int, error) {
+	w.readAt = append(w.readAt, w.in.n)
+	w.largest = max(w.largest, len(p))
+	return w.buf.Write(p)
+}
+
+var errWrite = errors.New("write failed")
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errWrite }

@@ -51,6 +51,25 @@ var errDirTruncated = errors.New("truncated")
 type dirEncoder struct {
 	b     []byte
 	table map[string]uint64 // strings written by shared, numbered from 1
+	// w, when not nil, is where flush writes b; n counts the bytes
+	// written, werr is w's first error.
+	w    io.Writer
+	n    int64
+	werr error
+}
+
+// flush writes what b holds to w once it holds at least min bytes, if
+// the encoder has a writer.
+func (e *dirEncoder) flush(min int) {
+	if e.w == nil || len(e.b) < min || len(e.b) == 0 {
+		return
+	}
+	if e.werr == nil {
+		k, err := e.w.Write(e.b)
+		e.n += int64(k)
+		e.werr = err
+	}
+	e.b = e.b[:0]
 }
 
 // shared writes s as 0 and the string the first time, as its number
@@ -242,25 +261,77 @@ func (e *dirEncoder) insertUint(at int, n uint64) {
 // it is meant for changes Apply has accepted for the same directory; an
 // enc that does not decode matches ErrInvalid or is ErrBinaryVersion.
 func ApplyBinary(enc []byte, ch *Changes) ([]byte, error) {
+	e := &dirEncoder{b: make([]byte, 0, len(enc)+len(enc)/16+64), table: map[string]uint64{}}
+	if err := foldBinary(&dirDecoder{b: enc, alias: true}, e, ch, nil); err != nil {
+		return nil, err
+	}
+	return e.b, nil
+}
+
+// ApplyBinaryTo is ApplyBinary for an encoding read from r, with the
+// result written to w as it is made, a buffer at a time: it holds neither
+// encoding whole. users and groups are how many the result holds (the
+// counts of ApplyShared's result), which its encoding starts with; a
+// result of other counts is an error. It returns the bytes written; an
+// error of r's or w's is returned wrapped, and does not match
+// ErrInvalid.
+func ApplyBinaryTo(w io.Writer, r io.Reader, ch *Changes, users, groups int) (int64, error) {
+	d := &dirDecoder{r: r, buf: make([]byte, streamBuffer)}
+	e := &dirEncoder{b: make([]byte, 0, 2*streamBuffer), table: map[string]uint64{}, w: w}
+	err := foldBinary(d, e, ch, &[2]int{users, groups})
+	if err == nil {
+		e.flush(0)
+	}
+	switch {
+	case d.rerr != nil:
+		return e.n, fmt.Errorf("source: reading an encoded directory: %w", d.rerr)
+	case e.werr != nil:
+		return e.n, fmt.Errorf("source: writing an encoded directory: %w", e.werr)
+	}
+	return e.n, err
+}
+
+// foldBinary writes with e the encoding of the directory d decodes with
+// ch folded in (see ApplyBinary). With counts (of users and groups), the
+// result's counts are written before its objects and checked after them,
+// and e writes to its writer as it goes; without, they are inserted once
+// known.
+func foldBinary(d *dirDecoder, e *dirEncoder, ch *Changes, counts *[2]int) error {
 	if ch == nil {
-		return nil, fmt.Errorf("%w: apply: no changes", ErrInvalid)
+		return fmt.Errorf("%w: apply: no changes", ErrInvalid)
 	}
 	if ch.Full {
-		return (&Directory{Users: ch.Users, Groups: ch.Groups}).MarshalBinary()
+		enc, err := (&Directory{Users: ch.Users, Groups: ch.Groups}).MarshalBinary()
+		e.b = append(e.b, enc...)
+		return err
 	}
 	removedUsers, removedGroups := toSet(ch.RemovedUsers), toSet(ch.RemovedGroups)
 	var p problems
 	checkBatch(&p, "user", ch.Users, func(u *User) string { return u.ID }, removedUsers)
 	checkBatch(&p, "group", ch.Groups, func(g *Group) string { return g.ID }, removedGroups)
 	if len(p) > 0 {
-		return nil, fmt.Errorf("apply: %w", errors.Join(p...))
+		return fmt.Errorf("apply: %w", errors.Join(p...))
 	}
-	d := &dirDecoder{b: enc, alias: true}
 	if err := d.magic(); err != nil {
-		return nil, err
+		return err
 	}
-	e := &dirEncoder{b: make([]byte, 0, len(enc)+len(enc)/16+64), table: map[string]uint64{}}
 	e.b = append(e.b, dirMagic...)
+	// count starts a list of objects: its count is written now, if
+	// known, or inserted at the returned offset by end.
+	count := func(k int) int {
+		if counts != nil {
+			e.uint(uint64(counts[k]))
+		}
+		return len(e.b)
+	}
+	end := func(k, at, n int) error {
+		if counts == nil {
+			e.insertUint(at, uint64(n))
+		} else if n != counts[k] {
+			return fmt.Errorf("%w: apply: the result holds %d %s, not %d", ErrInvalid, n, [2]string{"users", "groups"}[k], counts[k])
+		}
+		return nil
+	}
 	upserted := make(map[string]int, len(ch.Users))
 	for i := range ch.Users {
 		upserted[ch.Users[i].ID] = i
@@ -276,31 +347,34 @@ func ApplyBinary(enc []byte, ch *Changes) ([]byte, error) {
 	}
 	n := d.count(8)
 	// moved holds each old user's new position plus one; 0: removed.
-	moved := make([]int32, n)
+	moved := make([]int32, 0, d.prealloc(n, 4))
 	replaced := make([]bool, len(ch.Users))
-	at, out := len(e.b), 0
+	at, out := count(0), 0
 	put := func(u *User) error {
 		if pos, ok := userAt[u.ID]; ok && pos < 0 {
 			userAt[u.ID] = out
 		}
 		out++
-		return e.user(u)
+		err := e.user(u)
+		e.flush(streamBuffer)
+		return err
 	}
 	for i := range n {
 		var u User
 		if err := d.user(&u); err != nil {
-			return nil, fmt.Errorf("%w: encoded directory, user %d: %w", ErrInvalid, i+1, err)
+			return fmt.Errorf("%w: encoded directory, user %d: %w", ErrInvalid, i+1, err)
 		}
 		if removedUsers[u.ID] {
+			moved = append(moved, 0)
 			continue
 		}
 		w := &u
 		if j, ok := upserted[u.ID]; ok {
 			w, replaced[j] = &ch.Users[j], true
 		}
-		moved[i] = int32(out + 1)
+		moved = append(moved, int32(out+1))
 		if err := put(w); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for j := range ch.Users {
@@ -310,11 +384,13 @@ func ApplyBinary(enc []byte, ch *Changes) ([]byte, error) {
 				userAt[u.ID] = -1
 			}
 			if err := put(u); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	e.insertUint(at, uint64(out))
+	if err := end(0, at, out); err != nil {
+		return err
+	}
 	for id, pos := range userAt {
 		if pos < 0 {
 			delete(userAt, id) // not a user of the result
@@ -327,7 +403,7 @@ func ApplyBinary(enc []byte, ch *Changes) ([]byte, error) {
 	}
 	gn := d.count(8)
 	replacedGroups := make([]bool, len(ch.Groups))
-	at, out = len(e.b), 0
+	at, out = count(1), 0
 	var members []uint64
 	var names []string
 	for i := range gn {
@@ -350,7 +426,7 @@ func ApplyBinary(enc []byte, ch *Changes) ([]byte, error) {
 		}
 		memberGroups := d.list(d.shared)
 		if d.err != nil {
-			return nil, fmt.Errorf("%w: encoded directory, group %d: %w", ErrInvalid, i+1, d.err)
+			return fmt.Errorf("%w: encoded directory, group %d: %w", ErrInvalid, i+1, d.err)
 		}
 		if removedGroups[g.ID] {
 			continue
@@ -359,32 +435,35 @@ func ApplyBinary(enc []byte, ch *Changes) ([]byte, error) {
 		if j, ok := upGroups[g.ID]; ok {
 			replacedGroups[j] = true
 			if err := e.changedGroup(&ch.Groups[j], removedUsers, removedGroups, userAt); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		if err := e.groupHead(&g); err != nil {
-			return nil, err
+			return err
 		}
 		e.movedMembers(members, names, moved, removedUsers, userAt)
 		e.groupList(without(memberGroups, removedGroups, true))
+		e.flush(streamBuffer)
 	}
 	for j := range ch.Groups {
 		if !replacedGroups[j] {
 			out++
 			if err := e.changedGroup(&ch.Groups[j], removedUsers, removedGroups, userAt); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	e.insertUint(at, uint64(out))
+	if err := end(1, at, out); err != nil {
+		return err
+	}
 	if d.err == nil && d.more() {
-		d.err = fmt.Errorf("%d bytes after the last group", len(d.b))
+		d.err = errors.New("bytes after the last group")
 	}
 	if d.err != nil {
-		return nil, fmt.Errorf("%w: encoded directory: %w", ErrInvalid, d.err)
+		return fmt.Errorf("%w: encoded directory: %w", ErrInvalid, d.err)
 	}
-	return e.b, nil
+	return e.werr
 }
 
 // changedGroup writes a group of a batch of changes as the fold leaves

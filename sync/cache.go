@@ -42,28 +42,41 @@ type CachedDirectory struct {
 }
 
 // dirFold is a cached directory with a batch of changes to fold into it
-// (source.ApplyBinary), folded once.
+// (source.ApplyBinary), folded once: into memory when its encoding is
+// needed, or by FileState into a directory file (see FileState.writeFold).
 type dirFold struct {
-	once gosync.Once
+	mu   gosync.Mutex
 	base *CachedDirectory
 	ch   *source.Changes
-	enc  []byte
-	err  error
+	// users and groups are the fold's counts, which a streamed fold
+	// writes before it has read them (source.ApplyBinaryTo).
+	users, groups int
+	enc           []byte
+	err           error
+	// file and sum are the directory file holding the fold, and its
+	// SHA-256 (in hex), once written.
+	file, sum string
 }
 
 // encoding folds f's changes into its base the first time, and returns
 // the result.
 func (f *dirFold) encoding() ([]byte, error) {
-	f.once.Do(func() {
-		var base []byte
-		if base, f.err = f.base.encoding(); f.err == nil && base == nil {
-			f.err = errors.New("sync: no encoded directory to fold changes into")
-		}
-		if f.err == nil {
-			f.enc, f.err = source.ApplyBinary(base, f.ch)
-		}
-		f.base, f.ch = nil, nil
-	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.enc != nil || f.err != nil:
+		return f.enc, f.err
+	case f.file != "":
+		return fileDirectory(f.file, f.sum).encoding()
+	}
+	var base []byte
+	if base, f.err = f.base.encoding(); f.err == nil && base == nil {
+		f.err = errors.New("sync: no encoded directory to fold changes into")
+	}
+	if f.err == nil {
+		f.enc, f.err = source.ApplyBinary(base, f.ch)
+	}
+	f.base, f.ch = nil, nil
 	return f.enc, f.err
 }
 
@@ -74,8 +87,9 @@ func encodedDirectory(enc []byte) *CachedDirectory { return &CachedDirectory{enc
 // foldedDirectory returns a CachedDirectory holding the encoding of
 // base's directory with ch folded in, made when first needed. base is
 // encoded (not Dir); the caller does not change ch afterwards.
-func foldedDirectory(base *CachedDirectory, ch *source.Changes) *CachedDirectory {
-	return &CachedDirectory{fold: &dirFold{base: base, ch: ch}}
+// The fold holds users users and groups groups.
+func foldedDirectory(base *CachedDirectory, ch *source.Changes, users, groups int) *CachedDirectory {
+	return &CachedDirectory{fold: &dirFold{base: base, ch: ch, users: users, groups: groups}}
 }
 
 // fileDirectory returns a CachedDirectory whose encoding is the content
@@ -93,6 +107,9 @@ func (c *CachedDirectory) empty() bool {
 func (c *CachedDirectory) inFile(path string) bool {
 	return c.Dir == nil && c.enc == nil && c.fold == nil && c.file == path
 }
+
+// fileOnly reports whether c is a directory in a file, held nowhere else.
+func (c *CachedDirectory) fileOnly() bool { return c.file != "" && c.inFile(c.file) }
 
 // encoded reports whether c holds its directory encoded, in any form.
 func (c *CachedDirectory) encoded() bool { return c != nil && c.Dir == nil && !c.empty() }

@@ -475,6 +475,7 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 				return nil, nil, fmt.Errorf("sync: caching the directory of %s: %w", name, err)
 			}
 			pending.base, pending.changes = cached, ch
+			pending.users, pending.groups = len(dir.Users), len(dir.Groups)
 		}
 	}
 	pending.dir = dir

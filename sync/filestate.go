@@ -412,6 +412,14 @@ func (f *FileState) writeDirectories(dirs map[string]*CachedDirectory) (map[stri
 			sums[name] = c.sum
 			continue
 		}
+		if sum, ok, err := f.writeFold(c); err != nil {
+			return nil, fmt.Errorf("cached directory of source %q: %w", name, err)
+		} else if ok {
+			sums[name] = sum
+			f.dirWrites++
+			wrote = true
+			continue
+		}
 		b, err := c.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("source %q: %w", name, err)
@@ -432,6 +440,51 @@ func (f *FileState) writeDirectories(dirs map[string]*CachedDirectory) (map[stri
 		syncDir(filepath.Dir(f.path))
 	}
 	return sums, nil
+}
+
+// writeFold writes c, a fold of changes into a directory in one of the
+// state's files, to a new directory file as it folds (source.
+// ApplyBinaryTo), holding neither the old encoding nor the new, and
+// returns the new file's sum; false if c is not such a fold. It checks
+// the old file's SHA-256 as it reads it. The caller syncs the directory.
+func (f *FileState) writeFold(c *CachedDirectory) (string, bool, error) {
+	fo := c.fold
+	if fo == nil || c.Dir != nil || c.enc != nil {
+		return "", false, nil
+	}
+	fo.mu.Lock()
+	defer fo.mu.Unlock()
+	if fo.file != "" && fo.file == f.dirFile(fo.sum) {
+		return fo.sum, true, nil // written by an earlier try of this save
+	}
+	base := fo.base
+	if fo.enc != nil || fo.err != nil || fo.file != "" || base == nil || !base.fileOnly() || base.file != f.dirFile(base.sum) {
+		return "", false, nil
+	}
+	in, err := os.Open(base.file)
+	if err != nil {
+		return "", false, err
+	}
+	defer in.Close()
+	read, written := sha256.New(), sha256.New()
+	tmp, err := f.writeTemp(func(w io.Writer) error {
+		_, err := source.ApplyBinaryTo(io.MultiWriter(w, written), io.TeeReader(in, read), fo.ch, fo.users, fo.groups)
+		if err == nil && hex.EncodeToString(read.Sum(nil)) != base.sum {
+			err = fmt.Errorf("%s does not hold the directory the state refers to", base.file)
+		}
+		return err
+	})
+	if err != nil {
+		return "", false, err
+	}
+	sum := hex.EncodeToString(written.Sum(nil))
+	path := f.dirFile(sum)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return "", false, err
+	}
+	fo.file, fo.sum, fo.base, fo.ch = path, sum, nil, nil
+	return sum, true, nil
 }
 
 // removeDirFiles deletes the directory files not in keep (sums by source
@@ -462,11 +515,23 @@ func (f *FileState) writeFile(path string, b []byte) error {
 // writeFileWith is writeFile with the content written by write, through
 // a buffer, so that it need not be held in memory whole.
 func (f *FileState) writeFileWith(path string, write func(io.Writer) error) error {
+	tmp, err := f.writeTemp(write)
+	if err == nil {
+		if err = os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+		}
+	}
+	return err
+}
+
+// writeTemp writes a new temporary file of the state's, with the content
+// written by write through a buffer, syncs it and returns its path. On an
+// error it leaves no file.
+func (f *FileState) writeTemp(write func(io.Writer) error) (string, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(f.path), f.tempPattern())
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
 	bw := bufio.NewWriterSize(tmp, 256<<10)
 	err = write(bw)
 	if err == nil {
@@ -478,10 +543,11 @@ func (f *FileState) writeFileWith(path string, write func(io.Writer) error) erro
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
 	}
-	return err
+	return tmp.Name(), nil
 }
 
 // legacyState reports whether a state file without a version is one an

@@ -406,6 +406,8 @@ type pendingRead struct {
 	// holds no encoding of the directory, the state's at most.
 	base    *CachedDirectory
 	changes *source.Changes
+	// users and groups count the fold's users and groups.
+	users, groups int
 	// cached is the new cache, once made; set by the read when it is the
 	// old one (no changes).
 	cached      *CachedDirectory
@@ -437,7 +439,7 @@ func (r *pendingRead) cache() *CachedDirectory {
 	if r.cached == nil {
 		switch {
 		case r.base != nil:
-			r.cached = foldedDirectory(r.base, r.changes)
+			r.cached = foldedDirectory(r.base, r.changes, r.users, r.groups)
 			r.base, r.changes = nil, nil
 		case r.enc != nil:
 			r.cached = encodedDirectory(r.enc)
