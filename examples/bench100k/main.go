@@ -129,7 +129,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&c.heapProf, "memprofile", "", "write heap profiles at the end of the initial and no-op cycles, named as -cpuprofile's; allocations count from the program's start, so compare a cycle's with -diff_base of the one before")
 	fs.StringVar(&c.peakProf, "peakprofile", "", "write a heap profile of each cycle near its peak live heap, named as -cpuprofile's (without a forced collection: it shows what was live at the peak)")
 	fs.StringVar(&c.serverProf, "serverprofile", "", "write a CPU profile of the server child, over all of a source's cycles, to this path with the source before its extension (server.pprof: server.full.pprof, ...)")
-	fs.IntVar(&c.serverGOGC, "server-gogc", 400, "GOGC of the server child: its garbage collector's target heap growth in percent (its memory is not measured; at 100,000 users and 400 its RSS peaks near 1.5 GB)")
+	fs.IntVar(&c.serverGOGC, "server-gogc", 400, "GOGC of the server child: its garbage collector's target heap growth in percent (its memory is not measured; at 100,000 users and 400 its RSS peaked at 1.0 to 1.5 GB)")
 	fs.Int64Var(&c.memLimitMiB, "memlimit", 0, "the engine's soft memory limit in MiB, as GOMEMLIMIT sets it for a service (runtime/debug.SetMemoryLimit); 0: none. The server child runs without it")
 	fs.DurationVar(&c.timeout, "timeout", time.Hour, "give up after this long")
 	if err := fs.Parse(args); err != nil {
