@@ -1,7 +1,9 @@
 package sync
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -197,5 +199,40 @@ func BenchmarkGroupMirror(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		groupMirror(&scim.Group{DisplayName: "g", Members: members})
+	}
+}
+
+// TestAppendUUID: appendUUID packs exactly the lowercase UUIDs, as hex
+// decoding reads their digits: every byte value at every place of one is
+// tried.
+func TestAppendUUID(t *testing.T) {
+	const id = "7496ad38-1f1c-41c1-8fb5-3ae6177faf8b"
+	ref := func(s string) ([]byte, bool) {
+		if len(s) != uuidLen || strings.ContainsAny(s, "ABCDEF") {
+			return nil, false
+		}
+		for i := range s {
+			if (i == 8 || i == 13 || i == 18 || i == 23) != (s[i] == '-') {
+				return nil, false
+			}
+		}
+		b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+		if err != nil {
+			return nil, false
+		}
+		return b, true
+	}
+	for i := 0; i <= len(id); i++ {
+		for c := range 256 {
+			s := id[:i] + string([]byte{byte(c)}) + id[min(i+1, len(id)):]
+			got, ok := appendUUID(nil, s)
+			want, wantOK := ref(s)
+			if ok != wantOK || !bytes.Equal(got, want) {
+				t.Fatalf("appendUUID(%q) = %x, %v; want %x, %v", s, got, ok, want, wantOK)
+			}
+		}
+	}
+	if got, ok := appendUUID([]byte{1}, id); !ok || unpackUUID(string(got[1:])) != id || got[0] != 1 {
+		t.Errorf("appendUUID appended %x, %v", got, ok)
 	}
 }
