@@ -264,3 +264,22 @@ var errWrite = errors.New("write failed")
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errWrite }
+
+// TestDirectoryWriteToStreams: WriteTo writes what MarshalBinary returns,
+// in pieces of at most 256 KiB, so the whole encoding is never held; a
+// write error is returned.
+func TestDirectoryWriteToStreams(t *testing.T) {
+	d := synth.Generate(synth.Config{Users: 3000, Groups: 60, MembershipsPerUser: 3, Seed: 3})
+	want := mustMarshal(t, d)
+	w := &recordingWriter{in: &countingReader{}}
+	n, err := d.WriteTo(w)
+	if err != nil || n != int64(len(want)) || !bytes.Equal(w.buf.Bytes(), want) {
+		t.Fatalf("WriteTo: %d bytes, %v, equal %v; want MarshalBinary's %d", n, err, bytes.Equal(w.buf.Bytes(), want), len(want))
+	}
+	if len(w.readAt) < 4 || w.largest > 256<<10 {
+		t.Fatalf("%d writes, the largest %d bytes; want several of at most 256 KiB", len(w.readAt), w.largest)
+	}
+	if _, err := d.WriteTo(failingWriter{}); !errors.Is(err, errWrite) {
+		t.Fatalf("WriteTo a failing writer: %v; want its error", err)
+	}
+}

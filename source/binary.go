@@ -158,6 +158,29 @@ func (e *dirEncoder) attrs(a Attrs) error {
 // order).
 func (d *Directory) MarshalBinary() ([]byte, error) {
 	e := &dirEncoder{b: make([]byte, 0, 64+150*len(d.Users)+50*len(d.Groups)), table: map[string]uint64{}}
+	if err := d.encode(e); err != nil {
+		return nil, err
+	}
+	return e.b, nil
+}
+
+// WriteTo writes what MarshalBinary returns to w as it encodes it, a
+// buffer at a time, never holding the whole encoding, and returns the
+// bytes written. An error of w's is returned wrapped.
+func (d *Directory) WriteTo(w io.Writer) (int64, error) {
+	e := &dirEncoder{b: make([]byte, 0, 2*streamBuffer), table: map[string]uint64{}, w: w}
+	err := d.encode(e)
+	if err == nil {
+		e.flush(0)
+	}
+	if e.werr != nil {
+		return e.n, fmt.Errorf("source: writing an encoded directory: %w", e.werr)
+	}
+	return e.n, err
+}
+
+// encode writes d with e.
+func (d *Directory) encode(e *dirEncoder) error {
 	e.b = append(e.b, dirMagic...)
 	e.uint(uint64(len(d.Users)))
 	userAt := make(map[string]int, len(d.Users))
@@ -167,17 +190,19 @@ func (d *Directory) MarshalBinary() ([]byte, error) {
 			userAt[u.ID] = i
 		}
 		if err := e.user(u); err != nil {
-			return nil, err
+			return err
 		}
+		e.flush(streamBuffer)
 	}
 	e.uint(uint64(len(d.Groups)))
 	for i := range d.Groups {
 		g := &d.Groups[i]
 		if err := e.group(g, g.Members, g.MemberGroups, userAt); err != nil {
-			return nil, err
+			return err
 		}
+		e.flush(streamBuffer)
 	}
-	return e.b, nil
+	return e.werr
 }
 
 // user writes u.
@@ -301,9 +326,7 @@ func foldBinary(d *dirDecoder, e *dirEncoder, ch *Changes, counts *[2]int) error
 		return fmt.Errorf("%w: apply: no changes", ErrInvalid)
 	}
 	if ch.Full {
-		enc, err := (&Directory{Users: ch.Users, Groups: ch.Groups}).MarshalBinary()
-		e.b = append(e.b, enc...)
-		return err
+		return (&Directory{Users: ch.Users, Groups: ch.Groups}).encode(e)
 	}
 	removedUsers, removedGroups := toSet(ch.RemovedUsers), toSet(ch.RemovedGroups)
 	var p problems

@@ -279,8 +279,14 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	}
 	// An incremental read's directory is kept, encoded, for Apply to
 	// save as the cache the next read folds its changes into. It is
-	// encoded before the mapping, which may drop the users' attributes.
-	if err := pending.encode(); err != nil {
+	// encoded before the mapping, which may drop the users' attributes;
+	// FileState takes the encoding into a directory file of its own as
+	// it is made, so that the plan does not hold it.
+	var stage func(*source.Directory) (*CachedDirectory, error)
+	if f, ok := e.state.(*FileState); ok {
+		stage = f.stageDirectory
+	}
+	if err := pending.encode(stage); err != nil {
 		return nil, fmt.Errorf("sync: caching the directory of %s: %w", e.source.Name(), err)
 	}
 	desired, thin, err := e.mapDirectory(ctx, dir, snap, obs)

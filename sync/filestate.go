@@ -466,9 +466,9 @@ func (f *FileState) writeFold(c *CachedDirectory) (string, bool, error) {
 		return "", false, err
 	}
 	defer in.Close()
-	read, written := sha256.New(), sha256.New()
-	tmp, err := f.writeTemp(func(w io.Writer) error {
-		_, err := source.ApplyBinaryTo(io.MultiWriter(w, written), io.TeeReader(in, read), fo.ch, fo.users, fo.groups)
+	read := sha256.New()
+	sum, err := f.writeDirFile(func(w io.Writer) error {
+		_, err := source.ApplyBinaryTo(w, io.TeeReader(in, read), fo.ch, fo.users, fo.groups)
 		if err == nil && hex.EncodeToString(read.Sum(nil)) != base.sum {
 			err = fmt.Errorf("%s does not hold the directory the state refers to", base.file)
 		}
@@ -477,14 +477,46 @@ func (f *FileState) writeFold(c *CachedDirectory) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	sum := hex.EncodeToString(written.Sum(nil))
-	path := f.dirFile(sum)
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return "", false, err
-	}
-	fo.file, fo.sum, fo.base, fo.ch = path, sum, nil, nil
+	fo.file, fo.sum, fo.base, fo.ch = f.dirFile(sum), sum, nil, nil
 	return sum, true, nil
+}
+
+// writeDirFile writes a new directory file, synced, with the content write
+// writes, named by its SHA-256, and returns the sum. The caller syncs the
+// directory.
+func (f *FileState) writeDirFile(write func(io.Writer) error) (string, error) {
+	h := sha256.New()
+	tmp, err := f.writeTemp(func(w io.Writer) error { return write(io.MultiWriter(w, h)) })
+	if err != nil {
+		return "", err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if err := os.Rename(tmp, f.dirFile(sum)); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return sum, nil
+}
+
+// stageDirectory writes d's encoding to a directory file as it encodes it
+// (source.Directory.WriteTo), synced with its directory, and returns the
+// CachedDirectory of that file: a plan's new cache, which the state then
+// need not hold in memory. The snapshot that refers to it is written
+// later, by the apply's save; until then, and if that never comes, no
+// saved snapshot refers to it, and the next save or load removes it.
+func (f *FileState) stageDirectory(d *source.Directory) (*CachedDirectory, error) {
+	sum, err := f.writeDirFile(func(w io.Writer) error {
+		_, err := d.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	syncDir(filepath.Dir(f.path))
+	f.mu.Lock()
+	f.dirWrites++
+	f.mu.Unlock()
+	return fileDirectory(f.dirFile(sum), sum), nil
 }
 
 // removeDirFiles deletes the directory files not in keep (sums by source

@@ -3,6 +3,7 @@ package sync_test
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	gosync "sync"
@@ -186,11 +187,12 @@ func TestIncrementalReads(t *testing.T) {
 	}
 }
 
-// TestIncrementalPlanEncodesNoCache: a plan that folds a batch of changes
-// into the cache its FileState holds encoded makes no new encoding of the
-// directory (it would hold one next to the state's, through the mapping
-// and the plan), and neither does a no-op plan; a full read's does. The
-// apply's save encodes the fold, and what it stores is the source's
+// TestIncrementalPlanEncodesNoCache: a plan over a FileState holds no
+// encoding of the source's directory. A full read's is written to a
+// directory file as it is encoded; one that folds a batch of changes into
+// the cache makes none (it would hold one next to the state's, through
+// the mapping and the plan), and neither does a no-op. The apply's save
+// folds the changes into the old file, and what it stores is the source's
 // directory, encoded as a full read's would be. The applied plan, which a
 // caller may keep, holds neither the old cache nor the new, and the state
 // keeps the new one in its file only.
@@ -219,11 +221,11 @@ func TestIncrementalPlanEncodesNoCache(t *testing.T) {
 		}
 		return p
 	}
-	if p := sync1(); sync.EncodedForCache(p) == 0 {
-		t.Fatal("the first, full read encoded no cache")
-	}
-	if p := sync1(sync.Reapply()); sync.EncodedForCache(p) == 0 {
-		t.Fatal("a full read encoded no cache")
+	for _, opts := range [][]sync.RunOption{nil, {sync.Reapply()}} {
+		if p := sync1(opts...); sync.EncodedForCache(p) != 0 || !sync.CacheInFile(st, "feed") {
+			t.Fatalf("a full read encoded %d bytes of directory in memory, and its cache is in its file only: %v; want none and true",
+				sync.EncodedForCache(p), sync.CacheInFile(st, "feed"))
+		}
 	}
 	dir.Users[firstActive(dir)].DisplayName = "Changed Name"
 	dir.Users = append(dir.Users, source.User{ID: "hire", UserName: "hire@example.com", GivenName: "Hire", FamilyName: "New"})
@@ -266,5 +268,52 @@ func TestIncrementalPlanEncodesNoCache(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatal("the cached directory differs from the source's")
+	}
+}
+
+// TestStagedDirectoryOfAPlanNotAppliedIsRemoved: the directory file a
+// plan's full read writes before any snapshot refers to it is removed by
+// the next save when that plan is not applied, so that only the saved
+// snapshot's directory stays beside the state.
+func TestStagedDirectoryOfAPlanNotAppliedIsRemoved(t *testing.T) {
+	ctx := context.Background()
+	srv := netskopetest.New(t)
+	c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := synth.Generate(synth.Config{Users: 30, Groups: 3, MembershipsPerUser: 2, Seed: 6})
+	f := &feed{}
+	f.set(dir)
+	tmp := t.TempDir()
+	st := sync.NewFileState(filepath.Join(tmp, "state.json"))
+	defer st.Close()
+	eng, err := sync.New(f, c, sync.WithState(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func() []string {
+		m, err := filepath.Glob(filepath.Join(tmp, "state.json.dir-*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if _, _, err := eng.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dir.Users[firstActive(dir)].DisplayName = "Changed Name"
+	f.set(dir)
+	if _, err := eng.Plan(ctx, sync.Reapply()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(files()); n != 2 {
+		t.Fatalf("%d directory files after a full read's plan; want the saved one and the plan's", n)
+	}
+	if _, _, err := eng.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := files(); len(got) != 1 {
+		t.Fatalf("directory files after the next save: %q; want the saved snapshot's only", got)
 	}
 }

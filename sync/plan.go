@@ -416,12 +416,22 @@ type pendingRead struct {
 }
 
 // encode sets r.enc to the encoding of r.dir, unless r folds changes into
-// an encoded cache or keeps the old one, and drops r.dir.
-func (r *pendingRead) encode() error {
+// an encoded cache or keeps the old one, and drops r.dir. With stage, the
+// encoding goes to where stage writes it (FileState.stageDirectory)
+// instead of into memory.
+func (r *pendingRead) encode(stage func(*source.Directory) (*CachedDirectory, error)) error {
 	if r == nil || r.dir == nil {
 		return nil
 	}
-	if r.enc == nil && r.base == nil && r.cached == nil {
+	switch {
+	case r.enc != nil || r.base != nil || r.cached != nil:
+	case stage != nil:
+		c, err := stage(r.dir)
+		if err != nil {
+			return err
+		}
+		r.cached = c
+	default:
 		enc, err := r.dir.MarshalBinary()
 		if err != nil {
 			return err
