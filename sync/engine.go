@@ -400,7 +400,7 @@ func (e *Engine) thinner(snap *Snapshot, o *targetView, t *thinUsers) func(*mapp
 		}
 		l, ok := snap.Users[du.SourceID]
 		if ok && o.listed != nil {
-			l.Mirror, ok = o.listed[du.SourceID]
+			l.Mirror, ok = o.listed.mirror(du.SourceID, l.Mirror)
 		}
 		if !ok || !thinnable(du) || !sameAsMirror(&du.User, l, snap.Users) {
 			t.order = append(t.order, whole)

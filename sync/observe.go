@@ -41,8 +41,8 @@ type targetView struct {
 	same []bool
 	// listed are, at a drift check, the mirrors of the owned users as
 	// the listing found them, by source id; they stand for the state's
-	// mirrors in mirroredUsers.
-	listed map[string]*Mirror
+	// mirrors in mirroredUsers. Nil between drift checks.
+	listed *listedMirrors
 	// groupMirrors are the mirrors whose strings hold the members of
 	// the first groups (planInput.members); groups read by id follow.
 	groupMirrors []*Mirror
@@ -115,7 +115,7 @@ func (e *Engine) observeAll(ctx context.Context, snap *Snapshot) (*targetView, e
 		return nil, err
 	}
 	o := &targetView{users: l.users, groups: l.groups, groupMirrors: l.groupMirrors, gone: l.gone, drift: true,
-		mirrored: true, listed: l.mirrors, refresh: l.refresh}
+		mirrored: true, listed: &l.mirrors, refresh: l.refresh}
 	o.reclaim = reclaim(snap, l.users, l.groups, e.owner, true)
 	o.refresh = append(o.refresh, reclaimedMirrors(o)...)
 	owned := reverseLinks(snap.Groups)
@@ -243,7 +243,7 @@ func (e *Engine) mirroredUsers(ctx context.Context, snap *Snapshot, d *mapping.D
 	var users []scim.User
 	for src, l := range snap.Users {
 		if o.listed != nil {
-			m, ok := o.listed[src]
+			m, ok := o.listed.mirror(src, l.Mirror)
 			if !ok {
 				continue // gone, or listed in full (o.users)
 			}
