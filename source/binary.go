@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -814,7 +815,7 @@ func (d *dirDecoder) attrs() Attrs {
 			return Attrs{}
 		}
 		prev = k
-		kept := !d.selecting || d.keep[k]
+		kept := !d.selecting || d.kept(k)
 		if kept {
 			names = append(names, k)
 			namesKey = binary.AppendUvarint(namesKey, uint64(ki+1))
@@ -925,10 +926,12 @@ func (d *Directory) ReadFrom(r io.Reader) (int64, error) {
 // ReadAttributesFrom is ReadFrom, keeping of the users' and groups'
 // attributes only those named in names (none when names is empty), as
 // an AttributeSelector's read does; the others are decoded and dropped.
+// Names match ignoring case, as Attrs lookups by the mapping do: a name
+// kept under any spelling keeps the attribute under its own.
 func (d *Directory) ReadAttributesFrom(r io.Reader, names []string) (int64, error) {
 	keep := make(map[string]bool, len(names))
 	for _, n := range names {
-		keep[n] = true
+		keep[strings.ToLower(n)] = true
 	}
 	return d.readFrom(&dirDecoder{r: r, buf: make([]byte, streamBuffer), selecting: true, keep: keep})
 }
@@ -943,6 +946,18 @@ func (d *Directory) readFrom(dec *dirDecoder) (int64, error) {
 	}
 	*d = *dir
 	return dec.n, nil
+}
+
+// kept says whether a selecting read keeps the attribute name, which
+// it looks up ignoring case; names are shared between the objects, so
+// each spelling is folded once.
+func (d *dirDecoder) kept(name string) bool {
+	if k, ok := d.keep[name]; ok {
+		return k
+	}
+	k := d.keep[strings.ToLower(name)]
+	d.keep[name] = k
+	return k
 }
 
 // magic reads the magic line.

@@ -84,3 +84,26 @@ func swapNames(t *testing.T, enc []byte, a, b string) []byte {
 	copy(out[j:], a)
 	return out
 }
+
+// TestReadAttributesFromIgnoresCase: a name kept under another spelling
+// keeps the attribute under its own, as the mapping's lookups ignore case.
+func TestReadAttributesFromIgnoresCase(t *testing.T) {
+	dir := &source.Directory{Users: []source.User{
+		{ID: "u1", UserName: "a@example.com", Attributes: source.NewAttrs(map[string]any{"costCenter": "CC-1", "Office": "Paris", "team": "x"})},
+		{ID: "u2", UserName: "b@example.com", Attributes: source.NewAttrs(map[string]any{"COSTCENTER": "CC-2"})},
+	}}
+	enc, err := dir.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got source.Directory
+	if _, err := got.ReadAttributesFrom(bytes.NewReader(enc), []string{"CostCenter", "office"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]any{{"costCenter": "CC-1", "Office": "Paris"}, {"COSTCENTER": "CC-2"}}
+	for i, u := range got.Users {
+		if m := u.Attributes.Map(); !reflect.DeepEqual(m, want[i]) {
+			t.Errorf("user %s: attributes %v; want %v", u.ID, m, want[i])
+		}
+	}
+}
