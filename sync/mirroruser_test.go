@@ -469,7 +469,8 @@ func TestPackedJSONIsAppendJSON(t *testing.T) {
 }
 
 // FuzzPackedJSON: a form appendPackedJSON writes, however made, is one
-// unpackUser reads, as the same JSON; any other it leaves to it.
+// unpackUser reads, as the same JSON; any other it leaves to it. Any
+// form unpacks to send (unpackSent) as unpackUser reads it.
 func FuzzPackedJSON(f *testing.F) {
 	for _, u := range compactUsers() {
 		f.Add([]byte(userMirror(&u).User))
@@ -477,6 +478,10 @@ func FuzzPackedJSON(f *testing.F) {
 	f.Add([]byte{packedUser, tagName, tagDisplayName, strFullName})
 	f.Add([]byte{packedUser, tagUserName, strUserName})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		sent, sentOK := unpackSent(b)
+		if u, uok := unpackUser(b); sentOK != uok || (uok && !reflect.DeepEqual(*sent, u)) {
+			t.Fatalf("unpacked to send as %+v (%v), want %+v (%v)", sent, sentOK, u, uok)
+		}
 		got, ok := appendPackedJSON(nil, b)
 		if !ok {
 			if len(got) != 0 {
@@ -492,4 +497,28 @@ func FuzzPackedJSON(f *testing.F) {
 			t.Fatalf("wrote %s\nwant %s", got, want)
 		}
 	})
+}
+
+// TestUnpackSentIsUnpackUser: a create's user unpacked into one
+// allocation is the user unpackUser reads, and a create's user takes
+// five allocations where it took nine (the user, its name, active flag
+// and email each one of its own).
+func TestUnpackSentIsUnpackUser(t *testing.T) {
+	for name, u := range compactUsers() {
+		m := userMirror(&u)
+		want, ok := unpackUser(m.User)
+		got, gotOK := unpackSent(m.User)
+		if !ok || !gotOK || !reflect.DeepEqual(*got, want) {
+			t.Errorf("%s: unpacked %+v (%v), want %+v", name, got, gotOK, want)
+		}
+	}
+	d := synth.Generate(synth.Config{Users: 5, Groups: 1, MembershipsPerUser: 1, Seed: 3})
+	des, err := mapping.Default().Map(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Change{Action: ActionCreateUser, Object: Ref{Kind: KindUser, SourceID: "s"}, packedUser: userMirror(&des.Users[0].User)}
+	if n := testing.AllocsPerRun(100, func() { c.userToCreate() }); n > 5 {
+		t.Errorf("userToCreate made %v allocations, want at most 5", n)
+	}
 }

@@ -224,7 +224,10 @@ func (c *Change) userToCreate() (*scim.User, *Mirror) {
 	if c.User != nil || c.packedUser == nil {
 		return c.User, nil
 	}
-	u, ok := c.packedUser.user("")
+	if u, ok := unpackSent(c.packedUser.User); ok {
+		return u, c.packedUser
+	}
+	u, ok := c.packedUser.user("") // a mirror that is not packed, if any
 	if !ok {
 		return nil, nil
 	}
