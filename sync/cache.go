@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -158,10 +159,35 @@ func (c *CachedDirectory) Directory() (*source.Directory, error) {
 	return d, nil
 }
 
+// selected is Directory, for a directory held encoded, keeping of the
+// users' and groups' attributes only those named in names (see
+// source.Directory.ReadAttributesFrom): a copy for a mapping that reads
+// no others, never one to cache.
+func (c *CachedDirectory) selected(names []string) (*source.Directory, error) {
+	read := func(d *source.Directory, r io.Reader) (int64, error) { return d.ReadAttributesFrom(r, names) }
+	if c.enc == nil && c.fold == nil && c.file != "" {
+		return readDirectoryFileWith(c.file, c.sum, read)
+	}
+	enc, err := c.encoding()
+	if err != nil || enc == nil {
+		return nil, err
+	}
+	d := new(source.Directory)
+	if _, err := read(d, bytes.NewReader(enc)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
 // readDirectoryFile decodes the directory encoded in the file at path as
 // it reads it, a buffer at a time, and checks that the content's SHA-256
 // is sum (in hex).
 func readDirectoryFile(path, sum string) (*source.Directory, error) {
+	return readDirectoryFileWith(path, sum, (*source.Directory).ReadFrom)
+}
+
+// readDirectoryFileWith is readDirectoryFile, decoding with read.
+func readDirectoryFileWith(path, sum string, read func(*source.Directory, io.Reader) (int64, error)) (*source.Directory, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -169,7 +195,7 @@ func readDirectoryFile(path, sum string) (*source.Directory, error) {
 	defer f.Close()
 	h := sha256.New()
 	d := new(source.Directory)
-	if _, err := d.ReadFrom(io.TeeReader(f, h)); err != nil {
+	if _, err := read(d, io.TeeReader(f, h)); err != nil {
 		return nil, err
 	}
 	if hex.EncodeToString(h.Sum(nil)) != sum {

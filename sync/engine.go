@@ -461,7 +461,16 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 			return nil, nil, fmt.Errorf("%w: %w", ErrSourceRead, named(name, err))
 		}
 	} else {
-		old, err := cached.Directory()
+		// A cache held encoded is folded into at the save from its
+		// encoding and the changes, so the directory decoded here only
+		// feeds the mapping: it is decoded with the attributes the
+		// mapping reads alone, when the mapping says which.
+		var old *source.Directory
+		if names, ok := e.mappedAttributes(); ok && cached.encoded() {
+			old, err = cached.selected(names)
+		} else {
+			old, err = cached.Directory()
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %s: the cached directory: %w", ErrStateCorrupt, name, err)
 		}
@@ -496,11 +505,21 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 // can leave the others out (source.AttributeSelector).
 func (e *Engine) readFull(ctx context.Context) (*source.Directory, error) {
 	sel, ok := e.source.(source.AttributeSelector)
-	m, known := e.mapper.(mapping.AttributeReader)
+	names, known := e.mappedAttributes()
 	if !ok || !known {
 		return e.source.Read(ctx)
 	}
-	return sel.ReadAttributes(ctx, m.SourceAttributes())
+	return sel.ReadAttributes(ctx, names)
+}
+
+// mappedAttributes names the source attributes the mapping reads, when
+// it says (mapping.AttributeReader).
+func (e *Engine) mappedAttributes() ([]string, bool) {
+	m, ok := e.mapper.(mapping.AttributeReader)
+	if !ok {
+		return nil, false
+	}
+	return m.SourceAttributes(), true
 }
 
 // PlanOption adjusts one Plan call.

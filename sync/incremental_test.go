@@ -5,10 +5,12 @@ import (
 	"context"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	gosync "sync"
 	"testing"
 
+	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/sync"
@@ -251,10 +253,17 @@ func TestIncrementalPlanEncodesNoCache(t *testing.T) {
 		t.Fatalf("no-op: %d changes, %d bytes encoded; want none", len(p.Changes), sync.EncodedForCache(p))
 	}
 	// What was saved is the source's directory, read back by a new state.
+	checkSavedCache(t, st, path, dir)
+}
+
+// checkSavedCache closes st and checks, with a new state on its file at
+// path, that the feed's cached directory saved there is dir.
+func checkSavedCache(t *testing.T, st *sync.FileState, path string, dir *source.Directory) {
+	t.Helper()
 	again := sync.NewFileState(path)
 	st.Close()
 	defer again.Close()
-	snap, err := again.Load(ctx)
+	snap, err := again.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,4 +325,66 @@ func TestStagedDirectoryOfAPlanNotAppliedIsRemoved(t *testing.T) {
 	if got := files(); len(got) != 1 {
 		t.Fatalf("directory files after the next save: %q; want the saved snapshot's only", got)
 	}
+}
+
+// attrSpy maps as the default mapping does, says it reads only names,
+// and counts the users it is given holding any other attribute.
+type attrSpy struct {
+	names []string
+	other *int
+}
+
+func (s attrSpy) SourceAttributes() []string { return s.names }
+
+func (s attrSpy) Map(ctx context.Context, dir *source.Directory) (*mapping.Desired, error) {
+	*s.other = 0
+	for _, u := range dir.Users {
+		for k := range u.Attributes.All() {
+			if !slices.Contains(s.names, k) {
+				*s.other++
+				break
+			}
+		}
+	}
+	return mapping.Default().Map(ctx, dir)
+}
+
+// TestIncrementalFoldDecodesOnlyMappedAttributes: a plan folding changes
+// into a cache held in a FileState's file decodes the cache with the
+// attributes the mapping reads alone (the changed users come as the
+// source sent them), while the cache it saves keeps every attribute.
+func TestIncrementalFoldDecodesOnlyMappedAttributes(t *testing.T) {
+	ctx := context.Background()
+	srv := netskopetest.New(t)
+	c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := synth.Generate(synth.Config{Users: 40, Groups: 4, MembershipsPerUser: 2, Seed: 7})
+	f := &feed{}
+	f.set(dir)
+	path := filepath.Join(t.TempDir(), "state.json")
+	st := sync.NewFileState(path)
+	defer st.Close()
+	var other int
+	eng, err := sync.New(f, c, sync.WithState(st), sync.WithMapper(attrSpy{names: []string{synth.AttrDepartment}, other: &other}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, res, err := eng.Sync(ctx); err != nil || res.Failed > 0 {
+		t.Fatalf("initial Sync: %v %v", err, res.Err())
+	}
+	if other < 10 {
+		t.Fatalf("the full read gave %d users with attributes other than %s; the test needs more", other, synth.AttrDepartment)
+	}
+	dir.Users[firstActive(dir)].DisplayName = "Changed Name"
+	f.set(dir)
+	p, res, err := eng.Sync(ctx)
+	if err != nil || res.Failed > 0 || !p.Incremental || p.Summary.UpdateUsers != 1 {
+		t.Fatalf("incremental Sync: %v %v; incremental %v, %s", err, res.Err(), p.Incremental, p.SummaryLine())
+	}
+	if other > 1 {
+		t.Errorf("the fold gave the mapping %d users with attributes it does not read; want only the changed user's", other)
+	}
+	checkSavedCache(t, st, path, dir)
 }
