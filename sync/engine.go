@@ -254,7 +254,8 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 		readTook = e.now().Sub(readStart)
 		return err
 	}
-	if e.sourceFailing {
+	sourceFirst := e.sourceFailing
+	if sourceFirst {
 		if err := readSource(); err != nil {
 			return nil, err
 		}
@@ -262,7 +263,7 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if obs, err = e.observe(ctx, snap, pc); err != nil {
 		return nil, err
 	}
-	if dir == nil {
+	if !sourceFirst {
 		if err := readSource(); err != nil {
 			return nil, err
 		}
