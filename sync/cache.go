@@ -128,8 +128,9 @@ func (c *CachedDirectory) encoding() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != c.sum {
-			return nil, fmt.Errorf("%s does not hold the directory the state refers to", c.file)
+		got := sha256.Sum256(b)
+		if err := checkDirSum(c.file, c.sum, got[:]); err != nil {
+			return nil, err
 		}
 		return b, nil
 	}
@@ -198,10 +199,19 @@ func readDirectoryFileWith(path, sum string, read func(*source.Directory, io.Rea
 	if _, err := read(d, io.TeeReader(f, h)); err != nil {
 		return nil, err
 	}
-	if hex.EncodeToString(h.Sum(nil)) != sum {
-		return nil, fmt.Errorf("%s does not hold the directory the state refers to", path)
+	if err := checkDirSum(path, sum, h.Sum(nil)); err != nil {
+		return nil, err
 	}
 	return d, nil
+}
+
+// checkDirSum reports an error naming path, a directory file, unless
+// got, the SHA-256 of the content read from it, is sum (in hex).
+func checkDirSum(path, sum string, got []byte) error {
+	if hex.EncodeToString(got) != sum {
+		return fmt.Errorf("%s does not hold the directory the state refers to", path)
+	}
+	return nil
 }
 
 // MarshalBinary returns the directory's compact encoding

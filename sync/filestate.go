@@ -469,8 +469,8 @@ func (f *FileState) writeFold(c *CachedDirectory) (string, bool, error) {
 	read := sha256.New()
 	sum, err := f.writeDirFile(func(w io.Writer) error {
 		_, err := source.ApplyBinaryTo(w, io.TeeReader(in, read), fo.ch, fo.users, fo.groups)
-		if err == nil && hex.EncodeToString(read.Sum(nil)) != base.sum {
-			err = fmt.Errorf("%s does not hold the directory the state refers to", base.file)
+		if err == nil {
+			err = checkDirSum(base.file, base.sum, read.Sum(nil))
 		}
 		return err
 	})
