@@ -30,8 +30,7 @@ type thinUsers struct {
 // mirror, may be held thin: it has no event, which policy acts on, and
 // no manager, whose target id the plan resolves afresh.
 func thinnable(du *mapping.DesiredUser) bool {
-	e := du.User.Enterprise
-	return du.Event == mapping.EventNone && (e == nil || e.Manager == nil || e.Manager.Value == "")
+	return du.Event == mapping.EventNone && !hasManager(&du.User)
 }
 
 // userCount counts the plan's mapped users, whole and thin.
@@ -71,10 +70,11 @@ func (in *planInput) userID(i int) string {
 	if in.thin == nil {
 		return in.desired.Users[i].SourceID
 	}
-	if k := in.thin.order[i]; k >= 0 {
+	k := in.thin.order[i]
+	if k >= 0 {
 		return in.desired.Users[k].SourceID
 	}
-	return in.thin.users[^in.thin.order[i]].sourceID
+	return in.thin.users[^k].sourceID
 }
 
 // matchUsers is mapping.MatchDesiredUsers over the plan's mapped users,
