@@ -145,44 +145,14 @@ func packMembers(text string) MemberList {
 }
 
 // appendUUID appends the 16 bytes of id, a lowercase UUID, to p; false if
-// id is not one. Its digits are read through a table, without a branch
-// each: a created group's members are a few hundred UUIDs to pack, and
-// the branches of a digit or a letter, mispredicted half the time, cost
-// more than the rest of the packing.
+// id is not one.
 func appendUUID(p []byte, id string) ([]byte, bool) {
-	if len(id) != uuidLen || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+	u, ok := scim.ParseUUID(id)
+	if !ok {
 		return p, false
 	}
-	var b [16]byte
-	var bad byte // the high bit of hexValues' answer for a byte that is no digit
-	for k, i := range uuidDigits {
-		hi, lo := hexValues[id[i]], hexValues[id[i+1]]
-		bad |= hi | lo
-		b[k] = hi<<4 | lo
-	}
-	if bad&0x80 != 0 {
-		return p, false
-	}
-	return append(p, b[:]...), true
+	return append(p, u[:]...), true
 }
-
-// uuidDigits are where the 16 pairs of hex digits of a UUID's text begin.
-var uuidDigits = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
-
-// hexValues maps a byte to its value as a lowercase hex digit, 0xff if it
-// is none.
-var hexValues = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xff
-	}
-	for c := byte('0'); c <= '9'; c++ {
-		t[c] = c - '0'
-	}
-	for c := byte('a'); c <= 'f'; c++ {
-		t[c] = c - 'a' + 10
-	}
-	return t
-}()
 
 // unpackUUID returns the text form of a UUID's 16 bytes.
 func unpackUUID(b string) string {
@@ -192,15 +162,9 @@ func unpackUUID(b string) string {
 
 // appendUnpackedUUID appends the text of the packed UUID b to dst.
 func appendUnpackedUUID(dst []byte, b string) []byte {
-	const digits = "0123456789abcdef"
-	for i := 0; i < 16; i++ {
-		switch i {
-		case 4, 6, 8, 10:
-			dst = append(dst, '-')
-		}
-		dst = append(dst, digits[b[i]>>4], digits[b[i]&15])
-	}
-	return dst
+	var u [16]byte
+	copy(u[:], b)
+	return scim.AppendUUID(dst, u)
 }
 
 // Equal reports whether m and o hold the same object (both nil: both

@@ -18,6 +18,8 @@ import (
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
 	"go.uber.org/zap"
+
+	"github.com/provsync/provsync/scim"
 )
 
 // BasePath is the path of the SCIM base URL, as on a Netskope tenant.
@@ -253,35 +255,9 @@ type idKey [16]byte
 // characters, lower-case hexadecimal digits with hyphens at 8, 13, 18
 // and 23. Any other string names no resource (the ids the server gives
 // are compared case-exactly, so an upper-case digit is another id).
-func keyOf(id string) (k idKey, ok bool) {
-	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
-		return k, false
-	}
-	j := 0
-	for i := 0; i < 36; i += 2 {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-		}
-		hi, ok1 := hexDigit(id[i])
-		lo, ok2 := hexDigit(id[i+1])
-		if !ok1 || !ok2 {
-			return k, false
-		}
-		k[j] = hi<<4 | lo
-		j++
-	}
-	return k, j == 16
-}
-
-// hexDigit is the value of a lower-case hexadecimal digit.
-func hexDigit(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
+func keyOf(id string) (idKey, bool) {
+	k, ok := scim.ParseUUID(id)
+	return idKey(k), ok
 }
 
 // newID returns a random (version 4) UUID and its key.
@@ -291,16 +267,7 @@ func newID() (string, idKey) {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:]), b
+	return string(scim.AppendUUID(out[:0], b)), b
 }
 
 // elimityLogger passes elimity's internal errors (marshalling, writing) to
