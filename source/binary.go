@@ -568,10 +568,9 @@ type dirDecoder struct {
 	items    []string // scratch for a list attribute's items
 	nameKey  []byte   // scratch for an object's names' key
 	nameList []string // scratch for an object's names
-	// selecting drops the attributes keep does not name (see
-	// Directory.ReadAttributesFrom).
-	selecting bool
-	keep      map[string]bool
+	// keep, when not nil, names the attributes a selecting read keeps
+	// (see Directory.ReadAttributesFrom): the others are dropped.
+	keep map[string]bool
 }
 
 // Bounds of a streamed encoding (Directory.ReadFrom), whose length is not
@@ -804,7 +803,7 @@ func (d *dirDecoder) attrs() Attrs {
 	names, namesKey := d.nameList[:0], d.nameKey[:0]
 	defer func() { d.nameList, d.nameKey = names[:0], namesKey[:0] }()
 	var vals []any
-	if !d.selecting {
+	if d.keep == nil {
 		vals = make([]any, 0, d.prealloc(n, 16))
 	}
 	prev := ""
@@ -815,7 +814,7 @@ func (d *dirDecoder) attrs() Attrs {
 			return Attrs{}
 		}
 		prev = k
-		kept := !d.selecting || d.kept(k)
+		kept := d.keep == nil || d.kept(k)
 		if kept {
 			names = append(names, k)
 			namesKey = binary.AppendUvarint(namesKey, uint64(ki+1))
@@ -933,7 +932,7 @@ func (d *Directory) ReadAttributesFrom(r io.Reader, names []string) (int64, erro
 	for _, n := range names {
 		keep[strings.ToLower(n)] = true
 	}
-	return d.readFrom(&dirDecoder{r: r, buf: make([]byte, streamBuffer), selecting: true, keep: keep})
+	return d.readFrom(&dirDecoder{r: r, buf: make([]byte, streamBuffer), keep: keep})
 }
 
 func (d *Directory) readFrom(dec *dirDecoder) (int64, error) {
