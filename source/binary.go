@@ -500,20 +500,10 @@ func (e *dirEncoder) changedGroup(g *Group, removedUsers, removedGroups map[stri
 // user's old position plus one, or 0 for the next of names), at the
 // users' new positions (moved), without the removed users: those a
 // changed directory lost, and ids now naming a user appended (userAt) by
-// reference.
+// reference. Their count, known once they are written, is inserted
+// before them.
 func (e *dirEncoder) movedMembers(refs []uint64, names []string, moved []int32, removed map[string]bool, userAt map[string]int) {
-	kept, k := 0, 0
-	for _, ref := range refs {
-		if ref == 0 {
-			if !removed[names[k]] {
-				kept++
-			}
-			k++
-		} else if moved[ref-1] > 0 {
-			kept++
-		}
-	}
-	e.uint(uint64(kept))
+	at, kept := len(e.b), 0
 	for _, ref := range refs {
 		switch {
 		case ref == 0:
@@ -530,8 +520,12 @@ func (e *dirEncoder) movedMembers(refs []uint64, names []string, moved []int32, 
 			}
 		case moved[ref-1] > 0:
 			e.uint(uint64(moved[ref-1]))
+		default:
+			continue
 		}
+		kept++
 	}
+	e.insertUint(at, uint64(kept))
 }
 
 type dirDecoder struct {
