@@ -100,6 +100,7 @@ type Stream struct {
 	Take func(u *DesiredUser) bool
 	// Room is how many users Desired.Users is first made room for: the
 	// caller's count of those it will not take. More grow the slice.
+	// Without Take, which keeps every user, room is made for all.
 	Room int
 }
 
@@ -151,13 +152,13 @@ func (DefaultMapper) SourceAttributes() []string { return nil }
 
 // Map applies the default mapping to every user and group of dir.
 func (m DefaultMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, error) {
-	return m.mapDir(ctx, dir, false, Stream{Room: -1})
+	return m.mapDir(ctx, dir, false, Stream{})
 }
 
 // MapReleasing is Map, dropping each user's attributes and emails once
 // mapped (see ReleasingMapper); the default mapping takes no entitlements.
 func (m DefaultMapper) MapReleasing(ctx context.Context, dir *source.Directory, _ Entitlements) (*Desired, error) {
-	return m.mapDir(ctx, dir, true, Stream{Room: -1})
+	return m.mapDir(ctx, dir, true, Stream{})
 }
 
 // MapStreaming is MapReleasing, handing each mapped user to s.Take (see
@@ -166,7 +167,7 @@ func (m DefaultMapper) MapStreaming(ctx context.Context, dir *source.Directory, 
 	return m.mapDir(ctx, dir, true, s)
 }
 
-// mapDir maps dir; s.Room < 0 makes room for every user.
+// mapDir maps dir, handing each mapped user to s (see Stream).
 func (DefaultMapper) mapDir(ctx context.Context, dir *source.Directory, drop bool, s Stream) (*Desired, error) {
 	if dir == nil {
 		return nil, errors.New("mapping: no directory")
@@ -206,7 +207,7 @@ func (DefaultMapper) mapDir(ctx context.Context, dir *source.Directory, drop boo
 
 // room is the room first made for the mapped users of a directory of n.
 func room(s Stream, n int) int {
-	if s.Room < 0 {
+	if s.Take == nil {
 		return n
 	}
 	return min(s.Room, n)

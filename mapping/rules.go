@@ -102,13 +102,13 @@ func (m *RuleMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, 
 
 // MapWith applies the rules to every user and group of dir.
 func (m *RuleMapper) MapWith(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error) {
-	return m.mapDir(ctx, dir, ent, false, Stream{Room: -1})
+	return m.mapDir(ctx, dir, ent, false, Stream{})
 }
 
 // MapReleasing is MapWith, dropping each user's attributes and emails
 // once the user is mapped, in scope or not (see ReleasingMapper).
 func (m *RuleMapper) MapReleasing(ctx context.Context, dir *source.Directory, ent Entitlements) (*Desired, error) {
-	return m.mapDir(ctx, dir, ent, true, Stream{Room: -1})
+	return m.mapDir(ctx, dir, ent, true, Stream{})
 }
 
 // MapStreaming is MapReleasing, handing each mapped user to s.Take (see
@@ -117,7 +117,7 @@ func (m *RuleMapper) MapStreaming(ctx context.Context, dir *source.Directory, en
 	return m.mapDir(ctx, dir, ent, true, s)
 }
 
-// mapDir maps dir; s.Room < 0 makes room for every user.
+// mapDir maps dir, handing each mapped user to s (see Stream).
 func (m *RuleMapper) mapDir(ctx context.Context, dir *source.Directory, ent Entitlements, drop bool, s Stream) (*Desired, error) {
 	if dir == nil {
 		return nil, errors.New("mapping: no directory")

@@ -66,6 +66,13 @@ func TestMapStreamingHandsOverEachUser(t *testing.T) {
 			if len(d.Users) != 0 || cap(d.Users) != room {
 				t.Errorf("every user taken: %d left in room for %d, want none in %d", len(d.Users), cap(d.Users), room)
 			}
+			all, err := tt.m.MapStreaming(context.Background(), synth.Generate(synth.Config{Users: 300, Groups: 10, Seed: 5}), ent, mapping.Stream{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all.Users) == 0 || cap(all.Users) != 300 {
+				t.Errorf("no Take: %d users in room for %d, want every user in room for 300", len(all.Users), cap(all.Users))
+			}
 		})
 	}
 }
