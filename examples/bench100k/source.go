@@ -51,12 +51,7 @@ var _ source.AttributeSelector = fullSource{}
 
 // ReadAttributes is Read, keeping only the attributes named.
 func (s fullSource) ReadAttributes(ctx context.Context, names []string) (*source.Directory, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.decode(func(d *source.Directory, f io.Reader) (int64, error) { return d.ReadAttributesFrom(f, names) })
+	return s.read(ctx, func(d *source.Directory, f io.Reader) (int64, error) { return d.ReadAttributesFrom(f, names) })
 }
 
 // incSource also reports what changed since a cursor.
@@ -122,12 +117,18 @@ func (s *dirSource) decode(read func(*source.Directory, io.Reader) (int64, error
 // Read returns all of the directory, as a deep copy: the caller owns what
 // it gets.
 func (s *dirSource) Read(ctx context.Context) (*source.Directory, error) {
+	return s.read(ctx, (*source.Directory).ReadFrom)
+}
+
+// read decodes a copy of the directory from its file with decode,
+// unless ctx is done.
+func (s *dirSource) read(ctx context.Context, decode func(*source.Directory, io.Reader) (int64, error)) (*source.Directory, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.directory()
+	return s.decode(decode)
 }
 
 // ReadChanges reports the batches of changes since cursor, the number of
