@@ -219,19 +219,17 @@ func packable(u *scim.User) bool {
 
 // userToCreate returns the user of a create-user change, decoded afresh
 // if the change holds it packed, and the mirror the created user's link
-// keeps if it does (nil otherwise: the mirror of the user as sent).
+// keeps if it does (nil otherwise: the mirror of the user as sent). The
+// packed user is always in the compact form (userMirror makes it).
 func (c *Change) userToCreate() (*scim.User, *Mirror) {
 	if c.User != nil || c.packedUser == nil {
 		return c.User, nil
 	}
-	if u, ok := unpackSent(c.packedUser.User); ok {
-		return u, c.packedUser
-	}
-	u, ok := c.packedUser.user("") // a mirror that is not packed, if any
+	u, ok := unpackSent(c.packedUser.User)
 	if !ok {
 		return nil, nil
 	}
-	return &u, c.packedUser
+	return u, c.packedUser
 }
 
 // createKey returns the userName and externalId of a create-user
