@@ -123,7 +123,7 @@ func (c *CachedDirectory) encoding() ([]byte, error) {
 		return nil, nil
 	case c.fold != nil:
 		return c.fold.encoding()
-	case c.enc == nil && c.file != "":
+	case c.fileOnly():
 		b, err := os.ReadFile(c.file)
 		if err != nil {
 			return nil, err
@@ -140,13 +140,12 @@ func (c *CachedDirectory) encoding() ([]byte, error) {
 // Directory returns the directory: Dir, or a copy decoded from the form
 // the state keeps. Nil if c holds none.
 func (c *CachedDirectory) Directory() (*source.Directory, error) {
-	if c == nil || c.Dir != nil {
-		if c == nil {
-			return nil, nil
-		}
+	switch {
+	case c == nil:
+		return nil, nil
+	case c.Dir != nil:
 		return c.Dir, nil
-	}
-	if c.enc == nil && c.fold == nil && c.file != "" {
+	case c.fileOnly():
 		return readDirectoryFile(c.file, c.sum)
 	}
 	enc, err := c.encoding()
@@ -166,7 +165,7 @@ func (c *CachedDirectory) Directory() (*source.Directory, error) {
 // no others, never one to cache.
 func (c *CachedDirectory) selected(names []string) (*source.Directory, error) {
 	read := func(d *source.Directory, r io.Reader) (int64, error) { return d.ReadAttributesFrom(r, names) }
-	if c.enc == nil && c.fold == nil && c.file != "" {
+	if c.fileOnly() {
 		return readDirectoryFileWith(c.file, c.sum, read)
 	}
 	enc, err := c.encoding()
