@@ -108,7 +108,7 @@ func TestApplyBinaryIsApplyEncoded(t *testing.T) {
 					t.Fatalf("round %d: ApplyShared: %v", round, err)
 				}
 				want := mustMarshal(t, folded)
-				got, err := source.ApplyBinary(enc, ch)
+				got, err := source.ApplyBinary(enc, ch, len(folded.Users), len(folded.Groups))
 				if err != nil {
 					t.Fatalf("round %d: ApplyBinary: %v", round, err)
 				}
@@ -137,10 +137,12 @@ func cloneChanges(ch *source.Changes) *source.Changes {
 		RemovedGroups: slices.Clone(ch.RemovedGroups), Cursor: ch.Cursor, Full: ch.Full}
 }
 
-// TestApplyBinaryErrors: what ApplyShared refuses in a batch, and an
-// encoding that does not decode, are errors.
+// TestApplyBinaryErrors: what ApplyShared refuses in a batch, a result
+// of other counts than the ones given, and an encoding that does not
+// decode, are errors.
 func TestApplyBinaryErrors(t *testing.T) {
-	enc := mustMarshal(t, applyBinaryBase(1))
+	base := applyBinaryBase(1)
+	enc := mustMarshal(t, base)
 	u := source.User{ID: "u-x", UserName: "x@example.com"}
 	tests := []struct {
 		name string
@@ -158,10 +160,14 @@ func TestApplyBinaryErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got, err := source.ApplyBinary(tt.enc, tt.ch); !errors.Is(err, tt.want) || got != nil {
+			if got, err := source.ApplyBinary(tt.enc, tt.ch, len(base.Users), len(base.Groups)); !errors.Is(err, tt.want) || got != nil {
 				t.Fatalf("ApplyBinary: %d bytes, %v; want nothing and %v", len(got), err, tt.want)
 			}
 		})
+	}
+	// A result of other counts than the ones given is an error too.
+	if got, err := source.ApplyBinary(enc, &source.Changes{}, len(base.Users)+1, len(base.Groups)); !errors.Is(err, source.ErrInvalid) || got != nil {
+		t.Fatalf("ApplyBinary with a user too many: %d bytes, %v; want nothing and %v", len(got), err, source.ErrInvalid)
 	}
 }
 
@@ -176,7 +182,8 @@ func TestApplyBinaryNamesAddedMembers(t *testing.T) {
 	want := base.Clone()
 	want.Users = append(want.Users, hire)
 	want.Groups[0].Members = slices.DeleteFunc(want.Groups[0].Members, func(id string) bool { return id == "gone-1" })
-	got, err := source.ApplyBinary(mustMarshal(t, base), &source.Changes{Users: []source.User{hire}, RemovedUsers: []string{"gone-1"}})
+	got, err := source.ApplyBinary(mustMarshal(t, base), &source.Changes{Users: []source.User{hire}, RemovedUsers: []string{"gone-1"}},
+		len(want.Users), len(want.Groups))
 	if err != nil {
 		t.Fatal(err)
 	}

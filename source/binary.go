@@ -284,11 +284,14 @@ func (e *dirEncoder) insertUint(at int, n uint64) {
 // enc whole: it holds the two encodings and one object at a time, where
 // decoding, folding and encoding again hold the decoded directory too.
 // It checks less than Apply does (it does not validate the result), so
-// it is meant for changes Apply has accepted for the same directory; an
-// enc that does not decode matches ErrInvalid or is ErrBinaryVersion.
-func ApplyBinary(enc []byte, ch *Changes) ([]byte, error) {
+// it is meant for changes Apply has accepted for the same directory.
+// users and groups are how many the result holds (the counts of
+// ApplyShared's result), which its encoding starts with; a result of
+// other counts is an error. An enc that does not decode matches
+// ErrInvalid or is ErrBinaryVersion.
+func ApplyBinary(enc []byte, ch *Changes, users, groups int) ([]byte, error) {
 	e := &dirEncoder{b: make([]byte, 0, len(enc)+len(enc)/16+64), table: map[string]uint64{}}
-	if err := foldBinary(&dirDecoder{b: enc, alias: true}, e, ch, nil); err != nil {
+	if err := foldBinary(&dirDecoder{b: enc, alias: true}, e, ch, users, groups); err != nil {
 		return nil, err
 	}
 	return e.b, nil
@@ -296,15 +299,14 @@ func ApplyBinary(enc []byte, ch *Changes) ([]byte, error) {
 
 // ApplyBinaryTo is ApplyBinary for an encoding read from r, with the
 // result written to w as it is made, a buffer at a time: it holds neither
-// encoding whole. users and groups are how many the result holds (the
-// counts of ApplyShared's result), which its encoding starts with; a
-// result of other counts is an error. It returns the bytes written; an
+// encoding whole. users and groups are as for ApplyBinary. It returns
+// the bytes written; an
 // error of r's or w's is returned wrapped, and does not match
 // ErrInvalid.
 func ApplyBinaryTo(w io.Writer, r io.Reader, ch *Changes, users, groups int) (int64, error) {
 	d := &dirDecoder{r: r, buf: make([]byte, streamBuffer)}
 	e := &dirEncoder{b: make([]byte, 0, 2*streamBuffer), table: map[string]uint64{}, w: w}
-	err := foldBinary(d, e, ch, &[2]int{users, groups})
+	err := foldBinary(d, e, ch, users, groups)
 	if err == nil {
 		e.flush(0)
 	}
@@ -318,11 +320,10 @@ func ApplyBinaryTo(w io.Writer, r io.Reader, ch *Changes, users, groups int) (in
 }
 
 // foldBinary writes with e the encoding of the directory d decodes with
-// ch folded in (see ApplyBinary). With counts (of users and groups), the
-// result's counts are written before its objects and checked after them,
-// and e writes to its writer as it goes; without, they are inserted once
-// known.
-func foldBinary(d *dirDecoder, e *dirEncoder, ch *Changes, counts *[2]int) error {
+// ch folded in (see ApplyBinary): the result's counts (users, groups)
+// are written before its objects and checked after them, so that e can
+// write to its writer as it goes.
+func foldBinary(d *dirDecoder, e *dirEncoder, ch *Changes, users, groups int) error {
 	if ch == nil {
 		return fmt.Errorf("%w: apply: no changes", ErrInvalid)
 	}
@@ -340,19 +341,11 @@ func foldBinary(d *dirDecoder, e *dirEncoder, ch *Changes, counts *[2]int) error
 		return err
 	}
 	e.b = append(e.b, dirMagic...)
-	// count starts a list of objects: its count is written now, if
-	// known, or inserted at the returned offset by end.
-	count := func(k int) int {
-		if counts != nil {
-			e.uint(uint64(counts[k]))
-		}
-		return len(e.b)
-	}
-	end := func(k, at, n int) error {
-		if counts == nil {
-			e.insertUint(at, uint64(n))
-		} else if n != counts[k] {
-			return fmt.Errorf("%w: apply: the result holds %d %s, not %d", ErrInvalid, n, [2]string{"users", "groups"}[k], counts[k])
+	// end checks that a list of the result holds the count written
+	// before it.
+	end := func(kind string, n, want int) error {
+		if n != want {
+			return fmt.Errorf("%w: apply: the result holds %d %s, not %d", ErrInvalid, n, kind, want)
 		}
 		return nil
 	}
@@ -373,7 +366,8 @@ func foldBinary(d *dirDecoder, e *dirEncoder, ch *Changes, counts *[2]int) error
 	// moved holds each old user's new position plus one; 0: removed.
 	moved := make([]int32, 0, d.prealloc(n, 4))
 	replaced := make([]bool, len(ch.Users))
-	at, out := count(0), 0
+	e.uint(uint64(users))
+	out := 0
 	put := func(u *User) error {
 		if pos, ok := userAt[u.ID]; ok && pos < 0 {
 			userAt[u.ID] = out
@@ -412,7 +406,7 @@ func foldBinary(d *dirDecoder, e *dirEncoder, ch *Changes, counts *[2]int) error
 			}
 		}
 	}
-	if err := end(0, at, out); err != nil {
+	if err := end("users", out, users); err != nil {
 		return err
 	}
 	for id, pos := range userAt {
@@ -427,7 +421,8 @@ func foldBinary(d *dirDecoder, e *dirEncoder, ch *Changes, counts *[2]int) error
 	}
 	gn := d.count(8)
 	replacedGroups := make([]bool, len(ch.Groups))
-	at, out = count(1), 0
+	e.uint(uint64(groups))
+	out = 0
 	var members []uint64
 	var names []string
 	for i := range gn {
@@ -478,7 +473,7 @@ func foldBinary(d *dirDecoder, e *dirEncoder, ch *Changes, counts *[2]int) error
 			}
 		}
 	}
-	if err := end(1, at, out); err != nil {
+	if err := end("groups", out, groups); err != nil {
 		return err
 	}
 	if d.err == nil && d.more() {

@@ -49,8 +49,8 @@ type dirFold struct {
 	mu   gosync.Mutex
 	base *CachedDirectory
 	ch   *source.Changes
-	// users and groups are the fold's counts, which a streamed fold
-	// writes before it has read them (source.ApplyBinaryTo).
+	// users and groups are the fold's counts, which the fold writes
+	// before it has read them (source.ApplyBinary, ApplyBinaryTo).
 	users, groups int
 	enc           []byte
 	err           error
@@ -75,7 +75,7 @@ func (f *dirFold) encoding() ([]byte, error) {
 		f.err = errors.New("sync: no encoded directory to fold changes into")
 	}
 	if f.err == nil {
-		f.enc, f.err = source.ApplyBinary(base, f.ch)
+		f.enc, f.err = source.ApplyBinary(base, f.ch, f.users, f.groups)
 	}
 	f.base, f.ch = nil, nil
 	return f.enc, f.err
