@@ -13,15 +13,15 @@ func (u *User) AppendJSON(b []byte) []byte {
 	b = append(b, '{')
 	n := len(b)
 	if len(u.Schemas) > 0 {
-		b = appendKey(b, n, "schemas")
+		b = AppendKey(b, n, "schemas")
 		b = appendStrings(b, u.Schemas)
 	}
 	b = appendField(b, n, "id", u.ID)
 	b = appendField(b, n, "externalId", u.ExternalID)
-	b = appendKey(b, n, "userName")
+	b = AppendKey(b, n, "userName")
 	b = AppendString(b, u.UserName)
 	if u.Name != nil {
-		b = appendKey(b, n, "name")
+		b = AppendKey(b, n, "name")
 		b = u.Name.appendJSON(b)
 	}
 	b = appendField(b, n, "displayName", u.DisplayName)
@@ -33,27 +33,27 @@ func (u *User) AppendJSON(b []byte) []byte {
 	b = appendField(b, n, "locale", u.Locale)
 	b = appendField(b, n, "timezone", u.Timezone)
 	if u.Active != nil {
-		b = appendKey(b, n, "active")
+		b = AppendKey(b, n, "active")
 		b = appendBool(b, *u.Active)
 	}
 	if len(u.Emails) > 0 {
-		b = appendKey(b, n, "emails")
+		b = AppendKey(b, n, "emails")
 		b = appendList(b, u.Emails, func(b []byte, e *Email) []byte {
 			return appendMultiValue(b, e.Value, e.Display, e.Type, e.Primary)
 		})
 	}
 	if len(u.PhoneNumbers) > 0 {
-		b = appendKey(b, n, "phoneNumbers")
+		b = AppendKey(b, n, "phoneNumbers")
 		b = appendList(b, u.PhoneNumbers, func(b []byte, p *PhoneNumber) []byte {
 			return appendMultiValue(b, p.Value, p.Display, p.Type, p.Primary)
 		})
 	}
 	if len(u.Addresses) > 0 {
-		b = appendKey(b, n, "addresses")
+		b = AppendKey(b, n, "addresses")
 		b = appendList(b, u.Addresses, func(b []byte, a *Address) []byte { return a.appendJSON(b) })
 	}
 	if len(u.Groups) > 0 {
-		b = appendKey(b, n, "groups")
+		b = AppendKey(b, n, "groups")
 		b = appendList(b, u.Groups, func(b []byte, g *GroupRef) []byte {
 			b = append(b, '{')
 			n := len(b)
@@ -65,11 +65,11 @@ func (u *User) AppendJSON(b []byte) []byte {
 		})
 	}
 	if u.Enterprise != nil {
-		b = appendKey(b, n, SchemaEnterpriseUser)
+		b = AppendKey(b, n, SchemaEnterpriseUser)
 		b = u.Enterprise.appendJSON(b)
 	}
 	if u.Meta != nil {
-		b = appendKey(b, n, "meta")
+		b = AppendKey(b, n, "meta")
 		b = u.Meta.appendJSON(b)
 	}
 	return append(b, '}')
@@ -81,19 +81,19 @@ func (g *Group) AppendJSON(b []byte) []byte {
 	b = append(b, '{')
 	n := len(b)
 	if len(g.Schemas) > 0 {
-		b = appendKey(b, n, "schemas")
+		b = AppendKey(b, n, "schemas")
 		b = appendStrings(b, g.Schemas)
 	}
 	b = appendField(b, n, "id", g.ID)
 	b = appendField(b, n, "externalId", g.ExternalID)
-	b = appendKey(b, n, "displayName")
+	b = AppendKey(b, n, "displayName")
 	b = AppendString(b, g.DisplayName)
 	if len(g.Members) > 0 {
-		b = appendKey(b, n, "members")
+		b = AppendKey(b, n, "members")
 		b = appendList(b, g.Members, appendMember)
 	}
 	if g.Meta != nil {
-		b = appendKey(b, n, "meta")
+		b = AppendKey(b, n, "meta")
 		b = g.Meta.appendJSON(b)
 	}
 	return append(b, '}')
@@ -168,7 +168,7 @@ func (a *Address) appendJSON(b []byte) []byte {
 	b = appendField(b, n, "country", a.Country)
 	b = appendField(b, n, "type", a.Type)
 	if a.Primary {
-		b = appendKey(b, n, "primary")
+		b = AppendKey(b, n, "primary")
 		b = append(b, "true"...)
 	}
 	return append(b, '}')
@@ -183,7 +183,7 @@ func (e *EnterpriseUser) appendJSON(b []byte) []byte {
 	b = appendField(b, n, "division", e.Division)
 	b = appendField(b, n, "department", e.Department)
 	if m := e.Manager; m != nil {
-		b = appendKey(b, n, "manager")
+		b = AppendKey(b, n, "manager")
 		b = append(b, '{')
 		n := len(b)
 		b = appendField(b, n, "value", m.Value)
@@ -213,7 +213,7 @@ func appendMultiValue(b []byte, value, display, typ string, primary bool) []byte
 	b = appendField(b, n, "display", display)
 	b = appendField(b, n, "type", typ)
 	if primary {
-		b = appendKey(b, n, "primary")
+		b = AppendKey(b, n, "primary")
 		b = append(b, "true"...)
 	}
 	return append(b, '}')
@@ -256,10 +256,11 @@ func appendBool(b []byte, v bool) []byte {
 	return append(b, "false"...)
 }
 
-// appendKey appends a member's name and colon, after a comma unless it is
-// the first member of the object whose members begin at b[start]. The
-// names are this file's constants, which need no escaping.
-func appendKey(b []byte, start int, key string) []byte {
+// AppendKey appends a JSON object member's name and colon to b, after a
+// comma unless it is the first member of the object whose members begin
+// at b[start]. key is written as it is, so it must need no escaping (a
+// constant attribute name).
+func AppendKey(b []byte, start int, key string) []byte {
 	if len(b) > start {
 		b = append(b, ',')
 	}
@@ -273,7 +274,7 @@ func appendField(b []byte, start int, key, v string) []byte {
 	if v == "" {
 		return b
 	}
-	b = appendKey(b, start, key)
+	b = AppendKey(b, start, key)
 	return AppendString(b, v)
 }
 

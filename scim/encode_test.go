@@ -156,3 +156,19 @@ func BenchmarkUserJSON(b *testing.B) {
 		}
 	})
 }
+
+// TestAppendKey: a member's name gets a comma before it unless it is the
+// first member after start.
+func TestAppendKey(t *testing.T) {
+	tests := []struct{ b, want string }{
+		{"{", `{"k":`},
+		{`{"a":1`, `{"a":1,"k":`},
+		{`[1,{`, `[1,{"k":`},
+	}
+	for _, tt := range tests {
+		start := strings.LastIndexByte(tt.b, '{') + 1
+		if got := string(scim.AppendKey([]byte(tt.b), start, "k")); got != tt.want {
+			t.Errorf("AppendKey(%q, %d) = %s, want %s", tt.b, start, got, tt.want)
+		}
+	}
+}

@@ -25,9 +25,9 @@ func appendPackedJSON(out, b []byte) ([]byte, bool) {
 		}
 		w.userName = v
 	}
-	out = w.str(appendJSONKey(out, n, "userName"), w.userName)
+	out = w.str(scim.AppendKey(out, n, "userName"), w.userName)
 	if w.at(tagName) {
-		out = append(appendJSONKey(out, n, "name"), '{')
+		out = append(scim.AppendKey(out, n, "name"), '{')
 		m := len(out)
 		for _, a := range nameParts {
 			v, ok := w.next(a.tag)
@@ -51,9 +51,9 @@ func appendPackedJSON(out, b []byte) ([]byte, bool) {
 	out = w.texts(out, n, userTexts[:])
 	switch {
 	case w.at(tagActiveTrue):
-		out = append(appendJSONKey(out, n, "active"), "true"...)
+		out = append(scim.AppendKey(out, n, "active"), "true"...)
 	case w.at(tagActiveFalse):
-		out = append(appendJSONKey(out, n, "active"), "false"...)
+		out = append(scim.AppendKey(out, n, "active"), "false"...)
 	}
 	out = w.items(out, n, tagEmail, "emails")
 	out = w.items(out, n, tagPhone, "phoneNumbers")
@@ -68,7 +68,7 @@ func appendPackedJSON(out, b []byte) ([]byte, bool) {
 		out = w.endItem(w.typeAndPrimary(out, m), tagAddress)
 	}
 	if w.at(tagEnterprise) {
-		out = append(appendJSONKey(out, n, scim.SchemaEnterpriseUser), '{')
+		out = append(scim.AppendKey(out, n, scim.SchemaEnterpriseUser), '{')
 		m := len(out)
 		for _, a := range enterpriseParts {
 			if v, ok := w.next(a.tag); ok {
@@ -76,7 +76,7 @@ func appendPackedJSON(out, b []byte) ([]byte, bool) {
 			}
 		}
 		if w.at(tagManager) {
-			out = append(appendJSONKey(out, m, "manager"), '{')
+			out = append(scim.AppendKey(out, m, "manager"), '{')
 			k := len(out)
 			for _, part := range [...]struct {
 				tag  byte
@@ -167,7 +167,7 @@ func (w *packedJSON) endItem(out []byte, t byte) []byte {
 // listItem begins an item of list key: the key and the list first.
 func (w *packedJSON) listItem(out []byte, start int, first bool, key string) []byte {
 	if first {
-		out = append(appendJSONKey(out, start, key), '[')
+		out = append(scim.AppendKey(out, start, key), '[')
 	} else {
 		out = append(out, ',')
 	}
@@ -181,7 +181,7 @@ func (w *packedJSON) typeAndPrimary(out []byte, start int) []byte {
 		out = w.field(out, start, "type", v)
 	}
 	if w.at(tagPrimary) {
-		out = append(appendJSONKey(out, start, "primary"), "true"...)
+		out = append(scim.AppendKey(out, start, "primary"), "true"...)
 	}
 	return append(out, '}')
 }
@@ -195,7 +195,7 @@ func (w *packedJSON) field(out []byte, start int, key string, v packedValue) []b
 	if v.kind == strText && v.s == "" {
 		return out
 	}
-	return w.str(appendJSONKey(out, start, key), v)
+	return w.str(scim.AppendKey(out, start, key), v)
 }
 
 // str writes v as a JSON string.
@@ -219,17 +219,4 @@ func (w *packedJSON) str(out []byte, v packedValue) []byte {
 		return append(out[:k], out[k+1:]...)
 	}
 	return scim.AppendString(out, v.s)
-}
-
-// appendJSONKey appends a member's name and colon, after a comma unless
-// it is the first member of the object whose members begin at
-// out[start]. The names are the compact form's tables', which need no
-// escaping.
-func appendJSONKey(out []byte, start int, key string) []byte {
-	if len(out) > start {
-		out = append(out, ',')
-	}
-	out = append(out, '"')
-	out = append(out, key...)
-	return append(out, '"', ':')
 }
