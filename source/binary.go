@@ -811,7 +811,11 @@ func (d *dirDecoder) attrs() Attrs {
 		var v any
 		switch tag := d.flag(); tag {
 		case tagString:
-			v = d.sharedValue()
+			if kept {
+				v = d.sharedValue()
+			} else {
+				d.sharedAt() // in the string table all the same
+			}
 		case tagBool:
 			v = d.flag() == 1
 		case tagInt:
@@ -847,18 +851,25 @@ func (d *dirDecoder) attrs() Attrs {
 			}
 			// Shared by every user holding the same list; its capacity
 			// is its length, so an append makes a copy.
-			v = d.value(d.key, func() any { return slices.Clip(slices.Clone(d.items)) })
+			if kept {
+				v = d.value(d.key, func() any { return slices.Clip(slices.Clone(d.items)) })
+			}
 		case tagTime:
 			raw := d.bytes()
-			if d.err == nil {
+			decode := func() any {
+				var t time.Time
+				if err := t.UnmarshalBinary(raw); err != nil {
+					d.fail(err)
+				}
+				return t
+			}
+			switch {
+			case d.err != nil:
+			case kept:
 				d.key = append(append(d.key[:0], tagTime), raw...)
-				v = d.value(d.key, func() any {
-					var t time.Time
-					if err := t.UnmarshalBinary(raw); err != nil {
-						d.fail(err)
-					}
-					return t
-				})
+				v = d.value(d.key, decode)
+			default:
+				decode() // checked, not kept
 			}
 		default:
 			d.fail(fmt.Errorf("attribute %q has unknown type tag %q", k, tag))
