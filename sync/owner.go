@@ -207,7 +207,10 @@ func parseMarker(externalID string) (owner, rest string, ok bool) {
 	if !ok || o == "" {
 		return "", "", false
 	}
-	return ownerUnescaper.Replace(o), rest, true
+	if strings.IndexByte(o, '%') >= 0 { // an escape, which every one the unescaper undoes begins with
+		o = ownerUnescaper.Replace(o)
+	}
+	return o, rest, true
 }
 
 // WithOwnerMarker turns the owner marker on or off: with it on, the
