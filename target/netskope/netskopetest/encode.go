@@ -187,17 +187,13 @@ func (st *store) appendMembers(b []byte, g *record) []byte {
 	return append(b, ']')
 }
 
-// appendMember appends the member id, whose user is u (nil: none), as
-// {"display": name, "value": id}.
-func appendMember(b []byte, id string, u *record) []byte {
-	b = append(b, '{')
-	if u != nil {
-		b = append(b, `"display":`...)
-		b = appendString(b, u.display)
-		b = append(b, ',')
-	}
-	b = append(b, `"value":`...)
-	b = appendString(b, id)
+// appendMember appends the user u as a group member, {"display": name,
+// "value": id}.
+func appendMember(b []byte, u *record) []byte {
+	b = append(b, `{"display":`...)
+	b = appendString(b, u.display)
+	b = append(b, `,"value":`...)
+	b = appendString(b, u.id)
 	return append(b, '}')
 }
 

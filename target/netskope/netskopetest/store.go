@@ -67,15 +67,19 @@ type record struct {
 	ordered atomic.Pointer[[]uint32]
 }
 
-// setAttrsOf stores attrs as the attributes of rec, whose id is set,
-// with what is derived from them.
-func setAttrsOf(rec *record, attrs map[string]any) {
+// setAttrsOf stores attrs as the attributes of rec, a resource of kind k
+// whose id is set, with what is derived from them (for a user, how it
+// shows as a group member).
+func setAttrsOf(rec *record, k kind, attrs map[string]any) {
 	rec.attrs = attrs
+	if k != kindUser {
+		return
+	}
 	rec.display = strAttr(attrs, "displayName")
 	if rec.display == "" {
 		rec.display = strAttr(attrs, "userName")
 	}
-	rec.asMember = appendMember(nil, rec.id, rec)
+	rec.asMember = appendMember(nil, rec)
 }
 
 // table holds the resources of one kind with their indexes.
@@ -240,7 +244,7 @@ func (t *table) setAttrs(rec *record, attrs map[string]any) {
 			t.byExt[newExt] = append(t.byExt[newExt], rec)
 		}
 	}
-	setAttrsOf(rec, attrs)
+	setAttrsOf(rec, t.kind, attrs)
 	rec.modified = time.Now().UTC()
 }
 
@@ -376,7 +380,7 @@ func (st *store) create(k kind, p prepared) (*record, error) {
 	for t.byID[rec.key] != nil {
 		rec.id, rec.key = newID()
 	}
-	setAttrsOf(rec, p.attrs)
+	setAttrsOf(rec, k, p.attrs)
 	if k == kindGroup {
 		rec.members = make(map[uint32]uint64, len(p.members))
 		for _, u := range us {
