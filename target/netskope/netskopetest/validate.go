@@ -1,6 +1,8 @@
 package netskopetest
 
 import (
+	"strings"
+
 	"github.com/elimity-com/scim/schema"
 )
 
@@ -46,7 +48,7 @@ func newFastSchema(attrs schema.Attributes) *fastSchema {
 			fa.subs = newFastSchema(a.SubAttributes())
 		}
 		fs.byName[a.Name()] = fa
-		fs.folded[lowerASCII(a.Name())] = true
+		fs.folded[strings.ToLower(a.Name())] = true
 		if fa.required {
 			fs.required = append(fs.required, a.Name())
 		}
@@ -65,25 +67,9 @@ func (fs *fastSchema) addNames(names map[string]string) {
 	}
 }
 
-// lowerASCII lower-cases the ASCII letters of s.
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if c := b[j]; 'A' <= c && c <= 'Z' {
-					b[j] = c + 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
-
 // isASCII reports whether s is all ASCII: such a key matches a schema
 // name, itself ASCII, under strings.EqualFold exactly when their
-// lower-cased forms are equal.
+// lower-cased forms (strings.ToLower) are equal.
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -102,7 +88,7 @@ func (fs *fastSchema) validate(doc map[string]any) (map[string]any, bool) {
 	for k, v := range doc {
 		a := fs.byName[k]
 		if a == nil {
-			if !isASCII(k) || fs.folded[lowerASCII(k)] {
+			if !isASCII(k) || fs.folded[strings.ToLower(k)] {
 				return nil, false // another case of a name: elimity decides
 			}
 			continue // elimity ignores keys that name no attribute
