@@ -87,10 +87,15 @@ type StreamingMapper interface {
 // attributes are about a third of a large directory as read.
 type AttributeReader interface {
 	Mapper
-	// SourceAttributes names every source attribute Map reads; none
-	// when empty. A directory whose objects hold only those attributes
-	// maps to the same Desired as the whole directory.
-	SourceAttributes() []string
+	// SourceAttributes names every source attribute Map reads, and
+	// known is true, when the mapping can tell: a directory whose
+	// objects hold only those attributes (compared ignoring case, as
+	// source.Directory.ReadAttributesFrom keeps them) maps to the same
+	// Desired as the whole directory; an empty names reads none. Known
+	// is false when some attribute's name is only known as the mapping
+	// runs (an expression that computes the name it reads): the caller
+	// must then give Map every attribute.
+	SourceAttributes() (names []string, known bool)
 }
 
 // Stream is how MapStreaming hands over the users it maps.
@@ -146,9 +151,9 @@ func DefaultUserAttributes() []string {
 		scim.PathGivenName, scim.PathFamilyName, scim.PathActive, scim.PathEmails}
 }
 
-// SourceAttributes returns nil: the default mapping reads the users'
-// and groups' built-in fields only.
-func (DefaultMapper) SourceAttributes() []string { return nil }
+// SourceAttributes returns none, known: the default mapping reads the
+// users' and groups' built-in fields only.
+func (DefaultMapper) SourceAttributes() ([]string, bool) { return nil, true }
 
 // Map applies the default mapping to every user and group of dir.
 func (m DefaultMapper) Map(ctx context.Context, dir *source.Directory) (*Desired, error) {

@@ -514,13 +514,13 @@ func (e *Engine) readFull(ctx context.Context) (*source.Directory, error) {
 }
 
 // mappedAttributes names the source attributes the mapping reads, when
-// it says (mapping.AttributeReader).
+// it can tell (mapping.AttributeReader); false means every attribute.
 func (e *Engine) mappedAttributes() ([]string, bool) {
 	m, ok := e.mapper.(mapping.AttributeReader)
 	if !ok {
 		return nil, false
 	}
-	return m.SourceAttributes(), true
+	return m.SourceAttributes()
 }
 
 // PlanOption adjusts one Plan call.

@@ -327,14 +327,16 @@ func TestStagedDirectoryOfAPlanNotAppliedIsRemoved(t *testing.T) {
 	}
 }
 
-// attrSpy maps as the default mapping does, says it reads only names,
-// and counts the users it is given holding any other attribute.
+// attrSpy maps as the default mapping does, says it reads only names
+// (or, when unknown, that it cannot tell which), and counts the users it
+// is given holding any other attribute.
 type attrSpy struct {
-	names []string
-	other *int
+	names   []string
+	unknown bool
+	other   *int
 }
 
-func (s attrSpy) SourceAttributes() []string { return s.names }
+func (s attrSpy) SourceAttributes() ([]string, bool) { return s.names, !s.unknown }
 
 func (s attrSpy) Map(ctx context.Context, dir *source.Directory) (*mapping.Desired, error) {
 	*s.other = 0

@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/provsync/provsync/mapping"
@@ -190,6 +191,31 @@ func TestEngineReadsOnlyTheAttributesMapped(t *testing.T) {
 	}
 	if src.selected != 0 || src.reads != 1 {
 		t.Errorf("rules: %d reads, %d selecting; want one whole read", src.reads, src.selected)
+	}
+	for _, tc := range []struct {
+		name string
+		spy  attrSpy
+		want int // selecting reads; the other reads are whole
+	}{
+		{"names known", attrSpy{names: []string{"department", "CostCenter"}}, 1},
+		{"cannot tell", attrSpy{names: []string{"department"}, unknown: true}, 0},
+	} {
+		var other int
+		tc.spy.other = &other
+		src.reads, src.selected, src.names = 0, 0, nil
+		eng, err = sync.New(src, e.client, sync.WithState(e.state), sync.WithMapper(tc.spy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.Plan(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if src.selected != tc.want || src.reads != 1-tc.want {
+			t.Errorf("%s: %d reads, %d selecting; want %d selecting", tc.name, src.reads, src.selected, tc.want)
+		}
+		if tc.want == 1 && !slices.Equal(src.names, tc.spy.names) {
+			t.Errorf("%s: selected %q; want %q", tc.name, src.names, tc.spy.names)
+		}
 	}
 }
 
