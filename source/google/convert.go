@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -100,9 +101,52 @@ func untyped[T any](field string, v any) ([]T, error) {
 	return out, nil
 }
 
-// convertUser turns a Directory user into a source user. ok is false for
-// a user the source never provisions: an archived one.
-func convertUser(u *admin.User, deleted bool) (su source.User, ok bool, err error) {
+// selection is the attributes a read keeps: every one (Read), or those
+// named, matched ignoring case (ReadAttributes).
+type selection struct {
+	all   bool
+	names []string
+}
+
+// everything is Read's selection.
+var everything = selection{all: true}
+
+// has reports whether the read keeps the attribute name.
+func (s selection) has(name string) bool {
+	return s.all || slices.ContainsFunc(s.names, func(n string) bool { return strings.EqualFold(n, name) })
+}
+
+// hasAny reports whether the read keeps any of names.
+func (s selection) hasAny(names ...string) bool {
+	return slices.ContainsFunc(names, s.has)
+}
+
+// schemas returns which of the configured custom schemas the read needs:
+// all of them for Read, else those a name of the form "Schema.field"
+// selects. A configured "*" (every schema) stays "*" when any selected
+// name has a dot: the schemas' exact spelling is not known before
+// reading, and a mask spelled otherwise might miss one.
+func (s selection) schemas(configured []string) []string {
+	if s.all || len(configured) == 0 {
+		return configured
+	}
+	var out []string
+	for _, c := range configured {
+		if slices.ContainsFunc(s.names, func(n string) bool {
+			schema, _, ok := strings.Cut(n, ".")
+			return ok && (c == "*" || strings.EqualFold(schema, c))
+		}) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// convertUser turns a Directory user into a source user, keeping the
+// attributes sel selects. ok is false for a user the source never
+// provisions: an archived one. keepManager keeps managerEmail although
+// sel does not select it, so that resolveManagers can find managerId.
+func convertUser(u *admin.User, deleted bool, sel selection, keepManager bool) (su source.User, ok bool, err error) {
 	if u.Archived {
 		return source.User{}, false, nil
 	}
@@ -138,65 +182,73 @@ func convertUser(u *admin.User, deleted bool) (su source.User, ok bool, err erro
 
 	attrs := map[string]any{}
 	set := func(name string, v string) {
-		if v != "" {
+		if v != "" && sel.has(name) {
 			attrs[name] = v
 		}
 	}
 	set(AttrOrgUnitPath, u.OrgUnitPath)
-	if u.IsAdmin {
+	if u.IsAdmin && sel.has(AttrIsAdmin) {
 		attrs[AttrIsAdmin] = true
 	}
-	if len(u.Aliases) > 0 {
+	if len(u.Aliases) > 0 && sel.has(AttrAliases) {
 		attrs[AttrAliases] = append([]string(nil), u.Aliases...)
 	}
-	orgs, err := untyped[gOrganization]("organizations", u.Organizations)
-	if err != nil {
-		return fail("organizations", err)
-	}
-	if o := pick(orgs, func(o gOrganization) bool { return o.Primary }); o != nil {
-		set(AttrJobTitle, o.Title)
-		set(AttrDepartment, o.Department)
-		set(AttrCostCenter, o.CostCenter)
-		set(AttrEmployeeType, o.Description)
-	}
-	ids, err := untyped[gExternalID]("externalIds", u.ExternalIds)
-	if err != nil {
-		return fail("externalIds", err)
-	}
-	var all []string
-	for _, x := range ids {
-		if x.Value == "" {
-			continue
+	if sel.hasAny(AttrJobTitle, AttrDepartment, AttrCostCenter, AttrEmployeeType) {
+		orgs, err := untyped[gOrganization]("organizations", u.Organizations)
+		if err != nil {
+			return fail("organizations", err)
 		}
-		all = append(all, x.Value)
-		if x.Type == "organization" && attrs[AttrEmployeeID] == nil {
-			attrs[AttrEmployeeID] = x.Value
+		if o := pick(orgs, func(o gOrganization) bool { return o.Primary }); o != nil {
+			set(AttrJobTitle, o.Title)
+			set(AttrDepartment, o.Department)
+			set(AttrCostCenter, o.CostCenter)
+			set(AttrEmployeeType, o.Description)
 		}
 	}
-	if len(all) > 0 {
-		attrs[AttrExternalIDs] = all
+	if sel.hasAny(AttrEmployeeID, AttrExternalIDs) {
+		ids, err := untyped[gExternalID]("externalIds", u.ExternalIds)
+		if err != nil {
+			return fail("externalIds", err)
+		}
+		var all []string
+		for _, x := range ids {
+			if x.Value == "" {
+				continue
+			}
+			all = append(all, x.Value)
+			if x.Type == "organization" && attrs[AttrEmployeeID] == nil && sel.has(AttrEmployeeID) {
+				attrs[AttrEmployeeID] = x.Value
+			}
+		}
+		if len(all) > 0 && sel.has(AttrExternalIDs) {
+			attrs[AttrExternalIDs] = all
+		}
 	}
-	rels, err := untyped[gRelation]("relations", u.Relations)
-	if err != nil {
-		return fail("relations", err)
+	if keepManager || sel.has(AttrManagerEmail) {
+		rels, err := untyped[gRelation]("relations", u.Relations)
+		if err != nil {
+			return fail("relations", err)
+		}
+		if r := pick(rels, func(r gRelation) bool { return r.Type == "manager" }); r != nil && r.Type == "manager" && r.Value != "" {
+			attrs[AttrManagerEmail] = r.Value
+		}
 	}
-	if r := pick(rels, func(r gRelation) bool { return r.Type == "manager" }); r != nil && r.Type == "manager" {
-		set(AttrManagerEmail, r.Value)
-	}
-	phones, err := untyped[gPhone]("phones", u.Phones)
-	if err != nil {
-		return fail("phones", err)
-	}
-	for _, p := range phones {
-		switch {
-		case p.Type == "work" && attrs[AttrWorkPhone] == nil:
-			set(AttrWorkPhone, p.Value)
-		case p.Type == "mobile" && attrs[AttrMobilePhone] == nil:
-			set(AttrMobilePhone, p.Value)
+	if sel.hasAny(AttrWorkPhone, AttrMobilePhone) {
+		phones, err := untyped[gPhone]("phones", u.Phones)
+		if err != nil {
+			return fail("phones", err)
+		}
+		for _, p := range phones {
+			switch {
+			case p.Type == "work" && attrs[AttrWorkPhone] == nil:
+				set(AttrWorkPhone, p.Value)
+			case p.Type == "mobile" && attrs[AttrMobilePhone] == nil:
+				set(AttrMobilePhone, p.Value)
+			}
 		}
 	}
 	for name, raw := range map[string]string{AttrCreationTime: u.CreationTime, AttrLastLoginTime: u.LastLoginTime} {
-		if raw == "" {
+		if raw == "" || !sel.has(name) {
 			continue
 		}
 		t, err := time.Parse(time.RFC3339Nano, raw)
@@ -207,7 +259,7 @@ func convertUser(u *admin.User, deleted bool) (su source.User, ok bool, err erro
 			attrs[name] = t.UTC()
 		}
 	}
-	if err := customSchemas(u.CustomSchemas, attrs); err != nil {
+	if err := customSchemas(u.CustomSchemas, attrs, sel); err != nil {
 		return fail("customSchemas", err)
 	}
 	if len(attrs) > 0 {
@@ -253,10 +305,11 @@ func pick[T any](list []T, primary func(T) bool) *T {
 	return nil
 }
 
-// customSchemas adds each field of each custom schema as "Schema.field".
+// customSchemas adds each field of each custom schema that sel selects as
+// "Schema.field".
 // Values are strings, numbers or booleans; a multi-valued field is a list
 // of {"type", "value"} objects and becomes a list of strings.
-func customSchemas(schemas map[string]googleapi.RawMessage, attrs map[string]any) error {
+func customSchemas(schemas map[string]googleapi.RawMessage, attrs map[string]any, sel selection) error {
 	names := make([]string, 0, len(schemas))
 	for name := range schemas {
 		names = append(names, name)
@@ -271,6 +324,9 @@ func customSchemas(schemas map[string]googleapi.RawMessage, attrs map[string]any
 		}
 		for field, v := range fields {
 			name := schema + "." + field
+			if !sel.has(name) {
+				continue
+			}
 			val, err := customValue(v)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -326,10 +382,10 @@ func customValue(v any) (any, error) {
 }
 
 // convertGroup turns a Directory group into a source group, without
-// members.
-func convertGroup(g *admin.Group) source.Group {
+// members, keeping the attributes sel selects.
+func convertGroup(g *admin.Group, sel selection) source.Group {
 	sg := source.Group{ID: g.Id, DisplayName: g.Name, Email: g.Email, Description: g.Description}
-	if len(g.Aliases) > 0 {
+	if len(g.Aliases) > 0 && sel.has(AttrAliases) {
 		sg.Attributes = source.NewAttrs(map[string]any{AttrAliases: append([]string(nil), g.Aliases...)})
 	}
 	if sg.DisplayName == "" {

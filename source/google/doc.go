@@ -45,6 +45,20 @@
 // are decoded into typed forms here, and a value of the wrong shape is an
 // error naming the user and the field.
 //
+// The source is a source.AttributeSelector: ReadAttributes reads only the
+// attributes named (ignoring case), as the engine asks when its mapping
+// says which it reads. users.list then asks for only the fields behind
+// them (organizations for jobTitle, department, costCenter and
+// employeeType; relations for managerEmail and managerId; phones;
+// externalIds; aliases; isAdmin; creationTime; lastLoginTime) besides the
+// built-in ones and orgUnitPath, which scoping needs; projection basic
+// unless a name is a custom schema attribute, and then projection custom
+// with only those of Config.CustomSchemas in customFieldMask (projection
+// full when CustomSchemas is "*", whose schemas' spelling is known only
+// from a response). groups.list leaves aliases out unless it is named or
+// groups are found by alias (ScopeGroups, Named). Every other attribute
+// is dropped as each user is converted.
+//
 // # Paging, throttling and failures
 //
 // Users are listed 500 a page, groups and members 200 a page. Every

@@ -9,19 +9,74 @@ import (
 
 	"go.uber.org/zap"
 	admin "google.golang.org/api/admin/directory/v1"
+	"google.golang.org/api/googleapi"
 
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/parallel"
 )
 
-// Field masks. Each keeps nextPageToken: without it a partial response
-// drops the token and the listing silently stops after one page.
-const (
-	userFields = "nextPageToken,users(id,primaryEmail,name,suspended,archived,orgUnitPath,emails,aliases," +
-		"externalIds,organizations,relations,phones,isAdmin,creationTime,lastLoginTime,deletionTime,customSchemas)"
-	groupFields  = "nextPageToken,groups(id,email,name,description,aliases)"
-	memberFields = "nextPageToken,members(id,email,type,status)"
-)
+// memberFields is the members.list field mask. Every mask keeps
+// nextPageToken: without it a partial response drops the token and the
+// listing silently stops after one page.
+const memberFields = "nextPageToken,members(id,email,type,status)"
+
+// userBaseFields are the user fields every read asks for: the built-in
+// fields, the state, and orgUnitPath, which scoping by organizational
+// unit needs even when no attribute is read.
+const userBaseFields = "id,primaryEmail,name,suspended,archived,orgUnitPath,emails,deletionTime"
+
+// userAttrFields maps the users.list fields beyond userBaseFields to the
+// attributes read from them (custom schemas aside).
+var userAttrFields = []struct {
+	field string
+	attrs []string
+}{
+	{"aliases", []string{AttrAliases}},
+	{"externalIds", []string{AttrEmployeeID, AttrExternalIDs}},
+	{"organizations", []string{AttrJobTitle, AttrDepartment, AttrCostCenter, AttrEmployeeType}},
+	{"relations", []string{AttrManagerEmail, AttrManagerID}},
+	{"phones", []string{AttrWorkPhone, AttrMobilePhone}},
+	{"isAdmin", []string{AttrIsAdmin}},
+	{"creationTime", []string{AttrCreationTime}},
+	{"lastLoginTime", []string{AttrLastLoginTime}},
+}
+
+// request is what one read asks the Directory API for: the fields and
+// custom schemas behind the attributes it keeps.
+type request struct {
+	sel         selection
+	userFields  string // users.list's fields
+	projection  string // basic, custom or full
+	schemas     string // customFieldMask, with projection custom
+	groupFields string // groups.list's fields
+}
+
+func newRequest(c *Config, sel selection) request {
+	r := request{sel: sel, projection: "basic"}
+	fields := []string{userBaseFields}
+	for _, f := range userAttrFields {
+		if sel.hasAny(f.attrs...) {
+			fields = append(fields, f.field)
+		}
+	}
+	switch schemas := sel.schemas(c.CustomSchemas); {
+	case slices.Contains(schemas, "*"):
+		r.projection = "full"
+	case len(schemas) > 0:
+		r.projection, r.schemas = "custom", strings.Join(schemas, ",")
+	}
+	if r.projection != "basic" {
+		fields = append(fields, "customSchemas")
+	}
+	r.userFields = "nextPageToken,users(" + strings.Join(fields, ",") + ")"
+	// Groups are found by alias too (ScopeGroups, Named).
+	group := "id,email,name,description"
+	if sel.has(AttrAliases) || len(c.ScopeGroups) > 0 || c.Groups == GroupsNamed {
+		group += ",aliases"
+	}
+	r.groupFields = "nextPageToken,groups(" + group + ")"
+	return r
+}
 
 // Source reads users and groups from a Google Workspace account through
 // the Admin SDK Directory API. It is safe for concurrent use.
@@ -33,8 +88,9 @@ type Source struct {
 }
 
 var (
-	_ source.Source         = (*Source)(nil)
-	_ source.RequestCounter = (*Source)(nil)
+	_ source.Source            = (*Source)(nil)
+	_ source.AttributeSelector = (*Source)(nil)
+	_ source.RequestCounter    = (*Source)(nil)
 )
 
 func newSource(c Config, svc *admin.Service) *Source {
@@ -59,13 +115,27 @@ func (s *Source) Name() string {
 // SkipDeleted). Any request that fails after its retries fails the whole
 // read, which returns nil.
 func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
+	return s.read(ctx, newRequest(&s.cfg, everything))
+}
+
+// ReadAttributes is Read, except that users and groups carry only the
+// attributes named, matched ignoring case (none when names is empty).
+// The requests ask Google for only the fields behind them: users.list
+// with projection basic unless a name is a custom schema attribute
+// ("Schema.field", of a schema in Config.CustomSchemas), and then only
+// those schemas.
+func (s *Source) ReadAttributes(ctx context.Context, names []string) (*source.Directory, error) {
+	return s.read(ctx, newRequest(&s.cfg, selection{names: names}))
+}
+
+func (s *Source) read(ctx context.Context, req request) (*source.Directory, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	var all []*admin.Group
 	if s.cfg.Groups != GroupsNone || len(s.cfg.ScopeGroups) > 0 {
 		var err error
-		if all, err = s.listGroups(ctx); err != nil {
+		if all, err = s.listGroups(ctx, req.groupFields); err != nil {
 			return nil, err
 		}
 	}
@@ -100,13 +170,13 @@ func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
 	if len(s.cfg.OrgUnits) > 0 && len(s.cfg.ScopeGroups) == 0 {
 		for _, ou := range s.cfg.OrgUnits {
 			q := "orgUnitPath='" + ou + "'"
-			jobs = append(jobs, s.usersJob("users.list "+ou, q, false, addUsers(&listed)))
+			jobs = append(jobs, s.usersJob(req, "users.list "+ou, q, false, addUsers(&listed)))
 		}
 	} else {
-		jobs = append(jobs, s.usersJob("users.list", "", false, addUsers(&listed)))
+		jobs = append(jobs, s.usersJob(req, "users.list", "", false, addUsers(&listed)))
 	}
 	if !s.cfg.SkipDeleted && len(s.cfg.ScopeGroups) == 0 {
-		jobs = append(jobs, s.usersJob("users.list deleted", "", true, addUsers(&deleted)))
+		jobs = append(jobs, s.usersJob(req, "users.list deleted", "", true, addUsers(&deleted)))
 	}
 	want := map[memberKey]bool{}
 	for _, g := range scopeGroups {
@@ -130,7 +200,7 @@ func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
 		return nil, err
 	}
 
-	dir, err := s.assemble(listed, deleted, scopeGroups, selected, members)
+	dir, err := s.assemble(req.sel, listed, deleted, scopeGroups, selected, members)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +219,7 @@ type memberKey struct {
 }
 
 // assemble builds the directory from the listings.
-func (s *Source) assemble(listed, deleted []*admin.User, scopeGroups, selected []*admin.Group,
+func (s *Source) assemble(sel selection, listed, deleted []*admin.User, scopeGroups, selected []*admin.Group,
 	members map[memberKey][]*admin.Member) (*source.Directory, error) {
 	// Scope by group membership.
 	var inGroups map[string]bool
@@ -184,7 +254,7 @@ func (s *Source) assemble(listed, deleted []*admin.User, scopeGroups, selected [
 		if len(s.cfg.OrgUnits) > 0 && !s.inOrgUnits(u.OrgUnitPath) {
 			return nil
 		}
-		su, ok, err := convertUser(u, isDeleted)
+		su, ok, err := convertUser(u, isDeleted, sel, sel.has(AttrManagerID))
 		if err != nil {
 			return err
 		}
@@ -209,14 +279,14 @@ func (s *Source) assemble(listed, deleted []*admin.User, scopeGroups, selected [
 	if archived > 0 {
 		s.log.Debug("google: archived users left out", zap.Int("archived", archived))
 	}
-	resolveManagers(dir.Users)
+	resolveManagers(dir.Users, sel)
 
 	isSelected := make(map[string]bool, len(selected))
 	for _, g := range selected {
 		isSelected[g.Id] = true
 	}
 	for _, g := range selected {
-		sg := convertGroup(g)
+		sg := convertGroup(g, sel)
 		seenU, seenG := map[string]bool{}, map[string]bool{}
 		for _, m := range members[memberKey{g.Id, s.cfg.FlattenNested}] {
 			switch m.Type {
@@ -234,7 +304,9 @@ func (s *Source) assemble(listed, deleted []*admin.User, scopeGroups, selected [
 				if s.cfg.SkipCustomerMembers {
 					continue
 				}
-				sg.Attributes = sg.Attributes.With(AttrCustomerMember, true)
+				if sel.has(AttrCustomerMember) {
+					sg.Attributes = sg.Attributes.With(AttrCustomerMember, true)
+				}
 				sg.MembersNote = CustomerMembersNote
 				s.log.Info("google: a group has a CUSTOMER member: every user in scope is a member",
 					zap.String("group", g.Id))
@@ -267,8 +339,12 @@ func (s *Source) inOrgUnits(path string) bool {
 }
 
 // resolveManagers sets managerId from managerEmail where the manager was
-// read too.
-func resolveManagers(users []source.User) {
+// read too, when sel selects managerId, and drops managerEmail where sel
+// does not select it (convertUser keeps it for managerId).
+func resolveManagers(users []source.User, sel selection) {
+	if !sel.has(AttrManagerID) {
+		return
+	}
 	byEmail := make(map[string]string, len(users))
 	for _, deleted := range []bool{true, false} { // a live user wins over a deleted one
 		for _, u := range users {
@@ -277,12 +353,20 @@ func resolveManagers(users []source.User) {
 			}
 		}
 	}
+	dropEmail := !sel.has(AttrManagerEmail)
 	for i := range users {
-		if m, ok := users[i].Attributes.Value(AttrManagerEmail).(string); ok {
-			if id, ok := byEmail[strings.ToLower(m)]; ok {
-				users[i].Attributes = users[i].Attributes.With(AttrManagerID, id)
-			}
+		m, ok := users[i].Attributes.Value(AttrManagerEmail).(string)
+		if !ok {
+			continue
 		}
+		a := users[i].Attributes
+		if id, ok := byEmail[strings.ToLower(m)]; ok {
+			a = a.With(AttrManagerID, id)
+		}
+		if dropEmail {
+			a = a.Without(AttrManagerEmail)
+		}
+		users[i].Attributes = a
 	}
 }
 
@@ -310,20 +394,18 @@ func resolveGroups(all []*admin.Group, keys []string, field string) ([]*admin.Gr
 
 // usersJob lists users, deleted ones or not, with an optional search
 // query, and hands them to done.
-func (s *Source) usersJob(what, query string, deleted bool, done func([]*admin.User)) func(context.Context) error {
+func (s *Source) usersJob(req request, what, query string, deleted bool, done func([]*admin.User)) func(context.Context) error {
 	return func(ctx context.Context) error {
 		us, err := pages(ctx, s.call, what, func(ctx context.Context, token string) ([]*admin.User, string, error) {
-			c := s.svc.Users.List().MaxResults(int64(s.cfg.PageSize)).Fields(userFields).Context(ctx)
+			c := s.svc.Users.List().MaxResults(int64(s.cfg.PageSize)).Fields(googleapi.Field(req.userFields)).
+				Projection(req.projection).Context(ctx)
 			if s.cfg.Domain != "" {
 				c.Domain(s.cfg.Domain)
 			} else {
 				c.Customer(s.cfg.Customer)
 			}
-			switch {
-			case len(s.cfg.CustomSchemas) == 1 && s.cfg.CustomSchemas[0] == "*":
-				c.Projection("full")
-			case len(s.cfg.CustomSchemas) > 0:
-				c.Projection("custom").CustomFieldMask(strings.Join(s.cfg.CustomSchemas, ","))
+			if req.schemas != "" {
+				c.CustomFieldMask(req.schemas)
 			}
 			if query != "" {
 				c.Query(query)
@@ -347,9 +429,9 @@ func (s *Source) usersJob(what, query string, deleted bool, done func([]*admin.U
 	}
 }
 
-func (s *Source) listGroups(ctx context.Context) ([]*admin.Group, error) {
+func (s *Source) listGroups(ctx context.Context, fields string) ([]*admin.Group, error) {
 	return pages(ctx, s.call, "groups.list", func(ctx context.Context, token string) ([]*admin.Group, string, error) {
-		c := s.svc.Groups.List().MaxResults(200).Fields(groupFields).Context(ctx)
+		c := s.svc.Groups.List().MaxResults(200).Fields(googleapi.Field(fields)).Context(ctx)
 		if s.cfg.Domain != "" {
 			c.Domain(s.cfg.Domain)
 		} else {

@@ -3,10 +3,13 @@
 // google source with the real google.golang.org/api client.
 //
 // It speaks the Directory API's wire format: users.list with customer or
-// domain, maxResults (1 to 500), pageToken, projection, query on
-// orgUnitPath, showDeleted listing only deleted users, and partial
-// responses with fields= that drop nextPageToken unless it is asked for,
-// as Google does; groups.list (up to 200 a page); members.list (up to 200
+// domain, maxResults (1 to 500), pageToken, projection (basic without
+// custom schemas, custom with only those customFieldMask names, full),
+// query on orgUnitPath, showDeleted listing only deleted users, and
+// partial responses as Google makes them: a fields mask keeps only the
+// fields it names, at every level (so nextPageToken is dropped unless it
+// is asked for), and one naming a field the response type lacks is
+// answered 400; groups.list (up to 200 a page); members.list (up to 200
 // a page) with includeDerivedMembership and USER, GROUP and CUSTOMER
 // members. Errors carry Google's JSON error body, with reasons such as
 // userRateLimitExceeded on a 403. The token endpoint takes the JWT bearer
@@ -20,8 +23,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +35,7 @@ import (
 	"testing"
 
 	admin "google.golang.org/api/admin/directory/v1"
+	"google.golang.org/api/googleapi"
 
 	"github.com/provsync/provsync/source/internal/fakeapi"
 )
@@ -76,6 +83,7 @@ type Server struct {
 	tokens  map[string]bool
 	faults  fakeapi.Faults[Fault]
 	counts  fakeapi.Counts
+	queries map[string][]url.Values // by route
 	seq     int
 
 	key         *rsa.PrivateKey
@@ -100,8 +108,8 @@ func NewServer() *Server {
 	}
 	s := &Server{
 		users: map[string]*admin.User{}, groups: map[string]*admin.Group{}, members: map[string][]*admin.Member{},
-		tokens: map[string]bool{},
-		key:    key, saEmail: "provsync@provsync-test.iam.gserviceaccount.com", subject: "admin@" + Domain,
+		tokens: map[string]bool{}, queries: map[string][]url.Values{},
+		key: key, saEmail: "provsync@provsync-test.iam.gserviceaccount.com", subject: "admin@" + Domain,
 		staticToken: "ya29.static-" + randHex(12),
 	}
 	s.tokens[s.staticToken] = true
@@ -160,8 +168,26 @@ func (s *Server) ThrottleNext(n int) {
 // the token endpoint).
 func (s *Server) Requests(route string) int { return s.counts.Get(route) }
 
-// ResetRequests zeroes the request counts.
-func (s *Server) ResetRequests() { s.counts.Reset() }
+// ResetRequests zeroes the request counts and forgets the queries.
+func (s *Server) ResetRequests() {
+	s.counts.Reset()
+	s.mu.Lock()
+	clear(s.queries)
+	s.mu.Unlock()
+}
+
+// Queries returns the query parameters of every request that reached
+// route (one of the Route constants) since the server started or
+// ResetRequests, in the order they arrived.
+func (s *Server) Queries(route string) []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]url.Values, len(s.queries[route]))
+	for i, q := range s.queries[route] {
+		out[i] = maps.Clone(q)
+	}
+	return out
+}
 
 // serve routes a request.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -200,6 +226,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	s.mu.Lock()
+	s.queries[route] = append(s.queries[route], q)
+	s.mu.Unlock()
 	page, err := pageOf(q.Get("pageToken"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid", "Invalid Input: pageToken")
@@ -291,7 +320,10 @@ func (s *Server) listUsers(w http.ResponseWriter, q map[string][]string, page in
 		return
 	}
 	deleted := first(q["showDeleted"]) == "true"
-	full := first(q["projection"]) == "full" || first(q["projection"]) == "custom"
+	schemas, ok := projection(w, first(q["projection"]), first(q["customFieldMask"]))
+	if !ok {
+		return
+	}
 	s.mu.Lock()
 	var all []admin.User
 	for _, u := range s.users {
@@ -305,15 +337,13 @@ func (s *Server) listUsers(w http.ResponseWriter, q map[string][]string, page in
 			continue
 		}
 		c := *u
-		if !full {
-			c.CustomSchemas = nil
-		}
+		c.CustomSchemas = schemas(c.CustomSchemas)
 		all = append(all, c)
 	}
 	s.mu.Unlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].PrimaryEmail < all[j].PrimaryEmail })
 	items, next := paginate(all, page, size)
-	writeList(w, first(q["fields"]), "users", "admin#directory#users", items, next)
+	writeList[admin.Users](w, first(q["fields"]), "users", "admin#directory#users", items, next)
 }
 
 func (s *Server) getUser(w http.ResponseWriter, key string) {
@@ -344,7 +374,7 @@ func (s *Server) listGroups(w http.ResponseWriter, q map[string][]string, page i
 	s.mu.Unlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].Email < all[j].Email })
 	items, next := paginate(all, page, size)
-	writeList(w, first(q["fields"]), "groups", "admin#directory#groups", items, next)
+	writeList[admin.Groups](w, first(q["fields"]), "groups", "admin#directory#groups", items, next)
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, q map[string][]string, key string, page int) {
@@ -370,7 +400,7 @@ func (s *Server) listMembers(w http.ResponseWriter, q map[string][]string, key s
 	}
 	s.mu.Unlock()
 	items, next := paginate(all, page, size)
-	writeList(w, first(q["fields"]), "members", "admin#directory#members", items, next)
+	writeList[admin.Members](w, first(q["fields"]), "members", "admin#directory#members", items, next)
 }
 
 // derived appends the members of group id and, for each group member, its
@@ -463,10 +493,39 @@ func paginate[T any](all []T, page, size int) ([]T, string) {
 	return all[start:end], next
 }
 
-// writeList writes a list response. With a fields mask, only the
-// top-level fields named are kept, so a mask without nextPageToken drops
-// it, as Google's partial responses do.
-func writeList[T any](w http.ResponseWriter, fields, key, kind string, items []T, next string) {
+// projection reads users.list's projection and customFieldMask into the
+// function that keeps of a user's custom schemas those the response
+// carries: none with basic (the default), those customFieldMask names
+// with custom, all with full. Anything else is answered 400.
+func projection(w http.ResponseWriter, proj, fieldMask string) (func(map[string]googleapi.RawMessage) map[string]googleapi.RawMessage, bool) {
+	switch proj {
+	case "", "basic":
+		return func(map[string]googleapi.RawMessage) map[string]googleapi.RawMessage { return nil }, true
+	case "full":
+		return func(m map[string]googleapi.RawMessage) map[string]googleapi.RawMessage { return m }, true
+	case "custom":
+		names := strings.Split(fieldMask, ",")
+		return func(m map[string]googleapi.RawMessage) map[string]googleapi.RawMessage {
+			var out map[string]googleapi.RawMessage
+			for _, n := range names {
+				if v, ok := m[strings.TrimSpace(n)]; ok {
+					if out == nil {
+						out = map[string]googleapi.RawMessage{}
+					}
+					out[strings.TrimSpace(n)] = v
+				}
+			}
+			return out
+		}, true
+	}
+	writeError(w, http.StatusBadRequest, "invalid", "Invalid value for projection: "+proj)
+	return nil, false
+}
+
+// writeList writes a list response of type R (such as admin.Users). With
+// a fields mask, only the fields it names are kept, at every level, as
+// Google's partial responses do: a mask without nextPageToken drops it.
+func writeList[R any, T any](w http.ResponseWriter, fields, key, kind string, items []T, next string) {
 	if items == nil {
 		items = []T{}
 	}
@@ -474,47 +533,24 @@ func writeList[T any](w http.ResponseWriter, fields, key, kind string, items []T
 	if next != "" {
 		body["nextPageToken"] = next
 	}
-	if fields != "" {
-		keep := topLevel(fields)
-		for k := range body {
-			if !keep[k] {
-				delete(body, k)
-			}
-		}
+	if fields == "" {
+		writeJSON(w, http.StatusOK, body)
+		return
 	}
-	writeJSON(w, http.StatusOK, body)
-}
-
-// topLevel returns the top-level names of a fields mask such as
-// "nextPageToken,users(id,name(givenName))".
-func topLevel(fields string) map[string]bool {
-	out := map[string]bool{}
-	depth, start := 0, 0
-	for i := 0; i <= len(fields); i++ {
-		if i < len(fields) {
-			switch fields[i] {
-			case '(':
-				if depth == 0 {
-					out[strings.TrimSpace(fields[start:i])] = true
-				}
-				depth++
-				continue
-			case ')':
-				depth--
-				continue
-			case ',':
-			default:
-				continue
-			}
-		}
-		if depth == 0 {
-			if name := strings.TrimSpace(fields[start:i]); name != "" && !strings.HasSuffix(name, ")") {
-				out[name] = true
-			}
-			start = i + 1
-		}
+	m, err := parseMask(fields)
+	if err == nil {
+		err = m.check(reflect.TypeFor[R]())
 	}
-	return out
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalidParameter", "Invalid field selection: "+err.Error())
+		return
+	}
+	v, err := partial(body, m)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "backendError", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
