@@ -288,6 +288,30 @@ var plainJSON = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// Byte-wise tests on eight bytes held in a uint64: lows has each byte's
+// low bit set, highs each byte's high bit.
+const (
+	lows  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainWord reports whether the eight bytes of w are all ASCII characters
+// a JSON string holds as they are (plainJSON): none is a control
+// character, non-ASCII, or one of " \ < > &.
+func plainWord(w string) bool {
+	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+	// A byte below 0x20 or at or above 0x80; then bytes equal to one of
+	// the five characters, each found as a zero byte of x XOR it.
+	bad := (x - lows*0x20) | x | zeroByte(x^(lows*'"')) | zeroByte(x^(lows*'\\')) |
+		zeroByte(x^(lows*'<')) | zeroByte(x^(lows*'>')) | zeroByte(x^(lows*'&'))
+	return bad&highs == 0
+}
+
+// zeroByte has a byte's high bit set, under highs, if y has a zero byte
+// (and may have others set above it then); none if it has none.
+func zeroByte(y uint64) uint64 { return (y - lows) &^ y }
+
 // AppendString appends s as a JSON string, escaped as encoding/json
 // escapes it: quotes, backslashes and control characters, the HTML
 // characters <, > and &, U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
@@ -295,6 +319,14 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight plain ASCII bytes at a time: most strings (ids,
+		// names, addresses) have nothing to escape.
+		for i+8 <= len(s) && plainWord(s[i:i+8]) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if plainJSON[c] {

@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -169,6 +170,38 @@ func TestAppendKey(t *testing.T) {
 		start := strings.LastIndexByte(tt.b, '{') + 1
 		if got := string(scim.AppendKey([]byte(tt.b), start, "k")); got != tt.want {
 			t.Errorf("AppendKey(%q, %d) = %s, want %s", tt.b, start, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkAppendString appends strings as most are, with nothing to
+// escape (a UUID, an address), and one that is mostly escapes:
+//
+//	go test ./scim -run X -bench AppendString
+func BenchmarkAppendString(b *testing.B) {
+	for _, s := range []string{"6f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "firstname.lastname.000123@example.com", `<"a\b">&` + "\n\u2028é"} {
+		b.Run(strconv.Itoa(len(s)), func(b *testing.B) {
+			buf := make([]byte, 0, 256)
+			b.SetBytes(int64(len(s)))
+			for b.Loop() {
+				buf = scim.AppendString(buf[:0], s)
+			}
+		})
+	}
+}
+
+// TestAppendStringFindsEveryEscapeInAWord: AppendString skips plain
+// ASCII eight bytes at a time; a character to escape at any place of a
+// word, with plain bytes either side, is still escaped as json.Marshal
+// escapes it.
+func TestAppendStringFindsEveryEscapeInAWord(t *testing.T) {
+	bad := []string{"\x00", "\x1f", `"`, `\`, "<", ">", "&", "\x80", "\xff", "é", "\u2028", " ", "\x7f", "~", "!", "=", "?", "[", "]", "%", "'"}
+	for _, c := range bad {
+		for at := range 17 {
+			s := strings.Repeat("a", at) + c + strings.Repeat("z", 16-at)
+			if got, want := scim.AppendString(nil, s), must(json.Marshal(s)); string(got) != string(want) {
+				t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+			}
 		}
 	}
 }
