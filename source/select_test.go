@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/sourcetest"
 	"github.com/provsync/provsync/source/synth"
 )
 
@@ -30,24 +31,8 @@ func TestReadAttributesFrom(t *testing.T) {
 		if err != nil || n != int64(len(enc)) {
 			t.Fatalf("%q: read %d of %d bytes: %v", names, n, len(enc), err)
 		}
-		kept := 0
-		only := func(a source.Attrs) source.Attrs {
-			var b source.Attrs
-			for _, k := range names {
-				if v, ok := a.Get(k); ok {
-					b = b.With(k, v)
-					kept++
-				}
-			}
-			return b
-		}
-		for i := range whole.Users {
-			whole.Users[i].Attributes = only(whole.Users[i].Attributes)
-		}
-		for i := range whole.Groups {
-			whole.Groups[i].Attributes = only(whole.Groups[i].Attributes)
-		}
-		if !reflect.DeepEqual(got.Users, whole.Users) || !reflect.DeepEqual(got.Groups, whole.Groups) {
+		want, kept := sourcetest.OnlyAttributes(&whole, names)
+		if !reflect.DeepEqual(got.Users, want.Users) || !reflect.DeepEqual(got.Groups, want.Groups) {
 			t.Errorf("%q: the directory read differs from the whole one with only those attributes", names)
 		}
 		if len(names) > 0 && kept == 0 {

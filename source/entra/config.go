@@ -175,10 +175,19 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	return nil
 }
 
-// builtinUserAttrs are the Graph user properties always read, which the
-// source maps to typed fields or fixed attributes.
-var builtinUserAttrs = []string{"id", "userPrincipalName", "mail", "otherMails", "givenName", "surname",
-	"displayName", "accountEnabled", "employeeId", "department", "jobTitle", "userType"}
+// userFieldProps are the Graph user properties the source maps to typed
+// fields (and, for the UPN, the attribute originalUserPrincipalName):
+// every read asks for them.
+var userFieldProps = []string{"id", "userPrincipalName", "mail", "otherMails", "givenName", "surname",
+	"displayName", "accountEnabled"}
+
+// userAttrProps are the Graph user properties the source maps to the
+// attributes of the same name; Read asks for them, ReadAttributes for
+// those it keeps.
+var userAttrProps = []string{"employeeId", "department", "jobTitle", "userType"}
+
+// builtinUserAttrs are the Graph user properties Read always reads.
+var builtinUserAttrs = slices.Concat(userFieldProps, userAttrProps)
 
 // withDefaults validates c and returns it with every default filled.
 // Errors match source.ErrInvalid.

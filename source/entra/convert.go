@@ -26,8 +26,10 @@ import (
 //   - State: accountEnabled false is StateSuspended.
 //   - Attributes: employeeId, department, jobTitle, userType, and every
 //     extra property asked for, under its Graph name; object-valued
-//     properties are flattened to "property.field".
-func (s *Source) convertUser(u models.Userable) source.User {
+//     properties are flattened to "property.field". Selection sel keeps
+//     only the attributes it names (nil keeps all); the others are not
+//     converted.
+func (s *Source) convertUser(u models.Userable, sel *attrSelection) source.User {
 	upn := deref(u.GetUserPrincipalName())
 	out := source.User{
 		ID:          deref(u.GetId()),
@@ -41,7 +43,9 @@ func (s *Source) convertUser(u models.Userable) source.User {
 	}
 	attrs := map[string]any{}
 	if isGuestUPN(upn) {
-		attrs["originalUserPrincipalName"] = upn
+		if sel.kept("originalUserPrincipalName") {
+			attrs["originalUserPrincipalName"] = upn
+		}
 		if s.cfg.GuestUserName == GuestUserNameMailAlias {
 			if alias, ok := guestAlias(upn); ok {
 				out.UserName = alias
@@ -61,23 +65,23 @@ func (s *Source) convertUser(u models.Userable) source.User {
 	}
 	for name, v := range map[string]*string{"employeeId": u.GetEmployeeId(), "department": u.GetDepartment(),
 		"jobTitle": u.GetJobTitle(), "userType": u.GetUserType()} {
-		if x := deref(v); x != "" {
+		if x := deref(v); x != "" && sel.kept(name) {
 			attrs[name] = x
 		}
 	}
-	if len(s.cfg.UserAttributes) > 0 {
+	if extras := s.extraProps(sel); len(extras) > 0 {
 		var have map[string]any
 		if bs := u.GetBackingStore(); bs != nil {
 			have = bs.Enumerate()
 		}
 		extra := u.GetAdditionalData()
-		for _, name := range s.cfg.UserAttributes {
+		for _, name := range extras {
 			v, ok := have[name]
 			if !ok {
 				v, ok = extra[name]
 			}
 			if ok {
-				putAttr(attrs, name, v, 0)
+				putAttr(attrs, name, v, 0, sel)
 			}
 		}
 	}
@@ -88,8 +92,9 @@ func (s *Source) convertUser(u models.Userable) source.User {
 }
 
 // putAttr stores v under name in the attribute value types, leaving nulls
-// out and flattening objects to name.field.
-func putAttr(attrs map[string]any, name string, v any, depth int) {
+// out and flattening objects to name.field; of those, only the attributes
+// selection sel keeps.
+func putAttr(attrs map[string]any, name string, v any, depth int, sel *attrSelection) {
 	if v == nil || depth > 3 {
 		return
 	}
@@ -98,7 +103,7 @@ func putAttr(attrs map[string]any, name string, v any, depth int) {
 		if bs := x.GetBackingStore(); bs != nil {
 			for k, fv := range bs.Enumerate() {
 				if k != "additionalData" && k != "odataType" && k != "@odata.type" {
-					putAttr(attrs, name+"."+k, fv, depth+1)
+					putAttr(attrs, name+"."+k, fv, depth+1, sel)
 				}
 			}
 		}
@@ -106,7 +111,7 @@ func putAttr(attrs map[string]any, name string, v any, depth int) {
 	case map[string]any:
 		for k, fv := range x {
 			if !strings.HasPrefix(k, "@odata") {
-				putAttr(attrs, name+"."+k, fv, depth+1)
+				putAttr(attrs, name+"."+k, fv, depth+1, sel)
 			}
 		}
 		return
@@ -117,10 +122,15 @@ func putAttr(attrs map[string]any, name string, v any, depth int) {
 		}
 		if _, isTime := v.(*time.Time); !isTime {
 			if _, isTime := v.(time.Time); !isTime {
-				attrs[name] = x.String()
+				if sel.kept(name) {
+					attrs[name] = x.String()
+				}
 				return
 			}
 		}
+	}
+	if !sel.kept(name) {
+		return
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer {

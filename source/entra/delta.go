@@ -253,7 +253,7 @@ func (s *Source) changesAssigned(ctx context.Context, prev *cursor) (*source.Cha
 		}
 		switch {
 		case reread:
-			ms, ok, err := s.readMembers(ctx, gid)
+			ms, ok, err := s.readMembers(ctx, gid, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -318,7 +318,7 @@ func (s *Source) changesAssigned(ctx context.Context, prev *cursor) (*source.Cha
 		}
 		fetch = append(fetch, id)
 	}
-	fetched, err := s.fetchUsers(ctx, fetch)
+	fetched, err := s.fetchUsers(ctx, fetch, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func (s *Source) changesAssigned(ctx context.Context, prev *cursor) (*source.Cha
 	}
 	for _, id := range report {
 		if !missing[id] {
-			ch.Users = append(ch.Users, s.convertUser(fresh[id]))
+			ch.Users = append(ch.Users, s.convertUser(fresh[id], nil))
 		}
 	}
 	for _, id := range sortedKeys(before) {
@@ -412,7 +412,7 @@ func (s *Source) changesAll(ctx context.Context, prev *cursor) (*source.Changes,
 			fetch = append(fetch, id)
 		}
 	}
-	fetched, err := s.fetchUsers(ctx, fetch)
+	fetched, err := s.fetchUsers(ctx, fetch, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +424,7 @@ func (s *Source) changesAll(ctx context.Context, prev *cursor) (*source.Changes,
 		}
 	}
 	for _, id := range sortedKeys(fresh) {
-		ch.Users = append(ch.Users, s.convertUser(fresh[id]))
+		ch.Users = append(ch.Users, s.convertUser(fresh[id], nil))
 	}
 	removed := map[string]bool{}
 	for _, id := range ch.RemovedUsers {
@@ -448,7 +448,7 @@ func (s *Source) changesAll(ctx context.Context, prev *cursor) (*source.Changes,
 				continue
 			}
 		}
-		ms, ok, err := s.readMembers(ctx, gid)
+		ms, ok, err := s.readMembers(ctx, gid, nil)
 		if err != nil {
 			return nil, err
 		}

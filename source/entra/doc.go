@@ -32,6 +32,21 @@
 // otherMails is the primary email; with neither, the mapping falls back
 // to the user name.
 //
+// # Reading only some attributes
+//
+// Source implements source.AttributeSelector: ReadAttributes is Read with
+// the users' attributes cut to the names given, matched ignoring case.
+// Graph is asked for less: the users' $select keeps the properties of the
+// typed fields, and of employeeId, department, jobTitle, userType and
+// Config.UserAttributes only those a name asks for (an object-valued
+// property such as onPremisesExtensionAttributes when a name asks for one
+// of its "property.field" attributes). Graph returns department,
+// employeeId, userType and the like only when selected, so what is not
+// asked for is neither sent nor held. Assignments, the Default Access
+// rule, account state and groups are read as by Read. Incremental reads
+// are not narrowed: Graph's delta reports changes only to the properties
+// its first request selected.
+//
 // # Incremental reads
 //
 // ReadChanges uses users/delta and groups/delta. The engine's cursor

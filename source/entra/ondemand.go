@@ -67,7 +67,7 @@ func (s *Source) ReadUser(ctx context.Context, idOrUPN string) (*source.Director
 	} else {
 		in = memberOf
 	}
-	dir := &source.Directory{Users: []source.User{s.convertUser(u)}}
+	dir := &source.Directory{Users: []source.User{s.convertUser(u, nil)}}
 	for _, g := range in {
 		cg := groupFromModel(g)
 		cg.Members = []string{id}

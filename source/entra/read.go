@@ -141,19 +141,20 @@ type memberSet struct {
 	other  int               // devices, contacts, service principals
 }
 
-// readMembers reads group gid's direct (or, with Transitive, all) members.
-// A group that no longer exists has no members.
-func (s *Source) readMembers(ctx context.Context, gid string) (*memberSet, bool, error) {
+// readMembers reads group gid's direct (or, with Transitive, all) members,
+// the users with the properties selection sel asks for. A group that no
+// longer exists has no members.
+func (s *Source) readMembers(ctx context.Context, gid string, sel *attrSelection) (*memberSet, bool, error) {
 	what := "reading the members of group " + gid
 	var first absser.Parsable
 	var err error
-	sel := s.cfg.userSelect()
+	props := s.userSelect(sel)
 	if s.cfg.Transitive {
 		first, err = s.groups.ByGroupId(gid).TransitiveMembers().Get(ctx, &groups.ItemTransitiveMembersRequestBuilderGetRequestConfiguration{
-			QueryParameters: &groups.ItemTransitiveMembersRequestBuilderGetQueryParameters{Top: s.top(), Select: sel}})
+			QueryParameters: &groups.ItemTransitiveMembersRequestBuilderGetQueryParameters{Top: s.top(), Select: props}})
 	} else {
 		first, err = s.groups.ByGroupId(gid).Members().Get(ctx, &groups.ItemMembersRequestBuilderGetRequestConfiguration{
-			QueryParameters: &groups.ItemMembersRequestBuilderGetQueryParameters{Top: s.top(), Select: sel}})
+			QueryParameters: &groups.ItemMembersRequestBuilderGetQueryParameters{Top: s.top(), Select: props}})
 	}
 	if err != nil {
 		if ge, ok := asGraphError(err); ok && ge.Status == http.StatusNotFound {
@@ -204,8 +205,8 @@ const fewUsers = 10
 // the tenant is large, else by listing every user of the tenant. When the
 // tenant's size cannot be counted, it lists. Users
 // that do not exist (a deleted user whose assignment is still replicated)
-// are left out.
-func (s *Source) fetchUsers(ctx context.Context, ids []string) (map[string]models.Userable, error) {
+// are left out. Selection sel says which properties are asked for.
+func (s *Source) fetchUsers(ctx context.Context, ids []string, sel *attrSelection) (map[string]models.Userable, error) {
 	out := make(map[string]models.Userable, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -229,7 +230,7 @@ func (s *Source) fetchUsers(ctx context.Context, ids []string) (map[string]model
 	if one {
 		for _, id := range ids {
 			u, err := s.users.ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
-				QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: s.cfg.userSelect()}})
+				QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: s.userSelect(sel)}})
 			if err != nil {
 				if ge, ok := asGraphError(err); ok && ge.Status == http.StatusNotFound {
 					s.log.Warn("an assigned user does not exist; skipped", zap.String("user", id))
@@ -245,7 +246,7 @@ func (s *Source) fetchUsers(ctx context.Context, ids []string) (map[string]model
 	for _, id := range ids {
 		want[id] = true
 	}
-	err := s.listUsers(ctx, func(u models.Userable) {
+	err := s.listUsers(ctx, sel, func(u models.Userable) {
 		if id := deref(u.GetId()); want[id] {
 			out[id] = u
 		}
@@ -265,11 +266,12 @@ func (s *Source) countUsers(ctx context.Context) (int, error) {
 	return int(*n), nil
 }
 
-// listUsers calls fn for every user of the tenant.
-func (s *Source) listUsers(ctx context.Context, fn func(models.Userable)) error {
+// listUsers calls fn for every user of the tenant, with the properties
+// selection sel asks for.
+func (s *Source) listUsers(ctx context.Context, sel *attrSelection, fn func(models.Userable)) error {
 	const what = "listing users"
 	first, err := s.users.Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Top: s.top(), Select: s.cfg.userSelect()}})
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Top: s.top(), Select: s.userSelect(sel)}})
 	if err != nil {
 		return wrap(err, what, false)
 	}
@@ -278,7 +280,11 @@ func (s *Source) listUsers(ctx context.Context, fn func(models.Userable)) error 
 }
 
 // latestLink returns a delta link of kind ("users" or "groups") that
-// starts now, without reading anything ($deltatoken=latest).
+// starts now, without reading anything ($deltatoken=latest). Its $select,
+// which the link keeps, is every property the source reads, never a
+// ReadAttributes selection: Graph's delta reports changes only to the
+// properties selected, so a narrower link would hide later changes to the
+// others from every incremental read that follows it.
 func (s *Source) latestLink(ctx context.Context, kind string) (string, error) {
 	sel := s.cfg.userSelect()
 	if kind == "groups" {
@@ -315,8 +321,10 @@ type snapshot struct {
 
 // readFull reads everything in scope. withCursor also takes the delta
 // links, before reading, so that what changes during the read is seen
-// again by the next incremental read.
-func (s *Source) readFull(ctx context.Context, withCursor bool) (*snapshot, error) {
+// again by the next incremental read. Selection sel says which user
+// attributes are read and kept (nil: all); the delta links always ask
+// for every property, as an incremental read needs.
+func (s *Source) readFull(ctx context.Context, withCursor bool, sel *attrSelection) (*snapshot, error) {
 	start := s.Requests()
 	cur := &cursor{Version: cursorVersion, Fingerprint: s.cfg.fingerprint()}
 	if withCursor {
@@ -333,9 +341,9 @@ func (s *Source) readFull(ctx context.Context, withCursor bool) (*snapshot, erro
 	var dir *source.Directory
 	var err error
 	if s.cfg.Scope == ScopeAll {
-		dir, err = s.readAll(ctx, cur)
+		dir, err = s.readAll(ctx, cur, sel)
 	} else {
-		dir, err = s.readAssigned(ctx, cur)
+		dir, err = s.readAssigned(ctx, cur, sel)
 	}
 	if err != nil {
 		return nil, err
@@ -348,8 +356,9 @@ func (s *Source) readFull(ctx context.Context, withCursor bool) (*snapshot, erro
 }
 
 // readAssigned reads the app's assignments, the assigned groups and their
-// members, and the users assigned directly.
-func (s *Source) readAssigned(ctx context.Context, cur *cursor) (*source.Directory, error) {
+// members, and the users assigned directly, with the attributes
+// selection sel keeps.
+func (s *Source) readAssigned(ctx context.Context, cur *cursor, sel *attrSelection) (*source.Directory, error) {
 	a, err := s.readApp(ctx)
 	if err != nil {
 		return nil, err
@@ -365,7 +374,7 @@ func (s *Source) readAssigned(ctx context.Context, cur *cursor) (*source.Directo
 			s.log.Warn("an assigned group no longer exists; skipped", zap.String("group", gid))
 			continue
 		}
-		ms, ok, err := s.readMembers(ctx, gid)
+		ms, ok, err := s.readMembers(ctx, gid, sel)
 		if err != nil {
 			return nil, err
 		}
@@ -388,7 +397,7 @@ func (s *Source) readAssigned(ctx context.Context, cur *cursor) (*source.Directo
 			missing = append(missing, id)
 		}
 	}
-	fetched, err := s.fetchUsers(ctx, missing)
+	fetched, err := s.fetchUsers(ctx, missing, sel)
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +412,7 @@ func (s *Source) readAssigned(ctx context.Context, cur *cursor) (*source.Directo
 	cur.Assigned = gs
 	dir := &source.Directory{Users: make([]source.User, 0, len(found))}
 	for _, id := range sortedKeys(found) {
-		dir.Users = append(dir.Users, s.convertUser(found[id]))
+		dir.Users = append(dir.Users, s.convertUser(found[id], sel))
 	}
 	for _, g := range gs {
 		dir.Groups = append(dir.Groups, g.group())
@@ -413,13 +422,14 @@ func (s *Source) readAssigned(ctx context.Context, cur *cursor) (*source.Directo
 
 // readAll reads every user, and every group with its members through a
 // first groups/delta round, which carries the members of many groups per
-// request and ends with the groups delta link.
-func (s *Source) readAll(ctx context.Context, cur *cursor) (*source.Directory, error) {
+// request and ends with the groups delta link. Users carry the attributes
+// selection sel keeps.
+func (s *Source) readAll(ctx context.Context, cur *cursor, sel *attrSelection) (*source.Directory, error) {
 	dir := &source.Directory{}
 	known := map[string]bool{}
-	err := s.listUsers(ctx, func(u models.Userable) {
+	err := s.listUsers(ctx, sel, func(u models.Userable) {
 		known[deref(u.GetId())] = true
-		dir.Users = append(dir.Users, s.convertUser(u))
+		dir.Users = append(dir.Users, s.convertUser(u, sel))
 	})
 	if err != nil {
 		return nil, err

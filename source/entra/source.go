@@ -107,7 +107,7 @@ func (s *Source) RequestCount() int64 { return s.Requests() }
 // Read returns every user and group in scope, or an error and no
 // directory. It does not use delta queries (ReadChanges does).
 func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
-	snap, err := s.readFull(ctx, false)
+	snap, err := s.readFull(ctx, false, nil)
 	if err != nil {
 		return nil, withContext(ctx, err)
 	}
@@ -168,7 +168,7 @@ func (s *Source) readChanges(ctx context.Context, cursor string) (*source.Change
 }
 
 func (s *Source) fullChanges(ctx context.Context) (*source.Changes, error) {
-	snap, err := s.readFull(ctx, true)
+	snap, err := s.readFull(ctx, true, nil)
 	if err != nil {
 		return nil, err
 	}
