@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"strings"
 	"time"
 	"unsafe"
 )
@@ -557,9 +556,10 @@ type dirDecoder struct {
 	items    []string // scratch for a list attribute's items
 	nameKey  []byte   // scratch for an object's names' key
 	nameList []string // scratch for an object's names
-	// keep, when not nil, names the attributes a selecting read keeps
-	// (see Directory.ReadAttributesFrom): the others are dropped.
-	keep map[string]bool
+	// keep, when not nil, is the filter of a selecting read (see
+	// Directory.ReadAttributesFrom): the attributes it does not keep are
+	// dropped.
+	keep *AttrFilter
 }
 
 // Bounds of a streamed encoding (Directory.ReadFrom), whose length is not
@@ -803,7 +803,7 @@ func (d *dirDecoder) attrs() Attrs {
 			return Attrs{}
 		}
 		prev = k
-		kept := d.keep == nil || d.kept(k)
+		kept := d.keep == nil || d.keep.Keeps(k)
 		if kept {
 			names = append(names, k)
 			namesKey = binary.AppendUvarint(namesKey, uint64(ki+1))
@@ -928,11 +928,7 @@ func (d *Directory) ReadFrom(r io.Reader) (int64, error) {
 // Names match ignoring case, as Attrs lookups by the mapping do: a name
 // kept under any spelling keeps the attribute under its own.
 func (d *Directory) ReadAttributesFrom(r io.Reader, names []string) (int64, error) {
-	keep := make(map[string]bool, len(names))
-	for _, n := range names {
-		keep[strings.ToLower(n)] = true
-	}
-	return d.readFrom(&dirDecoder{r: r, buf: make([]byte, streamBuffer), keep: keep})
+	return d.readFrom(&dirDecoder{r: r, buf: make([]byte, streamBuffer), keep: NewAttrFilter(names)})
 }
 
 func (d *Directory) readFrom(dec *dirDecoder) (int64, error) {
@@ -945,18 +941,6 @@ func (d *Directory) readFrom(dec *dirDecoder) (int64, error) {
 	}
 	*d = *dir
 	return dec.n, nil
-}
-
-// kept says whether a selecting read keeps the attribute name, which
-// it looks up ignoring case; names are shared between the objects, so
-// each spelling is folded once.
-func (d *dirDecoder) kept(name string) bool {
-	if k, ok := d.keep[name]; ok {
-		return k
-	}
-	k := d.keep[strings.ToLower(name)]
-	d.keep[name] = k
-	return k
 }
 
 // magic reads the magic line.

@@ -249,24 +249,22 @@ type seenAt struct{ group, pos int }
 // in returns where the member was in group i, if it was.
 func (s seenAt) in(i int) (int, bool) { return s.pos, s.group == i+1 }
 
+// attrsValid reports whether validateAttrs would find nothing wrong with
+// attrs.
+func attrsValid(attrs Attrs, builtins []string) bool {
+	for k, v := range attrs.All() {
+		if strings.TrimSpace(k) == "" || isBuiltin(builtins, k) || !validValue(v) || !valueOK(v) {
+			return false
+		}
+	}
+	return attrs.Len() < 2 || !lowerCollide(attrs.Names())
+}
+
 // validateAttrs checks attribute names and value types, reporting in name
 // order ignoring case.
 func validateAttrs(p *problems, kind, id string, index int, attrs Attrs, builtins []string) {
-	if attrs.Len() == 0 {
-		return
-	}
 	// Most objects are fine: check cheaply first, sort only to report.
-	ok := true
-	for k, v := range attrs.All() {
-		if strings.TrimSpace(k) == "" || isBuiltin(builtins, k) || !validValue(v) || !valueOK(v) {
-			ok = false
-			break
-		}
-	}
-	if ok && attrs.Len() > 1 {
-		ok = !lowerCollide(attrs.Names())
-	}
-	if ok {
+	if attrsValid(attrs, builtins) {
 		return
 	}
 	keys := attrs.sortedByFold()

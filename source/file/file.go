@@ -60,6 +60,16 @@
 //
 // and they match source.ErrInvalid with errors.Is; errors.As finds the
 // *source.ObjectError.
+//
+// # Reading some attributes only
+//
+// Source is a source.AttributeSelector: ReadAttributes keeps of the users'
+// and groups' attributes only those the engine's mapping reads, dropping
+// the others as each user and group is parsed, so that the directory (and
+// the read's peak) holds only those. The file itself is still read whole,
+// and a YAML file's document is decoded to nodes whole first, as Read
+// does. Every check above still covers the attributes left out: a file
+// Read refuses, ReadAttributes refuses with the same error.
 package file
 
 import (
@@ -150,7 +160,10 @@ type Source struct {
 	mem  bool              // dir is the content
 }
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source            = (*Source)(nil)
+	_ source.AttributeSelector = (*Source)(nil)
+)
 
 func newSource(defaultName string, opts []Option) (*Source, options) {
 	var o options
@@ -214,6 +227,21 @@ func (s *Source) Name() string { return s.name }
 // does not parse or validate, source.ErrInvalid. On error the directory is
 // nil.
 func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
+	return s.read(ctx, nil)
+}
+
+// ReadAttributes is Read, except that the users' and groups' Attributes
+// hold only the attributes named in names, matched ignoring case (none
+// when names is empty). The others are dropped as each user and group is
+// parsed, after the same checks as Read's: it refuses a file Read
+// refuses, with Read's error.
+func (s *Source) ReadAttributes(ctx context.Context, names []string) (*source.Directory, error) {
+	return s.read(ctx, source.NewAttrFilter(names))
+}
+
+// read reads the directory, keeping the attributes keep keeps (all of
+// them when keep is nil).
+func (s *Source) read(ctx context.Context, keep *source.AttrFilter) (*source.Directory, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
@@ -221,11 +249,11 @@ func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
 	mem, dir, data := s.mem, s.dir, s.data
 	s.mu.RUnlock()
 	if mem {
-		out := dir.Clone()
-		if err := out.Validate(); err != nil {
+		// dir is the source's own copy, never modified: Set replaces it.
+		if err := dir.Validate(); err != nil {
 			return nil, locate(err, func(*source.ObjectError) string { return s.name })
 		}
-		return out, nil
+		return cloneKept(dir, keep), nil
 	}
 	where := s.name
 	if data == nil {
@@ -239,7 +267,34 @@ func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	return parse(ctx, data, s.format, where)
+	if keep == nil {
+		return parse(ctx, data, s.format, where, nil)
+	}
+	return parseSelected(ctx, data, s.format, where, keep)
+}
+
+// cloneKept returns a deep copy of dir whose objects hold the attributes
+// keep keeps (all of them when keep is nil).
+func cloneKept(dir *source.Directory, keep *source.AttrFilter) *source.Directory {
+	if keep == nil {
+		return dir.Clone()
+	}
+	out := &source.Directory{}
+	if dir.Users != nil {
+		out.Users = make([]source.User, 0, len(dir.Users))
+	}
+	if dir.Groups != nil {
+		out.Groups = make([]source.Group, 0, len(dir.Groups))
+	}
+	for _, u := range dir.Users {
+		u.Attributes = keep.Filter(u.Attributes)
+		out.Users = append(out.Users, u.Clone())
+	}
+	for _, g := range dir.Groups {
+		g.Attributes = keep.Filter(g.Attributes)
+		out.Groups = append(out.Groups, g.Clone())
+	}
+	return out
 }
 
 func (s *Source) readFile() ([]byte, error) {
@@ -295,5 +350,5 @@ func Decode(r io.Reader, format Format) (*source.Directory, error) {
 	if err != nil {
 		return nil, classify(fmt.Errorf("file: read: %w", err), source.ErrUnavailable)
 	}
-	return parse(context.Background(), data, format, "")
+	return parse(context.Background(), data, format, "", nil)
 }

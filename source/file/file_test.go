@@ -133,13 +133,17 @@ func TestDecodeGood(t *testing.T) {
 	}
 }
 
-func TestDecodeBad(t *testing.T) {
-	tests := []struct {
-		name   string
-		format file.Format
-		data   string
-		want   []string // one substring per expected problem, in order
-	}{
+// badFile is a file Read refuses.
+type badFile struct {
+	name   string
+	format file.Format
+	data   string
+	want   []string // one substring per expected problem, in order
+}
+
+// badFiles are files with problems, each with what Read reports.
+func badFiles() []badFile {
+	return []badFile{
 		{"yaml unknown user field", file.FormatYAML, "users:\n  - id: u-1\n    fristName: Ada\n",
 			[]string{`line 3: user "u-1" (users[0]): fristName: unknown field`}},
 		{"yaml unknown email field", file.FormatYAML, "users:\n  - id: u-1\n    emails:\n      - value: a@x\n        prime: true\n",
@@ -270,10 +274,38 @@ func TestDecodeBad(t *testing.T) {
 			[]string{`line 1: user "u-1" (users[0]): attributes["x"]: the escape \ud800 is half of a UTF-16 surrogate pair, not a character`}},
 		{"json lone low surrogate in key", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\", \"attributes\": {\"a\\udc00\": \"x\"}}]}",
 			[]string{`user "u-1" (users[0]): attributes["a` + "\ufffd" + `"]: key: the escape \udc00 is half`}},
+		// Attributes, whichever a selecting read keeps: the same checks.
+		{"yaml attributes not a mapping", file.FormatYAML, "users:\n  - id: u-1\n    attributes: [a, b]\n",
+			[]string{"line 3: user \"u-1\" (users[0]): attributes[0]: cannot unmarshal !!seq into a mapping"}},
+		{"yaml attributes a string", file.FormatYAML, "users:\n  - id: u-1\n  - id: u-2\n    attributes: x\n    state: nope\n",
+			[]string{"line 4: user \"u-2\" (users[1]): attributes: cannot unmarshal !!str `x` into a mapping"}},
+		{"yaml attribute key not a string", file.FormatYAML, "users:\n  - id: u-1\n    attributes: {[a]: x}\n",
+			[]string{`line 3: user "u-1" (users[0]): attributes`}},
+		{"yaml duplicate attribute", file.FormatYAML, "users:\n  - id: u-1\n    attributes:\n      a: 1\n      a: 2\n",
+			[]string{`line 5: user "u-1" (users[0]): attributes.a: mapping key "a" already defined at line 4`}},
+		{"yaml attributes equal ignoring case", file.FormatYAML, "users:\n  - id: u-1\n    attributes: {Dept: a, dept: b}\n",
+			[]string{`line 3: user "u-1" (users[0]): attributes["dept"]: collides with attribute "Dept" ignoring case`}},
+		{"yaml empty attribute name", file.FormatYAML, "users:\n  - id: u-1\n    attributes: {\" \": a}\n",
+			[]string{`line 3: user "u-1" (users[0]): attributes[" "]: empty attribute name`}},
+		{"yaml group attribute shadowing", file.FormatYAML, "users: []\ngroups:\n  - id: g-1\n    attributes: {Members: x}\n",
+			[]string{`line 4: group "g-1" (groups[0]): attributes["Members"]: the name is a built-in field's`}},
+		{"yaml long attribute value", file.FormatYAML, "users:\n  - id: u-1\n    attributes: {x: " + strings.Repeat("a", 70000) + "}\n",
+			[]string{`line 3: user "u-1" (users[0]): attributes["x"]: 70000 bytes`}},
+		{"json attributes a string", file.FormatJSON, "{\"users\": [\n  {\"id\": \"u-1\",\n   \"attributes\": \"x\"}]}",
+			[]string{`line 3: user "u-1" (users[0]): attributes: want map[string]interface {}, got a JSON string`}},
+		{"json attributes a list", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\"}],\n \"groups\": [{\"id\": \"g-1\",\n \"attributes\": [1]}]}",
+			[]string{`line 3: group "g-1" (groups[0]): attributes: want map[string]interface {}, got a JSON array`}},
+		{"json attribute number out of range", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\",\n \"attributes\": {\"n\": 1e999}}]}",
+			[]string{`line 1: user "u-1" (users[0]): attributes["n"]: number 1e999 is out of range`}},
+		{"json attributes equal ignoring case", file.FormatJSON, "{\"users\": [{\"id\": \"u-1\", \"attributes\": {\"HR\": {\"CC\": \"a\"}, \"hr.cc\": \"b\"}}]}",
+			[]string{`line 1: user "u-1" (users[0]): attributes["hr.cc"]: collides with attribute "HR.CC" ignoring case`}},
 		{"yaml long user name", file.FormatYAML, "users:\n  - id: u-1\n    userName: " + strings.Repeat("a", 600) + "\n",
 			[]string{`line 3: user "u-1" (users[0]): userName: 600 bytes; at most 512 are allowed`}},
 	}
-	for _, tt := range tests {
+}
+
+func TestDecodeBad(t *testing.T) {
+	for _, tt := range badFiles() {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := file.Decode(strings.NewReader(tt.data), tt.format)
 			if err == nil {

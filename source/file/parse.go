@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,44 +18,59 @@ import (
 	"github.com/provsync/provsync/source"
 )
 
-// The file's shape. Field order is the order Write emits.
+// The file's shape. Field order is the order Write emits. A is the form
+// the attributes are decoded to: a map[string]any from JSON (one entry at
+// a time) and for Write, a yaml.Node from YAML, converted one entry at a
+// time after the document is decoded, so that no map of every object's
+// attributes is ever held at once.
 type (
-	fileDTO struct {
-		Users  []userDTO  `json:"users" yaml:"users"`
-		Groups []groupDTO `json:"groups" yaml:"groups"`
+	fileDTO[A any] struct {
+		Users  []userDTO[A]  `json:"users" yaml:"users"`
+		Groups []groupDTO[A] `json:"groups" yaml:"groups"`
 	}
-	userDTO struct {
-		ID          string         `json:"id" yaml:"id"`
-		UserName    string         `json:"userName,omitempty" yaml:"userName,omitempty"`
-		Email       string         `json:"email,omitempty" yaml:"email,omitempty"`
-		Emails      []emailDTO     `json:"emails,omitempty" yaml:"emails,omitempty"`
-		GivenName   string         `json:"givenName,omitempty" yaml:"givenName,omitempty"`
-		FamilyName  string         `json:"familyName,omitempty" yaml:"familyName,omitempty"`
-		DisplayName string         `json:"displayName,omitempty" yaml:"displayName,omitempty"`
-		State       string         `json:"state,omitempty" yaml:"state,omitempty"`
-		DeletedAt   string         `json:"deletedAt,omitempty" yaml:"deletedAt,omitempty"`
-		Attributes  map[string]any `json:"attributes,omitempty" yaml:"attributes,omitempty"`
+	userDTO[A any] struct {
+		ID          string     `json:"id" yaml:"id"`
+		UserName    string     `json:"userName,omitempty" yaml:"userName,omitempty"`
+		Email       string     `json:"email,omitempty" yaml:"email,omitempty"`
+		Emails      []emailDTO `json:"emails,omitempty" yaml:"emails,omitempty"`
+		GivenName   string     `json:"givenName,omitempty" yaml:"givenName,omitempty"`
+		FamilyName  string     `json:"familyName,omitempty" yaml:"familyName,omitempty"`
+		DisplayName string     `json:"displayName,omitempty" yaml:"displayName,omitempty"`
+		State       string     `json:"state,omitempty" yaml:"state,omitempty"`
+		DeletedAt   string     `json:"deletedAt,omitempty" yaml:"deletedAt,omitempty"`
+		Attributes  A          `json:"attributes,omitempty" yaml:"attributes,omitempty"`
 	}
 	emailDTO struct {
 		Value   string `json:"value" yaml:"value"`
 		Type    string `json:"type,omitempty" yaml:"type,omitempty"`
 		Primary bool   `json:"primary,omitempty" yaml:"primary,omitempty"`
 	}
-	groupDTO struct {
-		ID           string         `json:"id" yaml:"id"`
-		DisplayName  string         `json:"displayName,omitempty" yaml:"displayName,omitempty"`
-		Email        string         `json:"email,omitempty" yaml:"email,omitempty"`
-		Description  string         `json:"description,omitempty" yaml:"description,omitempty"`
-		Attributes   map[string]any `json:"attributes,omitempty" yaml:"attributes,omitempty"`
-		Members      []string       `json:"members,omitempty" yaml:"members,omitempty"`
-		MemberGroups []string       `json:"memberGroups,omitempty" yaml:"memberGroups,omitempty"`
+	groupDTO[A any] struct {
+		ID           string   `json:"id" yaml:"id"`
+		DisplayName  string   `json:"displayName,omitempty" yaml:"displayName,omitempty"`
+		Email        string   `json:"email,omitempty" yaml:"email,omitempty"`
+		Description  string   `json:"description,omitempty" yaml:"description,omitempty"`
+		Attributes   A        `json:"attributes,omitempty" yaml:"attributes,omitempty"`
+		Members      []string `json:"members,omitempty" yaml:"members,omitempty"`
+		MemberGroups []string `json:"memberGroups,omitempty" yaml:"memberGroups,omitempty"`
 	}
 )
 
-// doc is a decoded file with the line of each entry (0 if unknown) and,
-// for YAML, each entry's node.
+// doc is a file being decoded: the directory converted so far, the
+// problems found converting it, and the line of each entry (0 if unknown)
+// and, for YAML, each entry's node.
 type doc struct {
-	fileDTO
+	dir      source.Directory
+	hasUsers bool    // the file has a users list (not null)
+	errs     []error // conversion problems
+	// keep, when not nil, is the filter of a selecting read: the
+	// attributes it does not keep are checked and dropped as each entry
+	// is converted. dropBad records that a dropped one fails Validate's
+	// checks, which the directory's Validate no longer sees.
+	keep    *source.AttrFilter
+	dropBad bool
+	at      func(int) string
+
 	userLines, groupLines []int
 	userNodes, groupNodes []*yaml.Node
 	json                  bool
@@ -71,17 +87,15 @@ func (d *doc) index() {
 	}
 	d.indexed = true
 	if d.json {
-		if full, _ := decodeJSONDetailed(d.data, func(int) string { return "" }); full != nil {
-			d.userLines, d.groupLines = full.userLines, full.groupLines
-		}
+		d.userLines, d.groupLines, _ = decodeJSONDetailed(d.data, func(int) string { return "" })
 		return
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(d.data, &root); err != nil {
 		return
 	}
-	d.userLines, d.userNodes = entries(&root, "users", len(d.Users))
-	d.groupLines, d.groupNodes = entries(&root, "groups", len(d.Groups))
+	d.userLines, d.userNodes = entries(&root, "users")
+	d.groupLines, d.groupNodes = entries(&root, "groups")
 }
 
 // line returns the line of a field of an object (such as "state",
@@ -149,8 +163,9 @@ func mapEntry(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
 	return nil, nil
 }
 
-// parse decodes and validates data. where names the file in errors.
-func parse(ctx context.Context, data []byte, format Format, where string) (*source.Directory, error) {
+// parse decodes and validates data. where names the file in errors. keep,
+// when not nil, selects the attributes kept (see parseSelected).
+func parse(ctx context.Context, data []byte, format Format, where string, keep *source.AttrFilter) (*source.Directory, error) {
 	at := func(line int) string {
 		switch {
 		case where == "" && line == 0:
@@ -175,15 +190,13 @@ func parse(ctx context.Context, data []byte, format Format, where string) (*sour
 			format = FormatJSON
 		}
 	}
-	var (
-		d    *doc
-		errs []error
-	)
+	d := &doc{data: data, at: at, keep: keep, json: format == FormatJSON}
+	var errs []error
 	switch format {
 	case FormatJSON:
-		d, errs = decodeJSON(data, at)
+		errs = d.decodeJSON()
 	case FormatYAML:
-		d, errs = decodeYAML(data, at)
+		errs = d.decodeYAML()
 	default:
 		return nil, classify(fmt.Errorf("%s: unknown format %s", at(0), format), source.ErrInvalid)
 	}
@@ -196,15 +209,21 @@ func parse(ctx context.Context, data []byte, format Format, where string) (*sour
 	if format == FormatJSON {
 		errs = jsonStrict(data, d, at)
 	}
-	if d.Users == nil {
+	if !d.hasUsers {
 		// `---`, `{}`, `groups: []`, `users:` or `{"users": null}`: as
 		// likely a truncated or mistaken file as an empty directory.
 		errs = append(errs, classify(fmt.Errorf("%s: the file has no users list; write `users: []` for an empty directory", at(0)), source.ErrInvalid))
 	}
 	// Conversion problems leave the field at its zero value, so checking
 	// the directory as well reports the file's other problems too.
-	dir, derrs := d.directory(at)
-	errs = append(errs, derrs...)
+	errs = append(errs, d.errs...)
+	dir := &d.dir
+	if dir.Users == nil {
+		dir.Users = []source.User{}
+	}
+	if dir.Groups == nil {
+		dir.Groups = []source.Group{}
+	}
 	if err := dir.Validate(); err != nil {
 		errs = append(errs, locate(err, func(oe *source.ObjectError) string {
 			if oe == nil {
@@ -213,10 +232,28 @@ func parse(ctx context.Context, data []byte, format Format, where string) (*sour
 			return at(d.line(oe.Kind, oe.Index, oe.Field))
 		}))
 	}
+	if d.dropBad {
+		errs = append(errs, classify(fmt.Errorf("%s: an attribute left out of the read is not valid", at(0)), source.ErrInvalid))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return dir, nil
+}
+
+// parseSelected is parse keeping of the users' and groups' attributes
+// only those keep keeps, dropping the others as each entry is converted.
+// It refuses what parse refuses, with parse's own error: a file with a
+// problem is parsed again whole to report it.
+func parseSelected(ctx context.Context, data []byte, format Format, where string, keep *source.AttrFilter) (*source.Directory, error) {
+	dir, err := parse(ctx, data, format, where, keep)
+	if err == nil {
+		return dir, nil
+	}
+	if _, whole := parse(ctx, data, format, where, nil); whole != nil {
+		return nil, whole
+	}
+	return nil, err
 }
 
 // problem returns an *source.ObjectError located at a line.
@@ -224,61 +261,71 @@ func problem(where string, kind, id string, index int, field string, err error) 
 	return &located{where: where, err: &source.ObjectError{Kind: kind, ID: id, Index: index, Field: field, Err: err}}
 }
 
-// directory converts the decoded file, reporting every problem.
-func (d *doc) directory(at func(int) string) (*source.Directory, []error) {
-	var errs []error
-	dir := &source.Directory{
-		Users:  make([]source.User, len(d.Users)),
-		Groups: make([]source.Group, len(d.Groups)),
+// addUser converts a decoded user, with its attributes decoded to a map,
+// reporting every problem.
+func addUser[A any](d *doc, in *userDTO[A], attrs map[string]any) {
+	i := len(d.dir.Users)
+	bad := func(field string, err error) {
+		d.errs = append(d.errs, problem(d.at(d.line("user", i, field)), "user", in.ID, i, field, err))
 	}
-	for i := range d.Users {
-		in := &d.Users[i]
-		bad := func(field string, err error) {
-			errs = append(errs, problem(at(d.line("user", i, field)), "user", in.ID, i, field, err))
-		}
-		u := source.User{
-			ID: in.ID, UserName: in.UserName, GivenName: in.GivenName,
-			FamilyName: in.FamilyName, DisplayName: in.DisplayName,
-		}
-		switch {
-		case in.Email != "" && len(in.Emails) > 0:
-			bad("email", errors.New("set email or emails, not both"))
-		case in.Email != "":
-			u.Emails = []source.Email{{Value: in.Email, Type: "work", Primary: true}}
-		case len(in.Emails) > 0:
-			u.Emails = make([]source.Email, len(in.Emails))
-			for k, e := range in.Emails {
-				u.Emails[k] = source.Email(e)
-			}
-		}
-		if in.State != "" {
-			st, err := source.ParseState(in.State)
-			if err != nil {
-				bad("state", fmt.Errorf("unknown state %q (want active, suspended or deleted)", in.State))
-			}
-			u.State = st
-		}
-		if in.DeletedAt != "" {
-			t, err := time.Parse(time.RFC3339Nano, in.DeletedAt)
-			if err != nil {
-				bad("deletedAt", fmt.Errorf("%q is not an RFC 3339 time such as 2025-05-20T10:00:00Z", in.DeletedAt))
-			}
-			u.DeletedAt = t
-		}
-		u.Attributes = source.NewAttrs(d.attributes(in.Attributes, bad))
-		dir.Users[i] = u
+	u := source.User{
+		ID: in.ID, UserName: in.UserName, GivenName: in.GivenName,
+		FamilyName: in.FamilyName, DisplayName: in.DisplayName,
 	}
-	for i := range d.Groups {
-		in := &d.Groups[i]
-		bad := func(field string, err error) {
-			errs = append(errs, problem(at(d.line("group", i, field)), "group", in.ID, i, field, err))
-		}
-		dir.Groups[i] = source.Group{
-			ID: in.ID, DisplayName: in.DisplayName, Email: in.Email, Description: in.Description,
-			Attributes: source.NewAttrs(d.attributes(in.Attributes, bad)), Members: in.Members, MemberGroups: in.MemberGroups,
+	switch {
+	case in.Email != "" && len(in.Emails) > 0:
+		bad("email", errors.New("set email or emails, not both"))
+	case in.Email != "":
+		u.Emails = []source.Email{{Value: in.Email, Type: "work", Primary: true}}
+	case len(in.Emails) > 0:
+		u.Emails = make([]source.Email, len(in.Emails))
+		for k, e := range in.Emails {
+			u.Emails[k] = source.Email(e)
 		}
 	}
-	return dir, errs
+	if in.State != "" {
+		st, err := source.ParseState(in.State)
+		if err != nil {
+			bad("state", fmt.Errorf("unknown state %q (want active, suspended or deleted)", in.State))
+		}
+		u.State = st
+	}
+	if in.DeletedAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, in.DeletedAt)
+		if err != nil {
+			bad("deletedAt", fmt.Errorf("%q is not an RFC 3339 time such as 2025-05-20T10:00:00Z", in.DeletedAt))
+		}
+		u.DeletedAt = t
+	}
+	u.Attributes = d.kept(d.attributes(attrs, bad), source.UserAttrsValid)
+	d.dir.Users = append(d.dir.Users, u)
+}
+
+// addGroup converts a decoded group, with its attributes decoded to a
+// map, reporting every problem.
+func addGroup[A any](d *doc, in *groupDTO[A], attrs map[string]any) {
+	i := len(d.dir.Groups)
+	bad := func(field string, err error) {
+		d.errs = append(d.errs, problem(d.at(d.line("group", i, field)), "group", in.ID, i, field, err))
+	}
+	d.dir.Groups = append(d.dir.Groups, source.Group{
+		ID: in.ID, DisplayName: in.DisplayName, Email: in.Email, Description: in.Description,
+		Attributes: d.kept(d.attributes(attrs, bad), source.GroupAttrsValid), Members: in.Members, MemberGroups: in.MemberGroups,
+	})
+}
+
+// kept returns the attributes of attrs a selecting read keeps (all of
+// them when d.keep is nil), noting whether those it drops pass valid,
+// Validate's checks of an object's attributes.
+func (d *doc) kept(attrs map[string]any, valid func(source.Attrs) bool) source.Attrs {
+	a := source.NewAttrs(attrs)
+	if d.keep == nil {
+		return a
+	}
+	if !valid(a) {
+		d.dropBad = true
+	}
+	return d.keep.Filter(a)
 }
 
 // attributes converts decoded attribute values to source attribute types,
@@ -385,32 +432,97 @@ func describe(v any) string {
 
 // ---- JSON ----
 
-// decodeJSON decodes data in one pass; if that fails, a slower pass finds
-// every problem and its line.
-func decodeJSON(data []byte, at func(int) string) (*doc, []error) {
-	d := &doc{json: true, data: data}
-	dec := json.NewDecoder(bytes.NewReader(data))
+// decodeJSON decodes and converts d.data in one pass; if that fails, a
+// slower pass finds every problem and its line.
+func (d *doc) decodeJSON() []error {
+	dec := json.NewDecoder(bytes.NewReader(d.data))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
-	err := dec.Decode(&d.fileDTO)
+	err := d.streamJSON(dec)
 	if err == nil {
 		if _, eof := dec.Token(); eof == io.EOF {
-			return d, nil
+			return nil
 		}
 	}
-	if _, errs := decodeJSONDetailed(data, at); len(errs) > 0 {
-		return nil, errs
+	if _, _, errs := decodeJSONDetailed(d.data, d.at); len(errs) > 0 {
+		return errs
 	}
 	if err == nil {
 		err = errors.New("data after the JSON object")
 	}
-	return nil, []error{classify(fmt.Errorf("%s: %w", at(0), err), source.ErrInvalid)}
+	return []error{classify(fmt.Errorf("%s: %w", d.at(0), err), source.ErrInvalid)}
+}
+
+// streamJSON decodes the top-level object as encoding/json decodes it into
+// a fileDTO (keys matched ignoring case, a list given twice replacing the
+// first, which jsonStrict reports), converting each user and group as it
+// is decoded, so that only one entry's attributes are held as a map.
+func (d *doc) streamJSON(dec *json.Decoder) error {
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.Join(err, errors.New("want an object"))
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		switch {
+		case strings.EqualFold(key, "users"):
+			d.dir.Users = nil
+			d.hasUsers, err = jsonItems(dec, func() error {
+				var u userDTO[map[string]any]
+				if err := dec.Decode(&u); err != nil {
+					return err
+				}
+				addUser(d, &u, u.Attributes)
+				return nil
+			})
+		case strings.EqualFold(key, "groups"):
+			d.dir.Groups = nil
+			_, err = jsonItems(dec, func() error {
+				var g groupDTO[map[string]any]
+				if err := dec.Decode(&g); err != nil {
+					return err
+				}
+				addGroup(d, &g, g.Attributes)
+				return nil
+			})
+		default:
+			err = fmt.Errorf("unknown field %q", key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := dec.Token()
+	return err
+}
+
+// jsonItems calls each for every item of a JSON array, and reports
+// whether there was one (false for null).
+func jsonItems(dec *json.Decoder, each func() error) (bool, error) {
+	tok, err := dec.Token()
+	switch {
+	case err != nil:
+		return false, err
+	case tok == nil:
+		return false, nil
+	case tok != json.Delim('['):
+		return false, errNotList
+	}
+	for dec.More() {
+		if err := each(); err != nil {
+			return false, err
+		}
+	}
+	_, err = dec.Token()
+	return true, err
 }
 
 // decodeJSONDetailed decodes data entry by entry, noting each entry's
 // line, and reports every problem it can.
-func decodeJSONDetailed(data []byte, at func(int) string) (*doc, []error) {
-	d := &doc{json: true, data: data, indexed: true}
+func decodeJSONDetailed(data []byte, at func(int) string) (userLines, groupLines []int, errs []error) {
 	lines := &lineCounter{data: data, line: 1}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	syntax := func(err error) []error {
@@ -425,25 +537,24 @@ func decodeJSONDetailed(data []byte, at func(int) string) (*doc, []error) {
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, syntax(err)
+		return nil, nil, syntax(err)
 	}
 	if tok != json.Delim('{') {
-		return nil, []error{classify(fmt.Errorf("%s: want a JSON object with users and groups", at(lineAt(data, 0))), source.ErrInvalid)}
+		return nil, nil, []error{classify(fmt.Errorf("%s: want a JSON object with users and groups", at(lineAt(data, 0))), source.ErrInvalid)}
 	}
-	var errs []error
 	var userRaw, groupRaw []json.RawMessage
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, syntax(err)
+			return nil, nil, syntax(err)
 		}
 		key, _ := tok.(string)
 		keyLine := lines.at(int(dec.InputOffset()))
 		switch key {
 		case "users":
-			userRaw, d.userLines, err = jsonList(dec, lines)
+			userRaw, userLines, err = jsonList(dec, lines)
 		case "groups":
-			groupRaw, d.groupLines, err = jsonList(dec, lines)
+			groupRaw, groupLines, err = jsonList(dec, lines)
 		default:
 			errs = append(errs, classify(fmt.Errorf("%s: unknown field %q", at(keyLine), key), source.ErrInvalid))
 			var skip json.RawMessage
@@ -454,28 +565,26 @@ func decodeJSONDetailed(data []byte, at func(int) string) (*doc, []error) {
 				errs = append(errs, classify(fmt.Errorf("%s: %s: %w", at(keyLine), key, err), source.ErrInvalid))
 				continue
 			}
-			return nil, syntax(err)
+			return nil, nil, syntax(err)
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, syntax(err)
+		return nil, nil, syntax(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, []error{classify(fmt.Errorf("%s: data after the JSON object", at(lines.at(int(dec.InputOffset())))), source.ErrInvalid)}
+		return nil, nil, []error{classify(fmt.Errorf("%s: data after the JSON object", at(lines.at(int(dec.InputOffset())))), source.ErrInvalid)}
 	}
-	d.Users = make([]userDTO, len(userRaw))
 	for i, raw := range userRaw {
-		if err := jsonEntry(raw, &d.Users[i]); err != nil {
-			errs = append(errs, jsonEntryError(err, raw, "user", i, d.userLines[i], at))
+		if err := jsonEntry(raw, &userDTO[map[string]any]{}); err != nil {
+			errs = append(errs, jsonEntryError(err, raw, "user", i, userLines[i], at))
 		}
 	}
-	d.Groups = make([]groupDTO, len(groupRaw))
 	for i, raw := range groupRaw {
-		if err := jsonEntry(raw, &d.Groups[i]); err != nil {
-			errs = append(errs, jsonEntryError(err, raw, "group", i, d.groupLines[i], at))
+		if err := jsonEntry(raw, &groupDTO[map[string]any]{}); err != nil {
+			errs = append(errs, jsonEntryError(err, raw, "group", i, groupLines[i], at))
 		}
 	}
-	return d, errs
+	return userLines, groupLines, errs
 }
 
 var errNotList = errors.New("want a list")
@@ -609,43 +718,95 @@ func lineAt(data []byte, off int) int {
 
 // ---- YAML ----
 
-func decodeYAML(data []byte, at func(int) string) (*doc, []error) {
-	d := &doc{data: data}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+// decodeYAML decodes d.data, the attributes as nodes, and then converts
+// each entry, decoding its attributes (yaml.v3 builds the whole
+// document's nodes first in any case). Type errors, the attributes'
+// included, are reported in the order of their lines.
+func (d *doc) decodeYAML() []error {
+	var f fileDTO[yaml.Node]
+	dec := yaml.NewDecoder(bytes.NewReader(d.data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&d.fileDTO); err != nil {
+	var msgs []string
+	if err := dec.Decode(&f); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
 			if errors.Is(err, io.EOF) {
 				err = errors.New("no YAML document")
 			}
-			return nil, []error{classify(fmt.Errorf("%s: %w", at(0), err), source.ErrInvalid)}
+			return []error{classify(fmt.Errorf("%s: %w", d.at(0), err), source.ErrInvalid)}
 		}
-		var root yaml.Node
-		_ = yaml.Unmarshal(data, &root) // it parsed once already
-		errs := make([]error, 0, len(te.Errors))
-		for _, msg := range te.Errors {
-			errs = append(errs, yamlProblem(&root, msg, at))
+		msgs = te.Errors
+	}
+	var extra []error
+	if msgs == nil {
+		var next yaml.Node
+		if err := dec.Decode(&next); err != io.EOF {
+			extra = []error{classify(fmt.Errorf("%s: more than one YAML document", d.at(next.Line)), source.ErrInvalid)}
 		}
-		return nil, errs
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err != io.EOF {
-		return nil, []error{classify(fmt.Errorf("%s: more than one YAML document", at(extra.Line)), source.ErrInvalid)}
+	d.hasUsers = f.Users != nil
+	d.dir.Users, d.dir.Groups = make([]source.User, 0, len(f.Users)), make([]source.Group, 0, len(f.Groups))
+	// Once a type error is found, the attributes are only decoded for
+	// theirs.
+	attrs := func(n *yaml.Node) map[string]any {
+		if n.Kind == 0 {
+			return nil
+		}
+		var m map[string]any
+		if err := n.Decode(&m); err != nil {
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				te = &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+			}
+			msgs = append(msgs, te.Errors...)
+		}
+		return m
 	}
-	return d, nil
+	for i := range f.Users {
+		m := attrs(&f.Users[i].Attributes)
+		if msgs == nil {
+			addUser(d, &f.Users[i], m)
+		}
+		f.Users[i] = userDTO[yaml.Node]{}
+	}
+	for i := range f.Groups {
+		m := attrs(&f.Groups[i].Attributes)
+		if msgs == nil {
+			addGroup(d, &f.Groups[i], m)
+		}
+		f.Groups[i] = groupDTO[yaml.Node]{}
+	}
+	if msgs == nil {
+		return extra
+	}
+	sort.SliceStable(msgs, func(a, b int) bool { return messageLine(msgs[a]) < messageLine(msgs[b]) })
+	var root yaml.Node
+	_ = yaml.Unmarshal(d.data, &root) // it parsed once already
+	errs := make([]error, 0, len(msgs))
+	for _, msg := range msgs {
+		errs = append(errs, yamlProblem(&root, msg, d.at))
+	}
+	return errs
+}
+
+// messageLine returns N of one of yaml.v3's "line N: ..." messages, 0 for
+// another.
+func messageLine(msg string) int {
+	num, _, _ := strings.Cut(strings.TrimPrefix(msg, "line "), ":")
+	n, _ := strconv.Atoi(num)
+	return n
 }
 
 // entries returns the line and node of each item of the top-level list
 // key.
-func entries(root *yaml.Node, key string, n int) ([]int, []*yaml.Node) {
-	lines, nodes := make([]int, n), make([]*yaml.Node, n)
-	if seq := topLevel(root, key); seq != nil && seq.Kind == yaml.SequenceNode {
-		for i, item := range seq.Content {
-			if i < n {
-				lines[i], nodes[i] = item.Line, item
-			}
-		}
+func entries(root *yaml.Node, key string) ([]int, []*yaml.Node) {
+	seq := topLevel(root, key)
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil, nil
+	}
+	lines, nodes := make([]int, len(seq.Content)), seq.Content
+	for i, item := range nodes {
+		lines[i] = item.Line
 	}
 	return lines, nodes
 }
@@ -681,10 +842,10 @@ func yamlProblem(root *yaml.Node, msg string, at func(int) string) error {
 			unknown, detail = name, "unknown field"
 		}
 	}
-	detail = strings.NewReplacer("file.fileDTO", "a mapping with users and groups",
-		"[]file.userDTO", "a list of users", "[]file.groupDTO", "a list of groups",
-		"[]file.emailDTO", "a list of emails", "file.userDTO", "a user (a mapping)",
-		"file.groupDTO", "a group (a mapping)", "file.emailDTO", "an email (a mapping)",
+	detail = strings.NewReplacer(typeName[fileDTO[yaml.Node]](), "a mapping with users and groups",
+		typeName[[]userDTO[yaml.Node]](), "a list of users", typeName[[]groupDTO[yaml.Node]](), "a list of groups",
+		"[]file.emailDTO", "a list of emails", typeName[userDTO[yaml.Node]](), "a user (a mapping)",
+		typeName[groupDTO[yaml.Node]](), "a group (a mapping)", "file.emailDTO", "an email (a mapping)",
 		"map[string]interface {}", "a mapping").Replace(detail)
 	var path []any
 	if len(root.Content) > 0 && root.Content[0].Kind == yaml.MappingNode {
@@ -707,6 +868,9 @@ func yamlProblem(root *yaml.Node, msg string, at func(int) string) error {
 	}
 	return classify(fmt.Errorf("%s: %s", at(line), detail), source.ErrInvalid)
 }
+
+// typeName is the name of T in yaml.v3's messages.
+func typeName[T any]() string { return reflect.TypeFor[T]().String() }
 
 func scalarField(n *yaml.Node, key string) string {
 	if n.Kind != yaml.MappingNode {

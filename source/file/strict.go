@@ -231,10 +231,10 @@ func jsonProblem(stack []jsonFrame, line int, d *doc, at func(int) string, msg s
 		if isIndex && (list == "users" || list == "groups") {
 			kind, id := strings.TrimSuffix(list, "s"), ""
 			switch {
-			case list == "users" && i < len(d.Users):
-				id = d.Users[i].ID
-			case list == "groups" && i < len(d.Groups):
-				id = d.Groups[i].ID
+			case list == "users" && i < len(d.dir.Users):
+				id = d.dir.Users[i].ID
+			case list == "groups" && i < len(d.dir.Groups):
+				id = d.dir.Groups[i].ID
 			}
 			return problem(at(line), kind, id, i, fieldOf(path[2:]), errors.New(msg))
 		}

@@ -29,11 +29,11 @@ func Write(w io.Writer, dir *source.Directory, format Format) error {
 	if err := dir.Validate(); err != nil {
 		return fmt.Errorf("file: write: %w", err)
 	}
-	out := fileDTO{Users: make([]userDTO, len(dir.Users)), Groups: make([]groupDTO, len(dir.Groups))}
+	out := fileDTO[map[string]any]{Users: make([]userDTO[map[string]any], len(dir.Users)), Groups: make([]groupDTO[map[string]any], len(dir.Groups))}
 	isJSON := format == FormatJSON
 	for i := range dir.Users {
 		u := &dir.Users[i]
-		d := userDTO{
+		d := userDTO[map[string]any]{
 			ID: u.ID, UserName: u.UserName, GivenName: u.GivenName, FamilyName: u.FamilyName,
 			DisplayName: u.DisplayName, Attributes: writeAttrs(u.Attributes.Map(), isJSON),
 		}
@@ -54,7 +54,7 @@ func Write(w io.Writer, dir *source.Directory, format Format) error {
 	}
 	for i := range dir.Groups {
 		g := &dir.Groups[i]
-		out.Groups[i] = groupDTO{
+		out.Groups[i] = groupDTO[map[string]any]{
 			ID: g.ID, DisplayName: g.DisplayName, Email: g.Email, Description: g.Description,
 			Attributes: writeAttrs(g.Attributes.Map(), isJSON), Members: g.Members, MemberGroups: g.MemberGroups,
 		}
