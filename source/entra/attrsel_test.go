@@ -1,14 +1,11 @@
 package entra_test
 
 import (
-	"fmt"
 	"net/url"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/entra"
 	"github.com/provsync/provsync/source/entra/graphtest"
 	"github.com/provsync/provsync/source/sourcetest"
@@ -61,7 +58,7 @@ func TestReadAttributes(t *testing.T) {
 			if len(fullSel) != 1 {
 				t.Fatalf("Read asked for users with %d $select lists, want one: %q", len(fullSel), fullSel)
 			}
-			all := attrNames(full)
+			all := sourcetest.AttributeNames(full)
 			for _, want := range []string{"department", "employeeId", "jobTitle", "userType", "originalUserPrincipalName",
 				"city", "extension_0a1b2c_costCenter", "onPremisesImmutableId", "onPremisesExtensionAttributes.extensionAttribute2"} {
 				if !slices.Contains(all, want) {
@@ -86,19 +83,7 @@ func TestReadAttributes(t *testing.T) {
 			for _, c := range cases {
 				names := c.names
 				tn.srv.ResetStats()
-				got, err := s.ReadAttributes(ctx(t), names)
-				if err != nil {
-					t.Fatalf("%q: ReadAttributes: %v", names, err)
-				}
-				if err := got.Validate(); err != nil {
-					t.Fatalf("%q: invalid directory: %v", names, err)
-				}
-				want, kept := sourcetest.OnlyAttributes(full, names)
-				if !reflect.DeepEqual(got.Users, want.Users) || !reflect.DeepEqual(got.Groups, want.Groups) {
-					t.Errorf("%q: the selected read differs from Read with only those attributes:\n got %v\nwant %v",
-						names, dump(got), dump(want))
-				}
-				if (kept > 0) != c.keeps {
+				if kept := sourcetest.CheckReadAttributes(ctx(t), t, s, full, names); (kept > 0) != c.keeps {
 					t.Errorf("%q: %d attributes kept; the case is wrong", names, kept)
 				}
 				sels := userSelects(t, tn.srv)
@@ -185,33 +170,4 @@ func asks(names []string, p string) bool {
 	return slices.ContainsFunc(names, func(n string) bool {
 		return strings.EqualFold(n, p) || (len(n) > len(p) && n[len(p)] == '.' && strings.EqualFold(n[:len(p)], p))
 	})
-}
-
-// attrNames returns the attribute names of dir's users and groups,
-// sorted.
-func attrNames(dir *source.Directory) []string {
-	var out []string
-	add := func(a source.Attrs) {
-		for _, n := range a.Names() {
-			if !slices.Contains(out, n) {
-				out = append(out, n)
-			}
-		}
-	}
-	for _, u := range dir.Users {
-		add(u.Attributes)
-	}
-	for _, g := range dir.Groups {
-		add(g.Attributes)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func dump(dir *source.Directory) string {
-	var b strings.Builder
-	for _, u := range dir.Users {
-		fmt.Fprintf(&b, "\n  %s %s %v", u.ID, u.UserName, u.Attributes)
-	}
-	return b.String()
 }

@@ -40,6 +40,18 @@
 // users also carry roleIds (every role of the profile, as strings), roles
 // (the names of those that hold the app), groupId and groupName.
 //
+// # Reading only some attributes
+//
+// Source implements source.AttributeSelector: ReadAttributes is Read with
+// the users' and groups' attributes cut to the names given, matched
+// ignoring case. The profile requests carry /api/2/users' fields
+// parameter: the fields of the typed fields, the state and the groups,
+// the field behind each fixed attribute named (or whose custom namesake,
+// "custom_attributes.<name>", is named) and custom_attributes when any
+// name is given, since a custom attribute's short name can be any name;
+// the attributes not named are dropped as each user is converted.
+// ReadChanges always reads whole profiles.
+//
 // # Paging, rate limits and failures
 //
 // v2 listings page with the After-Cursor header sent back as cursor,

@@ -118,7 +118,7 @@ type scope struct {
 // hold the app and the OneLogin groups of those users as groups. Any
 // failure fails the whole read, which returns nil.
 func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
-	ch, err := s.read(ctx, "", false)
+	ch, err := s.read(ctx, "", false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -148,12 +148,13 @@ const cursorVersion = 2
 // one this source cannot use (another version's, another app's) fails
 // with source.ErrCursorExpired, and the caller reads in full.
 func (s *Source) ReadChanges(ctx context.Context, raw string) (*source.Changes, error) {
-	return s.read(ctx, raw, true)
+	return s.read(ctx, raw, true, nil)
 }
 
 // read is ReadChanges; withCursor false skips encoding the next cursor,
-// which a plain Read throws away.
-func (s *Source) read(ctx context.Context, raw string, withCursor bool) (*source.Changes, error) {
+// which a plain Read throws away. Selection sel, for a full read, says
+// which attributes are asked for and kept (nil: all).
+func (s *Source) read(ctx context.Context, raw string, withCursor bool, sel *attrSelection) (*source.Changes, error) {
 	start := s.c.now().UTC()
 	seen := &dates{}
 	ctx = context.WithValue(ctx, datesKey{}, seen)
@@ -179,7 +180,7 @@ func (s *Source) read(ctx context.Context, raw string, withCursor bool) (*source
 		var err error
 		switch {
 		case i == 1:
-			profiles, err = s.changedProfiles(ctx, prev, sc)
+			profiles, err = s.changedProfiles(ctx, prev, sc, sel)
 		case s.cfg.Groups == GroupsRolesAndGroups || s.cfg.Groups == GroupsGroups:
 			groups, err = s.listGroups(ctx)
 		}
@@ -217,13 +218,13 @@ func (s *Source) read(ctx context.Context, raw string, withCursor bool) (*source
 	ch := &source.Changes{Full: prev == nil}
 	slices.SortFunc(profiles, func(a, b profile) int { return int(a.ID - b.ID) })
 	for i := range profiles {
-		u, err := s.convert(&profiles[i], sc, groupNames, roleNames)
+		u, err := s.convert(&profiles[i], sc, groupNames, roleNames, sel)
 		if err != nil {
 			return nil, err
 		}
 		ch.Users = append(ch.Users, u)
 	}
-	all := s.groups(sc, groups, userGroup)
+	all := s.groups(sc, groups, userGroup, sel)
 	next := &cursor{V: cursorVersion, App: s.cfg.AppID, Since: seen.earliest(start), Users: make(map[int64]string, len(sc.users)),
 		Groups: make(map[string]string, len(all))}
 	for id := range sc.users {
@@ -268,13 +269,14 @@ func (s *Source) read(ctx context.Context, raw string, withCursor bool) (*source
 // changedProfiles fetches the profiles to report: every user in scope
 // without a previous cursor; otherwise users updated since the last read
 // (less the overlap), users new in scope and users whose roles changed.
-func (s *Source) changedProfiles(ctx context.Context, prev *cursor, sc *scope) ([]profile, error) {
+// Selection sel applies to a full read only.
+func (s *Source) changedProfiles(ctx context.Context, prev *cursor, sc *scope, sel *attrSelection) ([]profile, error) {
 	fetch := map[int64]bool{}
 	if prev == nil {
 		for id := range sc.users {
 			fetch[id] = true
 		}
-		return s.profiles(ctx, fetch)
+		return s.profiles(ctx, fetch, sel)
 	}
 	q := url.Values{"updated_since": {prev.Since.Add(-s.cfg.Overlap).UTC().Format(time.RFC3339)}}
 	changed, err := pages[profile](ctx, s.c, "users updated since", "/api/2/users", q, s.cfg.PageSize)
@@ -297,7 +299,7 @@ func (s *Source) changedProfiles(ctx context.Context, prev *cursor, sc *scope) (
 	for _, p := range updated {
 		delete(fetch, p.ID)
 	}
-	rest, err := s.profiles(ctx, fetch)
+	rest, err := s.profiles(ctx, fetch, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -349,9 +351,9 @@ func (s *Source) readScope(ctx context.Context) (*scope, error) {
 	return sc, nil
 }
 
-// profiles fetches the full profiles of ids, PageSize ids a request,
-// several requests at once.
-func (s *Source) profiles(ctx context.Context, ids map[int64]bool) ([]profile, error) {
+// profiles fetches the profiles of ids, PageSize ids a request, several
+// requests at once: in full, or the fields selection sel asks for.
+func (s *Source) profiles(ctx context.Context, ids map[int64]bool, sel *attrSelection) ([]profile, error) {
 	list := make([]int64, 0, len(ids))
 	for id := range ids {
 		list = append(list, id)
@@ -367,6 +369,9 @@ func (s *Source) profiles(ctx context.Context, ids map[int64]bool) ([]profile, e
 	err := parallel.Run(ctx, len(batches), s.cfg.Concurrency, func(ctx context.Context, i int) error {
 		var err error
 		q := url.Values{"user_ids": {joinIDs(batches[i])}}
+		if sel != nil {
+			q.Set("fields", sel.fields)
+		}
 		out[i], err = pages[profile](ctx, s.c, fmt.Sprintf("user profiles batch %d", i+1), "/api/2/users", q, s.cfg.PageSize)
 		return err
 	})
@@ -426,13 +431,14 @@ func (s *Source) listGroups(ctx context.Context) ([]group, error) {
 
 // groups builds the source groups: roles ("role:<id>") with their users
 // in scope, and OneLogin groups ("group:<id>") with the users in scope
-// whose group they are, for groups that have any.
-func (s *Source) groups(sc *scope, groups []group, userGroup map[int64]string) []source.Group {
+// whose group they are, for groups that have any. Their attribute kind
+// is kept if selection sel keeps it.
+func (s *Source) groups(sc *scope, groups []group, userGroup map[int64]string, sel *attrSelection) []source.Group {
 	var out []source.Group
 	if s.cfg.Groups == GroupsRolesAndGroups || s.cfg.Groups == GroupsRoles {
 		for _, r := range sc.roles {
 			g := source.Group{ID: "role:" + strconv.FormatInt(r.ID, 10), DisplayName: r.Name,
-				Attributes: source.NewAttrs(map[string]any{AttrKind: "role"})}
+				Attributes: sel.attrs(map[string]any{AttrKind: "role"})}
 			for _, id := range sc.roleUsers[r.ID] {
 				if sc.users[id] && !slices.Contains(g.Members, strconv.FormatInt(id, 10)) {
 					g.Members = append(g.Members, strconv.FormatInt(id, 10))
@@ -456,14 +462,15 @@ func (s *Source) groups(sc *scope, groups []group, userGroup map[int64]string) [
 			m := members[key]
 			slices.Sort(m)
 			out = append(out, source.Group{ID: "group:" + key, DisplayName: g.Name, Members: m,
-				Attributes: source.NewAttrs(map[string]any{AttrKind: "group"})})
+				Attributes: sel.attrs(map[string]any{AttrKind: "group"})})
 		}
 	}
 	return out
 }
 
-// convert turns a profile into a source user.
-func (s *Source) convert(p *profile, sc *scope, groupNames map[string]string, roleNames map[int64]string) (source.User, error) {
+// convert turns a profile into a source user with the attributes
+// selection sel keeps.
+func (s *Source) convert(p *profile, sc *scope, groupNames map[string]string, roleNames map[int64]string, sel *attrSelection) (source.User, error) {
 	id := strconv.FormatInt(p.ID, 10)
 	if p.Status == nil {
 		return source.User{}, fmt.Errorf("%w: onelogin: user %s: status: missing", source.ErrInvalid, id)
@@ -559,7 +566,7 @@ func (s *Source) convert(p *profile, sc *scope, groupNames map[string]string, ro
 			a[key] = fmt.Sprint(x)
 		}
 	}
-	u.Attributes = source.NewAttrs(a)
+	u.Attributes = sel.attrs(a)
 	return u, nil
 }
 

@@ -1,8 +1,12 @@
 package sourcetest
 
 import (
+	"context"
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
+	"testing"
 
 	"github.com/provsync/provsync/source"
 )
@@ -37,4 +41,60 @@ func OnlyAttributes(dir *source.Directory, names []string) (*source.Directory, i
 		out.Groups[i].Attributes = only(out.Groups[i].Attributes)
 	}
 	return out, kept
+}
+
+// AttributeNames returns the names of the attributes dir's users and
+// groups hold, sorted, each once: the names a test of ReadAttributes
+// tries one by one.
+func AttributeNames(dir *source.Directory) []string {
+	var out []string
+	add := func(a source.Attrs) {
+		for _, n := range a.Names() {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	for _, u := range dir.Users {
+		add(u.Attributes)
+	}
+	for _, g := range dir.Groups {
+		add(g.Attributes)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// CheckReadAttributes calls sel.ReadAttributes(names) and reports, as
+// errors of t, a failure, an invalid directory, or a directory other than
+// full, sel's Read, with only the attributes named (OnlyAttributes). It
+// returns how many attributes the read should keep.
+func CheckReadAttributes(ctx context.Context, t testing.TB, sel source.AttributeSelector, full *source.Directory, names []string) int {
+	t.Helper()
+	got, err := sel.ReadAttributes(ctx, names)
+	if err != nil {
+		t.Errorf("%q: ReadAttributes: %v", names, err)
+		return 0
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("%q: invalid directory: %v", names, err)
+	}
+	want, kept := OnlyAttributes(full, names)
+	if !reflect.DeepEqual(got.Users, want.Users) || !reflect.DeepEqual(got.Groups, want.Groups) {
+		t.Errorf("%q: the selected read differs from Read with only those attributes:\n got %v\nwant %v",
+			names, dirString(got), dirString(want))
+	}
+	return kept
+}
+
+// dirString renders dir's objects with their attributes, one a line.
+func dirString(dir *source.Directory) string {
+	var b strings.Builder
+	for _, u := range dir.Users {
+		fmt.Fprintf(&b, "\n  user %s %s %v", u.ID, u.UserName, u.Attributes)
+	}
+	for _, g := range dir.Groups {
+		fmt.Fprintf(&b, "\n  group %s %s %v", g.ID, g.DisplayName, g.Attributes)
+	}
+	return b.String()
 }

@@ -3,8 +3,13 @@
 //
 // It speaks API v2's wire format: the client credentials token endpoint
 // (/auth/oauth2/v2/token, credentials in the form body or as HTTP Basic),
-// /api/2/apps/{id}/users, /api/2/users (user_ids, updated_since, app_id),
-// /api/2/roles (app_id), /api/2/roles/{id}/users, and v1's /api/1/groups.
+// /api/2/apps/{id}/users, /api/2/users (user_ids, updated_since, app_id,
+// fields), /api/2/roles (app_id), /api/2/roles/{id}/users, and v1's
+// /api/1/groups. A users listing with fields returns only those fields
+// and id, as OneLogin documents
+// (https://developers.onelogin.com/api-docs/2/getting-started/using-query-parameters);
+// a field no user has is refused with 400, which is stricter than
+// OneLogin, so that a misspelt field fails a test.
 // v2 lists page with the Total-Count, Total-Pages, Current-Page,
 // Page-Items, Cursor, After-Cursor and Before-Cursor headers; a request
 // with both cursor and limit is refused with 400, as OneLogin does, and
@@ -120,6 +125,7 @@ type Server struct {
 
 	appListsRoles bool            // /apps/{id}/users includes users of roles
 	noCursor      map[string]bool // routes that send no After-Cursor
+	log           []string        // "route query" of every API request
 
 	rateLimit int // requests per window
 	remaining int
@@ -215,8 +221,21 @@ func (s *Server) ClearFaults() { s.faults.Clear() }
 // route, the token endpoint excluded).
 func (s *Server) Requests(route string) int { return s.counts.Get(route) }
 
-// ResetRequests zeroes the request counts.
-func (s *Server) ResetRequests() { s.counts.Reset() }
+// ResetRequests zeroes the request counts and empties the request log.
+func (s *Server) ResetRequests() {
+	s.counts.Reset()
+	s.mu.Lock()
+	s.log = nil
+	s.mu.Unlock()
+}
+
+// RequestLog returns "route query" for every API request (the token
+// endpoint excluded), in order, the query as sent (URL-encoded).
+func (s *Server) RequestLog() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
@@ -233,6 +252,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.count(route)
+	s.mu.Lock()
+	s.log = append(s.log, route+" "+r.URL.RawQuery)
+	s.mu.Unlock()
 	if !s.authorized(r) {
 		writeError(w, http.StatusUnauthorized, "Authentication Failure")
 		return
@@ -487,7 +509,53 @@ func (s *Server) listUsers(w http.ResponseWriter, cur cursorState) {
 	}
 	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if v := first(q["fields"]); v != "" {
+		trimmed, err := onlyFields(out, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "Invalid fields: "+err.Error())
+			return
+		}
+		page(s, w, cur, trimmed)
+		return
+	}
 	page(s, w, cur, out)
+}
+
+// onlyFields renders users with only the comma-separated fields named,
+// and id.
+func onlyFields(users []User, fields string) ([]map[string]any, error) {
+	b, err := json.Marshal(User{})
+	if err != nil {
+		return nil, err
+	}
+	var known map[string]any
+	if err := json.Unmarshal(b, &known); err != nil {
+		return nil, err
+	}
+	keep := []string{"id"}
+	for _, f := range strings.Split(fields, ",") {
+		f = strings.TrimSpace(f)
+		if _, ok := known[f]; !ok {
+			return nil, fmt.Errorf("%q is not a user field", f)
+		}
+		keep = append(keep, f)
+	}
+	out := make([]map[string]any, len(users))
+	for i, u := range users {
+		b, err := json.Marshal(u)
+		if err != nil {
+			return nil, err
+		}
+		var all map[string]any
+		if err := json.Unmarshal(b, &all); err != nil {
+			return nil, err
+		}
+		out[i] = make(map[string]any, len(keep))
+		for _, f := range keep {
+			out[i][f] = all[f]
+		}
+	}
+	return out, nil
 }
 
 // roleIDs are the roles a user holds. The caller holds mu.

@@ -100,3 +100,46 @@ func TestTokenAndFaults(t *testing.T) {
 		t.Fatalf("%d role requests counted, want 3", n)
 	}
 }
+
+// TestUsersFields: a users listing with fields returns only those fields
+// and id, on every page; without fields, every field; a field no user
+// has is refused. The request log records each query.
+func TestUsersFields(t *testing.T) {
+	srv := onelogintest.New(t)
+	for range 3 {
+		srv.AddUser(onelogintest.User{Username: "u", Email: "u@example.com", Department: "R&D", Status: 1,
+			CustomAttributes: map[string]string{"costCenter": "CC-1"}})
+	}
+	hc := client(srv, "")
+	base := srv.URL() + "/api/2/users"
+	resp, body := get(t, hc, base+"?limit=2&fields="+url.QueryEscape("email, custom_attributes"))
+	var items []map[string]any
+	if err := json.Unmarshal([]byte(body), &items); err != nil || resp.StatusCode != 200 || len(items) != 2 {
+		t.Fatalf("first page: %d %v %s", resp.StatusCode, err, body)
+	}
+	_, body = get(t, hc, base+"?cursor="+url.QueryEscape(resp.Header.Get("After-Cursor")))
+	var more []map[string]any
+	if err := json.Unmarshal([]byte(body), &more); err != nil || len(more) != 1 {
+		t.Fatalf("second page: %v %s", err, body)
+	}
+	for _, it := range append(items, more...) {
+		if len(it) != 3 || it["id"] == nil || it["email"] != "u@example.com" || it["custom_attributes"] == nil {
+			t.Errorf("user with fields email,custom_attributes: %v", it)
+		}
+	}
+	_, body = get(t, hc, base)
+	if err := json.Unmarshal([]byte(body), &items); err != nil || len(items) != 3 || items[0]["department"] != "R&D" || items[0]["status"] == nil {
+		t.Errorf("users without fields: %v %s", err, body)
+	}
+	if resp, body := get(t, hc, base+"?fields=email,shoeSize"); resp.StatusCode != 400 || !strings.Contains(body, "shoeSize") {
+		t.Errorf("unknown field: %d %s", resp.StatusCode, body)
+	}
+	log := srv.RequestLog()
+	if len(log) != 4 || !strings.HasPrefix(log[0], onelogintest.RouteUsers+" ") || !strings.Contains(log[0], "fields=email") {
+		t.Errorf("request log %q", log)
+	}
+	srv.ResetRequests()
+	if log := srv.RequestLog(); len(log) != 0 {
+		t.Errorf("request log after ResetRequests: %q", log)
+	}
+}
