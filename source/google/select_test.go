@@ -17,6 +17,7 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
+	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/google"
 	"github.com/provsync/provsync/source/google/directorytest"
@@ -348,5 +349,32 @@ func TestFakePartialResponse(t *testing.T) {
 		if _, err := list(bad, "basic", ""); err == nil || !strings.Contains(err.Error(), "400") {
 			t.Errorf("fields %q: %v, want 400", bad, err)
 		}
+	}
+}
+
+// TestMappingOverSelectedRead: every mapping that says which attributes
+// it reads maps a selected read of them to what it maps the full read
+// to, so the engine's selected read never blanks a mapped attribute.
+func TestMappingOverSelectedRead(t *testing.T) {
+	srv := directorytest.New(t)
+	seedSelect(t, srv)
+	src := open(t, srv, func(c *google.Config) { c.CustomSchemas = []string{"Netskope", "HR"} })
+	full := read(t, src)
+	for _, m := range []mapping.AttributeReader{mapping.DefaultMapper{}} {
+		t.Run(fmt.Sprintf("%T", m), func(t *testing.T) {
+			names, known := m.SourceAttributes()
+			if !known {
+				t.Skip("the mapping cannot say which attributes it reads")
+			}
+			sel, err := src.ReadAttributes(context.Background(), names)
+			must(t, err)
+			want, err := m.Map(context.Background(), full)
+			must(t, err)
+			got, err := m.Map(context.Background(), sel)
+			must(t, err)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("Map over ReadAttributes(%q) differs from Map over Read:\n got %+v\nwant %+v", names, got, want)
+			}
+		})
 	}
 }
