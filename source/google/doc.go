@@ -69,7 +69,10 @@
 // quotaExceeded, 429 and 5xx itself, honouring Retry-After and otherwise
 // backing off exponentially with full jitter, and keeps under Google's
 // quota of 2,400 queries a minute with a rate limiter. Member listings run
-// concurrently (Config.Concurrency). A request that still fails fails the
+// concurrently (Config.Concurrency). Each users page is converted as it
+// arrives, so a read holds the users in scope as converted and a page of
+// Google's, not every user as Google sent it; with ScopeGroups, the scope
+// groups' members are listed first for that. A request that still fails fails the
 // whole read, which returns no directory, so the engine never mistakes a
 // partial read for users who left.
 //

@@ -28,7 +28,7 @@ import (
 
 // open returns a source over srv, authenticated with the server's static
 // token, fast retries and no rate limit; edit adjusts the configuration.
-func open(t *testing.T, srv *directorytest.Server, edit func(*google.Config)) *google.Source {
+func open(t testing.TB, srv *directorytest.Server, edit func(*google.Config)) *google.Source {
 	t.Helper()
 	cfg := google.Config{
 		TokenSource:       oauth2.StaticTokenSource(&oauth2.Token{AccessToken: srv.Token()}),
@@ -166,6 +166,7 @@ func TestScope(t *testing.T) {
 		{"org unit with sub-units", func(c *google.Config) { c.OrgUnits = []string{"/Sales"} }, []string{"old", "sam", "sue"}},
 		{"org unit alone", func(c *google.Config) { c.OrgUnits = []string{"/Sales"}; c.ExcludeSubUnits = true }, []string{"old", "sam"}},
 		{"two org units", func(c *google.Config) { c.OrgUnits = []string{"/Sales/EMEA", "/Engineering"} }, []string{"eve", "gus", "sue"}},
+		{"overlapping org units", func(c *google.Config) { c.OrgUnits = []string{"/Sales", "/Sales/EMEA"} }, []string{"old", "sam", "sue"}},
 		{"group, nested members included", func(c *google.Config) { c.ScopeGroups = []string{"netskope-users@example.com"} }, []string{"eve", "gus"}},
 		{"group by id", func(c *google.Config) { c.ScopeGroups = []string{inner.Id} }, []string{"gus"}},
 		{"customer member", func(c *google.Config) { c.ScopeGroups = []string{"everyone@example.com"} }, []string{"eve", "gus", "root", "salt", "sam", "sue"}},

@@ -85,6 +85,8 @@ type Source struct {
 	svc  *admin.Service
 	call *caller
 	log  *zap.Logger
+
+	pageHook func() // tests: called after each users page is converted
 }
 
 var (
@@ -155,52 +157,68 @@ func (s *Source) read(ctx context.Context, req request) (*source.Directory, erro
 		}
 	}
 
-	// Every listing runs in one pool: users (per organizational unit),
-	// deleted users, and the members of each group needed.
-	var (
-		mu       gosync.Mutex
-		listed   []*admin.User
-		deleted  []*admin.User
-		members  = map[memberKey][]*admin.Member{}
-		jobs     []func(context.Context) error
-		addUsers = func(dst *[]*admin.User) func([]*admin.User) {
-			return func(us []*admin.User) { mu.Lock(); *dst = append(*dst, us...); mu.Unlock() }
+	// The scope groups' members come first: users are scoped as each
+	// page of them is converted.
+	members := map[memberKey][]*admin.Member{}
+	var mu gosync.Mutex
+	listMembers := func(keys []memberKey) []func(context.Context) error {
+		var jobs []func(context.Context) error
+		for _, k := range keys {
+			if _, done := members[k]; done {
+				continue
+			}
+			jobs = append(jobs, func(ctx context.Context) error {
+				ms, err := s.listMembers(ctx, k)
+				if err == nil {
+					mu.Lock()
+					members[k] = ms
+					mu.Unlock()
+				}
+				return err
+			})
 		}
-	)
+		return jobs
+	}
+	run := func(jobs []func(context.Context) error) error {
+		return parallel.Run(ctx, len(jobs), s.cfg.Concurrency, func(ctx context.Context, i int) error { return jobs[i](ctx) })
+	}
+	var scopeKeys []memberKey
+	for _, g := range scopeGroups {
+		scopeKeys = append(scopeKeys, memberKey{g.Id, true})
+	}
+	if err := run(listMembers(scopeKeys)); err != nil {
+		return nil, err
+	}
+	scope := s.userScope(scopeGroups, members)
+
+	// Then every other listing, in one pool: users (per organizational
+	// unit), deleted users, and the members of each group needed. Each
+	// users listing converts its pages as they arrive, so that only
+	// the users in scope, as converted, are held.
+	var listings []*userListing
 	if len(s.cfg.OrgUnits) > 0 && len(s.cfg.ScopeGroups) == 0 {
 		for _, ou := range s.cfg.OrgUnits {
-			q := "orgUnitPath='" + ou + "'"
-			jobs = append(jobs, s.usersJob(req, "users.list "+ou, q, false, addUsers(&listed)))
+			listings = append(listings, &userListing{what: "users.list " + ou, query: "orgUnitPath='" + ou + "'"})
 		}
 	} else {
-		jobs = append(jobs, s.usersJob(req, "users.list", "", false, addUsers(&listed)))
+		listings = append(listings, &userListing{what: "users.list"})
 	}
 	if !s.cfg.SkipDeleted && len(s.cfg.ScopeGroups) == 0 {
-		jobs = append(jobs, s.usersJob(req, "users.list deleted", "", true, addUsers(&deleted)))
+		listings = append(listings, &userListing{what: "users.list deleted", deleted: true})
 	}
-	want := map[memberKey]bool{}
-	for _, g := range scopeGroups {
-		want[memberKey{g.Id, true}] = true
+	var jobs []func(context.Context) error
+	for _, l := range listings {
+		jobs = append(jobs, func(ctx context.Context) error { return s.listUsers(ctx, req, scope, l) })
 	}
+	var keys []memberKey
 	for _, g := range selected {
-		want[memberKey{g.Id, s.cfg.FlattenNested}] = true
+		keys = append(keys, memberKey{g.Id, s.cfg.FlattenNested})
 	}
-	for k := range want {
-		jobs = append(jobs, func(ctx context.Context) error {
-			ms, err := s.listMembers(ctx, k)
-			if err == nil {
-				mu.Lock()
-				members[k] = ms
-				mu.Unlock()
-			}
-			return err
-		})
-	}
-	if err := parallel.Run(ctx, len(jobs), s.cfg.Concurrency, func(ctx context.Context, i int) error { return jobs[i](ctx) }); err != nil {
+	if err := run(append(jobs, listMembers(keys)...)); err != nil {
 		return nil, err
 	}
 
-	dir, err := s.assemble(req.sel, listed, deleted, scopeGroups, selected, members)
+	dir, err := s.assemble(req.sel, listings, selected, members)
 	if err != nil {
 		return nil, err
 	}
@@ -218,63 +236,137 @@ type memberKey struct {
 	derived bool
 }
 
-// assemble builds the directory from the listings.
-func (s *Source) assemble(sel selection, listed, deleted []*admin.User, scopeGroups, selected []*admin.Group,
-	members map[memberKey][]*admin.Member) (*source.Directory, error) {
-	// Scope by group membership.
-	var inGroups map[string]bool
-	everyone := false
-	if len(scopeGroups) > 0 {
-		inGroups = map[string]bool{}
-		for _, g := range scopeGroups {
-			for _, m := range members[memberKey{g.Id, true}] {
-				switch m.Type {
-				case "USER":
-					inGroups[m.Id] = true
-				case "CUSTOMER":
-					if !s.cfg.SkipCustomerMembers {
-						everyone = true
-						s.log.Info("google: a scope group has a CUSTOMER member: every user of the account is in scope",
-							zap.String("group", g.Id))
-					}
+// userScope says which users are in scope: those of the organizational
+// units, and the members of the scope groups (whose derived members
+// members holds).
+type userScope struct {
+	inGroups map[string]bool // nil: no scope groups
+	everyone bool            // a scope group has a CUSTOMER member
+	orgUnits func(path string) bool
+}
+
+func (s *Source) userScope(scopeGroups []*admin.Group, members map[memberKey][]*admin.Member) userScope {
+	var sc userScope
+	if len(s.cfg.OrgUnits) > 0 {
+		sc.orgUnits = s.inOrgUnits
+	}
+	if len(scopeGroups) == 0 {
+		return sc
+	}
+	sc.inGroups = map[string]bool{}
+	for _, g := range scopeGroups {
+		for _, m := range members[memberKey{g.Id, true}] {
+			switch m.Type {
+			case "USER":
+				sc.inGroups[m.Id] = true
+			case "CUSTOMER":
+				if !s.cfg.SkipCustomerMembers {
+					sc.everyone = true
+					s.log.Info("google: a scope group has a CUSTOMER member: every user of the account is in scope",
+						zap.String("group", g.Id))
 				}
 			}
 		}
 	}
+	return sc
+}
+
+// has reports whether a user is in scope.
+func (sc userScope) has(u *admin.User) bool {
+	if sc.inGroups != nil && !sc.everyone && !sc.inGroups[u.Id] {
+		return false
+	}
+	return sc.orgUnits == nil || sc.orgUnits(u.OrgUnitPath)
+}
+
+// userListing is one users.list listing and the users in scope it read,
+// converted.
+type userListing struct {
+	what     string // names the listing in errors and logs
+	query    string // search query, if any
+	deleted  bool   // list deleted users (showDeleted)
+	users    []source.User
+	archived int
+}
+
+// listUsers runs one users listing, converting each page's users in
+// scope into l.users as the page arrives.
+func (s *Source) listUsers(ctx context.Context, req request, scope userScope, l *userListing) error {
+	return eachPage(ctx, s.call, l.what, func(ctx context.Context, token string) ([]*admin.User, string, error) {
+		c := s.svc.Users.List().MaxResults(int64(s.cfg.PageSize)).Fields(googleapi.Field(req.userFields)).
+			Projection(req.projection).Context(ctx)
+		if s.cfg.Domain != "" {
+			c.Domain(s.cfg.Domain)
+		} else {
+			c.Customer(s.cfg.Customer)
+		}
+		if req.schemas != "" {
+			c.CustomFieldMask(req.schemas)
+		}
+		if l.query != "" {
+			c.Query(l.query)
+		}
+		if l.deleted {
+			c.ShowDeleted("true")
+		}
+		if token != "" {
+			c.PageToken(token)
+		}
+		r, err := c.Do()
+		if err != nil {
+			return nil, "", err
+		}
+		return r.Users, r.NextPageToken, nil
+	}, func(page []*admin.User) error {
+		for _, u := range page {
+			if !scope.has(u) {
+				continue
+			}
+			su, ok, err := convertUser(u, l.deleted, req.sel, req.sel.has(AttrManagerID))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				l.archived++
+				continue
+			}
+			l.users = append(l.users, su)
+		}
+		if s.pageHook != nil {
+			s.pageHook()
+		}
+		return nil
+	})
+}
+
+// assemble builds the directory from the listings: the users of each
+// listing in turn (a user listed twice is kept once, as first listed,
+// so a live user wins over a deleted one), then the groups.
+func (s *Source) assemble(sel selection, listings []*userListing, selected []*admin.Group,
+	members map[memberKey][]*admin.Member) (*source.Directory, error) {
 	dir := &source.Directory{}
 	index := map[string]int{}
 	archived := 0
-	add := func(u *admin.User, isDeleted bool) error {
-		if _, dup := index[u.Id]; dup {
-			return nil
+	for i, l := range listings {
+		archived += l.archived
+		if i == 0 {
+			dir.Users = l.users // no copy: the first listing's users are kept as they are
+			for j, u := range l.users {
+				if _, dup := index[u.ID]; dup {
+					dir.Users = dedupe(l.users, index)
+					break
+				}
+				index[u.ID] = j
+			}
+		} else {
+			for _, u := range l.users {
+				if _, dup := index[u.ID]; !dup {
+					index[u.ID] = len(dir.Users)
+					dir.Users = append(dir.Users, u)
+				}
+			}
 		}
-		if inGroups != nil && !everyone && !inGroups[u.Id] {
-			return nil
-		}
-		if len(s.cfg.OrgUnits) > 0 && !s.inOrgUnits(u.OrgUnitPath) {
-			return nil
-		}
-		su, ok, err := convertUser(u, isDeleted, sel, sel.has(AttrManagerID))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			archived++
-			return nil
-		}
-		index[u.Id] = len(dir.Users)
-		dir.Users = append(dir.Users, su)
-		return nil
-	}
-	for _, u := range listed {
-		if err := add(u, false); err != nil {
-			return nil, err
-		}
-	}
-	for _, u := range deleted {
-		if err := add(u, true); err != nil {
-			return nil, err
-		}
+		l.users = nil
 	}
 	if archived > 0 {
 		s.log.Debug("google: archived users left out", zap.Int("archived", archived))
@@ -321,6 +413,21 @@ func (s *Source) assemble(sel selection, listed, deleted []*admin.User, scopeGro
 		dir.Groups = append(dir.Groups, sg)
 	}
 	return dir, nil
+}
+
+// dedupe returns users without the second and later users of each id, in
+// place, and indexes them afresh in index.
+func dedupe(users []source.User, index map[string]int) []source.User {
+	clear(index)
+	out := users[:0]
+	for _, u := range users {
+		if _, dup := index[u.ID]; !dup {
+			index[u.ID] = len(out)
+			out = append(out, u)
+		}
+	}
+	clear(users[len(out):])
+	return out
 }
 
 // inOrgUnits reports whether a user's organizational unit is in scope.
@@ -392,43 +499,6 @@ func resolveGroups(all []*admin.Group, keys []string, field string) ([]*admin.Gr
 	return out, nil
 }
 
-// usersJob lists users, deleted ones or not, with an optional search
-// query, and hands them to done.
-func (s *Source) usersJob(req request, what, query string, deleted bool, done func([]*admin.User)) func(context.Context) error {
-	return func(ctx context.Context) error {
-		us, err := pages(ctx, s.call, what, func(ctx context.Context, token string) ([]*admin.User, string, error) {
-			c := s.svc.Users.List().MaxResults(int64(s.cfg.PageSize)).Fields(googleapi.Field(req.userFields)).
-				Projection(req.projection).Context(ctx)
-			if s.cfg.Domain != "" {
-				c.Domain(s.cfg.Domain)
-			} else {
-				c.Customer(s.cfg.Customer)
-			}
-			if req.schemas != "" {
-				c.CustomFieldMask(req.schemas)
-			}
-			if query != "" {
-				c.Query(query)
-			}
-			if deleted {
-				c.ShowDeleted("true")
-			}
-			if token != "" {
-				c.PageToken(token)
-			}
-			r, err := c.Do()
-			if err != nil {
-				return nil, "", err
-			}
-			return r.Users, r.NextPageToken, nil
-		})
-		if err == nil {
-			done(us)
-		}
-		return err
-	}
-}
-
 func (s *Source) listGroups(ctx context.Context, fields string) ([]*admin.Group, error) {
 	return pages(ctx, s.call, "groups.list", func(ctx context.Context, token string) ([]*admin.Group, string, error) {
 		c := s.svc.Groups.List().MaxResults(200).Fields(googleapi.Field(fields)).Context(ctx)
@@ -465,13 +535,24 @@ func (s *Source) listMembers(ctx context.Context, k memberKey) ([]*admin.Member,
 	})
 }
 
-// pages reads a listing to its last page, each page through the caller's
-// retries. A failure after the first page wraps source.ErrIncomplete too;
-// a server that hands back the token it was given is refused rather than
-// followed forever.
+// pages reads a listing to its last page; see eachPage.
 func pages[T any](ctx context.Context, c *caller, what string,
 	fetch func(ctx context.Context, token string) ([]T, string, error)) ([]T, error) {
 	var out []T
+	err := eachPage(ctx, c, what, fetch, func(items []T) error { out = append(out, items...); return nil })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachPage reads a listing to its last page, each page through the
+// caller's retries, and hands each page to use, whose error ends the
+// listing. A failure after the first page wraps source.ErrIncomplete too;
+// a server that hands back the token it was given is refused rather than
+// followed forever.
+func eachPage[T any](ctx context.Context, c *caller, what string,
+	fetch func(ctx context.Context, token string) ([]T, string, error), use func([]T) error) error {
 	token := ""
 	for page := 1; ; page++ {
 		var items []T
@@ -483,16 +564,18 @@ func pages[T any](ctx context.Context, c *caller, what string,
 		})
 		if err != nil {
 			if page > 1 {
-				return nil, fmt.Errorf("%w after %d pages: %w", source.ErrIncomplete, page-1, err)
+				return fmt.Errorf("%w after %d pages: %w", source.ErrIncomplete, page-1, err)
 			}
-			return nil, err
+			return err
 		}
-		out = append(out, items...)
+		if err := use(items); err != nil {
+			return err
+		}
 		if next == "" {
-			return out, nil
+			return nil
 		}
 		if next == token {
-			return nil, fmt.Errorf("%w: google: %s: page %d repeats its page token", source.ErrIncomplete, what, page)
+			return fmt.Errorf("%w: google: %s: page %d repeats its page token", source.ErrIncomplete, what, page)
 		}
 		token = next
 	}

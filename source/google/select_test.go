@@ -378,3 +378,37 @@ func TestMappingOverSelectedRead(t *testing.T) {
 		})
 	}
 }
+
+// TestUserListedTwice: a user that moves between pages while a listing
+// runs (renamed, so sorted later) is listed twice; the read keeps it
+// once, as first listed.
+func TestUserListedTwice(t *testing.T) {
+	srv := directorytest.New(t)
+	var first admin.User
+	for i := range 6 {
+		u := srv.AddUser(user(fmt.Sprintf("u%d", i)))
+		if i == 0 {
+			first = u
+		}
+	}
+	src := open(t, srv, func(c *google.Config) { c.PageSize, c.SkipDeleted, c.Groups = 3, true, google.GroupsNone })
+	pages := 0
+	google.SetPageHook(src, func() {
+		if pages++; pages == 1 {
+			must(t, srv.UpdateUser(first.Id, func(u *admin.User) { u.PrimaryEmail = "zz@" + directorytest.Domain }))
+		}
+	})
+	dir := read(t, src)
+	n := 0
+	for _, u := range dir.Users {
+		if u.ID == first.Id {
+			n++
+			if u.UserName != first.PrimaryEmail {
+				t.Errorf("kept %s, want the first listing's %s", u.UserName, first.PrimaryEmail)
+			}
+		}
+	}
+	if n != 1 || pages != 2 {
+		t.Fatalf("user %s read %d times over %d pages, want once over 2", first.Id, n, pages)
+	}
+}
