@@ -33,6 +33,12 @@
 // A read reads every source; if any fails, the whole read fails, so that
 // the engine never mistakes one source's outage for its users leaving.
 //
+// The merged source is a source.AttributeSelector whatever its members:
+// ReadAttributes asks the members that are selectors too for the
+// attributes named and the match attributes, reads the others whole and
+// cuts their directories to those once checked, and returns Read's merged
+// directory with only the attributes named.
+//
 // A source dropped from the list no longer yields objects, so an engine
 // deprovisions what it owned; an engine that marks objects with their
 // owners (sync.WithOwner) needs the dropped name in WithRetired for that,
@@ -43,6 +49,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	gosync "sync"
 
@@ -218,9 +225,10 @@ type Source struct {
 }
 
 var (
-	_ source.Source         = (*Source)(nil)
-	_ source.Merged         = (*Source)(nil)
-	_ source.RequestCounter = (*Source)(nil)
+	_ source.Source            = (*Source)(nil)
+	_ source.Merged            = (*Source)(nil)
+	_ source.RequestCounter    = (*Source)(nil)
+	_ source.AttributeSelector = (*Source)(nil)
 )
 
 // New returns a source that merges members, in precedence order: the
@@ -339,13 +347,38 @@ func (s *Source) RequestCount() int64 {
 // member's source.ErrUnavailable, ErrIncomplete or ErrInvalid, or the
 // context's error).
 func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
+	return s.readMerged(ctx, nil, false)
+}
+
+// ReadAttributes is Read, except that the merged users' and groups'
+// Attributes hold only the attributes named in names, matched ignoring
+// case (none when names is empty): the merged directory is Read's with
+// the others left out. A member that is a source.AttributeSelector is
+// asked for those and for the match attributes (WithMatch), which the
+// merge reads; a member that is not is read whole and cut to them as it
+// returns.
+func (s *Source) ReadAttributes(ctx context.Context, names []string) (*source.Directory, error) {
+	return s.readMerged(ctx, names, true)
+}
+
+// readMerged reads every member and merges their directories: whole, or
+// with only the attributes named when selecting.
+func (s *Source) readMerged(ctx context.Context, names []string, selecting bool) (*source.Directory, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// The members keep the match attributes too, so that people match
+	// as in a whole read; the merged directory then keeps names only.
+	memberNames := append(slices.Clip(names), s.opts.match...)
 	dirs := make([]*source.Directory, len(s.members))
 	err := parallel.Run(ctx, len(s.members), len(s.members), func(ctx context.Context, i int) error {
 		m := s.members[i]
-		dir, err := m.Source.Read(ctx)
+		sel, ok := m.Source.(source.AttributeSelector)
+		read := m.Source.Read
+		if selecting && ok {
+			read = func(ctx context.Context) (*source.Directory, error) { return sel.ReadAttributes(ctx, memberNames) }
+		}
+		dir, err := read(ctx)
 		switch {
 		case err != nil:
 			return fmt.Errorf("source %q: %w", m.Name, err)
@@ -354,6 +387,10 @@ func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
 		}
 		if err := dir.Validate(); err != nil {
 			return fmt.Errorf("source %q: %w", m.Name, err)
+		}
+		if selecting && !ok {
+			// Checked whole, as Read checks it, then cut.
+			source.NewAttrFilter(memberNames).Select(dir)
 		}
 		dirs[i] = dir
 		return nil
@@ -364,6 +401,9 @@ func (s *Source) Read(ctx context.Context) (*source.Directory, error) {
 	out, owned := s.merge(dirs)
 	if err := out.Validate(); err != nil {
 		return nil, fmt.Errorf("merged directory: %w", err)
+	}
+	if selecting {
+		source.NewAttrFilter(names).Select(out)
 	}
 	s.mu.Lock()
 	s.owned = owned
