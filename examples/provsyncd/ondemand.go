@@ -37,7 +37,17 @@ func (o oneUser) Name() string { return o.src.Name() + "/on-demand" }
 // Read reads the source and keeps the user; a user the source does not
 // hold is an error matching source.ErrInvalid.
 func (o oneUser) Read(ctx context.Context) (*source.Directory, error) {
-	dir, err := o.src.Read(ctx)
+	return o.pick(o.src.Read(ctx))
+}
+
+// readAttributes is Read with only the attributes named, for a source
+// that is a source.AttributeSelector.
+func (o oneUser) readAttributes(ctx context.Context, names []string) (*source.Directory, error) {
+	return o.pick(o.src.(source.AttributeSelector).ReadAttributes(ctx, names))
+}
+
+// pick keeps the user of a directory read and its groups.
+func (o oneUser) pick(dir *source.Directory, err error) (*source.Directory, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -73,16 +83,50 @@ var _ source.Merged = mergedOneUser{}
 // OwnerOf asks the merged source.
 func (o mergedOneUser) OwnerOf(id string) string { return o.src.(source.Merged).OwnerOf(id) }
 
+// selectingOneUser is oneUser of a source that can leave attributes out
+// of a read (source.AttributeSelector), which it can then too.
+type selectingOneUser struct{ oneUser }
+
+var _ source.AttributeSelector = selectingOneUser{}
+
+// ReadAttributes is Read with only the attributes named.
+func (o selectingOneUser) ReadAttributes(ctx context.Context, names []string) (*source.Directory, error) {
+	return o.readAttributes(ctx, names)
+}
+
+// selectingMergedOneUser is mergedOneUser of a merged source that can
+// leave attributes out of a read.
+type selectingMergedOneUser struct{ mergedOneUser }
+
+var (
+	_ source.Merged            = selectingMergedOneUser{}
+	_ source.AttributeSelector = selectingMergedOneUser{}
+)
+
+// ReadAttributes is Read with only the attributes named.
+func (o selectingMergedOneUser) ReadAttributes(ctx context.Context, names []string) (*source.Directory, error) {
+	return o.readAttributes(ctx, names)
+}
+
 // userSource is the source of one user of src: Entra's own on-demand
-// read, else oneUser (mergedOneUser for several sources merged).
+// read, else oneUser (mergedOneUser for several sources merged), which
+// can leave attributes out of a read when src can.
 func userSource(src source.Source, user string) source.Source {
-	switch s := src.(type) {
-	case *entra.Source:
+	if s, ok := src.(*entra.Source); ok {
 		return s.OnDemand(user)
-	case source.Merged:
-		return mergedOneUser{oneUser{src: src, user: user}}
 	}
-	return oneUser{src: src, user: user}
+	one := oneUser{src: src, user: user}
+	_, merged := src.(source.Merged)
+	_, selecting := src.(source.AttributeSelector)
+	switch {
+	case merged && selecting:
+		return selectingMergedOneUser{mergedOneUser{one}}
+	case merged:
+		return mergedOneUser{one}
+	case selecting:
+		return selectingOneUser{one}
+	}
+	return one
 }
 
 // provisionResult is the answer of POST /api/provision.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -13,6 +14,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/provsync/provsync/source"
+	"github.com/provsync/provsync/source/file"
+	"github.com/provsync/provsync/source/merge"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/config"
 )
@@ -146,5 +150,58 @@ func TestProvisionOnDemand(t *testing.T) {
 	}
 	if f := entries[len(entries)-1].ContextMap(); f["user"] != "u-alan" || f["error"] != nil {
 		t.Errorf("last audit entry %v; want user u-alan and no error", f)
+	}
+}
+
+// plainSource hides every optional capability of its source.
+type plainSource struct{ source.Source }
+
+// TestUserSourceCapabilities: the one-user source of a source is a
+// source.AttributeSelector exactly when the source is, and Merged exactly
+// when it is; its selecting read is its Read with only the attributes
+// named.
+func TestUserSourceCapabilities(t *testing.T) {
+	dir := &source.Directory{
+		Users: []source.User{
+			{ID: "u1", UserName: "ada@example.com", Attributes: source.NewAttrs(map[string]any{"department": "R&D", "Office": "Paris"})},
+			{ID: "u2", UserName: "bob@example.com"},
+		},
+		Groups: []source.Group{{ID: "g1", DisplayName: "Eng", Members: []string{"u1", "u2"}, Attributes: source.NewAttrs(map[string]any{"type": "team"})}},
+	}
+	merged, err := merge.New([]merge.Member{{Name: "a", Source: file.FromDirectory(dir)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name              string
+		src               source.Source
+		selecting, merged bool
+	}{
+		{"file", file.FromDirectory(dir), true, false},
+		{"plain", plainSource{file.FromDirectory(dir)}, false, false},
+		{"merged", merged, true, true},
+	} {
+		one := userSource(tt.src, "ADA@example.com")
+		sel, selecting := one.(source.AttributeSelector)
+		_, isMerged := one.(source.Merged)
+		if selecting != tt.selecting || isMerged != tt.merged {
+			t.Errorf("%s: AttributeSelector %v, Merged %v; want %v, %v", tt.name, selecting, isMerged, tt.selecting, tt.merged)
+		}
+		if !selecting {
+			continue
+		}
+		whole, err := one.Read(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sel.ReadAttributes(context.Background(), []string{"OFFICE"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := whole.Clone()
+		source.NewAttrFilter([]string{"office"}).Select(want)
+		if len(got.Users) != 1 || got.Users[0].Attributes.Len() != 1 || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: ReadAttributes = %+v; want %+v", tt.name, got, want)
+		}
 	}
 }
