@@ -1,11 +1,15 @@
 package entra_test
 
 import (
+	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source/entra"
 	"github.com/provsync/provsync/source/entra/graphtest"
 	"github.com/provsync/provsync/source/sourcetest"
@@ -23,32 +27,7 @@ var fieldProps = []string{"id", "userPrincipalName", "mail", "otherMails", "give
 // properties come only when selected), so a property the selection
 // forgets to ask for shows as a missing attribute.
 func TestReadAttributes(t *testing.T) {
-	tn := newTenant(t)
-	guest := tn.user("bob.smith_fabrikam.com#EXT#@contoso.onmicrosoft.com", func(u *graphtest.User) {
-		u.UserType, u.OtherMails, u.Department = "Guest", []string{"bob@elsewhere.example"}, "Partners"
-	})
-	rich := tn.user("rich@contoso.com", func(u *graphtest.User) {
-		u.Disabled, u.EmployeeID, u.Department, u.JobTitle = true, "E-42", "R&D", "Engineer"
-		u.Extra = map[string]any{
-			"city": "Zürich", "extension_0a1b2c_costCenter": "CC-7", "showInAddressList": false,
-			"employeeHireDate":              "2021-03-01T00:00:00Z",
-			"onPremisesImmutableId":         "aW1tdXRhYmxl",
-			"onPremisesExtensionAttributes": map[string]any{"extensionAttribute1": "blue", "extensionAttribute2": "green"},
-		}
-	})
-	plain := tn.user("plain@contoso.com", func(u *graphtest.User) { u.JobTitle = "Clerk" })
-	member := tn.user("member@contoso.com", func(u *graphtest.User) {
-		u.EmployeeID = "E-7"
-		u.Extra = map[string]any{"city": "Lyon", "onPremisesExtensionAttributes": map[string]any{"extensionAttribute1": "red"}}
-	})
-	tn.user("outside@contoso.com", func(u *graphtest.User) { u.Department = "Elsewhere" })
-	tn.assign(tn.group("Engineering", rich, member))
-	for _, id := range []string{guest, plain} {
-		tn.assign(id)
-	}
-	extras := []string{"city", "extension_0a1b2c_costCenter", "employeeHireDate", "showInAddressList",
-		"onPremisesExtensionAttributes", "onPremisesImmutableId", "country"}
-
+	tn, extras := attrTenant(t)
 	for _, scope := range []entra.Scope{entra.ScopeAssigned, entra.ScopeAll} {
 		t.Run(string(scope), func(t *testing.T) {
 			s := tn.open(func(c *entra.Config) { c.Scope, c.UserAttributes = scope, extras })
@@ -104,6 +83,78 @@ func TestReadAttributes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// attrTenant is a tenant whose users carry every kind of attribute:
+// select-only properties, extension and object-valued properties, a
+// guest, users assigned directly and through a group, and one out of
+// scope. It returns the extra properties to configure.
+func attrTenant(t *testing.T) (*tenant, []string) {
+	tn := newTenant(t)
+	guest := tn.user("bob.smith_fabrikam.com#EXT#@contoso.onmicrosoft.com", func(u *graphtest.User) {
+		u.UserType, u.OtherMails, u.Department = "Guest", []string{"bob@elsewhere.example"}, "Partners"
+	})
+	rich := tn.user("rich@contoso.com", func(u *graphtest.User) {
+		u.Disabled, u.EmployeeID, u.Department, u.JobTitle = true, "E-42", "R&D", "Engineer"
+		u.Extra = map[string]any{
+			"city": "Zürich", "extension_0a1b2c_costCenter": "CC-7", "showInAddressList": false,
+			"employeeHireDate":              "2021-03-01T00:00:00Z",
+			"onPremisesImmutableId":         "aW1tdXRhYmxl",
+			"onPremisesExtensionAttributes": map[string]any{"extensionAttribute1": "blue", "extensionAttribute2": "green"},
+		}
+	})
+	plain := tn.user("plain@contoso.com", func(u *graphtest.User) { u.JobTitle = "Clerk" })
+	member := tn.user("member@contoso.com", func(u *graphtest.User) {
+		u.EmployeeID = "E-7"
+		u.Extra = map[string]any{"city": "Lyon", "onPremisesExtensionAttributes": map[string]any{"extensionAttribute1": "red"}}
+	})
+	tn.user("outside@contoso.com", func(u *graphtest.User) { u.Department = "Elsewhere" })
+	tn.assign(tn.group("Engineering", rich, member))
+	for _, id := range []string{guest, plain} {
+		tn.assign(id)
+	}
+	return tn, []string{"city", "extension_0a1b2c_costCenter", "employeeHireDate", "showInAddressList",
+		"onPremisesExtensionAttributes", "onPremisesImmutableId", "country"}
+}
+
+// TestReadAttributesMapsAlike: a rule mapping maps the directory
+// ReadAttributes returns for the attributes its rules read as it maps the
+// one Read returns, in both scopes.
+func TestReadAttributesMapsAlike(t *testing.T) {
+	tn, extras := attrTenant(t)
+	m, err := mapping.Rules{
+		Users: append(mapping.DefaultUserMappings(),
+			mapping.AttributeMapping{Target: scim.PathDepartment, Type: mapping.Direct, Source: "Department"},
+			mapping.AttributeMapping{Target: scim.PathCostCenter, Type: mapping.Direct, Source: "extension_0a1b2c_costCenter"},
+			mapping.AttributeMapping{Target: scim.PathTitle, Type: mapping.Expression,
+				Expression: `Coalesce([jobTitle], [onPremisesExtensionAttributes.extensionAttribute1])`}),
+		GroupRules: mapping.GroupRules{{Name: "zurich", Actions: []mapping.GroupAction{{SetGroup: "Zurich"}},
+			Conditions: []mapping.Condition{{Attribute: "city", Operator: mapping.CondEquals, Value: "zürich"}}}},
+	}.Compile()
+	must(t, err)
+	names := []string{"department", "extension_0a1b2c_costCenter", "jobTitle", "onPremisesExtensionAttributes.extensionAttribute1", "city"}
+	for _, scope := range []entra.Scope{entra.ScopeAssigned, entra.ScopeAll} {
+		s := tn.open(func(c *entra.Config) { c.Scope, c.UserAttributes = scope, extras })
+		sel, err := s.ReadAttributes(ctx(t), names)
+		must(t, err)
+		want, err := m.Map(ctx(t), read(t, s))
+		must(t, err)
+		got, err := m.Map(ctx(t), sel)
+		must(t, err)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: mapped from the selected read:\n%+v\nfrom Read:\n%+v", scope, got.Users, want.Users)
+		}
+		if fmt.Sprint(want.Users) == fmt.Sprint(mapOf(t, s)) {
+			t.Errorf("%s: the rules map as the default mapping does; the test proves nothing", scope)
+		}
+	}
+}
+
+// mapOf maps s's Read with the default mapping.
+func mapOf(t *testing.T, s *entra.Source) []mapping.DesiredUser {
+	d, err := mapping.Default().Map(ctx(t), read(t, s))
+	must(t, err)
+	return d.Users
 }
 
 // TestReadAttributesLeavesDeltaWhole: a selected read does not narrow

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
 	"github.com/provsync/provsync/source/onelogin"
 	"github.com/provsync/provsync/source/onelogin/onelogintest"
 	"github.com/provsync/provsync/source/sourcetest"
@@ -22,23 +24,7 @@ import (
 // fixed attributes show whether the collision is decided as Read decides
 // it.
 func TestReadAttributes(t *testing.T) {
-	srv := onelogintest.New(t)
-	sales := srv.AddGroup(onelogintest.Group{Name: "Sales"})
-	boss := srv.AddUser(person("boss", 1))
-	dir := int64(12)
-	ann := person("ann", 1)
-	ann.Title, ann.Department, ann.Company, ann.Phone, ann.ExternalID, ann.SAMAccountName = "Engineer", "R&D", "Acme", "+1 555", "E-7", "ann"
-	ann.ManagerUserID, ann.DirectoryID, ann.GroupID = &boss.ID, &dir, &sales.ID
-	ann.CustomAttributes = map[string]string{"costCenter": "CC-1", "email": "shadow@example.com", "jobTitle": "Custom title", "roleIds": "r"}
-	annID := srv.AddUser(ann).ID
-	bob := person("bob", 2)
-	bob.CustomAttributes = map[string]string{"department": "Custom dept", "Region": "EMEA", "company": ""}
-	bobID := srv.AddUser(bob).ID
-	srv.AssignApp(app, annID, boss.ID)
-	users := srv.AddRole(onelogintest.Role{Name: "Netskope Users", Apps: []int64{app}})
-	must(t, srv.SetRoleUsers(users.ID, bobID, annID))
-
-	src := open(t, srv, func(c *onelogin.Config) { c.Groups = onelogin.GroupsRolesAndGroups })
+	srv, src := attrServer(t)
 	srv.ResetRequests()
 	full := read(t, src)
 	if f := profileFields(t, srv); len(f) != 1 || f[0] != "" {
@@ -92,6 +78,62 @@ func TestReadAttributes(t *testing.T) {
 	}
 	if f := profileFields(t, srv); len(f) != 1 || f[0] != "" || !reflect.DeepEqual(ch.Users, full.Users) {
 		t.Errorf("ReadChanges after selected reads asked for fields %q", f)
+	}
+}
+
+// attrServer is an account whose users carry every kind of attribute,
+// custom attributes whose short names collide with fixed ones included,
+// and the source over it, reading roles and groups.
+func attrServer(t *testing.T) (*onelogintest.Server, *onelogin.Source) {
+	srv := onelogintest.New(t)
+	sales := srv.AddGroup(onelogintest.Group{Name: "Sales"})
+	boss := srv.AddUser(person("boss", 1))
+	dir := int64(12)
+	ann := person("ann", 1)
+	ann.Title, ann.Department, ann.Company, ann.Phone, ann.ExternalID, ann.SAMAccountName = "Engineer", "R&D", "Acme", "+1 555", "E-7", "ann"
+	ann.ManagerUserID, ann.DirectoryID, ann.GroupID = &boss.ID, &dir, &sales.ID
+	ann.CustomAttributes = map[string]string{"costCenter": "CC-1", "email": "shadow@example.com", "jobTitle": "Custom title", "roleIds": "r"}
+	annID := srv.AddUser(ann).ID
+	bob := person("bob", 2)
+	bob.CustomAttributes = map[string]string{"department": "Custom dept", "Region": "EMEA", "company": ""}
+	bobID := srv.AddUser(bob).ID
+	srv.AssignApp(app, annID, boss.ID)
+	users := srv.AddRole(onelogintest.Role{Name: "Netskope Users", Apps: []int64{app}})
+	must(t, srv.SetRoleUsers(users.ID, bobID, annID))
+
+	src := open(t, srv, func(c *onelogin.Config) { c.Groups = onelogin.GroupsRolesAndGroups })
+	return srv, src
+}
+
+// TestReadAttributesMapsAlike: a rule mapping maps the directory
+// ReadAttributes returns for the attributes its rules read as it maps the
+// one Read returns.
+func TestReadAttributesMapsAlike(t *testing.T) {
+	_, src := attrServer(t)
+	m, err := mapping.Rules{
+		Users: append(mapping.DefaultUserMappings(),
+			mapping.AttributeMapping{Target: scim.PathDepartment, Type: mapping.Direct, Source: "department"},
+			mapping.AttributeMapping{Target: scim.PathCostCenter, Type: mapping.Direct, Source: "CostCenter"},
+			mapping.AttributeMapping{Target: scim.PathTitle, Type: mapping.Expression,
+				Expression: `Coalesce([custom_attributes.jobTitle], [jobTitle])`}),
+		GroupRules: mapping.GroupRules{{Name: "by role", Actions: []mapping.GroupAction{{FromAttribute: "roles"}},
+			Conditions: []mapping.Condition{{Attribute: "region", Operator: mapping.CondNotEquals, Value: "APAC"}}}},
+	}.Compile()
+	must(t, err)
+	names := []string{"department", "CostCenter", "custom_attributes.jobTitle", "jobTitle", "roles", "region", "kind"}
+	sel, err := src.ReadAttributes(ctx(t), names)
+	must(t, err)
+	want, err := m.Map(ctx(t), read(t, src))
+	must(t, err)
+	got, err := m.Map(ctx(t), sel)
+	must(t, err)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mapped from the selected read:\n%+v\nfrom Read:\n%+v", got.Users, want.Users)
+	}
+	def, err := mapping.Default().Map(ctx(t), read(t, src))
+	must(t, err)
+	if reflect.DeepEqual(want.Users, def.Users) {
+		t.Error("the rules map as the default mapping does; the test proves nothing")
 	}
 }
 
