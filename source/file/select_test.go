@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/file"
 	"github.com/provsync/provsync/source/synth"
@@ -211,5 +213,91 @@ func TestReadAttributesChecksDropped(t *testing.T) {
 				t.Errorf("ReadAttributes error\n%v\nwant Read's, naming %q:\n%v", err, tt.want, want)
 			}
 		})
+	}
+}
+
+// TestMappingOverSelectedRead: every mapping that says which attributes
+// it reads maps a selected read of them to what it maps the whole read
+// to, so that the engine's selected read never blanks a mapped attribute.
+func TestMappingOverSelectedRead(t *testing.T) {
+	ctx := context.Background()
+	rules, err := mapping.Rules{}.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []mapping.Mapper{mapping.DefaultMapper{}, rules} {
+		r, ok := m.(mapping.AttributeReader)
+		if !ok {
+			continue
+		}
+		names, known := r.SourceAttributes()
+		if !known {
+			continue
+		}
+		for name, src := range fileSources(t) {
+			whole, err := src.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sel, err := src.ReadAttributes(ctx, names)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := m.Map(ctx, whole)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.Map(ctx, sel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%T, %s: Map over ReadAttributes(%q) differs from Map over Read", m, name, names)
+			}
+		}
+	}
+}
+
+// BenchmarkReadAttributes reads a generated file of 20,000 users whole
+// and selecting none of the attributes, and reports the bytes the
+// directory read holds (retained-B) besides the allocations.
+func BenchmarkReadAttributes(b *testing.B) {
+	gen := synth.Generate(synth.Config{Users: 20000, Groups: 200, MembershipsPerUser: 3, Seed: 5})
+	for _, f := range []file.Format{file.FormatJSON, file.FormatYAML} {
+		var buf bytes.Buffer
+		if err := file.Write(&buf, gen, f); err != nil {
+			b.Fatal(err)
+		}
+		src := file.FromBytes(buf.Bytes(), f)
+		for _, sel := range []bool{false, true} {
+			name := f.String() + "/whole"
+			if sel {
+				name = f.String() + "/none"
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				var retained uint64
+				for b.Loop() {
+					runtime.GC()
+					var before, after runtime.MemStats
+					runtime.ReadMemStats(&before)
+					var dir *source.Directory
+					var err error
+					if sel {
+						dir, err = src.ReadAttributes(context.Background(), nil)
+					} else {
+						dir, err = src.Read(context.Background())
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					runtime.GC()
+					runtime.ReadMemStats(&after)
+					retained = after.HeapAlloc - before.HeapAlloc
+					runtime.KeepAlive(dir)
+				}
+				b.ReportMetric(float64(retained), "retained-B")
+			})
+		}
 	}
 }
