@@ -51,6 +51,7 @@ type request struct {
 	groupFields string // groups.list's fields
 }
 
+// newRequest builds the request of a read keeping what sel selects.
 func newRequest(c *Config, sel selection) request {
 	r := request{sel: sel, projection: "basic"}
 	fields := []string{userBaseFields}
