@@ -30,6 +30,83 @@ func ApplyShared(dir *Directory, ch *Changes) (*Directory, error) {
 	return apply(dir, ch, true)
 }
 
+// ApplyInPlace is Apply for a caller that owns dir and gives it up: the
+// changes are folded into dir itself, which it returns, reusing its
+// slices, so that folding a few changes into a large directory allocates
+// in proportion to the changes (ApplyShared copies the directory's
+// slices of users and groups and indexes them by id; the users' slice
+// grows here only when the changes add more users than they remove and
+// it has no room). The changes' objects are copied, and ch is not
+// modified; dir must share no object, member list or slice with another
+// directory the caller keeps. On an error, dir is left in an
+// unspecified state.
+func ApplyInPlace(dir *Directory, ch *Changes) (*Directory, error) {
+	if ch == nil || ch.Full || dir == nil {
+		return apply(dir, ch, false)
+	}
+	removedUsers, removedGroups, err := checkChanges(ch)
+	if err != nil {
+		return nil, err
+	}
+	dir.Users = foldInto(dir.Users, ch.Users, removedUsers, func(u *User) string { return u.ID }, (*User).Clone)
+	dir.Groups = foldInto(dir.Groups, ch.Groups, removedGroups, func(g *Group) string { return g.ID }, (*Group).Clone)
+	if len(removedUsers) > 0 || len(removedGroups) > 0 {
+		for i := range dir.Groups {
+			g := &dir.Groups[i]
+			g.Members = without(g.Members, removedUsers, false)
+			g.MemberGroups = without(g.MemberGroups, removedGroups, false)
+		}
+	}
+	if err := dir.Validate(); err != nil {
+		return nil, fmt.Errorf("apply: the result is not a valid directory: %w", err)
+	}
+	return dir, nil
+}
+
+// foldInto folds the upserted objects (copied with clone) and the
+// removals into objs in place, as applyPartial folds them into a copy:
+// an upserted object replaces the one of its id where it is, or is
+// appended, in the order of upserted. The slice grows, to exactly the
+// length needed, only if the objects appended do not fit.
+func foldInto[T any](objs, upserted []T, removed map[string]bool, id func(*T) string, clone func(*T) T) []T {
+	if len(upserted) == 0 && len(removed) == 0 {
+		return objs
+	}
+	at := make(map[string]int, len(upserted))
+	for i := range upserted {
+		at[id(&upserted[i])] = i
+	}
+	replaced := make([]bool, len(upserted))
+	out := objs[:0]
+	for i := range objs {
+		k := id(&objs[i])
+		if removed[k] {
+			continue
+		}
+		if j, ok := at[k]; ok {
+			out, replaced[j] = append(out, clone(&upserted[j])), true
+		} else {
+			out = append(out, objs[i]) // at or before i: nothing not yet read is overwritten
+		}
+	}
+	clear(objs[len(out):]) // the removed objects' references
+	added := len(upserted)
+	for _, r := range replaced {
+		if r {
+			added--
+		}
+	}
+	if added > cap(out)-len(out) {
+		out = append(make([]T, 0, len(out)+added), out...)
+	}
+	for j := range upserted {
+		if !replaced[j] {
+			out = append(out, clone(&upserted[j]))
+		}
+	}
+	return out
+}
+
 func apply(dir *Directory, ch *Changes, share bool) (*Directory, error) {
 	if ch == nil {
 		return nil, fmt.Errorf("%w: apply: no changes", ErrInvalid)
@@ -52,14 +129,24 @@ func apply(dir *Directory, ch *Changes, share bool) (*Directory, error) {
 	return out, nil
 }
 
-func applyPartial(dir *Directory, ch *Changes, share bool) (*Directory, error) {
-	removedUsers := toSet(ch.RemovedUsers)
-	removedGroups := toSet(ch.RemovedGroups)
+// checkChanges returns the sets of ch's removed users and groups, or an
+// error matching ErrInvalid for an object both upserted and removed, or
+// upserted twice.
+func checkChanges(ch *Changes) (removedUsers, removedGroups map[string]bool, err error) {
+	removedUsers, removedGroups = toSet(ch.RemovedUsers), toSet(ch.RemovedGroups)
 	var p problems
 	checkBatch(&p, "user", ch.Users, func(u *User) string { return u.ID }, removedUsers)
 	checkBatch(&p, "group", ch.Groups, func(g *Group) string { return g.ID }, removedGroups)
 	if len(p) > 0 {
-		return nil, fmt.Errorf("apply: %w", errors.Join(p...))
+		return nil, nil, fmt.Errorf("apply: %w", errors.Join(p...))
+	}
+	return removedUsers, removedGroups, nil
+}
+
+func applyPartial(dir *Directory, ch *Changes, share bool) (*Directory, error) {
+	removedUsers, removedGroups, err := checkChanges(ch)
+	if err != nil {
+		return nil, err
 	}
 
 	out := &Directory{

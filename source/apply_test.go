@@ -118,15 +118,27 @@ func TestApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, fn := range []struct {
-			name  string
-			apply func(*source.Directory, *source.Changes) (*source.Directory, error)
-		}{{"Apply", source.Apply}, {"ApplyShared", source.ApplyShared}} {
+			name    string
+			apply   func(*source.Directory, *source.Changes) (*source.Directory, error)
+			inPlace bool // gives dir up
+		}{{"Apply", source.Apply, false}, {"ApplyShared", source.ApplyShared, false}, {"ApplyInPlace", source.ApplyInPlace, true}} {
 			t.Run(fn.name+"/"+tt.name, func(t *testing.T) {
+				dir := tt.dir
 				var before *source.Directory
-				if tt.dir != nil {
-					before = tt.dir.Clone()
+				if dir != nil {
+					before = dir.Clone()
+					if fn.inPlace {
+						dir = dir.Clone()
+					}
 				}
-				got, err := fn.apply(tt.dir, tt.ch)
+				var chBefore *source.Changes
+				if tt.ch != nil {
+					chBefore = cloneChanges(tt.ch)
+				}
+				got, err := fn.apply(dir, tt.ch)
+				if tt.ch != nil && !reflect.DeepEqual(tt.ch, chBefore) {
+					t.Error("Apply() modified the changes")
+				}
 				if tt.wantErr != "" {
 					if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, source.ErrInvalid) {
 						t.Fatalf("Apply() error = %v, want ErrInvalid containing %q", err, tt.wantErr)

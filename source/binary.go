@@ -329,12 +329,9 @@ func foldBinary(d *dirDecoder, e *dirEncoder, ch *Changes, users, groups int) er
 	if ch.Full {
 		return (&Directory{Users: ch.Users, Groups: ch.Groups}).encode(e)
 	}
-	removedUsers, removedGroups := toSet(ch.RemovedUsers), toSet(ch.RemovedGroups)
-	var p problems
-	checkBatch(&p, "user", ch.Users, func(u *User) string { return u.ID }, removedUsers)
-	checkBatch(&p, "group", ch.Groups, func(g *Group) string { return g.ID }, removedGroups)
-	if len(p) > 0 {
-		return fmt.Errorf("apply: %w", errors.Join(p...))
+	removedUsers, removedGroups, err := checkChanges(ch)
+	if err != nil {
+		return err
 	}
 	if err := d.magic(); err != nil {
 		return err

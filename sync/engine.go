@@ -290,6 +290,15 @@ func (e *Engine) plan(ctx context.Context, opts ...PlanOption) (*Plan, error) {
 	if err := pending.encode(stage); err != nil {
 		return nil, fmt.Errorf("sync: caching the directory of %s: %w", e.source.Name(), err)
 	}
+	// The mapping reads the attributes it names alone (mapping.
+	// AttributeReader): the others are dropped before it maps, now that
+	// the cache is encoded with them, where the read could not leave them
+	// out (a full read of an incremental source, whose cache keeps them
+	// all, or of a source that cannot select), so that they are not
+	// held through the mapping.
+	if names, ok := e.mappedAttributes(); ok {
+		source.NewAttrFilter(names).Select(dir)
+	}
 	desired, thin, err := e.mapDirectory(ctx, dir, snap, obs)
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", named("mapping", err))
@@ -465,17 +474,25 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 		// A cache held encoded is folded into at the save from its
 		// encoding and the changes, so the directory decoded here only
 		// feeds the mapping: it is decoded with the attributes the
-		// mapping reads alone, when the mapping says which.
+		// mapping reads alone, when the mapping says which. Decoded for
+		// this read alone, it is the engine's own, and the changes are
+		// folded into it in place (source.ApplyInPlace), not into a copy
+		// of its users; a cache the state holds decoded (Dir) is the
+		// state's, and is folded into a copy.
 		var old *source.Directory
+		fold := source.ApplyShared
 		if names, ok := e.mappedAttributes(); ok && cached.encoded() {
 			old, err = cached.selected(names)
 		} else {
 			old, err = cached.Directory()
 		}
+		if cached.encoded() {
+			fold = source.ApplyInPlace
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %s: the cached directory: %w", ErrStateCorrupt, name, err)
 		}
-		if dir, err = source.ApplyShared(old, ch); err != nil {
+		if dir, err = fold(old, ch); err != nil {
 			return nil, nil, fmt.Errorf("%w: %s: folding changes into the cached directory: %w", ErrSourceRead, name, err)
 		}
 		switch {
