@@ -72,13 +72,47 @@ func (s *Server) serveDirect(w http.ResponseWriter, r *http.Request, rt route, b
 // a PUT (200 with the resource).
 func (s *Server) directWrite(w http.ResponseWriter, r *http.Request, rt route, body []byte) {
 	st := s.store
-	t := st.table(rt.kind)
-	doc, err := decodeBody(body, st.names)
+	p, ok := st.table(rt.kind).scanBody(body, st.names)
+	if !ok {
+		var se *scimerrors.ScimError
+		if p, se = s.prepareBody(r, rt.kind, body); se != nil {
+			s.writeSCIMError(w, *se)
+			return
+		}
+	}
+	v := resourceHandler{s: s, kind: rt.kind}.view(r)
+	buf := s.getBuf()
+	defer s.putBuf(buf)
+	render := func(rec *record) { *buf = st.appendResource(*buf, rt.kind, rec, v) }
+	status := http.StatusOK
+	var err error
+	if r.Method == http.MethodPost {
+		status = http.StatusCreated
+		var id string
+		err = st.createPrepared(rt.kind, p, func(rec *record) { id = rec.id; render(rec) })
+		if err == nil {
+			w.Header().Set("Location", locationOf(r, rt, id))
+		}
+	} else {
+		err = st.replacePrepared(rt.kind, rt.id, p, render)
+	}
 	if err != nil {
-		s.writeSCIMError(w, scimerrors.ScimErrorInvalidSyntax)
+		s.writeHandlerError(w, err, r.Method)
 		return
 	}
-	if rt.kind == kindUser {
+	writeSCIM(w, status, *buf)
+}
+
+// prepareBody reads a POST or PUT body that scanBody left: decoded,
+// validated and prepared, or the error elimity would answer.
+func (s *Server) prepareBody(r *http.Request, k kind, body []byte) (prepared, *scimerrors.ScimError) {
+	st := s.store
+	t := st.table(k)
+	doc, err := decodeBody(body, st.names)
+	if err != nil {
+		return prepared{}, &scimerrors.ScimErrorInvalidSyntax
+	}
+	if k == kindUser {
 		fixActive(doc) // as normalizeUserBody does for POST and PUT
 	}
 	attrs, err := t.validate(doc)
@@ -88,29 +122,14 @@ func (s *Server) directWrite(w http.ResponseWriter, r *http.Request, rt route, b
 		if !errors.As(err, &se) {
 			se = scimerrors.CheckScimError(err, r.Method)
 		}
-		s.writeSCIMError(w, se)
-		return
+		return prepared{}, &se
 	}
-	v := resourceHandler{s: s, kind: rt.kind}.view(r)
-	buf := s.getBuf()
-	defer s.putBuf(buf)
-	render := func(rec *record) { *buf = st.appendResource(*buf, rt.kind, rec, v) }
-	status := http.StatusOK
-	if r.Method == http.MethodPost {
-		status = http.StatusCreated
-		var id string
-		err = st.createThen(rt.kind, attrs, func(rec *record) { id = rec.id; render(rec) })
-		if err == nil {
-			w.Header().Set("Location", locationOf(r, rt, id))
-		}
-	} else {
-		err = st.replaceThen(rt.kind, rt.id, attrs, render)
-	}
+	p, err := t.prepare(attrs)
 	if err != nil {
-		s.writeHandlerError(w, err, r.Method)
-		return
+		se := scimerrors.CheckScimError(err, r.Method)
+		return prepared{}, &se
 	}
-	writeSCIM(w, status, *buf)
+	return p, nil
 }
 
 // directList answers a list request; it reports false for one whose

@@ -101,9 +101,14 @@ const (
 // members of a group when v asks for them, and id, schemas and meta. The
 // caller holds the lock.
 func (st *store) appendResource(b []byte, k kind, rec *record, v view) []byte {
+	withMembers := k == kindGroup && v.members && (len(rec.members) > 0 || !v.noEmptyMembers)
+	if rec.m == nil && v.excluded == nil {
+		return st.appendEncoded(b, k, rec, withMembers)
+	}
+	attrs := rec.attrMap()
 	var arr [20]string
 	keys := append(arr[:0], keyID, keySchemas, keyMeta)
-	for name := range rec.attrs {
+	for name := range attrs {
 		if name == keyID || name == keySchemas || name == keyMeta || v.excluded != nil && v.excluded[strings.ToLower(name)] {
 			continue
 		}
@@ -112,7 +117,6 @@ func (st *store) appendResource(b []byte, k kind, rec *record, v view) []byte {
 		}
 		keys = append(keys, name)
 	}
-	withMembers := k == kindGroup && v.members && (len(rec.members) > 0 || !v.noEmptyMembers)
 	if withMembers {
 		keys = append(keys, keyMembers)
 	}
@@ -134,7 +138,7 @@ func (st *store) appendResource(b []byte, k kind, rec *record, v view) []byte {
 		case name == keyMembers && withMembers:
 			b = st.appendMembers(b, rec)
 		default:
-			b = appendValue(b, rec.attrs[name])
+			b = appendValue(b, attrs[name])
 		}
 	}
 	return append(b, '}')

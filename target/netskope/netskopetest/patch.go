@@ -61,7 +61,7 @@ func (t *table) resolve(p *fp.Path) (target, error) {
 // lock.
 func (st *store) patch(k kind, rec *record, ops []escim.PatchOperation) error {
 	t := st.table(k)
-	w := deepCopy(rec.attrs).(map[string]any)
+	w := rec.attrCopy()
 	var journal []memberChange
 	err := func() error {
 		for _, op := range ops {
@@ -116,7 +116,7 @@ func (st *store) patch(k kind, rec *record, ops []escim.PatchOperation) error {
 		st.undo(rec, journal)
 		return err
 	}
-	t.setAttrs(rec, w)
+	t.setAttrs(rec, attrSetOf(k, t.keyAttr, w))
 	return nil
 }
 

@@ -167,7 +167,7 @@ func (s *Server) caseExact(t *table, attr, value string, recs []*record) []*reco
 	}
 	var out []*record
 	for _, rec := range recs {
-		if strAttr(rec.attrs, attr) == value {
+		if rec.keyValue == value {
 			out = append(out, rec)
 		}
 	}

@@ -86,8 +86,9 @@ func (h resourceHandler) view(r *http.Request) view {
 // copy, as elimity adds id, schemas and meta to it; the values are shared
 // and never changed. The caller holds the lock.
 func (st *store) resource(k kind, rec *record, v view) escim.Resource {
-	attrs := make(escim.ResourceAttributes, len(rec.attrs)+5)
-	for name, val := range rec.attrs {
+	m := rec.attrMap()
+	attrs := make(escim.ResourceAttributes, len(m)+5)
+	for name, val := range m {
 		if v.excluded != nil && v.excluded[strings.ToLower(name)] {
 			continue
 		}
@@ -121,6 +122,12 @@ func (st *store) createThen(k kind, attributes map[string]any, render func(*reco
 	if err != nil {
 		return err
 	}
+	return st.createPrepared(k, p, render)
+}
+
+// createPrepared stores a new resource of p and calls render with it,
+// under the lock.
+func (st *store) createPrepared(k kind, p prepared, render func(*record)) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	rec, err := st.create(k, p)
@@ -227,13 +234,14 @@ func (st *store) scan(t *table, expr fp.Expression) (out []*record, err error) {
 // with id, extension attributes also under their full names, and members
 // when the filter names them.
 func (st *store) filterView(t *table, rec *record, withMembers bool) map[string]any {
-	m := make(map[string]any, len(rec.attrs)+8)
-	for k, v := range rec.attrs {
+	attrs := rec.attrMap()
+	m := make(map[string]any, len(attrs)+8)
+	for k, v := range attrs {
 		m[k] = v
 	}
 	m["id"] = rec.id
 	for _, e := range t.exts {
-		if ext, ok := rec.attrs[e.ID].(map[string]any); ok {
+		if ext, ok := attrs[e.ID].(map[string]any); ok {
 			for k, v := range ext {
 				m[e.ID+":"+k] = v
 			}
@@ -259,6 +267,12 @@ func (st *store) replaceThen(k kind, id string, attributes map[string]any, rende
 	if err != nil {
 		return err
 	}
+	return st.replacePrepared(k, id, p, render)
+}
+
+// replacePrepared replaces resource id with p and calls render with it,
+// under the lock.
+func (st *store) replacePrepared(k kind, id string, p prepared, render func(*record)) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	rec, ok := st.table(k).get(id)

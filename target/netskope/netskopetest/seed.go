@@ -221,8 +221,9 @@ func (s *Server) Reset() {
 // full renders rec completely, members included, as a JSON object. The
 // caller holds the lock.
 func (st *store) full(k kind, rec *record) map[string]any {
-	m := make(map[string]any, len(rec.attrs)+5)
-	for name, v := range rec.attrs {
+	attrs := rec.attrMap()
+	m := make(map[string]any, len(attrs)+5)
+	for name, v := range attrs {
 		m[name] = v
 	}
 	m["id"] = rec.id

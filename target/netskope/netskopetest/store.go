@@ -30,27 +30,24 @@ func (k kind) String() string {
 	return "User"
 }
 
-// record is one stored resource. attrs holds the attributes as elimity's
-// schema validation returns them (canonical names; the enterprise
-// extension nested under its URN), without id, meta and, for groups,
-// members. A record's attrs map and everything in it are never changed
-// once stored: an update stores a new map, so a page being marshalled
-// outside the lock stays consistent.
+// record is one stored resource. Its attrSet holds the attributes as
+// elimity's schema validation returns them (canonical names; the
+// enterprise extension nested under its URN), without id, meta and, for
+// groups, members. A record's attributes are never changed once stored:
+// an update stores a new attrSet.
 type record struct {
-	id       string
-	key      idKey // id's bytes, its key in table.byID
-	seq      uint64
-	attrs    map[string]any
+	id  string
+	key idKey // id's bytes, its key in table.byID
+	seq uint64
+	attrSet
 	created  time.Time
 	modified time.Time
 	// memberOf (users only) counts the groups the user is a member of.
 	// (A set of them per user was a map each for 100,000 users that only
 	// a user's delete read; the delete now looks through the groups.)
 	memberOf int
-	// display (users only) is the user's display as a group member:
-	// its displayName, else its userName; asMember is the user as a
-	// member in a group read, {"display":...,"value":id}, in JSON.
-	display  string
+	// asMember (users only) is the user as a member in a group read,
+	// {"display":...,"value":id}, in JSON.
 	asMember []byte
 	// num (users only) numbers the user in the store: see store.byNum.
 	num uint32
@@ -67,19 +64,14 @@ type record struct {
 	ordered atomic.Pointer[[]uint32]
 }
 
-// setAttrsOf stores attrs as the attributes of rec, a resource of kind k
+// setAttrsOf stores a as the attributes of rec, a resource of kind k
 // whose id is set, with what is derived from them (for a user, how it
 // shows as a group member).
-func setAttrsOf(rec *record, k kind, attrs map[string]any) {
-	rec.attrs = attrs
-	if k != kindUser {
-		return
+func setAttrsOf(rec *record, k kind, a attrSet) {
+	rec.attrSet = a
+	if k == kindUser {
+		rec.asMember = appendMember(nil, rec)
 	}
-	rec.display = strAttr(attrs, "displayName")
-	if rec.display == "" {
-		rec.display = strAttr(attrs, "userName")
-	}
-	rec.asMember = appendMember(nil, rec)
 }
 
 // table holds the resources of one kind with their indexes.
@@ -101,6 +93,8 @@ type table struct {
 	// fast and fastExts are schema and exts indexed for validate.
 	fast     *fastSchema
 	fastExts []*fastSchema
+	// scanners keeps scanBody's *bodyScanner for reuse.
+	scanners sync.Pool
 }
 
 func newTable(k kind, s schema.Schema, keyAttr string, exts ...schema.Schema) *table {
@@ -192,8 +186,8 @@ func (t *table) get(id string) (*record, bool) {
 
 func (t *table) insert(rec *record) {
 	t.byID[rec.key] = rec
-	t.byKey[foldKey(strAttr(rec.attrs, t.keyAttr))] = rec
-	if ext := strAttr(rec.attrs, "externalId"); ext != "" {
+	t.byKey[foldKey(rec.keyValue)] = rec
+	if ext := rec.ext; ext != "" {
 		t.byExt[ext] = append(t.byExt[ext], rec)
 	}
 	t.order = append(t.order, rec) // seq only grows, so order stays sorted
@@ -201,7 +195,7 @@ func (t *table) insert(rec *record) {
 
 func (t *table) remove(rec *record) {
 	delete(t.byID, rec.key)
-	delete(t.byKey, foldKey(strAttr(rec.attrs, t.keyAttr)))
+	delete(t.byKey, foldKey(rec.keyValue))
 	t.unindexExt(rec)
 	if i, ok := slices.BinarySearchFunc(t.order, rec.seq, func(r *record, seq uint64) int {
 		return cmp.Compare(r.seq, seq)
@@ -211,7 +205,7 @@ func (t *table) remove(rec *record) {
 }
 
 func (t *table) unindexExt(rec *record) {
-	ext := strAttr(rec.attrs, "externalId")
+	ext := rec.ext
 	if ext == "" {
 		return
 	}
@@ -231,13 +225,13 @@ func (t *table) conflict(key string, self *record) bool {
 
 // setAttrs stores new attributes for rec, keeping the indexes in step.
 // The caller has checked the key for conflicts.
-func (t *table) setAttrs(rec *record, attrs map[string]any) {
-	oldKey, newKey := foldKey(strAttr(rec.attrs, t.keyAttr)), foldKey(strAttr(attrs, t.keyAttr))
+func (t *table) setAttrs(rec *record, attrs attrSet) {
+	oldKey, newKey := foldKey(rec.keyValue), foldKey(attrs.keyValue)
 	if oldKey != newKey {
 		delete(t.byKey, oldKey)
 		t.byKey[newKey] = rec
 	}
-	oldExt, newExt := strAttr(rec.attrs, "externalId"), strAttr(attrs, "externalId")
+	oldExt, newExt := rec.ext, attrs.ext
 	if oldExt != newExt {
 		t.unindexExt(rec)
 		if newExt != "" {
@@ -268,7 +262,7 @@ func (t *table) lookup(attr, value string) []*record {
 
 // prepared is a resource body ready to store.
 type prepared struct {
-	attrs   map[string]any
+	attrs   attrSet
 	members []string // groups: member user ids as sent (nil: none sent)
 }
 
@@ -307,7 +301,7 @@ func (t *table) prepare(attrs map[string]any) (prepared, error) {
 	if strAttr(a, t.keyAttr) == "" {
 		return prepared{}, invalidValue(t.keyAttr + " is required")
 	}
-	p.attrs = a
+	p.attrs = attrSetOf(t.kind, t.keyAttr, a)
 	return p, nil
 }
 
@@ -363,7 +357,7 @@ func (st *store) checkMembers(ids []string) ([]*record, error) {
 // create stores a new resource. The caller holds the write lock.
 func (st *store) create(k kind, p prepared) (*record, error) {
 	t := st.table(k)
-	if t.conflict(strAttr(p.attrs, t.keyAttr), nil) {
+	if t.conflict(p.attrs.keyValue, nil) {
 		return nil, uniqueness(fmt.Sprintf("a %s with this %s already exists", strings.ToLower(k.String()), t.keyAttr))
 	}
 	var us []*record
@@ -401,7 +395,7 @@ func (st *store) create(k kind, p prepared) (*record, error) {
 // become exactly p.members. The caller holds the write lock.
 func (st *store) replace(k kind, rec *record, p prepared) error {
 	t := st.table(k)
-	if t.conflict(strAttr(p.attrs, t.keyAttr), rec) {
+	if t.conflict(p.attrs.keyValue, rec) {
 		return uniqueness(fmt.Sprintf("another %s has this %s", strings.ToLower(k.String()), t.keyAttr))
 	}
 	if k == kindGroup {
