@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // Attrs are a user's or group's other attributes, by name: an immutable
@@ -162,6 +163,21 @@ func (a Attrs) lookup(name string) (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// FoldName maps each rune of s to the least of the runes it equals in
+// any case, so that two names have the same key exactly when
+// strings.EqualFold holds of them, as attribute lookups ignoring case
+// compare names (strings.ToLower does not: "ſ" and "S" fold together
+// but lower apart).
+func FoldName(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
 }
 
 // clone copies a's values, including []string ones.

@@ -922,8 +922,9 @@ func (d *Directory) ReadFrom(r io.Reader) (int64, error) {
 // ReadAttributesFrom is ReadFrom, keeping of the users' and groups'
 // attributes only those named in names (none when names is empty), as
 // an AttributeSelector's read does; the others are decoded and dropped.
-// Names match ignoring case, as Attrs lookups by the mapping do: a name
-// kept under any spelling keeps the attribute under its own.
+// Names match ignoring case (strings.EqualFold, see FoldName), as Attrs
+// lookups by the mapping do: a name kept under any spelling keeps the
+// attribute under its own.
 func (d *Directory) ReadAttributesFrom(r io.Reader, names []string) (int64, error) {
 	return d.readFrom(&dirDecoder{r: r, buf: make([]byte, streamBuffer), keep: NewAttrFilter(names)})
 }

@@ -1,12 +1,11 @@
 package source
 
-import "strings"
-
 // AttrFilter is the set of attributes a selecting read keeps
 // (AttributeSelector.ReadAttributes): those whose names equal one of the
-// names asked for, ignoring case, as the mapping's lookups match them. A
-// kept attribute keeps its own spelling. It remembers each spelling it has
-// folded, so one filter is not for concurrent use.
+// names asked for, ignoring case (strings.EqualFold, see FoldName), as
+// the mapping's lookups match them. A kept attribute keeps its own
+// spelling. It remembers each spelling it has folded, so one filter is
+// not for concurrent use.
 type AttrFilter struct{ keep map[string]bool }
 
 // NewAttrFilter returns the filter that keeps the attributes named in
@@ -14,7 +13,7 @@ type AttrFilter struct{ keep map[string]bool }
 func NewAttrFilter(names []string) *AttrFilter {
 	keep := make(map[string]bool, len(names))
 	for _, n := range names {
-		keep[strings.ToLower(n)] = true
+		keep[FoldName(n)] = true
 	}
 	return &AttrFilter{keep: keep}
 }
@@ -24,7 +23,7 @@ func (f *AttrFilter) Keeps(name string) bool {
 	if k, ok := f.keep[name]; ok {
 		return k
 	}
-	k := f.keep[strings.ToLower(name)]
+	k := f.keep[FoldName(name)]
 	f.keep[name] = k
 	return k
 }

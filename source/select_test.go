@@ -71,21 +71,29 @@ func swapNames(t *testing.T, enc []byte, a, b string) []byte {
 }
 
 // TestReadAttributesFromIgnoresCase: a name kept under another spelling
-// keeps the attribute under its own, as the mapping's lookups ignore case.
+// keeps the attribute under its own, as the mapping's lookups ignore case
+// (strings.EqualFold, User.Attr): also a spelling that folds to the name
+// but does not lower to it, with a long s (ſ) or a Kelvin sign (K).
 func TestReadAttributesFromIgnoresCase(t *testing.T) {
 	dir := &source.Directory{Users: []source.User{
 		{ID: "u1", UserName: "a@example.com", Attributes: source.NewAttrs(map[string]any{"costCenter": "CC-1", "Office": "Paris", "team": "x"})},
 		{ID: "u2", UserName: "b@example.com", Attributes: source.NewAttrs(map[string]any{"COSTCENTER": "CC-2"})},
+		{ID: "u3", UserName: "c@example.com", Attributes: source.NewAttrs(map[string]any{"ſtatus": "on", "\u212aey": "k", "team": "y"})},
 	}}
+	for _, name := range []string{"Status", "key"} {
+		if _, ok := dir.Users[2].Attr(name); !ok {
+			t.Fatalf("User.Attr(%q) finds nothing; the test needs it to", name)
+		}
+	}
 	enc, err := dir.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got source.Directory
-	if _, err := got.ReadAttributesFrom(bytes.NewReader(enc), []string{"CostCenter", "office"}); err != nil {
+	if _, err := got.ReadAttributesFrom(bytes.NewReader(enc), []string{"CostCenter", "office", "Status", "key"}); err != nil {
 		t.Fatal(err)
 	}
-	want := []map[string]any{{"costCenter": "CC-1", "Office": "Paris"}, {"COSTCENTER": "CC-2"}}
+	want := []map[string]any{{"costCenter": "CC-1", "Office": "Paris"}, {"COSTCENTER": "CC-2"}, {"ſtatus": "on", "\u212aey": "k"}}
 	for i, u := range got.Users {
 		if m := u.Attributes.Map(); !reflect.DeepEqual(m, want[i]) {
 			t.Errorf("user %s: attributes %v; want %v", u.ID, m, want[i])

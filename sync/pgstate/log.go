@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	gosync "sync"
 	"time"
-	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
+	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/sync"
 	"github.com/provsync/provsync/sync/provlog"
 )
@@ -287,25 +286,12 @@ func (l *Log) insert(ctx context.Context, evs []provlog.Event) error {
 			return fmt.Errorf("event of %s %s: %w", e.Action, e.Name, err)
 		}
 		rows = append(rows, []any{l.target, e.Time, e.Cycle, string(e.Kind), string(e.Action), string(e.Outcome),
-			e.SourceID, e.TargetID, foldKey(e.Name), json.RawMessage(doc)})
+			e.SourceID, e.TargetID, source.FoldName(e.Name), json.RawMessage(doc)})
 	}
 	_, err := l.pool.CopyFrom(ctx, pgx.Identifier{"provsync_log"},
 		[]string{"target", "at", "cycle", "kind", "action", "outcome", "source_id", "target_id", "name_key", "event"},
 		pgx.CopyFromRows(rows))
 	return err
-}
-
-// foldKey maps each rune of s to the least of the runes it equals in any
-// case, so that two names have the same key exactly when
-// strings.EqualFold holds of them (provlog.Filter's Object).
-func foldKey(s string) string {
-	return strings.Map(func(r rune) rune {
-		least := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			least = min(least, f)
-		}
-		return least
-	}, s)
 }
 
 // Query writes the queued events, then returns the target's events that
@@ -341,7 +327,7 @@ func (l *Log) Query(ctx context.Context, f provlog.Filter) ([]provlog.Event, err
 		where("outcome = $%d", string(f.Outcome))
 	}
 	if f.Object != "" {
-		args = append(args, f.Object, foldKey(f.Object))
+		args = append(args, f.Object, source.FoldName(f.Object))
 		q += fmt.Sprintf(" AND (source_id = $%d OR target_id = $%d OR name_key = $%d)", len(args)-1, len(args)-1, len(args))
 	}
 	rows, err := l.pool.Query(ctx, q+" ORDER BY id", args...)
