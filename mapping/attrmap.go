@@ -97,6 +97,7 @@ type compiledMapping struct {
 	value    valueFunc
 	def      string
 	onCreate bool
+	reads    []string // the source attributes value reads, by name
 }
 
 // compileMappings checks and compiles a mapping table. where prefixes
@@ -135,6 +136,7 @@ func compileMappings(rows []AttributeMapping, where string) ([]compiledMapping, 
 				continue
 			}
 			ref := source.ResolveUserAttr(r.Source)
+			c.reads = []string{r.Source}
 			c.value = func(u *source.User) (expr.Value, any, bool, error) {
 				if s, isStr := ref.Str(u); isStr {
 					return expr.String(s), nil, false, nil
@@ -155,6 +157,7 @@ func compileMappings(rows []AttributeMapping, where string) ([]compiledMapping, 
 				continue
 			}
 			e = e.Bind(userAttrReader)
+			c.reads = e.Attributes()
 			c.value = func(u *source.User) (expr.Value, any, bool, error) {
 				v, err := e.Eval(u)
 				if err != nil {

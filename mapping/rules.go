@@ -39,11 +39,13 @@ type RuleMapper struct {
 	rules        *CompiledGroupRules
 	skipGroups   bool
 	existingOnly bool
+	attrs        []string // the source attributes the rules read (SourceAttributes)
 }
 
 var (
 	_ EntitlementMapper = (*RuleMapper)(nil)
 	_ StreamingMapper   = (*RuleMapper)(nil)
+	_ AttributeReader   = (*RuleMapper)(nil)
 )
 
 // Compile checks the rules and prepares them. Every problem is reported,
@@ -65,6 +67,11 @@ func (r Rules) Compile() (*RuleMapper, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	var reads attrNames
+	reads.addUserMapping(m.users)
+	reads.addScope(m.scope)
+	reads.addGroupRules(m.rules)
+	m.attrs = reads.names
 	return m, nil
 }
 

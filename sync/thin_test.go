@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/provsync/provsync/mapping"
@@ -122,7 +123,8 @@ func TestUnchangedUsersAreHeldThin(t *testing.T) {
 }
 
 // selectingSource is a file source that can leave attributes out of a
-// read, counting its reads of each kind.
+// read (keeping those named, ignoring case), counting its reads of each
+// kind.
 type selectingSource struct {
 	*file.Source
 	reads, selected int
@@ -141,20 +143,33 @@ func (s *selectingSource) ReadAttributes(ctx context.Context, names []string) (*
 	if err != nil {
 		return nil, err
 	}
+	only := func(a source.Attrs) source.Attrs {
+		var kept source.Attrs
+		for k, v := range a.All() {
+			if slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, k) }) {
+				kept = kept.With(k, v)
+			}
+		}
+		return kept
+	}
 	for i := range d.Users {
-		d.Users[i].Attributes = source.Attrs{}
+		d.Users[i].Attributes = only(d.Users[i].Attributes)
 	}
 	for i := range d.Groups {
-		d.Groups[i].Attributes = source.Attrs{}
+		d.Groups[i].Attributes = only(d.Groups[i].Attributes)
 	}
 	return d, nil
 }
 
+// wholeSource is a source that reads every attribute: it hides any
+// capability of the source it wraps.
+type wholeSource struct{ source.Source }
+
 // TestEngineReadsOnlyTheAttributesMapped: the engine asks a source that
 // can leave attributes out (source.AttributeSelector) for those its
 // mapping reads (mapping.AttributeReader): none for the default mapping,
-// whose plan is the one made from the whole directory; a mapping that
-// does not say (rules, which read attributes) gets the whole directory.
+// those the rules name for a RuleMapper, each plan the one made from the
+// whole directory; a mapping that cannot tell gets the whole directory.
 func TestEngineReadsOnlyTheAttributesMapped(t *testing.T) {
 	e := newEnv(t, 30, 3)
 	src := &selectingSource{Source: e.src}
@@ -177,7 +192,14 @@ func TestEngineReadsOnlyTheAttributesMapped(t *testing.T) {
 	if a, b := mustMarshal(t, p), mustMarshal(t, want); a != b || p.Summary.CreateUsers == 0 {
 		t.Errorf("the plan from the selected attributes differs:\n%s\n%s", a, b)
 	}
-	rules, err := mapping.Rules{Users: mapping.DefaultUserMappings()}.Compile()
+	// Rules name the attributes they read, and the plan is the one made
+	// from a whole read.
+	rules, err := mapping.Rules{
+		Users: append(mapping.DefaultUserMappings(), mapping.AttributeMapping{Target: "department", Type: mapping.Direct, Source: "Department"}),
+		GroupRules: mapping.GroupRules{{Name: "contractors",
+			Conditions: []mapping.Condition{{Attribute: "EMPLOYEETYPE", Operator: mapping.CondEquals, Value: "contractor"}},
+			Actions:    []mapping.GroupAction{{SetGroup: "Contractors"}}}},
+	}.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +208,22 @@ func TestEngineReadsOnlyTheAttributesMapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eng.Plan(ctx(t)); err != nil {
+	if p, err = eng.Plan(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if src.selected != 0 || src.reads != 1 {
-		t.Errorf("rules: %d reads, %d selecting; want one whole read", src.reads, src.selected)
+	if want := []string{"Department", "EMPLOYEETYPE"}; src.selected != 1 || src.reads != 0 || !slices.Equal(src.names, want) {
+		t.Errorf("rules: %d reads, %d selecting %q; want one selecting %q", src.reads, src.selected, src.names, want)
+	}
+	whole, err := sync.New(wholeSource{e.src}, e.client, sync.WithState(e.state), sync.WithMapper(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, err = whole.Plan(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	p.CreatedAt = want.CreatedAt
+	if a, b := mustMarshal(t, p), mustMarshal(t, want); a != b || !strings.Contains(a, `"department"`) || !strings.Contains(a, `"Contractors"`) {
+		t.Errorf("rules: the plan from the selected attributes differs, or maps no department or rule group:\n%s\n%s", a, b)
 	}
 	for _, tc := range []struct {
 		name string

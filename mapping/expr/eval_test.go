@@ -3,6 +3,7 @@ package expr
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -440,11 +441,30 @@ func TestEval(t *testing.T) {
 	}
 }
 
+// recordingEnv is testEnv, recording the names read.
+type recordingEnv struct {
+	mapEnv
+	read []string
+}
+
+func (r *recordingEnv) Attr(name string) (any, bool) {
+	r.read = append(r.read, name)
+	return r.mapEnv.Attr(name)
+}
+
 // evalCase evaluates e against testEnv and checks the result: want is
-// show(value), or with isErr the error text's distinctive part.
+// show(value), or with isErr the error text's distinctive part. Every
+// attribute the evaluation reads must be one e.Attributes lists, which
+// a mapping relies on to read only those from its source.
 func evalCase(t *testing.T, e *Expr, src, want string, isErr bool) {
 	t.Helper()
-	v, err := e.EvalWith(testEnv(), testOptions()...)
+	env := &recordingEnv{mapEnv: testEnv()}
+	v, err := e.EvalWith(env, testOptions()...)
+	for _, name := range env.read {
+		if !slices.Contains(e.Attributes(), name) {
+			t.Errorf("%s read attribute %q, which Attributes() = %q does not list", src, name, e.Attributes())
+		}
+	}
 	switch {
 	case isErr:
 		if err == nil {

@@ -50,7 +50,10 @@ func (e *Expr) Bind(resolve func(name string) AttrFunc) *Expr {
 func (e *Expr) Source() string { return e.src }
 
 // Attributes returns the names of the attributes the expression
-// references, each once, in order of first appearance.
+// references, each once, in order of first appearance. They are every
+// name an evaluation reads (the language reads attributes by [name]
+// only, never by a name it computes), so an Env holding only these
+// attributes evaluates alike.
 func (e *Expr) Attributes() []string {
 	return append([]string(nil), e.attrs...)
 }
