@@ -228,13 +228,15 @@ type rulePreviewer interface {
 
 // AffectedUsers reads the source and lists the users group rule i of the
 // engine's mapper puts into groups, and which groups, as OneLogin's "Show
-// Affected Users" does before a rule is saved. It changes nothing.
+// Affected Users" does before a rule is saved. It changes nothing. The
+// source is read as a plan's full read is: only the attributes the
+// mapping reads, which its scope and rules are among, when both can.
 func (e *Engine) AffectedUsers(ctx context.Context, rule int) ([]mapping.Affected, error) {
 	rp, ok := e.mapper.(rulePreviewer)
 	if !ok {
 		return nil, ErrNoRules
 	}
-	dir, err := e.source.Read(ctx)
+	dir, err := e.readFull(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSourceRead, named(e.source.Name(), err))
 	}

@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -224,6 +225,19 @@ func TestEngineReadsOnlyTheAttributesMapped(t *testing.T) {
 	p.CreatedAt = want.CreatedAt
 	if a, b := mustMarshal(t, p), mustMarshal(t, want); a != b || !strings.Contains(a, `"department"`) || !strings.Contains(a, `"Contractors"`) {
 		t.Errorf("rules: the plan from the selected attributes differs, or maps no department or rule group:\n%s\n%s", a, b)
+	}
+	// A rule's preview reads as a plan does, and finds the same users.
+	src.reads, src.selected = 0, 0
+	got, err := eng.AffectedUsers(ctx(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAffected, err := whole.AffectedUsers(ctx(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.selected != 1 || src.reads != 0 || len(wantAffected) == 0 || !reflect.DeepEqual(got, wantAffected) {
+		t.Errorf("rules: AffectedUsers with %d reads, %d selecting gave %v; want one selecting read giving %v", src.reads, src.selected, got, wantAffected)
 	}
 	for _, tc := range []struct {
 		name string
