@@ -3,9 +3,15 @@ package netskopetest
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"testing"
 	"time"
+
+	escim "github.com/elimity-com/scim"
+	fp "github.com/scim2/filter-parser/v2"
+
+	"github.com/provsync/provsync/scim"
 )
 
 // attrSetBodies are attribute maps for TestAttrSet, as JSON, beyond the
@@ -146,4 +152,65 @@ func checkAttrSet(t *testing.T, k kind, m map[string]any) attrSet {
 		}
 	}
 	return a
+}
+
+// TestMembersOnlyPatch: a PATCH whose every operation is on a group's
+// members leaves its attributes untouched (and is answered without
+// copying them), any other PATCH changes them as before, and a failed
+// one changes nothing.
+func TestMembersOnlyPatch(t *testing.T) {
+	s := New(t)
+	c := newClient(t, s)
+	u := c.createUser(user("m1"))
+	g := c.createGroup(scim.Group{DisplayName: "<Team & Co>", ExternalID: "g-1"})
+	path := func(p string) *fp.Path {
+		parsed, err := fp.ParsePath([]byte(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &parsed
+	}
+	members := memberList{u.ID}
+	for _, tt := range []struct {
+		name string
+		ops  []escim.PatchOperation
+		only bool
+	}{
+		{"add", []escim.PatchOperation{{Op: "add", Path: path("members"), Value: members}}, true},
+		{"any case, two", []escim.PatchOperation{{Op: "remove", Path: path("Members"), Value: members}, {Op: "add", Path: path("members"), Value: members}}, true},
+		{"filter", []escim.PatchOperation{{Op: "remove", Path: path(`members[value eq "` + u.ID + `"]`)}}, true},
+		{"and a rename", []escim.PatchOperation{{Op: "add", Path: path("members"), Value: members}, {Op: "replace", Path: path("displayName"), Value: "Renamed"}}, false},
+		{"no path", []escim.PatchOperation{{Op: "add", Value: map[string]any{"members": []any{map[string]any{"value": u.ID}}}}}, false},
+		{"unknown path", []escim.PatchOperation{{Op: "add", Path: path("nothing"), Value: "x"}}, false},
+	} {
+		if got := s.store.groups.membersOnly(tt.ops); got != tt.only {
+			t.Errorf("%s: membersOnly %v, want %v", tt.name, got, tt.only)
+		}
+	}
+	if s.store.users.membersOnly(nil) {
+		t.Error("membersOnly of a user PATCH")
+	}
+
+	attrsOf := func() attrSet {
+		s.store.mu.RLock()
+		defer s.store.mu.RUnlock()
+		rec, _ := s.store.groups.get(g.ID)
+		return rec.attrSet
+	}
+	before := attrsOf()
+	c.patch(http.StatusNoContent, "/Groups/"+g.ID, scim.PatchOperation{Op: "add", Path: "members", Value: []scim.Member{{Value: u.ID}}})
+	if after := attrsOf(); !reflect.DeepEqual(after, before) {
+		t.Errorf("a members PATCH changed the attributes: %+v, was %+v", after, before)
+	}
+	got, _ := s.Group(g.ID)
+	if len(got.Members) != 1 || got.Members[0].Value != u.ID || got.DisplayName != "<Team & Co>" || got.ExternalID != "g-1" {
+		t.Errorf("after a members PATCH: %+v", got)
+	}
+	c.patch(http.StatusNoContent, "/Groups/"+g.ID,
+		scim.PatchOperation{Op: "remove", Path: "members", Value: []scim.Member{{Value: u.ID}}},
+		scim.PatchOperation{Op: "replace", Path: "displayName", Value: "Renamed"})
+	got, _ = s.Group(g.ID)
+	if len(got.Members) != 0 || got.DisplayName != "Renamed" || got.ExternalID != "g-1" || attrsOf().keyValue != "Renamed" {
+		t.Errorf("after a PATCH of members and name: %+v", got)
+	}
 }

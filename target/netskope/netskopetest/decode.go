@@ -41,6 +41,11 @@ type plainDecoder struct {
 	// otherwise hold a copy of each of their eleven or so names, a third
 	// of the objects the garbage collector marks per user.
 	names map[string]string
+	// src, when set, is b as a string: a plain string is then given as
+	// a part of it rather than a copy of its own, which keeps all of src
+	// in memory as long as the part is: for strings not kept beyond the
+	// request (the member ids of a PATCH, a thousand a request).
+	src string
 }
 
 func (d *plainDecoder) space() {
@@ -184,6 +189,9 @@ func (d *plainDecoder) str() (string, bool) {
 			j++ // the escaped character cannot end the string
 		case c == '"':
 			d.i = j + 1
+			if plain && d.src != "" {
+				return d.src[start+1 : j], true
+			}
 			if plain {
 				return string(d.b[start+1 : j]), true
 			}

@@ -329,7 +329,8 @@ func membersOpOf(op, path string, ids memberList) (escim.PatchOperation, bool) {
 // any other body, which parseMembersPatch then reads with encoding/json;
 // on the bodies it reads, the two agree.
 func scanMembersPatch(body []byte) ([]escim.PatchOperation, bool) {
-	d := plainDecoder{b: body}
+	// The ids are looked up and let go: parts of one copy of the body.
+	d := plainDecoder{b: body, src: string(body)}
 	if !d.next('{') {
 		return nil, false
 	}

@@ -166,7 +166,14 @@ func appendMeta(b []byte, k kind, rec *record) []byte {
 	b = append(b, `,"lastModified":`...)
 	b = appendTime(b, rec.modified)
 	b = append(b, `,"location":`...)
-	b = appendString(b, k.String()+"s/"+url.PathEscape(rec.id))
+	// k.String()+"s/"+url.PathEscape(rec.id) as a JSON string, without
+	// making that string: the prefix needs no escaping.
+	b = append(b, '"')
+	b = append(b, k.String()...)
+	b = append(b, "s/"...)
+	at := len(b)
+	b = appendString(b, url.PathEscape(rec.id))
+	b = append(b[:at], b[at+1:]...) // the escaped id's opening quote
 	return append(b, '}')
 }
 
@@ -194,6 +201,7 @@ func (st *store) appendMembers(b []byte, g *record) []byte {
 // appendMember appends the user u as a group member, {"display": name,
 // "value": id}.
 func appendMember(b []byte, u *record) []byte {
+	b = slices.Grow(b, len(`{"display":,"value":}`)+len(u.display)+len(u.id)+8)
 	b = append(b, `{"display":`...)
 	b = appendString(b, u.display)
 	b = append(b, `,"value":`...)

@@ -65,17 +65,19 @@ func matchRoute(method, path string) (route, bool) {
 	rest = rest[1:]
 	res, id, hasID := strings.Cut(rest, "/")
 	var rt route
+	collection, one := EndpointUsers, EndpointUser
 	switch res {
 	case "Users":
 		rt.kind = kindUser
 	case "Groups":
 		rt.kind = kindGroup
+		collection, one = EndpointGroups, EndpointGroup
 	default:
 		return route{endpoint: EndpointUnknown}, false
 	}
 	unknown := route{endpoint: EndpointUnknown}
 	if !hasID || id == "" {
-		rt.endpoint = "/" + res
+		rt.endpoint = collection
 		if method != http.MethodGet && method != http.MethodPost {
 			return unknown, false
 		}
@@ -84,7 +86,7 @@ func matchRoute(method, path string) (route, bool) {
 	if strings.Contains(id, "/") {
 		return unknown, false
 	}
-	rt.endpoint, rt.id = "/"+res+"/{id}", id
+	rt.endpoint, rt.id = one, id
 	switch method {
 	case http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		return rt, true

@@ -61,7 +61,12 @@ func (t *table) resolve(p *fp.Path) (target, error) {
 // lock.
 func (st *store) patch(k kind, rec *record, ops []escim.PatchOperation) error {
 	t := st.table(k)
-	w := rec.attrCopy()
+	// w is nil for a PATCH of a group's members alone (what a sync sends
+	// by the hundred), which leaves the attributes as they are.
+	var w map[string]any
+	if !t.membersOnly(ops) {
+		w = rec.attrCopy()
+	}
 	var journal []memberChange
 	err := func() error {
 		for _, op := range ops {
@@ -99,6 +104,9 @@ func (st *store) patch(k kind, rec *record, ops []escim.PatchOperation) error {
 				}
 			}
 		}
+		if w == nil {
+			return nil
+		}
 		for _, n := range t.neverReturned {
 			delete(w, n)
 		}
@@ -116,8 +124,29 @@ func (st *store) patch(k kind, rec *record, ops []escim.PatchOperation) error {
 		st.undo(rec, journal)
 		return err
 	}
-	t.setAttrs(rec, attrSetOf(k, t.keyAttr, w))
+	if w != nil {
+		t.setAttrs(rec, attrSetOf(k, t.keyAttr, w))
+	}
 	return nil
+}
+
+// membersOnly reports whether every operation of ops has a path, and
+// that path is a group's members: apply then leaves the attributes as
+// they are.
+func (t *table) membersOnly(ops []escim.PatchOperation) bool {
+	if t.kind != kindGroup {
+		return false
+	}
+	for _, op := range ops {
+		if op.Path == nil {
+			return false
+		}
+		tg, err := t.resolve(op.Path)
+		if err != nil || tg.ext != "" || tg.name() != keyMembers {
+			return false
+		}
+	}
+	return true
 }
 
 // apply applies one operation to the working copy w of rec's attributes,

@@ -33,6 +33,9 @@ type view struct {
 // attribute.
 func viewOf(r *http.Request) view {
 	var v view
+	if r.URL.RawQuery == "" {
+		return v // spares a create the parse of no query
+	}
 	q := r.URL.Query()
 	for _, a := range splitAttrs(q["attributes"]) {
 		if a == "members" {

@@ -453,11 +453,20 @@ func (s *bodyScanner) memberIDs(c int) ([]string, bool) {
 	n := &s.nodes[c]
 	ids := make([]string, 0, n.size/3)
 	var arr [maxScanMembers]int
+	var src string // the body, of which plain ids are parts: they are let go after the request
 	for e := c + 1; e < c+n.size; e += s.nodes[e].size {
 		id := ""
 		for _, m := range s.members(e, arr[:]) {
-			if sn := &s.nodes[m]; sn.name == "value" && sn.kind == '"' {
-				id = s.text(sn)
+			sn := &s.nodes[m]
+			switch {
+			case sn.name != "value" || sn.kind != '"':
+			case sn.plain:
+				if src == "" {
+					src = string(s.b)
+				}
+				id = src[sn.start+1 : sn.end-1]
+			default:
+				id = sn.text
 			}
 		}
 		if id == "" {
