@@ -16,11 +16,12 @@ import (
 )
 
 // selections are the name sets the tests read with: none, one attribute
-// at a time (all of them, see attributeNames), names in another case, a
-// nested one, a list one, built-in and unknown names.
+// at a time (all of them, see attributeNames), names in another case
+// (also one that folds to the name but does not lower to it: a long s, a
+// Kelvin sign), a nested one, a list one, built-in and unknown names.
 func selections(dir *source.Directory) [][]string {
 	sets := [][]string{nil, {}, {"nope"}, {"email", "id", "userName"},
-		{"DEPARTMENT"}, {"hr.COSTCENTER", "Hr.Region.Name"}, {"licenses", "LEVEL", "type"},
+		{"DEPARTMENT"}, {"hr.COSTCENTER", "Hr.Region.Name"}, {"hr.coſtcenter"}, {"\u212aIND"}, {"licenses", "LEVEL", "type"},
 		{synth.AttrDepartment, synth.AttrManagerID, synth.AttrHireDate, synth.AttrLicenses, "unknown"}}
 	all := attributeNames(dir)
 	for _, n := range all {
@@ -84,7 +85,7 @@ func fileSources(t *testing.T) map[string]*file.Source {
 	t.Helper()
 	gen := synth.Generate(synth.Config{Users: 150, Groups: 12, MembershipsPerUser: 3,
 		SuspendedFraction: 0.1, DeletedFraction: 0.05, Seed: 11})
-	gen.Groups[0].Attributes = source.NewAttrs(map[string]any{"Owner": "x", "type": "team"})
+	gen.Groups[0].Attributes = source.NewAttrs(map[string]any{"Owner": "x", "type": "team", "kind": "k"})
 	srcs := map[string]*file.Source{
 		"yaml":         file.FromBytes([]byte(goodYAML), file.FormatYAML),
 		"json":         file.FromBytes([]byte(goodJSON), file.FormatJSON),
