@@ -3,6 +3,7 @@ package netskopetest
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 )
 
 // decodeBody decodes a POST or PUT body as elimity does: the first JSON
@@ -174,35 +175,56 @@ func (d *plainDecoder) key() (string, bool) {
 	return d.str()
 }
 
-// str reads a string at d.i: printable ASCII without escapes as it is,
-// anything else through encoding/json (escapes, UTF-8, and the refusal
-// of control characters are then its).
+// str reads a string at d.i: one without escapes or control characters,
+// of valid UTF-8, as it is (encoding/json gives such a string's bytes
+// unchanged); anything else through encoding/json (escapes, invalid
+// UTF-8, and the refusal of control characters are then its).
 func (d *plainDecoder) str() (string, bool) {
-	if d.i >= len(d.b) || d.b[d.i] != '"' {
+	end, plain, ok := stringEnd(d.b, d.i)
+	if !ok {
 		return "", false
 	}
-	start, plain := d.i, true
-	for j := d.i + 1; j < len(d.b); j++ {
-		switch c := d.b[j]; {
+	start := d.i
+	d.i = end
+	switch {
+	case plain && d.src != "":
+		return d.src[start+1 : end-1], true
+	case plain:
+		return string(d.b[start+1 : end-1]), true
+	}
+	var s string
+	if json.Unmarshal(d.b[start:end], &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// stringEnd finds the end of the JSON string at b[i] (the offset after
+// its closing quote); plain reports that it holds no escape and no
+// control character and is valid UTF-8, so that its value is its bytes
+// between the quotes. ok is false if there is no string at i or it does
+// not end.
+func stringEnd(b []byte, i int) (end int, plain, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false, false
+	}
+	plain = true
+	ascii := true
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
 		case c == '\\':
 			plain = false
 			j++ // the escaped character cannot end the string
 		case c == '"':
-			d.i = j + 1
-			if plain && d.src != "" {
-				return d.src[start+1 : j], true
+			if plain && !ascii {
+				plain = utf8.Valid(b[i+1 : j])
 			}
-			if plain {
-				return string(d.b[start+1 : j]), true
-			}
-			var s string
-			if json.Unmarshal(d.b[start:d.i], &s) != nil {
-				return "", false
-			}
-			return s, true
-		case c < 0x20 || c > 0x7e:
+			return j + 1, plain, true
+		case c < 0x20:
 			plain = false
+		case c >= 0x80:
+			ascii = false
 		}
 	}
-	return "", false
+	return 0, false, false
 }

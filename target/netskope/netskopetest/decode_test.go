@@ -20,6 +20,7 @@ var decodeBodyCases = []struct {
 	{"{\"invalid utf8\":\"\xff\xfe\",\"\xc3\":1}", false},
 	{`{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":"deep"}}}}}}}}}}`, false},
 	{`{"a":{"b":{"c":{"d":{"e":{"f":{"g":"ok"}}}}}}}`, true},
+	{"{\"utf8\":\"José 佐藤 \u2028\x7f\",\"mixed\":\"é\\n\",\"bad\":\"a\xffb\"}", true},
 	{`{"n":1}`, false},
 	{`{"n":-0.5e10}`, false},
 	{`{"a":"b"} trailing garbage`, true},

@@ -31,8 +31,8 @@ type scanNode struct {
 	kind       byte   // '{', '[', '"', 't', 'f' or 'n'
 	start, end int    // the value's bytes in the body; a string's with its quotes
 	size       int    // nodes of the value, itself and those inside it
-	// text is a string's value when it is not plain: printable ASCII
-	// without escapes (whose value is its bytes between the quotes).
+	// text is a string's value when it is not plain (see stringEnd:
+	// a plain string's value is its bytes between the quotes).
 	text  string
 	plain bool
 }
@@ -126,23 +126,21 @@ func (s *bodyScanner) array(depth int) bool {
 	}
 }
 
-// scanString reads the string of node at: a plain one by its bytes,
-// any other by str (as decodeBody reads it).
+// scanString reads the string of node at: a plain one (see stringEnd)
+// by its bytes, any other by str (as decodeBody reads it).
 func (s *bodyScanner) scanString(at int) bool {
-	for j := s.i + 1; j < len(s.b); j++ {
-		c := s.b[j]
-		if c == '"' {
-			s.i = j + 1
-			s.nodes[at].plain = true
-			return true
-		}
-		if c == '\\' || c < 0x20 || c > 0x7e {
-			text, ok := s.str()
-			s.nodes[at].text = text
-			return ok
-		}
+	end, plain, ok := stringEnd(s.b, s.i)
+	if !ok {
+		return false
 	}
-	return false
+	if plain {
+		s.i = end
+		s.nodes[at].plain = true
+		return true
+	}
+	text, ok := s.str()
+	s.nodes[at].text = text
+	return ok
 }
 
 // text returns the value of the string node n.
@@ -442,9 +440,11 @@ func (s *bodyScanner) appendString(b []byte, n *scanNode) []byte {
 
 // verbatim reports whether encoding/json writes the value of the
 // string node n as the body has it: plain, and without the HTML
-// characters it escapes.
+// characters and the line and paragraph separators it escapes.
 func (s *bodyScanner) verbatim(n *scanNode) bool {
-	return n.plain && !bytes.ContainsAny(s.b[n.start:n.end], "<>&")
+	raw := s.b[n.start:n.end]
+	return n.plain && !bytes.ContainsAny(raw, "<>&") &&
+		!bytes.Contains(raw, []byte("\u2028")) && !bytes.Contains(raw, []byte("\u2029"))
 }
 
 // memberIDs returns the ids of the members list node c, as prepare's

@@ -44,6 +44,11 @@ var scanBodyCases = []struct {
 	{`{"userName":"a"} trailing`, true, false},
 	{`{"userName":"a",}`, false, false},
 	{`  {"userName":"a"}`, true, false},
+	{`{"userName":"josé@example.com","displayName":"José Núñez <jn>","name":{"givenName":"José","familyName":"佐藤"}}`, true, true},
+	{"{\"userName\":\"line\u2028para\u2029\",\"displayName\":\"del\x7f\"}", true, true},
+	{"{\"userName\":\"line\u2028\",\"displayName\":\"para\u2029\"}", true, true},
+	{"{\"userName\":\"bad\xff\xfeutf8\",\"title\":\"\xc3\"}", true, false},
+	{"{\"userName\":\"control\x01\"}", false, false},
 }
 
 // TestScanBody checks that scanBody reads a body into what decodeBody,
