@@ -39,8 +39,8 @@ func (s *Source) ReadAttributes(ctx context.Context, names []string) (*source.Di
 // attributes. A nil *attrSelection keeps every attribute, as Read,
 // ReadChanges and ReadUser do. It is used by one read at a time.
 type attrSelection struct {
-	names map[string]bool // the names kept, lower-cased
-	seen  map[string]bool // kept, by the spelling met, so that each is lowered once
+	names map[string]bool // the names kept, folded (source.FoldName)
+	seen  map[string]bool // kept, by the spelling met, so that each is folded once
 	// props are the users' $select; extra are those of
 	// Config.UserAttributes among them.
 	props, extra []string
@@ -50,7 +50,7 @@ type attrSelection struct {
 func (s *Source) selectAttrs(names []string) *attrSelection {
 	a := &attrSelection{names: make(map[string]bool, len(names)), seen: map[string]bool{}}
 	for _, n := range names {
-		a.names[strings.ToLower(n)] = true
+		a.names[source.FoldName(n)] = true
 	}
 	a.props = slices.Clone(userFieldProps)
 	for _, p := range userAttrProps {
@@ -70,7 +70,7 @@ func (s *Source) selectAttrs(names []string) *attrSelection {
 // needs reports whether property p holds a kept attribute: p's own, or
 // one of the "p.field" attributes an object-valued p is flattened into.
 func (a *attrSelection) needs(p string) bool {
-	lp := strings.ToLower(p)
+	lp := source.FoldName(p)
 	if a.names[lp] {
 		return true
 	}
@@ -89,7 +89,7 @@ func (a *attrSelection) kept(name string) bool {
 	}
 	k, ok := a.seen[name]
 	if !ok {
-		k = a.names[strings.ToLower(name)]
+		k = a.names[source.FoldName(name)]
 		a.seen[name] = k
 	}
 	return k

@@ -55,6 +55,8 @@ func TestReadAttributes(t *testing.T) {
 				{[]string{"onPremisesExtensionAttributes"}, false}, // the object: only its fields are attributes
 				{[]string{"country", "shoeSize", "department.x", "", "mail", "displayName", "extension_ffff_other"}, false},
 				{[]string{"jobTitle", "jobtitle", "JOBTITLE"}, true},
+				// The long s folds to s, as the mapping's name lookups fold it.
+				{[]string{"uſerType", "extenſion_0a1b2c_costCenter"}, true},
 			}
 			for _, n := range all {
 				cases = append(cases, tc{[]string{n}, true})

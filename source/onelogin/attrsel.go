@@ -47,7 +47,7 @@ var attrFields = []struct{ attr, field string }{
 // attrSelection is what a ReadAttributes call keeps. A nil
 // *attrSelection keeps every attribute, as Read and ReadChanges do.
 type attrSelection struct {
-	names  map[string]bool // the names kept, lower-cased
+	names  map[string]bool // the names kept, folded (source.FoldName)
 	fields string          // the profile requests' fields parameter
 }
 
@@ -55,7 +55,7 @@ type attrSelection struct {
 func selectAttrs(names []string) *attrSelection {
 	a := &attrSelection{names: make(map[string]bool, len(names))}
 	for _, n := range names {
-		a.names[strings.ToLower(n)] = true
+		a.names[source.FoldName(n)] = true
 	}
 	fields := profileFields
 	for _, f := range attrFields {
@@ -76,7 +76,7 @@ const customPrefix = "custom_attributes."
 
 // kept reports whether the attribute name is kept, ignoring case.
 func (a *attrSelection) kept(name string) bool {
-	return a == nil || a.names[strings.ToLower(name)]
+	return a == nil || a.names[source.FoldName(name)]
 }
 
 // attrs returns the attributes of m that a keeps.

@@ -52,6 +52,8 @@ func TestReadAttributes(t *testing.T) {
 		{[]string{"roles"}, true},
 		{[]string{"shoeSize", "", "email", "userName", "custom_attributes.nothing"}, false},
 		{[]string{"updatedAt", "UPDATEDAT"}, true},
+		// The long s folds to s, as the mapping's name lookups fold it.
+		{[]string{"roleſ", "coſtCenter"}, true},
 	}
 	for _, n := range all {
 		cases = append(cases, tc{[]string{n}, true})
@@ -147,8 +149,10 @@ func wantFields(names []string) []string {
 		"directoryid": "directory_id", "updatedat": "updated_at", "roleids": "role_ids", "roles": "role_ids"}
 	for _, n := range names {
 		n = strings.TrimPrefix(strings.ToLower(n), "custom_attributes.")
-		if f, ok := behind[n]; ok && !slices.Contains(out, f) {
-			out = append(out, f)
+		for k, f := range behind {
+			if strings.EqualFold(n, k) && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
 		}
 	}
 	if len(names) > 0 {
