@@ -16,8 +16,12 @@ import (
 // planInput is everything a plan is computed from.
 type planInput struct {
 	desired *mapping.Desired
-	users   []scim.User
-	groups  []scim.Group
+	// userOwners maps the owned users' target ids to their source ids
+	// (reverseLinks of snap.Users), made once by computePlan for the
+	// users' pass and the groups'.
+	userOwners map[string]string
+	users      []scim.User
+	groups     []scim.Group
 	// thin are the mapped users held thin (see thinUser) and where they
 	// fall among desired.Users; nil when none are. Read the mapped users
 	// with userCount and user.
@@ -143,6 +147,7 @@ func computePlan(in planInput) (*Plan, error) {
 	// The user creates are kept compact (plannedCreate) while the mapped
 	// users are held, and become changes once those are dropped.
 	creates := make([]plannedCreate, 0, unlinked(in.userCount(), in.userID, in.snap.Users))
+	in.userOwners = reverseLinks(in.snap.Users)
 	ups, creates, unchangedUsers, err := planUsers(p, in, protectedUsers, creates)
 	if err != nil {
 		return nil, err
@@ -254,7 +259,7 @@ func planUsers(p *Plan, in planInput, protected map[string]bool, creates []plann
 	for j := range obs {
 		byID[obs[j].ID] = j
 	}
-	owner := reverseLinks(in.snap.Users)
+	owner := in.userOwners
 	pins := map[int]int{}
 	for i := range n {
 		if l, ok := in.snap.Users[in.userID(i)]; ok {
@@ -733,7 +738,7 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		byID[obs[j].ID] = j
 	}
 	owner := reverseLinks(in.snap.Groups)
-	userOwner := reverseLinks(in.snap.Users)
+	userOwner := in.userOwners
 	// Removed members are shown by userName: a member entry carries only
 	// the target id (and a display name, if the server sends one).
 	// (A user the same as its mirror is not among in.users: it is a
@@ -1013,7 +1018,16 @@ func reuseSet(set map[string]bool, n int) map[string]bool {
 // memberships of its owned members too, and they count as removals.
 func checkLimits(p *Plan, in planInput) {
 	var users, groups, memberships, inDeleted int
-	ownedUsers := reverseLinks(in.snap.Users)
+	// The owned users' target ids are gathered once, and only for a plan
+	// that deletes a group or removes members.
+	var owned *targetSet
+	ownedUsers := func() targetSet {
+		if owned == nil {
+			s := linkedTargets(in.snap.Users)
+			owned = &s
+		}
+		return *owned
+	}
 	byID := make(map[string]int, len(in.groups))
 	for i := range in.groups {
 		byID[in.groups[i].ID] = i
@@ -1025,7 +1039,7 @@ func checkLimits(p *Plan, in planInput) {
 		case ActionDeleteGroup:
 			groups++
 			if j, ok := byID[c.Object.TargetID]; ok {
-				inDeleted += ownedMembers(&in, j, ownedUsers)
+				inDeleted += ownedMembers(&in, j, ownedUsers())
 			}
 		case ActionRemoveMembers:
 			memberships += len(c.Members)
@@ -1038,9 +1052,9 @@ func checkLimits(p *Plan, in planInput) {
 	memberships += inDeleted
 	// Counting the owned memberships walks every member of every group:
 	// only a plan that removes some needs it.
-	var owned int
+	var ownedCount int
 	if memberships > 0 {
-		owned = ownedMemberships(in)
+		ownedCount = ownedMemberships(in, ownedUsers())
 	}
 	for _, l := range []struct {
 		what         string
@@ -1049,7 +1063,7 @@ func checkLimits(p *Plan, in planInput) {
 	}{
 		{"user deprovisions", in.policy.UserLimit, users, len(in.snap.Users)},
 		{"group deletions", in.policy.GroupLimit, groups, len(in.snap.Groups)},
-		{removals, in.policy.MembershipLimit, memberships, owned},
+		{removals, in.policy.MembershipLimit, memberships, ownedCount},
 	} {
 		if msg, over := l.limit.exceeded(l.count, l.owned); over {
 			p.Applyable, p.NeedsConfirmation = false, true
@@ -1058,25 +1072,75 @@ func checkLimits(p *Plan, in planInput) {
 	}
 }
 
+// targetSet is a set of target ids, those that are lowercase UUIDs
+// (Netskope's) held as their 16 bytes, so that a group mirror's packed
+// members (see MemberList) are looked up in it as they are, not each
+// made into a string of its text first: a large tenant's million
+// memberships took 48 MB of strings to count that way.
+type targetSet struct {
+	uuids map[[16]byte]struct{}
+	other map[string]struct{}
+}
+
+// linkedTargets returns the set of the target ids links link to.
+func linkedTargets(links map[string]Link) targetSet {
+	s := targetSet{uuids: make(map[[16]byte]struct{}, len(links))}
+	for _, l := range links {
+		if u, ok := scim.ParseUUID(l.TargetID); ok {
+			s.uuids[u] = struct{}{}
+			continue
+		}
+		if s.other == nil {
+			s.other = map[string]struct{}{}
+		}
+		s.other[l.TargetID] = struct{}{}
+	}
+	return s
+}
+
+// has reports whether s holds id. A UUID in upper case is not the one in
+// lower case: ids are compared exactly (see scim.ParseUUID).
+func (s targetSet) has(id string) bool {
+	if u, ok := scim.ParseUUID(id); ok {
+		_, found := s.uuids[u]
+		return found
+	}
+	_, found := s.other[id]
+	return found
+}
+
 // ownedMemberships counts the memberships the engine owns in the target:
-// users it owns in groups it owns.
-func ownedMemberships(in planInput) int {
-	groups, users := reverseLinks(in.snap.Groups), reverseLinks(in.snap.Users)
+// owned users' (ownedUsers) in groups it owns.
+func ownedMemberships(in planInput, ownedUsers targetSet) int {
+	groups := reverseLinks(in.snap.Groups)
 	n := 0
 	for i := range in.groups {
 		if _, ok := groups[in.groups[i].ID]; ok {
-			n += ownedMembers(&in, i, users)
+			n += ownedMembers(&in, i, ownedUsers)
 		}
 	}
 	return n
 }
 
-// ownedMembers counts the members of in.groups[j] that are owned users
-// (by target id, as reverseLinks returns them).
-func ownedMembers(in *planInput, j int, owned map[string]string) int {
+// ownedMembers counts the members of in.groups[j] that are owned users,
+// whose target ids owned holds. The packed members of the group's mirror
+// are looked up by their 16 bytes.
+func ownedMembers(in *planInput, j int, owned targetSet) int {
 	n := 0
+	if j < len(in.groupMirrors) {
+		if p, ok := strings.CutPrefix(string(in.groupMirrors[j].Members), packedMarker); ok {
+			var u [16]byte
+			for i := 0; i+16 <= len(p); i += 16 {
+				copy(u[:], p[i:i+16])
+				if _, found := owned.uuids[u]; found {
+					n++
+				}
+			}
+			return n
+		}
+	}
 	for m := range in.members(j) {
-		if _, ok := owned[m.Value]; ok {
+		if owned.has(m.Value) {
 			n++
 		}
 	}

@@ -73,7 +73,7 @@ func TestPlanMembersFromMirrors(t *testing.T) {
 			t.Errorf("members of %s: %q, want %q", in.groups[j].ID, s, want)
 		}
 	}
-	owned := map[string]string{"u-1": "s-1", "u-3": "s-3"}
+	owned := linkedTargets(map[string]Link{"s-1": {TargetID: "u-1"}, "s-3": {TargetID: "u-3"}})
 	if n := ownedMembers(&in, 0, owned) + ownedMembers(&in, 2, owned); n != 2 {
 		t.Errorf("owned members: %d, want 2", n)
 	}

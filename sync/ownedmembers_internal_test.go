@@ -1,0 +1,110 @@
+package sync
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/provsync/provsync/scim"
+)
+
+// ownedMembersByText counts the members of in.groups[j] whose text is
+// the target id of a link of links, as a lookup of each member's text
+// in the links reversed does.
+func ownedMembersByText(in *planInput, j int, links map[string]Link) int {
+	owners := reverseLinks(links)
+	n := 0
+	for m := range in.members(j) {
+		if _, ok := owners[m.Value]; ok {
+			n++
+		}
+	}
+	return n
+}
+
+// TestOwnedMembersIsLookupByText: counting a group's owned members by
+// their packed bytes gives the count a lookup of each member's text
+// gives, for groups with packed mirrors, mirrors of other ids and no
+// mirror, and owned ids that are lowercase UUIDs, upper-case ones (not
+// the same id) and others.
+func TestOwnedMembersIsLookupByText(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 9))
+	uuid := func(k int) string { return fmt.Sprintf("%08x-1111-4a4a-8b8b-%012x", k, k) }
+	var pool []string
+	for k := range 60 {
+		pool = append(pool, uuid(k))
+	}
+	pool = append(pool, strings.ToUpper(uuid(1)), "u-1", "u-2", "not a uuid")
+	for round := range 200 {
+		links := map[string]Link{}
+		for _, id := range pool {
+			if r.IntN(2) == 0 {
+				links["s-"+id] = Link{TargetID: id}
+			}
+		}
+		pick := func(uuidsOnly bool) []string {
+			var ids []string
+			for _, id := range pool[:len(pool)-r.IntN(2)*4] {
+				if r.IntN(3) == 0 && (!uuidsOnly || !strings.ContainsAny(id, "ABCDEFu ")) {
+					ids = append(ids, id)
+				}
+			}
+			return ids
+		}
+		in := planInput{}
+		for g, kind := range []string{"packed", "text", "listed"} {
+			ids := pick(kind == "packed")
+			in.groups = append(in.groups, scim.Group{ID: fmt.Sprint("g-", g), Members: scim.MemberValues(ids)})
+			if kind != "listed" {
+				in.groupMirrors = append(in.groupMirrors, groupMirror(&in.groups[g]))
+			}
+			if kind == "packed" && len(ids) > 0 && !strings.HasPrefix(string(in.groupMirrors[g].Members), packedMarker) {
+				t.Fatalf("round %d: the mirror of UUIDs is not packed", round)
+			}
+		}
+		owned := linkedTargets(links)
+		for j := range in.groups {
+			if got, want := ownedMembers(&in, j, owned), ownedMembersByText(&in, j, links); got != want {
+				t.Fatalf("round %d, group %d: %d owned members; a lookup by text finds %d", round, j, got, want)
+			}
+		}
+	}
+}
+
+// TestOwnedMembershipsUnpacksNoMember: counting the owned memberships
+// (which a plan that removes members does, for the membership limit)
+// allocates nothing for each member of a packed mirror: 400 members a
+// group take as many allocations as 100 (it took one string each).
+func TestOwnedMembershipsUnpacksNoMember(t *testing.T) {
+	uuid := func(k int) string { return fmt.Sprintf("%08x-2222-4a4a-8b8b-%012x", k, k) }
+	users := map[string]Link{}
+	for k := range 2000 {
+		users[fmt.Sprint("s-", k)] = Link{TargetID: uuid(k)}
+	}
+	allocs := func(members int) float64 {
+		in := planInput{snap: NewSnapshot()}
+		in.snap.Users = users
+		for g := range 20 {
+			var ids []string
+			for k := range members {
+				ids = append(ids, uuid((g*members+k)%2000))
+			}
+			in.groups = append(in.groups, scim.Group{ID: fmt.Sprint("g-", g)})
+			in.groupMirrors = append(in.groupMirrors, groupMirror(&scim.Group{Members: scim.MemberValues(ids)}))
+			in.snap.Groups[fmt.Sprint("sg-", g)] = Link{TargetID: fmt.Sprint("g-", g)}
+		}
+		owned := linkedTargets(users)
+		var n int
+		a := testing.AllocsPerRun(5, func() { n = ownedMemberships(in, owned) })
+		if n != 20*members {
+			t.Fatalf("%d owned memberships; want %d", n, 20*members)
+		}
+		return a
+	}
+	few, many := allocs(100), allocs(400)
+	t.Logf("counting the owned memberships: %.0f allocations with 100 members a group, %.0f with 400", few, many)
+	if many > few+2 {
+		t.Errorf("counting 6,000 more owned memberships takes %.0f more allocations; want none", many-few)
+	}
+}
