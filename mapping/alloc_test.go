@@ -61,3 +61,26 @@ func TestMatchUsersAllocationsPerUser(t *testing.T) {
 		t.Errorf("%.1f allocations per user, want at most 1.2", perUser)
 	}
 }
+
+// TestDefaultStreamingAllocationsPerUser: the default mapping, streaming
+// every user to a Take that takes it, allocates for each user only its
+// name, email and active flag: the DesiredUser Take is handed is one,
+// mapped anew each time (one per user took 4 allocations a user).
+func TestDefaultStreamingAllocationsPerUser(t *testing.T) {
+	dir := synth.Generate(synth.Config{Users: 2000, Groups: 20, MembershipsPerUser: 3, Seed: 9})
+	ctx := context.Background()
+	taken := 0
+	s := mapping.Stream{Take: func(*mapping.DesiredUser) bool { taken++; return true }}
+	n := testing.AllocsPerRun(3, func() {
+		taken = 0
+		if d, err := mapping.Default().MapStreaming(ctx, dir, mapping.Entitlements{}, s); err != nil || len(d.Users) != 0 {
+			t.Fatalf("MapStreaming: %v", err)
+		}
+	})
+	if taken != len(dir.Users) {
+		t.Fatalf("Take was handed %d users of %d", taken, len(dir.Users))
+	}
+	if perUser := n / float64(len(dir.Users)); perUser > 3.1 {
+		t.Errorf("%.2f allocations per user, want at most 3.1", perUser)
+	}
+}

@@ -287,12 +287,18 @@ func sameAsMirror(u *scim.User, l Link, links map[string]Link) bool {
 	if l.Mirror == nil || len(l.Mirror.User) == 0 {
 		return false
 	}
-	c := managerLinked(u, links)
+	// A copy with the manager linked only for a user that has one: the
+	// copy (a scim.User, 328 bytes) goes to the heap, for each user a
+	// plan compares.
+	if hasManager(u) {
+		c := managerLinked(u, links)
+		u = &c
+	}
 	if !isPacked(l.Mirror.User) {
-		return sameUser(userMirror(&c).User, l.Mirror.User)
+		return sameUser(userMirror(u).User, l.Mirror.User)
 	}
 	var buf [512]byte
-	return string(appendPackedUser(buf[:0], &c)) == string(l.Mirror.User)
+	return string(appendPackedUser(buf[:0], u)) == string(l.Mirror.User)
 }
 
 // linkedCopy returns mapped user u as the target holds it once the

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/provsync/provsync/mapping"
+	"github.com/provsync/provsync/scim"
 )
 
 // thinNoOp is the input of a no-op plan of n users, all held thin.
@@ -75,5 +76,32 @@ func TestPlanReversesTheLinksOnce(t *testing.T) {
 	t.Logf("a no-op plan of thin users allocates %d bytes (2,000 users), %d bytes (4,000 users): %d bytes a user", small, large, perUser)
 	if perUser > 300 {
 		t.Errorf("a no-op plan of thin users allocates %d bytes a user; want at most 300", perUser)
+	}
+}
+
+// TestSameAsMirrorCopiesNoUser: comparing a mapped user with its link's
+// packed mirror, as the plan does for every user the mapping streams,
+// allocates nothing for a user with no manager (a copy of the user with
+// the manager linked, 328 bytes, was made for each), and still tells a
+// user with a manager by the manager's target id.
+func TestSameAsMirrorCopiesNoUser(t *testing.T) {
+	u := du("s1", "a@x.io", "A")
+	links := map[string]Link{"s1": {TargetID: "t1", Mirror: userMirror(&u.User)}, "boss": {TargetID: "t-boss"}}
+	if n := testing.AllocsPerRun(100, func() {
+		if !sameAsMirror(&u.User, links["s1"], links) {
+			t.Fatal("a user is not the same as its own mirror")
+		}
+	}); n != 0 {
+		t.Errorf("comparing a user with its mirror: %.0f allocations, want none", n)
+	}
+	m := du("s2", "b@x.io", "B")
+	m.User.Enterprise = &scim.EnterpriseUser{Manager: &scim.Manager{Value: "boss"}}
+	linked := managerLinked(&m.User, links)
+	l := Link{TargetID: "t2", Mirror: userMirror(&linked)}
+	if !sameAsMirror(&m.User, l, links) || m.User.Enterprise.Manager.Value != "boss" {
+		t.Errorf("a user with a manager is not the same as its mirror with the manager's target id, or was changed (manager %q)", m.User.Enterprise.Manager.Value)
+	}
+	if sameAsMirror(&m.User, Link{TargetID: "t2", Mirror: userMirror(&m.User)}, links) {
+		t.Error("a user with a manager is the same as a mirror holding the manager's source id")
 	}
 }
