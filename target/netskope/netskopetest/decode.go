@@ -208,6 +208,18 @@ func stringEnd(b []byte, i int) (end int, plain, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, false, false
 	}
+	// Most strings have no escape: find the closing quote at once.
+	if q := bytes.IndexByte(b[i+1:], '"'); q >= 0 && bytes.IndexByte(b[i+1:i+1+q], '\\') < 0 {
+		s := b[i+1 : i+1+q]
+		ascii := true
+		for _, c := range s {
+			if c < 0x20 {
+				return i + 2 + q, false, true
+			}
+			ascii = ascii && c < 0x80
+		}
+		return i + 2 + q, ascii || utf8.Valid(s), true
+	}
 	plain = true
 	ascii := true
 	for j := i + 1; j < len(b); j++ {

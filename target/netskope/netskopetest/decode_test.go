@@ -89,3 +89,33 @@ func FuzzDecodeBody(f *testing.F) {
 	}
 	f.Fuzz(checkDecodeBody)
 }
+
+// TestStringEnd: where a string ends, and whether its value is its
+// bytes (no escape, no control character, valid UTF-8).
+func TestStringEnd(t *testing.T) {
+	for _, tt := range []struct {
+		in        string
+		end       int
+		plain, ok bool
+	}{
+		{`"abc"`, 5, true, true},
+		{`"abc" tail`, 5, true, true},
+		{`""`, 2, true, true},
+		{`"José 佐藤"`, len(`"José 佐藤"`), true, true},
+		{"\"del\x7f\"", 6, true, true},
+		{`"a\"b"`, 6, false, true},
+		{`"a\\"`, 5, false, true},
+		{`"a\\" "b"`, 5, false, true},
+		{"\"tab\t\"", 6, false, true},
+		{"\"bad\xff\"", 6, false, true},
+		{`"unterminated`, 0, false, false},
+		{`"ends in escape\"`, 0, false, false},
+		{`x"`, 0, false, false},
+		{``, 0, false, false},
+	} {
+		end, plain, ok := stringEnd([]byte(tt.in), 0)
+		if end != tt.end || plain != tt.plain || ok != tt.ok {
+			t.Errorf("stringEnd(%q) = %d, %v, %v; want %d, %v, %v", tt.in, end, plain, ok, tt.end, tt.plain, tt.ok)
+		}
+	}
+}

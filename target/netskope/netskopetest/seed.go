@@ -41,21 +41,23 @@ func (s *Server) add(k kind, v any) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netskopetest: encode %s: %w", k, err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("netskopetest: encode %s: %w", k, err)
-	}
 	st := s.store
 	t := st.table(k)
-	attrs, err := t.validate(doc)
-	if err != nil {
-		return nil, wireError(err)
-	}
-	p, err := t.prepare(attrs)
-	if err != nil {
-		return nil, wireError(err)
+	p, ok := t.scanBody(raw, st.names)
+	if !ok {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var doc map[string]any
+		if err := dec.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("netskopetest: encode %s: %w", k, err)
+		}
+		attrs, err := t.validate(doc)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		if p, err = t.prepare(attrs); err != nil {
+			return nil, wireError(err)
+		}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
