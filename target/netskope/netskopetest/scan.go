@@ -20,8 +20,9 @@ import (
 // enterprise extension is 3 deep (extension, manager, its value).
 const maxScanDepth = 4
 
-// maxScanMembers bounds the members of one object that scanBody reads;
-// deduplicating them costs their number squared at worst.
+// maxScanMembers bounds the members of one object that scanBody reads
+// (members sorts them in a buffer of this size on the stack); a user
+// has a dozen or so.
 const maxScanMembers = 64
 
 // scanNode is one JSON value of a body as scanBody reads it. The values
