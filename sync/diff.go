@@ -805,7 +805,6 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 			p.Changes = append(p.Changes, c)
 			continue
 		}
-		members := wantedMembers(dg.Members, ups)
 		o := &obs[j]
 		ref.TargetID = o.ID
 		if fo, why := in.foreign(KindGroup, o.ID, o.ExternalID); fo != "" {
@@ -856,8 +855,11 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		var add, remove []Ref
 		// A group whose mirror holds exactly the wanted members, as most
 		// do between drift checks, is passed by one comparison of packed
-		// ids instead of a set of its members.
-		if !in.sameMembers(j, members, &scratch) {
+		// ids instead of a set of its members, which are made (a Ref of
+		// 64 bytes each, a million of them at 100,000 users) only for a
+		// group that differs.
+		if !in.sameWanted(j, dg.Members, ups, &scratch) {
+			members := wantedMembers(dg.Members, ups)
 			have = reuseSet(have, len(members))
 			for mem := range in.members(j) {
 				have[mem.Value] = true
@@ -977,19 +979,43 @@ type memberScratch struct {
 // without a target id or with an id of another form, a repeated member)
 // reports false, and the caller compares member by member.
 func (in *planInput) sameMembers(j int, members []Ref, s *memberScratch) bool {
-	if j >= len(in.groupMirrors) {
-		return false
-	}
-	mirror, ok := strings.CutPrefix(string(in.groupMirrors[j].Members), packedMarker)
-	if !ok || len(mirror) != 16*len(members) {
-		return false
-	}
 	s.ids = s.ids[:0]
 	for _, r := range members {
 		if r.TargetID == "" {
 			return false
 		}
 		s.ids = append(s.ids, r.TargetID)
+	}
+	return in.sameIDs(j, s)
+}
+
+// sameWanted is sameMembers for the members among source user ids
+// that the plan provisions (wantedMembers(ids, ups)), without making
+// them.
+func (in *planInput) sameWanted(j int, ids []string, ups map[string]*userPlan, s *memberScratch) bool {
+	s.ids = s.ids[:0]
+	for _, sid := range ids {
+		up := provisioned(ups, sid)
+		if up == nil {
+			continue
+		}
+		if up.targetID == "" {
+			return false
+		}
+		s.ids = append(s.ids, up.targetID)
+	}
+	return in.sameIDs(j, s)
+}
+
+// sameIDs reports whether the mirror of in.groups[j] is packed and holds
+// exactly the target ids s.ids, which it sorts.
+func (in *planInput) sameIDs(j int, s *memberScratch) bool {
+	if j >= len(in.groupMirrors) {
+		return false
+	}
+	mirror, ok := strings.CutPrefix(string(in.groupMirrors[j].Members), packedMarker)
+	if !ok || len(mirror) != 16*len(s.ids) {
+		return false
 	}
 	slices.Sort(s.ids)
 	s.packed = s.packed[:0]
