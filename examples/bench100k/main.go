@@ -38,6 +38,9 @@
 // it on each read, inside the cycle's measured times (see dirSource); the
 // full-read source decodes only the attributes the engine's mapping
 // reads (source.AttributeSelector), none for the default mapping.
+// -mapping rules runs every cycle with a mapping.RuleMapper instead
+// (benchRules: attribute mappings, a scope of three clauses and five
+// group rules) for the full and incremental sources.
 // The engine runs with concurrency 16, page size 1000, a file state in a
 // temporary directory, and no rate limit (-rps sets the server's limit,
 // and the client then paces itself with its defaults). The server child
@@ -69,6 +72,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -102,6 +106,7 @@ type config struct {
 	rps                  float64
 	idleConns            int
 	sources              []string // "full", "incremental"
+	mapping              string   // "default" or "rules" (benchRules)
 	memoryState          bool
 	issueMix, broadMix   changeMix // the batches of the issue and broad mix cycles
 	cpuProfile, heapProf string
@@ -124,6 +129,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.Float64Var(&c.rps, "rps", 0, "the server's rate limit in requests per second; 0: none, and the client does not pace itself")
 	fs.IntVar(&c.idleConns, "idle-conns", 0, "idle connections the client keeps to the server; 0: the client's default http.Client (netskope.DefaultIdleConns per host)")
 	sources := fs.String("sources", "full,incremental,adopt", "sources to run, comma-separated: full, incremental, adopt (a full-read source whose first run adopts a pre-filled tenant), floor (not run by default: the initial sync's creates sent by a bare net/http client, no engine, for the CPU the requests alone cost)")
+	fs.StringVar(&c.mapping, "mapping", "default", "the engine's mapping: default (mapping.Default, which reads no source attribute) or rules (attribute mappings, a 3-clause scope and 5 group rules, as issue 13's mapping figure; see benchRules); the adopt case runs with default only")
 	state := fs.String("state", "file", "engine state: file (in a temporary directory) or memory")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write CPU profiles of the initial and no-op cycles to this path, with the source and cycle before its extension (cpu.pprof: cpu.full-initial.pprof, ...)")
 	fs.StringVar(&c.heapProf, "memprofile", "", "write heap profiles at the end of the initial and no-op cycles, named as -cpuprofile's; allocations count from the program's start, so compare a cycle's with -diff_base of the one before")
@@ -146,6 +152,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if s != "full" && s != "incremental" && s != "adopt" && s != "floor" {
 			return fmt.Errorf("-sources: %q is not full, incremental, adopt or floor", s)
 		}
+	}
+	if _, err := newMapper(c.mapping); err != nil {
+		return err
+	}
+	if c.mapping != "default" && slices.Contains(c.sources, "adopt") {
+		return fmt.Errorf("-mapping %s: the adopt case's tenant is filled as the default mapping makes it; leave adopt out of -sources", c.mapping)
 	}
 	switch *state {
 	case "file":
@@ -216,6 +228,7 @@ var adoptPhases = []phase{
 // result is what one cycle measured.
 type result struct {
 	source, phase string
+	mapping       string    // config.mapping
 	mix           changeMix // the batch made at the source before the cycle
 	objects       int       // users and groups at the source
 	planned       int       // changes in the plan
@@ -229,6 +242,8 @@ type result struct {
 	served        int // requests the server received
 	serverCPU     time.Duration
 	stateBytes    int64
+	reads         int        // plain reads of the source (Read) in the cycle
+	selected      [][]string // the names each selecting read (ReadAttributes) of the cycle asked for
 }
 
 func (r result) perObject() float64 { return float64(r.requests.Requests) / float64(max(r.objects, 1)) }
@@ -236,13 +251,16 @@ func (r result) perObject() float64 { return float64(r.requests.Requests) / floa
 // bench runs every phase for every source of c, prints a table to out
 // and returns the figures.
 func bench(ctx context.Context, c config, out io.Writer) ([]result, error) {
+	if c.mapping == "" {
+		c.mapping = "default"
+	}
 	for _, m := range []changeMix{c.issueMix, c.broadMix} {
 		if m.usersNeeded() > c.users/2 || c.groups < 4*m.GroupRenames {
 			return nil, fmt.Errorf("-users %d and -groups %d are too few for batches of %d changes: at least %d users and %d groups", c.users, c.groups, m.total(), 2*m.usersNeeded(), 4*m.GroupRenames)
 		}
 	}
-	fmt.Fprintf(out, "bench100k: %d users, %d groups, %.3g memberships per user; concurrency %d, page size %d, %s, %s, %s, server child GOGC %d; %s/%s, %d CPUs\n",
-		c.users, c.groups, c.memberships, c.concurrency, c.pageSize, rateNote(c.rps), idleNote(c.idleConns), limitNote(c.memLimitMiB), c.serverGOGC, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(out, "bench100k: %d users, %d groups, %.3g memberships per user; %s mapping; concurrency %d, page size %d, %s, %s, %s, server child GOGC %d; %s/%s, %d CPUs\n",
+		c.users, c.groups, c.memberships, c.mapping, c.concurrency, c.pageSize, rateNote(c.rps), idleNote(c.idleConns), limitNote(c.memLimitMiB), c.serverGOGC, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	perPhase := peakResettable()
 	if !perPhase {
 		fmt.Fprintln(out, "note: this system cannot reset the peak RSS, so each figure is the peak since the program started")
@@ -309,6 +327,11 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 	fmt.Fprintf(out, "%s source: generated %d users, %d groups, %d memberships in %s (%.0f MB of heap decoded); the benchmark keeps it encoded in a file (%.0f MB), which each source read streams and decodes inside the cycle's measured CPU and wall time\n",
 		kind, len(dir.Users), len(dir.Groups), members, gen.Round(time.Millisecond), mb(int64(after.HeapAlloc)-int64(before.HeapAlloc)), mb(ds.size))
 
+	mapper, err := newMapper(c.mapping)
+	if err != nil {
+		return nil, err
+	}
+	ds.mapper = mapper
 	var src source.Source = fullSource{ds}
 	if kind == "incremental" {
 		src = incSource{ds}
@@ -368,7 +391,11 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 		defer fst.Close()
 		st = fst
 	}
-	eng, err := sync.New(src, client, sync.WithConcurrency(c.concurrency), sync.WithState(st))
+	eopts := []sync.Option{sync.WithConcurrency(c.concurrency), sync.WithState(st)}
+	if mapper != nil {
+		eopts = append(eopts, sync.WithMapper(mapper))
+	}
+	eng, err := sync.New(src, client, eopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -379,12 +406,13 @@ func benchSource(ctx context.Context, c config, kind string, out io.Writer) (_ [
 	for _, ph := range phs {
 		if ph.mix != noChanges {
 			round++
-			if err := ds.change(rng, round, c.mix(ph.mix)); err != nil {
+			if err := ds.change(ctx, rng, round, c.mix(ph.mix)); err != nil {
 				return results, err
 			}
 		}
 		r, err := cycle(ctx, c, eng, client, srv, kind, ph)
-		r.mix = c.mix(ph.mix)
+		r.mix, r.mapping = c.mix(ph.mix), c.mapping
+		r.reads, r.selected = ds.takeReads()
 		if ph.mix != noChanges {
 			b := ds.batches[len(ds.batches)-1]
 			r.changed = len(b.Users) + len(b.Groups) + len(b.RemovedUsers) + len(b.RemovedGroups)
@@ -467,11 +495,11 @@ func printTable(out io.Writer, c config, rs []result) {
 	}
 	fmt.Fprintln(out)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "source\tcycle\tchanged objects\tplanned\twall s\tCPU s\tpeak RSS MB\tpeak live MB\trequests\tGET\tPOST\tPATCH\tPUT\tDELETE\tserved\tserver CPU s\treq/object\tstate MB\t")
+	fmt.Fprintln(w, "source\tmapping\tcycle\tchanged objects\tplanned\twall s\tCPU s\tpeak RSS MB\tpeak live MB\trequests\tGET\tPOST\tPATCH\tPUT\tDELETE\tserved\tserver CPU s\treq/object\tstate MB\t")
 	for _, r := range rs {
 		q := r.requests
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.0f\t%.0f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.4f\t%.1f\t\n",
-			r.source, r.phase, r.changed, r.planned, r.wall.Seconds(), r.cpu.Seconds(), mb(r.peakRSS), mb(r.peakLive), q.Requests,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.0f\t%.0f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.4f\t%.1f\t\n",
+			r.source, r.mapping, r.phase, r.changed, r.planned, r.wall.Seconds(), r.cpu.Seconds(), mb(r.peakRSS), mb(r.peakLive), q.Requests,
 			q.Get, q.Post, q.Patch, q.Put, q.Delete, r.served, r.serverCPU.Seconds(), r.perObject(), mb(r.stateBytes))
 	}
 	_ = w.Flush()

@@ -7,10 +7,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/synth"
 )
@@ -51,11 +53,55 @@ func TestMain(m *testing.M) {
 // already (as a hosted connector left them): it lists the tenant, sends
 // no POST, and one PATCH per object whose externalId is not the one the
 // mapping sets (two thirds of them); the next cycle is a no-op.
+//
+// The full-read source is read in full on every cycle, each time by a
+// selecting read (source.AttributeSelector) of no attribute, the
+// default mapping's.
 func TestBenchTiny(t *testing.T) {
+	benchTiny(t, "default", []string{"full", "incremental", "adopt"})
+}
+
+// TestBenchTinyRules is TestBenchTiny with -mapping rules: benchRules'
+// attribute mappings, 3-clause scope (which keeps every user) and 5
+// group rules, whose 6 groups the initial sync creates too, and which a
+// leaver leaves as it leaves its source groups. Every read of the
+// full-read source is a selecting read of exactly the attributes the
+// rules read (mapping.RuleMapper.SourceAttributes), none other and none
+// left out.
+func TestBenchTinyRules(t *testing.T) {
+	benchTiny(t, "rules", []string{"full", "incremental"})
+}
+
+// benchTiny runs the benchmark with mapping (config.mapping) on sources
+// and checks its figures as TestBenchTiny says.
+func benchTiny(t *testing.T, mappingName string, sources []string) {
+	t.Helper()
 	const users, groups, page = 200, 20, 50
+	const seed = 1
+	mapper, err := newMapper(mappingName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the initial sync creates: every user (the rules' scope keeps
+	// them all), every source group and the rules' groups.
+	var wantNames []string
+	wantCreates := users + groups
+	if mapper != nil {
+		wantNames, _ = mapper.(mapping.AttributeReader).SourceAttributes()
+		d, err := mapper.Map(context.Background(), synth.Generate(synth.Config{Users: users, Groups: groups, MembershipsPerUser: 3, Seed: seed}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Users) != users || len(d.Groups) != groups+6 || len(wantNames) == 0 {
+			t.Fatalf("the rules map %d users, %d groups and read %q; want all %d users, %d source groups and 6 of the rules', some attributes",
+				len(d.Users), len(d.Groups), wantNames, users, groups)
+		}
+		wantCreates = len(d.Users) + len(d.Groups)
+	}
+	slices.Sort(wantNames)
 	issue, broad := issueMix(), broadMix()
 	pages := func(n int) int64 { return int64((n + page - 1) / page) }
-	listing := func(hiresSoFar int) int64 { return pages(users+hiresSoFar) + pages(groups) }
+	listing := func(hiresSoFar int) int64 { return pages(users+hiresSoFar) + pages(wantCreates-users) }
 	tests := []struct {
 		phase string
 		get   int64
@@ -72,20 +118,40 @@ func TestBenchTiny(t *testing.T) {
 	var out strings.Builder
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rs, err := bench(ctx, config{users: users, groups: groups, memberships: 3, seed: 1, concurrency: 16,
-		pageSize: page, sources: []string{"full", "incremental", "adopt"}, memoryState: false, issueMix: issue, broadMix: broad}, &out)
+	rs, err := bench(ctx, config{users: users, groups: groups, memberships: 3, seed: seed, concurrency: 16, mapping: mappingName,
+		pageSize: page, sources: sources, memoryState: false, issueMix: issue, broadMix: broad}, &out)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
-	if len(rs) != 2*len(tests)+len(adoptPhases) {
-		t.Fatalf("%d results; want %d\n%s", len(rs), 2*len(tests)+len(adoptPhases), out.String())
+	adopt := 0
+	if slices.Contains(sources, "adopt") {
+		adopt = len(adoptPhases)
 	}
-	checkAdopt(t, rs[2*len(tests):], users, groups, listing(0))
+	if len(rs) != 2*len(tests)+adopt {
+		t.Fatalf("%d results; want %d\n%s", len(rs), 2*len(tests)+adopt, out.String())
+	}
+	if adopt > 0 {
+		checkAdopt(t, rs[2*len(tests):], users, groups, listing(0))
+	}
 	for i, r := range rs[:2*len(tests)] {
 		tt := tests[i%len(tests)]
 		name := r.source + "/" + r.phase
 		if r.phase != tt.phase || r.mix != tt.mix {
 			t.Fatalf("result %d is %s; want phase %q", i, name, tt.phase)
+		}
+		if r.mapping != mappingName {
+			t.Errorf("%s: mapping %q; want %q", name, r.mapping, mappingName)
+		}
+		if r.source == "full" {
+			if r.reads != 0 || len(r.selected) == 0 {
+				t.Errorf("%s: %d plain reads and %d selecting reads of the source; want selecting reads only", name, r.reads, len(r.selected))
+			}
+			for _, got := range r.selected {
+				got = slices.Sorted(slices.Values(got))
+				if !slices.Equal(got, wantNames) {
+					t.Errorf("%s: a selecting read of %q; want exactly the mapping's %q", name, got, wantNames)
+				}
+			}
 		}
 		q := r.requests
 		writes := q.Post + q.Patch + q.Put + q.Delete
@@ -107,8 +173,8 @@ func TestBenchTiny(t *testing.T) {
 		}
 		switch {
 		case r.phase == "initial":
-			if q.Post != users+groups || r.planned != users+groups {
-				t.Errorf("%s: %d POSTs, %d changes; want %d of each", name, q.Post, r.planned, users+groups)
+			if q.Post != int64(wantCreates) || r.planned != wantCreates {
+				t.Errorf("%s: %d POSTs, %d changes; want %d of each", name, q.Post, r.planned, wantCreates)
 			}
 		case strings.HasPrefix(r.phase, "no-op"):
 			if r.planned != 0 || writes != 0 {
@@ -190,6 +256,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"-groups", "10"}, "too few"},
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"-server-gogc", "0"}, "-server-gogc must be at least 1"},
+		{[]string{"-mapping", "custom"}, "-mapping must be default or rules"},
+		{[]string{"-mapping", "rules"}, "leave adopt out of -sources"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -242,7 +310,7 @@ func TestDirSourceKeepsItsDirectoryInAFile(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatal("the directory read back from its file differs from the one stored")
 	}
-	if err := ds.change(rand.New(rand.NewPCG(1, 2)), 1, broadMix()); err != nil {
+	if err := ds.change(ctx, rand.New(rand.NewPCG(1, 2)), 1, broadMix()); err != nil {
 		t.Fatal(err)
 	}
 	again, err := fullSource{ds}.Read(ctx)
@@ -301,7 +369,7 @@ func TestDirSourceKeepsOnlyTheLastBatch(t *testing.T) {
 	defer ds.close()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := 1; round <= 3; round++ {
-		if err := ds.change(rng, round, broadMix()); err != nil {
+		if err := ds.change(ctx, rng, round, broadMix()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	gosync "sync"
 
+	"github.com/provsync/provsync/mapping"
 	"github.com/provsync/provsync/source"
 )
 
@@ -38,7 +39,15 @@ type dirSource struct {
 	// one for members added and one for members removed. writes is the
 	// write requests they take: the same, but one per group whose
 	// members change, as its additions and removals go in one PATCH.
+	// Groups the mapper's group rules make count as source groups do.
 	planned, writes []int
+	// mapper is the engine's mapping, nil for the default: change counts
+	// the rule groups a batch's leavers leave and its hires join.
+	mapper mapping.Mapper
+	// reads counts the plain reads (Read) since takeReads, and selected
+	// holds the names each selecting read (ReadAttributes) asked for.
+	reads    int
+	selected [][]string
 }
 
 // fullSource reads in full every time, as a provider without a change
@@ -51,6 +60,7 @@ var _ source.AttributeSelector = fullSource{}
 
 // ReadAttributes is Read, keeping only the attributes named.
 func (s fullSource) ReadAttributes(ctx context.Context, names []string) (*source.Directory, error) {
+	s.record(true, names)
 	return s.read(ctx, func(d *source.Directory, f io.Reader) (int64, error) { return d.ReadAttributesFrom(f, names) })
 }
 
@@ -117,7 +127,29 @@ func (s *dirSource) decode(read func(*source.Directory, io.Reader) (int64, error
 // Read returns all of the directory, as a deep copy: the caller owns what
 // it gets.
 func (s *dirSource) Read(ctx context.Context) (*source.Directory, error) {
+	s.record(false, nil)
 	return s.read(ctx, (*source.Directory).ReadFrom)
+}
+
+// record counts a read: a selecting one of names, or a plain one.
+func (s *dirSource) record(selecting bool, names []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !selecting {
+		s.reads++
+		return
+	}
+	s.selected = append(s.selected, append([]string{}, names...))
+}
+
+// takeReads returns the reads recorded since the last call (see reads
+// and selected) and forgets them.
+func (s *dirSource) takeReads() (reads int, selected [][]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	reads, selected = s.reads, s.selected
+	s.reads, s.selected = 0, nil
+	return reads, selected
 }
 
 // read decodes a copy of the directory from its file with decode,
@@ -212,7 +244,7 @@ func (m changeMix) usersNeeded() int { return m.Renames + m.Suspensions + m.Move
 // choosing users and groups with r, and records it in the feed. Each
 // user it touches is touched once; only active users are picked, so every
 // change is one the target must see.
-func (s *dirSource) change(r *rand.Rand, round int, mix changeMix) error {
+func (s *dirSource) change(ctx context.Context, r *rand.Rand, round int, mix changeMix) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, err := s.directory()
@@ -279,8 +311,10 @@ func (s *dirSource) change(r *rand.Rand, round int, mix changeMix) error {
 	}
 	active = active[moved:]
 	var removed []string
+	var left, hired []source.User
 	for _, i := range take(mix.Leavers) {
 		removed = append(removed, d.Users[i].ID)
+		left = append(left, d.Users[i])
 	}
 	gone := make(map[string]bool, len(removed))
 	for _, id := range removed {
@@ -297,7 +331,9 @@ func (s *dirSource) change(r *rand.Rand, round int, mix changeMix) error {
 			ID: "bench-" + local, UserName: upn, GivenName: "Hire", FamilyName: strconv.Itoa(round) + "-" + strconv.Itoa(h+1),
 			DisplayName: "Hire " + strconv.Itoa(round) + "-" + strconv.Itoa(h+1),
 			Emails:      []source.Email{{Value: upn, Type: "work", Primary: true}},
+			Attributes:  hireAttributes(),
 		})
+		hired = append(hired, d.Users[len(d.Users)-1])
 		changedUsers[len(d.Users)-1] = true
 		g := r.IntN(len(d.Groups))
 		d.Groups[g].Members = append(d.Groups[g].Members, "bench-"+local)
@@ -329,9 +365,21 @@ func (s *dirSource) change(r *rand.Rand, round int, mix changeMix) error {
 		s.batches[n-1] = nil
 	}
 	s.batches = append(s.batches, b)
-	s.planned = append(s.planned, len(b.Users)+len(removed)+mix.GroupRenames+len(added)+len(dropped))
+	// The rule groups (none for the default mapping) the leavers leave
+	// and the hires join: renames, suspensions and moves change no
+	// attribute the rules read.
+	ruleDropped, err := ruleGroups(ctx, s.mapper, left)
+	if err != nil {
+		return err
+	}
+	ruleAdded, err := ruleGroups(ctx, s.mapper, hired)
+	if err != nil {
+		return err
+	}
+	s.planned = append(s.planned, len(b.Users)+len(removed)+mix.GroupRenames+len(added)+len(dropped)+len(ruleAdded)+len(ruleDropped))
 	maps.Copy(added, dropped)
-	s.writes = append(s.writes, len(b.Users)+len(removed)+mix.GroupRenames+len(added))
+	maps.Copy(ruleAdded, ruleDropped)
+	s.writes = append(s.writes, len(b.Users)+len(removed)+mix.GroupRenames+len(added)+len(ruleAdded))
 	if err := d.Validate(); err != nil {
 		return err
 	}
