@@ -170,6 +170,7 @@ func computePlan(in planInput) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	in.userOwners = nil // read by the two passes alone
 	holdForApproval(p, in)
 	p.sortChanges()
 	p.summarize(unchangedUsers, unchangedGroups)
@@ -774,6 +775,12 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 	clash := sameName(len(d.Groups), "group", "displayName",
 		func(i int) string { return d.Groups[i].Group.DisplayName }, func(i int) string { return d.Groups[i].SourceID })
 	for i := range d.Groups {
+		if in.ownsDesired && i > 0 {
+			// Planned: its changes hold copies of what they need of
+			// its members (a million source ids at 100,000 users), so
+			// the rest of the pass and the apply do not hold them too.
+			d.Groups[i-1].Members = nil
+		}
 		dg := &d.Groups[i]
 		ref := Ref{Kind: KindGroup, SourceID: dg.SourceID, Key: dg.Group.DisplayName}
 		if msg, ok := clash[i]; ok {
@@ -924,6 +931,9 @@ func planGroups(p *Plan, in planInput, ups map[string]*userPlan, protectedUsers,
 		if !changed {
 			unchanged++
 		}
+	}
+	if in.ownsDesired && len(d.Groups) > 0 {
+		d.Groups[len(d.Groups)-1].Members = nil
 	}
 	if !in.complete || !in.policy.DeleteGroups {
 		return unchanged, nil
