@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
@@ -298,6 +299,54 @@ func packIDs(ids []string) (MemberList, bool) {
 	return MemberList(p), true
 }
 
+// packedWith returns the packed list l with the ids add added and the
+// ids remove removed, as withMembers makes it of l's ids so changed, but
+// worked out on the ids' 16 bytes: a member added to or removed from a
+// large group does not unpack each of its members into a string of its
+// text. False, for the caller to work on the ids' text, when l is not
+// packed, an id added or removed is not a lowercase UUID, or no member is
+// left.
+func packedWith(l MemberList, add, remove []string) (MemberList, bool) {
+	p, ok := strings.CutPrefix(string(l), packedMarker)
+	if !ok {
+		return "", false
+	}
+	gone := make(map[[16]byte]bool, len(remove))
+	for _, id := range remove {
+		u, ok := scim.ParseUUID(id)
+		if !ok {
+			return "", false
+		}
+		gone[u] = true
+	}
+	vals := make([][16]byte, 0, len(p)/16+len(add))
+	for i := 0; i+16 <= len(p); i += 16 {
+		var u [16]byte
+		copy(u[:], p[i:i+16])
+		if !gone[u] {
+			vals = append(vals, u)
+		}
+	}
+	for _, id := range add {
+		u, ok := scim.ParseUUID(id)
+		if !ok {
+			return "", false
+		}
+		vals = append(vals, u)
+	}
+	if len(vals) == 0 {
+		return "", false
+	}
+	slices.SortFunc(vals, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	vals = slices.Compact(vals)
+	out := make([]byte, 0, len(packedMarker)+16*len(vals))
+	out = append(out, packedMarker...)
+	for i := range vals {
+		out = append(out, vals[i][:]...)
+	}
+	return MemberList(out), true
+}
+
 // memberIDs returns the target ids of m's members.
 func (m *Mirror) memberIDs() []string { return m.Members.IDs() }
 
@@ -348,9 +397,17 @@ func (m *Mirror) afterChange(c *Change, memberIDs []string) *Mirror {
 		return &n
 	case ActionAddMembers:
 		n := *m
+		if l, ok := packedWith(m.Members, memberIDs, nil); ok {
+			n.Members = l
+			return &n
+		}
 		return withMembers(&n, append(m.memberIDs(), memberIDs...))
 	case ActionRemoveMembers:
 		n := *m
+		if l, ok := packedWith(m.Members, nil, memberIDs); ok {
+			n.Members = l
+			return &n
+		}
 		gone := make(map[string]bool, len(memberIDs))
 		for _, id := range memberIDs {
 			gone[id] = true

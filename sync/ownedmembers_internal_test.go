@@ -3,6 +3,7 @@ package sync
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -211,6 +212,77 @@ func TestPlannedGroupsLetGoOfTheirMembers(t *testing.T) {
 		}
 		if want := map[bool]int{true: 0, false: 2000}[owns]; held != want {
 			t.Errorf("owning the mapping %v: the mapped groups hold %d members after the plan; want %d", owns, held, want)
+		}
+	}
+}
+
+// TestPackedMemberChangesAreTextOnes: a member change followed on a
+// packed mirror by its bytes gives the mirror that changing its members'
+// text gives (withMembers of the ids), for additions and removals of
+// members present, absent and repeated, of ids of other forms, and of
+// every member.
+func TestPackedMemberChangesAreTextOnes(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 21))
+	uuid := func(k int) string { return fmt.Sprintf("%08x-5555-4a4a-8b8b-%012x", k, k) }
+	for round := range 500 {
+		var ids []string
+		for k := range 1 + r.IntN(30) {
+			ids = append(ids, uuid(r.IntN(60)+k%2))
+		}
+		m := groupMirror(&scim.Group{DisplayName: "G", Members: scim.MemberValues(ids)})
+		if !strings.HasPrefix(string(m.Members), packedMarker) {
+			t.Fatal("the mirror of UUIDs is not packed")
+		}
+		var change []string
+		for range r.IntN(6) {
+			switch r.IntN(8) {
+			case 0:
+				change = append(change, "not-a-uuid")
+			case 1:
+				change = append(change, strings.ToUpper(uuid(r.IntN(60))))
+			default:
+				change = append(change, uuid(r.IntN(60)))
+			}
+		}
+		if r.IntN(10) == 0 {
+			change = m.memberIDs() // every member
+		}
+		for _, action := range []Action{ActionAddMembers, ActionRemoveMembers} {
+			var want *Mirror
+			n := &Mirror{DisplayName: "G"}
+			if action == ActionAddMembers {
+				want = withMembers(n, append(m.memberIDs(), change...))
+			} else {
+				want = withMembers(n, slices.DeleteFunc(m.memberIDs(), func(id string) bool { return slices.Contains(change, id) }))
+			}
+			got := m.afterChange(&Change{Action: action}, change)
+			if (got == nil) != (want == nil) || got != nil && (got.Members != want.Members || got.DisplayName != "G") {
+				t.Fatalf("round %d, %s %q of %q: %+v; want %+v", round, action, change, m.memberIDs(), got, want)
+			}
+		}
+	}
+}
+
+// TestPackedMemberChangesUnpackNoMember: a member added to or removed
+// from a large group's packed mirror, as an apply follows each member
+// change, takes a few allocations, not one for each of the group's
+// members (2,000 here: it took 2,006).
+func TestPackedMemberChangesUnpackNoMember(t *testing.T) {
+	uuid := func(k int) string { return fmt.Sprintf("%08x-6666-4a4a-8b8b-%012x", k, k) }
+	var ids []string
+	for k := range 2000 {
+		ids = append(ids, uuid(k))
+	}
+	m := groupMirror(&scim.Group{DisplayName: "G", Members: scim.MemberValues(ids)})
+	for _, action := range []Action{ActionAddMembers, ActionRemoveMembers} {
+		member := map[Action]string{ActionAddMembers: uuid(5000), ActionRemoveMembers: uuid(7)}[action]
+		n := testing.AllocsPerRun(10, func() {
+			if got := m.afterChange(&Change{Action: action}, []string{member}); got == nil {
+				t.Fatal("no mirror after the change")
+			}
+		})
+		if n > 8 {
+			t.Errorf("%s of one member to a group of 2,000: %.0f allocations, want at most 8", action, n)
 		}
 	}
 }
