@@ -299,13 +299,13 @@ func packIDs(ids []string) (MemberList, bool) {
 	return MemberList(p), true
 }
 
-// packedWith returns the packed list l with the ids add added and the
-// ids remove removed, as withMembers makes it of l's ids so changed, but
-// worked out on the ids' 16 bytes: a member added to or removed from a
-// large group does not unpack each of its members into a string of its
-// text. False, for the caller to work on the ids' text, when l is not
-// packed, an id added or removed is not a lowercase UUID, or no member is
-// left.
+// packedWith returns the packed list l with the ids add added or the
+// ids remove removed (one of the two), as withMembers makes it of l's
+// ids so changed, but worked out on the ids' 16 bytes, merged into one
+// new list: a member added to or removed from a large group does not
+// unpack each of its members into a string of its text. False, for the
+// caller to work on the ids' text, when l is not packed in order, an id
+// added or removed is not a lowercase UUID, or no member is left.
 func packedWith(l MemberList, add, remove []string) (MemberList, bool) {
 	p, ok := strings.CutPrefix(string(l), packedMarker)
 	if !ok {
@@ -319,32 +319,45 @@ func packedWith(l MemberList, add, remove []string) (MemberList, bool) {
 		}
 		gone[u] = true
 	}
-	vals := make([][16]byte, 0, len(p)/16+len(add))
-	for i := 0; i+16 <= len(p); i += 16 {
-		var u [16]byte
-		copy(u[:], p[i:i+16])
-		if !gone[u] {
-			vals = append(vals, u)
-		}
-	}
+	adds := make([][16]byte, 0, len(add))
 	for _, id := range add {
 		u, ok := scim.ParseUUID(id)
 		if !ok {
 			return "", false
 		}
-		vals = append(vals, u)
+		adds = append(adds, u)
 	}
-	if len(vals) == 0 {
+	slices.SortFunc(adds, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	adds = slices.Compact(adds)
+	var out strings.Builder
+	out.Grow(len(packedMarker) + len(p)/16*16 + 16*len(adds))
+	out.WriteString(packedMarker)
+	k := 0
+	var prev [16]byte
+	for i := 0; i+16 <= len(p); i += 16 {
+		var u [16]byte
+		copy(u[:], p[i:i+16])
+		if i > 0 && bytes.Compare(prev[:], u[:]) >= 0 {
+			return "", false // not in order: the text path sorts it
+		}
+		prev = u
+		for ; k < len(adds) && bytes.Compare(adds[k][:], u[:]) < 0; k++ {
+			out.Write(adds[k][:])
+		}
+		if k < len(adds) && adds[k] == u {
+			k++ // a member already
+		}
+		if !gone[u] {
+			out.Write(u[:])
+		}
+	}
+	for ; k < len(adds); k++ {
+		out.Write(adds[k][:])
+	}
+	if out.Len() == len(packedMarker) {
 		return "", false
 	}
-	slices.SortFunc(vals, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
-	vals = slices.Compact(vals)
-	out := make([]byte, 0, len(packedMarker)+16*len(vals))
-	out = append(out, packedMarker...)
-	for i := range vals {
-		out = append(out, vals[i][:]...)
-	}
-	return MemberList(out), true
+	return MemberList(out.String()), true
 }
 
 // memberIDs returns the target ids of m's members.

@@ -3,6 +3,7 @@ package sync
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -266,7 +267,8 @@ func TestPackedMemberChangesAreTextOnes(t *testing.T) {
 // TestPackedMemberChangesUnpackNoMember: a member added to or removed
 // from a large group's packed mirror, as an apply follows each member
 // change, takes a few allocations, not one for each of the group's
-// members (2,000 here: it took 2,006).
+// members (2,000 here: it took 2,006), and about the new list's bytes
+// (16 a member), not three times them.
 func TestPackedMemberChangesUnpackNoMember(t *testing.T) {
 	uuid := func(k int) string { return fmt.Sprintf("%08x-6666-4a4a-8b8b-%012x", k, k) }
 	var ids []string
@@ -283,6 +285,13 @@ func TestPackedMemberChangesUnpackNoMember(t *testing.T) {
 		})
 		if n > 8 {
 			t.Errorf("%s of one member to a group of 2,000: %.0f allocations, want at most 8", action, n)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		m.afterChange(&Change{Action: action}, []string{member})
+		runtime.ReadMemStats(&after)
+		if b := after.TotalAlloc - before.TotalAlloc; b > 16*2000+2048 {
+			t.Errorf("%s of one member to a group of 2,000: %d bytes allocated, want at most %d", action, b, 16*2000+2048)
 		}
 	}
 }
