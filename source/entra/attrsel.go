@@ -39,8 +39,8 @@ func (s *Source) ReadAttributes(ctx context.Context, names []string) (*source.Di
 // attributes. A nil *attrSelection keeps every attribute, as Read,
 // ReadChanges and ReadUser do. It is used by one read at a time.
 type attrSelection struct {
-	names map[string]bool // the names kept, folded (source.FoldName)
-	seen  map[string]bool // kept, by the spelling met, so that each is folded once
+	keep   *source.AttrFilter
+	folded []string // the names kept, folded (source.FoldName)
 	// props are the users' $select; extra are those of
 	// Config.UserAttributes among them.
 	props, extra []string
@@ -48,9 +48,9 @@ type attrSelection struct {
 
 // selectAttrs returns the selection that keeps names.
 func (s *Source) selectAttrs(names []string) *attrSelection {
-	a := &attrSelection{names: make(map[string]bool, len(names)), seen: map[string]bool{}}
+	a := &attrSelection{keep: source.NewAttrFilter(names)}
 	for _, n := range names {
-		a.names[source.FoldName(n)] = true
+		a.folded = append(a.folded, source.FoldName(n))
 	}
 	a.props = slices.Clone(userFieldProps)
 	for _, p := range userAttrProps {
@@ -71,15 +71,7 @@ func (s *Source) selectAttrs(names []string) *attrSelection {
 // one of the "p.field" attributes an object-valued p is flattened into.
 func (a *attrSelection) needs(p string) bool {
 	lp := source.FoldName(p)
-	if a.names[lp] {
-		return true
-	}
-	for n := range a.names {
-		if strings.HasPrefix(n, lp+".") {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(a.folded, func(n string) bool { return n == lp || strings.HasPrefix(n, lp+".") })
 }
 
 // kept reports whether the attribute name is kept, ignoring case.
@@ -87,12 +79,7 @@ func (a *attrSelection) kept(name string) bool {
 	if a == nil {
 		return true
 	}
-	k, ok := a.seen[name]
-	if !ok {
-		k = a.names[source.FoldName(name)]
-		a.seen[name] = k
-	}
-	return k
+	return a.keep.Keeps(name)
 }
 
 // userSelect returns the users' $select of a read with selection a.
