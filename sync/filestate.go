@@ -803,7 +803,8 @@ func linkDiff(from, to map[string]Link) map[string]*Link {
 	}
 	for k, l := range to {
 		if o, ok := from[k]; !ok || !sameLink(o, l) {
-			put(k, &l)
+			c := l // a copy for the links that differ alone: l's address made every link's copy escape
+			put(k, &c)
 		}
 	}
 	for k := range from {
