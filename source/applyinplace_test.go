@@ -72,15 +72,7 @@ func TestApplyInPlaceCopiesTheChanges(t *testing.T) {
 func allocatedByFold(t *testing.T, users int) uint64 {
 	t.Helper()
 	dir := synth.Generate(synth.Config{Users: users, Groups: users / 20, MembershipsPerUser: 3, Seed: 2})
-	renamed := dir.Users[10].Clone()
-	renamed.FamilyName += " changed"
-	g := dir.Groups[1].Clone()
-	g.Members = append(g.Members, "hire-1")
-	ch := &source.Changes{
-		Users:        []source.User{renamed, {ID: "hire-1", UserName: "hire-1@example.com"}},
-		Groups:       []source.Group{g},
-		RemovedUsers: []string{dir.Users[20].ID},
-	}
+	ch := synth.FewChanges(dir)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	folded, err := source.ApplyInPlace(dir, ch)

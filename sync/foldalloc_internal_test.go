@@ -60,15 +60,7 @@ func allocatedByFoldRead(t *testing.T, users int) int64 {
 	if !cached.fileOnly() {
 		t.Fatal("the state holds its cached directory in memory; want it in its file only")
 	}
-	renamed := dir.Users[10].Clone()
-	renamed.FamilyName += " changed"
-	g := dir.Groups[1].Clone()
-	g.Members = append(g.Members, "hire-1")
-	ch := &source.Changes{
-		Users:        []source.User{renamed, {ID: "hire-1", UserName: "hire-1@example.com"}},
-		Groups:       []source.Group{g},
-		RemovedUsers: []string{dir.Users[20].ID},
-	}
+	ch := synth.FewChanges(dir)
 	// The read sends no request: a target that cannot is enough.
 	e, err := New(batchSource{ch}, struct{ target.Target }{}, WithState(st))
 	if err != nil {

@@ -291,3 +291,19 @@ func pick(r *rng, p []int32, k int) {
 		p[t], p[j] = p[j], p[t]
 	}
 }
+
+// FewChanges returns a small batch of changes to dir, as a change feed
+// reports them: its 11th user renamed, a hire added to its second group,
+// and its 21st user gone. dir needs at least 21 users and 2 groups; it is
+// not changed.
+func FewChanges(dir *source.Directory) *source.Changes {
+	renamed := dir.Users[10].Clone()
+	renamed.FamilyName += " changed"
+	g := dir.Groups[1].Clone()
+	g.Members = append(g.Members, "hire-1")
+	return &source.Changes{
+		Users:        []source.User{renamed, {ID: "hire-1", UserName: "hire-1@example.com"}},
+		Groups:       []source.Group{g},
+		RemovedUsers: []string{dir.Users[20].ID},
+	}
+}
