@@ -134,7 +134,11 @@ func TestReadAttributesMapsAlike(t *testing.T) {
 			Conditions: []mapping.Condition{{Attribute: "city", Operator: mapping.CondEquals, Value: "zürich"}}}},
 	}.Compile()
 	must(t, err)
-	names := []string{"department", "extension_0a1b2c_costCenter", "jobTitle", "onPremisesExtensionAttributes.extensionAttribute1", "city"}
+	// The names the engine asks for: those the rules read.
+	names, known := m.SourceAttributes()
+	if !known || len(names) == 0 {
+		t.Fatalf("the rules read attributes %q (known %v); want a known, non-empty list", names, known)
+	}
 	for _, scope := range []entra.Scope{entra.ScopeAssigned, entra.ScopeAll} {
 		s := tn.open(func(c *entra.Config) { c.Scope, c.UserAttributes = scope, extras })
 		sel, err := s.ReadAttributes(ctx(t), names)

@@ -122,7 +122,11 @@ func TestReadAttributesMapsAlike(t *testing.T) {
 			Conditions: []mapping.Condition{{Attribute: "region", Operator: mapping.CondNotEquals, Value: "APAC"}}}},
 	}.Compile()
 	must(t, err)
-	names := []string{"department", "CostCenter", "custom_attributes.jobTitle", "jobTitle", "roles", "region", "kind"}
+	// The names the engine asks for: those the rules read.
+	names, known := m.SourceAttributes()
+	if !known || len(names) == 0 {
+		t.Fatalf("the rules read attributes %q (known %v); want a known, non-empty list", names, known)
+	}
 	sel, err := src.ReadAttributes(ctx(t), names)
 	must(t, err)
 	want, err := m.Map(ctx(t), read(t, src))
