@@ -380,6 +380,11 @@ func packedExternalID(b []byte) (string, bool) {
 	if n <= 0 || 2+size > len(b) {
 		return "", false
 	}
+	if h%strKinds == strUUID {
+		// The 16 bytes are converted on the stack: only the text is made.
+		var t [uuidLen]byte
+		return string(appendUnpackedUUID(t[:0], string(b[2+n:2+size]))), true
+	}
 	d := userUnpacker{s: string(b[2 : 2+size])}
 	return d.value()
 }

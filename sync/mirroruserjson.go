@@ -1,6 +1,10 @@
 package sync
 
-import "github.com/provsync/provsync/scim"
+import (
+	"unsafe"
+
+	"github.com/provsync/provsync/scim"
+)
 
 // appendPackedJSON appends the JSON of the user of compact form b, byte
 // for byte what scim.User.AppendJSON makes of the user unpackUser reads,
@@ -10,11 +14,17 @@ import "github.com/provsync/provsync/scim"
 // them, which is their order in JSON too; false, and out as it was, for
 // anything else (a form in another order, or broken), which the caller
 // unpacks instead.
+//
+// The form is read in place, not copied into a string first (one
+// allocation of the form's size for every mirror a journal line or a
+// state file holds): its values are only appended to out, no string read
+// from it outlives the call, and a mirror's form is never changed once
+// made (see Mirror).
 func appendPackedJSON(out, b []byte) ([]byte, bool) {
 	if !isPacked(b) {
 		return out, false
 	}
-	w := packedJSON{d: userUnpacker{s: string(b[1:])}, ok: true}
+	w := packedJSON{d: userUnpacker{s: unsafe.String(unsafe.SliceData(b[1:]), len(b)-1)}, ok: true}
 	start := len(out)
 	out = append(out, '{')
 	n := len(out)
