@@ -836,13 +836,20 @@ func (a *applier) link(c *Change, targetID string, origin Origin, m *Mirror) {
 	if ok && l.TargetID == targetID && l.Source == owner {
 		return
 	}
-	r := Record{Op: OpLink, Kind: kind, SourceID: sourceID,
-		Link: &Link{TargetID: targetID, Origin: origin, Since: a.e.now(), Source: owner, Mirror: m}}
+	// The record and its link take one allocation.
+	lr := &linkRecord{link: Link{TargetID: targetID, Origin: origin, Since: a.e.now(), Source: owner, Mirror: m}}
+	lr.rec[0] = Record{Op: OpLink, Kind: kind, SourceID: sourceID, Link: &lr.link}
 	if origin == OriginCreated {
-		a.storeLanded(r) // its intent covers it
+		a.storeLanded(lr.rec[:]...) // its intent covers it
 		return
 	}
-	a.store(r)
+	a.store(lr.rec[:]...)
+}
+
+// linkRecord is a link record and its link (see applier.link).
+type linkRecord struct {
+	rec  [1]Record
+	link Link
 }
 
 // relink moves the link of c.TakeoverFrom to the object c changes, in

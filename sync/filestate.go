@@ -922,6 +922,8 @@ func writeSnapshotAfter(w io.Writer, s *Snapshot, sums map[string]string, known 
 		knownUsers, knownGroups = known.Users, known.Groups
 	}
 	var line []byte
+	var keys []string
+	var l Link // one for every link: it goes to the heap (json.Marshal below)
 	for _, part := range []struct {
 		name  string
 		links map[string]Link
@@ -930,8 +932,11 @@ func writeSnapshotAfter(w io.Writer, s *Snapshot, sums map[string]string, known 
 		if _, err := io.WriteString(w, part.name+"{"); err != nil {
 			return err
 		}
-		for j, k := range slices.Sorted(maps.Keys(part.links)) {
-			l := part.links[k]
+		keys = slices.Grow(keys[:0], len(part.links))
+		keys = slices.AppendSeq(keys, maps.Keys(part.links))
+		slices.Sort(keys)
+		for j, k := range keys {
+			l = part.links[k]
 			line = line[:0]
 			if j > 0 {
 				line = append(line, ',')

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/provsync/provsync/scim"
 )
@@ -326,8 +327,10 @@ func unpackUser(b []byte) (scim.User, bool) {
 }
 
 // unpackSent is unpackUser for a user to send: the user and the parts
-// most users have (name, active flag, one email) take one allocation,
-// where unpackUser makes one each, in about as many bytes.
+// most users have (name, active flag, one email, one UUID's text) take
+// one allocation, where unpackUser makes one each, in about as many
+// bytes. The user's texts are read from b in place, not copied: b must
+// never change (a Mirror's form never does), and the user keeps it.
 func unpackSent(b []byte) (*scim.User, bool) {
 	r := new(userRoom)
 	if !unpackInto(b, &r.user, r) {
@@ -339,19 +342,30 @@ func unpackSent(b []byte) (*scim.User, bool) {
 // userRoom holds an unpacked user and room for its parts (see
 // unpackSent).
 type userRoom struct {
-	user   scim.User
-	name   scim.Name
-	active bool
-	emails [1]scim.Email
+	user     scim.User
+	name     scim.Name
+	active   bool
+	emails   [1]scim.Email
+	uuid     [uuidLen]byte // the text of the first UUID value
+	uuidUsed bool
+	full     [48]byte // the text of the first full name value, if it fits
+	fullUsed bool
 }
 
 // unpackInto reads compact form b into u, its parts into room if not
-// nil; false if b is not one.
+// nil; false if b is not one. With a room, u's texts are read from b in
+// place (see unpackSent); without, from a copy of it.
 func unpackInto(b []byte, u *scim.User, room *userRoom) bool {
 	if !isPacked(b) {
 		return false
 	}
-	d := userUnpacker{s: string(b[1:]), u: u, room: room}
+	var s string
+	if room != nil {
+		s = unsafe.String(unsafe.SliceData(b[1:]), len(b)-1)
+	} else {
+		s = string(b[1:])
+	}
+	d := userUnpacker{s: s, u: u, room: room}
 	for d.i < len(d.s) {
 		if !d.field() {
 			return false
@@ -410,10 +424,11 @@ func (d *userUnpacker) field() bool {
 	case tagExternalID, tagUserName:
 		dst = textTagged(userKeys[:], u, t)
 	case tagName:
-		u.Name = &scim.Name{}
 		if d.room != nil {
 			d.room.name = scim.Name{}
 			u.Name = &d.room.name
+		} else {
+			u.Name = &scim.Name{}
 		}
 		return true
 	case tagDisplayName, tagNickName, tagProfileURL, tagTitle, tagUserType, tagPreferredLanguage, tagLocale, tagTimezone:
@@ -517,14 +532,26 @@ func (d *userUnpacker) value() (string, bool) {
 	}
 	switch v.kind {
 	case strUUID:
+		if r := d.room; r != nil && !r.uuidUsed {
+			// The room is written only while the user is unpacked.
+			r.uuidUsed = true
+			t := appendUnpackedUUID(r.uuid[:0], v.s)
+			return unsafe.String(unsafe.SliceData(t), len(t)), true
+		}
 		return unpackUUID(v.s), true
 	case strUserName:
 		return d.u.UserName, true
 	case strFullName:
-		if n := d.u.Name; n != nil {
-			return n.GivenName + " " + n.FamilyName, true
+		n := d.u.Name
+		if n == nil {
+			return "", false
 		}
-		return "", false
+		if r := d.room; r != nil && !r.fullUsed && len(n.GivenName)+1+len(n.FamilyName) <= len(r.full) {
+			r.fullUsed = true
+			t := append(append(append(r.full[:0], n.GivenName...), ' '), n.FamilyName...)
+			return unsafe.String(unsafe.SliceData(t), len(t)), true
+		}
+		return n.GivenName + " " + n.FamilyName, true
 	}
 	return v.s, true
 }
