@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -504,7 +505,10 @@ func (e *Engine) read(ctx context.Context, snap *Snapshot, full bool) (*source.D
 			// The new cache is encoded when the apply saves it, from the
 			// old one and the changes; those must encode (as the plan
 			// checked when it encoded the fold whole).
-			if _, err := (&source.Directory{Users: ch.Users, Groups: ch.Groups}).MarshalBinary(); err != nil {
+			// They are encoded to nowhere, a buffer at a time: an
+			// encoding held whole would sit next to the directory just
+			// decoded, before the mapping drops any of it.
+			if _, err := (&source.Directory{Users: ch.Users, Groups: ch.Groups}).WriteTo(io.Discard); err != nil {
 				return nil, nil, fmt.Errorf("sync: caching the directory of %s: %w", name, err)
 			}
 			pending.base, pending.changes = cached, ch
