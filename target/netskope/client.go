@@ -35,6 +35,9 @@ type Client struct {
 	base string // scheme://host[:port]/path, escaped, without a trailing slash
 	host string // host[:port], for messages
 	cred *credential
+	// users and groups are base+pathUsers and base+pathGroups, made once:
+	// every create is sent to one of them.
+	users, groups string
 
 	hc *http.Client
 	// rt is hc's transport when hc adds nothing to it that this client
@@ -170,6 +173,7 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		sleep:     retry.Sleep,
 		jitter:    retry.FullJitter,
 	}
+	c.users, c.groups = c.base+pathUsers, c.base+pathGroups
 	if hc.Jar == nil && hc.Timeout == 0 {
 		c.rt = cmp.Or[http.RoundTripper](hc.Transport, http.DefaultTransport)
 		c.headers = [2]http.Header{c.header(false), c.header(true)}

@@ -117,7 +117,15 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		}
 		payload = b
 	}
-	u := c.base + r.path
+	var u string
+	switch r.path {
+	case pathUsers:
+		u = c.users
+	case pathGroups:
+		u = c.groups
+	default:
+		u = c.base + r.path
+	}
 	if len(r.query) > 0 {
 		u += "?" + encodeQuery(r.query)
 	}
