@@ -151,8 +151,8 @@ func TestCreateUserAllocations(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if n > 28 {
-		t.Errorf("%v allocations a create, want at most 28", n)
+	if n > 27 {
+		t.Errorf("%v allocations a create, want at most 27", n)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	"github.com/provsync/provsync/scim"
 )
 
 // createdBodies are POST responses, ordinary and not.
@@ -84,4 +86,28 @@ func BenchmarkDecodeCreated(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestUserBodySchemas: the body a create or replace sends names the
+// schemas scim.User.WithSchemas names, without the attributes a client
+// must not write, whether or not the user has enterprise attributes.
+func TestUserBodySchemas(t *testing.T) {
+	for _, u := range []*scim.User{
+		{UserName: "ann@example.com", ID: "id-1", Meta: &scim.Meta{ResourceType: "User"}, Groups: []scim.GroupRef{{Value: "g1"}}},
+		{UserName: "bo@example.com", Enterprise: &scim.EnterpriseUser{Department: "Eng"}},
+	} {
+		t.Run(u.UserName, func(t *testing.T) {
+			var room [2]string
+			got := userBody(u, &room)
+			want := u.WithSchemas()
+			want.ID, want.Meta, want.Groups = "", nil, nil
+			if g, w := string(got.AppendJSON(nil)), string(want.AppendJSON(nil)); g != w {
+				t.Errorf("body %s, want %s", g, w)
+			}
+			before := room
+			if _ = append(got.Schemas, "x"); room != before {
+				t.Error("appending to the body's schemas wrote into its room")
+			}
+		})
+	}
 }

@@ -57,14 +57,22 @@ func (c *Client) CreateUser(ctx context.Context, u *scim.User) (*scim.User, erro
 		return nil, c.invalid(r, "nil user")
 	}
 	r.objectAttr, r.objectValue = "userName", u.UserName
-	body := userBody(u)
-	r.body = &body // a pointer: the body and the user returned are one allocation
+	s := new(sentUser) // the body, its schemas and the user returned are one allocation
+	s.user = userBody(u, &s.schemas)
+	r.body = &s.user
 	id, meta, err := c.create(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	body.ID, body.Meta = id, meta
-	return &body, nil
+	s.user.ID, s.user.Meta = id, meta
+	return &s.user, nil
+}
+
+// sentUser is the body CreateUser sends and returns, with room for its
+// schemas list.
+type sentUser struct {
+	user    scim.User
+	schemas [2]string
 }
 
 // CreateGroup creates g (POST /Groups), members included, and returns the
@@ -124,7 +132,7 @@ func (c *Client) ReplaceUser(ctx context.Context, id string, u *scim.User) (*sci
 	if u == nil {
 		return nil, c.invalid(r, "nil user")
 	}
-	body := userBody(u)
+	body := userBody(u, new([2]string))
 	r.body = body
 	out := new(scim.User)
 	if err := c.replace(ctx, r, pathUsers, id, out); err != nil {
@@ -303,11 +311,18 @@ func (c *Client) changeMembers(ctx context.Context, op, verb, groupID string, us
 	return nil
 }
 
-// userBody is the body sent for u: with its schemas, without the
-// attributes a client must not write (id, meta, groups).
-func userBody(u *scim.User) scim.User {
-	b := u.WithSchemas()
+// userBody is the body sent for u: with its schemas (as
+// scim.User.WithSchemas sets them, in room), without the attributes a
+// client must not write (id, meta, groups).
+func userBody(u *scim.User, room *[2]string) scim.User {
+	b := *u
 	b.ID, b.Meta, b.Groups = "", nil, nil
+	room[0] = scim.SchemaUser
+	b.Schemas = room[:1:1]
+	if !u.Enterprise.IsZero() {
+		room[1] = scim.SchemaEnterpriseUser
+		b.Schemas = room[:2:2]
+	}
 	return b
 }
 
