@@ -18,8 +18,6 @@ import (
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/sync"
-	"github.com/provsync/provsync/target/netskope"
-	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
 // watchingMapper is a RuleMapper (every interface of it promoted) that
@@ -83,11 +81,7 @@ func TestApplyHoldsNoSourceDirectory(t *testing.T) {
 		{"change feed, file state", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := netskopetest.New(t)
-			c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, c := newTarget(t)
 			dir := synth.Generate(synth.Config{Users: 200, Groups: 6, MembershipsPerUser: 2, Seed: 5})
 			f := &feed{}
 			f.set(dir)

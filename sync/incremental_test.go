@@ -14,8 +14,6 @@ import (
 	"github.com/provsync/provsync/source"
 	"github.com/provsync/provsync/source/synth"
 	"github.com/provsync/provsync/sync"
-	"github.com/provsync/provsync/target/netskope"
-	"github.com/provsync/provsync/target/netskope/netskopetest"
 )
 
 // feed is an incremental source over an in-memory directory: it keeps
@@ -102,11 +100,7 @@ func (f *feed) ReadChanges(ctx context.Context, cursor string) (*source.Changes,
 }
 
 func TestIncrementalReads(t *testing.T) {
-	srv := netskopetest.New(t)
-	c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := newTarget(t)
 	dir := synth.Generate(synth.Config{Users: 30, Groups: 3, MembershipsPerUser: 2, Seed: 11})
 	f := &feed{}
 	f.set(dir)
@@ -200,11 +194,7 @@ func TestIncrementalReads(t *testing.T) {
 // keeps the new one in its file only.
 func TestIncrementalPlanEncodesNoCache(t *testing.T) {
 	ctx := context.Background()
-	srv := netskopetest.New(t)
-	c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := newTarget(t)
 	dir := synth.Generate(synth.Config{Users: 40, Groups: 4, MembershipsPerUser: 2, Seed: 5})
 	f := &feed{}
 	f.set(dir)
@@ -286,11 +276,7 @@ func checkSavedCache(t *testing.T, st *sync.FileState, path string, dir *source.
 // snapshot's directory stays beside the state.
 func TestStagedDirectoryOfAPlanNotAppliedIsRemoved(t *testing.T) {
 	ctx := context.Background()
-	srv := netskopetest.New(t)
-	c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := newTarget(t)
 	dir := synth.Generate(synth.Config{Users: 30, Groups: 3, MembershipsPerUser: 2, Seed: 6})
 	f := &feed{}
 	f.set(dir)
@@ -366,11 +352,7 @@ func countOther(dir *source.Directory, names ...string) int {
 // cache is encoded. The cache saved keeps every attribute.
 func TestIncrementalReadsMapOnlyMappedAttributes(t *testing.T) {
 	ctx := context.Background()
-	srv := netskopetest.New(t)
-	c, err := netskope.New(srv.URL(), srv.Token(), netskope.WithRateLimit(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := newTarget(t)
 	dir := synth.Generate(synth.Config{Users: 40, Groups: 4, MembershipsPerUser: 2, Seed: 7})
 	f := &feed{}
 	f.set(dir)
