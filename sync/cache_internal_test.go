@@ -82,16 +82,7 @@ func TestFileStateStreamsAFold(t *testing.T) {
 	path := t.TempDir() + "/state.json"
 	st := NewFileState(path)
 	defer st.Close()
-	s := NewSnapshot()
-	s.Serial = 1
-	s.Directories = map[string]*CachedDirectory{"src": {Dir: dir}}
-	if err := st.Save(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := st.Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := savedWithCache(ctx, t, st, "src", dir)
 	base := loaded.Directories["src"]
 	u := dir.Users[7].Clone()
 	u.FamilyName = "Changed"
@@ -141,4 +132,23 @@ func TestFileStateStreamsAFold(t *testing.T) {
 	if err := st.Save(ctx, again); err == nil || !strings.Contains(err.Error(), "does not hold the directory") {
 		t.Fatalf("a save folding changes into a file that is not the state's directory: %v; want it refused", err)
 	}
+}
+
+// savedWithCache saves to st a first snapshot whose source name has dir
+// as its cached directory and cursor "1", and returns it as st loads it
+// back.
+func savedWithCache(ctx context.Context, t *testing.T, st *FileState, name string, dir *source.Directory) *Snapshot {
+	t.Helper()
+	s := NewSnapshot()
+	s.Serial = 1
+	s.Cursors = map[string]string{name: "1"}
+	s.Directories = map[string]*CachedDirectory{name: {Dir: dir}}
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loaded
 }

@@ -55,17 +55,7 @@ func allocatedByRead(t *testing.T, dir *source.Directory, ch *source.Changes, ok
 	ctx := context.Background()
 	st := NewFileState(filepath.Join(t.TempDir(), "state.json"))
 	defer st.Close()
-	s := NewSnapshot()
-	s.Serial = 1
-	s.Cursors = map[string]string{"batch": "1"}
-	s.Directories = map[string]*CachedDirectory{"batch": {Dir: dir}}
-	if err := st.Save(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := st.Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := savedWithCache(ctx, t, st, "batch", dir)
 	cached := snap.Directories["batch"]
 	if !cached.fileOnly() {
 		t.Fatal("the state holds its cached directory in memory; want it in its file only")
