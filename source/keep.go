@@ -1,5 +1,23 @@
 package source
 
+// AttrNames is a set of attribute names matched ignoring case
+// (strings.EqualFold, see FoldName): its keys are the names folded. It
+// is not changed after NewAttrNames, so it is safe for concurrent use;
+// AttrFilter is the faster one for a single reader.
+type AttrNames map[string]bool
+
+// NewAttrNames returns the set of the names in names.
+func NewAttrNames(names []string) AttrNames {
+	s := make(AttrNames, len(names))
+	for _, n := range names {
+		s[FoldName(n)] = true
+	}
+	return s
+}
+
+// Has reports whether the set holds name, ignoring case.
+func (s AttrNames) Has(name string) bool { return s[FoldName(name)] }
+
 // AttrFilter is the set of attributes a selecting read keeps
 // (AttributeSelector.ReadAttributes): those whose names equal one of the
 // names asked for, ignoring case (strings.EqualFold, see FoldName), as
@@ -11,11 +29,7 @@ type AttrFilter struct{ keep map[string]bool }
 // NewAttrFilter returns the filter that keeps the attributes named in
 // names; none when names is empty.
 func NewAttrFilter(names []string) *AttrFilter {
-	keep := make(map[string]bool, len(names))
-	for _, n := range names {
-		keep[FoldName(n)] = true
-	}
-	return &AttrFilter{keep: keep}
+	return &AttrFilter{keep: NewAttrNames(names)}
 }
 
 // Keeps reports whether the filter keeps the attribute called name.

@@ -39,8 +39,8 @@ func (s *Source) ReadAttributes(ctx context.Context, names []string) (*source.Di
 // attributes. A nil *attrSelection keeps every attribute, as Read,
 // ReadChanges and ReadUser do. It is used by one read at a time.
 type attrSelection struct {
-	keep   *source.AttrFilter
-	folded []string // the names kept, folded (source.FoldName)
+	keep  *source.AttrFilter
+	names source.AttrNames // the names kept
 	// props are the users' $select; extra are those of
 	// Config.UserAttributes among them.
 	props, extra []string
@@ -48,10 +48,7 @@ type attrSelection struct {
 
 // selectAttrs returns the selection that keeps names.
 func (s *Source) selectAttrs(names []string) *attrSelection {
-	a := &attrSelection{keep: source.NewAttrFilter(names)}
-	for _, n := range names {
-		a.folded = append(a.folded, source.FoldName(n))
-	}
+	a := &attrSelection{keep: source.NewAttrFilter(names), names: source.NewAttrNames(names)}
 	a.props = slices.Clone(userFieldProps)
 	for _, p := range userAttrProps {
 		if a.needs(p) {
@@ -71,7 +68,12 @@ func (s *Source) selectAttrs(names []string) *attrSelection {
 // one of the "p.field" attributes an object-valued p is flattened into.
 func (a *attrSelection) needs(p string) bool {
 	lp := source.FoldName(p)
-	return slices.ContainsFunc(a.folded, func(n string) bool { return n == lp || strings.HasPrefix(n, lp+".") })
+	for n := range a.names {
+		if n == lp || strings.HasPrefix(n, lp+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // kept reports whether the attribute name is kept, ignoring case.

@@ -47,16 +47,13 @@ var attrFields = []struct{ attr, field string }{
 // attrSelection is what a ReadAttributes call keeps. A nil
 // *attrSelection keeps every attribute, as Read and ReadChanges do.
 type attrSelection struct {
-	names  map[string]bool // the names kept, folded (source.FoldName)
-	fields string          // the profile requests' fields parameter
+	names  source.AttrNames // the names kept
+	fields string           // the profile requests' fields parameter
 }
 
 // selectAttrs returns the selection that keeps names.
 func selectAttrs(names []string) *attrSelection {
-	a := &attrSelection{names: make(map[string]bool, len(names))}
-	for _, n := range names {
-		a.names[source.FoldName(n)] = true
-	}
+	a := &attrSelection{names: source.NewAttrNames(names)}
 	fields := profileFields
 	for _, f := range attrFields {
 		if (a.kept(f.attr) || a.kept(customPrefix+f.attr)) && !slices.Contains(fields, f.field) {
@@ -76,7 +73,7 @@ const customPrefix = "custom_attributes."
 
 // kept reports whether the attribute name is kept, ignoring case.
 func (a *attrSelection) kept(name string) bool {
-	return a == nil || a.names[source.FoldName(name)]
+	return a == nil || a.names.Has(name)
 }
 
 // attrs returns the attributes of m that a keeps.
