@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/provsync/provsync/source"
 )
@@ -13,7 +12,7 @@ import (
 // they never read Attributes.
 type attrNames struct {
 	names []string
-	seen  map[string]bool // lower-case names
+	seen  map[string]bool // names folded (source.FoldName)
 }
 
 // add records the source attribute a user attribute name reads, if any.
@@ -21,7 +20,7 @@ func (a *attrNames) add(name string) {
 	if name == "" || source.IsBuiltinUserAttr(name) {
 		return
 	}
-	key := strings.ToLower(name)
+	key := source.FoldName(name)
 	if a.seen[key] {
 		return
 	}

@@ -436,3 +436,24 @@ func TestRuleMapperSourceAttributesRandom(t *testing.T) {
 		t.Errorf("the cuts dropped %d attributes and kept %d; the test needs both", dropped, kept)
 	}
 }
+
+// TestRuleMapperSourceAttributesFold: names are told apart as a
+// selecting read tells them apart (strings.EqualFold, source.FoldName):
+// "İ" and "i" lower alike but are not equal ignoring case, so both are
+// listed (listing one only would drop the other from the read), while
+// "ſn" and "SN" are one name.
+func TestRuleMapperSourceAttributesFold(t *testing.T) {
+	m, err := mapping.Rules{Users: append(mapping.DefaultUserMappings(),
+		mapping.AttributeMapping{Target: "department", Type: mapping.Direct, Source: "\u0130"},
+		mapping.AttributeMapping{Target: "title", Type: mapping.Direct, Source: "i"},
+		mapping.AttributeMapping{Target: "employeeNumber", Type: mapping.Direct, Source: "\u017fn"},
+		mapping.AttributeMapping{Target: "costCenter", Type: mapping.Direct, Source: "SN"},
+	)}.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, known := m.SourceAttributes()
+	if want := []string{"\u0130", "i", "\u017fn"}; !known || !slices.Equal(names, want) {
+		t.Errorf("SourceAttributes() = %q, %v; want %q, true", names, known, want)
+	}
+}
