@@ -395,9 +395,7 @@ func packedExternalID(b []byte) (string, bool) {
 		return "", false
 	}
 	if h%strKinds == strUUID {
-		// The 16 bytes are converted on the stack: only the text is made.
-		var t [uuidLen]byte
-		return string(appendUnpackedUUID(t[:0], string(b[2+n:2+size]))), true
+		return unpackUUID(string(b[2+n : 2+size])), true // only the text is made
 	}
 	d := userUnpacker{s: string(b[2 : 2+size])}
 	return d.value()
