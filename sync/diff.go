@@ -977,31 +977,19 @@ func provisioned(ups map[string]*userPlan, sid string) *userPlan {
 	return up
 }
 
-// memberScratch is the buffers sameMembers reuses from group to group.
+// memberScratch is the buffers sameWanted reuses from group to group.
 type memberScratch struct {
 	ids    []string
 	packed []byte
 }
 
-// sameMembers reports whether the mirror of in.groups[j] holds exactly
-// the target ids of members: packed (lowercase UUIDs, sorted), it is the
-// members' ids sorted and packed. Anything else (no mirror, a member
-// without a target id or with an id of another form, a repeated member)
-// reports false, and the caller compares member by member.
-func (in *planInput) sameMembers(j int, members []Ref, s *memberScratch) bool {
-	s.ids = s.ids[:0]
-	for _, r := range members {
-		if r.TargetID == "" {
-			return false
-		}
-		s.ids = append(s.ids, r.TargetID)
-	}
-	return in.sameIDs(j, s)
-}
-
-// sameWanted is sameMembers for the members among source user ids
-// that the plan provisions (wantedMembers(ids, ups)), without making
-// them.
+// sameWanted reports whether the mirror of in.groups[j] holds exactly
+// the target ids of the members among source user ids ids that the plan
+// provisions (wantedMembers(ids, ups)), without making them: packed
+// (lowercase UUIDs, sorted), it is their ids sorted and packed. Anything
+// else (no mirror, a member without a target id or with an id of another
+// form, a repeated member) reports false, and the caller compares member
+// by member.
 func (in *planInput) sameWanted(j int, ids []string, ups map[string]*userPlan, s *memberScratch) bool {
 	s.ids = s.ids[:0]
 	for _, sid := range ids {

@@ -130,3 +130,16 @@ func TestSameMembers(t *testing.T) {
 		t.Error("a group read from the target, without a mirror, matched")
 	}
 }
+
+// sameMembers is sameWanted for members already resolved to Refs: the
+// tests' statement of what sameWanted must answer.
+func (in *planInput) sameMembers(j int, members []Ref, s *memberScratch) bool {
+	s.ids = s.ids[:0]
+	for _, r := range members {
+		if r.TargetID == "" {
+			return false
+		}
+		s.ids = append(s.ids, r.TargetID)
+	}
+	return in.sameIDs(j, s)
+}
