@@ -139,11 +139,20 @@ func (u *User) PrimaryEmail() string {
 // WithSchemas returns a copy of u whose schemas list names the core schema
 // and, when enterprise attributes are set, the enterprise extension.
 func (u User) WithSchemas() User {
-	u.Schemas = []string{SchemaUser}
-	if !u.Enterprise.IsZero() {
-		u.Schemas = append(u.Schemas, SchemaEnterpriseUser)
-	}
+	u.Schemas = u.SchemasIn(new([2]string))
 	return u
+}
+
+// SchemasIn returns the schemas list WithSchemas sets for u, held in
+// room: a caller that sends many users can keep the list in memory it
+// allocates with the user's.
+func (u *User) SchemasIn(room *[2]string) []string {
+	room[0] = SchemaUser
+	if u.Enterprise.IsZero() {
+		return room[:1:1]
+	}
+	room[1] = SchemaEnterpriseUser
+	return room[:2:2]
 }
 
 // UnmarshalJSON decodes a User, accepting "true"/"false" strings for active

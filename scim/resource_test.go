@@ -3,6 +3,7 @@ package scim_test
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -207,4 +208,28 @@ func FuzzUserJSON(f *testing.F) {
 			t.Fatalf("round trip changed the user: %+v vs %+v", u, again)
 		}
 	})
+}
+
+func TestUserSchemasIn(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		u    scim.User
+		want []string
+	}{
+		{"core only", scim.User{UserName: "a"}, []string{scim.SchemaUser}},
+		{"empty enterprise", scim.User{UserName: "a", Enterprise: &scim.EnterpriseUser{}}, []string{scim.SchemaUser}},
+		{"enterprise", scim.User{UserName: "a", Enterprise: &scim.EnterpriseUser{Department: "R&D"}},
+			[]string{scim.SchemaUser, scim.SchemaEnterpriseUser}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var room [2]string
+			got := tt.u.SchemasIn(&room)
+			if !slices.Equal(got, tt.want) || &got[0] != &room[0] {
+				t.Errorf("SchemasIn = %q (in room: %v), want %q in room", got, &got[0] == &room[0], tt.want)
+			}
+			if w := tt.u.WithSchemas().Schemas; !slices.Equal(w, tt.want) {
+				t.Errorf("WithSchemas sets %q, want %q", w, tt.want)
+			}
+		})
+	}
 }

@@ -311,18 +311,13 @@ func (c *Client) changeMembers(ctx context.Context, op, verb, groupID string, us
 	return nil
 }
 
-// userBody is the body sent for u: with its schemas (as
-// scim.User.WithSchemas sets them, in room), without the attributes a
-// client must not write (id, meta, groups).
+// userBody is the body sent for u: with its schemas (held in room, see
+// scim.User.SchemasIn), without the attributes a client must not write
+// (id, meta, groups).
 func userBody(u *scim.User, room *[2]string) scim.User {
 	b := *u
 	b.ID, b.Meta, b.Groups = "", nil, nil
-	room[0] = scim.SchemaUser
-	b.Schemas = room[:1:1]
-	if !u.Enterprise.IsZero() {
-		room[1] = scim.SchemaEnterpriseUser
-		b.Schemas = room[:2:2]
-	}
+	b.Schemas = u.SchemasIn(room)
 	return b
 }
 
